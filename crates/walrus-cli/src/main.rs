@@ -1,0 +1,51 @@
+//! The `walrus` command-line tool.
+//!
+//! Each subcommand is a thin shell over library crates: it parses arguments, calls the library
+//! and renders the result for people or, with `--json`, as the reference CLI's camelCase JSON.
+//! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
+
+mod blob_id;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Flags accepted before or after the subcommand, as in the reference CLI.
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "walrus", version, about = "A Walrus-compatible decentralized blob store")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute the blob ID of a file, as the network would, without storing it.
+    BlobId(blob_id::BlobIdArgs),
+    /// Convert a blob ID from its on-chain decimal (u256) form to its text form.
+    ConvertBlobId(blob_id::ConvertArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::BlobId(args) => blob_id::run(&args, cli.global.json),
+        Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

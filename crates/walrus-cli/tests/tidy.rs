@@ -1,0 +1,162 @@
+//! House rules checked as a test (in the spirit of rust-analyzer's tidy): module docs in every
+//! file, crate dependencies that only point down the layer order, no I/O, clock or global RNG
+//! in the deterministic crates, no stubs, and files short enough to read.
+
+use std::path::{Path, PathBuf};
+
+/// The layer order of DESIGN.md section 3: a crate may depend only on crates listed before it.
+const LAYERS: &[&str] = &[
+    "walrus-core",
+    "walrus-chain",
+    "walrus-chain-node",
+    "walrus-store",
+    "walrus-node",
+    "walrus-sdk",
+    "walrus-gateway",
+    "walrus-cli",
+];
+/// Crates that may only ever be dev-dependencies.
+const DEV_ONLY: &[&str] = &["walrus-testkit"];
+/// Crates whose library code must be deterministic and free of I/O.
+const PURE: &[&str] = &["walrus-core", "walrus-chain"];
+/// Things a pure crate's `src/` must not mention.
+const IMPURE: &[&str] = &[
+    "std::fs",
+    "std::net",
+    "std::process",
+    "std::env",
+    "SystemTime",
+    "Instant::now",
+    "thread_rng",
+    "rand::random",
+    "OsRng",
+    "tokio",
+    "HashMap",
+    "HashSet",
+];
+/// Longest source file, in lines (STYLE.md: split files past ~800 lines).
+const FILE_LINES_MAX: usize = 800;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target" && n != "node_modules") {
+                rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn crate_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("crates"))
+        .expect("crates dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_rust_file_starts_with_module_docs() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    assert!(!files.is_empty());
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            !text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with("//!"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "files without a leading `//!` paragraph: {missing:#?}");
+}
+
+#[test]
+fn files_stay_short_and_free_of_stubs() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines = text.lines().count();
+        assert!(lines <= FILE_LINES_MAX, "{} has {lines} lines; split it by concern", file.display());
+        if file.components().any(|c| c.as_os_str() == "src") {
+            for stub in ["todo!(", "unimplemented!("] {
+                assert!(!text.contains(stub), "{} contains {stub}", file.display());
+            }
+        }
+    }
+}
+
+/// The `walrus-*` crates named in one `[...dependencies]` table of a manifest.
+fn walrus_deps(manifest: &str, dev: bool) -> Vec<String> {
+    let mut deps = Vec::new();
+    let mut in_table = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            let table = line.trim_matches(|c| c == '[' || c == ']');
+            in_table = if dev {
+                table == "dev-dependencies"
+            } else {
+                table == "dependencies" || table == "build-dependencies"
+            };
+            continue;
+        }
+        if in_table {
+            if let Some(name) = line.split(['=', '.', ' ']).next().filter(|n| n.starts_with("walrus-")) {
+                deps.push(name.to_string());
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn crate_dependencies_point_down() {
+    for dir in crate_dirs() {
+        let name = dir.file_name().expect("dir name").to_string_lossy().to_string();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+        let rank = LAYERS.iter().position(|l| *l == name);
+        for dep in walrus_deps(&manifest, false) {
+            assert!(
+                !DEV_ONLY.contains(&dep.as_str()),
+                "{name} depends on {dep}, which may only be a dev-dependency"
+            );
+            let dep_rank = LAYERS.iter().position(|l| *l == dep);
+            match (rank, dep_rank) {
+                (Some(r), Some(d)) => assert!(d < r, "{name} depends on {dep}, which is not below it"),
+                _ => panic!("{name} -> {dep}: add both crates to LAYERS (or DEV_ONLY) in this test"),
+            }
+        }
+    }
+}
+
+#[test]
+fn pure_crates_do_no_io_and_read_no_clock() {
+    for name in PURE {
+        let mut files = Vec::new();
+        rust_files(&workspace_root().join("crates").join(name).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            // Only library code counts; unit tests at the bottom of a file may use anything.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for word in IMPURE {
+                assert!(
+                    !code.contains(word),
+                    "{} mentions `{word}`, which a pure crate must not use",
+                    file.display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Codec benchmarks at the production shape (n = 1000 shards): encoding with metadata, the
+//! metadata (blob ID) alone, decoding from the systematic slivers and from a random `n - 2f`
+//! set, and recovering one sliver of each axis from recovery symbols.
+//!
+//! `WALRUS_BENCH_SIZES=1,1024,1048576` (bytes, comma-separated) limits the blob sizes;
+//! `WALRUS_BENCH_SHARDS` changes n. Results are recorded in docs/benchmarks.md.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use walrus_core::decode::{decode_blob, ConsistencyCheck};
+use walrus_core::encode::{compute_metadata, encode_blob};
+use walrus_core::recovery::{recover_sliver, GeneralRecoverySymbol};
+use walrus_core::{EncodingParams, SliverIndex, SliverPairIndex, SliverType};
+
+const SIZES_DEFAULT: &[usize] = &[1, 1 << 10, 1 << 20, 32 << 20, 256 << 20];
+
+fn sizes() -> Vec<usize> {
+    std::env::var("WALRUS_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| SIZES_DEFAULT.to_vec())
+}
+
+fn params() -> EncodingParams {
+    let n = std::env::var("WALRUS_BENCH_SHARDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    EncodingParams::new(n).expect("valid shard count")
+}
+
+/// Deterministic pseudo-random bytes (splitmix64).
+fn blob(len: usize) -> Vec<u8> {
+    let mut state = len as u64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn label(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{}MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{}KiB", s >> 10),
+        s => format!("{s}B"),
+    }
+}
+
+fn encoding(c: &mut Criterion) {
+    let params = params();
+    let mut group = c.benchmark_group("encode");
+    group.sample_size(10);
+    for size in sizes() {
+        let data = blob(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("encode_with_metadata", label(size)), &data, |b, d| {
+            b.iter(|| encode_blob(params, d).expect("encodable"))
+        });
+        group.bench_with_input(BenchmarkId::new("compute_metadata", label(size)), &data, |b, d| {
+            b.iter(|| compute_metadata(params, d).expect("encodable"))
+        });
+    }
+    group.finish();
+}
+
+fn decoding(c: &mut Criterion) {
+    let params = params();
+    let (n, kp) = (params.n(), params.primary_source_symbols());
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(10);
+    for size in sizes() {
+        let encoded = encode_blob(params, &blob(size)).expect("encodable");
+        let primaries: Vec<_> = (0..n as u16).map(|i| encoded.sliver_pair(SliverPairIndex(i)).0).collect();
+        let systematic: Vec<_> = primaries[..kp].to_vec();
+        // A fixed "random" choice mixing systematic and repair slivers: every third index.
+        let mixed: Vec<_> = primaries.iter().step_by(3).take(kp).cloned().collect();
+        assert_eq!(mixed.len(), kp);
+        let metadata = encoded.metadata().clone();
+        group.throughput(Throughput::Bytes(size as u64));
+        for (name, set) in [("systematic", &systematic), ("mixed_default_check", &mixed)] {
+            group.bench_with_input(BenchmarkId::new(name, label(size)), set, |b, set| {
+                b.iter(|| {
+                    decode_blob(&metadata, set.iter().cloned(), ConsistencyCheck::Default).expect("decodes")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn recovery(c: &mut Criterion) {
+    let params = params();
+    let n = params.n_shards();
+    let mut group = c.benchmark_group("recover_sliver");
+    group.sample_size(10);
+    for size in sizes() {
+        let encoded = encode_blob(params, &blob(size)).expect("encodable");
+        let metadata = encoded.metadata().clone();
+        let target = SliverIndex(n / 2);
+        for axis in [SliverType::Primary, SliverType::Secondary] {
+            let source_axis = axis.orthogonal();
+            let symbols: Vec<GeneralRecoverySymbol> = (0..n)
+                .rev()
+                .take(params.symbols_for_recovery(axis))
+                .map(|j| {
+                    let sliver = encoded.sliver_bytes(source_axis, SliverIndex(j));
+                    GeneralRecoverySymbol::from_sliver(
+                        params,
+                        source_axis,
+                        SliverIndex(j),
+                        encoded.symbol_size(),
+                        sliver,
+                        target,
+                    )
+                    .expect("valid source")
+                })
+                .collect();
+            group.throughput(Throughput::Bytes(params.sliver_size(axis, size as u64).expect("fits") as u64));
+            group.bench_with_input(BenchmarkId::new(axis.as_str(), label(size)), &symbols, |b, symbols| {
+                b.iter(|| {
+                    let verified =
+                        symbols.iter().map(|s| s.clone().verify(&metadata, axis, target).expect("valid"));
+                    recover_sliver(&metadata, axis, target, verified).expect("recovers")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+mod harness {
+    //! Criterion's generated entry points (undocumented by construction).
+    #![allow(missing_docs)]
+    use super::*;
+    criterion_group!(benches, encoding, decoding, recovery);
+}
+
+criterion_main!(harness::benches);
