@@ -155,6 +155,32 @@ impl SliverIndex {
     }
 }
 
+/// `Display` (`0x` + 64 lowercase hex digits), `Debug` and `FromStr` (with or without `0x`) for a
+/// newtype over `[u8; 32]`.
+macro_rules! hex32_text {
+    ($name:ident, $what:literal) => {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "0x{}", hex::encode(self.0))
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({self})", stringify!($name))
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::ids::ParseIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $crate::ids::parse_hex32(s).map($name).ok_or_else(|| $crate::ids::ParseIdError::new($what, s))
+            }
+        }
+    };
+}
+pub(crate) use hex32_text;
+
 /// A 32-byte object ID on the coordination chain; text form `0x` + 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub struct ObjectId(pub [u8; 32]);
@@ -164,24 +190,7 @@ impl ObjectId {
     pub const LENGTH: usize = 32;
 }
 
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ObjectId({self})")
-    }
-}
-
-impl FromStr for ObjectId {
-    type Err = ParseIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hex32(s).map(ObjectId).ok_or_else(|| ParseIdError::new("object ID", s))
-    }
-}
+hex32_text!(ObjectId, "object ID");
 
 /// Parses `0x`-prefixed (or bare) hex of exactly 32 bytes.
 pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {

@@ -17,7 +17,6 @@ use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::blake2b256_parts;
-use crate::ids::{parse_hex32, ParseIdError};
 
 /// The BLS signature ciphersuite (domain separation tag) used for every protocol message.
 pub const BLS_DST: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_";
@@ -278,24 +277,7 @@ impl Address {
     }
 }
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Address({self})")
-    }
-}
-
-impl FromStr for Address {
-    type Err = ParseIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hex32(s).map(Address).ok_or_else(|| ParseIdError::new("address", s))
-    }
-}
+crate::ids::hex32_text!(Address, "address");
 
 /// An ed25519 public key (32 bytes).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
