@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The layer order of DESIGN.md section 3: a crate may depend only on crates listed before it.
 const LAYERS: &[&str] = &[
+    "walrus-blake2b",
     "walrus-core",
     "walrus-chain",
     "walrus-chain-node",
@@ -18,7 +19,9 @@ const LAYERS: &[&str] = &[
 /// Crates that may only ever be dev-dependencies.
 const DEV_ONLY: &[&str] = &["walrus-testkit"];
 /// Crates whose library code must be deterministic and free of I/O.
-const PURE: &[&str] = &["walrus-core", "walrus-chain"];
+const PURE: &[&str] = &["walrus-blake2b", "walrus-core", "walrus-chain"];
+/// The one crate allowed `unsafe` code (SIMD intrinsics behind run-time CPU detection).
+const UNSAFE_ALLOWED: &str = "walrus-blake2b";
 /// Things a pure crate's `src/` must not mention.
 const IMPURE: &[&str] = &[
     "std::fs",
@@ -156,6 +159,22 @@ fn pure_crates_do_no_io_and_read_no_clock() {
                     "{} mentions `{word}`, which a pure crate must not use",
                     file.display()
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn unsafe_code_stays_in_its_one_crate() {
+    for dir in crate_dirs() {
+        let name = dir.file_name().expect("dir name").to_string_lossy().to_string();
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            // Spelled in two parts so that this file does not match itself.
+            if text.contains(concat!("allow(", "unsafe_code)")) {
+                assert_eq!(name, UNSAFE_ALLOWED, "{} allows unsafe code", file.display());
             }
         }
     }

@@ -109,8 +109,8 @@ pub fn decode_blob(
     Ok(blob)
 }
 
-/// A chunk's layout and its restored rows `(row index, strip)`.
-type RestoredChunk = (StripLayout, Vec<(usize, Vec<u8>)>);
+/// A chunk's first column, layout and restored rows `(row index, strip)`.
+type RestoredChunk = (usize, StripLayout, Vec<(usize, Vec<u8>)>);
 
 /// Fills the rows of `blob` whose slivers were not given, column chunk by column chunk.
 fn decode_missing_rows(
@@ -125,9 +125,8 @@ fn decode_missing_rows(
     let chunks: Vec<(usize, usize)> = (0..ks).step_by(width).map(|c0| (c0, (c0 + width).min(ks))).collect();
     let mut result = Ok(());
     par_waves(
-        chunks.len(),
-        |i| -> Result<RestoredChunk, RsError> {
-            let (c0, c1) = chunks[i];
+        chunks,
+        |(c0, c1)| -> Result<RestoredChunk, RsError> {
             let layout = StripLayout::new(c1 - c0, s);
             let len = layout.strip_len();
             let strips: Vec<(usize, Vec<u8>)> = chosen
@@ -146,11 +145,10 @@ fn decode_missing_rows(
                     restored.push((row, strip.to_vec()));
                 },
             )?;
-            Ok((layout, restored))
+            Ok((c0, layout, restored))
         },
-        |i, produced| match produced {
-            Ok((layout, restored)) => {
-                let c0 = chunks[i].0;
+        |produced| match produced {
+            Ok((c0, layout, restored)) => {
                 for (row, strip) in restored {
                     layout.scatter(&strip, |m, offset, bytes| {
                         let at = (row * ks + c0 + m) * s + offset;

@@ -18,9 +18,9 @@
 use rayon::prelude::*;
 
 use crate::blob_id::EncodingType;
-use crate::hash::{hash_many_equal, Digest};
+use crate::hash::{leaf_hashes, merkle_roots, Digest, TreeLayout};
 use crate::ids::{SliverIndex, SliverPairIndex, SliverType};
-use crate::merkle::{root_of_leaf_hashes, Node};
+use crate::merkle::Node;
 use crate::metadata::{BlobMetadata, BlobMetadataV1, SliverPairMetadata, VerifiedBlobMetadataWithId};
 use crate::params::{DataTooLargeError, EncodingParams};
 use crate::rs::RsCode;
@@ -83,19 +83,23 @@ impl EncodedBlob {
 pub fn encode_blob(params: EncodingParams, blob: &[u8]) -> Result<EncodedBlob, DataTooLargeError> {
     let s = usize::from(params.symbol_size(blob.len() as u64)?);
     let (n, kp, ks) = (params.n(), params.primary_source_symbols(), params.secondary_source_symbols());
-    // Primary slivers 0..kP are the padded blob rows.
-    let mut primary = vec![0u8; n * ks * s];
-    primary[..blob.len()].copy_from_slice(blob);
-    let mut secondary = vec![0u8; n * kp * s];
     let matrix = Matrix { params, s, blob };
-    for j in 0..ks {
-        for r in 0..kp {
-            let at = (j * kp + r) * s;
+    // Primary slivers 0..kP are the padded blob rows; secondary slivers 0..kS its columns.
+    // (Copied in parallel: the first touch of fresh pages costs about as much as the copy.)
+    let mut primary = vec![0u8; n * ks * s];
+    primary[..kp * ks * s].par_chunks_mut(ks * s).enumerate().for_each(|(r, row)| {
+        let start = (r * ks * s).min(blob.len());
+        let bytes = &blob[start..(start + ks * s).min(blob.len())];
+        row[..bytes.len()].copy_from_slice(bytes);
+    });
+    let mut secondary = vec![0u8; n * kp * s];
+    let (source_columns, repair_columns) = secondary.split_at_mut(ks * kp * s);
+    source_columns.par_chunks_mut(kp * s).enumerate().for_each(|(j, column)| {
+        for (r, symbol) in column.chunks_exact_mut(s).enumerate() {
             let src = matrix.blob_symbol(r, j);
-            secondary[at..at + src.len()].copy_from_slice(src);
+            symbol[..src.len()].copy_from_slice(src);
         }
-    }
-    let (_, repair_columns) = secondary.split_at_mut(ks * kp * s);
+    });
     matrix.expand_rows(repair_columns);
     let leaf_hashes = matrix.expand_columns(repair_columns, Some(&mut primary));
     let metadata = matrix.metadata(&leaf_hashes);
@@ -123,14 +127,6 @@ struct Matrix<'a> {
     blob: &'a [u8],
 }
 
-/// Output of one column chunk of step 2.
-struct ColumnChunk {
-    /// Leaf hashes, row-major over `n` rows by the chunk's columns.
-    hashes: Vec<Digest>,
-    /// The leaf inputs (`0x00 || symbol`), same order; kept only to copy out primary slivers.
-    leaves: Option<Vec<u8>>,
-}
-
 impl<'a> Matrix<'a> {
     /// Symbol `(r, c)` of the message matrix; shorter than `s` (or empty) past the blob's end.
     fn blob_symbol(&self, r: usize, c: usize) -> &'a [u8] {
@@ -150,34 +146,26 @@ impl<'a> Matrix<'a> {
         );
         let code = RsCode { source: ks, total: n };
         let rows = chunk_len(kp, n * s);
-        let chunks: Vec<(usize, usize)> = (0..kp).step_by(rows).map(|r0| (r0, (r0 + rows).min(kp))).collect();
-        par_waves(
-            chunks.len(),
-            |i| {
-                let (r0, r1) = chunks[i];
-                let layout = StripLayout::new(r1 - r0, s);
-                let len = layout.strip_len();
-                let mut sources = vec![0u8; ks * len];
-                for (c, strip) in sources.chunks_exact_mut(len).enumerate() {
-                    layout.gather(strip, |m| self.blob_symbol(r0 + m, c));
-                }
-                let mut repairs = vec![0u8; (n - ks) * len];
-                code.encode(len, sources.chunks_exact(len), |j, strip| {
-                    repairs[j * len..(j + 1) * len].copy_from_slice(strip);
-                })
-                .expect("RS2 parameters are validated when EncodingParams is built");
-                (layout, repairs)
-            },
-            |i, (layout, repairs)| {
-                let r0 = chunks[i].0;
-                for (j, strip) in repairs.chunks_exact(layout.strip_len()).enumerate() {
-                    layout.scatter(strip, |m, offset, bytes| {
-                        let at = (j * kp + r0 + m) * s + offset;
-                        repair_columns[at..at + bytes.len()].copy_from_slice(bytes);
-                    });
-                }
-            },
-        );
+        let starts: Vec<usize> = (0..kp).step_by(rows).collect();
+        // Each row chunk writes its rows of every repair column.
+        let cuts: Vec<usize> = starts[1..].iter().map(|r| r * s).collect();
+        let pieces = cut_rows(repair_columns.chunks_exact_mut(kp * s), &cuts);
+        starts.into_par_iter().zip(pieces).for_each(|(r0, mut columns)| {
+            let r1 = (r0 + rows).min(kp);
+            let layout = StripLayout::new(r1 - r0, s);
+            let len = layout.strip_len();
+            let mut sources = vec![0u8; ks * len];
+            for (c, strip) in sources.chunks_exact_mut(len).enumerate() {
+                layout.gather(strip, |m| self.blob_symbol(r0 + m, c));
+            }
+            code.encode(len, sources.chunks_exact(len), |j, strip| {
+                let column = &mut columns[j];
+                layout.scatter(strip, |m, offset, bytes| {
+                    column[m * s + offset..m * s + offset + bytes.len()].copy_from_slice(bytes);
+                });
+            })
+            .expect("RS2 parameters are validated when EncodingParams is built");
+        });
     }
 
     /// Symbol `(r, c)` of the row-expanded matrix, `r < kP`, `c < n`.
@@ -193,8 +181,9 @@ impl<'a> Matrix<'a> {
 
     /// Step 2: extends every column to `n` rows, hashes every symbol of `E`, and (if given)
     /// writes primary slivers `kP..n` into `primary`. Returns the `n x n` leaf hashes,
-    /// row-major.
-    fn expand_columns(&self, repair_columns: &[u8], mut primary: Option<&mut Vec<u8>>) -> Vec<Digest> {
+    /// column-major (leaf `(r, c)` at `c * n + r`), so that each column chunk writes its own
+    /// contiguous part.
+    fn expand_columns(&self, repair_columns: &[u8], primary: Option<&mut [u8]>) -> Vec<Digest> {
         let (n, kp, ks, s) = (
             self.params.n(),
             self.params.primary_source_symbols(),
@@ -202,72 +191,75 @@ impl<'a> Matrix<'a> {
             self.s,
         );
         let code = RsCode { source: kp, total: n };
-        let cols = chunk_len(n, n * (s + 1));
-        let chunks: Vec<(usize, usize)> = (0..n).step_by(cols).map(|c0| (c0, (c0 + cols).min(n))).collect();
-        let keep_leaves = primary.is_some();
-        let mut leaf_hashes = vec![[0u8; 32]; n * n];
-        par_waves(
-            chunks.len(),
-            |i| {
-                let (c0, c1) = chunks[i];
-                let width = c1 - c0;
-                let slot = s + 1;
-                let layout = StripLayout::new(width, s);
-                let len = layout.strip_len();
-                // Zeroed slots: the leaf prefix 0x00 and the blob padding are already in place.
-                let mut leaves = vec![0u8; n * width * slot];
-                let mut sources = vec![0u8; kp * len];
-                for (r, strip) in sources.chunks_exact_mut(len).enumerate() {
-                    layout.gather(strip, |m| self.row_symbol(repair_columns, r, c0 + m));
-                    for m in 0..width {
-                        let symbol = self.row_symbol(repair_columns, r, c0 + m);
-                        let at = (r * width + m) * slot + 1;
-                        leaves[at..at + symbol.len()].copy_from_slice(symbol);
-                    }
+        let cols = chunk_len(n, n * (s + 32));
+        let mut all_hashes = vec![[0u8; 32]; n * n];
+        // Each column chunk writes its own leaf hashes and its columns of primary rows kP..n
+        // (which are rows of E cut to the first kS columns).
+        let cuts: Vec<usize> = (cols..ks).step_by(cols).map(|c| c * s).collect();
+        let mut primary_pieces = match primary {
+            Some(primary) => cut_rows(primary[kp * ks * s..].chunks_exact_mut(ks * s), &cuts),
+            None => Vec::new(),
+        };
+        primary_pieces.resize_with(n.div_ceil(cols), Vec::new);
+        let chunks: Vec<_> = all_hashes.chunks_mut(cols * n).enumerate().zip(primary_pieces).collect();
+        chunks.into_par_iter().for_each(|((i, hashes), mut primary_rows)| {
+            let c0 = i * cols;
+            let width = hashes.len() / n;
+            let layout = StripLayout::new(width, s);
+            let len = layout.strip_len();
+            // The chunk's columns of E, each `n` symbols, column after column; zeroed, so the
+            // blob's padding is already in place.
+            let mut symbols = vec![0u8; width * n * s];
+            let mut sources = vec![0u8; kp * len];
+            for (r, strip) in sources.chunks_exact_mut(len).enumerate() {
+                layout.gather(strip, |m| self.row_symbol(repair_columns, r, c0 + m));
+                for m in 0..width {
+                    let symbol = self.row_symbol(repair_columns, r, c0 + m);
+                    let at = (m * n + r) * s;
+                    symbols[at..at + symbol.len()].copy_from_slice(symbol);
                 }
-                code.encode(len, sources.chunks_exact(len), |j, strip| {
+            }
+            code.encode(len, sources.chunks_exact(len), |j, strip| {
+                layout.scatter(strip, |m, offset, bytes| {
+                    let at = (m * n + kp + j) * s + offset;
+                    symbols[at..at + bytes.len()].copy_from_slice(bytes);
+                });
+                if let Some(row) = primary_rows.get_mut(j) {
+                    let kept = row.len();
                     layout.scatter(strip, |m, offset, bytes| {
-                        let at = ((kp + j) * width + m) * slot + 1 + offset;
-                        leaves[at..at + bytes.len()].copy_from_slice(bytes);
-                    });
-                })
-                .expect("RS2 parameters are validated when EncodingParams is built");
-                let mut hashes = vec![[0u8; 32]; n * width];
-                hash_many_equal(&leaves, slot, &mut hashes);
-                ColumnChunk { hashes, leaves: keep_leaves.then_some(leaves) }
-            },
-            |i, chunk| {
-                let (c0, c1) = chunks[i];
-                let width = c1 - c0;
-                for (r, row) in chunk.hashes.chunks_exact(width).enumerate() {
-                    leaf_hashes[r * n + c0..r * n + c1].copy_from_slice(row);
-                }
-                if let (Some(primary), Some(leaves)) = (primary.as_deref_mut(), chunk.leaves) {
-                    for r in kp..n {
-                        for c in c0..c1.min(ks) {
-                            let from = (r * width + c - c0) * (s + 1) + 1;
-                            let to = (r * ks + c) * s;
-                            primary[to..to + s].copy_from_slice(&leaves[from..from + s]);
+                        if m * s < kept {
+                            row[m * s + offset..m * s + offset + bytes.len()].copy_from_slice(bytes);
                         }
-                    }
+                    });
                 }
-            },
-        );
-        leaf_hashes
+            })
+            .expect("RS2 parameters are validated when EncodingParams is built");
+            leaf_hashes(&symbols, s, hashes);
+        });
+        all_hashes
     }
 
-    /// The metadata from the `n x n` leaf hashes: primary roots over rows, secondary roots
-    /// over columns.
+    /// The metadata from the `n x n` leaf hashes (column-major): primary roots over rows,
+    /// secondary roots over columns.
     fn metadata(&self, leaf_hashes: &[Digest]) -> VerifiedBlobMetadataWithId {
         let n = self.params.n();
-        let primary_roots: Vec<Digest> = leaf_hashes.par_chunks_exact(n).map(root_of_leaf_hashes).collect();
-        let secondary_roots: Vec<Digest> = (0..n)
-            .into_par_iter()
-            .map(|c| {
-                let column: Vec<Digest> = (0..n).map(|r| leaf_hashes[r * n + c]).collect();
-                root_of_leaf_hashes(&column)
-            })
-            .collect();
+        let roots = |layout: fn(usize) -> TreeLayout, first_leaf: fn(usize, usize) -> usize| {
+            let mut roots = vec![[0u8; 32]; n];
+            let per_task = n.div_ceil(8 * rayon::current_num_threads()).next_multiple_of(8);
+            roots.par_chunks_mut(per_task).enumerate().for_each(|(i, out)| {
+                let first = first_leaf(i * per_task, n);
+                merkle_roots(&leaf_hashes[first..], TreeLayout { trees: out.len(), ..layout(n) }, out);
+            });
+            roots
+        };
+        // Primary trees are the rows of the (column-major) leaf-hash matrix, secondary trees
+        // its columns.
+        let primary_roots =
+            roots(|n| TreeLayout { trees: 0, leaves: n, tree_stride: 1, leaf_stride: n }, |row, _| row);
+        let secondary_roots = roots(
+            |n| TreeLayout { trees: 0, leaves: n, tree_stride: n, leaf_stride: 1 },
+            |column, n| column * n,
+        );
         let hashes = (0..n)
             .map(|p| SliverPairMetadata {
                 primary_hash: Node::Digest(primary_roots[p]),
@@ -291,21 +283,40 @@ fn chunk_len(count: usize, bytes_per_item: usize) -> usize {
     by_memory.min(by_threads)
 }
 
-/// Runs `produce` over `0..count` in parallel waves of one item per thread and hands each
-/// result to `consume` in index order. Working memory is bounded by one wave of results.
-pub(crate) fn par_waves<T: Send>(
-    count: usize,
-    produce: impl Fn(usize) -> T + Sync,
-    mut consume: impl FnMut(usize, T),
+/// Cuts every row at the byte offsets `cuts` (ascending, each within the row) and groups the
+/// pieces by position: `result[i]` holds piece `i` of every row, in row order. This hands
+/// each parallel task its own columns of a row-major matrix.
+fn cut_rows<'a>(rows: impl Iterator<Item = &'a mut [u8]>, cuts: &[usize]) -> Vec<Vec<&'a mut [u8]>> {
+    let mut groups: Vec<Vec<&'a mut [u8]>> = (0..=cuts.len()).map(|_| Vec::new()).collect();
+    for row in rows {
+        let mut rest = row;
+        let mut done = 0;
+        for (group, &cut) in groups.iter_mut().zip(cuts) {
+            let (piece, tail) = rest.split_at_mut(cut - done);
+            group.push(piece);
+            rest = tail;
+            done = cut;
+        }
+        groups[cuts.len()].push(rest);
+    }
+    groups
+}
+
+/// Runs `produce` over `items` in parallel waves of one item per thread and hands each result
+/// to `consume` in order. Working memory is bounded by one wave of results.
+pub(crate) fn par_waves<I: Send, T: Send>(
+    items: Vec<I>,
+    produce: impl Fn(I) -> T + Sync,
+    mut consume: impl FnMut(T),
 ) {
     let width = rayon::current_num_threads().max(1);
-    let mut start = 0;
-    while start < count {
-        let end = (start + width).min(count);
-        let results: Vec<T> = (start..end).into_par_iter().map(&produce).collect();
-        for (i, result) in (start..end).zip(results) {
-            consume(i, result);
+    let mut items = items.into_iter();
+    loop {
+        let wave: Vec<I> = items.by_ref().take(width).collect();
+        if wave.is_empty() {
+            return;
         }
-        start = end;
+        let results: Vec<T> = wave.into_par_iter().map(&produce).collect();
+        results.into_iter().for_each(&mut consume);
     }
 }

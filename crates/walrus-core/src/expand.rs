@@ -3,13 +3,14 @@
 //! A sliver's committed hash is the root over its *expansion*: a primary sliver (a row of
 //! `n - f` symbols) is extended by the secondary code to `n` symbols, a secondary sliver (a
 //! column of `n - 2f` symbols) by the primary code. Many slivers of one axis are expanded in
-//! one Reed-Solomon call through a [`StripLayout`], and their symbols are hashed in batches.
+//! one Reed-Solomon call through a [`StripLayout`], and their symbols and trees are hashed
+//! eight at a time.
 
 use rayon::prelude::*;
 
-use crate::hash::{hash_many_equal, Digest};
+use crate::hash::{leaf_hashes, merkle_roots, Digest, TreeLayout};
 use crate::ids::SliverType;
-use crate::merkle::{root_of_leaf_hashes, MerkleTree};
+use crate::merkle::MerkleTree;
 use crate::params::EncodingParams;
 use crate::rs::{RsCode, RsError};
 use crate::strip::StripLayout;
@@ -23,8 +24,8 @@ pub(crate) fn expansion_code(params: EncodingParams, axis: SliverType) -> RsCode
 }
 
 /// Expands `slivers` (all of `axis`, each `k * symbol_size` bytes) and returns, for each, its
-/// `n` leaf inputs `0x00 || symbol` back to back (stride `symbol_size + 1`).
-fn expand_to_leaf_inputs(
+/// `n` symbols back to back.
+fn expand_to_symbols(
     params: EncodingParams,
     axis: SliverType,
     symbol_size: usize,
@@ -32,33 +33,28 @@ fn expand_to_leaf_inputs(
 ) -> Result<Vec<u8>, RsError> {
     let code = expansion_code(params, axis);
     let (n, k, s) = (params.n(), code.source, symbol_size);
-    let slot = s + 1;
     let layout = StripLayout::new(slivers.len(), s);
     let mut strips = vec![0u8; k * layout.strip_len()];
     for (c, strip) in strips.chunks_exact_mut(layout.strip_len()).enumerate() {
         layout.gather(strip, |m| &slivers[m][c * s..(c + 1) * s]);
     }
-    // Leaf slots, zero-initialized: the prefix 0x00 is already in place.
-    let mut leaves = vec![0u8; slivers.len() * n * slot];
+    let mut symbols = vec![0u8; slivers.len() * n * s];
     for (m, sliver) in slivers.iter().enumerate() {
-        for c in 0..k {
-            let at = (m * n + c) * slot + 1;
-            leaves[at..at + s].copy_from_slice(&sliver[c * s..(c + 1) * s]);
-        }
+        symbols[m * n * s..(m * n + k) * s].copy_from_slice(&sliver[..k * s]);
     }
     code.encode(layout.strip_len(), strips.chunks_exact(layout.strip_len()), |r, strip| {
         layout.scatter(strip, |m, offset, bytes| {
-            let at = (m * n + k + r) * slot + 1 + offset;
-            leaves[at..at + bytes.len()].copy_from_slice(bytes);
+            let at = (m * n + k + r) * s + offset;
+            symbols[at..at + bytes.len()].copy_from_slice(bytes);
         });
     })?;
-    Ok(leaves)
+    Ok(symbols)
 }
 
 /// Slivers per batch so that a batch expands to about [`BATCH_BYTES_MAX`], leaving at least
 /// two batches per thread when there are enough slivers.
 fn batch_len(params: EncodingParams, symbol_size: usize, count: usize) -> usize {
-    let by_memory = (BATCH_BYTES_MAX / (params.n() * (symbol_size + 1))).max(1);
+    let by_memory = (BATCH_BYTES_MAX / (params.n() * (symbol_size + 32))).max(1);
     let by_threads = count.div_ceil(2 * rayon::current_num_threads()).max(1);
     by_memory.min(by_threads)
 }
@@ -78,10 +74,13 @@ pub fn sliver_roots(
     let batches: Vec<Vec<Digest>> = slivers
         .par_chunks(batch)
         .map(|group| {
-            let leaves = expand_to_leaf_inputs(params, axis, s, group)?;
+            let symbols = expand_to_symbols(params, axis, s, group)?;
             let mut hashes = vec![[0u8; 32]; group.len() * n];
-            hash_many_equal(&leaves, s + 1, &mut hashes);
-            Ok(hashes.chunks_exact(n).map(root_of_leaf_hashes).collect())
+            leaf_hashes(&symbols, s, &mut hashes);
+            let mut roots = vec![[0u8; 32]; group.len()];
+            let layout = TreeLayout { trees: group.len(), leaves: n, tree_stride: n, leaf_stride: 1 };
+            merkle_roots(&hashes, layout, &mut roots);
+            Ok(roots)
         })
         .collect::<Result<_, RsError>>()?;
     Ok(batches.into_iter().flatten().collect())
@@ -105,10 +104,9 @@ impl ExpandedSliver {
         sliver: &[u8],
     ) -> Result<Self, RsError> {
         let s = usize::from(symbol_size);
-        let leaves = expand_to_leaf_inputs(params, axis, s, &[sliver])?;
+        let symbols = expand_to_symbols(params, axis, s, &[sliver])?;
         let mut hashes = vec![[0u8; 32]; params.n()];
-        hash_many_equal(&leaves, s + 1, &mut hashes);
-        let symbols = leaves.chunks_exact(s + 1).flat_map(|slot| &slot[1..]).copied().collect();
+        leaf_hashes(&symbols, s, &mut hashes);
         Ok(ExpandedSliver { symbol_size: s, symbols, tree: MerkleTree::from_leaf_hashes(hashes) })
     }
 

@@ -1,14 +1,14 @@
-//! Blake2b-256 and batched hashing of many equal-length inputs.
+//! Blake2b-256, and the batched Merkle hashing of `walrus-blake2b`.
 //!
 //! Building a blob's metadata at `n = 1000` takes about a million leaf hashes and two million
-//! inner-node hashes, almost all of them a single Blake2b compression. Hashing them one at a
-//! time leaves the SIMD lanes idle, so [`hash_many_equal`] feeds fixed-size inputs to
-//! `blake2b_simd::many`, which runs 4 (AVX2) or 2 (SSE4.1) compressions side by side.
+//! inner-node hashes, almost all of them a single Blake2b compression. Those go through
+//! `walrus-blake2b`, which runs eight at a time in SIMD lanes; single hashes (blob IDs,
+//! addresses, proofs) use `blake2b_simd`.
 
 use std::sync::OnceLock;
 
-use blake2b_simd::many::{hash_many, HashManyJob};
 use blake2b_simd::Params;
+pub use walrus_blake2b::{hash_level, merkle_roots, TreeLayout};
 
 use crate::params::DIGEST_LEN;
 
@@ -19,9 +19,6 @@ pub type Digest = [u8; DIGEST_LEN];
 pub const LEAF_PREFIX: u8 = 0x00;
 /// Prefix of a Merkle inner node's hash input.
 pub const INNER_PREFIX: u8 = 0x01;
-
-/// Jobs handed to `hash_many` at once: enough to keep every SIMD lane busy.
-const BATCH_JOBS: usize = 32;
 
 fn params() -> &'static Params {
     static PARAMS: OnceLock<Params> = OnceLock::new();
@@ -66,46 +63,13 @@ pub fn inner_hash(left: &Digest, right: &Digest) -> Digest {
     blake2b256(&input)
 }
 
-/// Hashes `out.len()` inputs of `input_len` bytes each, stored back to back in `inputs`,
-/// writing digest `i` to `out[i]`.
+/// The leaf hashes `H(0x00 || symbol)` of the `symbol_size`-byte symbols stored back to back in
+/// `symbols`, into `out` (one per symbol).
 ///
 /// # Panics
-/// If `inputs.len() != out.len() * input_len` (a caller bug).
-pub fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
-    assert_eq!(inputs.len(), out.len() * input_len, "inputs must hold exactly one slot per digest");
-    if input_len == 0 {
-        out.fill(blake2b256(&[]));
-        return;
-    }
-    let params = params();
-    for (inputs, out) in inputs.chunks(BATCH_JOBS * input_len).zip(out.chunks_mut(BATCH_JOBS)) {
-        let mut jobs: Vec<HashManyJob<'_>> =
-            inputs.chunks_exact(input_len).map(|input| HashManyJob::new(params, input)).collect();
-        hash_many(jobs.iter_mut());
-        for (job, digest) in jobs.iter().zip(out.iter_mut()) {
-            *digest = to_digest(job.to_hash());
-        }
-    }
-}
-
-/// Hashes the inner nodes of one tree level: `out[i] = H(0x01 || level[2i] || level[2i+1])`,
-/// with a missing right sibling (odd level) taken as 32 zero bytes.
-pub fn hash_level(level: &[Digest], out: &mut [Digest]) {
-    debug_assert_eq!(out.len(), level.len().div_ceil(2));
-    const SLOT: usize = 1 + 2 * DIGEST_LEN;
-    let mut inputs = vec![0u8; BATCH_JOBS * SLOT];
-    for (pairs, out) in level.chunks(2 * BATCH_JOBS).zip(out.chunks_mut(BATCH_JOBS)) {
-        let used = out.len() * SLOT;
-        for (slot, pair) in inputs[..used].chunks_exact_mut(SLOT).zip(pairs.chunks(2)) {
-            slot[0] = INNER_PREFIX;
-            slot[1..1 + DIGEST_LEN].copy_from_slice(&pair[0]);
-            match pair.get(1) {
-                Some(right) => slot[1 + DIGEST_LEN..].copy_from_slice(right),
-                None => slot[1 + DIGEST_LEN..].fill(0),
-            }
-        }
-        hash_many_equal(&inputs[..used], SLOT, out);
-    }
+/// If `symbols.len() != out.len() * symbol_size` (a caller bug).
+pub fn leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
+    walrus_blake2b::hash_prefixed(LEAF_PREFIX, symbols, symbol_size, out);
 }
 
 #[cfg(test)]
@@ -122,14 +86,14 @@ mod tests {
     }
 
     #[test]
-    fn batched_hashing_equals_one_at_a_time() {
-        for len in [0usize, 1, 3, 65, 127, 128, 129, 300] {
+    fn batched_leaf_hashes_equal_one_at_a_time() {
+        for len in [1usize, 2, 64, 127, 128, 300] {
             let count = 77;
-            let inputs: Vec<u8> = (0..count * len).map(|i| (i * 7 + 3) as u8).collect();
+            let symbols: Vec<u8> = (0..count * len).map(|i| (i * 7 + 3) as u8).collect();
             let mut out = vec![[0u8; 32]; count];
-            hash_many_equal(&inputs, len, &mut out);
+            leaf_hashes(&symbols, len, &mut out);
             for (i, digest) in out.iter().enumerate() {
-                assert_eq!(*digest, blake2b256(&inputs[i * len..(i + 1) * len]), "len {len} item {i}");
+                assert_eq!(*digest, leaf_hash(&symbols[i * len..(i + 1) * len]), "len {len} item {i}");
             }
         }
     }

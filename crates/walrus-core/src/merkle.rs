@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{hash_level, inner_hash, leaf_hash, Digest};
+use crate::hash::{hash_level, inner_hash, leaf_hash, merkle_roots, Digest, TreeLayout};
 use crate::params::DIGEST_LEN;
 
 /// A tree node on the wire: BCS tag 0 for the padding node, tag 1 followed by 32 bytes.
@@ -115,7 +115,7 @@ impl MerkleProof {
         let mut position = index;
         for sibling in &self.path {
             let sibling = sibling.bytes();
-            current = if position % 2 == 0 {
+            current = if position.is_multiple_of(2) {
                 inner_hash(&current, &sibling)
             } else {
                 inner_hash(&sibling, &current)
@@ -185,20 +185,10 @@ impl MerkleTree {
 
 /// The root of the tree over `leaf_hashes`, without keeping the inner levels.
 pub fn root_of_leaf_hashes(leaf_hashes: &[Digest]) -> Digest {
-    match leaf_hashes.len() {
-        0 => [0; DIGEST_LEN],
-        1 => leaf_hashes[0],
-        len => {
-            let mut level = vec![[0u8; DIGEST_LEN]; len.div_ceil(2)];
-            hash_level(leaf_hashes, &mut level);
-            while level.len() > 1 {
-                let mut next = vec![[0u8; DIGEST_LEN]; level.len().div_ceil(2)];
-                hash_level(&level, &mut next);
-                level = next;
-            }
-            level[0]
-        }
-    }
+    let mut root = [[0u8; DIGEST_LEN]];
+    let layout = TreeLayout { trees: 1, leaves: leaf_hashes.len(), tree_stride: 0, leaf_stride: 1 };
+    merkle_roots(leaf_hashes, layout, &mut root);
+    root[0]
 }
 
 #[cfg(test)]

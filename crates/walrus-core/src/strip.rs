@@ -34,7 +34,7 @@ pub(crate) struct StripLayout {
 impl StripLayout {
     /// The layout for `symbols` symbols of `symbol_size` bytes (even, non-zero).
     pub(crate) fn new(symbols: usize, symbol_size: usize) -> Self {
-        debug_assert!(symbol_size > 0 && symbol_size % 2 == 0);
+        debug_assert!(symbol_size > 0 && symbol_size.is_multiple_of(2));
         let full_blocks = symbol_size / 64;
         let tail_bytes = symbol_size % 64;
         let tail_elems = tail_bytes / 2;
