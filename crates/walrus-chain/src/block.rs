@@ -1,0 +1,265 @@
+//! Blocks: the ordered transactions of one step of the chain, executed deterministically.
+//!
+//! A block first runs the system step (an epoch change when the epoch's time is up), then its
+//! transactions in order. A transaction that fails its pre-checks (chain, signature, nonce,
+//! fee) is skipped without effect; one that passes pays its fee and bumps the nonce, and its
+//! call then either succeeds as a whole or changes nothing else.
+
+use serde::{Deserialize, Serialize};
+use walrus_core::hash::{blake2b256_parts, Digest};
+use walrus_core::ObjectId;
+
+use crate::calls;
+use crate::error::ExecError;
+use crate::events::{Event, EventCursor, EventEnvelope};
+use crate::state::{apply, Overlay, State};
+use crate::system::EpochAccount;
+use crate::tx::{SignedTransaction, TxDigest};
+
+/// Most transactions in one block.
+pub const BLOCK_TRANSACTIONS_MAX: usize = 10_000;
+
+/// One block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Its height: the previous block's plus one (the first block is 1).
+    pub height: u64,
+    /// The previous block's digest (the chain ID for block 1).
+    pub parent: Digest,
+    /// Block time in milliseconds; never earlier than the parent's.
+    pub timestamp_ms: u64,
+    /// The transactions, in execution order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+impl Block {
+    /// The block's digest.
+    pub fn digest(&self) -> Digest {
+        let bytes = bcs::to_bytes(self).expect("blocks are plain BCS");
+        blake2b256_parts(&[b"walrus-chain/block/v1", &bytes])
+    }
+}
+
+/// Why a block cannot follow the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// Not the next height.
+    #[error("block height {got}, expected {expected}")]
+    Height {
+        /// The next height.
+        expected: u64,
+        /// The block's.
+        got: u64,
+    },
+    /// The parent digest is not the last block's.
+    #[error("block does not extend the last block")]
+    Parent,
+    /// Earlier than the last block.
+    #[error("block time goes backwards")]
+    Time,
+    /// More than [`BLOCK_TRANSACTIONS_MAX`] transactions.
+    #[error("too many transactions in one block")]
+    TooManyTransactions,
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxStatus {
+    /// The call succeeded.
+    Success,
+    /// The call failed; only the fee and nonce changed.
+    Failed {
+        /// The stable error code.
+        code: String,
+        /// For people.
+        message: String,
+    },
+    /// Pre-checks failed; nothing changed.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What one transaction did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxEffects {
+    /// The transaction.
+    pub digest: TxDigest,
+    /// How it ended.
+    pub status: TxStatus,
+    /// Objects it created.
+    pub created: Vec<ObjectId>,
+    /// Objects it deleted.
+    pub deleted: Vec<ObjectId>,
+    /// Its events.
+    pub events: Vec<EventEnvelope>,
+}
+
+/// What a block did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEffects {
+    /// The block's height.
+    pub height: u64,
+    /// The block's digest.
+    pub block_digest: Digest,
+    /// The state digest after the block.
+    pub state_digest: Digest,
+    /// Events of the system step (epoch changes).
+    pub system_events: Vec<EventEnvelope>,
+    /// Per transaction, in order.
+    pub transactions: Vec<TxEffects>,
+}
+
+/// Why a transaction is not admissible now: it would be skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrecheckError {
+    /// For another chain.
+    #[error("transaction is for another chain")]
+    WrongChain,
+    /// Bad key or signature.
+    #[error("signature does not verify for the sender")]
+    BadSignature,
+    /// Not the account's next nonce.
+    #[error("nonce {got}, expected {expected}")]
+    Nonce {
+        /// The account's nonce.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// Below the minimum fee.
+    #[error("fee below the minimum of {0}")]
+    Fee(crate::amount::Frost),
+    /// Cannot pay the fee.
+    #[error("balance does not cover the fee")]
+    CannotPayFee,
+}
+
+/// Checks what must hold for `tx` to be included next: chain, signature, nonce, fee.
+pub fn precheck(state: &State, tx: &SignedTransaction) -> Result<(), PrecheckError> {
+    let data = &tx.data;
+    if data.chain_id != state.chain_id {
+        return Err(PrecheckError::WrongChain);
+    }
+    let account = state.account(&data.sender);
+    if data.nonce != account.nonce {
+        return Err(PrecheckError::Nonce { expected: account.nonce, got: data.nonce });
+    }
+    if data.fee < state.system.min_fee {
+        return Err(PrecheckError::Fee(state.system.min_fee));
+    }
+    if account.balance < data.fee {
+        return Err(PrecheckError::CannotPayFee);
+    }
+    if !tx.is_authentic() {
+        return Err(PrecheckError::BadSignature);
+    }
+    Ok(())
+}
+
+/// Executes `block` on `state`.
+pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, BlockError> {
+    let expected = state.height + 1;
+    if block.height != expected {
+        return Err(BlockError::Height { expected, got: block.height });
+    }
+    if block.parent != state.last_block {
+        return Err(BlockError::Parent);
+    }
+    if block.timestamp_ms < state.timestamp_ms {
+        return Err(BlockError::Time);
+    }
+    if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
+        return Err(BlockError::TooManyTransactions);
+    }
+    state.height = block.height;
+    state.timestamp_ms = block.timestamp_ms;
+    let mut cursor = EventCursor { height: block.height, index: 0 };
+    let mut envelope = |tx_digest, event| {
+        let e = EventEnvelope { cursor, tx_digest, event };
+        cursor.index += 1;
+        e
+    };
+    let system_events = begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
+    let transactions =
+        block.transactions.iter().map(|tx| execute_transaction(state, tx, &mut envelope)).collect();
+    let block_digest = block.digest();
+    state.last_block = block_digest;
+    Ok(BlockEffects {
+        height: block.height,
+        block_digest,
+        state_digest: state.digest(),
+        system_events,
+        transactions,
+    })
+}
+
+/// The system step: one epoch change if the current epoch's time is up. The committee is
+/// carried over unchanged (committee selection by stake and shard migration come later); the
+/// ended epoch's rewards are held for its committee.
+fn begin_block(state: &mut State) -> Vec<Event> {
+    let system = &mut state.system;
+    let due = state.epoch_start_ms.saturating_add(system.epoch_duration_ms);
+    if state.timestamp_ms < due {
+        return Vec::new();
+    }
+    let (Some(next), Some(last)) = (system.epoch().next(), system.future.last().map(|a| a.epoch)) else {
+        return Vec::new();
+    };
+    let Some(after_last) = last.next() else { return Vec::new() };
+    let ended = system.future.remove(0);
+    system.future.push(EpochAccount { epoch: after_last, used_capacity: 0, rewards: Default::default() });
+    // Cannot overflow: these rewards were part of the fixed supply.
+    state.node_rewards = state.node_rewards.checked_add(ended.rewards).unwrap_or(state.node_rewards);
+    system.committee.epoch = next;
+    state.epoch_start_ms = due;
+    vec![Event::EpochChangeStart { epoch: next }, Event::EpochChangeDone { epoch: next }]
+}
+
+/// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.
+fn execute_transaction(
+    state: &mut State,
+    tx: &SignedTransaction,
+    envelope: &mut impl FnMut(Option<TxDigest>, Event) -> EventEnvelope,
+) -> TxEffects {
+    let digest = tx.data.digest();
+    let skipped = |reason: String| TxEffects {
+        digest,
+        status: TxStatus::Skipped { reason },
+        created: Vec::new(),
+        deleted: Vec::new(),
+        events: Vec::new(),
+    };
+    if let Err(e) = precheck(state, tx) {
+        return skipped(e.to_string());
+    }
+    let sender = tx.data.sender;
+    let mut fee = Overlay::new(state, digest);
+    if let Err(e) = calls::charge_fee(&mut fee, sender, tx.data.fee) {
+        return skipped(e.to_string());
+    }
+    let mut account = fee.account(&sender);
+    account.nonce += 1;
+    fee.set_account(sender, account);
+    let writes = fee.into_writes();
+    apply(state, writes);
+    let mut call = Overlay::new(state, digest);
+    let (status, changes) = match calls::run(&mut call, sender, &tx.data.call) {
+        Ok(()) => {
+            let writes = call.into_writes();
+            (TxStatus::Success, Some(apply(state, writes)))
+        }
+        Err(e) => (failed(&e), None),
+    };
+    let (events, created, deleted) = match changes {
+        Some(c) => (c.events, c.created, c.deleted),
+        None => Default::default(),
+    };
+    let events = events.into_iter().map(|event| envelope(Some(digest), event)).collect();
+    TxEffects { digest, status, created, deleted, events }
+}
+
+fn failed(e: &ExecError) -> TxStatus {
+    TxStatus::Failed { code: e.code().to_string(), message: e.to_string() }
+}

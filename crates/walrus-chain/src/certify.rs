@@ -1,0 +1,97 @@
+//! Certificates: a signer bitmap over the committee, a weight threshold in shards, an
+//! aggregate BLS signature, and the signed message parsed the way the reference contract does
+//! (a 7-byte intent header, then the body; trailing bytes are ignored, as in Move).
+
+use walrus_core::keys::BlsPublicKey;
+use walrus_core::messages::{bitmap_to_signers, intent_type, INTENT_APP_ID, INTENT_VERSION};
+use walrus_core::params::Quorum;
+use walrus_core::{BlobId, Epoch, ObjectId};
+
+use crate::error::ExecError;
+use crate::system::System;
+use crate::tx::CertificateArgs;
+
+/// How much of the committee must have signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threshold {
+    /// `3w >= 2n + 1`: enough that a correct majority stores the blob.
+    Quorum,
+    /// `3w >= n + 1`: at least one correct node attests.
+    Validity,
+}
+
+/// Checks the bitmap, the signers' weight and the aggregate signature against the current
+/// committee, and returns the message's body after checking its intent and epoch.
+pub(crate) fn verify<'a>(
+    system: &System,
+    certificate: &'a CertificateArgs,
+    threshold: Threshold,
+    expected_type: u8,
+) -> Result<&'a [u8], ExecError> {
+    let members = &system.committee.members;
+    let signers =
+        bitmap_to_signers(&certificate.signers_bitmap, members.len()).ok_or(ExecError::InvalidBitmap)?;
+    let weight: u64 = signers.iter().map(|&i| members[usize::from(i)].weight()).sum();
+    let quorum = Quorum::new(usize::from(system.n_shards));
+    let weight_usize = usize::try_from(weight).map_err(|_| ExecError::ArithmeticOverflow)?;
+    let enough = match threshold {
+        Threshold::Quorum => quorum.is_certificate_quorum(weight_usize),
+        Threshold::Validity => quorum.includes_one_correct_node(weight_usize),
+    };
+    if !enough {
+        return Err(ExecError::NotEnoughStake { weight, n_shards: system.n_shards });
+    }
+    let keys: Vec<BlsPublicKey> = signers.iter().map(|&i| members[usize::from(i)].public_key).collect();
+    BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature)
+        .map_err(|_| ExecError::SignatureVerification)?;
+    let (epoch, body) = parse_header(&certificate.message, expected_type)?;
+    if epoch != system.epoch() {
+        return Err(ExecError::IncorrectEpoch { message: epoch, current: system.epoch() });
+    }
+    Ok(body)
+}
+
+/// The intent header `type, version 0, app 3, epoch (u32 LE)` and the rest.
+fn parse_header(message: &[u8], expected_type: u8) -> Result<(Epoch, &[u8]), ExecError> {
+    let (header, body) =
+        message.split_at_checked(7).ok_or(ExecError::InvalidMessage("shorter than its header"))?;
+    if header[0] != expected_type || header[1] != INTENT_VERSION || header[2] != INTENT_APP_ID {
+        return Err(ExecError::InvalidMessage("wrong intent"));
+    }
+    let epoch = u32::from_le_bytes([header[3], header[4], header[5], header[6]]);
+    Ok((Epoch(epoch), body))
+}
+
+/// A certified `StorageConfirmation`: the blob ID and, if deletable, the blob object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Confirmed {
+    pub(crate) blob_id: BlobId,
+    pub(crate) deletable_object: Option<ObjectId>,
+}
+
+/// Parses a `StorageConfirmation` body: the blob ID, then `0` (permanent) or `1` and the
+/// blob object's ID (deletable).
+pub(crate) fn parse_confirmation(body: &[u8]) -> Result<Confirmed, ExecError> {
+    let too_short = ExecError::InvalidMessage("confirmation body too short");
+    let blob_id = BlobId(body.get(..32).ok_or(too_short.clone())?.try_into().map_err(|_| too_short.clone())?);
+    let deletable_object = match body.get(32) {
+        Some(0) => None,
+        Some(1) => {
+            let id = body.get(33..65).ok_or(too_short.clone())?;
+            Some(ObjectId(id.try_into().map_err(|_| too_short)?))
+        }
+        _ => return Err(ExecError::InvalidMessage("unknown blob persistence type")),
+    };
+    Ok(Confirmed { blob_id, deletable_object })
+}
+
+/// Parses an invalid-blob body: the blob ID.
+pub(crate) fn parse_invalid_blob(body: &[u8]) -> Result<BlobId, ExecError> {
+    let id = body.get(..32).ok_or(ExecError::InvalidMessage("invalid-blob body too short"))?;
+    Ok(BlobId(id.try_into().map_err(|_| ExecError::InvalidMessage("invalid-blob body too short"))?))
+}
+
+/// The intent type of storage confirmations.
+pub(crate) const BLOB_CERT: u8 = intent_type::BLOB_CERT;
+/// The intent type of invalid-blob attestations.
+pub(crate) const INVALID_BLOB_ID: u8 = intent_type::INVALID_BLOB_ID;

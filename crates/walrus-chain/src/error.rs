@@ -1,0 +1,166 @@
+//! Why a transaction failed. Each error has a stable code (the reference contract's abort name
+//! where one exists) that clients may match on; the message is for people.
+
+use walrus_core::{BlobId, Epoch, ObjectId};
+
+use crate::amount::Frost;
+
+/// A transaction's failure. A failed transaction changes nothing but the sender's nonce and
+/// balance (the fee).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// An amount or size computation overflowed.
+    #[error("arithmetic overflow")]
+    ArithmeticOverflow,
+    /// The account lacks the funds.
+    #[error("insufficient funds: need {needed}, have {available}")]
+    InsufficientFunds {
+        /// The amount required.
+        needed: Frost,
+        /// The balance.
+        available: Frost,
+    },
+    /// No live object has this ID.
+    #[error("object {0} does not exist")]
+    ObjectNotFound(ObjectId),
+    /// The sender does not own the object.
+    #[error("object {0} is not owned by the sender")]
+    NotOwner(ObjectId),
+    /// The object is of another kind than the call needs.
+    #[error("object {object} is not a {expected}")]
+    WrongObjectType {
+        /// The object.
+        object: ObjectId,
+        /// The kind the call needs.
+        expected: &'static str,
+    },
+    /// A reservation or extension reaches too far ahead (or zero epochs).
+    #[error("{epochs} epochs ahead is outside 1..={max}")]
+    InvalidEpochsAhead {
+        /// Requested.
+        epochs: u32,
+        /// The system's maximum.
+        max: u32,
+    },
+    /// A zero or otherwise unusable size.
+    #[error("invalid size {0}")]
+    InvalidSize(u64),
+    /// Reserving would exceed the network's capacity in some epoch.
+    #[error("storage capacity exceeded in epoch {epoch}: {used} of {total} bytes")]
+    StorageExceeded {
+        /// The epoch that would be over capacity.
+        epoch: Epoch,
+        /// Bytes that would be used.
+        used: u64,
+        /// Total capacity.
+        total: u64,
+    },
+    /// The storage resource does not cover the current epoch (or the split point is outside it).
+    #[error("storage resource epochs do not allow this")]
+    ResourceBounds,
+    /// The storage resource is too small for the blob, or sizes do not match for a fuse.
+    #[error("storage resource size {available} does not fit {needed}")]
+    ResourceSize {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// Two storage resources cannot be fused.
+    #[error("storage resources are neither same-period nor adjacent same-size")]
+    IncompatibleStorage,
+    /// The blob ID does not follow from the root hash, size and encoding type.
+    #[error("blob ID {0} does not match its root hash, size and encoding")]
+    InvalidBlobId(BlobId),
+    /// The blob ID was marked invalid by an invalid-blob certificate.
+    #[error("blob ID {0} is marked invalid")]
+    BlobIdMarkedInvalid(BlobId),
+    /// Only RS2 (1) exists.
+    #[error("unsupported encoding type {0}")]
+    UnsupportedEncoding(u8),
+    /// The blob is larger than the encoding supports at this shard count.
+    #[error("blob of {0} bytes is too large")]
+    BlobTooLarge(u64),
+    /// The blob is already certified.
+    #[error("blob is already certified")]
+    AlreadyCertified,
+    /// The blob is not certified.
+    #[error("blob is not certified")]
+    NotCertified,
+    /// The blob is permanent.
+    #[error("blob is not deletable")]
+    NotDeletable,
+    /// The blob's storage has ended.
+    #[error("blob expired at epoch {0}")]
+    Expired(Epoch),
+    /// The signer bitmap is too long or marks a non-member.
+    #[error("invalid signer bitmap")]
+    InvalidBitmap,
+    /// The signers do not hold enough shards.
+    #[error("signers hold {weight} of {n_shards} shards, not enough")]
+    NotEnoughStake {
+        /// Shards held by the signers.
+        weight: u64,
+        /// All shards.
+        n_shards: u16,
+    },
+    /// The aggregate signature does not verify.
+    #[error("certificate signature does not verify")]
+    SignatureVerification,
+    /// The signed message is for another epoch.
+    #[error("message is for epoch {message}, the current epoch is {current}")]
+    IncorrectEpoch {
+        /// The message's epoch.
+        message: Epoch,
+        /// The chain's epoch.
+        current: Epoch,
+    },
+    /// The signed message has the wrong intent or cannot be parsed.
+    #[error("malformed or wrong-type message: {0}")]
+    InvalidMessage(&'static str),
+    /// The certified message is about another blob or object, or another persistence type.
+    #[error("certificate does not match the blob object")]
+    CertificateMismatch,
+    /// A value exceeds a protocol limit.
+    #[error("{what} exceeds its limit of {max}")]
+    LimitExceeded {
+        /// What is too large.
+        what: &'static str,
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl ExecError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExecError::ArithmeticOverflow => "EArithmeticOverflow",
+            ExecError::InsufficientFunds { .. } => "EInsufficientFunds",
+            ExecError::ObjectNotFound(_) => "EObjectNotFound",
+            ExecError::NotOwner(_) => "ENotOwner",
+            ExecError::WrongObjectType { .. } => "EWrongObjectType",
+            ExecError::InvalidEpochsAhead { .. } => "EInvalidEpochsAhead",
+            ExecError::InvalidSize(_) => "EInvalidSize",
+            ExecError::StorageExceeded { .. } => "EStorageExceeded",
+            ExecError::ResourceBounds => "EResourceBounds",
+            ExecError::ResourceSize { .. } => "EResourceSize",
+            ExecError::IncompatibleStorage => "EIncompatibleStorage",
+            ExecError::InvalidBlobId(_) => "EInvalidBlobId",
+            ExecError::BlobIdMarkedInvalid(_) => "EBlobIdMarkedInvalid",
+            ExecError::UnsupportedEncoding(_) => "EInvalidEncodingType",
+            ExecError::BlobTooLarge(_) => "EBlobTooLarge",
+            ExecError::AlreadyCertified => "EAlreadyCertified",
+            ExecError::NotCertified => "ENotCertified",
+            ExecError::NotDeletable => "EBlobNotDeletable",
+            ExecError::Expired(_) => "EResourceBounds",
+            ExecError::InvalidBitmap => "EInvalidBitmap",
+            ExecError::NotEnoughStake { .. } => "ENotEnoughStake",
+            ExecError::SignatureVerification => "ESigVerification",
+            ExecError::IncorrectEpoch { .. } => "EIncorrectEpoch",
+            ExecError::InvalidMessage(_) => "EInvalidMsgType",
+            ExecError::CertificateMismatch => "EInvalidBlobPersistenceType",
+            ExecError::LimitExceeded { .. } => "ELimitExceeded",
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Genesis: the parameters, allocations and first committee a chain starts from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use walrus_core::hash::{blake2b256_parts, Digest};
+use walrus_core::keys::{Address, BlsPublicKey, BlsSignature};
+use walrus_core::messages::verify_proof_of_possession;
+use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
+
+use crate::amount::Frost;
+use crate::state::{Account, State};
+use crate::system::{Committee, EpochAccount, Member, System};
+
+/// Largest `max_epochs_ahead` (the reference contract's cap).
+pub const MAX_EPOCHS_AHEAD_MAX: u32 = 1000;
+
+/// A storage node of the first committee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisNode {
+    /// The account operating the node.
+    pub owner: Address,
+    /// Its BLS key.
+    pub public_key: BlsPublicKey,
+    /// Proof of possession of the key for `owner` in epoch 0.
+    pub proof_of_possession: BlsSignature,
+    /// Where its REST API listens (`host:port`).
+    pub network_address: String,
+    /// How many shards it holds.
+    pub shards: u16,
+}
+
+/// Everything a chain starts from. Its digest is the chain ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// A name, so that two local networks with equal parameters differ.
+    pub chain_name: String,
+    /// Start time in milliseconds since the Unix epoch; epoch 0 starts here.
+    pub timestamp_ms: u64,
+    /// Shards in the system.
+    pub n_shards: u16,
+    /// Epoch length in milliseconds.
+    pub epoch_duration_ms: u64,
+    /// How far ahead storage may be bought.
+    pub max_epochs_ahead: u32,
+    /// FROST per storage unit per epoch.
+    pub storage_price_per_unit: Frost,
+    /// FROST per storage unit on registration.
+    pub write_price_per_unit: Frost,
+    /// Total capacity in encoded bytes.
+    pub total_capacity: u64,
+    /// The smallest transaction fee.
+    pub min_fee: Frost,
+    /// Initial balances.
+    pub allocations: Vec<(Address, Frost)>,
+    /// The first committee, in any order.
+    pub nodes: Vec<GenesisNode>,
+}
+
+/// Why a genesis is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// A parameter is out of range.
+    #[error("invalid genesis parameter: {0}")]
+    Parameter(String),
+    /// The nodes' shards do not add up to `n_shards`, or a node has none.
+    #[error(
+        "nodes hold {assigned} shards in all; every node needs at least one and the total must be {n_shards}"
+    )]
+    Shards {
+        /// Sum over the nodes.
+        assigned: u64,
+        /// Shards in the system.
+        n_shards: u16,
+    },
+    /// A node's proof of possession does not verify.
+    #[error("node {0}'s proof of possession does not verify")]
+    ProofOfPossession(usize),
+    /// The allocations overflow a u64 of FROST.
+    #[error("allocations overflow")]
+    Supply,
+}
+
+impl Genesis {
+    /// The chain ID: Blake2b-256 over a domain tag and the genesis BCS bytes.
+    pub fn digest(&self) -> Digest {
+        let bytes = bcs::to_bytes(self).expect("genesis is plain BCS");
+        blake2b256_parts(&[b"walrus-chain/genesis/v1", &bytes])
+    }
+
+    /// The state at height 0, after checking every parameter.
+    pub fn build(&self) -> Result<State, GenesisError> {
+        let bad = |what: &str| GenesisError::Parameter(what.to_string());
+        EncodingParams::new(u64::from(self.n_shards)).map_err(|e| GenesisError::Parameter(e.to_string()))?;
+        if self.epoch_duration_ms == 0 {
+            return Err(bad("epoch duration must be positive"));
+        }
+        if !(1..=MAX_EPOCHS_AHEAD_MAX).contains(&self.max_epochs_ahead) {
+            return Err(bad("max epochs ahead must be in 1..=1000"));
+        }
+        let chain_id = self.digest();
+        let committee = self.committee(chain_id)?;
+        let mut accounts = BTreeMap::new();
+        let mut total_supply = Frost::ZERO;
+        for (address, amount) in &self.allocations {
+            total_supply = total_supply.checked_add(*amount).map_err(|_| GenesisError::Supply)?;
+            let account: &mut Account = accounts.entry(*address).or_default();
+            account.balance = account.balance.checked_add(*amount).map_err(|_| GenesisError::Supply)?;
+        }
+        let future = (0..self.max_epochs_ahead)
+            .map(|i| EpochAccount { epoch: Epoch(i), used_capacity: 0, rewards: Frost::ZERO })
+            .collect();
+        Ok(State {
+            chain_id,
+            height: 0,
+            last_block: chain_id,
+            timestamp_ms: self.timestamp_ms,
+            epoch_start_ms: self.timestamp_ms,
+            system: System {
+                n_shards: self.n_shards,
+                committee,
+                epoch_duration_ms: self.epoch_duration_ms,
+                max_epochs_ahead: self.max_epochs_ahead,
+                storage_price_per_unit: self.storage_price_per_unit,
+                write_price_per_unit: self.write_price_per_unit,
+                total_capacity: self.total_capacity,
+                min_fee: self.min_fee,
+                future,
+            },
+            accounts,
+            objects: BTreeMap::new(),
+            blobs_by_id: BTreeMap::new(),
+            invalid_blob_ids: Default::default(),
+            node_rewards: Frost::ZERO,
+            total_supply,
+        })
+    }
+
+    /// The epoch-0 committee: node IDs derived from the chain ID, members sorted by node ID,
+    /// shards assigned sequentially in that order (as the reference's first assignment).
+    fn committee(&self, chain_id: Digest) -> Result<Committee, GenesisError> {
+        let assigned: u64 = self.nodes.iter().map(|n| u64::from(n.shards)).sum();
+        if assigned != u64::from(self.n_shards) || self.nodes.iter().any(|n| n.shards == 0) {
+            return Err(GenesisError::Shards { assigned, n_shards: self.n_shards });
+        }
+        let mut nodes: Vec<(ObjectId, &GenesisNode)> = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            verify_proof_of_possession(&node.public_key, node.owner, Epoch(0), &node.proof_of_possession)
+                .map_err(|_| GenesisError::ProofOfPossession(i))?;
+            let id = ObjectId(blake2b256_parts(&[
+                b"walrus-chain/genesis-node/v1",
+                &chain_id,
+                &(i as u64).to_le_bytes(),
+            ]));
+            nodes.push((id, node));
+        }
+        nodes.sort_by_key(|(id, _)| *id);
+        let mut next = 0u16;
+        let members = nodes
+            .into_iter()
+            .map(|(node_id, node)| {
+                let shards = (next..next + node.shards).map(ShardIndex).collect();
+                next += node.shards;
+                Member {
+                    node_id,
+                    public_key: node.public_key,
+                    network_address: node.network_address.clone(),
+                    shards,
+                }
+            })
+            .collect();
+        Ok(Committee { epoch: Epoch(0), members })
+    }
+}

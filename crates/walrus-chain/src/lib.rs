@@ -1,0 +1,30 @@
+//! The coordination chain's state machine.
+//!
+//! Walrus coordinates through Sui; this crate is our own chain's rules, following the Walrus
+//! system contracts: WAL accounts and transfers, storage resources bought per epoch, blob
+//! registration and certification by a quorum of storage nodes, deletion and extension,
+//! invalid-blob certificates, the committee and epochs, and the events storage nodes follow.
+//!
+//! It is pure: [`block::execute_block`] is a function of the state and the block (time comes
+//! with the block), maps are ordered, arithmetic is checked, and no I/O happens here. The host
+//! (`walrus-chain-node`) orders, persists and serves blocks.
+
+pub mod amount;
+pub mod block;
+mod calls;
+mod certify;
+pub mod error;
+pub mod events;
+pub mod genesis;
+pub mod objects;
+pub mod state;
+pub mod system;
+pub mod tx;
+
+pub use amount::Frost;
+pub use block::{execute_block, precheck, Block, BlockEffects, TxEffects, TxStatus};
+pub use error::ExecError;
+pub use events::{Event, EventCursor, EventEnvelope};
+pub use genesis::{Genesis, GenesisNode};
+pub use state::State;
+pub use tx::{Call, CertificateArgs, SignedTransaction, TransactionData, TxDigest};

@@ -1,0 +1,94 @@
+//! The objects accounts own: storage resources and blob objects, as in the reference's
+//! `storage_resource.move` and `blob.move`.
+
+use serde::{Deserialize, Serialize};
+use walrus_core::keys::Address;
+use walrus_core::{BlobId, EncodingType, Epoch, ObjectId};
+
+use crate::error::ExecError;
+
+/// Space reserved for epochs `start_epoch..end_epoch` (end exclusive), in encoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageResource {
+    /// The resource's ID; kept while the resource is wrapped in a blob.
+    pub id: ObjectId,
+    /// First epoch covered.
+    pub start_epoch: Epoch,
+    /// First epoch no longer covered.
+    pub end_epoch: Epoch,
+    /// Encoded bytes.
+    pub storage_size: u64,
+}
+
+impl StorageResource {
+    /// Whether `epoch` is within `start_epoch..end_epoch`.
+    pub fn covers(&self, epoch: Epoch) -> bool {
+        self.start_epoch <= epoch && epoch < self.end_epoch
+    }
+}
+
+/// A registered blob: its ID, size and encoding, the storage it uses, and its certification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobObject {
+    /// The object's ID.
+    pub id: ObjectId,
+    /// The epoch of registration.
+    pub registered_epoch: Epoch,
+    /// The blob ID (the reference's `u256`, little-endian bytes).
+    pub blob_id: BlobId,
+    /// Unencoded length in bytes.
+    pub size: u64,
+    /// The encoding (RS2).
+    pub encoding_type: EncodingType,
+    /// The epoch of first certification.
+    pub certified_epoch: Option<Epoch>,
+    /// The wrapped storage resource; its end epoch is the blob's.
+    pub storage: StorageResource,
+    /// Whether the owner may delete it before its end epoch.
+    pub deletable: bool,
+}
+
+impl BlobObject {
+    /// The epoch from which the blob is no longer stored.
+    pub fn end_epoch(&self) -> Epoch {
+        self.storage.end_epoch
+    }
+}
+
+/// What an object is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectBody {
+    /// A storage resource.
+    Storage(StorageResource),
+    /// A blob.
+    Blob(BlobObject),
+}
+
+/// A live object and its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    /// The owning account.
+    pub owner: Address,
+    /// The object.
+    pub body: ObjectBody,
+}
+
+impl Object {
+    /// The storage resource inside, or an error naming `id`.
+    pub fn as_storage(&self, id: ObjectId) -> Result<&StorageResource, ExecError> {
+        match &self.body {
+            ObjectBody::Storage(storage) => Ok(storage),
+            ObjectBody::Blob(_) => {
+                Err(ExecError::WrongObjectType { object: id, expected: "storage resource" })
+            }
+        }
+    }
+
+    /// The blob inside, or an error naming `id`.
+    pub fn as_blob(&self, id: ObjectId) -> Result<&BlobObject, ExecError> {
+        match &self.body {
+            ObjectBody::Blob(blob) => Ok(blob),
+            ObjectBody::Storage(_) => Err(ExecError::WrongObjectType { object: id, expected: "blob" }),
+        }
+    }
+}

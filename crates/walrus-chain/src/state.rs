@@ -1,0 +1,255 @@
+//! The whole chain state, its digest, and the write-set overlay that makes every call atomic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use walrus_core::hash::{blake2b256_parts, Digest};
+use walrus_core::keys::Address;
+use walrus_core::{BlobId, ObjectId};
+
+use crate::amount::Frost;
+use crate::error::ExecError;
+use crate::events::Event;
+use crate::objects::{Object, ObjectBody};
+use crate::system::System;
+use crate::tx::TxDigest;
+
+/// An account's balance and the nonce its next transaction must carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// WAL held.
+    pub balance: Frost,
+    /// Transactions included so far.
+    pub nonce: u64,
+}
+
+/// Everything the chain knows. Ordered maps only, so that its BCS bytes (and digest) are a
+/// function of its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The genesis digest; transactions name it.
+    pub chain_id: Digest,
+    /// Height of the last executed block (0: genesis).
+    pub height: u64,
+    /// Digest of the last executed block (the chain ID at genesis).
+    pub last_block: Digest,
+    /// Timestamp of the last executed block, in milliseconds.
+    pub timestamp_ms: u64,
+    /// When the current epoch started, in milliseconds.
+    pub epoch_start_ms: u64,
+    /// The system object.
+    pub system: System,
+    /// Accounts with a balance or a nonce.
+    pub accounts: BTreeMap<Address, Account>,
+    /// Live objects.
+    pub objects: BTreeMap<ObjectId, Object>,
+    /// Blob objects by blob ID (several objects may share one ID).
+    pub blobs_by_id: BTreeMap<BlobId, BTreeSet<ObjectId>>,
+    /// Blob IDs marked invalid; never removed.
+    pub invalid_blob_ids: BTreeSet<BlobId>,
+    /// Rewards of past epochs, held for the committee until staking pools pay them out.
+    pub node_rewards: Frost,
+    /// All WAL in existence (fixed at genesis).
+    pub total_supply: Frost,
+}
+
+impl State {
+    /// The state digest: Blake2b-256 over a domain tag and the state's BCS bytes.
+    pub fn digest(&self) -> Digest {
+        let bytes = bcs::to_bytes(self).expect("the state is plain BCS");
+        blake2b256_parts(&[b"walrus-chain/state/v1", &bytes])
+    }
+
+    /// The account of `address` (empty if it never received anything).
+    pub fn account(&self, address: &Address) -> Account {
+        self.accounts.get(address).copied().unwrap_or_default()
+    }
+
+    /// WAL in balances, undistributed epoch rewards and held node rewards; equals
+    /// `total_supply` in every reachable state.
+    pub fn circulating(&self) -> Result<Frost, ExecError> {
+        let balances = self.accounts.values().try_fold(Frost::ZERO, |sum, a| sum.checked_add(a.balance))?;
+        balances.checked_add(self.system.undistributed_rewards()?)?.checked_add(self.node_rewards)
+    }
+
+    /// The blob objects of `blob_id`.
+    pub fn blob_objects(&self, blob_id: &BlobId) -> Vec<(ObjectId, &Object)> {
+        self.blobs_by_id
+            .get(blob_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.objects.get(id).map(|object| (*id, object)))
+            .collect()
+    }
+}
+
+/// A call's pending writes over a read-only state; committed only if the call succeeds.
+pub(crate) struct Overlay<'a> {
+    base: &'a State,
+    tx: TxDigest,
+    created: u64,
+    accounts: BTreeMap<Address, Account>,
+    /// `None` marks a deletion.
+    objects: BTreeMap<ObjectId, Option<Object>>,
+    system: Option<System>,
+    invalid: BTreeSet<BlobId>,
+    pub(crate) events: Vec<Event>,
+}
+
+/// What a committed call changed, for its effects.
+pub(crate) struct Changes {
+    pub(crate) events: Vec<Event>,
+    pub(crate) created: Vec<ObjectId>,
+    pub(crate) deleted: Vec<ObjectId>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(base: &'a State, tx: TxDigest) -> Self {
+        Overlay {
+            base,
+            tx,
+            created: 0,
+            accounts: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            system: None,
+            invalid: BTreeSet::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn system(&self) -> &System {
+        self.system.as_ref().unwrap_or(&self.base.system)
+    }
+
+    pub(crate) fn system_mut(&mut self) -> &mut System {
+        self.system.get_or_insert_with(|| self.base.system.clone())
+    }
+
+    pub(crate) fn account(&self, address: &Address) -> Account {
+        self.accounts.get(address).copied().unwrap_or_else(|| self.base.account(address))
+    }
+
+    pub(crate) fn set_account(&mut self, address: Address, account: Account) {
+        self.accounts.insert(address, account);
+    }
+
+    /// Moves `amount` from `from`'s balance to nowhere (the caller credits it elsewhere).
+    pub(crate) fn debit(&mut self, from: Address, amount: Frost) -> Result<(), ExecError> {
+        let mut account = self.account(&from);
+        account.balance = account.balance.checked_sub(amount)?;
+        self.set_account(from, account);
+        Ok(())
+    }
+
+    pub(crate) fn credit(&mut self, to: Address, amount: Frost) -> Result<(), ExecError> {
+        let mut account = self.account(&to);
+        account.balance = account.balance.checked_add(amount)?;
+        self.set_account(to, account);
+        Ok(())
+    }
+
+    pub(crate) fn object(&self, id: ObjectId) -> Result<&Object, ExecError> {
+        match self.objects.get(&id) {
+            Some(Some(object)) => Ok(object),
+            Some(None) => Err(ExecError::ObjectNotFound(id)),
+            None => self.base.objects.get(&id).ok_or(ExecError::ObjectNotFound(id)),
+        }
+    }
+
+    /// The object, checked to be owned by `owner`.
+    pub(crate) fn owned(&self, id: ObjectId, owner: Address) -> Result<Object, ExecError> {
+        let object = self.object(id)?;
+        if object.owner != owner {
+            return Err(ExecError::NotOwner(id));
+        }
+        Ok(object.clone())
+    }
+
+    pub(crate) fn put_object(&mut self, id: ObjectId, object: Object) {
+        self.objects.insert(id, Some(object));
+    }
+
+    pub(crate) fn delete_object(&mut self, id: ObjectId) {
+        self.objects.insert(id, None);
+    }
+
+    /// A fresh object ID: `Blake2b-256("walrus-chain/object-id/v1" || tx digest || counter)`.
+    pub(crate) fn new_object_id(&mut self) -> ObjectId {
+        let counter = self.created.to_le_bytes();
+        self.created += 1;
+        ObjectId(blake2b256_parts(&[b"walrus-chain/object-id/v1", &self.tx.0, &counter]))
+    }
+
+    pub(crate) fn is_invalid(&self, blob_id: &BlobId) -> bool {
+        self.invalid.contains(blob_id) || self.base.invalid_blob_ids.contains(blob_id)
+    }
+
+    pub(crate) fn mark_invalid(&mut self, blob_id: BlobId) {
+        self.invalid.insert(blob_id);
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Splits the overlay into its writes, to be applied with [`apply`].
+    pub(crate) fn into_writes(self) -> Writes {
+        Writes {
+            accounts: self.accounts,
+            objects: self.objects,
+            system: self.system,
+            invalid: self.invalid,
+            events: self.events,
+        }
+    }
+}
+
+/// An overlay's writes, detached from the state they were computed against.
+pub(crate) struct Writes {
+    accounts: BTreeMap<Address, Account>,
+    objects: BTreeMap<ObjectId, Option<Object>>,
+    system: Option<System>,
+    invalid: BTreeSet<BlobId>,
+    events: Vec<Event>,
+}
+
+/// Applies `writes` to `state`, keeping the blob-ID index in step.
+pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
+    state.accounts.extend(writes.accounts);
+    if let Some(system) = writes.system {
+        state.system = system;
+    }
+    state.invalid_blob_ids.extend(writes.invalid);
+    let (mut created, mut deleted) = (Vec::new(), Vec::new());
+    for (id, object) in writes.objects {
+        let old = state.objects.remove(&id);
+        if let Some(old) = &old {
+            index_blob(state, id, old, false);
+        }
+        match (&old, object) {
+            (_, Some(object)) => {
+                index_blob(state, id, &object, true);
+                state.objects.insert(id, object);
+                if old.is_none() {
+                    created.push(id);
+                }
+            }
+            (Some(_), None) => deleted.push(id),
+            (None, None) => {}
+        }
+    }
+    Changes { events: writes.events, created, deleted }
+}
+
+fn index_blob(state: &mut State, id: ObjectId, object: &Object, present: bool) {
+    if let ObjectBody::Blob(blob) = &object.body {
+        if present {
+            state.blobs_by_id.entry(blob.blob_id).or_default().insert(id);
+        } else if let Some(ids) = state.blobs_by_id.get_mut(&blob.blob_id) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                state.blobs_by_id.remove(&blob.blob_id);
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The system object: shard count, epoch, committee, prices, capacity, and the per-epoch
+//! accounting of used space and rewards ("future accounting" in the reference).
+
+use serde::{Deserialize, Serialize};
+use walrus_core::keys::BlsPublicKey;
+use walrus_core::{Epoch, ObjectId, ShardIndex};
+
+use crate::amount::Frost;
+use crate::error::ExecError;
+
+/// A storage node in a committee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The node's ID.
+    pub node_id: ObjectId,
+    /// Its BLS key for confirmations and certificates.
+    pub public_key: BlsPublicKey,
+    /// Where its REST API listens (`host:port`).
+    pub network_address: String,
+    /// The shards it holds this epoch.
+    pub shards: Vec<ShardIndex>,
+}
+
+impl Member {
+    /// The member's weight: its number of shards.
+    pub fn weight(&self) -> u64 {
+        self.shards.len() as u64
+    }
+}
+
+/// The storage nodes of one epoch, sorted by node ID; a member's position is its bit in
+/// certificate bitmaps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committee {
+    /// The epoch this committee serves.
+    pub epoch: Epoch,
+    /// The members, by node ID.
+    pub members: Vec<Member>,
+}
+
+/// Used space and collected rewards of one future epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochAccount {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// Encoded bytes reserved for it.
+    pub used_capacity: u64,
+    /// Payments to be distributed to the nodes when it ends.
+    pub rewards: Frost,
+}
+
+/// The chain's system object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct System {
+    /// Shards in the system.
+    pub n_shards: u16,
+    /// The current committee (its `epoch` is the current epoch).
+    pub committee: Committee,
+    /// Epoch length in milliseconds.
+    pub epoch_duration_ms: u64,
+    /// How far ahead storage may be bought (53 on Walrus Mainnet).
+    pub max_epochs_ahead: u32,
+    /// FROST per storage unit (1 MiB encoded) per epoch.
+    pub storage_price_per_unit: Frost,
+    /// FROST per storage unit, paid once on registration.
+    pub write_price_per_unit: Frost,
+    /// Total capacity in encoded bytes.
+    pub total_capacity: u64,
+    /// The smallest fee a transaction may carry.
+    pub min_fee: Frost,
+    /// Accounts of the current and the next `max_epochs_ahead - 1` epochs; index 0 is the
+    /// current epoch.
+    pub future: Vec<EpochAccount>,
+}
+
+impl System {
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.committee.epoch
+    }
+
+    /// Encoded bytes used in the current epoch.
+    pub fn used_capacity(&self) -> u64 {
+        self.future.first().map_or(0, |account| account.used_capacity)
+    }
+
+    /// The account of epoch `current + offset`.
+    fn account_mut(&mut self, offset: u32) -> Result<&mut EpochAccount, ExecError> {
+        let max = self.max_epochs_ahead;
+        self.future.get_mut(offset as usize).ok_or(ExecError::InvalidEpochsAhead { epochs: offset + 1, max })
+    }
+
+    /// Reserves `size` bytes in epochs `current + offsets` and pays `price_per_epoch` into each
+    /// of them. Fails without change if any epoch would exceed the total capacity.
+    pub fn reserve(
+        &mut self,
+        offsets: std::ops::Range<u32>,
+        size: u64,
+        price_per_epoch: Frost,
+    ) -> Result<(), ExecError> {
+        if offsets.is_empty() || offsets.end > self.max_epochs_ahead {
+            return Err(ExecError::InvalidEpochsAhead { epochs: offsets.end, max: self.max_epochs_ahead });
+        }
+        let total = self.total_capacity;
+        for offset in offsets.clone() {
+            let account = self.account_mut(offset)?;
+            let used = account.used_capacity.checked_add(size).ok_or(ExecError::ArithmeticOverflow)?;
+            if used > total {
+                return Err(ExecError::StorageExceeded { epoch: account.epoch, used, total });
+            }
+            account.rewards.checked_add(price_per_epoch)?;
+        }
+        for offset in offsets {
+            let account = self.account_mut(offset)?;
+            account.used_capacity += size;
+            account.rewards = account.rewards.checked_add(price_per_epoch)?;
+        }
+        Ok(())
+    }
+
+    /// Pays `amount` into the current epoch's rewards (write fees, transaction fees).
+    pub fn pay_current(&mut self, amount: Frost) -> Result<(), ExecError> {
+        let account = self.account_mut(0)?;
+        account.rewards = account.rewards.checked_add(amount)?;
+        Ok(())
+    }
+
+    /// All rewards not yet distributed.
+    pub fn undistributed_rewards(&self) -> Result<Frost, ExecError> {
+        self.future.iter().try_fold(Frost::ZERO, |sum, account| sum.checked_add(account.rewards))
+    }
+}

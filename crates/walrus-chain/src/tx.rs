@@ -1,0 +1,186 @@
+//! Transactions: what an account asks the chain to do, signed with its ed25519 key.
+//!
+//! The signed bytes are `Blake2b-256(0x00 0x00 0x00 || BCS(TransactionData))`: a Sui-style
+//! intent prefix (transaction, version 0, Sui app) over the data's digest. The transaction's
+//! digest, which names it in effects and events, is `Blake2b-256("TransactionData::" || BCS)`.
+
+use serde::{Deserialize, Serialize};
+use walrus_core::hash::{blake2b256_parts, Digest};
+use walrus_core::keys::{Address, BlsSignature, Ed25519KeyPair, Ed25519PublicKey, Ed25519Signature};
+use walrus_core::{BlobId, Epoch, ObjectId};
+
+use crate::amount::Frost;
+
+/// A transaction's digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TxDigest(pub Digest);
+
+/// A certificate as the chain takes it: an aggregate BLS signature, the signers as a bitmap
+/// over the committee's members, and the signed message bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateArgs {
+    /// The aggregate signature.
+    pub signature: BlsSignature,
+    /// Bit `i % 8` of byte `i / 8` marks member `i`.
+    pub signers_bitmap: Vec<u8>,
+    /// The BCS bytes of the signed protocol message.
+    pub message: Vec<u8>,
+}
+
+/// What a transaction does. Tags are append-only: never reorder or remove a variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Call {
+    /// Send WAL to another account.
+    Transfer {
+        /// The recipient.
+        to: Address,
+        /// The amount.
+        amount: Frost,
+    },
+    /// Give an owned object to another account.
+    TransferObject {
+        /// The object.
+        object: ObjectId,
+        /// The new owner.
+        to: Address,
+    },
+    /// Buy `size` encoded bytes for the current and the next `epochs_ahead - 1` epochs.
+    ReserveSpace {
+        /// Encoded bytes.
+        size: u64,
+        /// Epochs, from the current one.
+        epochs_ahead: u32,
+    },
+    /// Cut a storage resource in time: the original keeps `start..epoch`, a new one `epoch..end`.
+    SplitStorageByEpoch {
+        /// The resource.
+        storage: ObjectId,
+        /// Where to cut.
+        epoch: Epoch,
+    },
+    /// Cut a storage resource in size: the original keeps `size`, a new one the rest.
+    SplitStorageBySize {
+        /// The resource.
+        storage: ObjectId,
+        /// Bytes the original keeps.
+        size: u64,
+    },
+    /// Merge `second` into `first`: same period (sizes add) or adjacent periods of one size.
+    FuseStorage {
+        /// The resource that remains.
+        first: ObjectId,
+        /// The resource that is consumed.
+        second: ObjectId,
+    },
+    /// Drop a storage resource (its payment is not refunded).
+    DestroyStorage {
+        /// The resource.
+        storage: ObjectId,
+    },
+    /// Register a blob, consuming a storage resource and paying the write price.
+    RegisterBlob {
+        /// The storage resource the blob uses.
+        storage: ObjectId,
+        /// The blob ID.
+        blob_id: BlobId,
+        /// The Merkle root over the sliver-pair hashes.
+        root_hash: Digest,
+        /// Unencoded length.
+        size: u64,
+        /// Encoding type byte (1 = RS2).
+        encoding_type: u8,
+        /// Whether the owner may delete it.
+        deletable: bool,
+    },
+    /// Certify a registered blob with a storage-node certificate.
+    CertifyBlob {
+        /// The blob object.
+        blob: ObjectId,
+        /// The certificate over a `StorageConfirmation`.
+        certificate: CertificateArgs,
+    },
+    /// Delete a deletable blob; its storage resource returns to the owner.
+    DeleteBlob {
+        /// The blob object.
+        blob: ObjectId,
+    },
+    /// Destroy a blob object and its storage (the data stays until the end epoch).
+    BurnBlob {
+        /// The blob object.
+        blob: ObjectId,
+    },
+    /// Extend a certified blob by `epochs`, paying the storage price.
+    ExtendBlob {
+        /// The blob object.
+        blob: ObjectId,
+        /// Additional epochs.
+        epochs: u32,
+    },
+    /// Mark a blob ID invalid for good, with a certificate over an `InvalidBlobIdMsg`.
+    InvalidateBlobId {
+        /// The certificate.
+        certificate: CertificateArgs,
+    },
+}
+
+/// The signed part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionData {
+    /// The chain this transaction is for (the genesis digest); replay across chains fails.
+    pub chain_id: Digest,
+    /// The paying and acting account.
+    pub sender: Address,
+    /// Must equal the account's nonce; each included transaction increments it.
+    pub nonce: u64,
+    /// Paid whether the call succeeds or fails; at least the system's minimum fee.
+    pub fee: Frost,
+    /// What to do.
+    pub call: Call,
+}
+
+impl TransactionData {
+    /// The BCS bytes.
+    pub fn to_bcs(&self) -> Vec<u8> {
+        bcs::to_bytes(self).expect("transaction data is plain BCS")
+    }
+
+    /// The digest naming this transaction.
+    pub fn digest(&self) -> TxDigest {
+        TxDigest(blake2b256_parts(&[b"TransactionData::", &self.to_bcs()]))
+    }
+
+    /// The bytes the sender signs.
+    pub fn signing_bytes(&self) -> Digest {
+        blake2b256_parts(&[&[0, 0, 0], &self.to_bcs()])
+    }
+
+    /// Signs with `key` (whose address should be `sender`).
+    pub fn sign(self, key: &Ed25519KeyPair) -> SignedTransaction {
+        let signature = key.sign(&self.signing_bytes());
+        SignedTransaction { data: self, public_key: key.public(), signature }
+    }
+}
+
+/// A transaction with its sender's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub data: TransactionData,
+    /// The sender's public key; its address must be `data.sender`.
+    pub public_key: Ed25519PublicKey,
+    /// The signature over `data.signing_bytes()`.
+    pub signature: Ed25519Signature,
+}
+
+impl SignedTransaction {
+    /// Whether the key belongs to the sender and the signature verifies.
+    pub fn is_authentic(&self) -> bool {
+        Address::from_ed25519(&self.public_key) == self.data.sender
+            && self.public_key.verify(&self.data.signing_bytes(), &self.signature).is_ok()
+    }
+
+    /// The BCS bytes (the RPC body).
+    pub fn to_bcs(&self) -> Vec<u8> {
+        bcs::to_bytes(self).expect("transactions are plain BCS")
+    }
+}

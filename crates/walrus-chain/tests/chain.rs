@@ -1,0 +1,449 @@
+//! Scenario tests of the state machine: a small network with four storage nodes, accounts
+//! that buy storage, register, certify, delete and extend blobs, and epochs that pass.
+
+use walrus_chain::block::TxStatus;
+use walrus_chain::objects::ObjectBody;
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::*;
+use walrus_core::encode::compute_metadata;
+use walrus_core::keys::{BlsKeyPair, Ed25519KeyPair};
+use walrus_core::messages::{
+    proof_of_possession, signers_to_bitmap, BlobPersistenceType, InvalidBlobIdMsg, MessageBody,
+    ProtocolMessage, StorageConfirmation,
+};
+use walrus_core::{EncodingParams, Epoch, ObjectId};
+
+const N_SHARDS: u16 = 10;
+const DAY_MS: u64 = 86_400_000;
+
+struct Net {
+    state: State,
+    nodes: Vec<BlsKeyPair>,
+    users: Vec<Ed25519KeyPair>,
+    blocks: Vec<Block>,
+}
+
+fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
+    let owner = Ed25519KeyPair::from_seed(&[200; 32]).address();
+    Genesis {
+        chain_name: "test".into(),
+        timestamp_ms: 1_000,
+        n_shards: N_SHARDS,
+        epoch_duration_ms: DAY_MS,
+        max_epochs_ahead: 53,
+        storage_price_per_unit: Frost(100_000),
+        write_price_per_unit: Frost(20_000),
+        total_capacity: 1 << 40,
+        min_fee: Frost(1_000),
+        allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
+        nodes: nodes
+            .iter()
+            .zip([4u16, 3, 2, 1])
+            .enumerate()
+            .map(|(i, (key, shards))| GenesisNode {
+                owner,
+                public_key: *key.public(),
+                proof_of_possession: proof_of_possession(key, owner, Epoch(0)),
+                network_address: format!("127.0.0.1:{}", 9000 + i),
+                shards,
+            })
+            .collect(),
+    }
+}
+
+impl Net {
+    fn new() -> Net {
+        let nodes: Vec<BlsKeyPair> = (0..4u8).map(|i| BlsKeyPair::from_seed(&[i + 1; 32])).collect();
+        let users: Vec<Ed25519KeyPair> =
+            (0..3u8).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect();
+        let state = genesis(&nodes, &users).build().expect("valid genesis");
+        Net { state, nodes, users, blocks: Vec::new() }
+    }
+
+    fn tx(&self, user: usize, call: Call) -> SignedTransaction {
+        let key = &self.users[user];
+        TransactionData {
+            chain_id: self.state.chain_id,
+            sender: key.address(),
+            nonce: self.state.account(&key.address()).nonce,
+            fee: Frost(1_000),
+            call,
+        }
+        .sign(key)
+    }
+
+    fn block_at(&mut self, timestamp_ms: u64, transactions: Vec<SignedTransaction>) -> BlockEffects {
+        let block = Block {
+            height: self.state.height + 1,
+            parent: self.state.last_block,
+            timestamp_ms,
+            transactions,
+        };
+        let effects = execute_block(&mut self.state, &block).expect("valid block");
+        self.blocks.push(block);
+        assert_eq!(self.state.circulating(), Ok(self.state.total_supply), "WAL is conserved");
+        effects
+    }
+
+    /// Runs one transaction in its own block and returns its effects.
+    fn run(&mut self, user: usize, call: Call) -> TxEffects {
+        let tx = self.tx(user, call);
+        let at = self.state.timestamp_ms + 10;
+        self.block_at(at, vec![tx]).transactions.remove(0)
+    }
+
+    fn ok(&mut self, user: usize, call: Call) -> TxEffects {
+        let effects = self.run(user, call);
+        assert_eq!(effects.status, TxStatus::Success);
+        effects
+    }
+
+    /// The committee member index of each node key.
+    fn member_index(&self, node: usize) -> u16 {
+        let key = *self.nodes[node].public();
+        self.state.system.committee.members.iter().position(|m| m.public_key == key).expect("member") as u16
+    }
+
+    fn certificate<T: MessageBody>(
+        &self,
+        signers: &[usize],
+        message: &ProtocolMessage<T>,
+    ) -> CertificateArgs {
+        let bytes = message.to_bytes();
+        let signatures: Vec<_> = signers.iter().map(|&i| self.nodes[i].sign(&bytes)).collect();
+        let members: Vec<u16> = signers.iter().map(|&i| self.member_index(i)).collect();
+        CertificateArgs {
+            signature: walrus_core::keys::BlsSignature::aggregate(&signatures).expect("non-empty"),
+            signers_bitmap: signers_to_bitmap(&members),
+            message: bytes,
+        }
+    }
+
+    fn confirmation(&self, signers: &[usize], blob: ObjectId) -> CertificateArgs {
+        let object = self.blob(blob);
+        let blob_type = if object.deletable {
+            BlobPersistenceType::Deletable { object_id: blob }
+        } else {
+            BlobPersistenceType::Permanent
+        };
+        let body = StorageConfirmation { blob_id: object.blob_id, blob_type };
+        self.certificate(signers, &ProtocolMessage::new(self.state.system.epoch(), body))
+    }
+
+    fn blob(&self, id: ObjectId) -> walrus_chain::objects::BlobObject {
+        match &self.state.objects[&id].body {
+            ObjectBody::Blob(blob) => blob.clone(),
+            ObjectBody::Storage(_) => panic!("not a blob"),
+        }
+    }
+
+    /// Reserves storage for `data` and registers it; returns the blob object's ID.
+    fn register(&mut self, user: usize, data: &[u8], deletable: bool, epochs: u32) -> ObjectId {
+        let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
+        let metadata = compute_metadata(params, data).expect("encodable");
+        let size = params.encoded_blob_length(data.len() as u64).expect("fits");
+        let storage = self.ok(user, Call::ReserveSpace { size, epochs_ahead: epochs }).created[0];
+        let call = Call::RegisterBlob {
+            storage,
+            blob_id: *metadata.blob_id(),
+            root_hash: metadata.metadata().compute_root_hash(),
+            size: data.len() as u64,
+            encoding_type: 1,
+            deletable,
+        };
+        self.ok(user, call).created[0]
+    }
+}
+
+fn failure(effects: &TxEffects) -> &str {
+    match &effects.status {
+        TxStatus::Failed { code, .. } => code,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn transfers_move_wal_and_charge_fees() {
+    let mut net = Net::new();
+    let (a, b) = (net.users[0].address(), net.users[1].address());
+    let before = net.state.account(&a).balance;
+    net.ok(0, Call::Transfer { to: b, amount: Frost(5) });
+    assert_eq!(net.state.account(&a).balance, Frost(before.0 - 5 - 1_000));
+    assert_eq!(net.state.account(&a).nonce, 1);
+    assert_eq!(net.state.account(&b).balance, Frost(before.0 + 5));
+    let effects = net.run(0, Call::Transfer { to: b, amount: Frost(u64::MAX) });
+    assert_eq!(failure(&effects), "EInsufficientFunds");
+    assert_eq!(net.state.account(&a).nonce, 2, "a failed call still uses its nonce and fee");
+}
+
+#[test]
+fn replayed_or_forged_transactions_are_skipped() {
+    let mut net = Net::new();
+    let tx = net.tx(0, Call::Transfer { to: net.users[1].address(), amount: Frost(1) });
+    let at = net.state.timestamp_ms + 1;
+    let effects = net.block_at(at, vec![tx.clone(), tx.clone()]);
+    assert_eq!(effects.transactions[0].status, TxStatus::Success);
+    assert!(matches!(effects.transactions[1].status, TxStatus::Skipped { .. }), "same nonce twice");
+    let mut forged = net.tx(0, Call::Transfer { to: net.users[1].address(), amount: Frost(1) });
+    forged.data.call = Call::Transfer { to: net.users[1].address(), amount: Frost(999) };
+    let effects = net.block_at(at + 1, vec![forged]);
+    assert!(matches!(effects.transactions[0].status, TxStatus::Skipped { .. }));
+    assert_eq!(net.state.account(&net.users[0].address()).nonce, 1);
+}
+
+#[test]
+fn a_blob_registers_and_certifies_with_a_quorum_only() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"hello walrus", false, 5);
+    let registered = net.blob(blob);
+    assert_eq!(net.state.blob_objects(&registered.blob_id).len(), 1);
+    // Nodes 0 and 1 hold 4 + 3 = 7 of 10 shards: 3 * 7 = 21 >= 2 * 10 + 1.
+    // Nodes 0 and 2 hold 6: 18 < 21, not a quorum.
+    let weak = net.confirmation(&[0, 2], blob);
+    assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate: weak })), "ENotEnoughStake");
+    let mut forged = net.confirmation(&[0, 1], blob);
+    forged.signers_bitmap =
+        signers_to_bitmap(&[net.member_index(0), net.member_index(2), net.member_index(1)]);
+    forged.signature = net.confirmation(&[0, 1], blob).signature;
+    assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate: forged })), "ESigVerification");
+    assert_eq!(net.blob(blob).certified_epoch, None);
+    let good = net.confirmation(&[0, 1], blob);
+    let effects = net.ok(0, Call::CertifyBlob { blob, certificate: good.clone() });
+    assert!(matches!(effects.events[0].event, Event::BlobCertified { is_extension: false, .. }));
+    assert_eq!(net.blob(blob).certified_epoch, Some(Epoch(0)));
+    assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate: good })), "EAlreadyCertified");
+}
+
+#[test]
+fn registration_checks_the_blob_id_and_the_storage() {
+    let mut net = Net::new();
+    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
+    let metadata = compute_metadata(params, b"data").expect("encodable");
+    let size = params.encoded_blob_length(4).expect("fits");
+    let small = net.ok(0, Call::ReserveSpace { size: size - 1, epochs_ahead: 2 }).created[0];
+    let exact = net.ok(0, Call::ReserveSpace { size, epochs_ahead: 2 }).created[0];
+    let register = |storage, blob_id, size| Call::RegisterBlob {
+        storage,
+        blob_id,
+        root_hash: metadata.metadata().compute_root_hash(),
+        size,
+        encoding_type: 1,
+        deletable: false,
+    };
+    let blob_id = *metadata.blob_id();
+    assert_eq!(failure(&net.run(0, register(small, blob_id, 4))), "EResourceSize");
+    assert_eq!(failure(&net.run(0, register(exact, blob_id, 3))), "EInvalidBlobId");
+    assert_eq!(failure(&net.run(1, register(exact, blob_id, 4))), "ENotOwner");
+    assert_eq!(net.run(0, register(exact, blob_id, 4)).status, TxStatus::Success);
+}
+
+#[test]
+fn deletable_blobs_give_their_storage_back() {
+    let mut net = Net::new();
+    let permanent = net.register(0, b"keep", false, 3);
+    assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob: permanent })), "EBlobNotDeletable");
+    let blob = net.register(0, b"temporary", true, 3);
+    let certificate = net.confirmation(&[0, 1, 2], blob);
+    net.ok(0, Call::CertifyBlob { blob, certificate });
+    let storage_id = net.blob(blob).storage.id;
+    let effects = net.ok(0, Call::DeleteBlob { blob });
+    assert!(matches!(effects.events[0].event, Event::BlobDeleted { was_certified: true, .. }));
+    assert!(!net.state.objects.contains_key(&blob));
+    assert!(matches!(net.state.objects[&storage_id].body, ObjectBody::Storage(_)));
+    assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob })), "EObjectNotFound");
+}
+
+#[test]
+fn storage_splits_and_fuses_back() {
+    let mut net = Net::new();
+    let storage = net.ok(0, Call::ReserveSpace { size: 1000, epochs_ahead: 10 }).created[0];
+    let later = net.ok(0, Call::SplitStorageByEpoch { storage, epoch: Epoch(4) }).created[0];
+    let smaller = net.ok(0, Call::SplitStorageBySize { storage, size: 600 }).created[0];
+    assert_eq!(
+        failure(&net.run(0, Call::FuseStorage { first: smaller, second: later })),
+        "EIncompatibleStorage"
+    );
+    net.ok(0, Call::FuseStorage { first: storage, second: smaller });
+    net.ok(0, Call::FuseStorage { first: storage, second: later });
+    match &net.state.objects[&storage].body {
+        ObjectBody::Storage(s) => {
+            assert_eq!((s.start_epoch, s.end_epoch, s.storage_size), (Epoch(0), Epoch(10), 1000))
+        }
+        ObjectBody::Blob(_) => panic!("storage expected"),
+    }
+}
+
+#[test]
+fn epochs_advance_with_block_time_and_blobs_expire() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"short lived", true, 1);
+    let start = net.state.timestamp_ms;
+    let effects = net.block_at(start + DAY_MS, vec![]);
+    assert_eq!(
+        effects.system_events.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        vec![Event::EpochChangeStart { epoch: Epoch(1) }, Event::EpochChangeDone { epoch: Epoch(1) }]
+    );
+    assert_eq!(net.state.system.epoch(), Epoch(1));
+    let certificate = net.confirmation(&[0, 1], blob);
+    assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate })), "EResourceBounds");
+    assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob })), "EResourceBounds");
+}
+
+#[test]
+fn extension_pays_for_more_epochs() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"extend me", false, 2);
+    assert_eq!(failure(&net.run(0, Call::ExtendBlob { blob, epochs: 3 })), "ENotCertified");
+    let certificate = net.confirmation(&[0, 1], blob);
+    net.ok(0, Call::CertifyBlob { blob, certificate });
+    let effects = net.ok(0, Call::ExtendBlob { blob, epochs: 3 });
+    assert!(matches!(effects.events[0].event, Event::BlobCertified { is_extension: true, .. }));
+    assert_eq!(net.blob(blob).end_epoch(), Epoch(5));
+    assert_eq!(failure(&net.run(0, Call::ExtendBlob { blob, epochs: 49 })), "EInvalidEpochsAhead");
+}
+
+#[test]
+fn an_invalid_blob_certificate_marks_the_id_for_good() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"badly encoded", false, 2);
+    let blob_id = net.blob(blob).blob_id;
+    let message = ProtocolMessage::new(Epoch(0), InvalidBlobIdMsg(blob_id));
+    // Node 3 holds 1 shard: 3 < 11, below validity. Node 2 holds 2... 2 + 1 = 3 shards: 9 < 11.
+    let weak = net.certificate(&[2, 3], &message);
+    assert_eq!(failure(&net.run(1, Call::InvalidateBlobId { certificate: weak })), "ENotEnoughStake");
+    // Node 0 holds 4 shards: 12 >= 11.
+    let certificate = net.certificate(&[0], &message);
+    let effects = net.ok(1, Call::InvalidateBlobId { certificate });
+    assert_eq!(effects.events[0].event, Event::InvalidBlobID { epoch: Epoch(0), blob_id });
+    let certificate = net.confirmation(&[0, 1], blob);
+    assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate })), "EBlobIdMarkedInvalid");
+}
+
+#[test]
+fn replaying_the_blocks_gives_the_same_digests() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"replay", true, 4);
+    let certificate = net.confirmation(&[0, 1], blob);
+    net.ok(0, Call::CertifyBlob { blob, certificate });
+    net.block_at(net.state.timestamp_ms + DAY_MS, vec![]);
+    net.ok(1, Call::Transfer { to: net.users[2].address(), amount: Frost(7) });
+    let mut replica = genesis(&net.nodes, &net.users).build().expect("valid genesis");
+    for block in &net.blocks {
+        execute_block(&mut replica, block).expect("replays");
+    }
+    assert_eq!(replica.digest(), net.state.digest());
+    assert_eq!(replica, net.state);
+    let again = execute_block(&mut replica, &net.blocks[0]);
+    assert!(again.is_err(), "an executed height is refused");
+}
+
+/// One step of a random history.
+#[derive(Debug, Clone)]
+enum Op {
+    Transfer { from: usize, to: usize, amount: u64 },
+    Reserve { user: usize, size: u64, epochs: u32 },
+    Register { user: usize, seed: u8, deletable: bool, epochs: u32 },
+    Certify { user: usize, blob: usize, signers: u8 },
+    Delete { user: usize, blob: usize },
+    Burn { user: usize, blob: usize },
+    Extend { user: usize, blob: usize, epochs: u32 },
+    Wait { days: u64 },
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..3usize, 0..3usize, 0..2_000_000_000_000u64).prop_map(|(from, to, amount)| Op::Transfer {
+            from,
+            to,
+            amount
+        }),
+        (0..3usize, 0..1u64 << 32, 0..60u32).prop_map(|(user, size, epochs)| Op::Reserve {
+            user,
+            size,
+            epochs
+        }),
+        (0..3usize, any::<u8>(), any::<bool>(), 1..6u32)
+            .prop_map(|(user, seed, deletable, epochs)| Op::Register { user, seed, deletable, epochs }),
+        (0..3usize, 0..8usize, 0..16u8).prop_map(|(user, blob, signers)| Op::Certify { user, blob, signers }),
+        (0..3usize, 0..8usize).prop_map(|(user, blob)| Op::Delete { user, blob }),
+        (0..3usize, 0..8usize).prop_map(|(user, blob)| Op::Burn { user, blob }),
+        (0..3usize, 0..8usize, 0..60u32).prop_map(|(user, blob, epochs)| Op::Extend { user, blob, epochs }),
+        (0..3u64).prop_map(|days| Op::Wait { days }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// WAL is conserved (checked after every block), capacity is never over-committed,
+    /// nothing certifies without a quorum, and deleted blob objects stay deleted.
+    #[test]
+    fn random_histories_keep_the_invariants(ops in proptest::collection::vec(op(), 1..30)) {
+        let mut net = Net::new();
+        let mut blobs: Vec<ObjectId> = Vec::new();
+        let mut gone: Vec<ObjectId> = Vec::new();
+        let weights = [4u64, 3, 2, 1];
+        for op in ops {
+            let pick = |i: usize| blobs.get(i % blobs.len().max(1)).copied();
+            let effects = match op {
+                Op::Transfer { from, to, amount } => {
+                    Some(net.run(from, Call::Transfer { to: net.users[to].address(), amount: Frost(amount) }))
+                }
+                Op::Reserve { user, size, epochs } => Some(net.run(user, Call::ReserveSpace { size, epochs_ahead: epochs })),
+                Op::Register { user, seed, deletable, epochs } => {
+                    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
+                    let data = vec![seed; usize::from(seed)];
+                    let metadata = compute_metadata(params, &data).expect("encodable");
+                    let size = params.encoded_blob_length(data.len() as u64).expect("fits");
+                    let reserved = net.run(user, Call::ReserveSpace { size, epochs_ahead: epochs });
+                    let storage = reserved.created.first().copied();
+                    storage.map(|storage| {
+                        let call = Call::RegisterBlob {
+                            storage,
+                            blob_id: *metadata.blob_id(),
+                            root_hash: metadata.metadata().compute_root_hash(),
+                            size: data.len() as u64,
+                            encoding_type: 1,
+                            deletable,
+                        };
+                        let effects = net.run(user, call);
+                        blobs.extend(effects.created.iter().copied());
+                        effects
+                    })
+                }
+                Op::Certify { user, blob, signers } => pick(blob).filter(|b| net.state.objects.contains_key(b)).map(|blob| {
+                    let chosen: Vec<usize> = (0..4).filter(|i| signers & (1 << i) != 0).collect();
+                    let effects = if chosen.is_empty() {
+                        net.run(user, Call::BurnBlob { blob: ObjectId([0; 32]) })
+                    } else {
+                        let certificate = net.confirmation(&chosen, blob);
+                        net.run(user, Call::CertifyBlob { blob, certificate })
+                    };
+                    if effects.status == TxStatus::Success {
+                        let weight: u64 = chosen.iter().map(|&i| weights[i]).sum();
+                        assert!(3 * weight > 2 * u64::from(N_SHARDS), "certified with weight {weight}");
+                    }
+                    effects
+                }),
+                Op::Delete { user, blob } => pick(blob).map(|blob| net.run(user, Call::DeleteBlob { blob })),
+                Op::Burn { user, blob } => pick(blob).map(|blob| net.run(user, Call::BurnBlob { blob })),
+                Op::Extend { user, blob, epochs } => pick(blob).map(|blob| net.run(user, Call::ExtendBlob { blob, epochs })),
+                Op::Wait { days } => {
+                    let at = net.state.timestamp_ms + days * DAY_MS;
+                    net.block_at(at, vec![]);
+                    None
+                }
+            };
+            if let Some(effects) = effects {
+                gone.extend(effects.deleted.iter().filter(|id| blobs.contains(id)).copied());
+            }
+            for account in &net.state.system.future {
+                assert!(account.used_capacity <= net.state.system.total_capacity);
+            }
+            for id in &gone {
+                assert!(!net.state.objects.contains_key(id), "deleted blob object {id} came back");
+            }
+        }
+    }
+}
