@@ -139,20 +139,27 @@ impl Net {
 
     /// Reserves storage for `data` and registers it; returns the blob object's ID.
     fn register(&mut self, user: usize, data: &[u8], deletable: bool, epochs: u32) -> ObjectId {
-        let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
-        let metadata = compute_metadata(params, data).expect("encodable");
-        let size = params.encoded_blob_length(data.len() as u64).expect("fits");
+        let (size, register) = registration(data, deletable);
         let storage = self.ok(user, Call::ReserveSpace { size, epochs_ahead: epochs }).created[0];
-        let call = Call::RegisterBlob {
-            storage,
-            blob_id: *metadata.blob_id(),
-            root_hash: metadata.metadata().compute_root_hash(),
-            size: data.len() as u64,
-            encoding_type: 1,
-            deletable,
-        };
-        self.ok(user, call).created[0]
+        self.ok(user, register(storage)).created[0]
     }
+}
+
+/// The encoded size of `data` and its registration call on a given storage resource.
+fn registration(data: &[u8], deletable: bool) -> (u64, impl Fn(ObjectId) -> Call) {
+    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
+    let metadata = compute_metadata(params, data).expect("encodable");
+    let size = params.encoded_blob_length(data.len() as u64).expect("fits");
+    let len = data.len() as u64;
+    let call = move |storage| Call::RegisterBlob {
+        storage,
+        blob_id: *metadata.blob_id(),
+        root_hash: metadata.metadata().compute_root_hash(),
+        size: len,
+        encoding_type: 1,
+        deletable,
+    };
+    (size, call)
 }
 
 fn failure(effects: &TxEffects) -> &str {
@@ -392,22 +399,10 @@ proptest::proptest! {
                 }
                 Op::Reserve { user, size, epochs } => Some(net.run(user, Call::ReserveSpace { size, epochs_ahead: epochs })),
                 Op::Register { user, seed, deletable, epochs } => {
-                    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
-                    let data = vec![seed; usize::from(seed)];
-                    let metadata = compute_metadata(params, &data).expect("encodable");
-                    let size = params.encoded_blob_length(data.len() as u64).expect("fits");
+                    let (size, register) = registration(&vec![seed; usize::from(seed)], deletable);
                     let reserved = net.run(user, Call::ReserveSpace { size, epochs_ahead: epochs });
-                    let storage = reserved.created.first().copied();
-                    storage.map(|storage| {
-                        let call = Call::RegisterBlob {
-                            storage,
-                            blob_id: *metadata.blob_id(),
-                            root_hash: metadata.metadata().compute_root_hash(),
-                            size: data.len() as u64,
-                            encoding_type: 1,
-                            deletable,
-                        };
-                        let effects = net.run(user, call);
+                    reserved.created.first().copied().map(|storage| {
+                        let effects = net.run(user, register(storage));
                         blobs.extend(effects.created.iter().copied());
                         effects
                     })
