@@ -146,8 +146,8 @@ pub fn precheck(state: &State, tx: &SignedTransaction) -> Result<(), PrecheckErr
     if data.nonce != account.nonce {
         return Err(PrecheckError::Nonce { expected: account.nonce, got: data.nonce });
     }
-    if data.fee < state.system.min_fee {
-        return Err(PrecheckError::Fee(state.system.min_fee));
+    if data.fee < state.system.params.min_fee {
+        return Err(PrecheckError::Fee(state.system.params.min_fee));
     }
     if account.balance < data.fee {
         return Err(PrecheckError::CannotPayFee);
@@ -200,7 +200,7 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
 /// ended epoch's rewards are held for its committee.
 fn begin_block(state: &mut State) -> Vec<Event> {
     let system = &mut state.system;
-    let due = state.epoch_start_ms.saturating_add(system.epoch_duration_ms);
+    let due = state.epoch_start_ms.saturating_add(system.params.epoch_duration_ms);
     if state.timestamp_ms < due {
         return Vec::new();
     }

@@ -75,14 +75,14 @@ pub(crate) fn reserve_space(
     epochs_ahead: u32,
 ) -> Result<ObjectId, ExecError> {
     let system = o.system();
-    let max = system.max_epochs_ahead;
+    let max = system.params.max_epochs_ahead;
     if epochs_ahead == 0 || epochs_ahead > max {
         return Err(ExecError::InvalidEpochsAhead { epochs: epochs_ahead, max });
     }
     if size == 0 {
         return Err(ExecError::InvalidSize(size));
     }
-    let per_epoch = system.storage_price_per_unit.checked_mul(storage_units(size))?;
+    let per_epoch = system.params.storage_price_per_unit.checked_mul(storage_units(size))?;
     let start = system.epoch();
     o.debit(sender, per_epoch.checked_mul(u64::from(epochs_ahead))?)?;
     o.system_mut().reserve(0..epochs_ahead, size, per_epoch)?;
@@ -176,7 +176,7 @@ pub(crate) fn register(
         return Err(ExecError::ResourceBounds);
     }
     let params =
-        EncodingParams::new(u64::from(system.n_shards)).map_err(|_| ExecError::InvalidSize(r.size))?;
+        EncodingParams::new(u64::from(system.params.n_shards)).map_err(|_| ExecError::InvalidSize(r.size))?;
     let encoded = params.encoded_blob_length(r.size).map_err(|_| ExecError::BlobTooLarge(r.size))?;
     if encoded > resource.storage_size {
         return Err(ExecError::ResourceSize { needed: encoded, available: resource.storage_size });
@@ -187,7 +187,7 @@ pub(crate) fn register(
     if o.is_invalid(&r.blob_id) {
         return Err(ExecError::BlobIdMarkedInvalid(r.blob_id));
     }
-    let write_cost = system.write_price_per_unit.checked_mul(storage_units(encoded))?;
+    let write_cost = system.params.write_price_per_unit.checked_mul(storage_units(encoded))?;
     o.debit(sender, write_cost)?;
     o.system_mut().pay_current(write_cost)?;
     let id = o.new_object_id();
@@ -286,10 +286,11 @@ fn extend_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId, epochs: u32) 
     }
     let start = blob.end_epoch().0 - epoch.0;
     let end = start.checked_add(epochs).ok_or(ExecError::ArithmeticOverflow)?;
-    if epochs == 0 || end > system.max_epochs_ahead {
-        return Err(ExecError::InvalidEpochsAhead { epochs: end, max: system.max_epochs_ahead });
+    if epochs == 0 || end > system.params.max_epochs_ahead {
+        return Err(ExecError::InvalidEpochsAhead { epochs: end, max: system.params.max_epochs_ahead });
     }
-    let per_epoch = system.storage_price_per_unit.checked_mul(storage_units(blob.storage.storage_size))?;
+    let per_epoch =
+        system.params.storage_price_per_unit.checked_mul(storage_units(blob.storage.storage_size))?;
     o.debit(sender, per_epoch.checked_mul(u64::from(epochs))?)?;
     o.system_mut().reserve(start..end, blob.storage.storage_size, per_epoch)?;
     blob.storage.end_epoch = epoch_plus(blob.storage.end_epoch, epochs)?;

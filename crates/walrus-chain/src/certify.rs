@@ -32,14 +32,14 @@ pub(crate) fn verify<'a>(
     let signers =
         bitmap_to_signers(&certificate.signers_bitmap, members.len()).ok_or(ExecError::InvalidBitmap)?;
     let weight: u64 = signers.iter().map(|&i| members[usize::from(i)].weight()).sum();
-    let quorum = Quorum::new(usize::from(system.n_shards));
+    let quorum = Quorum::new(usize::from(system.params.n_shards));
     let weight_usize = usize::try_from(weight).map_err(|_| ExecError::ArithmeticOverflow)?;
     let enough = match threshold {
         Threshold::Quorum => quorum.is_certificate_quorum(weight_usize),
         Threshold::Validity => quorum.includes_one_correct_node(weight_usize),
     };
     if !enough {
-        return Err(ExecError::NotEnoughStake { weight, n_shards: system.n_shards });
+        return Err(ExecError::NotEnoughStake { weight, n_shards: system.params.n_shards });
     }
     let keys: Vec<BlsPublicKey> = signers.iter().map(|&i| members[usize::from(i)].public_key).collect();
     BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature)

@@ -10,7 +10,7 @@ use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
 use crate::state::{Account, State};
-use crate::system::{Committee, EpochAccount, Member, System};
+use crate::system::{Committee, EpochAccount, Member, Parameters, System};
 
 /// Largest `max_epochs_ahead` (the reference contract's cap).
 pub const MAX_EPOCHS_AHEAD_MAX: u32 = 1000;
@@ -37,20 +37,8 @@ pub struct Genesis {
     pub chain_name: String,
     /// Start time in milliseconds since the Unix epoch; epoch 0 starts here.
     pub timestamp_ms: u64,
-    /// Shards in the system.
-    pub n_shards: u16,
-    /// Epoch length in milliseconds.
-    pub epoch_duration_ms: u64,
-    /// How far ahead storage may be bought.
-    pub max_epochs_ahead: u32,
-    /// FROST per storage unit per epoch.
-    pub storage_price_per_unit: Frost,
-    /// FROST per storage unit on registration.
-    pub write_price_per_unit: Frost,
-    /// Total capacity in encoded bytes.
-    pub total_capacity: u64,
-    /// The smallest transaction fee.
-    pub min_fee: Frost,
+    /// Shard count, prices, capacity, epoch length.
+    pub params: Parameters,
     /// Initial balances.
     pub allocations: Vec<(Address, Frost)>,
     /// The first committee, in any order.
@@ -91,11 +79,12 @@ impl Genesis {
     /// The state at height 0, after checking every parameter.
     pub fn build(&self) -> Result<State, GenesisError> {
         let bad = |what: &str| GenesisError::Parameter(what.to_string());
-        EncodingParams::new(u64::from(self.n_shards)).map_err(|e| GenesisError::Parameter(e.to_string()))?;
-        if self.epoch_duration_ms == 0 {
+        EncodingParams::new(u64::from(self.params.n_shards))
+            .map_err(|e| GenesisError::Parameter(e.to_string()))?;
+        if self.params.epoch_duration_ms == 0 {
             return Err(bad("epoch duration must be positive"));
         }
-        if !(1..=MAX_EPOCHS_AHEAD_MAX).contains(&self.max_epochs_ahead) {
+        if !(1..=MAX_EPOCHS_AHEAD_MAX).contains(&self.params.max_epochs_ahead) {
             return Err(bad("max epochs ahead must be in 1..=1000"));
         }
         let chain_id = self.digest();
@@ -107,7 +96,7 @@ impl Genesis {
             let account: &mut Account = accounts.entry(*address).or_default();
             account.balance = account.balance.checked_add(*amount).map_err(|_| GenesisError::Supply)?;
         }
-        let future = (0..self.max_epochs_ahead)
+        let future = (0..self.params.max_epochs_ahead)
             .map(|i| EpochAccount { epoch: Epoch(i), used_capacity: 0, rewards: Frost::ZERO })
             .collect();
         Ok(State {
@@ -116,17 +105,7 @@ impl Genesis {
             last_block: chain_id,
             timestamp_ms: self.timestamp_ms,
             epoch_start_ms: self.timestamp_ms,
-            system: System {
-                n_shards: self.n_shards,
-                committee,
-                epoch_duration_ms: self.epoch_duration_ms,
-                max_epochs_ahead: self.max_epochs_ahead,
-                storage_price_per_unit: self.storage_price_per_unit,
-                write_price_per_unit: self.write_price_per_unit,
-                total_capacity: self.total_capacity,
-                min_fee: self.min_fee,
-                future,
-            },
+            system: System { params: self.params.clone(), committee, future },
             accounts,
             objects: BTreeMap::new(),
             blobs_by_id: BTreeMap::new(),
@@ -140,8 +119,8 @@ impl Genesis {
     /// shards assigned sequentially in that order (as the reference's first assignment).
     fn committee(&self, chain_id: Digest) -> Result<Committee, GenesisError> {
         let assigned: u64 = self.nodes.iter().map(|n| u64::from(n.shards)).sum();
-        if assigned != u64::from(self.n_shards) || self.nodes.iter().any(|n| n.shards == 0) {
-            return Err(GenesisError::Shards { assigned, n_shards: self.n_shards });
+        if assigned != u64::from(self.params.n_shards) || self.nodes.iter().any(|n| n.shards == 0) {
+            return Err(GenesisError::Shards { assigned, n_shards: self.params.n_shards });
         }
         let mut nodes: Vec<(ObjectId, &GenesisNode)> = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {

@@ -49,13 +49,11 @@ pub struct EpochAccount {
     pub rewards: Frost,
 }
 
-/// The chain's system object.
+/// The system's parameters, fixed at genesis (price and capacity votes will change some).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct System {
+pub struct Parameters {
     /// Shards in the system.
     pub n_shards: u16,
-    /// The current committee (its `epoch` is the current epoch).
-    pub committee: Committee,
     /// Epoch length in milliseconds.
     pub epoch_duration_ms: u64,
     /// How far ahead storage may be bought (53 on Walrus Mainnet).
@@ -68,6 +66,15 @@ pub struct System {
     pub total_capacity: u64,
     /// The smallest fee a transaction may carry.
     pub min_fee: Frost,
+}
+
+/// The chain's system object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct System {
+    /// Shard count, prices, capacity, epoch length.
+    pub params: Parameters,
+    /// The current committee (its `epoch` is the current epoch).
+    pub committee: Committee,
     /// Accounts of the current and the next `max_epochs_ahead - 1` epochs; index 0 is the
     /// current epoch.
     pub future: Vec<EpochAccount>,
@@ -86,7 +93,7 @@ impl System {
 
     /// The account of epoch `current + offset`.
     fn account_mut(&mut self, offset: u32) -> Result<&mut EpochAccount, ExecError> {
-        let max = self.max_epochs_ahead;
+        let max = self.params.max_epochs_ahead;
         self.future.get_mut(offset as usize).ok_or(ExecError::InvalidEpochsAhead { epochs: offset + 1, max })
     }
 
@@ -98,10 +105,11 @@ impl System {
         size: u64,
         price_per_epoch: Frost,
     ) -> Result<(), ExecError> {
-        if offsets.is_empty() || offsets.end > self.max_epochs_ahead {
-            return Err(ExecError::InvalidEpochsAhead { epochs: offsets.end, max: self.max_epochs_ahead });
+        let max = self.params.max_epochs_ahead;
+        if offsets.is_empty() || offsets.end > max {
+            return Err(ExecError::InvalidEpochsAhead { epochs: offsets.end, max });
         }
-        let total = self.total_capacity;
+        let total = self.params.total_capacity;
         for offset in offsets.clone() {
             let account = self.account_mut(offset)?;
             let used = account.used_capacity.checked_add(size).ok_or(ExecError::ArithmeticOverflow)?;

@@ -3,6 +3,7 @@
 
 use walrus_chain::block::TxStatus;
 use walrus_chain::objects::ObjectBody;
+use walrus_chain::system::Parameters;
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::*;
 use walrus_core::encode::compute_metadata;
@@ -28,13 +29,15 @@ fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
     Genesis {
         chain_name: "test".into(),
         timestamp_ms: 1_000,
-        n_shards: N_SHARDS,
-        epoch_duration_ms: DAY_MS,
-        max_epochs_ahead: 53,
-        storage_price_per_unit: Frost(100_000),
-        write_price_per_unit: Frost(20_000),
-        total_capacity: 1 << 40,
-        min_fee: Frost(1_000),
+        params: Parameters {
+            n_shards: N_SHARDS,
+            epoch_duration_ms: DAY_MS,
+            max_epochs_ahead: 53,
+            storage_price_per_unit: Frost(100_000),
+            write_price_per_unit: Frost(20_000),
+            total_capacity: 1 << 40,
+            min_fee: Frost(1_000),
+        },
         allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
         nodes: nodes
             .iter()
@@ -434,7 +437,7 @@ proptest::proptest! {
                 gone.extend(effects.deleted.iter().filter(|id| blobs.contains(id)).copied());
             }
             for account in &net.state.system.future {
-                assert!(account.used_capacity <= net.state.system.total_capacity);
+                assert!(account.used_capacity <= net.state.system.params.total_capacity);
             }
             for id in &gone {
                 assert!(!net.state.objects.contains_key(id), "deleted blob object {id} came back");
