@@ -25,6 +25,7 @@ pub struct Block {
     /// Its height: the previous block's plus one (the first block is 1).
     pub height: u64,
     /// The previous block's digest (the chain ID for block 1).
+    #[serde(with = "walrus_core::hash::hex_digest")]
     pub parent: Digest,
     /// Block time in milliseconds; never earlier than the parent's.
     pub timestamp_ms: u64,
@@ -102,8 +103,10 @@ pub struct BlockEffects {
     /// The block's height.
     pub height: u64,
     /// The block's digest.
+    #[serde(with = "walrus_core::hash::hex_digest")]
     pub block_digest: Digest,
     /// The state digest after the block.
+    #[serde(with = "walrus_core::hash::hex_digest")]
     pub state_digest: Digest,
     /// Events of the system step (epoch changes).
     pub system_events: Vec<EventEnvelope>,
@@ -158,8 +161,10 @@ pub fn precheck(state: &State, tx: &SignedTransaction) -> Result<(), PrecheckErr
     Ok(())
 }
 
-/// Executes `block` on `state`.
-pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, BlockError> {
+/// Checks that `block` can follow `state`: the next height, this chain's last block as parent,
+/// time not going backwards, not too many transactions. [`execute_block`] accepts exactly the
+/// blocks that pass, so a host can check before it persists.
+pub fn check_block(state: &State, block: &Block) -> Result<(), BlockError> {
     let expected = state.height + 1;
     if block.height != expected {
         return Err(BlockError::Height { expected, got: block.height });
@@ -173,6 +178,12 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
     if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
         return Err(BlockError::TooManyTransactions);
     }
+    Ok(())
+}
+
+/// Executes `block` on `state`.
+pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, BlockError> {
+    check_block(state, block)?;
     state.height = block.height;
     state.timestamp_ms = block.timestamp_ms;
     let mut cursor = EventCursor { height: block.height, index: 0 };

@@ -22,7 +22,9 @@ pub mod system;
 pub mod tx;
 
 pub use amount::Frost;
-pub use block::{execute_block, precheck, Block, BlockEffects, TxEffects, TxStatus};
+pub use block::{
+    check_block, execute_block, precheck, Block, BlockEffects, BlockError, PrecheckError, TxEffects, TxStatus,
+};
 pub use error::ExecError;
 pub use events::{Event, EventCursor, EventEnvelope};
 pub use genesis::{Genesis, GenesisNode};

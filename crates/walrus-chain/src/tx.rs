@@ -11,9 +11,11 @@ use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::amount::Frost;
 
-/// A transaction's digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A transaction's digest; text form `0x` + 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TxDigest(pub Digest);
+
+walrus_core::hex32_text!(TxDigest, "transaction digest");
 
 /// A certificate as the chain takes it: an aggregate BLS signature, the signers as a bitmap
 /// over the committee's members, and the signed message bytes.
@@ -84,6 +86,7 @@ pub enum Call {
         /// The blob ID.
         blob_id: BlobId,
         /// The Merkle root over the sliver-pair hashes.
+        #[serde(with = "walrus_core::hash::hex_digest")]
         root_hash: Digest,
         /// Unencoded length.
         size: u64,
@@ -127,6 +130,7 @@ pub enum Call {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionData {
     /// The chain this transaction is for (the genesis digest); replay across chains fails.
+    #[serde(with = "walrus_core::hash::hex_digest")]
     pub chain_id: Digest,
     /// The paying and acting account.
     pub sender: Address,

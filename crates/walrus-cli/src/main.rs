@@ -5,6 +5,8 @@
 //! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
 
 mod blob_id;
+mod chain;
+mod wallet;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,11 @@ enum Command {
     BlobId(blob_id::BlobIdArgs),
     /// Convert a blob ID from its on-chain decimal (u256) form to its text form.
     ConvertBlobId(blob_id::ConvertArgs),
+    /// Create or run the coordination chain.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
+    /// Manage an account on the chain: keys, balance, transfers, the local faucet.
+    Wallet(wallet::WalletArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +47,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::BlobId(args) => blob_id::run(&args, cli.global.json),
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
+        Command::Chain(command) => chain::run(command, cli.global.json),
+        Command::Wallet(args) => wallet::run(args, cli.global.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

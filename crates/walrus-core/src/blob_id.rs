@@ -64,8 +64,10 @@ impl<'de> Deserialize<'de> for EncodingType {
 }
 
 /// A blob's identity: 32 bytes committing to its encoding, length and sliver hashes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct BlobId(pub [u8; DIGEST_LEN]);
+
+crate::serde_text_or_bytes!(BlobId);
 
 impl BlobId {
     /// Length in bytes.
@@ -189,6 +191,21 @@ mod tests {
 
     fn id(s: &str) -> BlobId {
         s.parse().expect("valid blob ID in test")
+    }
+
+    #[test]
+    fn ids_are_text_in_json_and_raw_bytes_in_bcs() {
+        let blob_id = id("RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY");
+        let json = serde_json::to_string(&blob_id).expect("serializable");
+        assert_eq!(json, "\"RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2kY\"");
+        assert_eq!(serde_json::from_str::<BlobId>(&json).expect("parses"), blob_id);
+        assert_eq!(bcs::to_bytes(&blob_id).expect("bcs"), blob_id.0.to_vec());
+        let object = crate::ObjectId([7; 32]);
+        let json = serde_json::to_string(&object).expect("serializable");
+        assert_eq!(json, format!("\"0x{}\"", "07".repeat(32)));
+        assert_eq!(serde_json::from_str::<crate::ObjectId>(&json).expect("parses"), object);
+        assert_eq!(bcs::from_bytes::<crate::ObjectId>(&[7; 32]).expect("bcs"), object);
+        assert!(serde_json::from_str::<BlobId>("\"short\"").is_err());
     }
 
     #[test]

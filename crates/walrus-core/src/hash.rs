@@ -15,6 +15,33 @@ use crate::params::DIGEST_LEN;
 /// A 32-byte Blake2b-256 digest.
 pub type Digest = [u8; DIGEST_LEN];
 
+/// Serde for a [`Digest`] field: `0x` + 64 hex digits in human-readable formats (JSON), the
+/// plain 32-byte tuple in binary ones (BCS). Use as `#[serde(with = "hex_digest")]`.
+pub mod hex_digest {
+    use super::Digest;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes `digest`.
+    pub fn serialize<S: Serializer>(digest: &Digest, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(&format_args!("0x{}", hex::encode(digest)))
+        } else {
+            digest.serialize(s)
+        }
+    }
+
+    /// Deserializes a digest.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            crate::ids::parse_hex32(&text)
+                .ok_or_else(|| serde::de::Error::custom("expected 0x + 64 hex digits"))
+        } else {
+            Digest::deserialize(d)
+        }
+    }
+}
+
 /// Prefix of a Merkle leaf's hash input.
 pub const LEAF_PREFIX: u8 = 0x00;
 /// Prefix of a Merkle inner node's hash input.

@@ -21,7 +21,8 @@ pub struct ParseIdError {
 }
 
 impl ParseIdError {
-    pub(crate) fn new(what: &'static str, input: &str) -> Self {
+    /// An error for `input` (kept to 100 characters), which should have been a `what`.
+    pub fn new(what: &'static str, input: &str) -> Self {
         Self { what, input: input.chars().take(100).collect() }
     }
 }
@@ -155,13 +156,45 @@ impl SliverIndex {
     }
 }
 
+/// `Serialize`/`Deserialize` for a newtype over `[u8; N]` with `Display` and `FromStr`: the text
+/// form in human-readable formats (JSON, YAML), the plain byte tuple in binary ones (BCS), so the
+/// wire bytes stay the reference's while JSON shows what people and tools expect.
+#[macro_export]
+macro_rules! serde_text_or_bytes {
+    ($name:ident) => {
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    $crate::__private::serde::Serialize::serialize(&self.0, s)
+                }
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = <String as $crate::__private::serde::Deserialize>::deserialize(d)?;
+                    text.parse().map_err($crate::__private::serde::de::Error::custom)
+                } else {
+                    $crate::__private::serde::Deserialize::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
 /// `Display` (`0x` + 64 lowercase hex digits), `Debug` and `FromStr` (with or without `0x`) for a
 /// newtype over `[u8; 32]`.
+#[macro_export]
 macro_rules! hex32_text {
     ($name:ident, $what:literal) => {
+        $crate::serde_text_or_bytes!($name);
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "0x{}", hex::encode(self.0))
+                write!(f, "0x{}", $crate::__private::hex::encode(self.0))
             }
         }
 
@@ -174,15 +207,16 @@ macro_rules! hex32_text {
         impl std::str::FromStr for $name {
             type Err = $crate::ids::ParseIdError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $crate::ids::parse_hex32(s).map($name).ok_or_else(|| $crate::ids::ParseIdError::new($what, s))
+                $crate::__private::parse_hex32(s)
+                    .map($name)
+                    .ok_or_else(|| $crate::ids::ParseIdError::new($what, s))
             }
         }
     };
 }
-pub(crate) use hex32_text;
 
 /// A 32-byte object ID on the coordination chain; text form `0x` + 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ObjectId(pub [u8; 32]);
 
 impl ObjectId {
@@ -190,10 +224,10 @@ impl ObjectId {
     pub const LENGTH: usize = 32;
 }
 
-hex32_text!(ObjectId, "object ID");
+crate::hex32_text!(ObjectId, "object ID");
 
 /// Parses `0x`-prefixed (or bare) hex of exactly 32 bytes.
-pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     let digits = s.strip_prefix("0x").unwrap_or(s);
     if digits.len() != 64 {
         return None;

@@ -264,7 +264,7 @@ impl fmt::Debug for BlsKeyPair {
 
 /// A 32-byte account address: Blake2b-256 of the signature-scheme flag and the public key, as on
 /// Sui. Text form `0x` + 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Address(pub [u8; 32]);
 
 /// The Sui signature-scheme flag of ed25519.
@@ -277,7 +277,7 @@ impl Address {
     }
 }
 
-crate::ids::hex32_text!(Address, "address");
+crate::hex32_text!(Address, "address");
 
 /// An ed25519 public key (32 bytes).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -32,3 +32,11 @@ pub use blob_id::{BlobId, EncodingType};
 pub use ids::{Epoch, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 pub use params::EncodingParams;
 pub use rs::RsError;
+
+/// What the exported macros need; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::ids::parse_hex32;
+    pub use hex;
+    pub use serde;
+}

@@ -1,0 +1,201 @@
+//! A chain directory: its layout, key files, and `walrus chain init`.
+//!
+//! ```text
+//! D/genesis.json          the genesis (its digest is the chain ID)
+//! D/chain/                the block store
+//! D/faucet.key            the faucet account's key (local networks only)
+//! D/nodes/<i>/bls.key     storage node i's BLS key
+//! D/nodes/<i>/owner.key   the account operating storage node i
+//! ```
+//!
+//! Key files hold the 32-byte secret as hex on one line and are created with mode 0600.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use walrus_chain::amount::FROST_PER_WAL;
+use walrus_chain::system::Parameters;
+use walrus_chain::{Frost, Genesis, GenesisNode};
+use walrus_core::keys::{Address, BlsKeyPair, Ed25519KeyPair};
+use walrus_core::messages::proof_of_possession;
+use walrus_core::Epoch;
+
+/// Paths inside a chain directory.
+#[derive(Debug, Clone)]
+pub struct ChainDir(pub PathBuf);
+
+impl ChainDir {
+    /// The genesis file.
+    pub fn genesis(&self) -> PathBuf {
+        self.0.join("genesis.json")
+    }
+    /// The block store.
+    pub fn store(&self) -> PathBuf {
+        self.0.join("chain")
+    }
+    /// The faucet key.
+    pub fn faucet_key(&self) -> PathBuf {
+        self.0.join("faucet.key")
+    }
+    /// Storage node `i`'s directory.
+    pub fn node(&self, i: usize) -> PathBuf {
+        self.0.join("nodes").join(i.to_string())
+    }
+
+    /// Reads the genesis file.
+    pub fn read_genesis(&self) -> anyhow::Result<Genesis> {
+        let path = self.genesis();
+        let text = fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!("cannot read {}: {e} (run `walrus chain init` first)", path.display())
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not a genesis file: {e}", path.display()))
+    }
+}
+
+/// A fresh random 32-byte seed from the operating system.
+pub fn random_seed() -> anyhow::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    Ok(seed)
+}
+
+/// Writes a 32-byte secret as hex, readable only by the owner; refuses to overwrite.
+pub fn write_secret(path: &Path, secret: &[u8; 32]) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create key file {}: {e}", path.display()))?;
+    writeln!(file, "{}", hex::encode(secret))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Reads a key file written by [`write_secret`].
+pub fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read key file {}: {e}", path.display()))?;
+    let bytes = hex::decode(text.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
+    bytes.ok_or_else(|| anyhow::anyhow!("key file {} does not hold 64 hex digits", path.display()))
+}
+
+/// Reads an ed25519 key file.
+pub fn read_ed25519(path: &Path) -> anyhow::Result<Ed25519KeyPair> {
+    Ok(Ed25519KeyPair::from_seed(&read_secret(path)?))
+}
+
+/// Reads a BLS key file.
+pub fn read_bls(path: &Path) -> anyhow::Result<BlsKeyPair> {
+    BlsKeyPair::from_secret_bytes(&read_secret(path)?)
+        .map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
+}
+
+/// What `walrus chain init` creates.
+#[derive(Debug, Clone)]
+pub struct InitSpec {
+    /// Chain name (part of the chain ID).
+    pub chain_name: String,
+    /// Genesis time (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// Shards, epoch length, prices, capacity, fee.
+    pub params: Parameters,
+    /// Storage node REST addresses (`host:port`), one per node; shards are split evenly.
+    pub node_addresses: Vec<String>,
+    /// WAL for the faucet account.
+    pub faucet_wal: u64,
+    /// Further allocations.
+    pub allocations: Vec<(Address, Frost)>,
+}
+
+impl InitSpec {
+    /// Local-network defaults: `n_shards` shards, 1 WAL per MiB-epoch-ish prices as in the
+    /// reference's examples, 1 PB of capacity, 1 million WAL in the faucet.
+    pub fn localnet(
+        n_shards: u16,
+        node_addresses: Vec<String>,
+        epoch_duration_ms: u64,
+        timestamp_ms: u64,
+    ) -> Self {
+        InitSpec {
+            chain_name: format!("localnet-{timestamp_ms}"),
+            timestamp_ms,
+            params: Parameters {
+                n_shards,
+                epoch_duration_ms,
+                max_epochs_ahead: 53,
+                storage_price_per_unit: Frost(100_000),
+                write_price_per_unit: Frost(20_000),
+                total_capacity: 1 << 50,
+                min_fee: Frost(1_000),
+            },
+            node_addresses,
+            faucet_wal: 1_000_000,
+            allocations: Vec::new(),
+        }
+    }
+}
+
+/// Creates a chain directory: keys for the faucet and every storage node, and the genesis.
+/// Refuses a directory that already has a genesis.
+pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> anyhow::Result<Genesis> {
+    if dir.genesis().exists() {
+        anyhow::bail!("{} already exists; choose an empty directory", dir.genesis().display());
+    }
+    let k = spec.node_addresses.len();
+    let n = usize::from(spec.params.n_shards);
+    if k == 0 || k > n {
+        anyhow::bail!("need between 1 and {n} storage nodes, got {k}");
+    }
+    fs::create_dir_all(&dir.0)?;
+    let faucet = random_seed()?;
+    write_secret(&dir.faucet_key(), &faucet)?;
+    let mut allocations =
+        vec![(Ed25519KeyPair::from_seed(&faucet).address(), Frost::from_wal(spec.faucet_wal)?)];
+    allocations.extend(spec.allocations.iter().copied());
+    let mut nodes = Vec::new();
+    for (i, network_address) in spec.node_addresses.iter().enumerate() {
+        let (bls_seed, owner_seed) = (random_seed()?, random_seed()?);
+        let bls = BlsKeyPair::from_seed(&bls_seed);
+        let owner = Ed25519KeyPair::from_seed(&owner_seed).address();
+        write_secret(&dir.node(i).join("bls.key"), &bls.secret_bytes())?;
+        write_secret(&dir.node(i).join("owner.key"), &owner_seed)?;
+        let shards = (n / k + usize::from(i < n % k)) as u16;
+        nodes.push(GenesisNode {
+            owner,
+            public_key: *bls.public(),
+            proof_of_possession: proof_of_possession(&bls, owner, Epoch(0)),
+            network_address: network_address.clone(),
+            shards,
+        });
+    }
+    let genesis = Genesis {
+        chain_name: spec.chain_name.clone(),
+        timestamp_ms: spec.timestamp_ms,
+        params: spec.params.clone(),
+        allocations,
+        nodes,
+    };
+    genesis.build().map_err(|e| anyhow::anyhow!("the genesis would be invalid: {e}"))?;
+    let text = serde_json::to_string_pretty(&genesis)? + "\n";
+    fs::write(dir.genesis(), text)?;
+    Ok(genesis)
+}
+
+/// `amount` WAL in FROST, for messages.
+pub fn wal(frost: Frost) -> String {
+    let whole = frost.0 / FROST_PER_WAL;
+    let fraction = frost.0 % FROST_PER_WAL;
+    if fraction == 0 {
+        format!("{whole} WAL")
+    } else {
+        let digits = format!("{fraction:09}");
+        format!("{whole}.{} WAL", digits.trim_end_matches('0'))
+    }
+}

@@ -1,0 +1,96 @@
+//! Running a chain node: open the store, replay, start the sequencer and the RPC server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use walrus_core::keys::Ed25519KeyPair;
+
+use crate::chain::{Chain, ChainError};
+use crate::faucet::Faucet;
+use crate::init::ChainDir;
+use crate::rpc::{router, Rpc};
+use crate::sequencer::Sequencer;
+use crate::store::FjallBlockStore;
+
+/// Default RPC address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9184";
+
+/// How to run a node.
+pub struct NodeConfig {
+    /// The chain directory.
+    pub dir: ChainDir,
+    /// Where the RPC listens.
+    pub listen: SocketAddr,
+    /// The faucet's key; honoured only on a loopback address.
+    pub faucet: Option<Ed25519KeyPair>,
+}
+
+/// A running chain node.
+pub struct RunningNode {
+    /// Where the RPC listens.
+    pub addr: SocketAddr,
+    /// The chain.
+    pub chain: Arc<Chain>,
+    sequencer: Arc<Sequencer>,
+    blocks: oneshot::Receiver<Result<(), ChainError>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: oneshot::Sender<()>,
+}
+
+/// Opens the chain in `config.dir` (replaying its blocks) and starts serving.
+pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
+    let genesis = config.dir.read_genesis()?;
+    let chain_id = genesis.digest();
+    let store_dir = config.dir.store();
+    let chain = tokio::task::spawn_blocking(move || -> anyhow::Result<Chain> {
+        let store = Arc::new(FjallBlockStore::open(&store_dir, &chain_id)?);
+        Ok(Chain::open(genesis, store)?)
+    })
+    .await??;
+    let chain = Arc::new(chain);
+    let faucet = match config.faucet {
+        Some(key) if config.listen.ip().is_loopback() => Some(Arc::new(Faucet::new(key))),
+        Some(_) => {
+            tracing::warn!("faucet disabled: it is only served on a loopback address");
+            None
+        }
+        None => None,
+    };
+    let sequencer = Sequencer::new(Arc::clone(&chain));
+    let blocks = sequencer.start();
+    let rpc = Rpc { chain: Arc::clone(&chain), orderer: sequencer.clone(), faucet };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router(rpc))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningNode { addr, chain, sequencer, blocks, server, shutdown })
+}
+
+impl RunningNode {
+    /// Runs until `stop` resolves or the block loop fails; then shuts down cleanly.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let RunningNode { sequencer, blocks, server, shutdown, .. } = self;
+        let outcome = tokio::select! {
+            () = stop => None,
+            outcome = blocks => Some(outcome),
+        };
+        sequencer.stop();
+        let _ = shutdown.send(());
+        let _ = server.await;
+        match outcome {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => anyhow::bail!("the chain stopped: {e}"),
+            Some(Err(_)) => anyhow::bail!("the block loop ended without a word"),
+        }
+    }
+}

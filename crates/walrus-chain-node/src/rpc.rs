@@ -1,0 +1,425 @@
+//! The chain's HTTP RPC: submit-and-wait, reads of the state, events by long poll, health.
+//!
+//! Requests carry BCS (`application/octet-stream`) for transactions and query strings otherwise;
+//! responses are JSON with IDs in their text forms. Every error is
+//! `{"error": {"code": "...", "reason": "..."}}` with a 4xx or 5xx status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use walrus_chain::objects::Object;
+use walrus_chain::state::Account;
+use walrus_chain::system::{Committee, System};
+use walrus_chain::{EventCursor, EventEnvelope, SignedTransaction, TxDigest, TxEffects};
+use walrus_core::hash::Digest;
+use walrus_core::keys::Address;
+use walrus_core::{BlobId, ObjectId};
+
+use crate::chain::Chain;
+use crate::faucet::Faucet;
+use crate::sequencer::{Orderer, SubmitError};
+use crate::store::{tx_effects, StoreError};
+
+/// Largest transaction, in BCS bytes.
+pub const TX_BYTES_MAX: usize = 128 * 1024;
+/// Default wait for a submitted transaction's effects.
+pub const SUBMIT_WAIT_DEFAULT: Duration = Duration::from_secs(10);
+/// Longest wait a request may ask for (submit or events).
+pub const WAIT_MAX: Duration = Duration::from_secs(60);
+/// Most events in one page.
+pub const EVENTS_PAGE_MAX: usize = 1_000;
+/// Most objects listed for one owner.
+pub const OWNED_OBJECTS_MAX: usize = 10_000;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Rpc {
+    /// The executing chain.
+    pub chain: Arc<Chain>,
+    /// Where transactions go.
+    pub orderer: Arc<dyn Orderer>,
+    /// The local network's faucet, if this is one.
+    pub faucet: Option<Arc<Faucet>>,
+}
+
+/// An RPC error: status, stable code, reason.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    reason: String,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's code and reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, for programs.
+    pub code: String,
+    /// For people.
+    pub reason: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, reason: impl ToString) -> Self {
+        ApiError { status, code, reason: reason.to_string() }
+    }
+
+    fn bad_request(code: &'static str, reason: impl ToString) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, reason)
+    }
+
+    fn not_found(code: &'static str, reason: impl ToString) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, reason)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), reason: self.reason } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "StoreError", e)
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let (status, code) = match &e {
+            SubmitError::WrongChain(_) => (StatusCode::UNPROCESSABLE_ENTITY, "WrongChain"),
+            SubmitError::BadSignature => (StatusCode::UNPROCESSABLE_ENTITY, "BadSignature"),
+            SubmitError::FeeTooLow { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "FeeTooLow"),
+            SubmitError::StaleNonce { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "StaleNonce"),
+            SubmitError::NonceTooFarAhead { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "NonceTooFarAhead"),
+            SubmitError::Conflict(_) => (StatusCode::CONFLICT, "NonceConflict"),
+            SubmitError::Full => (StatusCode::SERVICE_UNAVAILABLE, "MempoolFull"),
+            SubmitError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "Stopped"),
+        };
+        ApiError::new(status, code, e)
+    }
+}
+
+fn parse<T: std::str::FromStr>(what: &'static str, text: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("InvalidParameter", format!("{what} {text:?} does not parse")))
+}
+
+/// The router with every endpoint.
+pub fn router(rpc: Rpc) -> Router {
+    Router::new()
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/{digest}", get(transaction))
+        .route("/v1/accounts/{address}", get(account))
+        .route("/v1/accounts/{address}/objects", get(owned_objects))
+        .route("/v1/objects/{object_id}", get(object))
+        .route("/v1/system", get(system))
+        .route("/v1/committee", get(committee))
+        .route("/v1/blobs/{blob_id}", get(blob))
+        .route("/v1/events", get(events))
+        .route("/v1/health", get(health))
+        .route("/v1/faucet", post(faucet))
+        .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(TX_BYTES_MAX))
+        .with_state(rpc)
+}
+
+/// How long to wait, from `?wait_ms=`.
+#[derive(Debug, Deserialize)]
+struct WaitQuery {
+    wait_ms: Option<u64>,
+}
+
+fn wait_of(wait_ms: Option<u64>, default: Duration) -> Duration {
+    wait_ms.map_or(default, Duration::from_millis).min(WAIT_MAX)
+}
+
+/// A transaction's effects and the block that ran it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutedTx {
+    /// The block height.
+    pub height: u64,
+    /// What it did.
+    pub effects: TxEffects,
+}
+
+async fn submit(
+    State(rpc): State<Rpc>,
+    Query(query): Query<WaitQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ExecutedTx>, ApiError> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let code =
+            if status == StatusCode::PAYLOAD_TOO_LARGE { "TransactionTooLarge" } else { "InvalidBody" };
+        ApiError::new(
+            status,
+            code,
+            format!("{} (transactions are at most {TX_BYTES_MAX} bytes)", e.body_text()),
+        )
+    })?;
+    let tx: SignedTransaction = bcs::from_bytes(&body).map_err(|e| {
+        ApiError::bad_request("MalformedTransaction", format!("not a BCS SignedTransaction: {e}"))
+    })?;
+    let digest = tx.data.digest();
+    let waiter = rpc.chain.wait_for(digest);
+    if let Some((height, effects)) = tx_effects(rpc.chain.store(), &digest)? {
+        rpc.chain.forget(&digest);
+        return Ok(Json(ExecutedTx { height, effects }));
+    }
+    if let Err(e) = rpc.orderer.submit(tx) {
+        rpc.chain.forget(&digest);
+        return Err(e.into());
+    }
+    match tokio::time::timeout(wait_of(query.wait_ms, SUBMIT_WAIT_DEFAULT), waiter).await {
+        Ok(Ok((height, effects))) => Ok(Json(ExecutedTx { height, effects })),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Expired",
+            "the transaction waited too long for an earlier nonce and was dropped",
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("not final yet; look it up later at /v1/transactions/{digest}"),
+        )),
+    }
+}
+
+async fn transaction(
+    State(rpc): State<Rpc>,
+    Path(digest): Path<String>,
+) -> Result<Json<ExecutedTx>, ApiError> {
+    let digest: TxDigest = parse("transaction digest", &digest)?;
+    let (height, effects) = tx_effects(rpc.chain.store(), &digest)?.ok_or_else(|| {
+        ApiError::not_found("TransactionNotFound", format!("no executed transaction {digest}"))
+    })?;
+    Ok(Json(ExecutedTx { height, effects }))
+}
+
+/// An account as the RPC shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The address.
+    pub address: Address,
+    /// Balance and next nonce.
+    #[serde(flatten)]
+    pub account: Account,
+}
+
+async fn account(State(rpc): State<Rpc>, Path(address): Path<String>) -> Result<Json<AccountView>, ApiError> {
+    let address: Address = parse("address", &address)?;
+    let account = rpc.chain.state().account(&address);
+    Ok(Json(AccountView { address, account }))
+}
+
+/// An object with its ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectView {
+    /// The ID.
+    pub id: ObjectId,
+    /// Owner and contents.
+    #[serde(flatten)]
+    pub object: Object,
+}
+
+async fn owned_objects(
+    State(rpc): State<Rpc>,
+    Path(address): Path<String>,
+) -> Result<Json<Vec<ObjectView>>, ApiError> {
+    let address: Address = parse("address", &address)?;
+    let state = rpc.chain.state();
+    let objects = state
+        .objects
+        .iter()
+        .filter(|(_, object)| object.owner == address)
+        .take(OWNED_OBJECTS_MAX)
+        .map(|(id, object)| ObjectView { id: *id, object: object.clone() })
+        .collect();
+    Ok(Json(objects))
+}
+
+async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<ObjectView>, ApiError> {
+    let id: ObjectId = parse("object ID", &id)?;
+    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object =
+        object.ok_or_else(|| ApiError::not_found("ObjectNotFound", format!("no live object {id}")))?;
+    Ok(Json(ObjectView { id, object }))
+}
+
+/// The system state with the chain's clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemView {
+    /// Last block height.
+    pub height: u64,
+    /// Last block time (ms).
+    pub timestamp_ms: u64,
+    /// When the current epoch started (ms).
+    pub epoch_start_ms: u64,
+    /// Parameters, committee, per-epoch accounts.
+    pub system: System,
+}
+
+async fn system(State(rpc): State<Rpc>) -> Json<SystemView> {
+    let state = rpc.chain.state();
+    Json(SystemView {
+        height: state.height,
+        timestamp_ms: state.timestamp_ms,
+        epoch_start_ms: state.epoch_start_ms,
+        system: state.system.clone(),
+    })
+}
+
+async fn committee(State(rpc): State<Rpc>) -> Json<Committee> {
+    Json(rpc.chain.state().system.committee.clone())
+}
+
+/// The blob objects of one blob ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobView {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Marked invalid by a certificate.
+    pub invalid: bool,
+    /// Its blob objects (several accounts may register the same blob).
+    pub objects: Vec<ObjectView>,
+}
+
+async fn blob(State(rpc): State<Rpc>, Path(blob_id): Path<String>) -> Result<Json<BlobView>, ApiError> {
+    let blob_id: BlobId = parse("blob ID", &blob_id)?;
+    let state = rpc.chain.state();
+    let objects = state
+        .blob_objects(&blob_id)
+        .into_iter()
+        .map(|(id, object)| ObjectView { id, object: object.clone() })
+        .collect();
+    Ok(Json(BlobView { blob_id, invalid: state.invalid_blob_ids.contains(&blob_id), objects }))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+/// A page of events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPage {
+    /// Events after the requested cursor, in order.
+    pub events: Vec<EventEnvelope>,
+    /// The cursor to ask from next (`height:index`); `None` if there were none at all.
+    pub next_cursor: Option<String>,
+}
+
+/// Parses `height:index`.
+pub fn parse_cursor(text: &str) -> Option<EventCursor> {
+    let (height, index) = text.split_once(':')?;
+    Some(EventCursor { height: height.parse().ok()?, index: index.parse().ok()? })
+}
+
+/// Formats a cursor as `height:index`.
+pub fn format_cursor(cursor: EventCursor) -> String {
+    format!("{}:{}", cursor.height, cursor.index)
+}
+
+async fn events(
+    State(rpc): State<Rpc>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let after = match query.after.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_cursor(text).ok_or_else(|| {
+            ApiError::bad_request("InvalidParameter", format!("cursor {text:?} is not height:index"))
+        })?),
+    };
+    let limit = query.limit.unwrap_or(EVENTS_PAGE_MAX).clamp(1, EVENTS_PAGE_MAX);
+    let deadline = tokio::time::Instant::now() + wait_of(query.wait_ms, Duration::ZERO);
+    let mut head = rpc.chain.head();
+    loop {
+        head.borrow_and_update();
+        let events = rpc.chain.store().events_after(after, limit)?;
+        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+            let next_cursor = events.last().map(|e| e.cursor).or(after).map(format_cursor);
+            return Ok(Json(EventPage { events, next_cursor }));
+        }
+        // Wakes on the next block; a timeout just ends the wait.
+        let _ = tokio::time::timeout_at(deadline, head.changed()).await;
+    }
+}
+
+/// Liveness and the chain's head.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` when the node answers.
+    pub status: String,
+    /// The chain ID (genesis digest).
+    #[serde(with = "walrus_core::hash::hex_digest")]
+    pub chain_id: Digest,
+    /// Last block height.
+    pub height: u64,
+    /// Last block time (ms).
+    pub timestamp_ms: u64,
+    /// Current epoch.
+    pub epoch: u32,
+    /// State digest after the last block.
+    #[serde(with = "walrus_core::hash::hex_digest")]
+    pub state_digest: Digest,
+    /// The minimum transaction fee in FROST.
+    pub min_fee: u64,
+    /// Whether `/v1/faucet` works here.
+    pub faucet: bool,
+}
+
+async fn health(State(rpc): State<Rpc>) -> Json<Health> {
+    let (_, state_digest) = *rpc.chain.head().borrow();
+    let state = rpc.chain.state();
+    Json(Health {
+        status: "ok".into(),
+        chain_id: state.chain_id,
+        height: state.height,
+        timestamp_ms: state.timestamp_ms,
+        epoch: state.system.epoch().0,
+        state_digest,
+        min_fee: state.system.params.min_fee.0,
+        faucet: rpc.faucet.is_some(),
+    })
+}
+
+/// A faucet request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaucetRequest {
+    /// Who gets the WAL.
+    pub address: Address,
+    /// How much, in FROST.
+    pub amount: u64,
+}
+
+async fn faucet(
+    State(rpc): State<Rpc>,
+    request: Result<Json<FaucetRequest>, JsonRejection>,
+) -> Result<Json<ExecutedTx>, ApiError> {
+    let Some(faucet) = rpc.faucet.clone() else {
+        return Err(ApiError::not_found("NoFaucet", "this network has no faucet (only local networks do)"));
+    };
+    let Json(request) = request.map_err(|e| ApiError::bad_request("InvalidRequest", e.body_text()))?;
+    let (height, effects) = faucet.send(&rpc, request.address, request.amount).await?;
+    Ok(Json(ExecutedTx { height, effects }))
+}

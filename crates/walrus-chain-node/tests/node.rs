@@ -1,0 +1,239 @@
+//! The chain node end to end over HTTP: a directory made by `init_dir`, a node on a loopback
+//! port, and the client. Covers submit-and-wait, reads, events, the faucet, every refusal path
+//! of the RPC, a register-and-certify through the RPC, and a restart that replays the blocks.
+
+use std::time::Duration;
+
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::{Call, Event, Frost, TransactionData, TxStatus};
+use walrus_chain_node::client::check_success;
+use walrus_chain_node::init::{init_dir, read_bls, ChainDir, InitSpec};
+use walrus_chain_node::{start, ChainClient, NodeConfig, RunningNode};
+use walrus_core::encode::compute_metadata;
+use walrus_core::keys::{BlsSignature, Ed25519KeyPair};
+use walrus_core::messages::{signers_to_bitmap, BlobPersistenceType, ProtocolMessage, StorageConfirmation};
+use walrus_core::EncodingParams;
+
+const N_SHARDS: u16 = 10;
+const WAL: u64 = walrus_chain::amount::FROST_PER_WAL;
+
+fn init(dir: &std::path::Path) -> ChainDir {
+    let chain_dir = ChainDir(dir.to_path_buf());
+    let addresses = vec!["127.0.0.1:19001".to_string(), "127.0.0.1:19002".to_string()];
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    let spec = InitSpec::localnet(N_SHARDS, addresses, 3_600_000, now as u64);
+    init_dir(&chain_dir, &spec).expect("init");
+    chain_dir
+}
+
+async fn run(dir: &ChainDir) -> (RunningNode, ChainClient) {
+    let faucet = walrus_chain_node::init::read_ed25519(&dir.faucet_key()).expect("faucet key");
+    let config = NodeConfig {
+        dir: dir.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        faucet: Some(faucet),
+    };
+    let node = start(config).await.expect("node starts");
+    let client = ChainClient::new(&format!("http://{}", node.addr));
+    (node, client)
+}
+
+async fn stop(node: RunningNode) {
+    node.run_until(async {}).await.expect("clean stop");
+}
+
+fn funded_user(seed: u8) -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed(&[seed; 32])
+}
+
+async fn raw_post(client: &ChainClient, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/transactions", client.base()))
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON error body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_reads_events_and_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = init(tmp.path());
+    let (node, client) = run(&dir).await;
+    let health = client.health().await.expect("health");
+    assert!(health.faucet);
+    assert_eq!(health.height, 0);
+
+    let (alice, bob) = (funded_user(1), funded_user(2));
+    check_success(client.faucet(alice.address(), 10 * WAL).await.expect("faucet")).expect("success");
+    assert_eq!(client.account(&alice.address()).await.expect("account").account.balance, Frost(10 * WAL));
+    let sent = client.execute(&alice, Call::Transfer { to: bob.address(), amount: Frost(3 * WAL) }).await;
+    let sent = sent.expect("transfer");
+    assert_eq!(client.account(&bob.address()).await.expect("account").account.balance, Frost(3 * WAL));
+    let looked_up = client.transaction(&sent.effects.digest).await.expect("lookup");
+    assert_eq!(looked_up.effects, sent.effects);
+
+    // A failing call is final too: fee and nonce are taken, the error is reported.
+    let err = client.execute(&bob, Call::Transfer { to: alice.address(), amount: Frost(100 * WAL) }).await;
+    let err = err.expect_err("too much");
+    assert!(err.to_string().contains("EInsufficientFunds"), "{err}");
+
+    // Events: blob registration shows up for a follower waiting on the long poll.
+    let follower = client.clone();
+    let waiting = tokio::spawn(async move { follower.events(None, 100, Duration::from_secs(20)).await });
+    let (blob_object, blob_id) = register_and_certify(&dir, &client, &alice).await;
+    let page = waiting.await.expect("joined").expect("events");
+    assert!(page.events.iter().any(|e| matches!(e.event, Event::BlobRegistered { .. })), "{page:?}");
+    let all = client.events(None, 1000, Duration::ZERO).await.expect("events");
+    let certified: Vec<_> =
+        all.events.iter().filter(|e| matches!(e.event, Event::BlobCertified { .. })).collect();
+    assert_eq!(certified.len(), 1);
+    let after =
+        client.events(Some(certified[0].cursor), 1000, Duration::from_millis(50)).await.expect("events");
+    assert!(after.events.iter().all(|e| e.cursor > certified[0].cursor));
+
+    let view = client.blob(&blob_id).await.expect("blob view");
+    assert_eq!(view.objects.len(), 1);
+    assert_eq!(view.objects[0].id, blob_object);
+    assert!(!view.invalid);
+    let owned = client.owned_objects(&alice.address()).await.expect("owned");
+    assert!(owned.iter().any(|o| o.id == blob_object));
+
+    let before = client.health().await.expect("health");
+    let bob_before = client.account(&bob.address()).await.expect("account");
+    stop(node).await;
+
+    // Restart: the blocks replay to the same state, and effects are still there.
+    let (node, client) = run(&dir).await;
+    let after = client.health().await.expect("health");
+    assert_eq!((after.height, after.state_digest), (before.height, before.state_digest));
+    assert_eq!(client.account(&bob.address()).await.expect("account").account, bob_before.account);
+    assert_eq!(client.transaction(&sent.effects.digest).await.expect("lookup").effects, sent.effects);
+    assert_eq!(client.system().await.expect("system").system.committee.members.len(), 2);
+    stop(node).await;
+}
+
+/// Reserves storage, registers a small blob and certifies it with the genesis nodes' keys,
+/// all through the RPC. Returns the blob object and blob ID.
+async fn register_and_certify(
+    dir: &ChainDir,
+    client: &ChainClient,
+    user: &Ed25519KeyPair,
+) -> (walrus_core::ObjectId, walrus_core::BlobId) {
+    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("params");
+    let data = b"hello, chain";
+    let metadata = compute_metadata(params, data).expect("metadata");
+    let size = params.encoded_blob_length(data.len() as u64).expect("size");
+    let storage = client.execute(user, Call::ReserveSpace { size, epochs_ahead: 2 }).await.expect("reserve");
+    let register = Call::RegisterBlob {
+        storage: storage.effects.created[0],
+        blob_id: *metadata.blob_id(),
+        root_hash: metadata.metadata().compute_root_hash(),
+        size: data.len() as u64,
+        encoding_type: 1,
+        deletable: false,
+    };
+    let blob = client.execute(user, register).await.expect("register").effects.created[0];
+    let committee = client.committee().await.expect("committee");
+    let message = ProtocolMessage::new(
+        committee.epoch,
+        StorageConfirmation { blob_id: *metadata.blob_id(), blob_type: BlobPersistenceType::Permanent },
+    )
+    .to_bytes();
+    let mut signatures = Vec::new();
+    let mut members = Vec::new();
+    for i in 0..2 {
+        let key = read_bls(&dir.node(i).join("bls.key")).expect("bls key");
+        let position = committee.members.iter().position(|m| m.public_key == *key.public()).expect("member");
+        signatures.push(key.sign(&message));
+        members.push(position as u16);
+    }
+    let certificate = CertificateArgs {
+        signature: BlsSignature::aggregate(&signatures).expect("non-empty"),
+        signers_bitmap: signers_to_bitmap(&members),
+        message,
+    };
+    client.execute(user, Call::CertifyBlob { blob, certificate }).await.expect("certify");
+    (blob, *metadata.blob_id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = init(tmp.path());
+    let (node, client) = run(&dir).await;
+    let alice = funded_user(1);
+    check_success(client.faucet(alice.address(), WAL).await.expect("faucet")).expect("success");
+    let health = client.health().await.expect("health");
+    let tx = |nonce: u64, fee: u64| TransactionData {
+        chain_id: health.chain_id,
+        sender: alice.address(),
+        nonce,
+        fee: Frost(fee),
+        call: Call::Transfer { to: funded_user(2).address(), amount: Frost(1) },
+    };
+
+    let (status, body) = raw_post(&client, vec![1, 2, 3]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("MalformedTransaction")));
+
+    let mut forged = tx(0, 1_000).sign(&alice);
+    forged.data.call = Call::Transfer { to: funded_user(3).address(), amount: Frost(1) };
+    let (status, body) = raw_post(&client, forged.to_bcs()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("BadSignature")));
+
+    let (status, body) = raw_post(&client, tx(0, 1).sign(&alice).to_bcs()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("FeeTooLow")));
+
+    let mut other_chain = tx(0, 1_000);
+    other_chain.chain_id = [9; 32];
+    let (status, body) = raw_post(&client, other_chain.sign(&alice).to_bcs()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("WrongChain")));
+
+    check_success(client.submit(&tx(0, 1_000).sign(&alice)).await.expect("first")).expect("success");
+    let (status, body) = raw_post(&client, tx(0, 1_000).sign(&alice).with_call_amount(2).to_bcs()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("StaleNonce")));
+    // The very same transaction again is answered with its effects, not refused.
+    let again = client.submit(&tx(0, 1_000).sign(&alice)).await.expect("idempotent");
+    assert_eq!(again.effects.status, TxStatus::Success);
+
+    let (status, body) = raw_post(&client, tx(5_000, 1_000).sign(&alice).to_bcs()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("NonceTooFarAhead")));
+
+    let (status, body) = raw_post(&client, vec![0; walrus_chain_node::rpc::TX_BYTES_MAX + 1]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("TransactionTooLarge")));
+
+    for (path, code) in [
+        ("/v1/accounts/0x12", "InvalidParameter"),
+        ("/v1/objects/0x0000000000000000000000000000000000000000000000000000000000000001", "ObjectNotFound"),
+        ("/v1/blobs/not-a-blob-id", "InvalidParameter"),
+        ("/v1/events?after=abc", "InvalidParameter"),
+        ("/v1/nothing", "NotFound"),
+    ] {
+        let response = reqwest::get(format!("{}{path}", client.base())).await.expect("answer");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert_eq!(body["error"]["code"].as_str(), Some(code), "{path}");
+    }
+    let too_much = client.faucet(alice.address(), u64::MAX).await.expect_err("capped");
+    assert_eq!(too_much.api_code(), Some("InvalidAmount"));
+    stop(node).await;
+}
+
+trait WithAmount {
+    fn with_call_amount(self, amount: u64) -> Self;
+}
+
+impl WithAmount for walrus_chain::SignedTransaction {
+    /// Re-signs with another amount (so the digest differs but the nonce stays).
+    fn with_call_amount(self, amount: u64) -> Self {
+        let key = funded_user(1);
+        let mut data = self.data;
+        if let Call::Transfer { to, .. } = data.call {
+            data.call = Call::Transfer { to, amount: Frost(amount) };
+        }
+        data.sign(&key)
+    }
+}

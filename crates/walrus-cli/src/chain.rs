@@ -1,0 +1,143 @@
+//! `walrus chain init|run`: create and run the coordination chain.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use walrus_chain_node::init::{init_dir, read_ed25519, wal, ChainDir, InitSpec};
+use walrus_chain_node::node::{NodeConfig, DEFAULT_LISTEN};
+
+/// `walrus chain ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum ChainCommand {
+    /// Create a chain directory: genesis, storage-node keys and a funded faucet.
+    Init(InitArgs),
+    /// Run the chain's sequencer and RPC server until interrupted.
+    Run(RunArgs),
+}
+
+/// Arguments of `walrus chain init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The directory to create.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Shards in the system (1000 gives the blob IDs of Walrus Mainnet).
+    #[arg(long, default_value_t = 1000)]
+    shards: u16,
+    /// Storage nodes of the first committee; shards are split evenly.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Port of the first storage node; node i listens on this plus i, on 127.0.0.1.
+    #[arg(long, default_value_t = 9185)]
+    first_node_port: u16,
+    /// Epoch length, for example `1h`, `10m`, `30s`.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    epoch_duration: Duration,
+    /// WAL held by the faucet account.
+    #[arg(long, default_value_t = 1_000_000)]
+    faucet_wal: u64,
+}
+
+/// Arguments of `walrus chain run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The chain directory made by `walrus chain init`.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Where the RPC listens. The faucet is served only on a loopback address.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+}
+
+/// Parses `250ms`, `30s`, `10m`, `2h` or `1d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s or 10m"))?;
+    let ms = match unit {
+        "ms" => Some(value),
+        "s" => value.checked_mul(1_000),
+        "m" => value.checked_mul(60_000),
+        "h" => value.checked_mul(3_600_000),
+        "d" => value.checked_mul(86_400_000),
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m, h or d")),
+    };
+    match ms {
+        Some(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("{text:?} is out of range")),
+    }
+}
+
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs a `walrus chain` command.
+pub fn run(command: ChainCommand, json: bool) -> Result<()> {
+    match command {
+        ChainCommand::Init(args) => init(&args, json),
+        ChainCommand::Run(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(args))
+        }
+    }
+}
+
+fn init(args: &InitArgs, json: bool) -> Result<()> {
+    let addresses = (0..args.nodes)
+        .map(|i| {
+            let port = usize::from(args.first_node_port) + i;
+            u16::try_from(port).map(|p| format!("127.0.0.1:{p}")).context("node ports run past 65535")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
+    let mut spec = InitSpec::localnet(args.shards, addresses, epoch_ms, now_ms());
+    spec.faucet_wal = args.faucet_wal;
+    let dir = ChainDir(args.dir.clone());
+    let genesis = init_dir(&dir, &spec)?;
+    let chain_id = format!("0x{}", hex::encode(genesis.digest()));
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "chainId": chain_id,
+                "genesis": dir.genesis(),
+                "nShards": args.shards,
+                "nodes": args.nodes,
+            })
+        );
+    } else {
+        let faucet = genesis.allocations.first().map(|(_, amount)| wal(*amount)).unwrap_or_default();
+        println!("Created chain {chain_id} in {}", args.dir.display());
+        println!("  {} shards on {} storage nodes; faucet holds {faucet}", args.shards, args.nodes);
+        println!("Next: walrus chain run --dir {}", args.dir.display());
+    }
+    Ok(())
+}
+
+async fn serve(args: RunArgs) -> Result<()> {
+    let dir = ChainDir(args.dir.clone());
+    let faucet = if dir.faucet_key().exists() { Some(read_ed25519(&dir.faucet_key())?) } else { None };
+    let node = walrus_chain_node::start(NodeConfig { dir, listen: args.listen, faucet }).await?;
+    let (height, _) = *node.chain.head().borrow();
+    eprintln!("chain RPC on http://{} (height {height}); Ctrl-C to stop", node.addr);
+    node.run_until(shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,153 @@
+//! `walrus wallet new|address|balance|transfer|faucet`: an ed25519 account on the chain.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use walrus_chain::amount::FROST_PER_WAL;
+use walrus_chain::{Call, Frost};
+use walrus_chain_node::init::{random_seed, read_ed25519, wal, write_secret};
+use walrus_chain_node::ChainClient;
+use walrus_core::keys::{Address, Ed25519KeyPair};
+
+/// Where the chain RPC is, and which key file to use.
+#[derive(Debug, clap::Args)]
+pub struct WalletArgs {
+    /// The wallet's key file.
+    #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
+    wallet: PathBuf,
+    /// The chain RPC.
+    #[arg(long, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
+    chain_url: String,
+    #[command(subcommand)]
+    command: WalletCommand,
+}
+
+/// `walrus wallet ...`
+#[derive(Debug, clap::Subcommand)]
+enum WalletCommand {
+    /// Create a new key file.
+    New,
+    /// Print the wallet's address.
+    Address,
+    /// Print the balance of the wallet (or of `--address`).
+    Balance {
+        /// Another account to look at.
+        #[arg(long)]
+        address: Option<Address>,
+    },
+    /// Send WAL to another account.
+    Transfer {
+        /// The recipient.
+        to: Address,
+        /// Amount in WAL (up to 9 decimals).
+        amount: String,
+    },
+    /// Ask a local network's faucet for WAL.
+    Faucet {
+        /// Amount in WAL.
+        #[arg(long, default_value = "100")]
+        amount: String,
+    },
+}
+
+fn default_wallet() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".walrus").join("wallet.key")
+}
+
+/// Parses a WAL amount with up to 9 decimals into FROST.
+pub fn parse_wal(text: &str) -> Result<Frost> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty()
+        || !digits_ok(whole)
+        || !digits_ok(fraction)
+        || fraction.len() > 9
+    {
+        bail!("{text:?} is not an amount of WAL (for example 12 or 0.5)");
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().context("amount too large")? };
+    let fraction: u64 = format!("{fraction:0<9}").parse().context("bad decimals")?;
+    let frost =
+        whole.checked_mul(FROST_PER_WAL).and_then(|w| w.checked_add(fraction)).context("amount too large")?;
+    Ok(Frost(frost))
+}
+
+/// Runs a `walrus wallet` command.
+pub fn run(args: WalletArgs, json: bool) -> Result<()> {
+    if let WalletCommand::New = args.command {
+        let seed = random_seed()?;
+        write_secret(&args.wallet, &seed)?;
+        let address = Ed25519KeyPair::from_seed(&seed).address();
+        print(json, serde_json::json!({ "address": address, "wallet": args.wallet }), || {
+            format!("Created wallet {} with address {address}", args.wallet.display())
+        });
+        return Ok(());
+    }
+    let key = read_ed25519(&args.wallet).context("no wallet; create one with `walrus wallet new`")?;
+    let client = ChainClient::new(&args.chain_url);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match args.command {
+            WalletCommand::New => unreachable!("handled above"),
+            WalletCommand::Address => {
+                let address = key.address();
+                print(json, serde_json::json!({ "address": address }), || address.to_string());
+            }
+            WalletCommand::Balance { address } => {
+                let address = address.unwrap_or_else(|| key.address());
+                let view = client.account(&address).await?;
+                let balance = view.account.balance;
+                print(json, serde_json::json!({ "address": address, "balanceFrost": balance.0 }), || {
+                    format!("{address}: {}", wal(balance))
+                });
+            }
+            WalletCommand::Transfer { to, amount } => {
+                let amount = parse_wal(&amount)?;
+                let executed = client.execute(&key, Call::Transfer { to, amount }).await?;
+                let digest = executed.effects.digest;
+                print(json, serde_json::json!({ "digest": digest, "height": executed.height }), || {
+                    format!(
+                        "Sent {} to {to} in transaction {digest} (block {})",
+                        wal(amount),
+                        executed.height
+                    )
+                });
+            }
+            WalletCommand::Faucet { amount } => {
+                let amount = parse_wal(&amount)?;
+                let executed = client.faucet(key.address(), amount.0).await?;
+                print(
+                    json,
+                    serde_json::json!({ "digest": executed.effects.digest, "amountFrost": amount.0 }),
+                    || format!("Received {} from the faucet", wal(amount)),
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wal_amounts_parse_to_frost() {
+        assert_eq!(parse_wal("1").expect("valid"), Frost(FROST_PER_WAL));
+        assert_eq!(parse_wal("0.5").expect("valid"), Frost(FROST_PER_WAL / 2));
+        assert_eq!(parse_wal(".000000001").expect("valid"), Frost(1));
+        assert_eq!(parse_wal("12.25").expect("valid"), Frost(12_250_000_000));
+        for bad in ["", ".", "1.0000000001", "-1", "1e9", "abc", "99999999999999999999"] {
+            assert!(parse_wal(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
