@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use walrus_chain::objects::Object;
+use walrus_chain::objects::{Object, Owner};
 use walrus_chain::state::Account;
 use walrus_chain::system::{Committee, System};
 use walrus_chain::{EventCursor, EventEnvelope, SignedTransaction, TxDigest, TxEffects};
@@ -249,7 +249,7 @@ async fn owned_objects(
     let objects = state
         .objects
         .iter()
-        .filter(|(_, object)| object.owner == address)
+        .filter(|(_, object)| object.owner == Owner::Address(address))
         .take(OWNED_OBJECTS_MAX)
         .map(|(id, object)| ObjectView { id: *id, object: object.clone() })
         .collect();
@@ -271,8 +271,12 @@ pub struct SystemView {
     pub height: u64,
     /// Last block time (ms).
     pub timestamp_ms: u64,
-    /// When the current epoch started (ms).
-    pub epoch_start_ms: u64,
+    /// When the next epoch step (parameter selection or epoch change) is due (ms).
+    pub next_epoch_step_ms: Option<u64>,
+    /// WAL in existence (FROST).
+    pub total_supply: u64,
+    /// WAL burned so far (FROST).
+    pub burned: u64,
     /// Parameters, committee, per-epoch accounts.
     pub system: System,
 }
@@ -282,7 +286,9 @@ async fn system(State(rpc): State<Rpc>) -> Json<SystemView> {
     Json(SystemView {
         height: state.height,
         timestamp_ms: state.timestamp_ms,
-        epoch_start_ms: state.epoch_start_ms,
+        next_epoch_step_ms: state.system.next_step_ms(),
+        total_supply: state.total_supply.0,
+        burned: state.burned.0,
         system: state.system.clone(),
     })
 }

@@ -3,7 +3,7 @@
 //! Blocks are cut as fast as they can be made durable: while one block is being synced, new
 //! transactions gather for the next, so the batch grows with the load (group commit). When
 //! nothing is submitted, a block is still cut when the epoch's time is up, so that epochs change
-//! on schedule. The block time is the wall clock, never earlier than the last block's.
+//! on schedule (mid-epoch parameter selection, then the epoch change). The block time is the wall clock, never earlier than the last block's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -158,19 +158,19 @@ impl Sequencer {
             if pool.stopped {
                 return None;
             }
-            let (epoch_due_ms, nonces) = {
+            let (step_due_ms, nonces) = {
                 let state = self.chain.state();
-                let due = state.epoch_start_ms.saturating_add(state.system.params.epoch_duration_ms);
+                let due = state.system.next_step_ms().unwrap_or(u64::MAX);
                 let nonces: Vec<(Address, u64)> =
                     pool.by_sender.keys().map(|sender| (*sender, state.account(sender).nonce)).collect();
                 (due, nonces)
             };
             let batch = self.take_ready(&mut pool, &nonces);
             let now = now_ms();
-            if !batch.is_empty() || now >= epoch_due_ms {
+            if !batch.is_empty() || now >= step_due_ms {
                 return Some(batch);
             }
-            let sleep = Duration::from_millis(epoch_due_ms - now).min(IDLE_WAKE);
+            let sleep = Duration::from_millis(step_due_ms - now).min(IDLE_WAKE);
             pool = self.wake.wait_timeout(pool, sleep).unwrap_or_else(PoisonError::into_inner).0;
         }
     }

@@ -18,10 +18,14 @@ const N_SHARDS: u16 = 10;
 const WAL: u64 = walrus_chain::amount::FROST_PER_WAL;
 
 fn init(dir: &std::path::Path) -> ChainDir {
+    init_with_epoch(dir, 3_600_000)
+}
+
+fn init_with_epoch(dir: &std::path::Path, epoch_ms: u64) -> ChainDir {
     let chain_dir = ChainDir(dir.to_path_buf());
     let addresses = vec!["127.0.0.1:19001".to_string(), "127.0.0.1:19002".to_string()];
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-    let spec = InitSpec::localnet(N_SHARDS, addresses, 3_600_000, now as u64);
+    let spec = InitSpec::localnet(N_SHARDS, addresses, epoch_ms, now as u64);
     init_dir(&chain_dir, &spec).expect("init");
     chain_dir
 }
@@ -236,4 +240,26 @@ impl WithAmount for walrus_chain::SignedTransaction {
         }
         data.sign(&key)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_change_on_schedule_without_transactions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = init_with_epoch(tmp.path(), 200);
+    let (node, client) = run(&dir).await;
+    let page = client.events(None, 100, Duration::from_secs(5)).await.expect("events");
+    assert!(matches!(page.events[0].event, Event::EpochParametersSelected { .. }), "{page:?}");
+    let mut epoch = 0;
+    for _ in 0..100 {
+        epoch = client.health().await.expect("health").epoch;
+        if epoch >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(epoch >= 2, "epochs of 200 ms did not advance: still {epoch}");
+    let all = client.events(None, 1000, Duration::ZERO).await.expect("events");
+    let changes = all.events.iter().filter(|e| matches!(e.event, Event::EpochChangeDone { .. })).count();
+    assert!(changes >= 2);
+    stop(node).await;
 }

@@ -13,7 +13,6 @@ use crate::calls;
 use crate::error::ExecError;
 use crate::events::{Event, EventCursor, EventEnvelope};
 use crate::state::{apply, Overlay, State};
-use crate::system::EpochAccount;
 use crate::tx::{SignedTransaction, TxDigest};
 
 /// Most transactions in one block.
@@ -192,7 +191,8 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
         cursor.index += 1;
         e
     };
-    let system_events = begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
+    let system_events =
+        crate::epoch::begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
     let transactions =
         block.transactions.iter().map(|tx| execute_transaction(state, tx, &mut envelope)).collect();
     let block_digest = block.digest();
@@ -204,28 +204,6 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
         system_events,
         transactions,
     })
-}
-
-/// The system step: one epoch change if the current epoch's time is up. The committee is
-/// carried over unchanged (committee selection by stake and shard migration come later); the
-/// ended epoch's rewards are held for its committee.
-fn begin_block(state: &mut State) -> Vec<Event> {
-    let system = &mut state.system;
-    let due = state.epoch_start_ms.saturating_add(system.params.epoch_duration_ms);
-    if state.timestamp_ms < due {
-        return Vec::new();
-    }
-    let (Some(next), Some(last)) = (system.epoch().next(), system.future.last().map(|a| a.epoch)) else {
-        return Vec::new();
-    };
-    let Some(after_last) = last.next() else { return Vec::new() };
-    let ended = system.future.remove(0);
-    system.future.push(EpochAccount { epoch: after_last, used_capacity: 0, rewards: Default::default() });
-    // Cannot overflow: these rewards were part of the fixed supply.
-    state.node_rewards = state.node_rewards.checked_add(ended.rewards).unwrap_or(state.node_rewards);
-    system.committee.epoch = next;
-    state.epoch_start_ms = due;
-    vec![Event::EpochChangeStart { epoch: next }, Event::EpochChangeDone { epoch: next }]
 }
 
 /// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.

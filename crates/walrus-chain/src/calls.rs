@@ -7,9 +7,10 @@ use walrus_core::{BlobId, EncodingParams, EncodingType, Epoch, ObjectId};
 
 use crate::amount::{storage_units, Frost};
 use crate::certify::{self, Threshold};
+use crate::epoch;
 use crate::error::ExecError;
 use crate::events::Event;
-use crate::objects::{BlobObject, Object, ObjectBody, StorageResource};
+use crate::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
 use crate::state::Overlay;
 use crate::tx::{Call, CertificateArgs};
 
@@ -22,7 +23,7 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         }
         Call::TransferObject { object, to } => {
             let mut found = o.owned(*object, sender)?;
-            found.owner = *to;
+            found.owner = Owner::Address(*to);
             o.put_object(*object, found);
             Ok(())
         }
@@ -59,6 +60,14 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         }
         Call::ExtendBlob { blob, epochs } => extend_blob(o, sender, *blob, *epochs),
         Call::InvalidateBlobId { certificate } => invalidate(o, certificate),
+        Call::RegisterNode(registration) => epoch::register_node(o, sender, registration).map(|_| ()),
+        Call::SetNodeVotes { node_id, votes } => epoch::set_votes(o, sender, *node_id, *votes),
+        Call::EpochSyncDone { node_id, epoch } => epoch::epoch_sync_done(o, sender, *node_id, *epoch),
+        Call::CollectNodeRewards { node_id } => epoch::collect_rewards(o, sender, *node_id),
+        Call::SetBlobAttributes { blob, set, remove } => set_attributes(o, sender, *blob, set, remove),
+        Call::ShareBlob { blob, funds } => share_blob(o, sender, *blob, *funds),
+        Call::FundSharedBlob { blob, amount } => fund_shared_blob(o, sender, *blob, *amount),
+        Call::ExtendSharedBlob { blob, epochs } => extend_shared_blob(o, *blob, *epochs),
     }
 }
 
@@ -93,7 +102,7 @@ pub(crate) fn reserve_space(
         end_epoch: epoch_plus(start, epochs_ahead)?,
         storage_size: size,
     };
-    o.put_object(id, Object { owner: sender, body: ObjectBody::Storage(storage) });
+    o.put_object(id, Object { owner: Owner::Address(sender), body: ObjectBody::Storage(storage) });
     Ok(id)
 }
 
@@ -102,7 +111,7 @@ fn owned_storage(o: &Overlay<'_>, sender: Address, id: ObjectId) -> Result<Stora
 }
 
 fn put_storage(o: &mut Overlay<'_>, owner: Address, storage: StorageResource) {
-    o.put_object(storage.id, Object { owner, body: ObjectBody::Storage(storage) });
+    o.put_object(storage.id, Object { owner: Owner::Address(owner), body: ObjectBody::Storage(storage) });
 }
 
 fn split_by_epoch(o: &mut Overlay<'_>, sender: Address, id: ObjectId, epoch: Epoch) -> Result<(), ExecError> {
@@ -200,6 +209,7 @@ pub(crate) fn register(
         certified_epoch: None,
         storage: resource,
         deletable: r.deletable,
+        attributes: Default::default(),
     };
     o.emit(Event::BlobRegistered {
         epoch,
@@ -211,7 +221,7 @@ pub(crate) fn register(
         object_id: id,
     });
     o.delete_object(storage);
-    o.put_object(id, Object { owner: sender, body: ObjectBody::Blob(blob) });
+    o.put_object(id, Object { owner: Owner::Address(sender), body: ObjectBody::Blob(blob) });
     Ok(id)
 }
 
@@ -251,7 +261,7 @@ fn certify_blob(
         object_id: id,
         is_extension: false,
     });
-    o.put_object(id, Object { owner: sender, body: ObjectBody::Blob(blob) });
+    o.put_object(id, Object { owner: Owner::Address(sender), body: ObjectBody::Blob(blob) });
     Ok(())
 }
 
@@ -278,6 +288,16 @@ fn delete_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Result<(),
 
 fn extend_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId, epochs: u32) -> Result<(), ExecError> {
     let mut blob = owned_blob(o, sender, id)?;
+    let cost = extend(o, &mut blob, epochs)?;
+    o.debit(sender, cost)?;
+    o.put_object(id, Object { owner: Owner::Address(sender), body: ObjectBody::Blob(blob) });
+    Ok(())
+}
+
+/// Extends a certified, unexpired blob by `epochs`: reserves the space in each added epoch,
+/// pays those epochs' rewards, and emits the extension event. Returns the price, which the
+/// caller takes from the payer.
+fn extend(o: &mut Overlay<'_>, blob: &mut BlobObject, epochs: u32) -> Result<Frost, ExecError> {
     let system = o.system();
     let epoch = system.epoch();
     let certified_epoch = blob.certified_epoch.ok_or(ExecError::NotCertified)?;
@@ -291,7 +311,6 @@ fn extend_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId, epochs: u32) 
     }
     let per_epoch =
         system.params.storage_price_per_unit.checked_mul(storage_units(blob.storage.storage_size))?;
-    o.debit(sender, per_epoch.checked_mul(u64::from(epochs))?)?;
     o.system_mut().reserve(start..end, blob.storage.storage_size, per_epoch)?;
     blob.storage.end_epoch = epoch_plus(blob.storage.end_epoch, epochs)?;
     o.emit(Event::BlobCertified {
@@ -299,10 +318,82 @@ fn extend_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId, epochs: u32) 
         blob_id: blob.blob_id,
         end_epoch: blob.end_epoch(),
         deletable: blob.deletable,
-        object_id: id,
+        object_id: blob.id,
         is_extension: true,
     });
-    o.put_object(id, Object { owner: sender, body: ObjectBody::Blob(blob) });
+    per_epoch.checked_mul(u64::from(epochs))
+}
+
+/// Most attributes on one blob object.
+pub const ATTRIBUTES_MAX: usize = 256;
+/// Longest attribute key, in bytes.
+pub const ATTRIBUTE_KEY_BYTES_MAX: usize = 1024;
+/// Most bytes of keys and values on one blob object.
+pub const ATTRIBUTES_BYTES_MAX: usize = 64 * 1024;
+
+fn set_attributes(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    id: ObjectId,
+    set: &[(String, String)],
+    remove: &[String],
+) -> Result<(), ExecError> {
+    let mut blob = owned_blob(o, sender, id)?;
+    for key in remove {
+        blob.attributes.remove(key).ok_or_else(|| ExecError::AttributeNotFound(key.clone()))?;
+    }
+    for (key, value) in set {
+        if key.len() > ATTRIBUTE_KEY_BYTES_MAX {
+            return Err(ExecError::LimitExceeded {
+                what: "attribute key bytes",
+                max: ATTRIBUTE_KEY_BYTES_MAX as u64,
+            });
+        }
+        blob.attributes.insert(key.clone(), value.clone());
+    }
+    if blob.attributes.len() > ATTRIBUTES_MAX {
+        return Err(ExecError::LimitExceeded { what: "attributes", max: ATTRIBUTES_MAX as u64 });
+    }
+    let bytes: usize = blob.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > ATTRIBUTES_BYTES_MAX {
+        return Err(ExecError::LimitExceeded { what: "attribute bytes", max: ATTRIBUTES_BYTES_MAX as u64 });
+    }
+    o.put_object(id, Object { owner: Owner::Address(sender), body: ObjectBody::Blob(blob) });
+    Ok(())
+}
+
+fn share_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId, funds: Frost) -> Result<(), ExecError> {
+    let blob = owned_blob(o, sender, id)?;
+    o.debit(sender, funds)?;
+    o.put_object(id, Object { owner: Owner::Shared, body: ObjectBody::SharedBlob { blob, funds } });
+    Ok(())
+}
+
+fn shared_blob(o: &Overlay<'_>, id: ObjectId) -> Result<(BlobObject, Frost), ExecError> {
+    match &o.object(id)?.body {
+        ObjectBody::SharedBlob { blob, funds } => Ok((blob.clone(), *funds)),
+        _ => Err(ExecError::NotShared(id)),
+    }
+}
+
+fn fund_shared_blob(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    id: ObjectId,
+    amount: Frost,
+) -> Result<(), ExecError> {
+    let (blob, funds) = shared_blob(o, id)?;
+    o.debit(sender, amount)?;
+    let funds = funds.checked_add(amount)?;
+    o.put_object(id, Object { owner: Owner::Shared, body: ObjectBody::SharedBlob { blob, funds } });
+    Ok(())
+}
+
+fn extend_shared_blob(o: &mut Overlay<'_>, id: ObjectId, epochs: u32) -> Result<(), ExecError> {
+    let (mut blob, funds) = shared_blob(o, id)?;
+    let cost = extend(o, &mut blob, epochs)?;
+    let funds = funds.checked_sub(cost)?;
+    o.put_object(id, Object { owner: Owner::Shared, body: ObjectBody::SharedBlob { blob, funds } });
     Ok(())
 }
 

@@ -121,6 +121,38 @@ pub enum ExecError {
     /// The certified message is about another blob or object, or another persistence type.
     #[error("certificate does not match the blob object")]
     CertificateMismatch,
+    /// A node is not registered.
+    #[error("node {0} is not registered")]
+    NodeNotFound(ObjectId),
+    /// The sender does not operate the node.
+    #[error("the sender does not operate node {0}")]
+    NotNodeOwner(ObjectId),
+    /// The node is not in the current committee.
+    #[error("node {0} is not in the current committee")]
+    NotInCommittee(ObjectId),
+    /// A sync report for an epoch other than the current one.
+    #[error("sync report for epoch {got}, the current epoch is {current}")]
+    InvalidSyncEpoch {
+        /// The current epoch.
+        current: Epoch,
+        /// The report's.
+        got: Epoch,
+    },
+    /// The node already reported this epoch's sync.
+    #[error("node already reported its shards for this epoch")]
+    DuplicateSyncDone,
+    /// A node name or address too long, or a BLS key already registered.
+    #[error("invalid node information: {0}")]
+    InvalidNodeInfo(&'static str),
+    /// The BLS proof of possession does not verify for the sender and epoch.
+    #[error("proof of possession does not verify")]
+    InvalidProofOfPossession,
+    /// An attribute to remove is not there.
+    #[error("blob object has no attribute {0:?}")]
+    AttributeNotFound(String),
+    /// The blob object is not shared (or is shared where an owned one is needed).
+    #[error("object {0} is not a shared blob")]
+    NotShared(ObjectId),
     /// A value exceeds a protocol limit.
     #[error("{what} exceeds its limit of {max}")]
     LimitExceeded {
@@ -161,6 +193,15 @@ impl ExecError {
             ExecError::InvalidMessage(_) => "EInvalidMsgType",
             ExecError::CertificateMismatch => "EInvalidBlobPersistenceType",
             ExecError::LimitExceeded { .. } => "ELimitExceeded",
+            ExecError::NodeNotFound(_) => "ENodeNotFound",
+            ExecError::NotNodeOwner(_) => "EAuthorizationFailure",
+            ExecError::NotInCommittee(_) => "ENotInCommittee",
+            ExecError::InvalidSyncEpoch { .. } => "EInvalidSyncEpoch",
+            ExecError::DuplicateSyncDone => "EDuplicateSyncDone",
+            ExecError::InvalidNodeInfo(_) => "EInvalidNodeInfo",
+            ExecError::InvalidProofOfPossession => "EInvalidProofOfPossession",
+            ExecError::AttributeNotFound(_) => "EMissingMetadataKey",
+            ExecError::NotShared(_) => "ENotShared",
         }
     }
 }

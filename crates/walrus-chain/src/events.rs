@@ -1,8 +1,9 @@
 //! Events with the reference's names and fields (`walrus::events`), and their cursors.
 
 use serde::{Deserialize, Serialize};
-use walrus_core::{BlobId, Epoch, ObjectId};
+use walrus_core::{BlobId, Epoch, ObjectId, ShardIndex};
 
+use crate::amount::Frost;
 use crate::tx::TxDigest;
 
 /// Where an event is in the chain: the block height and its position among the block's events.
@@ -78,6 +79,27 @@ pub enum Event {
     EpochChangeDone {
         /// The new epoch.
         epoch: Epoch,
+    },
+    /// A node of the committee reported that it holds its shards for the epoch.
+    ShardsReceived {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The node's shards.
+        shards: Vec<ShardIndex>,
+    },
+    /// The next epoch's committee and capacity were chosen (at mid-epoch).
+    EpochParametersSelected {
+        /// The epoch they are for.
+        next_epoch: Epoch,
+    },
+    /// Storage and write prices were recomputed from the committee's votes.
+    PricesUpdated {
+        /// The current epoch.
+        epoch: Epoch,
+        /// FROST per storage unit per epoch.
+        storage_price: Frost,
+        /// FROST per storage unit, once per registration.
+        write_price: Frost,
     },
 }
 

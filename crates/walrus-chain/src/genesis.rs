@@ -9,6 +9,7 @@ use walrus_core::messages::verify_proof_of_possession;
 use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
+use crate::epoch::{EpochState, NodeRecord, Votes};
 use crate::state::{Account, State};
 use crate::system::{Committee, EpochAccount, Member, Parameters, System};
 
@@ -88,7 +89,7 @@ impl Genesis {
             return Err(bad("max epochs ahead must be in 1..=1000"));
         }
         let chain_id = self.digest();
-        let committee = self.committee(chain_id)?;
+        let (committee, nodes) = self.committee(chain_id)?;
         let mut accounts = BTreeMap::new();
         let mut total_supply = Frost::ZERO;
         for (address, amount) in &self.allocations {
@@ -104,20 +105,30 @@ impl Genesis {
             height: 0,
             last_block: chain_id,
             timestamp_ms: self.timestamp_ms,
-            epoch_start_ms: self.timestamp_ms,
-            system: System { params: self.params.clone(), committee, future },
+            system: System {
+                params: self.params.clone(),
+                committee,
+                future,
+                epoch_state: EpochState::ChangeDone { since_ms: self.timestamp_ms },
+                nodes,
+                next_capacity: None,
+            },
             accounts,
             objects: BTreeMap::new(),
             blobs_by_id: BTreeMap::new(),
             invalid_blob_ids: Default::default(),
-            node_rewards: Frost::ZERO,
             total_supply,
+            burned: Frost::ZERO,
         })
     }
 
-    /// The epoch-0 committee: node IDs derived from the chain ID, members sorted by node ID,
-    /// shards assigned sequentially in that order (as the reference's first assignment).
-    fn committee(&self, chain_id: Digest) -> Result<Committee, GenesisError> {
+    /// The epoch-0 committee and its node records: node IDs derived from the chain ID, members
+    /// sorted by node ID, shards assigned sequentially in that order (as the reference's first
+    /// assignment). Genesis nodes vote the genesis prices and an even share of the capacity.
+    fn committee(
+        &self,
+        chain_id: Digest,
+    ) -> Result<(Committee, BTreeMap<ObjectId, NodeRecord>), GenesisError> {
         let assigned: u64 = self.nodes.iter().map(|n| u64::from(n.shards)).sum();
         if assigned != u64::from(self.params.n_shards) || self.nodes.iter().any(|n| n.shards == 0) {
             return Err(GenesisError::Shards { assigned, n_shards: self.params.n_shards });
@@ -135,11 +146,32 @@ impl Genesis {
         }
         nodes.sort_by_key(|(id, _)| *id);
         let mut next = 0u16;
+        let mut records = BTreeMap::new();
+        let n = u128::from(self.params.n_shards);
         let members = nodes
             .into_iter()
-            .map(|(node_id, node)| {
+            .enumerate()
+            .map(|(i, (node_id, node))| {
                 let shards = (next..next + node.shards).map(ShardIndex).collect();
                 next += node.shards;
+                let share = u128::from(self.params.total_capacity) * u128::from(node.shards) / n;
+                let votes = Votes {
+                    storage_price: self.params.storage_price_per_unit,
+                    write_price: self.params.write_price_per_unit,
+                    node_capacity: u64::try_from(share).unwrap_or(u64::MAX),
+                };
+                records.insert(
+                    node_id,
+                    NodeRecord {
+                        owner: node.owner,
+                        name: format!("genesis-{i}"),
+                        public_key: node.public_key,
+                        network_address: node.network_address.clone(),
+                        votes,
+                        rewards: Frost::ZERO,
+                        last_sync_done: Some(Epoch(0)),
+                    },
+                );
                 Member {
                     node_id,
                     public_key: node.public_key,
@@ -148,6 +180,6 @@ impl Genesis {
                 }
             })
             .collect();
-        Ok(Committee { epoch: Epoch(0), members })
+        Ok((Committee { epoch: Epoch(0), members }, records))
     }
 }

@@ -13,6 +13,7 @@ pub mod amount;
 pub mod block;
 mod calls;
 mod certify;
+pub mod epoch;
 pub mod error;
 pub mod events;
 pub mod genesis;

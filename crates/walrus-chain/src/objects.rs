@@ -1,10 +1,13 @@
 //! The objects accounts own: storage resources and blob objects, as in the reference's
 //! `storage_resource.move` and `blob.move`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, EncodingType, Epoch, ObjectId};
 
+use crate::amount::Frost;
 use crate::error::ExecError;
 
 /// Space reserved for epochs `start_epoch..end_epoch` (end exclusive), in encoded bytes.
@@ -46,6 +49,8 @@ pub struct BlobObject {
     pub storage: StorageResource,
     /// Whether the owner may delete it before its end epoch.
     pub deletable: bool,
+    /// Key-value attributes set by the owner (for example `content-type`), in key order.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl BlobObject {
@@ -62,13 +67,39 @@ pub enum ObjectBody {
     Storage(StorageResource),
     /// A blob.
     Blob(BlobObject),
+    /// A blob anyone may fund and extend (the reference's `SharedBlob`); never deleted.
+    SharedBlob {
+        /// The blob.
+        blob: BlobObject,
+        /// WAL set aside for its extensions.
+        funds: Frost,
+    },
+}
+
+impl ObjectBody {
+    /// The blob inside, owned or shared.
+    pub fn blob(&self) -> Option<&BlobObject> {
+        match self {
+            ObjectBody::Blob(blob) | ObjectBody::SharedBlob { blob, .. } => Some(blob),
+            ObjectBody::Storage(_) => None,
+        }
+    }
+}
+
+/// Who may use an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Owner {
+    /// One account.
+    Address(Address),
+    /// Everyone (shared blobs).
+    Shared,
 }
 
 /// A live object and its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
-    /// The owning account.
-    pub owner: Address,
+    /// Who may use it.
+    pub owner: Owner,
     /// The object.
     pub body: ObjectBody,
 }
@@ -78,7 +109,7 @@ impl Object {
     pub fn as_storage(&self, id: ObjectId) -> Result<&StorageResource, ExecError> {
         match &self.body {
             ObjectBody::Storage(storage) => Ok(storage),
-            ObjectBody::Blob(_) => {
+            ObjectBody::Blob(_) | ObjectBody::SharedBlob { .. } => {
                 Err(ExecError::WrongObjectType { object: id, expected: "storage resource" })
             }
         }
@@ -88,7 +119,9 @@ impl Object {
     pub fn as_blob(&self, id: ObjectId) -> Result<&BlobObject, ExecError> {
         match &self.body {
             ObjectBody::Blob(blob) => Ok(blob),
-            ObjectBody::Storage(_) => Err(ExecError::WrongObjectType { object: id, expected: "blob" }),
+            ObjectBody::Storage(_) | ObjectBody::SharedBlob { .. } => {
+                Err(ExecError::WrongObjectType { object: id, expected: "owned blob" })
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use walrus_core::{BlobId, ObjectId};
 use crate::amount::Frost;
 use crate::error::ExecError;
 use crate::events::Event;
-use crate::objects::{Object, ObjectBody};
+use crate::objects::{Object, ObjectBody, Owner};
 use crate::system::System;
 use crate::tx::TxDigest;
 
@@ -35,8 +35,6 @@ pub struct State {
     pub last_block: Digest,
     /// Timestamp of the last executed block, in milliseconds.
     pub timestamp_ms: u64,
-    /// When the current epoch started, in milliseconds.
-    pub epoch_start_ms: u64,
     /// The system object.
     pub system: System,
     /// Accounts with a balance or a nonce.
@@ -47,10 +45,10 @@ pub struct State {
     pub blobs_by_id: BTreeMap<BlobId, BTreeSet<ObjectId>>,
     /// Blob IDs marked invalid; never removed.
     pub invalid_blob_ids: BTreeSet<BlobId>,
-    /// Rewards of past epochs, held for the committee until staking pools pay them out.
-    pub node_rewards: Frost,
-    /// All WAL in existence (fixed at genesis).
+    /// All WAL in existence: the genesis allocations less what was burned.
     pub total_supply: Frost,
+    /// WAL burned at epoch changes.
+    pub burned: Frost,
 }
 
 impl State {
@@ -65,11 +63,15 @@ impl State {
         self.accounts.get(address).copied().unwrap_or_default()
     }
 
-    /// WAL in balances, undistributed epoch rewards and held node rewards; equals
+    /// WAL in balances, rewards (per epoch and per node) and shared blobs' funds; equals
     /// `total_supply` in every reachable state.
     pub fn circulating(&self) -> Result<Frost, ExecError> {
         let balances = self.accounts.values().try_fold(Frost::ZERO, |sum, a| sum.checked_add(a.balance))?;
-        balances.checked_add(self.system.undistributed_rewards()?)?.checked_add(self.node_rewards)
+        let funds = self.objects.values().try_fold(Frost::ZERO, |sum, object| match object.body {
+            ObjectBody::SharedBlob { funds, .. } => sum.checked_add(funds),
+            _ => Ok(sum),
+        })?;
+        balances.checked_add(self.system.undistributed_rewards()?)?.checked_add(funds)
     }
 
     /// The blob objects of `blob_id`.
@@ -117,6 +119,11 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The block time.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.base.timestamp_ms
+    }
+
     pub(crate) fn system(&self) -> &System {
         self.system.as_ref().unwrap_or(&self.base.system)
     }
@@ -159,7 +166,7 @@ impl<'a> Overlay<'a> {
     /// The object, checked to be owned by `owner`.
     pub(crate) fn owned(&self, id: ObjectId, owner: Address) -> Result<Object, ExecError> {
         let object = self.object(id)?;
-        if object.owner != owner {
+        if object.owner != Owner::Address(owner) {
             return Err(ExecError::NotOwner(id));
         }
         Ok(object.clone())
@@ -242,7 +249,7 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
 }
 
 fn index_blob(state: &mut State, id: ObjectId, object: &Object, present: bool) {
-    if let ObjectBody::Blob(blob) = &object.body {
+    if let Some(blob) = object.body.blob() {
         if present {
             state.blobs_by_id.entry(blob.blob_id).or_default().insert(id);
         } else if let Some(ids) = state.blobs_by_id.get_mut(&blob.blob_id) {

@@ -1,11 +1,14 @@
 //! The system object: shard count, epoch, committee, prices, capacity, and the per-epoch
 //! accounting of used space and rewards ("future accounting" in the reference).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use walrus_core::keys::BlsPublicKey;
 use walrus_core::{Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
+use crate::epoch::{EpochState, NodeRecord};
 use crate::error::ExecError;
 
 /// A storage node in a committee.
@@ -78,6 +81,12 @@ pub struct System {
     /// Accounts of the current and the next `max_epochs_ahead - 1` epochs; index 0 is the
     /// current epoch.
     pub future: Vec<EpochAccount>,
+    /// Where the epoch is in its cycle.
+    pub epoch_state: EpochState,
+    /// Registered storage nodes by node ID (committee members and candidates).
+    pub nodes: BTreeMap<ObjectId, NodeRecord>,
+    /// The capacity voted for the next epoch, once selected at mid-epoch.
+    pub next_capacity: Option<u64>,
 }
 
 impl System {
@@ -133,8 +142,10 @@ impl System {
         Ok(())
     }
 
-    /// All rewards not yet distributed.
+    /// All rewards not yet distributed, and those distributed to nodes but not yet collected.
     pub fn undistributed_rewards(&self) -> Result<Frost, ExecError> {
-        self.future.iter().try_fold(Frost::ZERO, |sum, account| sum.checked_add(account.rewards))
+        let future =
+            self.future.iter().try_fold(Frost::ZERO, |sum, account| sum.checked_add(account.rewards))?;
+        self.nodes.values().try_fold(future, |sum, node| sum.checked_add(node.rewards))
     }
 }

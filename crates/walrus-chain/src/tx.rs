@@ -10,6 +10,7 @@ use walrus_core::keys::{Address, BlsSignature, Ed25519KeyPair, Ed25519PublicKey,
 use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::amount::Frost;
+use crate::epoch::{NodeRegistration, Votes};
 
 /// A transaction's digest; text form `0x` + 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -123,6 +124,57 @@ pub enum Call {
     InvalidateBlobId {
         /// The certificate.
         certificate: CertificateArgs,
+    },
+    /// Register a storage node operated by the sender (a candidate for later committees).
+    RegisterNode(NodeRegistration),
+    /// Replace a node's price and capacity votes; prices are recomputed at once.
+    SetNodeVotes {
+        /// The node.
+        node_id: ObjectId,
+        /// The new votes.
+        votes: Votes,
+    },
+    /// A committee member reports that it holds all its shards for the epoch.
+    EpochSyncDone {
+        /// The node.
+        node_id: ObjectId,
+        /// The current epoch.
+        epoch: Epoch,
+    },
+    /// Pay a node's earned rewards to its operator.
+    CollectNodeRewards {
+        /// The node.
+        node_id: ObjectId,
+    },
+    /// Remove and then set attributes of an owned blob object.
+    SetBlobAttributes {
+        /// The blob object.
+        blob: ObjectId,
+        /// Pairs to insert or update.
+        set: Vec<(String, String)>,
+        /// Keys to remove (each must be present).
+        remove: Vec<String>,
+    },
+    /// Turn an owned blob into a shared blob that anyone may fund and extend.
+    ShareBlob {
+        /// The blob object.
+        blob: ObjectId,
+        /// Initial funds, from the sender.
+        funds: Frost,
+    },
+    /// Add funds to a shared blob.
+    FundSharedBlob {
+        /// The shared blob.
+        blob: ObjectId,
+        /// From the sender.
+        amount: Frost,
+    },
+    /// Extend a shared blob, paid from its funds.
+    ExtendSharedBlob {
+        /// The shared blob.
+        blob: ObjectId,
+        /// Additional epochs.
+        epochs: u32,
     },
 }
 

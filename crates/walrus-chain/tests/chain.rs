@@ -95,6 +95,25 @@ impl Net {
         self.block_at(at, vec![tx]).transactions.remove(0)
     }
 
+    /// Runs a transaction of any key in its own block.
+    fn run_as(&mut self, key: &Ed25519KeyPair, call: Call) -> TxEffects {
+        let tx = TransactionData {
+            chain_id: self.state.chain_id,
+            sender: key.address(),
+            nonce: self.state.account(&key.address()).nonce,
+            fee: Frost(1_000),
+            call,
+        }
+        .sign(key);
+        let at = self.state.timestamp_ms + 10;
+        self.block_at(at, vec![tx]).transactions.remove(0)
+    }
+
+    /// Gives `key` 10 WAL from user 0, for fees.
+    fn fund(&mut self, key: &Ed25519KeyPair) {
+        self.ok(0, Call::Transfer { to: key.address(), amount: Frost::from_wal(10).expect("fits") });
+    }
+
     fn ok(&mut self, user: usize, call: Call) -> TxEffects {
         let effects = self.run(user, call);
         assert_eq!(effects.status, TxStatus::Success);
@@ -134,10 +153,7 @@ impl Net {
     }
 
     fn blob(&self, id: ObjectId) -> walrus_chain::objects::BlobObject {
-        match &self.state.objects[&id].body {
-            ObjectBody::Blob(blob) => blob.clone(),
-            ObjectBody::Storage(_) => panic!("not a blob"),
-        }
+        self.state.objects[&id].body.blob().expect("a blob").clone()
     }
 
     /// Reserves storage for `data` and registers it; returns the blob object's ID.
@@ -279,24 +295,160 @@ fn storage_splits_and_fuses_back() {
         ObjectBody::Storage(s) => {
             assert_eq!((s.start_epoch, s.end_epoch, s.storage_size), (Epoch(0), Epoch(10), 1000))
         }
-        ObjectBody::Blob(_) => panic!("storage expected"),
+        _ => panic!("storage expected"),
     }
 }
 
+fn system_events(effects: &BlockEffects) -> Vec<Event> {
+    effects.system_events.iter().map(|e| e.event.clone()).collect()
+}
+
+const GENESIS_MS: u64 = 1_000;
+
 #[test]
-fn epochs_advance_with_block_time_and_blobs_expire() {
+fn epochs_follow_the_reference_cycle_and_blobs_expire() {
     let mut net = Net::new();
     let blob = net.register(0, b"short lived", true, 1);
-    let start = net.state.timestamp_ms;
-    let effects = net.block_at(start + DAY_MS, vec![]);
+    let mid = net.block_at(GENESIS_MS + DAY_MS / 2, vec![]);
+    assert_eq!(system_events(&mid), vec![Event::EpochParametersSelected { next_epoch: Epoch(1) }]);
+    assert_eq!(net.state.system.epoch(), Epoch(0));
+    let end = net.block_at(GENESIS_MS + DAY_MS, vec![]);
     assert_eq!(
-        effects.system_events.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        system_events(&end),
         vec![Event::EpochChangeStart { epoch: Epoch(1) }, Event::EpochChangeDone { epoch: Epoch(1) }]
     );
     assert_eq!(net.state.system.epoch(), Epoch(1));
+    // The next epoch's clock runs from the moment its change was done.
+    assert_eq!(net.state.system.next_step_ms(), Some(GENESIS_MS + DAY_MS + DAY_MS / 2));
     let certificate = net.confirmation(&[0, 1], blob);
     assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate })), "EResourceBounds");
     assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob })), "EResourceBounds");
+}
+
+#[test]
+fn an_ending_epoch_burns_3_percent_and_pays_nodes_by_shards() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"paid storage", false, 3);
+    let certificate = net.confirmation(&[0, 1], blob);
+    net.ok(0, Call::CertifyBlob { blob, certificate });
+    let rewards = net.state.system.future[0].rewards.0;
+    let supply = net.state.total_supply.0;
+    net.block_at(GENESIS_MS + DAY_MS / 2, vec![]);
+    net.block_at(GENESIS_MS + DAY_MS, vec![]);
+    let burned = rewards * 3 / 100;
+    assert_eq!((net.state.burned.0, net.state.total_supply.0), (burned, supply - burned));
+    let members = net.state.system.committee.members.clone();
+    let mut paid = 0;
+    for member in &members {
+        let node = &net.state.system.nodes[&member.node_id];
+        assert_eq!(node.rewards.0, (rewards - burned) * member.weight() / u64::from(N_SHARDS));
+        paid += node.rewards.0;
+    }
+    let leftover = rewards - burned - paid;
+    assert!(leftover < members.len() as u64, "only rounding is left over");
+    // The operator collects its node's rewards into its balance.
+    let operator = Ed25519KeyPair::from_seed(&[200; 32]);
+    let node_id = members[0].node_id;
+    let earned = net.state.system.nodes[&node_id].rewards;
+    let stranger = net.users[1].address();
+    assert_eq!(failure(&net.run(1, Call::CollectNodeRewards { node_id })), "EAuthorizationFailure");
+    assert_eq!(net.state.account(&stranger).nonce, 1);
+    net.fund(&operator);
+    let before = net.state.account(&operator.address()).balance;
+    net.run_as(&operator, Call::CollectNodeRewards { node_id });
+    assert_eq!(net.state.account(&operator.address()).balance.0, before.0 + earned.0 - 1_000);
+    assert_eq!(net.state.system.nodes[&node_id].rewards, Frost::ZERO);
+}
+
+#[test]
+fn nodes_register_with_a_proof_of_possession_and_votes_set_prices() {
+    let mut net = Net::new();
+    let bls = BlsKeyPair::from_seed(&[50; 32]);
+    let votes =
+        walrus_chain::epoch::Votes { storage_price: Frost(1), write_price: Frost(1), node_capacity: 1 << 30 };
+    let registration = |pop| {
+        Call::RegisterNode(walrus_chain::epoch::NodeRegistration {
+            name: "candidate".into(),
+            public_key: *bls.public(),
+            proof_of_possession: pop,
+            network_address: "127.0.0.1:9999".into(),
+            votes,
+        })
+    };
+    let stolen = proof_of_possession(&bls, net.users[1].address(), Epoch(0));
+    assert_eq!(failure(&net.run(2, registration(stolen))), "EInvalidProofOfPossession");
+    let own = proof_of_possession(&bls, net.users[2].address(), Epoch(0));
+    net.ok(2, registration(own));
+    assert_eq!(failure(&net.run(2, registration(own))), "EInvalidNodeInfo");
+    let candidate =
+        *net.state.system.nodes.iter().find(|(_, n)| n.public_key == *bls.public()).expect("registered").0;
+    // A candidate is not in the committee: its low votes move no price, and it cannot sync.
+    assert_eq!(net.state.system.params.storage_price_per_unit, Frost(100_000));
+    let sync = Call::EpochSyncDone { node_id: candidate, epoch: Epoch(0) };
+    assert_eq!(failure(&net.run(2, sync)), "ENotInCommittee");
+
+    // Members holding 4 + 3 = 7 of 10 shards (a quorum) vote a lower storage price.
+    let operator = Ed25519KeyPair::from_seed(&[200; 32]);
+    net.fund(&operator);
+    let members = net.state.system.committee.members.clone();
+    let lower = |node: usize| {
+        let member = members.iter().find(|m| m.public_key == *net.nodes[node].public()).expect("member");
+        let mut votes = net.state.system.nodes[&member.node_id].votes;
+        votes.storage_price = Frost(60_000);
+        Call::SetNodeVotes { node_id: member.node_id, votes }
+    };
+    let (first, second) = (lower(0), lower(1));
+    assert!(net.run_as(&operator, first).events.is_empty(), "4 shards are not a quorum");
+    let effects = net.run_as(&operator, second);
+    assert_eq!(
+        effects.events[0].event,
+        Event::PricesUpdated { epoch: Epoch(0), storage_price: Frost(60_000), write_price: Frost(20_000) }
+    );
+    assert_eq!(net.state.system.params.storage_price_per_unit, Frost(60_000));
+    let sync = Call::EpochSyncDone { node_id: members[0].node_id, epoch: Epoch(0) };
+    assert_eq!(failure(&net.run_as(&operator, sync)), "EDuplicateSyncDone");
+}
+
+#[test]
+fn attributes_and_shared_blobs() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"shared and described", false, 2);
+    let certificate = net.confirmation(&[0, 1], blob);
+    net.ok(0, Call::CertifyBlob { blob, certificate });
+    let set = vec![("content-type".to_string(), "text/plain".to_string())];
+    net.ok(0, Call::SetBlobAttributes { blob, set, remove: vec![] });
+    assert_eq!(net.blob(blob).attributes["content-type"], "text/plain");
+    let remove = vec!["missing".to_string()];
+    assert_eq!(
+        failure(&net.run(0, Call::SetBlobAttributes { blob, set: vec![], remove })),
+        "EMissingMetadataKey"
+    );
+    let long = vec![("k".repeat(2000), String::new())];
+    assert_eq!(
+        failure(&net.run(0, Call::SetBlobAttributes { blob, set: long, remove: vec![] })),
+        "ELimitExceeded"
+    );
+
+    net.ok(0, Call::ShareBlob { blob, funds: Frost(1_000_000) });
+    assert_eq!(failure(&net.run(0, Call::BurnBlob { blob })), "ENotOwner");
+    net.ok(1, Call::FundSharedBlob { blob, amount: Frost(500_000) });
+    // One storage unit for two more epochs at 100 000 FROST each.
+    net.ok(2, Call::ExtendSharedBlob { blob, epochs: 2 });
+    match &net.state.objects[&blob].body {
+        ObjectBody::SharedBlob { blob: shared, funds } => {
+            assert_eq!(shared.end_epoch(), Epoch(4));
+            assert_eq!(
+                *funds,
+                Frost(1_500_000 - 2 * 100_000 * shared.storage.storage_size.div_ceil(1 << 20))
+            );
+        }
+        _ => panic!("shared blob expected"),
+    }
+    assert_eq!(failure(&net.run(2, Call::ExtendSharedBlob { blob, epochs: 40 })), "EInsufficientFunds");
+    assert_eq!(
+        failure(&net.run(2, Call::FundSharedBlob { blob: ObjectId([1; 32]), amount: Frost(1) })),
+        "EObjectNotFound"
+    );
 }
 
 #[test]
@@ -357,6 +509,8 @@ enum Op {
     Delete { user: usize, blob: usize },
     Burn { user: usize, blob: usize },
     Extend { user: usize, blob: usize, epochs: u32 },
+    Share { user: usize, blob: usize, funds: u64 },
+    ExtendShared { user: usize, blob: usize, epochs: u32 },
     Wait { days: u64 },
 }
 
@@ -379,6 +533,16 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         (0..3usize, 0..8usize).prop_map(|(user, blob)| Op::Delete { user, blob }),
         (0..3usize, 0..8usize).prop_map(|(user, blob)| Op::Burn { user, blob }),
         (0..3usize, 0..8usize, 0..60u32).prop_map(|(user, blob, epochs)| Op::Extend { user, blob, epochs }),
+        (0..3usize, 0..8usize, 0..10_000_000u64).prop_map(|(user, blob, funds)| Op::Share {
+            user,
+            blob,
+            funds
+        }),
+        (0..3usize, 0..8usize, 0..5u32).prop_map(|(user, blob, epochs)| Op::ExtendShared {
+            user,
+            blob,
+            epochs
+        }),
         (0..3u64).prop_map(|days| Op::Wait { days }),
     ]
 }
@@ -427,6 +591,12 @@ proptest::proptest! {
                 Op::Delete { user, blob } => pick(blob).map(|blob| net.run(user, Call::DeleteBlob { blob })),
                 Op::Burn { user, blob } => pick(blob).map(|blob| net.run(user, Call::BurnBlob { blob })),
                 Op::Extend { user, blob, epochs } => pick(blob).map(|blob| net.run(user, Call::ExtendBlob { blob, epochs })),
+                Op::Share { user, blob, funds } => {
+                    pick(blob).map(|blob| net.run(user, Call::ShareBlob { blob, funds: Frost(funds) }))
+                }
+                Op::ExtendShared { user, blob, epochs } => {
+                    pick(blob).map(|blob| net.run(user, Call::ExtendSharedBlob { blob, epochs }))
+                }
                 Op::Wait { days } => {
                     let at = net.state.timestamp_ms + days * DAY_MS;
                     net.block_at(at, vec![]);
