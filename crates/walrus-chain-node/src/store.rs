@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use walrus_chain::{Block, BlockEffects, EventCursor, EventEnvelope, TxDigest, TxEffects};
+use walrus_chain::{Block, BlockEffects, EventCursor, EventEnvelope, TxDigest, TxEffects, TxStatus};
 
 /// Why the store failed. Every one of these is fatal for the host: it stops rather than run on
 /// a state it cannot persist.
@@ -146,6 +146,10 @@ impl BlockStore for FjallBlockStore {
             batch.insert(&self.events, cursor_key(event.cursor), encode(event));
         }
         for (index, tx) in effects.transactions.iter().enumerate() {
+            // A skipped transaction did nothing; the same bytes may still run once valid.
+            if matches!(tx.status, TxStatus::Skipped { .. }) {
+                continue;
+            }
             let mut location = [0u8; 12];
             location[..8].copy_from_slice(&effects.height.to_be_bytes());
             location[8..].copy_from_slice(&(index as u32).to_be_bytes());
