@@ -5,6 +5,7 @@
 //! fee) is skipped without effect; one that passes pays its fee and bumps the nonce, and its
 //! call then either succeeds as a whole or changes nothing else.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
 use walrus_core::ObjectId;
@@ -140,6 +141,11 @@ pub enum PrecheckError {
 
 /// Checks what must hold for `tx` to be included next: chain, signature, nonce, fee.
 pub fn precheck(state: &State, tx: &SignedTransaction) -> Result<(), PrecheckError> {
+    precheck_verified(state, tx, tx.is_authentic())
+}
+
+/// [`precheck`] with the signature's verdict computed beforehand (in parallel for a block).
+fn precheck_verified(state: &State, tx: &SignedTransaction, authentic: bool) -> Result<(), PrecheckError> {
     let data = &tx.data;
     if data.chain_id != state.chain_id {
         return Err(PrecheckError::WrongChain);
@@ -154,7 +160,7 @@ pub fn precheck(state: &State, tx: &SignedTransaction) -> Result<(), PrecheckErr
     if account.balance < data.fee {
         return Err(PrecheckError::CannotPayFee);
     }
-    if !tx.is_authentic() {
+    if !authentic {
         return Err(PrecheckError::BadSignature);
     }
     Ok(())
@@ -193,8 +199,14 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
     };
     let system_events =
         crate::epoch::begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
-    let transactions =
-        block.transactions.iter().map(|tx| execute_transaction(state, tx, &mut envelope)).collect();
+    // Signatures depend on nothing but the transaction: verify them on all cores first.
+    let authentic: Vec<bool> = block.transactions.par_iter().map(SignedTransaction::is_authentic).collect();
+    let transactions = block
+        .transactions
+        .iter()
+        .zip(authentic)
+        .map(|(tx, authentic)| execute_transaction(state, tx, authentic, &mut envelope))
+        .collect();
     let block_digest = block.digest();
     state.last_block = block_digest;
     Ok(BlockEffects {
@@ -210,6 +222,7 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
 fn execute_transaction(
     state: &mut State,
     tx: &SignedTransaction,
+    authentic: bool,
     envelope: &mut impl FnMut(Option<TxDigest>, Event) -> EventEnvelope,
 ) -> TxEffects {
     let digest = tx.data.digest();
@@ -220,7 +233,7 @@ fn execute_transaction(
         deleted: Vec::new(),
         events: Vec::new(),
     };
-    if let Err(e) = precheck(state, tx) {
+    if let Err(e) = precheck_verified(state, tx, authentic) {
         return skipped(e.to_string());
     }
     let sender = tx.data.sender;
