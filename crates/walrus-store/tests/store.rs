@@ -1,0 +1,163 @@
+//! The node store: data round trips and survives reopening; blob info follows chain events
+//! into the reference's `BlobStatus`; garbage collection finds what may go.
+
+use walrus_chain::{Event, EventCursor, EventEnvelope, TxDigest};
+use walrus_core::encode::encode_blob;
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
+use walrus_store::{BlobStatus, DeletableCounts, NodeStore};
+
+const N: u16 = 10;
+
+fn params() -> EncodingParams {
+    EncodingParams::new(u64::from(N)).expect("valid")
+}
+
+#[test]
+fn metadata_and_slivers_round_trip_and_survive_reopening() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let blob = encode_blob(params(), b"a blob for one storage node").expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let shards = [ShardIndex(2), ShardIndex(7)];
+    {
+        let store = NodeStore::open(tmp.path()).expect("open");
+        store.put_metadata(blob.metadata()).expect("put metadata");
+        let pairs: Vec<_> = shards
+            .iter()
+            .map(|shard| (*shard, blob.sliver_pair(blob_id.pair_for_shard(*shard, N))))
+            .collect();
+        let slivers: Vec<_> = pairs
+            .iter()
+            .flat_map(|(shard, (primary, secondary))| [(*shard, primary), (*shard, secondary)])
+            .collect();
+        store.put_slivers(&blob_id, &slivers).expect("put slivers");
+    }
+    let store = NodeStore::open(tmp.path()).expect("reopen");
+    let metadata =
+        store.metadata(&blob_id).expect("read").expect("stored").verify(params()).expect("verifies");
+    assert_eq!(&metadata, blob.metadata());
+    for shard in shards {
+        let pair: SliverPairIndex = blob_id.pair_for_shard(shard, N);
+        for axis in [SliverType::Primary, SliverType::Secondary] {
+            assert!(store.has_sliver(shard, axis, &blob_id).expect("read"));
+            let sliver = store.sliver(shard, axis, &blob_id).expect("read").expect("stored");
+            let verified = sliver.verify(axis, &metadata).expect("verifies");
+            assert_eq!(verified.index(), pair.to_sliver_index(axis, N));
+        }
+    }
+    assert!(!store.has_sliver(ShardIndex(3), SliverType::Primary, &blob_id).expect("read"));
+    assert_eq!(store.drop_shard(ShardIndex(7)).expect("drop"), 2);
+    assert!(!store.has_sliver(ShardIndex(7), SliverType::Primary, &blob_id).expect("read"));
+    store.delete_blob_data(&blob_id, &shards).expect("delete");
+    assert!(!store.has_metadata(&blob_id).expect("read"));
+    assert!(store.sliver(ShardIndex(2), SliverType::Secondary, &blob_id).expect("read").is_none());
+}
+
+struct Events {
+    height: u64,
+    list: Vec<EventEnvelope>,
+}
+
+impl Events {
+    fn push(&mut self, event: Event) -> &mut Self {
+        self.height += 1;
+        self.list.push(EventEnvelope {
+            cursor: EventCursor { height: self.height, index: 0 },
+            tx_digest: Some(TxDigest([self.height as u8; 32])),
+            event,
+        });
+        self
+    }
+}
+
+fn registered(blob_id: BlobId, object: u8, end: u32, deletable: bool) -> Event {
+    Event::BlobRegistered {
+        epoch: Epoch(1),
+        blob_id,
+        size: 10,
+        encoding_type: 1,
+        end_epoch: Epoch(end),
+        deletable,
+        object_id: ObjectId([object; 32]),
+    }
+}
+
+fn certified(blob_id: BlobId, object: u8, end: u32, deletable: bool) -> Event {
+    Event::BlobCertified {
+        epoch: Epoch(1),
+        blob_id,
+        end_epoch: Epoch(end),
+        deletable,
+        object_id: ObjectId([object; 32]),
+        is_extension: false,
+    }
+}
+
+#[test]
+fn blob_status_follows_the_events() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = NodeStore::open(tmp.path()).expect("open");
+    let id = BlobId([5; 32]);
+    let mut events = Events { height: 0, list: Vec::new() };
+    assert_eq!(store.blob_status(&id, Epoch(1)).expect("status"), BlobStatus::Nonexistent);
+
+    events.push(registered(id, 1, 5, false)).push(registered(id, 2, 3, true));
+    store.apply_events(&events.list).expect("apply");
+    let status = store.blob_status(&id, Epoch(1)).expect("status");
+    let BlobStatus::Permanent { end_epoch, is_certified, deletable_counts, .. } = status else {
+        panic!("permanent expected, got {status:?}")
+    };
+    assert_eq!((end_epoch, is_certified), (Epoch(5), false));
+    assert_eq!(deletable_counts, DeletableCounts { count_deletable_total: 1, count_deletable_certified: 0 });
+
+    // Applying the same events again changes nothing; new ones continue from the cursor.
+    store.apply_events(&events.list).expect("idempotent");
+    events.push(certified(id, 1, 5, false)).push(certified(id, 2, 3, true));
+    store.apply_events(&events.list).expect("apply");
+    let status = store.blob_status(&id, Epoch(1)).expect("status");
+    let json = serde_json::to_value(&status).expect("JSON");
+    assert_eq!(json["permanent"]["isCertified"], true);
+    assert_eq!(json["permanent"]["endEpoch"], 5);
+    assert_eq!(json["permanent"]["initialCertifiedEpoch"], 1);
+    assert_eq!(json["permanent"]["deletableCounts"]["count_deletable_certified"], 1);
+    assert_eq!(json["permanent"]["statusEvent"]["eventSeq"], "0");
+    assert!(json["permanent"]["statusEvent"]["txDigest"].as_str().is_some_and(|d| !d.is_empty()));
+
+    // Expiry needs no event: past the end epochs the blob is gone, and collectable.
+    assert_eq!(store.blob_status(&id, Epoch(5)).expect("status"), BlobStatus::Nonexistent);
+    assert_eq!(store.collectable_blobs(Epoch(5), 10).expect("gc"), vec![id]);
+    assert!(store.collectable_blobs(Epoch(4), 10).expect("gc").is_empty());
+
+    // Only deletable left, then deleted; registered and deleted within one page too.
+    let other = BlobId([6; 32]);
+    events
+        .push(registered(other, 3, 9, true))
+        .push(Event::BlobDeleted {
+            epoch: Epoch(1),
+            blob_id: other,
+            end_epoch: Epoch(9),
+            object_id: ObjectId([3; 32]),
+            was_certified: false,
+        })
+        .push(registered(other, 4, 9, true));
+    store.apply_events(&events.list).expect("apply");
+    let status = store.blob_status(&other, Epoch(1)).expect("status");
+    assert_eq!(
+        status,
+        BlobStatus::Deletable {
+            initial_certified_epoch: None,
+            deletable_counts: DeletableCounts { count_deletable_total: 1, count_deletable_certified: 0 }
+        }
+    );
+    assert_eq!(serde_json::to_value(BlobStatus::Nonexistent).expect("JSON"), "nonexistent");
+
+    // Invalid wins over everything, for good, and makes the data collectable.
+    events.push(Event::InvalidBlobID { epoch: Epoch(1), blob_id: other });
+    store.apply_events(&events.list).expect("apply");
+    assert!(matches!(store.blob_status(&other, Epoch(1)).expect("status"), BlobStatus::Invalid { .. }));
+    assert!(store.collectable_blobs(Epoch(1), 10).expect("gc").contains(&other));
+    store.forget_blob(&other).expect("forget");
+    assert!(!store.collectable_blobs(Epoch(1), 10).expect("gc").contains(&other));
+    assert!(matches!(store.blob_status(&other, Epoch(1)).expect("status"), BlobStatus::Invalid { .. }));
+    let cursor = store.event_cursor().expect("cursor").expect("set");
+    assert_eq!(cursor.height, events.height);
+}
