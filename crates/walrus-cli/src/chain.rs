@@ -98,6 +98,7 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
     spec.faucet_wal = args.faucet_wal;
     let dir = ChainDir(args.dir.clone());
     let genesis = init_dir(&dir, &spec)?;
+    write_node_configs(&dir, &spec.node_addresses)?;
     let chain_id = format!("0x{}", hex::encode(genesis.digest()));
     if json {
         println!(
@@ -114,6 +115,25 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
         println!("Created chain {chain_id} in {}", args.dir.display());
         println!("  {} shards on {} storage nodes; faucet holds {faucet}", args.shards, args.nodes);
         println!("Next: walrus chain run --dir {}", args.dir.display());
+        println!("      walrus node run --config {}", dir.node(0).join("node.yaml").display());
+    }
+    Ok(())
+}
+
+/// Writes `nodes/<i>/node.yaml` for every genesis node (paths relative to the file).
+fn write_node_configs(dir: &ChainDir, addresses: &[String]) -> Result<()> {
+    for (i, address) in addresses.iter().enumerate() {
+        let config = walrus_node::NodeConfig {
+            name: format!("node-{i}"),
+            storage_path: "db".into(),
+            rest_listen: address.parse().context("node address")?,
+            chain_url: format!("http://{DEFAULT_LISTEN}"),
+            bls_key: "bls.key".into(),
+            owner_key: "owner.key".into(),
+            body_bytes_max: walrus_node::config::BODY_BYTES_MAX_DEFAULT,
+            concurrent_uploads_max: 256,
+        };
+        config.save(&dir.node(i).join("node.yaml"))?;
     }
     Ok(())
 }

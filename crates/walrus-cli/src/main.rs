@@ -6,6 +6,7 @@
 
 mod blob_id;
 mod chain;
+mod node;
 mod wallet;
 
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ enum Command {
     Chain(chain::ChainCommand),
     /// Manage an account on the chain: keys, balance, transfers, the local faucet.
     Wallet(wallet::WalletArgs),
+    /// Run a storage node.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
         Command::Wallet(args) => wallet::run(args, cli.global.json),
+        Command::Node(command) => node::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

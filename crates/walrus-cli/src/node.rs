@@ -1,0 +1,39 @@
+//! `walrus node run`: run one storage node.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use walrus_node::NodeConfig;
+
+/// `walrus node ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeCommand {
+    /// Run a storage node until interrupted.
+    Run {
+        /// The node's configuration (`node.yaml`, written by `walrus chain init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// Runs a `walrus node` command.
+pub fn run(command: NodeCommand) -> Result<()> {
+    match command {
+        NodeCommand::Run { config } => {
+            let config = NodeConfig::load(&config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let node = walrus_node::start(config).await?;
+                let view = node.node.view();
+                eprintln!(
+                    "storage node {} on http://{} (epoch {}, {} shards); Ctrl-C to stop",
+                    node.node.config.name,
+                    node.addr,
+                    view.epoch,
+                    view.shards.len()
+                );
+                node.run_until(crate::chain::shutdown_signal()).await
+            })
+        }
+    }
+}

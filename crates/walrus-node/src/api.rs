@@ -1,0 +1,383 @@
+//! The storage node's REST API, with the reference's paths, BCS bodies and JSON envelopes.
+//!
+//! Success: `{"success": {"code": <status>, "data": ...}}` (JSON) or raw BCS for metadata and
+//! sliver reads. Error: `{"error": {"code", "status", "message", "details": [{"@type":
+//! "ErrorInfo", "reason", "domain": "storage.walrus.space", "metadata": {}}]}}` (AIP-193, as the
+//! reference and the official SDK expect; the SDK reads `message` and `details[0].reason`).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+use walrus_core::messages::{BlobPersistenceType, ProtocolMessage, SignedMessage, StorageConfirmation};
+use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+use walrus_core::sliver::UnverifiedSliver;
+use walrus_core::{BlobId, ObjectId, ShardIndex, SliverPairIndex, SliverType};
+use walrus_store::{BlobStatus, StoreError};
+
+use crate::node::Node;
+
+/// An API error: HTTP status, the reference's reason code, a message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
+        ApiError { status, reason, message: message.to_string() }
+    }
+
+    fn bad(reason: &'static str, message: impl ToString) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    fn not_found(reason: &'static str, message: impl ToString) -> Self {
+        Self::new(StatusCode::NOT_FOUND, reason, message)
+    }
+
+    fn internal(message: impl ToString) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+    }
+}
+
+/// The AIP-193 status name of an HTTP status.
+fn status_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        404 => "NOT_FOUND",
+        409 => "ALREADY_EXISTS",
+        413 => "OUT_OF_RANGE",
+        451 => "UNAVAILABLE_FOR_LEGAL_REASONS",
+        503 => "UNAVAILABLE",
+        _ => "INTERNAL",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {
+                "code": self.status.as_u16(),
+                "status": status_name(self.status),
+                "message": self.message,
+                "details": [{
+                    "@type": "ErrorInfo",
+                    "reason": self.reason,
+                    "domain": "storage.walrus.space",
+                    "metadata": {},
+                }],
+            }
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("store: {e}");
+        ApiError::internal("the node's store failed")
+    }
+}
+
+/// A JSON success envelope.
+fn success<T: Serialize>(status: StatusCode, data: T) -> Response {
+    (status, Json(json!({ "success": { "code": status.as_u16(), "data": data } }))).into_response()
+}
+
+fn bcs_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format!("task failed: {e}")))?
+}
+
+fn blob_id(text: &str) -> Result<BlobId, ApiError> {
+    text.parse().map_err(|_| ApiError::bad("INVALID_BLOB_ID", format!("{text:?} is not a blob ID")))
+}
+
+fn axis(text: &str) -> Result<SliverType, ApiError> {
+    text.parse().map_err(|_| ApiError::bad("INVALID_SLIVER_TYPE", "the sliver type is primary or secondary"))
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        let status = e.status();
+        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE { "BODY_TOO_LARGE" } else { "INVALID_BODY" };
+        ApiError::new(status, reason, e.body_text())
+    })
+}
+
+/// The router with every endpoint.
+pub fn router(node: Arc<Node>) -> Router {
+    let limit = node.config.body_bytes_max;
+    Router::new()
+        .route("/v1/blobs/{blob_id}/metadata", get(get_metadata).put(put_metadata))
+        .route("/v1/blobs/{blob_id}/metadata/status", get(metadata_status))
+        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver))
+        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}/status", get(sliver_status))
+        .route("/v1/blobs/{blob_id}/status", get(blob_status))
+        .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
+        .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
+        .route("/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(node)
+}
+
+/// Checks that the blob is registered (and not invalid) in the node's view.
+fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobStatus, ApiError> {
+    let epoch = node.view().epoch;
+    match node.store.blob_status(blob_id, epoch)? {
+        BlobStatus::Nonexistent => {
+            Err(ApiError::bad("NOT_REGISTERED", format!("blob {blob_id} is not registered or has expired")))
+        }
+        BlobStatus::Invalid { .. } => {
+            Err(ApiError::bad("INVALID_BLOB", format!("blob {blob_id} is marked invalid")))
+        }
+        status => Ok(status),
+    }
+}
+
+fn stored_metadata(node: &Node, blob_id: &BlobId) -> Result<VerifiedBlobMetadataWithId, ApiError> {
+    let stored = node.store.metadata(blob_id)?;
+    let stored =
+        stored.ok_or_else(|| ApiError::not_found("METADATA_NOT_FOUND", "no metadata for this blob"))?;
+    stored.verify(node.view().params).map_err(|e| {
+        tracing::error!("stored metadata of {blob_id} fails verification: {e}");
+        ApiError::internal("stored metadata is corrupt")
+    })
+}
+
+async fn put_metadata(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let payload = body(payload)?;
+    let metadata: BlobMetadata = bcs::from_bytes(&payload)
+        .map_err(|e| ApiError::bad("INVALID_METADATA", format!("not BCS BlobMetadata: {e}")))?;
+    blocking(move || {
+        require_registered(&node, &blob_id)?;
+        let params = node.view().params;
+        let verified = UnverifiedBlobMetadataWithId::new(blob_id, metadata)
+            .verify(params)
+            .map_err(|e| ApiError::bad("INVALID_METADATA", e))?;
+        if node.store.has_metadata(&blob_id)? {
+            return Ok(success(StatusCode::OK, "metadata already stored"));
+        }
+        node.store.put_metadata(&verified)?;
+        node.metrics.metadata_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(success(StatusCode::CREATED, "metadata successfully stored"))
+    })
+    .await
+}
+
+async fn get_metadata(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    blocking(move || {
+        require_registered(&node, &blob_id).map_err(|_| {
+            ApiError::not_found("METADATA_NOT_FOUND", format!("blob {blob_id} is not registered"))
+        })?;
+        Ok(bcs_response(stored_metadata(&node, &blob_id)?.to_bcs()))
+    })
+    .await
+}
+
+async fn metadata_status(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let stored = blocking(move || Ok(node.store.has_metadata(&blob_id)?)).await?;
+    Ok(success(StatusCode::OK, if stored { "stored" } else { "nonexistent" }))
+}
+
+/// The shard that holds pair `pair` of `blob_id`, checked to be this node's.
+fn own_shard(node: &Node, blob_id: &BlobId, pair: &str) -> Result<(SliverPairIndex, ShardIndex), ApiError> {
+    let view = node.view();
+    let n = view.params.n_shards();
+    let pair = pair.parse::<u16>().ok().filter(|p| *p < n).map(SliverPairIndex).ok_or_else(|| {
+        ApiError::bad("INVALID_SLIVER_PAIR", format!("sliver pair index must be below {n}"))
+    })?;
+    let shard = blob_id.shard_for_pair(pair, n);
+    if !view.holds(shard) {
+        return Err(ApiError::bad("SHARD_NOT_ASSIGNED", format!("this node does not hold shard {shard}")));
+    }
+    Ok((pair, shard))
+}
+
+async fn put_sliver(
+    State(node): State<Arc<Node>>,
+    Path((id, pair, axis_text)): Path<(String, String, String)>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let axis = axis(&axis_text)?;
+    let payload = body(payload)?;
+    let _permit = node.uploads.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TOO_MANY_UPLOADS", "too many uploads at once; retry")
+    })?;
+    let sliver: UnverifiedSliver = bcs::from_bytes(&payload)
+        .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
+    blocking(move || {
+        let (pair, shard) = own_shard(&node, &blob_id, &pair)?;
+        require_registered(&node, &blob_id)?;
+        let n = node.view().params.n_shards();
+        if sliver.index != pair.to_sliver_index(axis, n) {
+            return Err(ApiError::bad("SLIVER_INDEX_MISMATCH", "the sliver's index does not match its pair"));
+        }
+        let metadata = stored_metadata(&node, &blob_id)
+            .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
+        if node.store.has_sliver(shard, axis, &blob_id)? {
+            return Ok(success(StatusCode::OK, "sliver already stored"));
+        }
+        let verified = sliver.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_SLIVER", e))?;
+        node.store.put_slivers(&blob_id, &[(shard, &verified)])?;
+        node.metrics.count_sliver(axis);
+        Ok(success(StatusCode::CREATED, "sliver successfully stored"))
+    })
+    .await
+}
+
+async fn get_sliver(
+    State(node): State<Arc<Node>>,
+    Path((id, pair, axis_text)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let axis = axis(&axis_text)?;
+    blocking(move || {
+        let (_, shard) = own_shard(&node, &blob_id, &pair)?;
+        require_registered(&node, &blob_id)?;
+        let sliver = node.store.sliver(shard, axis, &blob_id)?;
+        let sliver =
+            sliver.ok_or_else(|| ApiError::not_found("SLIVER_NOT_FOUND", "this sliver is not stored"))?;
+        let metadata = stored_metadata(&node, &blob_id)?;
+        let verified = sliver.verify(axis, &metadata).map_err(|e| {
+            tracing::error!("stored sliver {blob_id}/{shard}/{axis} fails verification: {e}");
+            ApiError::internal("stored sliver is corrupt")
+        })?;
+        Ok(bcs_response(verified.to_bcs()))
+    })
+    .await
+}
+
+async fn sliver_status(
+    State(node): State<Arc<Node>>,
+    Path((id, pair, axis_text)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let axis = axis(&axis_text)?;
+    let stored = blocking(move || {
+        let (_, shard) = own_shard(&node, &blob_id, &pair)?;
+        Ok(node.store.has_sliver(shard, axis, &blob_id)?)
+    })
+    .await?;
+    Ok(success(StatusCode::OK, if stored { "stored" } else { "nonexistent" }))
+}
+
+async fn blob_status(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let status = blocking(move || {
+        let epoch = node.view().epoch;
+        Ok(node.store.blob_status(&blob_id, epoch)?)
+    })
+    .await?;
+    Ok(success(StatusCode::OK, status))
+}
+
+/// Signs a confirmation if every shard of this node holds both slivers of the blob.
+fn confirm(node: &Node, blob_id: BlobId, blob_type: BlobPersistenceType) -> Result<Response, ApiError> {
+    let view = node.view();
+    for shard in &view.shards {
+        for axis in [SliverType::Primary, SliverType::Secondary] {
+            if !node.store.has_sliver(*shard, axis, &blob_id)? {
+                return Err(ApiError::bad(
+                    "MISSING_SLIVERS",
+                    format!("shard {shard} does not have the {axis} sliver yet"),
+                ));
+            }
+        }
+    }
+    let message = ProtocolMessage::new(view.epoch, StorageConfirmation { blob_id, blob_type });
+    let signed = SignedMessage::sign(&node.bls, &message);
+    node.metrics.confirmations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(success(StatusCode::OK, json!({ "signed": signed })))
+}
+
+async fn confirm_permanent(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    blocking(move || {
+        if !matches!(require_registered(&node, &blob_id)?, BlobStatus::Permanent { .. }) {
+            return Err(ApiError::bad("NOT_REGISTERED", "no permanent registration of this blob"));
+        }
+        confirm(&node, blob_id, BlobPersistenceType::Permanent)
+    })
+    .await
+}
+
+async fn confirm_deletable(
+    State(node): State<Arc<Node>>,
+    Path((id, object)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let object_id: ObjectId = object
+        .parse()
+        .map_err(|_| ApiError::bad("INVALID_OBJECT_ID", format!("{object:?} is not an object ID")))?;
+    blocking(move || {
+        require_registered(&node, &blob_id)?;
+        let epoch = node.view().epoch;
+        let registered = node
+            .store
+            .objects_of(&blob_id)?
+            .iter()
+            .any(|o| o.object_id == object_id && o.deletable && o.is_live(epoch));
+        if !registered {
+            return Err(ApiError::bad(
+                "NOT_REGISTERED",
+                format!("{object_id} is not a live deletable blob object"),
+            ));
+        }
+        confirm(&node, blob_id, BlobPersistenceType::Deletable { object_id })
+    })
+    .await
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Response {
+    let view = node.view();
+    let cursor = node.store.event_cursor().ok().flatten();
+    success(
+        StatusCode::OK,
+        json!({
+            "uptime": node.started.elapsed().as_secs(),
+            "epoch": view.epoch.0,
+            "publicKey": node.bls.public().to_string(),
+            "nodeStatus": if view.shards.is_empty() { "Standby" } else { "Active" },
+            "eventProgress": { "persisted": cursor.map(|c| c.height), "pending": 0 },
+            "shardSummary": { "owned": view.shards.len(), "readOnly": 0 },
+            "name": node.config.name,
+        }),
+    )
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics.render(&node.view())).into_response()
+}

@@ -1,0 +1,64 @@
+//! The node's configuration file (`node.yaml`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Largest request body: a sliver of the largest blob at the smallest shard count, plus room.
+pub const BODY_BYTES_MAX_DEFAULT: usize = 64 << 20;
+
+/// How to run one storage node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// A name for logs and health.
+    pub name: String,
+    /// The node's database directory.
+    pub storage_path: PathBuf,
+    /// Where the REST API listens.
+    pub rest_listen: SocketAddr,
+    /// The chain RPC.
+    pub chain_url: String,
+    /// The BLS key file (protocol key: confirmations, certificates).
+    pub bls_key: PathBuf,
+    /// The operator's ed25519 key file (chain transactions on the node's behalf).
+    pub owner_key: PathBuf,
+    /// Largest request body in bytes.
+    #[serde(default = "body_bytes_max_default")]
+    pub body_bytes_max: usize,
+    /// Most uploads handled at once.
+    #[serde(default = "concurrent_uploads_max_default")]
+    pub concurrent_uploads_max: usize,
+}
+
+fn body_bytes_max_default() -> usize {
+    BODY_BYTES_MAX_DEFAULT
+}
+
+fn concurrent_uploads_max_default() -> usize {
+    256
+}
+
+impl NodeConfig {
+    /// Reads a configuration file; relative paths in it are relative to the file's directory.
+    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read node config {}: {e}", path.display()))?;
+        let mut config: NodeConfig = serde_yaml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("node config {} is invalid: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut config.storage_path, &mut config.bls_key, &mut config.owner_key] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Writes the configuration as YAML.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_yaml::to_string(self)?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Prometheus metrics (text format), namespace `walrus_` as in the reference.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use walrus_core::SliverType;
+
+use crate::follower::ChainView;
+
+/// The node's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Metadata uploads stored.
+    pub metadata_stored: AtomicU64,
+    /// Primary slivers stored.
+    pub primary_stored: AtomicU64,
+    /// Secondary slivers stored.
+    pub secondary_stored: AtomicU64,
+    /// Confirmations signed.
+    pub confirmations: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one stored sliver.
+    pub fn count_sliver(&self, axis: SliverType) {
+        let counter = match axis {
+            SliverType::Primary => &self.primary_stored,
+            SliverType::Secondary => &self.secondary_stored,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition.
+    pub fn render(&self, view: &ChainView) -> String {
+        let mut out = String::new();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# TYPE walrus_metadata_stored_total counter");
+        let _ = writeln!(out, "walrus_metadata_stored_total {}", get(&self.metadata_stored));
+        let _ = writeln!(out, "# TYPE walrus_slivers_stored_total counter");
+        let _ = writeln!(
+            out,
+            "walrus_slivers_stored_total{{sliver_type=\"primary\"}} {}",
+            get(&self.primary_stored)
+        );
+        let _ = writeln!(
+            out,
+            "walrus_slivers_stored_total{{sliver_type=\"secondary\"}} {}",
+            get(&self.secondary_stored)
+        );
+        let _ = writeln!(out, "# TYPE walrus_storage_confirmations_issued_total counter");
+        let _ = writeln!(out, "walrus_storage_confirmations_issued_total {}", get(&self.confirmations));
+        let _ = writeln!(out, "# TYPE walrus_current_epoch gauge");
+        let _ = writeln!(out, "walrus_current_epoch {}", view.epoch.0);
+        let _ = writeln!(out, "# TYPE walrus_owned_shards gauge");
+        let _ = writeln!(out, "walrus_owned_shards {}", view.shards.len());
+        out
+    }
+}

@@ -1,0 +1,102 @@
+//! The running node: its parts, start-up and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Semaphore};
+use walrus_chain_node::init::read_bls;
+use walrus_chain_node::ChainClient;
+use walrus_core::keys::BlsKeyPair;
+use walrus_store::NodeStore;
+
+use crate::api::router;
+use crate::config::NodeConfig;
+use crate::follower::{fetch_view, follow, ChainView, SharedView};
+use crate::metrics::Metrics;
+
+/// What the handlers and background tasks share.
+pub struct Node {
+    /// The configuration.
+    pub config: NodeConfig,
+    /// The database.
+    pub store: Arc<NodeStore>,
+    /// The protocol key.
+    pub bls: BlsKeyPair,
+    /// The chain.
+    pub chain: ChainClient,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Upload slots.
+    pub uploads: Arc<Semaphore>,
+    /// Start time.
+    pub started: Instant,
+    view: SharedView,
+}
+
+impl Node {
+    /// The current view of the committee.
+    pub fn view(&self) -> Arc<ChainView> {
+        Arc::clone(&self.view.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// Where the REST API listens.
+    pub addr: SocketAddr,
+    /// The node.
+    pub node: Arc<Node>,
+    follower: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: oneshot::Sender<()>,
+}
+
+/// Opens the store, reads the committee from the chain, and starts the API and the follower.
+pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
+    let bls = read_bls(&config.bls_key)?;
+    let path = config.storage_path.clone();
+    let store = Arc::new(tokio::task::spawn_blocking(move || NodeStore::open(&path)).await??);
+    let chain = ChainClient::new(&config.chain_url);
+    let view = fetch_view(&chain, bls.public())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the committee from {}: {e}", config.chain_url))?;
+    let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
+    let listener = TcpListener::bind(config.rest_listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.rest_listen))?;
+    let addr = listener.local_addr()?;
+    let node = Arc::new(Node {
+        uploads: Arc::new(Semaphore::new(config.concurrent_uploads_max)),
+        config,
+        store: Arc::clone(&store),
+        bls: bls.clone(),
+        chain: chain.clone(),
+        metrics: Metrics::default(),
+        started: Instant::now(),
+        view: Arc::clone(&view),
+    });
+    let follower = tokio::spawn(follow(chain, store, view, *bls.public()));
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let app = router(Arc::clone(&node));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningNode { addr, node, follower, server, shutdown })
+}
+
+impl RunningNode {
+    /// Serves until `stop` resolves, then shuts down.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        stop.await;
+        self.follower.abort();
+        let _ = self.shutdown.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
