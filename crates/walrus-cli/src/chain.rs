@@ -123,16 +123,12 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
 /// Writes `nodes/<i>/node.yaml` for every genesis node (paths relative to the file).
 fn write_node_configs(dir: &ChainDir, addresses: &[String]) -> Result<()> {
     for (i, address) in addresses.iter().enumerate() {
-        let config = walrus_node::NodeConfig {
-            name: format!("node-{i}"),
-            storage_path: "db".into(),
-            rest_listen: address.parse().context("node address")?,
-            chain_url: format!("http://{DEFAULT_LISTEN}"),
-            bls_key: "bls.key".into(),
-            owner_key: "owner.key".into(),
-            body_bytes_max: walrus_node::config::BODY_BYTES_MAX_DEFAULT,
-            concurrent_uploads_max: 256,
-        };
+        let config = walrus_node::NodeConfig::new(
+            format!("node-{i}"),
+            "db".into(),
+            address.parse().context("node address")?,
+            format!("http://{DEFAULT_LISTEN}"),
+        );
         config.save(&dir.node(i).join("node.yaml"))?;
     }
     Ok(())

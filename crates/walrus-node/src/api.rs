@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,10 +19,11 @@ use serde_json::json;
 use walrus_core::messages::{BlobPersistenceType, ProtocolMessage, SignedMessage, StorageConfirmation};
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::sliver::UnverifiedSliver;
-use walrus_core::{BlobId, ObjectId, ShardIndex, SliverPairIndex, SliverType};
+use walrus_core::{BlobId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
+use crate::recovery::{symbols_for, RecoveryRequest, RECOVERY_TARGETS_MAX};
 
 /// An API error: HTTP status, the reference's reason code, a message.
 #[derive(Debug)]
@@ -130,6 +131,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver))
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}/status", get(sliver_status))
         .route("/v1/blobs/{blob_id}/status", get(blob_status))
+        .route("/v1/blobs/{blob_id}/recoverySymbols", get(recovery_symbols).post(recovery_symbols_batch))
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
         .route("/v1/health", get(health))
@@ -359,6 +361,60 @@ async fn confirm_deletable(
         confirm(&node, blob_id, BlobPersistenceType::Deletable { object_id })
     })
     .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetQuery {
+    target_sliver: u16,
+    target_type: String,
+}
+
+/// Symbols for the targets, as BCS `Vec<GeneralRecoverySymbol>`.
+async fn serve_symbols(
+    node: Arc<Node>,
+    blob_id: BlobId,
+    targets: Vec<(SliverType, SliverIndex)>,
+) -> Result<Response, ApiError> {
+    let n = node.view().params.n_shards();
+    if targets.is_empty() || targets.len() > RECOVERY_TARGETS_MAX || targets.iter().any(|(_, i)| i.0 >= n) {
+        return Err(ApiError::bad(
+            "INVALID_RECOVERY_TARGETS",
+            format!("1..={RECOVERY_TARGETS_MAX} targets below {n}"),
+        ));
+    }
+    blocking(move || {
+        require_registered(&node, &blob_id)?;
+        let metadata = stored_metadata(&node, &blob_id)?;
+        let symbols = symbols_for(&node, &metadata, &targets)?;
+        if symbols.is_empty() {
+            return Err(ApiError::not_found("SLIVER_NOT_FOUND", "this node holds no slivers of the blob"));
+        }
+        Ok(bcs_response(bcs::to_bytes(&symbols).map_err(ApiError::internal)?))
+    })
+    .await
+}
+
+async fn recovery_symbols(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    Query(query): Query<TargetQuery>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let target = (axis(&query.target_type)?, SliverIndex(query.target_sliver));
+    serve_symbols(node, blob_id, vec![target]).await
+}
+
+async fn recovery_symbols_batch(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let payload = body(payload)?;
+    let request: RecoveryRequest = bcs::from_bytes(&payload)
+        .map_err(|e| ApiError::bad("INVALID_RECOVERY_TARGETS", format!("not a BCS recovery request: {e}")))?;
+    serve_symbols(node, blob_id, request.targets).await
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {

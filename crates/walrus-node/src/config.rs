@@ -30,6 +30,13 @@ pub struct NodeConfig {
     /// Most uploads handled at once.
     #[serde(default = "concurrent_uploads_max_default")]
     pub concurrent_uploads_max: usize,
+    /// How long to wait after a certification before recovering missing slivers, so that
+    /// the uploader's last writes can land first (the reference waits 15 s or more).
+    #[serde(default = "recovery_delay_ms_default")]
+    pub recovery_delay_ms: u64,
+    /// Most blobs recovered at once.
+    #[serde(default = "concurrent_recoveries_max_default")]
+    pub concurrent_recoveries_max: usize,
 }
 
 fn body_bytes_max_default() -> usize {
@@ -40,7 +47,36 @@ fn concurrent_uploads_max_default() -> usize {
     256
 }
 
+fn recovery_delay_ms_default() -> u64 {
+    2_000
+}
+
+fn concurrent_recoveries_max_default() -> usize {
+    8
+}
+
 impl NodeConfig {
+    /// A configuration with the default limits.
+    pub fn new(
+        name: String,
+        storage_path: PathBuf,
+        rest_listen: SocketAddr,
+        chain_url: String,
+    ) -> NodeConfig {
+        NodeConfig {
+            name,
+            storage_path,
+            rest_listen,
+            chain_url,
+            bls_key: "bls.key".into(),
+            owner_key: "owner.key".into(),
+            body_bytes_max: body_bytes_max_default(),
+            concurrent_uploads_max: concurrent_uploads_max_default(),
+            recovery_delay_ms: recovery_delay_ms_default(),
+            concurrent_recoveries_max: concurrent_recoveries_max_default(),
+        }
+    }
+
     /// Reads a configuration file; relative paths in it are relative to the file's directory.
     pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
         let text = std::fs::read_to_string(path)

@@ -8,8 +8,10 @@ use walrus_chain::system::Committee;
 use walrus_chain::Event;
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::BlsPublicKey;
-use walrus_core::{EncodingParams, Epoch, ShardIndex};
-use walrus_store::NodeStore;
+use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
+
+use crate::node::Node;
+use crate::recovery;
 
 /// Events asked for per page.
 const EVENTS_PAGE: usize = 1_000;
@@ -62,10 +64,12 @@ pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> anyhow::Resul
 }
 
 /// Follows events until the process ends: applies each page to the store (blob info and cursor
-/// in one batch) and refreshes the view when the epoch changes.
-pub async fn follow(chain: ChainClient, store: Arc<NodeStore>, view: SharedView, me: BlsPublicKey) {
+/// in one batch), starts recovery for certified blobs this node lacks, and refreshes the view
+/// when the epoch changes.
+pub async fn follow(node: Arc<Node>) {
+    let me = *node.bls.public();
     loop {
-        let cursor = match store.event_cursor() {
+        let cursor = match node.store.event_cursor() {
             Ok(cursor) => cursor,
             Err(e) => {
                 tracing::error!("cannot read the event cursor: {e}");
@@ -73,7 +77,7 @@ pub async fn follow(chain: ChainClient, store: Arc<NodeStore>, view: SharedView,
                 continue;
             }
         };
-        let page = match chain.events(cursor, EVENTS_PAGE, EVENTS_WAIT).await {
+        let page = match node.chain.events(cursor, EVENTS_PAGE, EVENTS_WAIT).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!("event poll failed: {e}");
@@ -85,10 +89,17 @@ pub async fn follow(chain: ChainClient, store: Arc<NodeStore>, view: SharedView,
             continue;
         }
         let epoch_changed = page.events.iter().any(|e| matches!(e.event, Event::EpochChangeStart { .. }));
-        let store_for_batch = Arc::clone(&store);
+        let certified: Vec<BlobId> = page
+            .events
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::BlobCertified { blob_id, is_extension: false, .. } => Some(blob_id),
+                _ => None,
+            })
+            .collect();
+        let store = Arc::clone(&node.store);
         let events = page.events;
-        let applied = tokio::task::spawn_blocking(move || store_for_batch.apply_events(&events)).await;
-        match applied {
+        match tokio::task::spawn_blocking(move || store.apply_events(&events)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!("cannot apply events: {e}");
@@ -101,12 +112,19 @@ pub async fn follow(chain: ChainClient, store: Arc<NodeStore>, view: SharedView,
             }
         }
         if epoch_changed {
-            match fetch_view(&chain, &me).await {
+            match fetch_view(&node.chain, &me).await {
                 Ok(fresh) => {
-                    *view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
+                    *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
                 }
                 Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
             }
+        }
+        for blob_id in certified {
+            let node = Arc::clone(&node);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
+                recovery::heal(node, blob_id).await;
+            });
         }
     }
 }

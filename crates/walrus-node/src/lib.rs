@@ -11,6 +11,7 @@ pub mod config;
 pub mod follower;
 pub mod metrics;
 pub mod node;
+pub mod recovery;
 
 pub use config::NodeConfig;
 pub use node::{start, Node, RunningNode};

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub secondary_stored: AtomicU64,
     /// Confirmations signed.
     pub confirmations: AtomicU64,
+    /// Slivers rebuilt from other nodes' symbols.
+    pub slivers_recovered: AtomicU64,
+    /// Bytes downloaded from peers for recovery (metadata and symbols).
+    pub recovery_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -49,6 +53,10 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE walrus_storage_confirmations_issued_total counter");
         let _ = writeln!(out, "walrus_storage_confirmations_issued_total {}", get(&self.confirmations));
+        let _ = writeln!(out, "# TYPE walrus_slivers_recovered_total counter");
+        let _ = writeln!(out, "walrus_slivers_recovered_total {}", get(&self.slivers_recovered));
+        let _ = writeln!(out, "# TYPE walrus_recovery_bytes_total counter");
+        let _ = writeln!(out, "walrus_recovery_bytes_total {}", get(&self.recovery_bytes));
         let _ = writeln!(out, "# TYPE walrus_current_epoch gauge");
         let _ = writeln!(out, "walrus_current_epoch {}", view.epoch.0);
         let _ = writeln!(out, "# TYPE walrus_owned_shards gauge");

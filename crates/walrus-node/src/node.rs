@@ -30,9 +30,13 @@ pub struct Node {
     pub metrics: Metrics,
     /// Upload slots.
     pub uploads: Arc<Semaphore>,
+    /// Recovery slots.
+    pub recoveries: Arc<Semaphore>,
+    /// For requests to other nodes.
+    pub http: reqwest::Client,
     /// Start time.
     pub started: Instant,
-    view: SharedView,
+    pub(crate) view: SharedView,
 }
 
 impl Node {
@@ -69,6 +73,8 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let addr = listener.local_addr()?;
     let node = Arc::new(Node {
         uploads: Arc::new(Semaphore::new(config.concurrent_uploads_max)),
+        recoveries: Arc::new(Semaphore::new(config.concurrent_recoveries_max)),
+        http: reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?,
         config,
         store: Arc::clone(&store),
         bls: bls.clone(),
@@ -77,7 +83,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         started: Instant::now(),
         view: Arc::clone(&view),
     });
-    let follower = tokio::spawn(follow(chain, store, view, *bls.public()));
+    let follower = tokio::spawn(follow(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
     let server = tokio::spawn(async move {

@@ -20,10 +20,17 @@ use walrus_core::{BlobId, EncodingParams, ObjectId, SliverPairIndex, SliverType}
 use walrus_node::{NodeConfig, RunningNode};
 
 const N: u16 = 10;
-const NODES: usize = 2;
+
+/// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
+/// peers find each other there): distinct per test and per process.
+fn base_port(test: u16) -> u16 {
+    20_000 + (std::process::id() % 400) as u16 * 10 * 4 + test * 10
+}
 
 struct Net {
     _tmp: tempfile::TempDir,
+    dir: ChainDir,
+    chain_url: String,
     chain: Option<RunningChain>,
     chain_client: ChainClient,
     nodes: Vec<RunningNode>,
@@ -32,10 +39,10 @@ struct Net {
 }
 
 impl Net {
-    async fn start() -> Net {
+    async fn start(count: usize, test: u16) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
-        let addresses = (0..NODES).map(|i| format!("127.0.0.1:{}", 19300 + i)).collect();
+        let addresses = (0..count).map(|i| format!("127.0.0.1:{}", base_port(test) + i as u16)).collect();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
         init_dir(&dir, &InitSpec::localnet(N, addresses, 3_600_000, now as u64)).expect("init");
@@ -49,14 +56,23 @@ impl Net {
         .expect("chain starts");
         let chain_url = format!("http://{}", chain.addr);
         let mut nodes = Vec::new();
-        for i in 0..NODES {
-            let config = node_config(&dir, i, &chain_url);
+        for i in 0..count {
+            let config = node_config(&dir, i, &chain_url, base_port(test) + i as u16);
             nodes.push(walrus_node::start(config).await.expect("node starts"));
         }
         let chain_client = ChainClient::new(&chain_url);
         let user = Ed25519KeyPair::from_seed(&[42; 32]);
         chain_client.faucet(user.address(), 1_000_000_000_000).await.expect("funded");
-        Net { _tmp: tmp, chain: Some(chain), chain_client, nodes, user, http: reqwest::Client::new() }
+        Net {
+            _tmp: tmp,
+            dir,
+            chain_url,
+            chain: Some(chain),
+            chain_client,
+            nodes,
+            user,
+            http: reqwest::Client::new(),
+        }
     }
 
     fn url(&self, node: usize, path: &str) -> String {
@@ -80,7 +96,7 @@ impl Net {
         };
         let object =
             self.chain_client.execute(&self.user, register).await.expect("register").effects.created[0];
-        for node in 0..NODES {
+        for node in 0..self.nodes.len() {
             self.wait_registered(node, metadata.blob_id()).await;
         }
         object
@@ -130,6 +146,52 @@ impl Net {
         }
     }
 
+    /// Certifies `object` with the confirmations `signed` of nodes `signers`.
+    async fn certify(&self, object: ObjectId, signers: &[usize], signed: &[SignedMessage]) {
+        let committee = self.chain_client.committee().await.expect("committee");
+        let members: Vec<u16> = signers
+            .iter()
+            .map(|i| {
+                let key = self.nodes[*i].node.bls.public();
+                committee.members.iter().position(|m| m.public_key == *key).expect("member") as u16
+            })
+            .collect();
+        let signatures: Vec<BlsSignature> = signed.iter().map(|s| s.signature).collect();
+        let certificate = CertificateArgs {
+            signature: BlsSignature::aggregate(&signatures).expect("non-empty"),
+            signers_bitmap: signers_to_bitmap(&members),
+            message: signed[0].serialized_message.clone(),
+        };
+        let certified =
+            self.chain_client.execute(&self.user, Call::CertifyBlob { blob: object, certificate }).await;
+        check_success(certified.expect("certify")).expect("certified");
+    }
+
+    /// Uploads to `node` and returns its confirmation.
+    async fn upload_and_confirm(&self, node: usize, blob: &EncodedBlob) -> SignedMessage {
+        self.upload(node, blob).await;
+        let blob_id = blob.metadata().blob_id();
+        let (status, body) =
+            self.get_json(node, &format!("/v1/blobs/{blob_id}/confirmation/permanent")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body["success"]["data"]["signed"].clone()).expect("signed")
+    }
+
+    async fn metric(&self, node: usize, name: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url(node, "/metrics"))
+            .send()
+            .await
+            .expect("answer")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+
     async fn stop(mut self) {
         for node in self.nodes.drain(..) {
             node.run_until(async {}).await.expect("node stops");
@@ -140,17 +202,15 @@ impl Net {
     }
 }
 
-fn node_config(dir: &ChainDir, i: usize, chain_url: &str) -> NodeConfig {
-    NodeConfig {
-        name: format!("node-{i}"),
-        storage_path: dir.node(i).join("db"),
-        rest_listen: "127.0.0.1:0".parse().expect("addr"),
-        chain_url: chain_url.to_string(),
-        bls_key: dir.node(i).join("bls.key"),
-        owner_key: dir.node(i).join("owner.key"),
-        body_bytes_max: 1 << 20,
-        concurrent_uploads_max: 64,
-    }
+fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> NodeConfig {
+    let listen = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut config =
+        NodeConfig::new(format!("node-{i}"), dir.node(i).join("db"), listen, chain_url.to_string());
+    config.bls_key = dir.node(i).join("bls.key");
+    config.owner_key = dir.node(i).join("owner.key");
+    config.body_bytes_max = 1 << 20;
+    config.recovery_delay_ms = 100;
+    config
 }
 
 fn reason(body: &serde_json::Value) -> &str {
@@ -159,7 +219,7 @@ fn reason(body: &serde_json::Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_confirm_and_certify_through_two_nodes() {
-    let net = Net::start().await;
+    let net = Net::start(2, 0).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![7u8; 5000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();
@@ -192,7 +252,7 @@ async fn store_confirm_and_certify_through_two_nodes() {
     assert_eq!((status, reason(&body)), (413, "BODY_TOO_LARGE"), "{body}");
 
     let mut signed = Vec::new();
-    for node in 0..NODES {
+    for node in 0..2 {
         net.upload(node, &blob).await;
         let (status, body) = net.get_json(node, &format!("/v1/blobs/{blob_id}/confirmation/permanent")).await;
         assert_eq!(status, 200, "{body}");
@@ -212,22 +272,7 @@ async fn store_confirm_and_certify_through_two_nodes() {
     );
 
     // The two nodes hold all shards: their confirmations certify the blob on chain.
-    let committee = net.chain_client.committee().await.expect("committee");
-    let members: Vec<u16> = (0..NODES)
-        .map(|i| {
-            let key = net.nodes[i].node.bls.public();
-            committee.members.iter().position(|m| m.public_key == *key).expect("member") as u16
-        })
-        .collect();
-    let signatures: Vec<BlsSignature> = signed.iter().map(|s| s.signature).collect();
-    let certificate = CertificateArgs {
-        signature: BlsSignature::aggregate(&signatures).expect("non-empty"),
-        signers_bitmap: signers_to_bitmap(&members),
-        message: signed[0].serialized_message.clone(),
-    };
-    let certified =
-        net.chain_client.execute(&net.user, Call::CertifyBlob { blob: object, certificate }).await;
-    check_success(certified.expect("certify")).expect("certified");
+    net.certify(object, &[0, 1], &signed).await;
     for _ in 0..200 {
         let (_, status) = net.get_json(0, &format!("/v1/blobs/{blob_id}/status")).await;
         if status["success"]["data"]["permanent"]["isCertified"] == true {
@@ -255,7 +300,7 @@ async fn the_official_sdk_client_works_against_a_node() {
         );
         return;
     };
-    let net = Net::start().await;
+    let net = Net::start(2, 1).await;
     let file = net._tmp.path().join("blob.bin");
     let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&file, &data).expect("write blob");
@@ -285,6 +330,56 @@ async fn the_official_sdk_client_works_against_a_node() {
     assert!(output.status.success(), "node-api.mjs failed:\n{stdout}");
     assert!(stdout.contains("all checks passed"));
     let _ = SliverType::Primary;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
+    let mut net = Net::start(3, 2).await;
+    // The node with the fewest shards goes down; the other two hold 7 of 10, a quorum.
+    let down = (0..3).min_by_key(|i| net.nodes[*i].node.view().shards.len()).expect("nodes");
+    let stopped = net.nodes.remove(down);
+    let own_shards = stopped.node.view().shards.len();
+    stopped.run_until(async {}).await.expect("stops");
+
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let blob = encode_blob(params, &data).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let object = net.register(&blob, false).await;
+    let signed = vec![net.upload_and_confirm(0, &blob).await, net.upload_and_confirm(1, &blob).await];
+    net.certify(object, &[0, 1], &signed).await;
+
+    // Back up: it replays the events it missed, sees the certification, and recovers.
+    let config = node_config(&net.dir, down, &net.chain_url, base_port(2) + down as u16);
+    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
+    let back = net.nodes.len() - 1;
+    let wanted = 2 * own_shards as u64;
+    for _ in 0..400 {
+        if net.metric(back, "walrus_slivers_recovered_total").await >= wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(net.metric(back, "walrus_slivers_recovered_total").await, wanted);
+    let mut own_bytes = 0;
+    for pair in net.pairs_of(back, &blob_id) {
+        let (primary, secondary) = blob.sliver_pair(pair);
+        for (axis, sliver) in [("primary", primary), ("secondary", secondary)] {
+            let path = format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0);
+            let bytes =
+                net.http.get(net.url(back, &path)).send().await.expect("answer").bytes().await.expect("body");
+            assert_eq!(bytes.as_ref(), sliver.to_bcs().as_slice(), "recovered {axis} sliver {}", pair.0);
+            own_bytes += sliver.data().len() as u64;
+        }
+    }
+    let downloaded = net.metric(back, "walrus_recovery_bytes_total").await;
+    println!(
+        "recovery: {downloaded} bytes downloaded for {own_bytes} bytes of own slivers ({:.2}x); blob {} bytes, n = {N}",
+        downloaded as f64 / own_bytes as f64,
+        data.len()
+    );
+    assert!(downloaded < 3 * own_bytes, "downloaded {downloaded} for {own_bytes} bytes of slivers");
     net.stop().await;
 }
 

@@ -1,0 +1,246 @@
+//! Self-healing: serving recovery symbols, and rebuilding this node's missing slivers of a
+//! certified blob from other nodes' symbols.
+//!
+//! A primary sliver `t` is rebuilt from `n - f` symbols `E[t][j]`, each cut from some node's
+//! secondary sliver `j` with a Merkle proof against that sliver's hash in the metadata; a
+//! secondary sliver from `n - 2f`. Every symbol is verified before use, so a lying peer costs
+//! bandwidth, never correctness; a rebuilt sliver that does not match its hash is an
+//! inconsistency proof (the writer encoded badly).
+//!
+//! Besides the reference's per-target `GET .../recoverySymbols`, peers answer a batch request
+//! (`POST`, BCS list of targets), expanding each of their slivers once for all targets.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use walrus_core::expand::ExpandedSliver;
+use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+use walrus_core::recovery::{recover_sliver, GeneralRecoverySymbol, RecoveryError, VerifiedRecoverySymbol};
+use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_store::StoreError;
+
+use crate::node::Node;
+
+/// Most targets in one batch request.
+pub const RECOVERY_TARGETS_MAX: usize = 2 * 1000;
+/// Timeout of one request to a peer.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts per blob before giving up until the next trigger.
+pub const RECOVERY_ATTEMPTS_MAX: u32 = 5;
+
+/// A batch of recovery targets (BCS body of `POST .../recoverySymbols`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryRequest {
+    /// The slivers to be rebuilt: axis and index on that axis.
+    pub targets: Vec<(SliverType, SliverIndex)>,
+}
+
+/// The symbols this node can give for `targets`: from each sliver it holds on the axis
+/// orthogonal to a target, the symbol at the target's position with its proof.
+pub fn symbols_for(
+    node: &Node,
+    metadata: &VerifiedBlobMetadataWithId,
+    targets: &[(SliverType, SliverIndex)],
+) -> Result<Vec<GeneralRecoverySymbol>, StoreError> {
+    let view = node.view();
+    let params = metadata.params();
+    let n = params.n_shards();
+    let blob_id = metadata.blob_id();
+    let mut out = Vec::new();
+    for source_axis in [SliverType::Primary, SliverType::Secondary] {
+        let wanted: Vec<SliverIndex> =
+            targets.iter().filter(|(axis, _)| axis.orthogonal() == source_axis).map(|(_, i)| *i).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        for shard in &view.shards {
+            let Some(sliver) = node.store.sliver(*shard, source_axis, blob_id)? else { continue };
+            let Ok(sliver) = sliver.verify(source_axis, metadata) else {
+                tracing::error!("stored sliver {blob_id}/{shard}/{source_axis} fails verification");
+                continue;
+            };
+            let source_index = blob_id.pair_for_shard(*shard, n).to_sliver_index(source_axis, n);
+            let Ok(expanded) = ExpandedSliver::new(params, source_axis, sliver.symbol_size(), sliver.data())
+            else {
+                continue;
+            };
+            out.extend(wanted.iter().filter_map(|t| {
+                GeneralRecoverySymbol::from_expanded(source_axis, source_index, &expanded, *t)
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// The slivers this node should hold for `blob_id` and does not.
+fn missing(node: &Node, blob_id: &BlobId) -> Result<Vec<(ShardIndex, SliverType, SliverIndex)>, StoreError> {
+    let view = node.view();
+    let n = view.params.n_shards();
+    let mut out = Vec::new();
+    for shard in &view.shards {
+        let pair: SliverPairIndex = blob_id.pair_for_shard(*shard, n);
+        for axis in [SliverType::Primary, SliverType::Secondary] {
+            if !node.store.has_sliver(*shard, axis, blob_id)? {
+                out.push((*shard, axis, pair.to_sliver_index(axis, n)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuilds whatever this node lacks of a certified blob, retrying with backoff.
+pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
+    let Ok(_permit) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
+    let mut pause = Duration::from_millis(500);
+    for attempt in 1..=RECOVERY_ATTEMPTS_MAX {
+        match heal_once(&node, &blob_id).await {
+            Ok(0) => return,
+            Ok(rebuilt) => {
+                tracing::info!("recovered {rebuilt} slivers of {blob_id}");
+                return;
+            }
+            Err(e) => tracing::warn!("recovery of {blob_id}, attempt {attempt}: {e}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One recovery pass; returns how many slivers were rebuilt.
+async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> {
+    let worker = Arc::clone(node);
+    let id = *blob_id;
+    let todo = tokio::task::spawn_blocking(move || missing(&worker, &id)).await??;
+    if todo.is_empty() {
+        return Ok(0);
+    }
+    let metadata = metadata_from_anywhere(node, blob_id).await?;
+    let targets: Vec<(SliverType, SliverIndex)> =
+        todo.iter().map(|(_, axis, index)| (*axis, *index)).collect();
+    let mut collected: BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>> = BTreeMap::new();
+    let view = node.view();
+    let me = *node.bls.public();
+    for member in view.committee.members.iter().filter(|m| m.public_key != me) {
+        let done = targets
+            .iter()
+            .all(|t| collected.get(t).map_or(0, Vec::len) >= metadata.params().symbols_for_recovery(t.0));
+        if done {
+            break;
+        }
+        let symbols = match fetch_symbols(node, &member.network_address, blob_id, &targets).await {
+            Ok(symbols) => symbols,
+            Err(e) => {
+                tracing::warn!("recovery symbols from {}: {e}", member.network_address);
+                continue;
+            }
+        };
+        for symbol in symbols {
+            let target = (symbol.target_axis(), symbol.target_index);
+            if !targets.contains(&target) {
+                continue;
+            }
+            // A symbol that does not verify is dropped: a lying peer only wastes bandwidth.
+            if let Ok(verified) = symbol.verify(&metadata, target.0, target.1) {
+                collected.entry(target).or_default().push(verified);
+            }
+        }
+    }
+    let node = Arc::clone(node);
+    let id = *blob_id;
+    tokio::task::spawn_blocking(move || rebuild(&node, &id, &metadata, todo, collected)).await?
+}
+
+fn rebuild(
+    node: &Node,
+    blob_id: &BlobId,
+    metadata: &VerifiedBlobMetadataWithId,
+    todo: Vec<(ShardIndex, SliverType, SliverIndex)>,
+    mut collected: BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>>,
+) -> anyhow::Result<usize> {
+    let mut rebuilt = 0;
+    let mut failures = Vec::new();
+    for (shard, axis, index) in todo {
+        let symbols = collected.remove(&(axis, index)).unwrap_or_default();
+        match recover_sliver(metadata, axis, index, symbols) {
+            Ok(sliver) => {
+                node.store.put_slivers(blob_id, &[(shard, &sliver)])?;
+                rebuilt += 1;
+            }
+            Err(RecoveryError::Inconsistent(_)) => {
+                failures.push(format!("{axis} sliver {index} is inconsistently encoded"));
+            }
+            Err(e) => failures.push(format!("{axis} sliver {index}: {e}")),
+        }
+    }
+    node.metrics.slivers_recovered.fetch_add(rebuilt as u64, Ordering::Relaxed);
+    if failures.is_empty() {
+        Ok(rebuilt)
+    } else {
+        anyhow::bail!("{} slivers not recovered (first: {})", failures.len(), failures[0])
+    }
+}
+
+/// The blob's metadata: from the store, or from a peer (verified against the blob ID, then
+/// stored).
+async fn metadata_from_anywhere(
+    node: &Arc<Node>,
+    blob_id: &BlobId,
+) -> anyhow::Result<VerifiedBlobMetadataWithId> {
+    let params = node.view().params;
+    if let Some(stored) = node.store.metadata(blob_id)? {
+        if let Ok(verified) = stored.verify(params) {
+            return Ok(verified);
+        }
+    }
+    let view = node.view();
+    for member in view.committee.members.iter().filter(|m| m.public_key != *node.bls.public()) {
+        let url = format!("http://{}/v1/blobs/{blob_id}/metadata", member.network_address);
+        let Ok(bytes) = get_bytes(node, &url).await else { continue };
+        let Ok(unverified) = bcs::from_bytes::<UnverifiedBlobMetadataWithId>(&bytes) else { continue };
+        if unverified.blob_id != *blob_id {
+            continue;
+        }
+        if let Ok(verified) = unverified.verify(params) {
+            node.store.put_metadata(&verified)?;
+            return Ok(verified);
+        }
+    }
+    anyhow::bail!("no peer served valid metadata")
+}
+
+async fn get_bytes(node: &Node, url: &str) -> anyhow::Result<Vec<u8>> {
+    let response = node.http.get(url).timeout(PEER_TIMEOUT).send().await?;
+    if !response.status().is_success() {
+        anyhow::bail!("{url}: HTTP {}", response.status());
+    }
+    let bytes = response.bytes().await?;
+    node.metrics.recovery_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    Ok(bytes.to_vec())
+}
+
+async fn fetch_symbols(
+    node: &Node,
+    address: &str,
+    blob_id: &BlobId,
+    targets: &[(SliverType, SliverIndex)],
+) -> anyhow::Result<Vec<GeneralRecoverySymbol>> {
+    let url = format!("http://{address}/v1/blobs/{blob_id}/recoverySymbols");
+    let body = bcs::to_bytes(&RecoveryRequest { targets: targets.to_vec() })?;
+    let response = node
+        .http
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(body)
+        .timeout(PEER_TIMEOUT)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        anyhow::bail!("HTTP {}", response.status());
+    }
+    let bytes = response.bytes().await?;
+    node.metrics.recovery_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    Ok(bcs::from_bytes(&bytes)?)
+}
