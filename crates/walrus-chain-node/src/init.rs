@@ -110,6 +110,9 @@ pub struct InitSpec {
     pub node_addresses: Vec<String>,
     /// WAL for the faucet account.
     pub faucet_wal: u64,
+    /// WAL for each storage node's owner account (fees of the node's own transactions, such
+    /// as invalid-blob certificates).
+    pub node_owner_wal: u64,
     /// Further allocations.
     pub allocations: Vec<(Address, Frost)>,
 }
@@ -137,6 +140,7 @@ impl InitSpec {
             },
             node_addresses,
             faucet_wal: 1_000_000,
+            node_owner_wal: 1_000,
             allocations: Vec::new(),
         }
     }
@@ -164,6 +168,9 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> anyhow::Result<Genesis> {
         let (bls_seed, owner_seed) = (random_seed()?, random_seed()?);
         let bls = BlsKeyPair::from_seed(&bls_seed);
         let owner = Ed25519KeyPair::from_seed(&owner_seed).address();
+        if spec.node_owner_wal > 0 {
+            allocations.push((owner, Frost::from_wal(spec.node_owner_wal)?));
+        }
         write_secret(&dir.node(i).join("bls.key"), &bls.secret_bytes())?;
         write_secret(&dir.node(i).join("owner.key"), &owner_seed)?;
         let shards = (n / k + usize::from(i < n % k)) as u16;
