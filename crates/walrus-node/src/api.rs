@@ -12,10 +12,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
+use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::messages::{BlobPersistenceType, ProtocolMessage, SignedMessage, StorageConfirmation};
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::sliver::UnverifiedSliver;
@@ -28,17 +29,17 @@ use crate::recovery::{symbols_for, RecoveryRequest, RECOVERY_TARGETS_MAX};
 /// An API error: HTTP status, the reference's reason code, a message.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    reason: &'static str,
-    message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
         ApiError { status, reason, message: message.to_string() }
     }
 
-    fn bad(reason: &'static str, message: impl ToString) -> Self {
+    pub(crate) fn bad(reason: &'static str, message: impl ToString) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
     }
 
@@ -46,7 +47,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, reason, message)
     }
 
-    fn internal(message: impl ToString) -> Self {
+    pub(crate) fn internal(message: impl ToString) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
     }
 }
@@ -91,22 +92,22 @@ impl From<StoreError> for ApiError {
 }
 
 /// A JSON success envelope.
-fn success<T: Serialize>(status: StatusCode, data: T) -> Response {
+pub(crate) fn success<T: Serialize>(status: StatusCode, data: T) -> Response {
     (status, Json(json!({ "success": { "code": status.as_u16(), "data": data } }))).into_response()
 }
 
-fn bcs_response(bytes: Vec<u8>) -> Response {
+pub(crate) fn bcs_response(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
 }
 
 /// Runs blocking store work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format!("task failed: {e}")))?
 }
 
-fn blob_id(text: &str) -> Result<BlobId, ApiError> {
+pub(crate) fn blob_id(text: &str) -> Result<BlobId, ApiError> {
     text.parse().map_err(|_| ApiError::bad("INVALID_BLOB_ID", format!("{text:?} is not a blob ID")))
 }
 
@@ -114,7 +115,7 @@ fn axis(text: &str) -> Result<SliverType, ApiError> {
     text.parse().map_err(|_| ApiError::bad("INVALID_SLIVER_TYPE", "the sliver type is primary or secondary"))
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         let status = e.status();
         let reason = if status == StatusCode::PAYLOAD_TOO_LARGE { "BODY_TOO_LARGE" } else { "INVALID_BODY" };
@@ -128,10 +129,12 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/v1/blobs/{blob_id}/metadata", get(get_metadata).put(put_metadata))
         .route("/v1/blobs/{blob_id}/metadata/status", get(metadata_status))
+        .route("/v1/blobs/{blob_id}/slivers", put(crate::batch::put_slivers).post(crate::batch::get_slivers))
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver))
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}/status", get(sliver_status))
         .route("/v1/blobs/{blob_id}/status", get(blob_status))
         .route("/v1/blobs/{blob_id}/recoverySymbols", get(recovery_symbols).post(recovery_symbols_batch))
+        .route("/v1/blobs/{blob_id}/inconsistencyProof/{axis}", post(inconsistency_proof))
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
         .route("/v1/health", get(health))
@@ -142,7 +145,7 @@ pub fn router(node: Arc<Node>) -> Router {
 }
 
 /// Checks that the blob is registered (and not invalid) in the node's view.
-fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobStatus, ApiError> {
+pub(crate) fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobStatus, ApiError> {
     let epoch = node.view().epoch;
     match node.store.blob_status(blob_id, epoch)? {
         BlobStatus::Nonexistent => {
@@ -155,7 +158,7 @@ fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobStatus, ApiEr
     }
 }
 
-fn stored_metadata(node: &Node, blob_id: &BlobId) -> Result<VerifiedBlobMetadataWithId, ApiError> {
+pub(crate) fn stored_metadata(node: &Node, blob_id: &BlobId) -> Result<VerifiedBlobMetadataWithId, ApiError> {
     let stored = node.store.metadata(blob_id)?;
     let stored =
         stored.ok_or_else(|| ApiError::not_found("METADATA_NOT_FOUND", "no metadata for this blob"))?;
@@ -212,11 +215,23 @@ async fn metadata_status(
 
 /// The shard that holds pair `pair` of `blob_id`, checked to be this node's.
 fn own_shard(node: &Node, blob_id: &BlobId, pair: &str) -> Result<(SliverPairIndex, ShardIndex), ApiError> {
+    let pair = pair
+        .parse::<u16>()
+        .map_err(|_| ApiError::bad("INVALID_SLIVER_PAIR", format!("{pair:?} is not a sliver pair index")))?;
+    own_shard_of(node, blob_id, SliverPairIndex(pair))
+}
+
+/// The shard that holds `pair` of `blob_id`, checked to be this node's.
+pub(crate) fn own_shard_of(
+    node: &Node,
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+) -> Result<(SliverPairIndex, ShardIndex), ApiError> {
     let view = node.view();
     let n = view.params.n_shards();
-    let pair = pair.parse::<u16>().ok().filter(|p| *p < n).map(SliverPairIndex).ok_or_else(|| {
-        ApiError::bad("INVALID_SLIVER_PAIR", format!("sliver pair index must be below {n}"))
-    })?;
+    if pair.0 >= n {
+        return Err(ApiError::bad("INVALID_SLIVER_PAIR", format!("sliver pair index must be below {n}")));
+    }
     let shard = blob_id.shard_for_pair(pair, n);
     if !view.holds(shard) {
         return Err(ApiError::bad("SHARD_NOT_ASSIGNED", format!("this node does not hold shard {shard}")));
@@ -415,6 +430,26 @@ async fn recovery_symbols_batch(
     let request: RecoveryRequest = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_RECOVERY_TARGETS", format!("not a BCS recovery request: {e}")))?;
     serve_symbols(node, blob_id, request.targets).await
+}
+
+/// Checks another node's proof that the blob is inconsistently encoded and, if it holds,
+/// answers with this node's signed `InvalidBlobIdMsg`.
+async fn inconsistency_proof(
+    State(node): State<Arc<Node>>,
+    Path((id, axis_text)): Path<(String, String)>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let blob_id = blob_id(&id)?;
+    let axis = axis(&axis_text)?;
+    let payload = body(payload)?;
+    let proof: InconsistencyProof = bcs::from_bytes(&payload)
+        .map_err(|e| ApiError::bad("INVALID_PROOF", format!("not a BCS inconsistency proof: {e}")))?;
+    blocking(move || {
+        let metadata = stored_metadata(&node, &blob_id)?;
+        proof.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_PROOF", e))?;
+        Ok(success(StatusCode::OK, crate::invalid::attest(&node, blob_id)))
+    })
+    .await
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {

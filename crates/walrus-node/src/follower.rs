@@ -11,7 +11,7 @@ use walrus_core::keys::BlsPublicKey;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 
 use crate::node::Node;
-use crate::recovery;
+use crate::{gc, recovery};
 
 /// Events asked for per page.
 const EVENTS_PAGE: usize = 1_000;
@@ -64,8 +64,8 @@ pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> anyhow::Resul
 }
 
 /// Follows events until the process ends: applies each page to the store (blob info and cursor
-/// in one batch), starts recovery for certified blobs this node lacks, and refreshes the view
-/// when the epoch changes.
+/// in one batch), drops the data of blobs marked invalid, starts recovery for certified blobs
+/// this node lacks, and refreshes the view and collects garbage when the epoch changes.
 pub async fn follow(node: Arc<Node>) {
     let me = *node.bls.public();
     loop {
@@ -97,6 +97,14 @@ pub async fn follow(node: Arc<Node>) {
                 _ => None,
             })
             .collect();
+        let invalid: Vec<BlobId> = page
+            .events
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::InvalidBlobID { blob_id, .. } => Some(blob_id),
+                _ => None,
+            })
+            .collect();
         let store = Arc::clone(&node.store);
         let events = page.events;
         match tokio::task::spawn_blocking(move || store.apply_events(&events)).await {
@@ -117,6 +125,25 @@ pub async fn follow(node: Arc<Node>) {
                     *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
                 }
                 Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
+            }
+            let worker = Arc::clone(&node);
+            tokio::spawn(async move {
+                match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(collected)) => tracing::info!("garbage collection removed {collected} blobs"),
+                    Ok(Err(e)) => tracing::error!("garbage collection failed: {e}"),
+                    Err(e) => tracing::error!("garbage collection task failed: {e}"),
+                }
+            });
+        }
+        if !invalid.is_empty() {
+            let worker = Arc::clone(&node);
+            let dropped = tokio::task::spawn_blocking(move || {
+                invalid.iter().try_for_each(|blob_id| gc::drop_invalid(&worker, blob_id))
+            })
+            .await;
+            if !matches!(dropped, Ok(Ok(()))) {
+                tracing::error!("cannot drop the data of invalid blobs: {dropped:?}");
             }
         }
         for blob_id in certified {

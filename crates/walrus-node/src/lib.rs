@@ -4,11 +4,17 @@
 //! works against it unchanged, accepts metadata and slivers only for blobs registered on the
 //! chain and only after verifying them, stores them durably in `walrus-store`, signs storage
 //! confirmations when every shard it holds has both slivers, and follows the chain's events
-//! ([`follower`]) with a persisted cursor.
+//! ([`follower`]) with a persisted cursor. It heals missing slivers of certified blobs from
+//! other nodes' recovery symbols ([`recovery`]), has inconsistently encoded blobs marked
+//! invalid on chain ([`invalid`]), and collects the data of expired, deleted and invalid blobs
+//! ([`gc`]).
 
 pub mod api;
+pub mod batch;
 pub mod config;
 pub mod follower;
+pub mod gc;
+pub mod invalid;
 pub mod metrics;
 pub mod node;
 pub mod recovery;

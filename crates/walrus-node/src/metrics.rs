@@ -22,6 +22,10 @@ pub struct Metrics {
     pub slivers_recovered: AtomicU64,
     /// Bytes downloaded from peers for recovery (metadata and symbols).
     pub recovery_bytes: AtomicU64,
+    /// Invalid-blob attestations signed.
+    pub invalid_attestations: AtomicU64,
+    /// Blobs whose data garbage collection removed.
+    pub blobs_collected: AtomicU64,
 }
 
 impl Metrics {
@@ -57,6 +61,10 @@ impl Metrics {
         let _ = writeln!(out, "walrus_slivers_recovered_total {}", get(&self.slivers_recovered));
         let _ = writeln!(out, "# TYPE walrus_recovery_bytes_total counter");
         let _ = writeln!(out, "walrus_recovery_bytes_total {}", get(&self.recovery_bytes));
+        let _ = writeln!(out, "# TYPE walrus_invalid_blob_attestations_total counter");
+        let _ = writeln!(out, "walrus_invalid_blob_attestations_total {}", get(&self.invalid_attestations));
+        let _ = writeln!(out, "# TYPE walrus_blobs_collected_total counter");
+        let _ = writeln!(out, "walrus_blobs_collected_total {}", get(&self.blobs_collected));
         let _ = writeln!(out, "# TYPE walrus_current_epoch gauge");
         let _ = writeln!(out, "walrus_current_epoch {}", view.epoch.0);
         let _ = writeln!(out, "# TYPE walrus_owned_shards gauge");

@@ -5,7 +5,7 @@
 //! secondary sliver `j` with a Merkle proof against that sliver's hash in the metadata; a
 //! secondary sliver from `n - 2f`. Every symbol is verified before use, so a lying peer costs
 //! bandwidth, never correctness; a rebuilt sliver that does not match its hash is an
-//! inconsistency proof (the writer encoded badly).
+//! inconsistency proof (the writer encoded badly), which [`crate::invalid`] takes to the chain.
 //!
 //! Besides the reference's per-target `GET .../recoverySymbols`, peers answer a batch request
 //! (`POST`, BCS list of targets), expanding each of their slivers once for all targets.
@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use walrus_core::expand::ExpandedSliver;
+use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::recovery::{recover_sliver, GeneralRecoverySymbol, RecoveryError, VerifiedRecoverySymbol};
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
-use walrus_store::StoreError;
+use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
 
@@ -113,7 +114,14 @@ pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
 async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> {
     let worker = Arc::clone(node);
     let id = *blob_id;
-    let todo = tokio::task::spawn_blocking(move || missing(&worker, &id)).await??;
+    let todo = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let status = worker.store.blob_status(&id, worker.view().epoch)?;
+        if matches!(status, BlobStatus::Nonexistent | BlobStatus::Invalid { .. }) {
+            return Ok(Vec::new());
+        }
+        missing(&worker, &id)
+    })
+    .await??;
     if todo.is_empty() {
         return Ok(0);
     }
@@ -148,9 +156,23 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> 
             }
         }
     }
-    let node = Arc::clone(node);
+    let worker = Arc::clone(node);
     let id = *blob_id;
-    tokio::task::spawn_blocking(move || rebuild(&node, &id, &metadata, todo, collected)).await?
+    let rebuilt =
+        tokio::task::spawn_blocking(move || rebuild(&worker, &id, &metadata, todo, collected)).await??;
+    if let Some((axis, proof)) = rebuilt.inconsistent {
+        crate::invalid::invalidate(node, *blob_id, axis, &proof).await?;
+        return Ok(rebuilt.count);
+    }
+    Ok(rebuilt.count)
+}
+
+/// What one rebuild pass did.
+struct Rebuilt {
+    /// Slivers rebuilt and stored.
+    count: usize,
+    /// A proof that the writer encoded the blob inconsistently, if recovery found one.
+    inconsistent: Option<(SliverType, InconsistencyProof)>,
 }
 
 fn rebuild(
@@ -159,9 +181,10 @@ fn rebuild(
     metadata: &VerifiedBlobMetadataWithId,
     todo: Vec<(ShardIndex, SliverType, SliverIndex)>,
     mut collected: BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Rebuilt> {
     let mut rebuilt = 0;
     let mut failures = Vec::new();
+    let mut inconsistent = None;
     for (shard, axis, index) in todo {
         let symbols = collected.remove(&(axis, index)).unwrap_or_default();
         match recover_sliver(metadata, axis, index, symbols) {
@@ -169,15 +192,16 @@ fn rebuild(
                 node.store.put_slivers(blob_id, &[(shard, &sliver)])?;
                 rebuilt += 1;
             }
-            Err(RecoveryError::Inconsistent(_)) => {
-                failures.push(format!("{axis} sliver {index} is inconsistently encoded"));
+            Err(RecoveryError::Inconsistent(proof)) => {
+                tracing::warn!("{axis} sliver {index} of {blob_id} is inconsistently encoded");
+                inconsistent.get_or_insert((axis, *proof));
             }
             Err(e) => failures.push(format!("{axis} sliver {index}: {e}")),
         }
     }
     node.metrics.slivers_recovered.fetch_add(rebuilt as u64, Ordering::Relaxed);
-    if failures.is_empty() {
-        Ok(rebuilt)
+    if failures.is_empty() || inconsistent.is_some() {
+        Ok(Rebuilt { count: rebuilt, inconsistent })
     } else {
         anyhow::bail!("{} slivers not recovered (first: {})", failures.len(), failures[0])
     }

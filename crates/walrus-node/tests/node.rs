@@ -5,217 +5,20 @@
 //! With `WALRUS_CONFORMANCE_DIR` set (CI sets it), the official SDK's storage-node client runs
 //! against a node through `node-api.mjs`.
 
+mod net;
+
 use std::path::Path;
 use std::time::Duration;
 
-use walrus_chain::tx::CertificateArgs;
-use walrus_chain::Call;
-use walrus_chain_node::client::check_success;
-use walrus_chain_node::init::{init_dir, read_ed25519, ChainDir, InitSpec};
-use walrus_chain_node::{ChainClient, NodeConfig as ChainNodeConfig, RunningNode as RunningChain};
-use walrus_core::encode::{encode_blob, EncodedBlob};
-use walrus_core::keys::{BlsSignature, Ed25519KeyPair};
-use walrus_core::messages::{signers_to_bitmap, SignedMessage};
-use walrus_core::{BlobId, EncodingParams, ObjectId, SliverPairIndex, SliverType};
-use walrus_node::{NodeConfig, RunningNode};
-
-const N: u16 = 10;
-
-/// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
-/// peers find each other there): distinct per test and per process.
-fn base_port(test: u16) -> u16 {
-    20_000 + (std::process::id() % 400) as u16 * 10 * 4 + test * 10
-}
-
-struct Net {
-    _tmp: tempfile::TempDir,
-    dir: ChainDir,
-    chain_url: String,
-    chain: Option<RunningChain>,
-    chain_client: ChainClient,
-    nodes: Vec<RunningNode>,
-    user: Ed25519KeyPair,
-    http: reqwest::Client,
-}
-
-impl Net {
-    async fn start(count: usize, test: u16) -> Net {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = ChainDir(tmp.path().join("chain"));
-        let addresses = (0..count).map(|i| format!("127.0.0.1:{}", base_port(test) + i as u16)).collect();
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-        init_dir(&dir, &InitSpec::localnet(N, addresses, 3_600_000, now as u64)).expect("init");
-        let faucet = read_ed25519(&dir.faucet_key()).expect("faucet");
-        let chain = walrus_chain_node::start(ChainNodeConfig {
-            dir: dir.clone(),
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            faucet: Some(faucet),
-        })
-        .await
-        .expect("chain starts");
-        let chain_url = format!("http://{}", chain.addr);
-        let mut nodes = Vec::new();
-        for i in 0..count {
-            let config = node_config(&dir, i, &chain_url, base_port(test) + i as u16);
-            nodes.push(walrus_node::start(config).await.expect("node starts"));
-        }
-        let chain_client = ChainClient::new(&chain_url);
-        let user = Ed25519KeyPair::from_seed(&[42; 32]);
-        chain_client.faucet(user.address(), 1_000_000_000_000).await.expect("funded");
-        Net {
-            _tmp: tmp,
-            dir,
-            chain_url,
-            chain: Some(chain),
-            chain_client,
-            nodes,
-            user,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, node: usize, path: &str) -> String {
-        format!("http://{}{path}", self.nodes[node].addr)
-    }
-
-    /// Reserves, registers and waits until every node has seen the registration.
-    async fn register(&self, blob: &EncodedBlob, deletable: bool) -> ObjectId {
-        let metadata = blob.metadata();
-        let params = EncodingParams::new(u64::from(N)).expect("params");
-        let size = params.encoded_blob_length(metadata.unencoded_length()).expect("size");
-        let storage =
-            self.chain_client.execute(&self.user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
-        let register = Call::RegisterBlob {
-            storage: storage.expect("reserve").effects.created[0],
-            blob_id: *metadata.blob_id(),
-            root_hash: metadata.metadata().compute_root_hash(),
-            size: metadata.unencoded_length(),
-            encoding_type: 1,
-            deletable,
-        };
-        let object =
-            self.chain_client.execute(&self.user, register).await.expect("register").effects.created[0];
-        for node in 0..self.nodes.len() {
-            self.wait_registered(node, metadata.blob_id()).await;
-        }
-        object
-    }
-
-    async fn wait_registered(&self, node: usize, blob_id: &BlobId) {
-        for _ in 0..200 {
-            let status: serde_json::Value =
-                self.get_json(node, &format!("/v1/blobs/{blob_id}/status")).await.1;
-            if status["success"]["data"] != "nonexistent" {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("node {node} never saw the registration of {blob_id}");
-    }
-
-    async fn get_json(&self, node: usize, path: &str) -> (u16, serde_json::Value) {
-        let response = self.http.get(self.url(node, path)).send().await.expect("answer");
-        (response.status().as_u16(), response.json().await.expect("JSON"))
-    }
-
-    async fn put(&self, node: usize, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
-        let response = self.http.put(self.url(node, path)).body(body).send().await.expect("answer");
-        (response.status().as_u16(), response.json().await.expect("JSON"))
-    }
-
-    /// The pairs node `node` is responsible for.
-    fn pairs_of(&self, node: usize, blob_id: &BlobId) -> Vec<SliverPairIndex> {
-        let view = self.nodes[node].node.view();
-        view.shards.iter().map(|shard| blob_id.pair_for_shard(*shard, N)).collect()
-    }
-
-    /// Uploads metadata and this node's slivers.
-    async fn upload(&self, node: usize, blob: &EncodedBlob) {
-        let blob_id = blob.metadata().blob_id();
-        let (status, _) =
-            self.put(node, &format!("/v1/blobs/{blob_id}/metadata"), blob.metadata().metadata_bcs()).await;
-        assert!(status == 201 || status == 200, "metadata upload: {status}");
-        for pair in self.pairs_of(node, blob_id) {
-            let (primary, secondary) = blob.sliver_pair(pair);
-            for (axis, sliver) in [("primary", primary), ("secondary", secondary)] {
-                let path = format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0);
-                let (status, body) = self.put(node, &path, sliver.to_bcs()).await;
-                assert_eq!(status, 201, "{body}");
-            }
-        }
-    }
-
-    /// Certifies `object` with the confirmations `signed` of nodes `signers`.
-    async fn certify(&self, object: ObjectId, signers: &[usize], signed: &[SignedMessage]) {
-        let committee = self.chain_client.committee().await.expect("committee");
-        let members: Vec<u16> = signers
-            .iter()
-            .map(|i| {
-                let key = self.nodes[*i].node.bls.public();
-                committee.members.iter().position(|m| m.public_key == *key).expect("member") as u16
-            })
-            .collect();
-        let signatures: Vec<BlsSignature> = signed.iter().map(|s| s.signature).collect();
-        let certificate = CertificateArgs {
-            signature: BlsSignature::aggregate(&signatures).expect("non-empty"),
-            signers_bitmap: signers_to_bitmap(&members),
-            message: signed[0].serialized_message.clone(),
-        };
-        let certified =
-            self.chain_client.execute(&self.user, Call::CertifyBlob { blob: object, certificate }).await;
-        check_success(certified.expect("certify")).expect("certified");
-    }
-
-    /// Uploads to `node` and returns its confirmation.
-    async fn upload_and_confirm(&self, node: usize, blob: &EncodedBlob) -> SignedMessage {
-        self.upload(node, blob).await;
-        let blob_id = blob.metadata().blob_id();
-        let (status, body) =
-            self.get_json(node, &format!("/v1/blobs/{blob_id}/confirmation/permanent")).await;
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_value(body["success"]["data"]["signed"].clone()).expect("signed")
-    }
-
-    async fn metric(&self, node: usize, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(self.url(node, "/metrics"))
-            .send()
-            .await
-            .expect("answer")
-            .text()
-            .await
-            .expect("text");
-        text.lines()
-            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or(0)
-    }
-
-    async fn stop(mut self) {
-        for node in self.nodes.drain(..) {
-            node.run_until(async {}).await.expect("node stops");
-        }
-        if let Some(chain) = self.chain.take() {
-            chain.run_until(async {}).await.expect("chain stops");
-        }
-    }
-}
-
-fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> NodeConfig {
-    let listen = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut config =
-        NodeConfig::new(format!("node-{i}"), dir.node(i).join("db"), listen, chain_url.to_string());
-    config.bls_key = dir.node(i).join("bls.key");
-    config.owner_key = dir.node(i).join("owner.key");
-    config.body_bytes_max = 1 << 20;
-    config.recovery_delay_ms = 100;
-    config
-}
-
-fn reason(body: &serde_json::Value) -> &str {
-    body["error"]["details"][0]["reason"].as_str().unwrap_or("<none>")
-}
+use net::*;
+use walrus_core::encode::encode_blob;
+use walrus_core::expand::sliver_roots;
+use walrus_core::merkle::Node as MerkleNode;
+use walrus_core::messages::SignedMessage;
+use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId};
+use walrus_core::sliver::UnverifiedSliver;
+use walrus_core::{EncodingParams, SliverIndex, SliverPairIndex, SliverType};
+use walrus_node::batch::SliverUpload;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_confirm_and_certify_through_two_nodes() {
@@ -388,6 +191,147 @@ async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
     net.stop().await;
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A writer encodes repair primary sliver `t` wrongly and commits to it. The node that holds
+/// pair `t` is down during the store; when it comes back, recovery of that sliver from the other
+/// nodes' symbols proves the inconsistency, the others attest to the proof, the blob is marked
+/// invalid on chain, and every node drops its data and reports it invalid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconsistently_encoded_blob_is_proven_and_marked_invalid() {
+    let mut net = Net::start(4, 3).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let blob = encode_blob(params, &data).expect("encodable");
+    let t = SliverIndex(params.primary_source_symbols() as u16);
+    let mut bad = blob.sliver_bytes(SliverType::Primary, t).to_vec();
+    bad[0] ^= 0xff;
+    let root = sliver_roots(params, SliverType::Primary, blob.symbol_size(), &[&bad]).expect("expands")[0];
+    let mut metadata = blob.metadata().metadata().clone();
+    let BlobMetadata::V1(v1) = &mut metadata;
+    v1.hashes[t.as_usize()].primary_hash = MerkleNode::Digest(root);
+    let metadata = UnverifiedBlobMetadataWithId::new(metadata.compute_blob_id(), metadata)
+        .verify(params)
+        .expect("consistent");
+    let blob_id = *metadata.blob_id();
+
+    // The node holding pair t (primary index t) goes down; the other three hold a quorum.
+    let holder = blob_id.shard_for_pair(SliverPairIndex(t.0), N);
+    let down = (0..4).find(|i| net.nodes[*i].node.view().holds(holder)).expect("a holder");
+    let stopped = net.nodes.remove(down);
+    stopped.run_until(async {}).await.expect("stops");
+    let object = net.register_for(&metadata, false, 2).await;
+    let mut signed = Vec::new();
+    for node in 0..3 {
+        net.upload_with(node, &metadata, &blob).await;
+        signed.push(net.confirmation(node, &blob_id).await);
+    }
+    net.certify(object, &[0, 1, 2], &signed).await;
+
+    let config = node_config(&net.dir, down, &net.chain_url, base_port(3) + down as u16);
+    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
+    for node in 0..4 {
+        let invalid = eventually(20, || async {
+            let (_, status) = net.get_json(node, &format!("/v1/blobs/{blob_id}/status")).await;
+            status["success"]["data"].get("invalid").is_some()
+        })
+        .await;
+        assert!(invalid, "node {node} never reported {blob_id} invalid");
+        let (status, body) = net.get_json(node, &format!("/v1/blobs/{blob_id}/metadata/status")).await;
+        assert_eq!((status, body["success"]["data"].as_str()), (200, Some("nonexistent")), "{body}");
+    }
+    let attested: u64 = {
+        let mut total = 0;
+        for node in 0..4 {
+            total += net.metric(node, "walrus_invalid_blob_attestations_total").await;
+        }
+        total
+    };
+    assert!(attested >= 2, "{attested} attestations");
+    let (status, body) = net.put(0, &format!("/v1/blobs/{blob_id}/metadata"), metadata.metadata_bcs()).await;
+    assert_eq!((status, reason(&body)), (400, "INVALID_BLOB"), "{body}");
+    // A proof for a consistent blob is refused.
+    let honest = encode_blob(params, b"a consistent blob").expect("encodable");
+    net.register(&honest, false).await;
+    net.upload(0, &honest).await;
+    let proof = bcs::to_bytes(&(0u16, Vec::<u8>::new())).expect("bcs");
+    let url = net.url(0, &format!("/v1/blobs/{}/inconsistencyProof/primary", honest.metadata().blob_id()));
+    let response = net.http.post(url).body(proof).send().await.expect("answer");
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!((status, reason(&body)), (400, "INVALID_PROOF"), "{body}");
+    net.stop().await;
+}
+
+/// A blob stored for one epoch is collected by every node after the epoch boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_blobs_are_collected_after_the_epoch_change() {
+    let net = Net::start_with(2, 4, 3_000).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob = encode_blob(params, &vec![3u8; 2_000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    net.register_for(blob.metadata(), false, 1).await;
+    for node in 0..2 {
+        net.upload(node, &blob).await;
+    }
+    for node in 0..2 {
+        let collected =
+            eventually(15, || async { net.metric(node, "walrus_blobs_collected_total").await >= 1 }).await;
+        assert!(collected, "node {node} never collected the expired blob");
+        let (_, body) = net.get_json(node, &format!("/v1/blobs/{blob_id}/metadata/status")).await;
+        assert_eq!(body["success"]["data"], "nonexistent", "{body}");
+        let (_, body) = net.get_json(node, &format!("/v1/blobs/{blob_id}/status")).await;
+        assert_eq!(body["success"]["data"], "nonexistent", "{body}");
+        let pair = net.pairs_of(node, &blob_id)[0];
+        let path = format!("/v1/blobs/{blob_id}/slivers/{}/primary/status", pair.0);
+        let (_, body) = net.get_json(node, &path).await;
+        assert_eq!(body["success"]["data"], "nonexistent", "{body}");
+    }
+    net.stop().await;
+}
+
+/// Our batch endpoints: all of a node's slivers of a blob in one write (all or nothing), and
+/// many slivers in one read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_writes_are_all_or_nothing_and_batch_reads_verify() {
+    let net = Net::start(1, 5).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob = encode_blob(params, &vec![9u8; 30_000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    net.register(&blob, false).await;
+    net.upload_metadata(0, blob.metadata()).await;
+    let uploads: Vec<SliverUpload> = (0..N)
+        .flat_map(|p| {
+            let (primary, secondary) = blob.sliver_pair(SliverPairIndex(p));
+            [(SliverType::Primary, primary), (SliverType::Secondary, secondary)].map(|(axis, sliver)| {
+                SliverUpload { pair: SliverPairIndex(p), axis, sliver: sliver.into_unverified() }
+            })
+        })
+        .collect();
+    let path = format!("/v1/blobs/{blob_id}/slivers");
+
+    // One corrupted entry: refused, naming it, and nothing is stored.
+    let mut corrupt = uploads.clone();
+    corrupt[7].sliver.data[0] ^= 1;
+    let (status, body) = net.put(0, &path, bcs::to_bytes(&corrupt).expect("bcs")).await;
+    assert_eq!((status, reason(&body)), (400, "INVALID_SLIVER"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").starts_with("entry 7:"), "{body}");
+    let mut twice = uploads[..2].to_vec();
+    twice.push(uploads[0].clone());
+    let (status, body) = net.put(0, &path, bcs::to_bytes(&twice).expect("bcs")).await;
+    assert_eq!((status, reason(&body)), (400, "INVALID_BATCH"), "{body}");
+    assert_eq!(net.metric(0, "walrus_slivers_stored_total{sliver_type=\"primary\"}").await, 0);
+
+    let (status, body) = net.put(0, &path, bcs::to_bytes(&uploads).expect("bcs")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["success"]["data"], serde_json::json!({ "stored": 20, "alreadyStored": 0 }));
+    let (status, body) = net.put(0, &path, bcs::to_bytes(&uploads).expect("bcs")).await;
+    assert_eq!((status, &body["success"]["data"]["alreadyStored"]), (201, &serde_json::json!(20)), "{body}");
+    net.confirmation(0, &blob_id).await;
+
+    let wanted: Vec<(SliverPairIndex, SliverType)> = uploads.iter().map(|u| (u.pair, u.axis)).collect();
+    let response = net.http.post(net.url(0, &path)).body(bcs::to_bytes(&wanted).expect("bcs")).send().await;
+    let bytes = response.expect("answer").bytes().await.expect("body");
+    let read: Vec<Option<UnverifiedSliver>> = bcs::from_bytes(&bytes).expect("BCS slivers");
+    let expected: Vec<Option<UnverifiedSliver>> = uploads.into_iter().map(|u| Some(u.sliver)).collect();
+    assert_eq!(read, expected);
+    net.stop().await;
 }

@@ -1,0 +1,111 @@
+//! Invalid blobs: when recovery proves that the writer encoded a blob inconsistently, this node
+//! sends the inconsistency proof to the other committee members, each of which checks it and
+//! answers with a signed `InvalidBlobIdMsg`; once the attesting members hold a validity
+//! quorum of shards (`3w >= n + 1`, at least one correct node) the node submits the aggregate
+//! certificate to the chain (`InvalidateBlobId`). The chain's `InvalidBlobID` event then makes
+//! every node drop the blob's data and report it as invalid.
+//!
+//! As in the reference, the proof body is the BCS of the axis-specific proof, the axis is in the
+//! path (`POST /v1/blobs/{blob_id}/inconsistencyProof/{axis}`), and the answer is the JSON
+//! envelope around a `SignedMessage`.
+
+use std::sync::Arc;
+
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::Call;
+use walrus_chain_node::init::read_ed25519;
+use walrus_core::inconsistency::InconsistencyProof;
+use walrus_core::messages::{
+    signers_to_bitmap, Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage,
+};
+use walrus_core::params::Quorum;
+use walrus_core::{BlobId, SliverType};
+
+use crate::node::Node;
+use crate::recovery::PEER_TIMEOUT;
+
+/// This node's attestation that `blob_id` is invalid, for its current epoch.
+pub fn attest(node: &Node, blob_id: BlobId) -> SignedMessage {
+    let message = ProtocolMessage::new(node.view().epoch, InvalidBlobIdMsg(blob_id));
+    node.metrics.invalid_attestations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    SignedMessage::sign(&node.bls, &message)
+}
+
+/// Gathers attestations for `proof` until they reach a validity quorum, then marks the blob
+/// invalid on chain.
+pub async fn invalidate(
+    node: &Arc<Node>,
+    blob_id: BlobId,
+    axis: SliverType,
+    proof: &InconsistencyProof,
+) -> anyhow::Result<()> {
+    let view = node.view();
+    let quorum = Quorum::new(view.params.n());
+    let body = bcs::to_bytes(proof)?;
+    let mut signed: Vec<(u16, SignedMessage)> = Vec::new();
+    let mut weight = 0usize;
+    for (index, member) in view.committee.members.iter().enumerate() {
+        if quorum.includes_one_correct_node(weight) {
+            break;
+        }
+        let attestation = if member.public_key == *node.bls.public() {
+            attest(node, blob_id)
+        } else {
+            match request(node, &member.network_address, &blob_id, axis, &body).await {
+                Ok(attestation) => attestation,
+                Err(e) => {
+                    tracing::warn!(
+                        "attestation of invalid blob {blob_id} from {}: {e}",
+                        member.network_address
+                    );
+                    continue;
+                }
+            }
+        };
+        if let Err(e) = attestation.verify(&member.public_key, view.epoch, &InvalidBlobIdMsg(blob_id)) {
+            tracing::warn!("bad attestation from {}: {e}", member.network_address);
+            continue;
+        }
+        signed.push((u16::try_from(index)?, attestation));
+        weight += member.shards.len();
+    }
+    if !quorum.includes_one_correct_node(weight) {
+        anyhow::bail!("attestations of invalid blob {blob_id} cover {weight} shards, below validity");
+    }
+    let certificate = Certificate::aggregate(signed)?;
+    let owner = read_ed25519(&node.config.owner_key)?;
+    let call = Call::InvalidateBlobId {
+        certificate: CertificateArgs {
+            signature: certificate.signature,
+            signers_bitmap: signers_to_bitmap(&certificate.signers),
+            message: certificate.serialized_message,
+        },
+    };
+    node.chain.execute(&owner, call).await?;
+    tracing::warn!("blob {blob_id} is inconsistently encoded; marked invalid on chain");
+    Ok(())
+}
+
+async fn request(
+    node: &Node,
+    address: &str,
+    blob_id: &BlobId,
+    axis: SliverType,
+    body: &[u8],
+) -> anyhow::Result<SignedMessage> {
+    let url = format!("http://{address}/v1/blobs/{blob_id}/inconsistencyProof/{axis}");
+    let response = node
+        .http
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(body.to_vec())
+        .timeout(PEER_TIMEOUT)
+        .send()
+        .await?;
+    let status = response.status();
+    let envelope: serde_json::Value = response.json().await?;
+    if !status.is_success() {
+        anyhow::bail!("HTTP {status}: {}", envelope["error"]["message"]);
+    }
+    Ok(serde_json::from_value(envelope["success"]["data"].clone())?)
+}

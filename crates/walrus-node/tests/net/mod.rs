@@ -1,0 +1,281 @@
+//! The test network: a real chain node and storage nodes on loopback, in-process, with helpers
+//! to register, upload, confirm and certify blobs through the public APIs. Shared by the node
+//! tests and the node benchmarks.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::Call;
+use walrus_chain_node::client::check_success;
+use walrus_chain_node::init::{init_dir, read_ed25519, ChainDir, InitSpec};
+use walrus_chain_node::{ChainClient, NodeConfig as ChainNodeConfig, RunningNode as RunningChain};
+use walrus_core::encode::EncodedBlob;
+use walrus_core::keys::{BlsSignature, Ed25519KeyPair};
+use walrus_core::messages::{signers_to_bitmap, SignedMessage};
+use walrus_core::metadata::VerifiedBlobMetadataWithId;
+use walrus_core::{BlobId, EncodingParams, ObjectId, SliverPairIndex};
+use walrus_node::{NodeConfig, RunningNode};
+
+pub const N: u16 = 10;
+
+/// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
+/// peers find each other there): distinct per test and per process.
+pub fn base_port(test: u16) -> u16 {
+    20_000 + (std::process::id() % 400) as u16 * 10 * 8 + test * 10
+}
+
+pub struct Net {
+    pub _tmp: tempfile::TempDir,
+    pub dir: ChainDir,
+    pub chain_url: String,
+    pub chain: Option<RunningChain>,
+    pub chain_client: ChainClient,
+    pub nodes: Vec<RunningNode>,
+    pub user: Ed25519KeyPair,
+    pub http: reqwest::Client,
+}
+
+impl Net {
+    pub async fn start(count: usize, test: u16) -> Net {
+        Net::start_with(count, test, 3_600_000).await
+    }
+
+    pub async fn start_with(count: usize, test: u16, epoch_ms: u64) -> Net {
+        Net::start_custom(count, test, epoch_ms, |_| {}).await
+    }
+
+    /// A network whose node configurations `configure` may change.
+    pub async fn start_custom(
+        count: usize,
+        test: u16,
+        epoch_ms: u64,
+        configure: impl Fn(&mut NodeConfig),
+    ) -> Net {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = ChainDir(tmp.path().join("chain"));
+        let addresses = (0..count).map(|i| format!("127.0.0.1:{}", base_port(test) + i as u16)).collect();
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+        init_dir(&dir, &InitSpec::localnet(N, addresses, epoch_ms, now as u64)).expect("init");
+        let faucet = read_ed25519(&dir.faucet_key()).expect("faucet");
+        let chain = walrus_chain_node::start(ChainNodeConfig {
+            dir: dir.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            faucet: Some(faucet),
+        })
+        .await
+        .expect("chain starts");
+        let chain_url = format!("http://{}", chain.addr);
+        let mut nodes = Vec::new();
+        for i in 0..count {
+            let mut config = node_config(&dir, i, &chain_url, base_port(test) + i as u16);
+            configure(&mut config);
+            nodes.push(walrus_node::start(config).await.expect("node starts"));
+        }
+        let chain_client = ChainClient::new(&chain_url);
+        let user = Ed25519KeyPair::from_seed(&[42; 32]);
+        chain_client.faucet(user.address(), 1_000_000_000_000).await.expect("funded");
+        Net {
+            _tmp: tmp,
+            dir,
+            chain_url,
+            chain: Some(chain),
+            chain_client,
+            nodes,
+            user,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, node: usize, path: &str) -> String {
+        format!("http://{}{path}", self.nodes[node].addr)
+    }
+
+    /// Reserves, registers and waits until every node has seen the registration.
+    pub async fn register(&self, blob: &EncodedBlob, deletable: bool) -> ObjectId {
+        self.register_for(blob.metadata(), deletable, 2).await
+    }
+
+    /// Reserves for `epochs_ahead`, registers `metadata`, and waits until every node has seen it.
+    pub async fn register_for(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        deletable: bool,
+        epochs_ahead: u32,
+    ) -> ObjectId {
+        let params = EncodingParams::new(u64::from(N)).expect("params");
+        let size = params.encoded_blob_length(metadata.unencoded_length()).expect("size");
+        let storage = self.chain_client.execute(&self.user, Call::ReserveSpace { size, epochs_ahead }).await;
+        let register = Call::RegisterBlob {
+            storage: storage.expect("reserve").effects.created[0],
+            blob_id: *metadata.blob_id(),
+            root_hash: metadata.metadata().compute_root_hash(),
+            size: metadata.unencoded_length(),
+            encoding_type: 1,
+            deletable,
+        };
+        let object =
+            self.chain_client.execute(&self.user, register).await.expect("register").effects.created[0];
+        for node in 0..self.nodes.len() {
+            self.wait_registered(node, metadata.blob_id()).await;
+        }
+        object
+    }
+
+    pub async fn wait_registered(&self, node: usize, blob_id: &BlobId) {
+        for _ in 0..200 {
+            let status: serde_json::Value =
+                self.get_json(node, &format!("/v1/blobs/{blob_id}/status")).await.1;
+            if status["success"]["data"] != "nonexistent" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("node {node} never saw the registration of {blob_id}");
+    }
+
+    pub async fn get_json(&self, node: usize, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(self.url(node, path)).send().await.expect("answer");
+        (response.status().as_u16(), response.json().await.expect("JSON"))
+    }
+
+    pub async fn put(&self, node: usize, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+        let response = self.http.put(self.url(node, path)).body(body).send().await.expect("answer");
+        (response.status().as_u16(), response.json().await.expect("JSON"))
+    }
+
+    /// The pairs node `node` is responsible for.
+    pub fn pairs_of(&self, node: usize, blob_id: &BlobId) -> Vec<SliverPairIndex> {
+        let view = self.nodes[node].node.view();
+        view.shards.iter().map(|shard| blob_id.pair_for_shard(*shard, N)).collect()
+    }
+
+    /// Uploads metadata and this node's slivers.
+    pub async fn upload(&self, node: usize, blob: &EncodedBlob) {
+        self.upload_with(node, blob.metadata(), blob).await
+    }
+
+    /// Uploads `metadata` and this node's slivers cut from `blob`.
+    pub async fn upload_with(&self, node: usize, metadata: &VerifiedBlobMetadataWithId, blob: &EncodedBlob) {
+        self.upload_metadata(node, metadata).await;
+        for pair in self.pairs_of(node, metadata.blob_id()) {
+            self.upload_pair_of(node, metadata.blob_id(), blob, pair).await;
+        }
+    }
+
+    /// Uploads `metadata`; it must be accepted.
+    pub async fn upload_metadata(&self, node: usize, metadata: &VerifiedBlobMetadataWithId) {
+        let blob_id = metadata.blob_id();
+        let (status, body) =
+            self.put(node, &format!("/v1/blobs/{blob_id}/metadata"), metadata.metadata_bcs()).await;
+        assert!(status == 201 || status == 200, "metadata upload: {status} {body}");
+    }
+
+    /// Uploads both slivers of `pair` of `blob`; they must be stored.
+    pub async fn upload_pair(&self, node: usize, blob: &EncodedBlob, pair: SliverPairIndex) {
+        self.upload_pair_of(node, blob.metadata().blob_id(), blob, pair).await
+    }
+
+    async fn upload_pair_of(&self, node: usize, blob_id: &BlobId, blob: &EncodedBlob, pair: SliverPairIndex) {
+        let (primary, secondary) = blob.sliver_pair(pair);
+        for (axis, sliver) in [("primary", primary), ("secondary", secondary)] {
+            let path = format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0);
+            let (status, body) = self.put(node, &path, sliver.to_bcs()).await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+
+    /// Certifies `object` with the confirmations `signed` of nodes `signers`.
+    pub async fn certify(&self, object: ObjectId, signers: &[usize], signed: &[SignedMessage]) {
+        let committee = self.chain_client.committee().await.expect("committee");
+        let members: Vec<u16> = signers
+            .iter()
+            .map(|i| {
+                let key = self.nodes[*i].node.bls.public();
+                committee.members.iter().position(|m| m.public_key == *key).expect("member") as u16
+            })
+            .collect();
+        let signatures: Vec<BlsSignature> = signed.iter().map(|s| s.signature).collect();
+        let certificate = CertificateArgs {
+            signature: BlsSignature::aggregate(&signatures).expect("non-empty"),
+            signers_bitmap: signers_to_bitmap(&members),
+            message: signed[0].serialized_message.clone(),
+        };
+        let certified =
+            self.chain_client.execute(&self.user, Call::CertifyBlob { blob: object, certificate }).await;
+        check_success(certified.expect("certify")).expect("certified");
+    }
+
+    /// Uploads to `node` and returns its confirmation.
+    pub async fn upload_and_confirm(&self, node: usize, blob: &EncodedBlob) -> SignedMessage {
+        self.upload(node, blob).await;
+        self.confirmation(node, blob.metadata().blob_id()).await
+    }
+
+    /// Node `node`'s permanent confirmation of `blob_id`.
+    pub async fn confirmation(&self, node: usize, blob_id: &BlobId) -> SignedMessage {
+        let (status, body) =
+            self.get_json(node, &format!("/v1/blobs/{blob_id}/confirmation/permanent")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body["success"]["data"]["signed"].clone()).expect("signed")
+    }
+
+    pub async fn metric(&self, node: usize, name: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url(node, "/metrics"))
+            .send()
+            .await
+            .expect("answer")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+
+    pub async fn stop(mut self) {
+        for node in self.nodes.drain(..) {
+            node.run_until(async {}).await.expect("node stops");
+        }
+        if let Some(chain) = self.chain.take() {
+            chain.run_until(async {}).await.expect("chain stops");
+        }
+    }
+}
+
+pub fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> NodeConfig {
+    let listen = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut config =
+        NodeConfig::new(format!("node-{i}"), dir.node(i).join("db"), listen, chain_url.to_string());
+    config.bls_key = dir.node(i).join("bls.key");
+    config.owner_key = dir.node(i).join("owner.key");
+    config.body_bytes_max = 1 << 20;
+    config.recovery_delay_ms = 100;
+    config
+}
+
+pub fn reason(body: &serde_json::Value) -> &str {
+    body["error"]["details"][0]["reason"].as_str().unwrap_or("<none>")
+}
+
+/// Waits until `check` holds, polling every 25 ms for at most `seconds`.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    seconds: u64,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    for _ in 0..seconds * 40 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+pub fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
