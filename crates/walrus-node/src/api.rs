@@ -24,6 +24,7 @@ use walrus_core::{BlobId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, Sl
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
+use crate::pending::PendingError;
 use crate::recovery::{symbols_for, RecoveryRequest, RECOVERY_TARGETS_MAX};
 
 /// An API error: HTTP status, the reference's reason code, a message.
@@ -168,9 +169,43 @@ pub(crate) fn stored_metadata(node: &Node, blob_id: &BlobId) -> Result<VerifiedB
     })
 }
 
+/// `?pending=true`: buffer the upload if the registration has not been seen yet.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PendingQuery {
+    #[serde(default)]
+    pending: bool,
+}
+
+/// Whether the upload should be buffered: `pending` asked, and the blob not registered yet.
+/// Other refusals (invalid blob) stay errors.
+fn should_buffer(node: &Node, blob_id: &BlobId, pending: bool) -> Result<bool, ApiError> {
+    match require_registered(node, blob_id) {
+        Ok(_) => Ok(false),
+        Err(e) if pending && e.reason == "NOT_REGISTERED" => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+fn pending_error(e: PendingError) -> ApiError {
+    match e {
+        PendingError::Saturated => ApiError::bad("CACHE_SATURATED", e),
+        PendingError::TooLarge => ApiError::bad("SLIVER_TOO_LARGE", e),
+    }
+}
+
+/// After buffering: if the registration arrived meanwhile, flush now (the follower's flush for
+/// it may already have run).
+fn flush_if_registered(node: &Node, blob_id: &BlobId) -> Result<(), ApiError> {
+    if require_registered(node, blob_id).is_ok() {
+        crate::pending::flush(node, blob_id)?;
+    }
+    Ok(())
+}
+
 async fn put_metadata(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
+    Query(query): Query<PendingQuery>,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
@@ -178,11 +213,16 @@ async fn put_metadata(
     let metadata: BlobMetadata = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_METADATA", format!("not BCS BlobMetadata: {e}")))?;
     blocking(move || {
-        require_registered(&node, &blob_id)?;
+        let buffer = should_buffer(&node, &blob_id, query.pending)?;
         let params = node.view().params;
         let verified = UnverifiedBlobMetadataWithId::new(blob_id, metadata)
             .verify(params)
             .map_err(|e| ApiError::bad("INVALID_METADATA", e))?;
+        if buffer {
+            node.pending.put_metadata(verified).map_err(pending_error)?;
+            flush_if_registered(&node, &blob_id)?;
+            return Ok(success(StatusCode::ACCEPTED, "metadata buffered until the blob is registered"));
+        }
         if node.store.has_metadata(&blob_id)? {
             return Ok(success(StatusCode::OK, "metadata already stored"));
         }
@@ -209,8 +249,17 @@ async fn metadata_status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
-    let stored = blocking(move || Ok(node.store.has_metadata(&blob_id)?)).await?;
-    Ok(success(StatusCode::OK, if stored { "stored" } else { "nonexistent" }))
+    let status = blocking(move || {
+        Ok(if node.store.has_metadata(&blob_id)? {
+            "stored"
+        } else if node.pending.has_metadata(&blob_id) {
+            "buffered"
+        } else {
+            "nonexistent"
+        })
+    })
+    .await?;
+    Ok(success(StatusCode::OK, status))
 }
 
 /// The shard that holds pair `pair` of `blob_id`, checked to be this node's.
@@ -242,6 +291,7 @@ pub(crate) fn own_shard_of(
 async fn put_sliver(
     State(node): State<Arc<Node>>,
     Path((id, pair, axis_text)): Path<(String, String, String)>,
+    Query(query): Query<PendingQuery>,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
@@ -254,10 +304,15 @@ async fn put_sliver(
         .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
     blocking(move || {
         let (pair, shard) = own_shard(&node, &blob_id, &pair)?;
-        require_registered(&node, &blob_id)?;
+        let buffer = should_buffer(&node, &blob_id, query.pending)?;
         let n = node.view().params.n_shards();
         if sliver.index != pair.to_sliver_index(axis, n) {
             return Err(ApiError::bad("SLIVER_INDEX_MISMATCH", "the sliver's index does not match its pair"));
+        }
+        if buffer {
+            node.pending.put_sliver(blob_id, shard, axis, sliver).map_err(pending_error)?;
+            flush_if_registered(&node, &blob_id)?;
+            return Ok(success(StatusCode::ACCEPTED, "sliver buffered until the blob is registered"));
         }
         let metadata = stored_metadata(&node, &blob_id)
             .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;

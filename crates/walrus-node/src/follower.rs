@@ -5,13 +5,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use walrus_chain::system::Committee;
-use walrus_chain::Event;
+use walrus_chain::{Event, EventEnvelope};
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::BlsPublicKey;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 
 use crate::node::Node;
-use crate::{gc, recovery};
+use crate::{gc, pending, recovery};
 
 /// Events asked for per page.
 const EVENTS_PAGE: usize = 1_000;
@@ -63,11 +63,34 @@ pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> anyhow::Resul
     Ok(view)
 }
 
+/// What a page of events asks of the node once it is applied to the store.
+#[derive(Debug, Default)]
+struct Work {
+    epoch_changed: bool,
+    registered: Vec<BlobId>,
+    certified: Vec<BlobId>,
+    invalid: Vec<BlobId>,
+}
+
+impl Work {
+    fn of(events: &[EventEnvelope]) -> Work {
+        let mut work = Work::default();
+        for envelope in events {
+            match envelope.event {
+                Event::EpochChangeStart { .. } => work.epoch_changed = true,
+                Event::BlobRegistered { blob_id, .. } => work.registered.push(blob_id),
+                Event::BlobCertified { blob_id, is_extension: false, .. } => work.certified.push(blob_id),
+                Event::InvalidBlobID { blob_id, .. } => work.invalid.push(blob_id),
+                _ => {}
+            }
+        }
+        work
+    }
+}
+
 /// Follows events until the process ends: applies each page to the store (blob info and cursor
-/// in one batch), drops the data of blobs marked invalid, starts recovery for certified blobs
-/// this node lacks, and refreshes the view and collects garbage when the epoch changes.
+/// in one batch), then does what the page asks ([`react`]).
 pub async fn follow(node: Arc<Node>) {
-    let me = *node.bls.public();
     loop {
         let cursor = match node.store.event_cursor() {
             Ok(cursor) => cursor,
@@ -88,70 +111,61 @@ pub async fn follow(node: Arc<Node>) {
         if page.events.is_empty() {
             continue;
         }
-        let epoch_changed = page.events.iter().any(|e| matches!(e.event, Event::EpochChangeStart { .. }));
-        let certified: Vec<BlobId> = page
-            .events
-            .iter()
-            .filter_map(|e| match e.event {
-                Event::BlobCertified { blob_id, is_extension: false, .. } => Some(blob_id),
-                _ => None,
-            })
-            .collect();
-        let invalid: Vec<BlobId> = page
-            .events
-            .iter()
-            .filter_map(|e| match e.event {
-                Event::InvalidBlobID { blob_id, .. } => Some(blob_id),
-                _ => None,
-            })
-            .collect();
+        let work = Work::of(&page.events);
         let store = Arc::clone(&node.store);
         let events = page.events;
         match tokio::task::spawn_blocking(move || store.apply_events(&events)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => react(&node, work).await,
             Ok(Err(e)) => {
                 tracing::error!("cannot apply events: {e}");
                 tokio::time::sleep(RETRY_PAUSE).await;
-                continue;
             }
-            Err(e) => {
-                tracing::error!("event task failed: {e}");
-                continue;
+            Err(e) => tracing::error!("event task failed: {e}"),
+        }
+    }
+}
+
+/// After a page: refreshes the view and collects garbage when the epoch changed, writes
+/// buffered uploads of newly registered blobs, drops the data of blobs marked invalid, and
+/// starts recovery for certified blobs (after the configured delay).
+async fn react(node: &Arc<Node>, work: Work) {
+    if work.epoch_changed {
+        match fetch_view(&node.chain, node.bls.public()).await {
+            Ok(fresh) => {
+                *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
             }
+            Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
         }
-        if epoch_changed {
-            match fetch_view(&node.chain, &me).await {
-                Ok(fresh) => {
-                    *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
-                }
-                Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
+        let worker = Arc::clone(node);
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(collected)) => tracing::info!("garbage collection removed {collected} blobs"),
+                Ok(Err(e)) => tracing::error!("garbage collection failed: {e}"),
+                Err(e) => tracing::error!("garbage collection task failed: {e}"),
             }
-            let worker = Arc::clone(&node);
-            tokio::spawn(async move {
-                match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(collected)) => tracing::info!("garbage collection removed {collected} blobs"),
-                    Ok(Err(e)) => tracing::error!("garbage collection failed: {e}"),
-                    Err(e) => tracing::error!("garbage collection task failed: {e}"),
-                }
-            });
+        });
+    }
+    let worker = Arc::clone(node);
+    let (registered, invalid) = (work.registered, work.invalid);
+    let done = tokio::task::spawn_blocking(move || -> Result<(), walrus_store::StoreError> {
+        for blob_id in &registered {
+            pending::flush(&worker, blob_id)?;
         }
-        if !invalid.is_empty() {
-            let worker = Arc::clone(&node);
-            let dropped = tokio::task::spawn_blocking(move || {
-                invalid.iter().try_for_each(|blob_id| gc::drop_invalid(&worker, blob_id))
-            })
-            .await;
-            if !matches!(dropped, Ok(Ok(()))) {
-                tracing::error!("cannot drop the data of invalid blobs: {dropped:?}");
-            }
+        for blob_id in &invalid {
+            gc::drop_invalid(&worker, blob_id)?;
         }
-        for blob_id in certified {
-            let node = Arc::clone(&node);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
-                recovery::heal(node, blob_id).await;
-            });
-        }
+        Ok(())
+    })
+    .await;
+    if !matches!(done, Ok(Ok(()))) {
+        tracing::error!("cannot write buffered uploads or drop invalid blobs: {done:?}");
+    }
+    for blob_id in work.certified {
+        let node = Arc::clone(node);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
+            recovery::heal(node, blob_id).await;
+        });
     }
 }

@@ -17,6 +17,7 @@ pub mod gc;
 pub mod invalid;
 pub mod metrics;
 pub mod node;
+pub mod pending;
 pub mod recovery;
 
 pub use config::NodeConfig;

@@ -15,6 +15,7 @@ use crate::api::router;
 use crate::config::NodeConfig;
 use crate::follower::{fetch_view, follow, ChainView, SharedView};
 use crate::metrics::Metrics;
+use crate::pending::PendingUploads;
 
 /// What the handlers and background tasks share.
 pub struct Node {
@@ -36,6 +37,8 @@ pub struct Node {
     pub http: reqwest::Client,
     /// Start time.
     pub started: Instant,
+    /// Uploads waiting for their registration event.
+    pub pending: PendingUploads,
     pub(crate) view: SharedView,
 }
 
@@ -81,6 +84,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         chain: chain.clone(),
         metrics: Metrics::default(),
         started: Instant::now(),
+        pending: PendingUploads::default(),
         view: Arc::clone(&view),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));

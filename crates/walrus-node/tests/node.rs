@@ -335,3 +335,48 @@ async fn batch_writes_are_all_or_nothing_and_batch_reads_verify() {
     assert_eq!(read, expected);
     net.stop().await;
 }
+
+/// Uploads with `?pending=true` that arrive before the registration wait in the buffer (202,
+/// "buffered") and are stored when the registration event arrives; without it they are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_racing_the_registration_wait_in_the_buffer() {
+    let net = Net::start(1, 6).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob = encode_blob(params, &vec![4u8; 12_000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let metadata_path = format!("/v1/blobs/{blob_id}/metadata");
+    let (status, body) =
+        net.put(0, &format!("{metadata_path}?pending=true"), blob.metadata().metadata_bcs()).await;
+    assert_eq!(status, 202, "{body}");
+    let (_, body) = net.get_json(0, &format!("{metadata_path}/status")).await;
+    assert_eq!(body["success"]["data"], "buffered");
+    let (primary, secondary) = blob.sliver_pair(SliverPairIndex(0));
+    let (status, body) =
+        net.put(0, &format!("/v1/blobs/{blob_id}/slivers/0/primary"), primary.to_bcs()).await;
+    assert_eq!((status, reason(&body)), (400, "NOT_REGISTERED"), "{body}");
+    let path = format!("/v1/blobs/{blob_id}/slivers/0/primary?pending=true");
+    let (status, body) = net.put(0, &path, primary.to_bcs()).await;
+    assert_eq!(status, 202, "{body}");
+    // A corrupted buffered sliver is dropped at the flush, never stored.
+    let mut corrupt = secondary.to_bcs();
+    corrupt[3] ^= 0xff;
+    let path = format!("/v1/blobs/{blob_id}/slivers/0/secondary?pending=true");
+    let (status, body) = net.put(0, &path, corrupt).await;
+    assert_eq!(status, 202, "{body}");
+
+    net.register(&blob, false).await;
+    let flushed = eventually(10, || async {
+        let (_, body) = net.get_json(0, &format!("/v1/blobs/{blob_id}/slivers/0/primary/status")).await;
+        body["success"]["data"] == "stored"
+    })
+    .await;
+    assert!(flushed, "the buffered sliver was never stored");
+    let (_, body) = net.get_json(0, &format!("{metadata_path}/status")).await;
+    assert_eq!(body["success"]["data"], "stored");
+    let (_, body) = net.get_json(0, &format!("/v1/blobs/{blob_id}/slivers/0/secondary/status")).await;
+    assert_eq!(body["success"]["data"], "nonexistent");
+    // The rest goes in the ordinary way, and the node confirms.
+    net.upload(0, &blob).await;
+    net.confirmation(0, &blob_id).await;
+    net.stop().await;
+}
