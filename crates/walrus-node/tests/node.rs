@@ -8,17 +8,22 @@
 mod net;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use net::*;
-use walrus_core::encode::encode_blob;
+use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::expand::sliver_roots;
+use walrus_core::expand::ExpandedSliver;
 use walrus_core::merkle::Node as MerkleNode;
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId};
+use walrus_core::recovery::{EitherDecodingSymbol, GeneralRecoverySymbol};
 use walrus_core::sliver::UnverifiedSliver;
-use walrus_core::{EncodingParams, SliverIndex, SliverPairIndex, SliverType};
+use walrus_core::{EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_node::batch::SliverUpload;
+use walrus_node::recovery::RecoveryRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_confirm_and_certify_through_two_nodes() {
@@ -378,5 +383,121 @@ async fn uploads_racing_the_registration_wait_in_the_buffer() {
     // The rest goes in the ordinary way, and the node confirms.
     net.upload(0, &blob).await;
     net.confirmation(0, &blob_id).await;
+    net.stop().await;
+}
+
+/// The liar answers as a storage node would, but every answer is corrupted: metadata with a
+/// changed sliver hash, recovery symbols with a flipped byte. It counts the requests it gets.
+async fn serve_liar(addr: String, blob: Arc<EncodedBlob>, shards: Vec<ShardIndex>, asked: Arc<AtomicU64>) {
+    use axum::routing::{get, post};
+    let metadata = {
+        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
+        move || async move {
+            asked.fetch_add(1, Ordering::Relaxed);
+            let mut metadata = blob.metadata().metadata().clone();
+            let BlobMetadata::V1(v1) = &mut metadata;
+            v1.hashes[0].primary_hash = MerkleNode::Digest([7; 32]);
+            bcs::to_bytes(&UnverifiedBlobMetadataWithId::new(*blob.metadata().blob_id(), metadata))
+                .expect("bcs")
+        }
+    };
+    let symbols = move |body: axum::body::Bytes| async move {
+        asked.fetch_add(1, Ordering::Relaxed);
+        let request: RecoveryRequest = bcs::from_bytes(&body).expect("a recovery request");
+        let params = blob.metadata().params();
+        let blob_id = blob.metadata().blob_id();
+        let mut out = Vec::new();
+        for shard in &shards {
+            let pair = blob_id.pair_for_shard(*shard, N);
+            for (target_axis, target) in &request.targets {
+                let source_axis = target_axis.orthogonal();
+                let source_index = pair.to_sliver_index(source_axis, N);
+                let data = blob.sliver_bytes(source_axis, source_index);
+                let expanded =
+                    ExpandedSliver::new(params, source_axis, blob.symbol_size(), data).expect("expands");
+                let mut symbol =
+                    GeneralRecoverySymbol::from_expanded(source_axis, source_index, &expanded, *target)
+                        .expect("symbol");
+                let (EitherDecodingSymbol::Primary(s) | EitherDecodingSymbol::Secondary(s)) =
+                    &mut symbol.symbol;
+                s.data[0] ^= 1;
+                out.push(symbol);
+            }
+        }
+        bcs::to_bytes(&out).expect("bcs")
+    };
+    let app = axum::Router::new()
+        .route("/v1/blobs/{blob_id}/metadata", get(metadata))
+        .route("/v1/blobs/{blob_id}/recoverySymbols", post(symbols));
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("the liar's address is free");
+    axum::serve(listener, app).await.expect("the liar serves");
+}
+
+/// A committee member that serves corrupted metadata and recovery symbols is asked first by a
+/// recovering node, is caught by verification, and the node recovers correct slivers from the
+/// honest members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_peer_is_caught_by_verification_during_recovery() {
+    // Seven genesis nodes on 10 shards: three hold 2, four hold 1. The liar is the first
+    // committee member; the recovering node is a one-shard node after it; the rest hold at
+    // least 7 shards, enough to recover from without the liar.
+    let liar_slot = Arc::new(std::sync::Mutex::new(None));
+    let chosen = Arc::clone(&liar_slot);
+    let net = Net::start_without(
+        7,
+        7,
+        3_600_000,
+        |_| {},
+        move |committee| {
+            let first = &committee.members[0];
+            let port: u16 =
+                first.network_address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+            let index = usize::from(port - base_port(7));
+            *chosen.lock().expect("lock") =
+                Some((index, first.network_address.clone(), first.shards.clone()));
+            vec![index]
+        },
+    )
+    .await;
+    let (liar, liar_addr, liar_shards) = liar_slot.lock().expect("lock").clone().expect("liar chosen");
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let blob = Arc::new(encode_blob(params, &data).expect("encodable"));
+    let blob_id = *blob.metadata().blob_id();
+    let asked = Arc::new(AtomicU64::new(0));
+    let liar_task =
+        tokio::spawn(serve_liar(liar_addr, Arc::clone(&blob), liar_shards.clone(), Arc::clone(&asked)));
+
+    // Positions in `net.nodes` skip the liar. The recovering node: one shard, not the liar.
+    let lagging =
+        (0..net.nodes.len()).rev().find(|p| net.nodes[*p].node.view().shards.len() == 1).expect("one");
+    let helpers: Vec<usize> = (0..net.nodes.len()).filter(|p| *p != lagging).collect();
+    let helper_shards: usize = helpers.iter().map(|p| net.nodes[*p].node.view().shards.len()).sum();
+    assert!(helper_shards >= 7, "honest helpers hold {helper_shards} shards (liar at genesis slot {liar})");
+    let object = net.register(&blob, false).await;
+    let mut signed = Vec::new();
+    for p in &helpers {
+        signed.push(net.upload_and_confirm(*p, &blob).await);
+    }
+    net.certify(object, &helpers, &signed).await;
+
+    let recovered =
+        eventually(20, || async { net.metric(lagging, "walrus_slivers_recovered_total").await >= 2 }).await;
+    assert!(recovered, "the lagging node never recovered its slivers");
+    assert!(asked.load(Ordering::Relaxed) >= 2, "the liar was asked for metadata and symbols first");
+    for pair in net.pairs_of(lagging, &blob_id) {
+        let (primary, secondary) = blob.sliver_pair(pair);
+        for (axis, sliver) in [("primary", primary), ("secondary", secondary)] {
+            let path = format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0);
+            let response = net.http.get(net.url(lagging, &path)).send().await.expect("answer");
+            assert_eq!(response.bytes().await.expect("body").as_ref(), sliver.to_bcs().as_slice());
+        }
+    }
+    let response = net.http.get(net.url(lagging, &format!("/v1/blobs/{blob_id}/metadata"))).send().await;
+    assert_eq!(
+        response.expect("answer").bytes().await.expect("body").as_ref(),
+        blob.metadata().to_bcs().as_slice()
+    );
+    liar_task.abort();
     net.stop().await;
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use walrus_chain::system::Committee;
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
 use walrus_chain_node::client::check_success;
@@ -53,6 +54,19 @@ impl Net {
         epoch_ms: u64,
         configure: impl Fn(&mut NodeConfig),
     ) -> Net {
+        Net::start_without(count, test, epoch_ms, configure, |_| Vec::new()).await
+    }
+
+    /// A network in which the genesis nodes that `absent` picks from the committee are not
+    /// started (a test may put something else at their addresses); `nodes` holds the others,
+    /// in genesis order.
+    pub async fn start_without(
+        count: usize,
+        test: u16,
+        epoch_ms: u64,
+        configure: impl Fn(&mut NodeConfig),
+        absent: impl Fn(&Committee) -> Vec<usize>,
+    ) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
         let addresses = (0..count).map(|i| format!("127.0.0.1:{}", base_port(test) + i as u16)).collect();
@@ -68,13 +82,14 @@ impl Net {
         .await
         .expect("chain starts");
         let chain_url = format!("http://{}", chain.addr);
+        let chain_client = ChainClient::new(&chain_url);
+        let absent = absent(&chain_client.committee().await.expect("committee"));
         let mut nodes = Vec::new();
-        for i in 0..count {
+        for i in (0..count).filter(|i| !absent.contains(i)) {
             let mut config = node_config(&dir, i, &chain_url, base_port(test) + i as u16);
             configure(&mut config);
             nodes.push(walrus_node::start(config).await.expect("node starts"));
         }
-        let chain_client = ChainClient::new(&chain_url);
         let user = Ed25519KeyPair::from_seed(&[42; 32]);
         chain_client.faucet(user.address(), 1_000_000_000_000).await.expect("funded");
         Net {
