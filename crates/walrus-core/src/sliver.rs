@@ -24,6 +24,18 @@ pub struct UnverifiedSliver {
     pub index: SliverIndex,
 }
 
+/// One sliver in a batch write (`PUT /v1/blobs/{blob_id}/slivers`, our batch endpoint): the
+/// pair it belongs to, its axis, and the sliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliverUpload {
+    /// The sliver pair it belongs to.
+    pub pair: crate::ids::SliverPairIndex,
+    /// Its axis.
+    pub axis: SliverType,
+    /// The sliver.
+    pub sliver: UnverifiedSliver,
+}
+
 /// Why a sliver was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SliverError {

@@ -12,18 +12,15 @@
 //!
 //! Results are recorded in docs/benchmarks.md.
 
-#[path = "../tests/net/mod.rs"]
-mod net;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use net::{Net, N};
 use walrus_core::encode::{encode_blob, EncodedBlob};
+use walrus_core::sliver::SliverUpload;
 use walrus_core::{EncodingParams, SliverPairIndex, SliverType};
-use walrus_node::batch::SliverUpload;
+use walrus_testkit::{Net, N};
 
 /// Blob sizes: a small file, and about the largest blob at n = 10 (1.8 MB).
 const SIZES: [usize; 2] = [16 << 10, 1 << 20];

@@ -2,7 +2,7 @@
 //! as it is): a client writes all the slivers of one blob for this node's shards in one request,
 //! verified one by one and stored in one synced batch, and reads many slivers in one request.
 //!
-//! - `PUT /v1/blobs/{blob_id}/slivers`: body BCS `Vec<SliverUpload>`; answers
+//! - `PUT /v1/blobs/{blob_id}/slivers`: body BCS `Vec<walrus_core::sliver::SliverUpload>`; answers
 //!   `{"success": {"code": 201, "data": {"stored": k, "alreadyStored": m}}}`. If any entry is
 //!   refused, nothing is stored and the error names the entry.
 //! - `POST /v1/blobs/{blob_id}/slivers`: body BCS `Vec<(u16 pair, SliverType)>`; answers BCS
@@ -17,9 +17,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use walrus_core::sliver::UnverifiedSliver;
+use walrus_core::sliver::{SliverUpload, UnverifiedSliver};
 use walrus_core::{SliverPairIndex, SliverType};
 
 use crate::api::{
@@ -30,17 +29,6 @@ use crate::node::Node;
 
 /// Most entries in one batch: both slivers of every pair.
 pub const BATCH_ENTRIES_MAX: usize = 2 * 65_535;
-
-/// One sliver in a batch write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SliverUpload {
-    /// The sliver pair it belongs to.
-    pub pair: SliverPairIndex,
-    /// Its axis.
-    pub axis: SliverType,
-    /// The sliver.
-    pub sliver: UnverifiedSliver,
-}
 
 /// `PUT /v1/blobs/{blob_id}/slivers`.
 pub async fn put_slivers(

@@ -5,14 +5,11 @@
 //! With `WALRUS_CONFORMANCE_DIR` set (CI sets it), the official SDK's storage-node client runs
 //! against a node through `node-api.mjs`.
 
-mod net;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use net::*;
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::expand::sliver_roots;
 use walrus_core::expand::ExpandedSliver;
@@ -20,10 +17,11 @@ use walrus_core::merkle::Node as MerkleNode;
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId};
 use walrus_core::recovery::{EitherDecodingSymbol, GeneralRecoverySymbol};
+use walrus_core::sliver::SliverUpload;
 use walrus_core::sliver::UnverifiedSliver;
 use walrus_core::{EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
-use walrus_node::batch::SliverUpload;
 use walrus_node::recovery::RecoveryRequest;
+use walrus_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_confirm_and_certify_through_two_nodes() {

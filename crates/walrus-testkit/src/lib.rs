@@ -1,8 +1,6 @@
-//! The test network: a real chain node and storage nodes on loopback, in-process, with helpers
-//! to register, upload, confirm and certify blobs through the public APIs. Shared by the node
-//! tests and the node benchmarks.
-
-#![allow(dead_code)]
+//! The test network (dev-only): a real chain node and storage nodes on loopback, in-process,
+//! with helpers to register, upload, confirm and certify blobs through the public APIs. Shared
+//! by the node tests and benchmarks and the SDK tests.
 
 use std::time::Duration;
 
@@ -19,6 +17,7 @@ use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::{BlobId, EncodingParams, ObjectId, SliverPairIndex};
 use walrus_node::{NodeConfig, RunningNode};
 
+/// Shards of every test network.
 pub const N: u16 = 10;
 
 /// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
@@ -27,22 +26,33 @@ pub fn base_port(test: u16) -> u16 {
     20_000 + (std::process::id() % 400) as u16 * 10 * 8 + test * 10
 }
 
+/// A running network.
 pub struct Net {
+    /// Holds the chain directory and the node databases.
     pub _tmp: tempfile::TempDir,
+    /// The chain directory (genesis, keys, node directories).
     pub dir: ChainDir,
+    /// The chain RPC.
     pub chain_url: String,
+    /// The chain node, until stopped.
     pub chain: Option<RunningChain>,
+    /// A client of the chain.
     pub chain_client: ChainClient,
+    /// The storage nodes started, in genesis order.
     pub nodes: Vec<RunningNode>,
+    /// A funded user.
     pub user: Ed25519KeyPair,
+    /// For requests to the nodes.
     pub http: reqwest::Client,
 }
 
 impl Net {
+    /// A network of `count` nodes for test slot `test` (distinct ports), with one-hour epochs.
     pub async fn start(count: usize, test: u16) -> Net {
         Net::start_with(count, test, 3_600_000).await
     }
 
+    /// The same with epochs of `epoch_ms`.
     pub async fn start_with(count: usize, test: u16, epoch_ms: u64) -> Net {
         Net::start_custom(count, test, epoch_ms, |_| {}).await
     }
@@ -104,6 +114,7 @@ impl Net {
         }
     }
 
+    /// The URL of `path` on node `node`.
     pub fn url(&self, node: usize, path: &str) -> String {
         format!("http://{}{path}", self.nodes[node].addr)
     }
@@ -139,6 +150,7 @@ impl Net {
         object
     }
 
+    /// Waits until node `node` has seen the registration of `blob_id`.
     pub async fn wait_registered(&self, node: usize, blob_id: &BlobId) {
         for _ in 0..200 {
             let status: serde_json::Value =
@@ -151,11 +163,13 @@ impl Net {
         panic!("node {node} never saw the registration of {blob_id}");
     }
 
+    /// GET, with the status and the JSON body.
     pub async fn get_json(&self, node: usize, path: &str) -> (u16, serde_json::Value) {
         let response = self.http.get(self.url(node, path)).send().await.expect("answer");
         (response.status().as_u16(), response.json().await.expect("JSON"))
     }
 
+    /// PUT, with the status and the JSON body.
     pub async fn put(&self, node: usize, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
         let response = self.http.put(self.url(node, path)).body(body).send().await.expect("answer");
         (response.status().as_u16(), response.json().await.expect("JSON"))
@@ -237,6 +251,7 @@ impl Net {
         serde_json::from_value(body["success"]["data"]["signed"].clone()).expect("signed")
     }
 
+    /// The value of metric `name` on node `node` (0 if absent).
     pub async fn metric(&self, node: usize, name: &str) -> u64 {
         let text = self
             .http
@@ -252,6 +267,7 @@ impl Net {
             .unwrap_or(0)
     }
 
+    /// Stops the nodes, then the chain.
     pub async fn stop(mut self) {
         for node in self.nodes.drain(..) {
             node.run_until(async {}).await.expect("node stops");
@@ -262,6 +278,7 @@ impl Net {
     }
 }
 
+/// The configuration of genesis node `i` of the network in `dir`.
 pub fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> NodeConfig {
     let listen = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut config =
@@ -273,6 +290,7 @@ pub fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> Node
     config
 }
 
+/// The reason code of an error body.
 pub fn reason(body: &serde_json::Value) -> &str {
     body["error"]["details"][0]["reason"].as_str().unwrap_or("<none>")
 }
@@ -291,6 +309,7 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(
     false
 }
 
+/// Lowercase hex.
 pub fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

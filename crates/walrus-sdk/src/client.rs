@@ -1,0 +1,399 @@
+//! Storing and reading blobs through the chain and the storage nodes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use walrus_chain::system::{Committee, Member};
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::Call;
+use walrus_chain_node::{ChainClient, ClientError};
+use walrus_core::decode::{decode_blob, ConsistencyCheck, DecodeError};
+use walrus_core::encode::{encode_blob, EncodedBlob};
+use walrus_core::keys::Ed25519KeyPair;
+use walrus_core::messages::{
+    signers_to_bitmap, BlobPersistenceType, Certificate, SignedMessage, StorageConfirmation,
+};
+use walrus_core::metadata::VerifiedBlobMetadataWithId;
+use walrus_core::params::Quorum;
+use walrus_core::sliver::{SliverUpload, VerifiedSliver};
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverPairIndex, SliverType};
+
+use crate::node_client::{NodeClient, NodeError};
+
+/// Attempts per node for the upload and the confirmation.
+pub const NODE_ATTEMPTS_MAX: u32 = 5;
+/// First pause between attempts (doubling).
+pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// How to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Epochs ahead to store for (1..=max epochs ahead).
+    pub epochs_ahead: u32,
+    /// A deletable blob (the owner may delete it before it expires).
+    pub deletable: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { epochs_ahead: 1, deletable: true }
+    }
+}
+
+/// What a store did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreResult {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// The new blob object.
+    pub object_id: ObjectId,
+    /// Unencoded size in bytes.
+    pub unencoded_size: u64,
+    /// Encoded size in bytes (what the storage resource covers).
+    pub encoded_size: u64,
+    /// The epoch it was certified in.
+    pub certified_epoch: Epoch,
+    /// Shards whose nodes confirmed.
+    pub confirmed_shards: usize,
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The blob is too large for this system.
+    #[error(transparent)]
+    TooLarge(#[from] walrus_core::params::DataTooLargeError),
+    /// A chain request or transaction failed.
+    #[error(transparent)]
+    Chain(#[from] ClientError),
+    /// Not enough nodes confirmed.
+    #[error("confirmations cover {confirmed} of {n_shards} shards, below a quorum; failures: {failures}")]
+    NoQuorum {
+        /// Shards confirmed.
+        confirmed: usize,
+        /// All shards.
+        n_shards: usize,
+        /// What the nodes said.
+        failures: String,
+    },
+    /// Something else (a task failed, a certificate could not be built).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A chain request failed.
+    #[error(transparent)]
+    Chain(#[from] ClientError),
+    /// No node served metadata that verifies against the blob ID.
+    #[error("no storage node served valid metadata for {0} (not stored, expired, or invalid)")]
+    NotFound(BlobId),
+    /// Not enough verified primary slivers.
+    #[error("only {have} of the {need} primary slivers needed were served and verified")]
+    NotEnoughSlivers {
+        /// Verified slivers.
+        have: usize,
+        /// Needed.
+        need: usize,
+    },
+    /// The blob was encoded inconsistently: it has no well-defined content.
+    #[error("blob {0} is inconsistently encoded (invalid)")]
+    Inconsistent(BlobId),
+    /// Decoding failed otherwise.
+    #[error("decoding failed: {0}")]
+    Decode(String),
+}
+
+/// A client of one network: its chain and, through the committee, its storage nodes.
+#[derive(Debug, Clone)]
+pub struct Client {
+    chain: ChainClient,
+    wallet: Arc<Ed25519KeyPair>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of the chain at `chain_url` that pays with `wallet`.
+    pub fn new(chain_url: &str, wallet: Ed25519KeyPair) -> Self {
+        let http =
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Client { chain: ChainClient::new(chain_url), wallet: Arc::new(wallet), http }
+    }
+
+    /// The chain client.
+    pub fn chain(&self) -> &ChainClient {
+        &self.chain
+    }
+
+    async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
+        let system = self.chain.system().await?;
+        let params = EncodingParams::new(u64::from(system.system.params.n_shards))
+            .map_err(|e| ClientError::Decode { url: self.chain.base().into(), reason: e.to_string() })?;
+        Ok((params, system.system.committee))
+    }
+
+    /// Stores `data`: encode, reserve and register, upload to every node, certify.
+    pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreResult, StoreError> {
+        let (params, committee) = self.committee().await?;
+        let blob = Arc::new(
+            tokio::task::spawn_blocking(move || encode_blob(params, &data))
+                .await
+                .map_err(|e| StoreError::Other(format!("encoding task failed: {e}")))??,
+        );
+        let metadata = blob.metadata();
+        let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
+        let storage = self
+            .chain
+            .execute(
+                &self.wallet,
+                Call::ReserveSpace { size: encoded_size, epochs_ahead: options.epochs_ahead },
+            )
+            .await?;
+        let register = Call::RegisterBlob {
+            storage: first_created(&storage.effects.created)?,
+            blob_id: *metadata.blob_id(),
+            root_hash: metadata.metadata().compute_root_hash(),
+            size: metadata.unencoded_length(),
+            encoding_type: 1,
+            deletable: options.deletable,
+        };
+        let object_id = first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?;
+        let deletable = options.deletable.then_some(object_id);
+        let (certificate, confirmed) = self.upload_and_confirm(&blob, &committee, deletable).await?;
+        let certify = Call::CertifyBlob {
+            blob: object_id,
+            certificate: CertificateArgs {
+                signature: certificate.signature,
+                signers_bitmap: signers_to_bitmap(&certificate.signers),
+                message: certificate.serialized_message,
+            },
+        };
+        self.chain.execute(&self.wallet, certify).await?;
+        Ok(StoreResult {
+            blob_id: *metadata.blob_id(),
+            object_id,
+            unencoded_size: metadata.unencoded_length(),
+            encoded_size,
+            certified_epoch: committee.epoch,
+            confirmed_shards: confirmed,
+        })
+    }
+
+    /// Uploads to every member in parallel and returns a certificate once the confirmations
+    /// cover a quorum; the other uploads get a short tail (half the time so far plus 500 ms,
+    /// as the reference) and are then abandoned.
+    async fn upload_and_confirm(
+        &self,
+        blob: &Arc<EncodedBlob>,
+        committee: &Committee,
+        deletable: Option<ObjectId>,
+    ) -> Result<(Certificate, usize), StoreError> {
+        let n = blob.metadata().params().n();
+        let quorum = Quorum::new(n);
+        let blob_type = match deletable {
+            None => BlobPersistenceType::Permanent,
+            Some(object_id) => BlobPersistenceType::Deletable { object_id },
+        };
+        let expected = StorageConfirmation { blob_id: *blob.metadata().blob_id(), blob_type };
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for (index, member) in committee.members.iter().enumerate() {
+            let node = NodeClient::new(&member.network_address, self.http.clone());
+            let (blob, member) = (Arc::clone(blob), member.clone());
+            tasks.spawn(
+                async move { (index, member.clone(), store_on(&node, &blob, &member, deletable).await) },
+            );
+        }
+        let mut signed: Vec<(u16, SignedMessage)> = Vec::new();
+        let mut weight = 0;
+        let mut failures = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (index, member, outcome) =
+                joined.map_err(|e| StoreError::Other(format!("upload task failed: {e}")))?;
+            match outcome.and_then(|confirmation| {
+                confirmation
+                    .verify(&member.public_key, committee.epoch, &expected)
+                    .map(|()| confirmation)
+                    .map_err(|e| NodeError::Decode {
+                        url: member.network_address.clone(),
+                        reason: e.to_string(),
+                    })
+            }) {
+                Ok(confirmation) => {
+                    signed.push((
+                        u16::try_from(index).map_err(|e| StoreError::Other(e.to_string()))?,
+                        confirmation,
+                    ));
+                    weight += member.shards.len();
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+            if quorum.is_certificate_quorum(weight) {
+                break;
+            }
+        }
+        if !quorum.is_certificate_quorum(weight) {
+            return Err(StoreError::NoQuorum {
+                confirmed: weight,
+                n_shards: n,
+                failures: failures.join("; "),
+            });
+        }
+        let tail = started.elapsed() / 2 + Duration::from_millis(500);
+        if !tasks.is_empty() {
+            let rest = async move { while tasks.join_next().await.is_some() {} };
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(tail, rest).await;
+            });
+        }
+        let certificate = Certificate::aggregate(signed).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok((certificate, weight))
+    }
+
+    /// Reads the blob `blob_id` back, with the reference's default consistency check.
+    pub async fn read(&self, blob_id: &BlobId) -> Result<Vec<u8>, ReadError> {
+        let (params, committee) = self.committee().await?;
+        let metadata = self.read_metadata(blob_id, params, &committee).await?;
+        let metadata = Arc::new(metadata);
+        let need = params.primary_source_symbols();
+        let mut tasks = JoinSet::new();
+        for member in &committee.members {
+            let node = NodeClient::new(&member.network_address, self.http.clone());
+            let (metadata, member) = (Arc::clone(&metadata), member.clone());
+            tasks.spawn(async move { primaries_from(&node, &metadata, &member).await });
+        }
+        let mut slivers: BTreeMap<SliverPairIndex, VerifiedSliver> = BTreeMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            let Ok(found) = joined else { continue };
+            slivers.extend(found);
+            if slivers.len() >= need {
+                break;
+            }
+        }
+        tasks.abort_all();
+        if slivers.len() < need {
+            return Err(ReadError::NotEnoughSlivers { have: slivers.len(), need });
+        }
+        let id = *blob_id;
+        tokio::task::spawn_blocking(move || {
+            decode_blob(&metadata, slivers.into_values(), ConsistencyCheck::Default)
+        })
+        .await
+        .map_err(|e| ReadError::Decode(e.to_string()))?
+        .map_err(|e| match e {
+            DecodeError::InconsistentBlob => ReadError::Inconsistent(id),
+            other => ReadError::Decode(other.to_string()),
+        })
+    }
+
+    /// The first metadata a member serves that verifies against the blob ID.
+    async fn read_metadata(
+        &self,
+        blob_id: &BlobId,
+        params: EncodingParams,
+        committee: &Committee,
+    ) -> Result<VerifiedBlobMetadataWithId, ReadError> {
+        for member in &committee.members {
+            let node = NodeClient::new(&member.network_address, self.http.clone());
+            let Ok(unverified) = node.metadata(blob_id).await else { continue };
+            if unverified.blob_id != *blob_id {
+                continue;
+            }
+            if let Ok(verified) = unverified.verify(params) {
+                return Ok(verified);
+            }
+            tracing::warn!("{} served metadata of {blob_id} that does not verify", member.network_address);
+        }
+        Err(ReadError::NotFound(*blob_id))
+    }
+}
+
+fn first_created(created: &[ObjectId]) -> Result<ObjectId, StoreError> {
+    created.first().copied().ok_or_else(|| StoreError::Other("the transaction created no object".into()))
+}
+
+/// Uploads the metadata and the member's slivers (one batch), then asks for its confirmation,
+/// retrying with backoff (the node may not have seen the registration yet).
+async fn store_on(
+    node: &NodeClient,
+    blob: &EncodedBlob,
+    member: &Member,
+    deletable: Option<ObjectId>,
+) -> Result<SignedMessage, NodeError> {
+    let metadata = blob.metadata();
+    let blob_id = metadata.blob_id();
+    let n = metadata.params().n_shards();
+    let uploads: Vec<SliverUpload> = member
+        .shards
+        .iter()
+        .flat_map(|shard| {
+            let pair = blob_id.pair_for_shard(*shard, n);
+            let (primary, secondary) = blob.sliver_pair(pair);
+            [(SliverType::Primary, primary), (SliverType::Secondary, secondary)]
+                .map(|(axis, sliver)| SliverUpload { pair, axis, sliver: sliver.into_unverified() })
+        })
+        .collect();
+    let mut pause = RETRY_PAUSE;
+    let mut attempt = 1;
+    loop {
+        let outcome = async {
+            node.put_metadata(metadata).await?;
+            if !uploads.is_empty() {
+                node.put_slivers_chunked(blob_id, &uploads).await?;
+            }
+            node.confirmation(blob_id, deletable).await
+        }
+        .await;
+        match outcome {
+            Ok(confirmation) => return Ok(confirmation),
+            Err(e) if attempt < NODE_ATTEMPTS_MAX && retriable(&e) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Refusals worth retrying: the node has not seen the registration yet, or is busy.
+fn retriable(e: &NodeError) -> bool {
+    match e {
+        NodeError::Refused { reason, status, .. } => {
+            reason == "NOT_REGISTERED" || reason == "MISSING_SLIVERS" || *status == 503
+        }
+        NodeError::Transport { .. } => true,
+        NodeError::Decode { .. } => false,
+    }
+}
+
+/// The member's primary slivers of the blob that verify against the metadata.
+async fn primaries_from(
+    node: &NodeClient,
+    metadata: &VerifiedBlobMetadataWithId,
+    member: &Member,
+) -> Vec<(SliverPairIndex, VerifiedSliver)> {
+    let n = metadata.params().n_shards();
+    let blob_id = metadata.blob_id();
+    let wanted: Vec<(SliverPairIndex, SliverType)> =
+        member.shards.iter().map(|shard| (blob_id.pair_for_shard(*shard, n), SliverType::Primary)).collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(served) = node.slivers(blob_id, &wanted).await else { return Vec::new() };
+    wanted
+        .into_iter()
+        .zip(served)
+        .filter_map(|((pair, axis), sliver)| {
+            let sliver = sliver?;
+            if sliver.index != pair.to_sliver_index(axis, n) {
+                return None;
+            }
+            sliver.verify(axis, metadata).ok().map(|verified| (pair, verified))
+        })
+        .collect()
+}

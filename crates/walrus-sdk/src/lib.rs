@@ -1,0 +1,14 @@
+//! The client SDK.
+//!
+//! [`Client::store`] encodes a blob, buys storage and registers it on chain, uploads its
+//! metadata and slivers to every storage node in parallel (one batch request per node), collects
+//! storage confirmations until they cover a quorum of shards (`3w >= 2n + 1`), verifies and
+//! aggregates them, and certifies the blob. [`Client::read`] fetches metadata that verifies
+//! against the blob ID and primary slivers that verify against the metadata, and decodes; an
+//! inconsistently encoded blob reads as [`ReadError::Inconsistent`], never as wrong bytes.
+
+pub mod client;
+pub mod node_client;
+
+pub use client::{Client, ReadError, StoreError, StoreOptions, StoreResult};
+pub use node_client::NodeClient;

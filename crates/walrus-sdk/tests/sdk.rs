@@ -1,0 +1,64 @@
+//! The SDK against an in-process network (a chain and four storage nodes on loopback, n = 10):
+//! store and read back, with nodes down up to the thresholds.
+
+use walrus_core::encode::encode_blob;
+use walrus_core::keys::Ed25519KeyPair;
+use walrus_core::EncodingParams;
+use walrus_sdk::{Client, ReadError, StoreOptions};
+use walrus_testkit::{Net, N};
+
+async fn funded_client(net: &Net, seed: u8) -> Client {
+    let wallet = Ed25519KeyPair::from_seed(&[seed; 32]);
+    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
+    Client::new(&net.chain_url, wallet)
+}
+
+fn data(size: usize) -> Vec<u8> {
+    (0..size as u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as u8).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_and_read_back_every_size() {
+    let net = Net::start(4, 0).await;
+    let client = funded_client(&net, 1).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    for size in [0, 1, 1 << 20] {
+        let bytes = data(size);
+        let stored = client.store(bytes.clone(), StoreOptions::default()).await.expect("stored");
+        let expected = encode_blob(params, &bytes).expect("encodable");
+        assert_eq!(&stored.blob_id, expected.metadata().blob_id(), "size {size}");
+        assert_eq!(stored.unencoded_size, size as u64);
+        assert!(stored.confirmed_shards * 3 > 2 * usize::from(N));
+        let read = client.read(&stored.blob_id).await.expect("read");
+        assert!(read == bytes, "size {size}: the bytes read back differ");
+    }
+    let permanent = StoreOptions { deletable: false, epochs_ahead: 2 };
+    let stored = client.store(data(5_000), permanent).await.expect("stored permanently");
+    assert_eq!(client.read(&stored.blob_id).await.expect("read"), data(5_000));
+    let unknown = encode_blob(params, b"never stored").expect("encodable");
+    let missing = client.read(unknown.metadata().blob_id()).await;
+    assert!(matches!(missing, Err(ReadError::NotFound(_))), "{missing:?}");
+    net.stop().await;
+}
+
+/// Five nodes of 2 shards each (f = 3): a store certifies with one node down (2 shards), and
+/// a read returns the right bytes with three down (6 shards = 2f; the 4 left are n - 2f).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
+    let mut net = Net::start(5, 1).await;
+    let client = funded_client(&net, 2).await;
+    assert!(net.nodes.iter().all(|n| n.node.view().shards.len() == 2));
+    net.nodes.remove(4).run_until(async {}).await.expect("stops");
+    let bytes = data(200_000);
+    let stored =
+        client.store(bytes.clone(), StoreOptions::default()).await.expect("certified with a node down");
+    for _ in 0..2 {
+        net.nodes.remove(0).run_until(async {}).await.expect("stops");
+    }
+    let read = client.read(&stored.blob_id).await.expect("read with 2f shards down");
+    assert!(read == bytes, "the bytes read back differ");
+    net.nodes.remove(0).run_until(async {}).await.expect("stops");
+    let read = client.read(&stored.blob_id).await;
+    assert!(matches!(read, Err(ReadError::NotEnoughSlivers { have: 2, need: 4 })), "{read:?}");
+    net.stop().await;
+}
