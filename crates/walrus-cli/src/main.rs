@@ -4,6 +4,7 @@
 //! and renders the result for people or, with `--json`, as the reference CLI's camelCase JSON.
 //! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
 
+mod blob;
 mod blob_id;
 mod chain;
 mod node;
@@ -44,6 +45,10 @@ enum Command {
     /// Run a storage node.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// Store files as blobs: encode, register, upload to the storage nodes, certify.
+    Store(blob::StoreArgs),
+    /// Read a blob back from the storage nodes.
+    Read(blob::ReadArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,8 @@ fn main() -> ExitCode {
         Command::Chain(command) => chain::run(command, cli.global.json),
         Command::Wallet(args) => wallet::run(args, cli.global.json),
         Command::Node(command) => node::run(command),
+        Command::Store(args) => blob::store(args, cli.global.json),
+        Command::Read(args) => blob::read(args, cli.global.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

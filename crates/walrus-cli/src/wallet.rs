@@ -9,20 +9,34 @@ use walrus_chain_node::init::{random_seed, read_ed25519, wal, write_secret};
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::{Address, Ed25519KeyPair};
 
-/// Where the chain RPC is, and which key file to use.
+/// Where the chain RPC is, and which key file to use (wallet, store and read commands).
+#[derive(Debug, clap::Args)]
+pub struct Account {
+    /// The wallet's key file.
+    #[arg(long, global = true, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
+    pub wallet: PathBuf,
+    /// The chain RPC.
+    #[arg(long, global = true, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
+    pub chain_url: String,
+}
+
+impl Account {
+    /// The wallet's key.
+    pub fn key(&self) -> Result<Ed25519KeyPair> {
+        read_ed25519(&self.wallet).context("no wallet; create one with `walrus wallet new`")
+    }
+}
+
+/// `walrus wallet ...`
 #[derive(Debug, clap::Args)]
 pub struct WalletArgs {
-    /// The wallet's key file.
-    #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
-    wallet: PathBuf,
-    /// The chain RPC.
-    #[arg(long, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
-    chain_url: String,
+    #[command(flatten)]
+    account: Account,
     #[command(subcommand)]
     command: WalletCommand,
 }
 
-/// `walrus wallet ...`
+/// The wallet subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum WalletCommand {
     /// Create a new key file.
@@ -77,15 +91,16 @@ pub fn parse_wal(text: &str) -> Result<Frost> {
 pub fn run(args: WalletArgs, json: bool) -> Result<()> {
     if let WalletCommand::New = args.command {
         let seed = random_seed()?;
-        write_secret(&args.wallet, &seed)?;
+        let wallet = &args.account.wallet;
+        write_secret(wallet, &seed)?;
         let address = Ed25519KeyPair::from_seed(&seed).address();
-        print(json, serde_json::json!({ "address": address, "wallet": args.wallet }), || {
-            format!("Created wallet {} with address {address}", args.wallet.display())
+        print(json, serde_json::json!({ "address": address, "wallet": wallet }), || {
+            format!("Created wallet {} with address {address}", wallet.display())
         });
         return Ok(());
     }
-    let key = read_ed25519(&args.wallet).context("no wallet; create one with `walrus wallet new`")?;
-    let client = ChainClient::new(&args.chain_url);
+    let key = args.account.key()?;
+    let client = ChainClient::new(&args.account.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match args.command {
@@ -128,7 +143,8 @@ pub fn run(args: WalletArgs, json: bool) -> Result<()> {
     })
 }
 
-fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+/// Prints `value` as JSON, or `text()` for people.
+pub fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
         println!("{value}");
     } else {

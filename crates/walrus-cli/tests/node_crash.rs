@@ -2,8 +2,9 @@
 //! and checks that every sliver it acknowledged is still there, byte for byte, and that it still
 //! knows every registration it had seen (its event cursor and blob info survived).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,35 +16,10 @@ use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::{EncodingParams, SliverPairIndex};
 use walrus_node::NodeConfig;
 
-const WALRUS: &str = env!("CARGO_BIN_EXE_walrus");
+use common::{free_port, spawn, WALRUS};
+
 const N: u16 = 10;
 const BLOBS: u64 = 40;
-
-/// Starts `walrus ARGS` and returns it once it prints a line starting with `prefix`, with the
-/// word after the prefix.
-fn spawn(args: &[&str], prefix: &str) -> (Child, String) {
-    let mut child = Command::new(WALRUS)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("walrus starts");
-    let stderr = child.stderr.take().expect("piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let word = loop {
-        let line = lines.next().expect("it prints its address").expect("utf-8");
-        if let Some(rest) = line.split_once(prefix).map(|(_, rest)| rest) {
-            break rest.split_whitespace().next().expect("a word").to_string();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, word)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 /// One acknowledged sliver: blob number, pair, axis.
 type Acked = (usize, u16, &'static str);

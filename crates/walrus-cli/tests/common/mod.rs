@@ -1,0 +1,102 @@
+//! Helpers for the tests that run the real `walrus` binary as processes.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The binary under test.
+pub const WALRUS: &str = env!("CARGO_BIN_EXE_walrus");
+
+/// Starts `walrus ARGS` and returns it once it prints a line starting with `prefix`, with the
+/// word after the prefix.
+pub fn spawn(args: &[&str], prefix: &str) -> (Child, String) {
+    let mut child = Command::new(WALRUS)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("walrus starts");
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let word = loop {
+        let line = lines.next().expect("it prints its address").expect("utf-8");
+        if let Some(rest) = line.split_once(prefix).map(|(_, rest)| rest) {
+            break rest.split_whitespace().next().expect("a word").to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, word)
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Runs `walrus ARGS` to completion; panics if it fails. Returns its standard output.
+pub fn walrus(args: &[&str]) -> String {
+    let output = Command::new(WALRUS).args(args).output().expect("walrus runs");
+    assert!(output.status.success(), "walrus {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// A chain and its storage nodes, each its own `walrus` process; killed on drop.
+pub struct Network {
+    /// The chain directory.
+    pub dir: PathBuf,
+    /// The chain RPC.
+    pub chain_url: String,
+    /// The chain process.
+    pub chain: Child,
+    /// The node processes.
+    pub nodes: Vec<Child>,
+}
+
+impl Network {
+    /// `walrus chain init` with `nodes` nodes and `shards` shards in `dir`, then `chain run`
+    /// and one `node run` per node (its config pointed at the chain).
+    pub fn start(dir: &Path, nodes: usize, shards: u16) -> Network {
+        let first_port = 30_000 + (std::process::id() % 3_000) as u16 * 10;
+        let dir_text = dir.to_str().expect("utf-8 path");
+        walrus(&[
+            "chain",
+            "init",
+            "--dir",
+            dir_text,
+            "--shards",
+            &shards.to_string(),
+            "--nodes",
+            &nodes.to_string(),
+            "--first-node-port",
+            &first_port.to_string(),
+        ]);
+        let (chain, chain_url) =
+            spawn(&["chain", "run", "--dir", dir_text, "--listen", "127.0.0.1:0"], "chain RPC on ");
+        let mut children = Vec::new();
+        for i in 0..nodes {
+            let path = dir.join(format!("nodes/{i}/node.yaml"));
+            let mut config = walrus_node::NodeConfig::load(&path).expect("node.yaml");
+            config.chain_url = chain_url.clone();
+            config.storage_path = "db".into();
+            config.bls_key = "bls.key".into();
+            config.owner_key = "owner.key".into();
+            config.save(&path).expect("saved");
+            let (child, _) =
+                spawn(&["node", "run", "--config", path.to_str().expect("utf-8")], " on http://");
+            children.push(child);
+        }
+        Network { dir: dir.to_path_buf(), chain_url, chain, nodes: children }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for child in self.nodes.iter_mut().chain(std::iter::once(&mut self.chain)) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

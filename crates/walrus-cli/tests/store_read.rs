@@ -1,0 +1,44 @@
+//! `walrus store` and `walrus read` against a network of real processes (a chain and four
+//! storage nodes on loopback, n = 10): the blob ID is the one `walrus blob-id` computes, and
+//! the bytes read back are the bytes stored.
+
+mod common;
+
+use common::{walrus, Network};
+
+#[test]
+fn store_then_read_through_the_cli() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let net = Network::start(&tmp.path().join("net"), 4, 10);
+    let wallet = tmp.path().join("wallet.key");
+    let wallet = wallet.to_str().expect("utf-8");
+    let account = ["--wallet", wallet, "--chain-url", &net.chain_url];
+    walrus(&[&["wallet", "new"][..], &account].concat());
+    walrus(&[&["wallet", "faucet", "--amount", "100"][..], &account].concat());
+
+    let file = tmp.path().join("blob.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8).collect();
+    std::fs::write(&file, &data).expect("write");
+    let file = file.to_str().expect("utf-8");
+    let stored: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["store", file, "--epochs", "2", "--json"][..], &account].concat()))
+            .expect("JSON");
+    let blob_id =
+        stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"].as_str().expect("blob ID");
+    let expected: serde_json::Value =
+        serde_json::from_str(&walrus(&["blob-id", file, "--n-shards", "10", "--json"])).expect("JSON");
+    assert_eq!(blob_id, expected["blobId"].as_str().expect("blob ID"));
+
+    let out = tmp.path().join("read.bin");
+    let out = out.to_str().expect("utf-8");
+    walrus(&[&["read", blob_id, "--out", out][..], &account].concat());
+    assert!(std::fs::read(out).expect("read file") == data, "the bytes read back differ");
+    // Without --out, JSON mode returns the blob in base64, as the reference's JSON mode.
+    let read: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["read", blob_id, "--json"][..], &account].concat())).expect("JSON");
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(read["blob"].as_str().expect("blob"))
+        .expect("base64");
+    assert!(blob == data, "the base64 blob differs");
+}
