@@ -87,18 +87,11 @@ pub fn run(command: ChainCommand, json: bool) -> Result<()> {
 }
 
 fn init(args: &InitArgs, json: bool) -> Result<()> {
-    let addresses = (0..args.nodes)
-        .map(|i| {
-            let port = usize::from(args.first_node_port) + i;
-            u16::try_from(port).map(|p| format!("127.0.0.1:{p}")).context("node ports run past 65535")
-        })
-        .collect::<Result<Vec<_>>>()?;
     let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
-    let mut spec = InitSpec::localnet(args.shards, addresses, epoch_ms, now_ms());
-    spec.faucet_wal = args.faucet_wal;
     let dir = ChainDir(args.dir.clone());
-    let genesis = init_dir(&dir, &spec)?;
-    write_node_configs(&dir, &spec.node_addresses)?;
+    let chain_url = format!("http://{DEFAULT_LISTEN}");
+    let genesis =
+        create(&dir, args.shards, args.nodes, args.first_node_port, epoch_ms, args.faucet_wal, &chain_url)?;
     let chain_id = format!("0x{}", hex::encode(genesis.digest()));
     if json {
         println!(
@@ -120,14 +113,38 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Creates a chain directory for a local network: the genesis (nodes on 127.0.0.1 from
+/// `first_node_port` on), the keys, and each node's `nodes/<i>/node.yaml` pointing at `chain_url`.
+pub fn create(
+    dir: &ChainDir,
+    shards: u16,
+    nodes: usize,
+    first_node_port: u16,
+    epoch_ms: u64,
+    faucet_wal: u64,
+    chain_url: &str,
+) -> Result<walrus_chain::Genesis> {
+    let addresses = (0..nodes)
+        .map(|i| {
+            let port = usize::from(first_node_port) + i;
+            u16::try_from(port).map(|p| format!("127.0.0.1:{p}")).context("node ports run past 65535")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut spec = InitSpec::localnet(shards, addresses, epoch_ms, now_ms());
+    spec.faucet_wal = faucet_wal;
+    let genesis = init_dir(dir, &spec)?;
+    write_node_configs(dir, &spec.node_addresses, chain_url)?;
+    Ok(genesis)
+}
+
 /// Writes `nodes/<i>/node.yaml` for every genesis node (paths relative to the file).
-fn write_node_configs(dir: &ChainDir, addresses: &[String]) -> Result<()> {
+fn write_node_configs(dir: &ChainDir, addresses: &[String], chain_url: &str) -> Result<()> {
     for (i, address) in addresses.iter().enumerate() {
         let config = walrus_node::NodeConfig::new(
             format!("node-{i}"),
             "db".into(),
             address.parse().context("node address")?,
-            format!("http://{DEFAULT_LISTEN}"),
+            chain_url.to_string(),
         );
         config.save(&dir.node(i).join("node.yaml"))?;
     }

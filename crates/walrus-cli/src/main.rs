@@ -7,6 +7,7 @@
 mod blob;
 mod blob_id;
 mod chain;
+mod localnet;
 mod node;
 mod wallet;
 
@@ -49,6 +50,8 @@ enum Command {
     Store(blob::StoreArgs),
     /// Read a blob back from the storage nodes.
     Read(blob::ReadArgs),
+    /// Run a complete local network: the chain and storage nodes, each its own process.
+    Localnet(localnet::LocalnetArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Node(command) => node::run(command),
         Command::Store(args) => blob::store(args, cli.global.json),
         Command::Read(args) => blob::read(args, cli.global.json),
+        Command::Localnet(args) => localnet::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

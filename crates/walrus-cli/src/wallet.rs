@@ -64,7 +64,8 @@ enum WalletCommand {
     },
 }
 
-fn default_wallet() -> PathBuf {
+/// `~/.walrus/wallet.key`.
+pub fn default_wallet() -> PathBuf {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
     home.join(".walrus").join("wallet.key")
 }

@@ -1,0 +1,242 @@
+//! `walrus localnet`: a complete network on this machine in one command. The chain and every
+//! storage node run as their own `walrus` processes (each restartable alone with
+//! `walrus node run --config D/nodes/<i>/node.yaml`); the wallet is funded from the faucet; a
+//! self-check stores a small blob and reads it back; then it serves until interrupted.
+//! Restarting with the same directory keeps every blob (the chain replays its blocks, the nodes
+//! reopen their databases).
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use walrus_chain_node::init::{random_seed, read_ed25519, write_secret, ChainDir};
+use walrus_chain_node::ChainClient;
+use walrus_core::keys::Ed25519KeyPair;
+use walrus_sdk::{Client, StoreOptions};
+
+use crate::chain::{create, parse_duration, shutdown_signal};
+use crate::wallet::default_wallet;
+
+/// WAL the wallet gets from the faucet when it holds less than half of it.
+const FUND_WAL: u64 = 1_000;
+/// How long a process may take to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `walrus localnet`
+#[derive(Debug, clap::Args)]
+pub struct LocalnetArgs {
+    /// The network's directory (kept between runs).
+    #[arg(long, default_value_os_t = default_dir())]
+    dir: PathBuf,
+    /// Storage nodes (for a new network).
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Shards (for a new network); 1000 gives the blob IDs of Walrus Mainnet.
+    #[arg(long, default_value_t = 1000)]
+    shards: u16,
+    /// Epoch length (for a new network).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    epoch_duration: Duration,
+    /// The chain RPC's port on 127.0.0.1.
+    #[arg(long, default_value_t = 9184)]
+    chain_port: u16,
+    /// Port of the first storage node (for a new network); node i listens on this plus i.
+    #[arg(long, default_value_t = 9185)]
+    first_node_port: u16,
+    /// The wallet to fund (created if missing).
+    #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
+    wallet: PathBuf,
+}
+
+fn default_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".walrus").join("localnet")
+}
+
+/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
+struct Process {
+    name: String,
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `walrus ARGS`, waits for its ready line (containing `ready`), and sends the rest of
+/// its log to `log`.
+fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> {
+    let exe = std::env::current_exe().context("cannot find the walrus binary")?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {name}"))?;
+    let stderr = child.stderr.take().context("no stderr pipe")?;
+    let mut process = Process { name: name.to_string(), child };
+    let mut file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ready = ready.to_string();
+    std::thread::spawn(move || {
+        let mut signalled = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if !signalled && line.contains(&ready) {
+                signalled = true;
+                let _ = tx.send(());
+            }
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(()) => Ok(process),
+        Err(_) => {
+            let status = process.child.try_wait().ok().flatten();
+            bail!("{} did not come up (exit status {status:?}); see {}", process.name, log.display())
+        }
+    }
+}
+
+/// Runs the local network until interrupted.
+pub fn run(args: LocalnetArgs) -> Result<()> {
+    let dir = ChainDir(args.dir.clone());
+    let chain_url = format!("http://127.0.0.1:{}", args.chain_port);
+    if dir.genesis().exists() {
+        eprintln!("Reusing the network in {} (its blobs are kept)", args.dir.display());
+    } else {
+        let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
+        create(&dir, args.shards, args.nodes, args.first_node_port, epoch_ms, 1_000_000_000, &chain_url)?;
+        eprintln!(
+            "Created a network of {} nodes and {} shards in {}",
+            args.nodes,
+            args.shards,
+            args.dir.display()
+        );
+    }
+    let genesis = dir.read_genesis()?;
+    let logs = args.dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let dir_text = args.dir.to_str().context("the directory path is not UTF-8")?;
+    let listen = format!("127.0.0.1:{}", args.chain_port);
+    let mut processes = vec![start(
+        "chain",
+        &["chain", "run", "--dir", dir_text, "--listen", &listen],
+        "chain RPC on",
+        &logs.join("chain.log"),
+    )?];
+    for i in 0..genesis.nodes.len() {
+        let config = dir.node(i).join("node.yaml");
+        let config = config.to_str().context("the directory path is not UTF-8")?;
+        let name = format!("node-{i}");
+        processes.push(start(
+            &name,
+            &["node", "run", "--config", config],
+            " on http://",
+            &logs.join(format!("{name}.log")),
+        )?);
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
+    let served = runtime.block_on(serve(&args, &chain_url, &processes, &addresses));
+    // The nodes stop first, then the chain they follow.
+    while let Some(process) = processes.pop() {
+        drop(process);
+    }
+    served
+}
+
+/// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
+/// `processes` are the chain's and then the nodes' in genesis order, at `addresses`.
+async fn serve(
+    args: &LocalnetArgs,
+    chain_url: &str,
+    processes: &[Process],
+    addresses: &[String],
+) -> Result<()> {
+    let chain = ChainClient::new(chain_url);
+    if !args.wallet.exists() {
+        write_secret(&args.wallet, &random_seed()?)?;
+    }
+    let wallet = read_ed25519(&args.wallet)?;
+    let balance = chain.account(&wallet.address()).await?.account.balance;
+    let fund = walrus_chain::Frost::from_wal(FUND_WAL)?;
+    if balance.0 < fund.0 / 2 {
+        chain.faucet(wallet.address(), fund.0).await?;
+    }
+    let committee = chain.committee().await?;
+    let nodes: Vec<serde_json::Value> = committee
+        .members
+        .iter()
+        .map(|member| {
+            let index = addresses.iter().position(|a| *a == member.network_address);
+            let pid = index.and_then(|i| processes.get(i + 1)).map(|p| p.child.id());
+            serde_json::json!({
+                "url": format!("http://{}", member.network_address),
+                "publicKey": member.public_key.to_string(),
+                "shards": member.shards.len(),
+                "pid": pid,
+                "config": index.map(|i| ChainDir(args.dir.clone()).node(i).join("node.yaml")),
+            })
+        })
+        .collect();
+    let description = serde_json::json!({
+        "chainUrl": chain_url,
+        "chainPid": processes[0].child.id(),
+        "wallet": args.wallet,
+        "nodes": nodes,
+    });
+    std::fs::write(args.dir.join("localnet.json"), serde_json::to_string_pretty(&description)? + "\n")?;
+
+    let check = self_check(chain_url, Ed25519KeyPair::from_seed(&wallet.seed())).await?;
+    println!("Local Walrus network up: chain {chain_url}, {} storage nodes", committee.members.len());
+    for node in &nodes {
+        println!("  node {} ({} shards)", node["url"].as_str().unwrap_or("?"), node["shards"]);
+    }
+    println!("{check}");
+    println!(
+        "Wallet {} ({}), network described in {}",
+        args.wallet.display(),
+        wallet.address(),
+        args.dir.join("localnet.json").display()
+    );
+    println!("Try: walrus store FILE --epochs 2   then   walrus read BLOB_ID --out COPY");
+    println!("Ctrl-C to stop (the network's data stays in {}).", args.dir.display());
+    shutdown_signal().await;
+    eprintln!("Stopping the local network");
+    Ok(())
+}
+
+/// Stores a small blob and reads it back.
+async fn self_check(chain_url: &str, wallet: Ed25519KeyPair) -> Result<String> {
+    let client = Client::new(chain_url, wallet);
+    let data = format!("walrus localnet self-check at {:?}\n", std::time::SystemTime::now()).into_bytes();
+    let started = Instant::now();
+    let stored =
+        client.store(data.clone(), StoreOptions::default()).await.context("self-check store failed")?;
+    let stored_in = started.elapsed();
+    let read = client.read(&stored.blob_id).await.context("self-check read failed")?;
+    if read != data {
+        bail!("self-check: blob {} read back different bytes", stored.blob_id);
+    }
+    Ok(format!(
+        "Self-check: stored {} B as blob {} in {:.0} ms and read it back in {:.0} ms",
+        data.len(),
+        stored.blob_id,
+        stored_in.as_secs_f64() * 1e3,
+        (started.elapsed() - stored_in).as_secs_f64() * 1e3
+    ))
+}

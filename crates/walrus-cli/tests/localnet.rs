@@ -1,0 +1,111 @@
+//! `walrus localnet` end to end: it starts a chain and four node processes, funds the wallet,
+//! passes its self-check and describes itself in `localnet.json`; the CLI stores and reads
+//! against it; SIGTERM stops every process it started; a restart on the same directory keeps
+//! the blob readable.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{walrus, WALRUS};
+
+/// Starts the localnet and waits until it is up; returns the process and what it printed.
+fn start_localnet(args: &[String]) -> (Child, String) {
+    let mut child = Command::new(WALRUS)
+        .arg("localnet")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("walrus localnet starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = String::new();
+    loop {
+        let line = lines.next().expect("localnet prints until it is up").expect("utf-8");
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("Ctrl-C to stop") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, printed)
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("reaped");
+    assert!(exit.success(), "localnet exited with {exit}");
+}
+
+fn alive(pid: u64) -> bool {
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("localnet");
+    let wallet = tmp.path().join("wallet.key");
+    let port = 40_000 + (std::process::id() % 2_000) as u16 * 10;
+    let args: Vec<String> = [
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--nodes",
+        "4",
+        "--shards",
+        "10",
+        "--epoch-duration",
+        "1h",
+        "--chain-port",
+        &port.to_string(),
+        "--first-node-port",
+        &(port + 1).to_string(),
+        "--wallet",
+        wallet.to_str().expect("utf-8"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (child, printed) = start_localnet(&args);
+    assert!(printed.contains("Self-check: stored"), "{printed}");
+    let described: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
+            .expect("JSON");
+    let nodes = described["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    let shards: u64 = nodes.iter().map(|n| n["shards"].as_u64().expect("shards")).sum();
+    assert_eq!(shards, 10);
+    let chain_url = described["chainUrl"].as_str().expect("chain URL").to_string();
+    let account = ["--wallet", wallet.to_str().expect("utf-8"), "--chain-url", &chain_url];
+
+    let file = tmp.path().join("blob.txt");
+    std::fs::write(&file, b"kept across restarts\n".repeat(1000)).expect("write");
+    let stored: serde_json::Value = serde_json::from_str(&walrus(
+        &[&["store", file.to_str().expect("utf-8"), "--json"][..], &account].concat(),
+    ))
+    .expect("JSON");
+    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .expect("blob ID")
+        .to_string();
+    let pids: Vec<u64> = std::iter::once(described["chainPid"].as_u64().expect("pid"))
+        .chain(nodes.iter().map(|n| n["pid"].as_u64().expect("pid")))
+        .collect();
+    stop(child);
+    assert!(pids.iter().all(|pid| !alive(*pid)), "a process the localnet started is still running");
+
+    let (child, printed) = start_localnet(&args);
+    assert!(printed.contains("Self-check: stored"), "{printed}");
+    let copy = tmp.path().join("copy.txt");
+    walrus(&[&["read", &blob_id, "--out", copy.to_str().expect("utf-8")][..], &account].concat());
+    assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
+    stop(child);
+}
