@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use walrus_core::BlobId;
-use walrus_sdk::{Client, StoreOptions};
+use walrus_sdk::{Client, StoreOptions, StoreOutcome};
 
 use crate::wallet::{print, Account};
 
@@ -15,12 +15,15 @@ pub struct StoreArgs {
     /// The files to store.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Epochs ahead to store for.
-    #[arg(long, default_value_t = 1)]
-    epochs: u32,
+    /// Epochs ahead to store for: a number, or `max` (the system's maximum).
+    #[arg(long, default_value = "1")]
+    epochs: String,
     /// Store a permanent blob (default: deletable, as the reference since v1.33).
     #[arg(long)]
     permanent: bool,
+    /// Store even if the blob is already certified for long enough.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     account: Account,
 }
@@ -40,14 +43,40 @@ pub struct ReadArgs {
 /// Stores every file; prints one result per file.
 pub fn store(args: StoreArgs, json: bool) -> Result<()> {
     let client = Client::new(&args.account.chain_url, args.account.key()?);
-    let options = StoreOptions { epochs_ahead: args.epochs, deletable: !args.permanent };
     let runtime = tokio::runtime::Runtime::new()?;
+    let epochs_ahead = match args.epochs.as_str() {
+        "max" => runtime.block_on(client.chain().system())?.system.params.max_epochs_ahead,
+        text => text
+            .parse()
+            .ok()
+            .filter(|e| *e > 0)
+            .with_context(|| format!("--epochs must be a positive number or `max`, not {text:?}"))?,
+    };
+    let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
     let mut results = Vec::new();
     for path in &args.files {
         let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let stored = runtime
+        let outcome = runtime
             .block_on(client.store(data, options))
             .with_context(|| format!("storing {} failed", path.display()))?;
+        let stored = match outcome {
+            StoreOutcome::NewlyCreated(stored) => stored,
+            StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => {
+                if !json {
+                    println!("{} is already stored and certified as blob {blob_id}", path.display());
+                    println!("  object ID: {object_id}, stored until epoch {end_epoch} (exclusive)");
+                }
+                results.push(serde_json::json!({
+                    "path": path,
+                    "blobStoreResult": { "alreadyCertified": {
+                        "blobId": blob_id.to_string(),
+                        "object": object_id,
+                        "endEpoch": end_epoch.0,
+                    }},
+                }));
+                continue;
+            }
+        };
         if !json {
             println!("Stored {}", path.display());
             println!("  blob ID: {}", stored.blob_id);

@@ -225,17 +225,18 @@ async fn self_check(chain_url: &str, wallet: Ed25519KeyPair) -> Result<String> {
     let client = Client::new(chain_url, wallet);
     let data = format!("walrus localnet self-check at {:?}\n", std::time::SystemTime::now()).into_bytes();
     let started = Instant::now();
-    let stored =
-        client.store(data.clone(), StoreOptions::default()).await.context("self-check store failed")?;
+    let options = StoreOptions { force: true, ..StoreOptions::default() };
+    let stored = client.store(data.clone(), options).await.context("self-check store failed")?;
     let stored_in = started.elapsed();
-    let read = client.read(&stored.blob_id).await.context("self-check read failed")?;
+    let blob_id = *stored.blob_id();
+    let read = client.read(&blob_id).await.context("self-check read failed")?;
     if read != data {
-        bail!("self-check: blob {} read back different bytes", stored.blob_id);
+        bail!("self-check: blob {blob_id} read back different bytes");
     }
     Ok(format!(
         "Self-check: stored {} B as blob {} in {:.0} ms and read it back in {:.0} ms",
         data.len(),
-        stored.blob_id,
+        blob_id,
         stored_in.as_secs_f64() * 1e3,
         (started.elapsed() - stored_in).as_secs_f64() * 1e3
     ))

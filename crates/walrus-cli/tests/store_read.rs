@@ -29,6 +29,17 @@ fn store_then_read_through_the_cli() {
         serde_json::from_str(&walrus(&["blob-id", file, "--n-shards", "10", "--json"])).expect("JSON");
     assert_eq!(blob_id, expected["blobId"].as_str().expect("blob ID"));
 
+    // The same file again: already certified for long enough, so nothing is written.
+    let again: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["store", file, "--epochs", "1", "--json"][..], &account].concat()))
+            .expect("JSON");
+    assert_eq!(again[0]["blobStoreResult"]["alreadyCertified"]["blobId"], blob_id, "{again}");
+    let forced: serde_json::Value = serde_json::from_str(&walrus(
+        &[&["store", file, "--epochs", "max", "--force", "--permanent", "--json"][..], &account].concat(),
+    ))
+    .expect("JSON");
+    assert_eq!(forced[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["deletable"], false, "{forced}");
+
     let out = tmp.path().join("read.bin");
     let out = out.to_str().expect("utf-8");
     walrus(&[&["read", blob_id, "--out", out][..], &account].concat());

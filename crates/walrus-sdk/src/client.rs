@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
+use walrus_chain::objects::Owner;
 use walrus_chain::system::{Committee, Member};
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
@@ -34,11 +35,40 @@ pub struct StoreOptions {
     pub epochs_ahead: u32,
     /// A deletable blob (the owner may delete it before it expires).
     pub deletable: bool,
+    /// Store even if the blob is already certified for long enough.
+    pub force: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { epochs_ahead: 1, deletable: true }
+        StoreOptions { epochs_ahead: 1, deletable: true, force: false }
+    }
+}
+
+/// How a store ended, as the reference's `BlobStoreResult`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// The blob was encoded, registered, uploaded and certified now.
+    NewlyCreated(StoreResult),
+    /// A certified object already keeps the blob long enough (a permanent one, or a deletable
+    /// one this wallet owns); nothing was written.
+    AlreadyCertified {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// The certified object.
+        object_id: ObjectId,
+        /// The epoch from which it is no longer stored.
+        end_epoch: Epoch,
+    },
+}
+
+impl StoreOutcome {
+    /// The blob ID, either way.
+    pub fn blob_id(&self) -> &BlobId {
+        match self {
+            StoreOutcome::NewlyCreated(result) => &result.blob_id,
+            StoreOutcome::AlreadyCertified { blob_id, .. } => blob_id,
+        }
     }
 }
 
@@ -136,8 +166,9 @@ impl Client {
         Ok((params, system.system.committee))
     }
 
-    /// Stores `data`: encode, reserve and register, upload to every node, certify.
-    pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreResult, StoreError> {
+    /// Stores `data`: encode; unless `force`, stop if it is already certified for long enough;
+    /// reserve and register, upload to every node, certify.
+    pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
         let (params, committee) = self.committee().await?;
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))
@@ -145,6 +176,16 @@ impl Client {
                 .map_err(|e| StoreError::Other(format!("encoding task failed: {e}")))??,
         );
         let metadata = blob.metadata();
+        if !options.force {
+            let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
+            if let Some((object_id, end_epoch)) = self.certified_until(metadata.blob_id(), until).await? {
+                return Ok(StoreOutcome::AlreadyCertified {
+                    blob_id: *metadata.blob_id(),
+                    object_id,
+                    end_epoch,
+                });
+            }
+        }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
         let storage = self
             .chain
@@ -173,14 +214,38 @@ impl Client {
             },
         };
         self.chain.execute(&self.wallet, certify).await?;
-        Ok(StoreResult {
+        Ok(StoreOutcome::NewlyCreated(StoreResult {
             blob_id: *metadata.blob_id(),
             object_id,
             unencoded_size: metadata.unencoded_length(),
             encoded_size,
             certified_epoch: committee.epoch,
             confirmed_shards: confirmed,
-        })
+        }))
+    }
+
+    /// A certified, valid object of `blob_id` stored at least until `until` that this wallet
+    /// may rely on: permanent, or deletable and owned by it. Read from the chain.
+    async fn certified_until(
+        &self,
+        blob_id: &BlobId,
+        until: Epoch,
+    ) -> Result<Option<(ObjectId, Epoch)>, ClientError> {
+        let view = match self.chain.blob(blob_id).await {
+            Ok(view) => view,
+            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if view.invalid {
+            return Ok(None);
+        }
+        let me = self.wallet.address();
+        Ok(view.objects.iter().find_map(|object| {
+            let blob = object.object.body.blob()?;
+            let usable = !blob.deletable || object.object.owner == Owner::Address(me);
+            (usable && blob.certified_epoch.is_some() && blob.end_epoch() >= until)
+                .then_some((object.id, blob.end_epoch()))
+        }))
     }
 
     /// Uploads to every member in parallel and returns a certificate once the confirmations

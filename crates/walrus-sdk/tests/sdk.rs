@@ -4,8 +4,16 @@
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::EncodingParams;
-use walrus_sdk::{Client, ReadError, StoreOptions};
+use walrus_sdk::{Client, ReadError, StoreOptions, StoreOutcome, StoreResult};
 use walrus_testkit::{Net, N};
+
+/// Stores `bytes` and expects a new blob.
+async fn store_new(client: &Client, bytes: Vec<u8>, options: StoreOptions) -> StoreResult {
+    match client.store(bytes, options).await.expect("stored") {
+        StoreOutcome::NewlyCreated(stored) => stored,
+        other => panic!("expected a new blob, got {other:?}"),
+    }
+}
 
 async fn funded_client(net: &Net, seed: u8) -> Client {
     let wallet = Ed25519KeyPair::from_seed(&[seed; 32]);
@@ -24,7 +32,7 @@ async fn store_and_read_back_every_size() {
     let params = EncodingParams::new(u64::from(N)).expect("params");
     for size in [0, 1, 1 << 20] {
         let bytes = data(size);
-        let stored = client.store(bytes.clone(), StoreOptions::default()).await.expect("stored");
+        let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
         let expected = encode_blob(params, &bytes).expect("encodable");
         assert_eq!(&stored.blob_id, expected.metadata().blob_id(), "size {size}");
         assert_eq!(stored.unencoded_size, size as u64);
@@ -32,9 +40,27 @@ async fn store_and_read_back_every_size() {
         let read = client.read(&stored.blob_id).await.expect("read");
         assert!(read == bytes, "size {size}: the bytes read back differ");
     }
-    let permanent = StoreOptions { deletable: false, epochs_ahead: 2 };
-    let stored = client.store(data(5_000), permanent).await.expect("stored permanently");
+    let permanent = StoreOptions { deletable: false, epochs_ahead: 2, force: false };
+    let stored = store_new(&client, data(5_000), permanent).await;
     assert_eq!(client.read(&stored.blob_id).await.expect("read"), data(5_000));
+    // Stored again: already certified for long enough, so nothing is written, for this
+    // wallet and for another (the object is permanent); a longer period or `force` stores anew.
+    for who in [&client, &funded_client(&net, 3).await] {
+        let again =
+            who.store(data(5_000), StoreOptions { epochs_ahead: 1, ..permanent }).await.expect("store");
+        let StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } = again else {
+            panic!("expected alreadyCertified, got {again:?}")
+        };
+        assert_eq!((blob_id, object_id, end_epoch.0), (stored.blob_id, stored.object_id, 2));
+    }
+    let longer = store_new(&client, data(5_000), StoreOptions { epochs_ahead: 3, ..permanent }).await;
+    assert_ne!(longer.object_id, stored.object_id);
+    store_new(&client, data(5_000), StoreOptions { force: true, ..permanent }).await;
+    // Someone else's deletable object does not count: it may disappear.
+    let deletable = store_new(&client, data(6_000), StoreOptions::default()).await;
+    let other = funded_client(&net, 4).await;
+    let theirs = store_new(&other, data(6_000), StoreOptions::default()).await;
+    assert_eq!(theirs.blob_id, deletable.blob_id);
     let unknown = encode_blob(params, b"never stored").expect("encodable");
     let missing = client.read(unknown.metadata().blob_id()).await;
     assert!(matches!(missing, Err(ReadError::NotFound(_))), "{missing:?}");
@@ -50,8 +76,7 @@ async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
     assert!(net.nodes.iter().all(|n| n.node.view().shards.len() == 2));
     net.nodes.remove(4).run_until(async {}).await.expect("stops");
     let bytes = data(200_000);
-    let stored =
-        client.store(bytes.clone(), StoreOptions::default()).await.expect("certified with a node down");
+    let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
     for _ in 0..2 {
         net.nodes.remove(0).run_until(async {}).await.expect("stops");
     }
