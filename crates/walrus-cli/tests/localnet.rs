@@ -54,7 +54,8 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("localnet");
     let wallet = tmp.path().join("wallet.key");
-    let port = 40_000 + (std::process::id() % 2_000) as u16 * 10;
+    // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
+    let port = 15_000 + (std::process::id() % 500) as u16 * 10;
     let args: Vec<String> = [
         "--dir",
         dir.to_str().expect("utf-8"),

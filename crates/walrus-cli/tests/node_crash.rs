@@ -16,7 +16,7 @@ use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::{EncodingParams, SliverPairIndex};
 use walrus_node::NodeConfig;
 
-use common::{free_port, spawn, WALRUS};
+use common::{spawn, WALRUS};
 
 const N: u16 = 10;
 const BLOBS: u64 = 40;
@@ -55,7 +55,8 @@ fn sigkill_loses_no_acknowledged_sliver() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
     let dir_text = dir.to_str().expect("utf-8 path").to_string();
-    let node_port = free_port().to_string();
+    // A fixed port below the ephemeral range (32768 and up), which clients draw from.
+    let node_port = (5_000 + std::process::id() % 1_000).to_string();
     let init = ["chain", "init", "--dir", &dir_text, "--shards", "10", "--nodes", "1"];
     let status = Command::new(WALRUS)
         .args(init)

@@ -21,9 +21,10 @@ use walrus_node::{NodeConfig, RunningNode};
 pub const N: u16 = 10;
 
 /// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
-/// peers find each other there): distinct per test and per process.
+/// peers find each other there): distinct per test and per process, and below the ephemeral
+/// range (32768 and up) that outgoing connections draw from.
 pub fn base_port(test: u16) -> u16 {
-    20_000 + (std::process::id() % 400) as u16 * 10 * 8 + test * 10
+    20_000 + (std::process::id() % 150) as u16 * 10 * 8 + test * 10
 }
 
 /// A running network.

@@ -31,11 +31,6 @@ pub fn spawn(args: &[&str], prefix: &str) -> (Child, String) {
     (child, word)
 }
 
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// Runs `walrus ARGS` to completion; panics if it fails. Returns its standard output.
 pub fn walrus(args: &[&str]) -> String {
     let output = Command::new(WALRUS).args(args).output().expect("walrus runs");
@@ -59,7 +54,8 @@ impl Network {
     /// `walrus chain init` with `nodes` nodes and `shards` shards in `dir`, then `chain run`
     /// and one `node run` per node (its config pointed at the chain).
     pub fn start(dir: &Path, nodes: usize, shards: u16) -> Network {
-        let first_port = 30_000 + (std::process::id() % 3_000) as u16 * 10;
+        // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
+        let first_port = 10_000 + (std::process::id() % 500) as u16 * 10;
         let dir_text = dir.to_str().expect("utf-8 path");
         walrus(&[
             "chain",
