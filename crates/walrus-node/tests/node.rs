@@ -10,17 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use walrus_core::encode::{encode_blob, EncodedBlob};
+use walrus_core::encode::encode_blob;
 use walrus_core::expand::sliver_roots;
-use walrus_core::expand::ExpandedSliver;
 use walrus_core::merkle::Node as MerkleNode;
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId};
-use walrus_core::recovery::{EitherDecodingSymbol, GeneralRecoverySymbol};
 use walrus_core::sliver::SliverUpload;
 use walrus_core::sliver::UnverifiedSliver;
-use walrus_core::{EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
-use walrus_node::recovery::RecoveryRequest;
+use walrus_core::{EncodingParams, SliverIndex, SliverPairIndex, SliverType};
 use walrus_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,53 +379,6 @@ async fn uploads_racing_the_registration_wait_in_the_buffer() {
     net.upload(0, &blob).await;
     net.confirmation(0, &blob_id).await;
     net.stop().await;
-}
-
-/// The liar answers as a storage node would, but every answer is corrupted: metadata with a
-/// changed sliver hash, recovery symbols with a flipped byte. It counts the requests it gets.
-async fn serve_liar(addr: String, blob: Arc<EncodedBlob>, shards: Vec<ShardIndex>, asked: Arc<AtomicU64>) {
-    use axum::routing::{get, post};
-    let metadata = {
-        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
-        move || async move {
-            asked.fetch_add(1, Ordering::Relaxed);
-            let mut metadata = blob.metadata().metadata().clone();
-            let BlobMetadata::V1(v1) = &mut metadata;
-            v1.hashes[0].primary_hash = MerkleNode::Digest([7; 32]);
-            bcs::to_bytes(&UnverifiedBlobMetadataWithId::new(*blob.metadata().blob_id(), metadata))
-                .expect("bcs")
-        }
-    };
-    let symbols = move |body: axum::body::Bytes| async move {
-        asked.fetch_add(1, Ordering::Relaxed);
-        let request: RecoveryRequest = bcs::from_bytes(&body).expect("a recovery request");
-        let params = blob.metadata().params();
-        let blob_id = blob.metadata().blob_id();
-        let mut out = Vec::new();
-        for shard in &shards {
-            let pair = blob_id.pair_for_shard(*shard, N);
-            for (target_axis, target) in &request.targets {
-                let source_axis = target_axis.orthogonal();
-                let source_index = pair.to_sliver_index(source_axis, N);
-                let data = blob.sliver_bytes(source_axis, source_index);
-                let expanded =
-                    ExpandedSliver::new(params, source_axis, blob.symbol_size(), data).expect("expands");
-                let mut symbol =
-                    GeneralRecoverySymbol::from_expanded(source_axis, source_index, &expanded, *target)
-                        .expect("symbol");
-                let (EitherDecodingSymbol::Primary(s) | EitherDecodingSymbol::Secondary(s)) =
-                    &mut symbol.symbol;
-                s.data[0] ^= 1;
-                out.push(symbol);
-            }
-        }
-        bcs::to_bytes(&out).expect("bcs")
-    };
-    let app = axum::Router::new()
-        .route("/v1/blobs/{blob_id}/metadata", get(metadata))
-        .route("/v1/blobs/{blob_id}/recoverySymbols", post(symbols));
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("the liar's address is free");
-    axum::serve(listener, app).await.expect("the liar serves");
 }
 
 /// A committee member that serves corrupted metadata and recovery symbols is asked first by a

@@ -1,11 +1,14 @@
 //! The SDK against an in-process network (a chain and four storage nodes on loopback, n = 10):
 //! store and read back, with nodes down up to the thresholds.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::EncodingParams;
 use walrus_sdk::{Client, ReadError, StoreOptions, StoreOutcome, StoreResult};
-use walrus_testkit::{Net, N};
+use walrus_testkit::{base_port, serve_liar, Net, N};
 
 /// Stores `bytes` and expects a new blob.
 async fn store_new(client: &Client, bytes: Vec<u8>, options: StoreOptions) -> StoreResult {
@@ -85,5 +88,43 @@ async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
     net.nodes.remove(0).run_until(async {}).await.expect("stops");
     let read = client.read(&stored.blob_id).await;
     assert!(matches!(read, Err(ReadError::NotEnoughSlivers { have: 2, need: 4 })), "{read:?}");
+    net.stop().await;
+}
+
+/// A committee member that lies (tampered metadata, corrupted slivers, confirmations under a
+/// key that is not its own, uploads thrown away) neither breaks a store nor a read. It is the
+/// first member, so the read asks it for metadata first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_node_breaks_neither_stores_nor_reads() {
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let bytes = data(120_000);
+    let blob = Arc::new(encode_blob(params, &bytes).expect("encodable"));
+    let liar = Arc::new(Mutex::new(None));
+    let chosen = Arc::clone(&liar);
+    let net = Net::start_without(
+        4,
+        2,
+        3_600_000,
+        |_| {},
+        move |committee| {
+            let first = &committee.members[0];
+            let port: u16 =
+                first.network_address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+            *chosen.lock().expect("lock") = Some((first.network_address.clone(), first.shards.clone()));
+            vec![usize::from(port - base_port(2))]
+        },
+    )
+    .await;
+    let (address, shards) = liar.lock().expect("lock").clone().expect("chosen");
+    let asked = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(serve_liar(address, Arc::clone(&blob), shards.clone(), Arc::clone(&asked)));
+    let client = funded_client(&net, 5).await;
+    let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
+    assert_eq!(&stored.blob_id, blob.metadata().blob_id());
+    assert!(stored.confirmed_shards <= usize::from(N) - shards.len(), "the liar's confirmation was counted");
+    let read = client.read(&stored.blob_id).await.expect("read despite the liar");
+    assert!(read == bytes, "the bytes read back differ");
+    assert!(asked.load(Ordering::Relaxed) >= 1, "the liar was never asked");
+    task.abort();
     net.stop().await;
 }

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use walrus_chain::system::Committee;
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
@@ -11,10 +14,17 @@ use walrus_chain_node::client::check_success;
 use walrus_chain_node::init::{init_dir, read_ed25519, ChainDir, InitSpec};
 use walrus_chain_node::{ChainClient, NodeConfig as ChainNodeConfig, RunningNode as RunningChain};
 use walrus_core::encode::EncodedBlob;
-use walrus_core::keys::{BlsSignature, Ed25519KeyPair};
-use walrus_core::messages::{signers_to_bitmap, SignedMessage};
-use walrus_core::metadata::VerifiedBlobMetadataWithId;
-use walrus_core::{BlobId, EncodingParams, ObjectId, SliverPairIndex};
+use walrus_core::expand::ExpandedSliver;
+use walrus_core::keys::{BlsKeyPair, BlsSignature, Ed25519KeyPair};
+use walrus_core::merkle::Node as MerkleNode;
+use walrus_core::messages::{
+    signers_to_bitmap, BlobPersistenceType, ProtocolMessage, SignedMessage, StorageConfirmation,
+};
+use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+use walrus_core::recovery::{EitherDecodingSymbol, GeneralRecoverySymbol};
+use walrus_core::sliver::UnverifiedSliver;
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
+use walrus_node::recovery::RecoveryRequest;
 use walrus_node::{NodeConfig, RunningNode};
 
 /// Shards of every test network.
@@ -313,4 +323,106 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(
 /// Lowercase hex.
 pub fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A committee member that lies: it answers as a storage node would, but every answer is
+/// corrupted. Metadata has a changed sliver hash; recovery symbols and slivers have a flipped
+/// byte; uploads are "stored" and then thrown away; confirmations are signed by a key that is
+/// not the member's. It counts the requests it gets in `asked`.
+pub async fn serve_liar(
+    addr: String,
+    blob: Arc<EncodedBlob>,
+    shards: Vec<ShardIndex>,
+    asked: Arc<AtomicU64>,
+) {
+    use axum::routing::{get, post, put};
+    let count = |asked: &Arc<AtomicU64>| asked.fetch_add(1, Ordering::Relaxed);
+    let metadata = {
+        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
+        move || async move {
+            count(&asked);
+            let mut metadata = blob.metadata().metadata().clone();
+            let BlobMetadata::V1(v1) = &mut metadata;
+            v1.hashes[0].primary_hash = MerkleNode::Digest([7; 32]);
+            bcs::to_bytes(&UnverifiedBlobMetadataWithId::new(*blob.metadata().blob_id(), metadata))
+                .expect("bcs")
+        }
+    };
+    let symbols = {
+        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
+        move |body: axum::body::Bytes| async move {
+            count(&asked);
+            let request: RecoveryRequest = bcs::from_bytes(&body).expect("a recovery request");
+            let params = blob.metadata().params();
+            let blob_id = blob.metadata().blob_id();
+            let mut out = Vec::new();
+            for shard in &shards {
+                let pair = blob_id.pair_for_shard(*shard, N);
+                for (target_axis, target) in &request.targets {
+                    let source_axis = target_axis.orthogonal();
+                    let source_index = pair.to_sliver_index(source_axis, N);
+                    let data = blob.sliver_bytes(source_axis, source_index);
+                    let expanded =
+                        ExpandedSliver::new(params, source_axis, blob.symbol_size(), data).expect("expands");
+                    let mut symbol =
+                        GeneralRecoverySymbol::from_expanded(source_axis, source_index, &expanded, *target)
+                            .expect("symbol");
+                    let (EitherDecodingSymbol::Primary(s) | EitherDecodingSymbol::Secondary(s)) =
+                        &mut symbol.symbol;
+                    s.data[0] ^= 1;
+                    out.push(symbol);
+                }
+            }
+            bcs::to_bytes(&out).expect("bcs")
+        }
+    };
+    let slivers = {
+        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
+        move |body: axum::body::Bytes| async move {
+            count(&asked);
+            let wanted: Vec<(SliverPairIndex, SliverType)> = bcs::from_bytes(&body).expect("a batch read");
+            let out: Vec<Option<UnverifiedSliver>> = wanted
+                .iter()
+                .map(|(pair, axis)| {
+                    let (primary, secondary) = blob.sliver_pair(*pair);
+                    let mut sliver =
+                        if *axis == SliverType::Primary { primary } else { secondary }.into_unverified();
+                    sliver.data[0] ^= 1;
+                    Some(sliver)
+                })
+                .collect();
+            bcs::to_bytes(&out).expect("bcs")
+        }
+    };
+    let confirmation = {
+        let (blob, asked) = (Arc::clone(&blob), Arc::clone(&asked));
+        move || async move {
+            count(&asked);
+            let impostor = BlsKeyPair::from_seed(&[13; 32]);
+            let message = ProtocolMessage::new(
+                Epoch(0),
+                StorageConfirmation {
+                    blob_id: *blob.metadata().blob_id(),
+                    blob_type: BlobPersistenceType::Permanent,
+                },
+            );
+            let signed = SignedMessage::sign(&impostor, &message);
+            axum::Json(serde_json::json!({ "success": { "code": 200, "data": { "signed": signed } } }))
+        }
+    };
+    let stored = || async {
+        (
+            axum::http::StatusCode::CREATED,
+            axum::Json(serde_json::json!({ "success": { "code": 201, "data": "stored" } })),
+        )
+    };
+    let app = axum::Router::new()
+        .route("/v1/blobs/{blob_id}/metadata", get(metadata).put(stored))
+        .route("/v1/blobs/{blob_id}/recoverySymbols", post(symbols))
+        .route("/v1/blobs/{blob_id}/slivers", post(slivers).put(stored))
+        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", put(stored))
+        .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirmation.clone()))
+        .route("/v1/blobs/{blob_id}/confirmation/deletable/{object}", get(confirmation));
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("the liar's address is free");
+    axum::serve(listener, app).await.expect("the liar serves");
 }
