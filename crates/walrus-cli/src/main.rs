@@ -7,6 +7,7 @@
 mod blob;
 mod blob_id;
 mod chain;
+mod info;
 mod localnet;
 mod node;
 mod wallet;
@@ -52,6 +53,10 @@ enum Command {
     Read(blob::ReadArgs),
     /// Run a complete local network: the chain and storage nodes, each its own process.
     Localnet(localnet::LocalnetArgs),
+    /// Show the system: epoch, shards, nodes, limits, prices.
+    Info(info::ChainArgs),
+    /// Ask every storage node of the committee for its health.
+    Health(info::ChainArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Store(args) => blob::store(args, cli.global.json),
         Command::Read(args) => blob::read(args, cli.global.json),
         Command::Localnet(args) => localnet::run(args),
+        Command::Info(args) => info::info(args, cli.global.json),
+        Command::Health(args) => info::health(args, cli.global.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

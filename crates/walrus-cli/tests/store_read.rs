@@ -40,6 +40,16 @@ fn store_then_read_through_the_cli() {
     .expect("JSON");
     assert_eq!(forced[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["deletable"], false, "{forced}");
 
+    let info: serde_json::Value =
+        serde_json::from_str(&walrus(&["info", "--json", "--chain-url", &net.chain_url])).expect("JSON");
+    assert_eq!((info["nShards"].as_u64(), info["nNodes"].as_u64()), (Some(10), Some(4)), "{info}");
+    assert!(info["usedCapacity"].as_u64().expect("used") > 0, "{info}");
+    let health: serde_json::Value =
+        serde_json::from_str(&walrus(&["health", "--json", "--chain-url", &net.chain_url])).expect("JSON");
+    let nodes = health["healthInfo"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(|n| n["healthInfo"]["nodeStatus"] == "Active"), "{health}");
+
     let out = tmp.path().join("read.bin");
     let out = out.to_str().expect("utf-8");
     walrus(&[&["read", blob_id, "--out", out][..], &account].concat());

@@ -1,0 +1,122 @@
+//! `walrus info` (the system: epoch, shards, nodes, limits, prices) and `walrus health` (every
+//! committee member's `/v1/health`).
+
+use std::time::Duration;
+
+use anyhow::Result;
+use walrus_chain_node::init::wal;
+use walrus_chain_node::ChainClient;
+use walrus_core::EncodingParams;
+
+use crate::wallet::print;
+
+/// The storage unit prices are quoted in (1 MiB, as the reference).
+const UNIT_BYTES: u64 = 1 << 20;
+/// How long a node may take to answer `health`.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the chain RPC is.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
+    /// The chain RPC.
+    #[arg(long, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
+    chain_url: String,
+}
+
+/// Prints the system's state.
+pub fn info(args: ChainArgs, json: bool) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let view = runtime.block_on(ChainClient::new(&args.chain_url).system())?;
+    let system = &view.system;
+    let p = &system.params;
+    let params = EncodingParams::new(u64::from(p.n_shards))?;
+    let value = serde_json::json!({
+        "epoch": system.epoch().0,
+        "epochDurationMs": p.epoch_duration_ms,
+        "maxEpochsAhead": p.max_epochs_ahead,
+        "nShards": p.n_shards,
+        "nNodes": system.committee.members.len(),
+        "maxBlobSize": params.max_blob_size(),
+        "storageUnitSize": UNIT_BYTES,
+        "storagePricePerUnitFrost": p.storage_price_per_unit.0,
+        "writePricePerUnitFrost": p.write_price_per_unit.0,
+        "totalCapacity": p.total_capacity,
+        "usedCapacity": system.used_capacity(),
+        "height": view.height,
+    });
+    print(json, value, || {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "Epoch {} ({} ms long), block height {}\n",
+            system.epoch(),
+            p.epoch_duration_ms,
+            view.height
+        ));
+        out.push_str(&format!("{} shards on {} storage nodes\n", p.n_shards, system.committee.members.len()));
+        out.push_str(&format!(
+            "Maximum blob size: {} B; up to {} epochs ahead\n",
+            params.max_blob_size(),
+            p.max_epochs_ahead
+        ));
+        out.push_str(&format!(
+            "Price per MiB of encoded size: {} per epoch, {} to write\n",
+            wal(p.storage_price_per_unit),
+            wal(p.write_price_per_unit)
+        ));
+        out.push_str(&format!(
+            "Capacity: {} of {} B used this epoch",
+            system.used_capacity(),
+            p.total_capacity
+        ));
+        out
+    });
+    Ok(())
+}
+
+/// Asks every committee member for its health.
+pub fn health(args: ChainArgs, json: bool) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let reports = runtime.block_on(async {
+        let committee = ChainClient::new(&args.chain_url).committee().await?;
+        let http = reqwest::Client::new();
+        let mut reports = Vec::new();
+        for member in &committee.members {
+            let url = format!("http://{}/v1/health", member.network_address);
+            let answer = match http.get(&url).timeout(HEALTH_TIMEOUT).send().await {
+                Ok(response) => response.json::<serde_json::Value>().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let (health, error) = match answer {
+                Ok(body) => (body["success"]["data"].clone(), None),
+                Err(e) => (serde_json::Value::Null, Some(e)),
+            };
+            reports.push(serde_json::json!({
+                "nodeUrl": format!("http://{}", member.network_address),
+                "publicKey": member.public_key.to_string(),
+                "shards": member.shards.len(),
+                "healthInfo": health,
+                "error": error,
+            }));
+        }
+        anyhow::Ok(reports)
+    })?;
+    let text = || {
+        reports
+            .iter()
+            .map(|r| match r["error"].as_str() {
+                Some(e) => format!("{}: UNREACHABLE ({e})", r["nodeUrl"].as_str().unwrap_or("?")),
+                None => format!(
+                    "{}: {} in epoch {}, {} shards, up {} s",
+                    r["nodeUrl"].as_str().unwrap_or("?"),
+                    r["healthInfo"]["nodeStatus"].as_str().unwrap_or("?"),
+                    r["healthInfo"]["epoch"],
+                    r["shards"],
+                    r["healthInfo"]["uptime"]
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    print(json, serde_json::json!({ "healthInfo": reports }), text);
+    Ok(())
+}
