@@ -1,4 +1,5 @@
-//! `walrus store FILE...` and `walrus read BLOB_ID`: the SDK's store and read flows.
+//! `walrus store FILE...` and `walrus read BLOB_ID` (the SDK's store and read flows), and
+//! `walrus blob-status` (what the chain knows of a blob).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -130,4 +131,83 @@ pub fn read(args: ReadArgs, json: bool) -> Result<()> {
         None => std::io::stdout().write_all(&data)?,
     }
     Ok(())
+}
+
+/// `walrus blob-status`
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The blob ID.
+    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    blob_id: Option<BlobId>,
+    /// A file: its blob ID is computed for the network's shard count.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// Prints what the chain knows of a blob: its objects, whether any is certified, until when
+/// it is stored, and whether it is marked invalid.
+pub fn status(args: StatusArgs, json: bool) -> Result<()> {
+    let chain = walrus_chain_node::ChainClient::new(&args.account.chain_url);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let system = chain.system().await?.system;
+        let blob_id = match (&args.blob_id, &args.file) {
+            (Some(blob_id), _) => *blob_id,
+            (None, Some(file)) => {
+                let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+                let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
+                *walrus_core::encode::compute_metadata(params, &data)?.blob_id()
+            }
+            (None, None) => anyhow::bail!("give --blob-id or --file"),
+        };
+        let view = chain.blob(&blob_id).await?;
+        let epoch = system.epoch();
+        let live: Vec<_> = view
+            .objects
+            .iter()
+            .filter_map(|o| o.object.body.blob().map(|b| (o, b)))
+            .filter(|(_, b)| b.end_epoch() > epoch)
+            .collect();
+        let certified = live.iter().any(|(_, b)| b.certified_epoch.is_some());
+        let end_epoch = live.iter().map(|(_, b)| b.end_epoch().0).max();
+        let status = if view.invalid {
+            "invalid"
+        } else if live.is_empty() {
+            "nonexistent"
+        } else if live.iter().any(|(_, b)| !b.deletable) {
+            "permanent"
+        } else {
+            "deletable"
+        };
+        let objects: Vec<serde_json::Value> = live
+            .iter()
+            .map(|(o, b)| {
+                serde_json::json!({
+                    "id": o.id,
+                    "deletable": b.deletable,
+                    "certifiedEpoch": b.certified_epoch.map(|e| e.0),
+                    "endEpoch": b.end_epoch().0,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "blobId": blob_id.to_string(),
+            "status": status,
+            "isCertified": certified,
+            "endEpoch": end_epoch,
+            "currentEpoch": epoch.0,
+            "objects": objects,
+        });
+        print(json, value, || match end_epoch {
+            Some(end) if !view.invalid => format!(
+                "Blob {blob_id}: {status}, {}, stored until epoch {end} (exclusive); {} live object(s); current epoch {epoch}",
+                if certified { "certified" } else { "not certified yet" },
+                live.len()
+            ),
+            _ => format!("Blob {blob_id}: {status} (current epoch {epoch})"),
+        });
+        Ok(())
+    })
 }

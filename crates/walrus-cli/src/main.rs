@@ -53,6 +53,8 @@ enum Command {
     Read(blob::ReadArgs),
     /// Run a complete local network: the chain and storage nodes, each its own process.
     Localnet(localnet::LocalnetArgs),
+    /// Show what the chain knows of a blob: status, certification, expiry, objects.
+    BlobStatus(blob::StatusArgs),
     /// Show the system: epoch, shards, nodes, limits, prices.
     Info(info::ChainArgs),
     /// Ask every storage node of the committee for its health.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Store(args) => blob::store(args, cli.global.json),
         Command::Read(args) => blob::read(args, cli.global.json),
         Command::Localnet(args) => localnet::run(args),
+        Command::BlobStatus(args) => blob::status(args, cli.global.json),
         Command::Info(args) => info::info(args, cli.global.json),
         Command::Health(args) => info::health(args, cli.global.json),
     };

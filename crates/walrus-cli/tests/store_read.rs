@@ -40,6 +40,24 @@ fn store_then_read_through_the_cli() {
     .expect("JSON");
     assert_eq!(forced[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["deletable"], false, "{forced}");
 
+    let status: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["blob-status", "--file", file, "--json"][..], &account].concat()))
+            .expect("JSON");
+    assert_eq!(
+        (status["blobId"].as_str(), status["isCertified"].as_bool()),
+        (Some(blob_id), Some(true)),
+        "{status}"
+    );
+    assert_eq!(status["status"], "permanent", "{status}");
+    let unknown: serde_json::Value = serde_json::from_str(&walrus(
+        &[
+            &["blob-status", "--blob-id", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--json"][..],
+            &account,
+        ]
+        .concat(),
+    ))
+    .expect("JSON");
+    assert_eq!(unknown["status"], "nonexistent", "{unknown}");
     let info: serde_json::Value =
         serde_json::from_str(&walrus(&["info", "--json", "--chain-url", &net.chain_url])).expect("JSON");
     assert_eq!((info["nShards"].as_u64(), info["nNodes"].as_u64()), (Some(10), Some(4)), "{info}");
