@@ -9,6 +9,7 @@ mod blob_id;
 mod chain;
 mod info;
 mod localnet;
+mod manage;
 mod node;
 mod wallet;
 
@@ -55,6 +56,12 @@ enum Command {
     Localnet(localnet::LocalnetArgs),
     /// Show what the chain knows of a blob: status, certification, expiry, objects.
     BlobStatus(blob::StatusArgs),
+    /// List the wallet's blob objects.
+    ListBlobs(manage::ListArgs),
+    /// Delete the wallet's deletable blob objects (their storage returns to the wallet).
+    Delete(manage::DeleteArgs),
+    /// Extend a blob object's storage by some epochs.
+    Extend(manage::ExtendArgs),
     /// Show the system: epoch, shards, nodes, limits, prices.
     Info(info::ChainArgs),
     /// Ask every storage node of the committee for its health.
@@ -73,6 +80,9 @@ fn main() -> ExitCode {
         Command::Read(args) => blob::read(args, cli.global.json),
         Command::Localnet(args) => localnet::run(args),
         Command::BlobStatus(args) => blob::status(args, cli.global.json),
+        Command::ListBlobs(args) => manage::list(args, cli.global.json),
+        Command::Delete(args) => manage::delete(args, cli.global.json),
+        Command::Extend(args) => manage::extend(args, cli.global.json),
         Command::Info(args) => info::info(args, cli.global.json),
         Command::Health(args) => info::health(args, cli.global.json),
     };

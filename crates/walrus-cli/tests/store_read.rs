@@ -58,6 +58,25 @@ fn store_then_read_through_the_cli() {
     ))
     .expect("JSON");
     assert_eq!(unknown["status"], "nonexistent", "{unknown}");
+    // The wallet's objects: the deletable one and the permanent one; extend, then delete.
+    let listed: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["list-blobs", "--json"][..], &account].concat())).expect("JSON");
+    let objects = listed.as_array().expect("objects");
+    assert_eq!(objects.len(), 2, "{listed}");
+    let deletable = objects.iter().find(|o| o["deletable"] == true).expect("a deletable object");
+    let id = deletable["id"].as_str().expect("id");
+    let extended: serde_json::Value = serde_json::from_str(&walrus(
+        &[&["extend", "--blob-obj-id", id, "--epochs-extended", "3", "--json"][..], &account].concat(),
+    ))
+    .expect("JSON");
+    assert_eq!(extended["endEpoch"].as_u64(), deletable["endEpoch"].as_u64().map(|e| e + 3), "{extended}");
+    let deleted: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["delete", "--blob-id", blob_id, "--json"][..], &account].concat()))
+            .expect("JSON");
+    assert_eq!(deleted["deleted"][0].as_str(), Some(id), "{deleted}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["list-blobs", "--json"][..], &account].concat())).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     let info: serde_json::Value =
         serde_json::from_str(&walrus(&["info", "--json", "--chain-url", &net.chain_url])).expect("JSON");
     assert_eq!((info["nShards"].as_u64(), info["nNodes"].as_u64()), (Some(10), Some(4)), "{info}");

@@ -1,0 +1,142 @@
+//! `walrus list-blobs`, `walrus delete` and `walrus extend`: the wallet's blob objects.
+
+use anyhow::{bail, Context, Result};
+use walrus_chain::Call;
+use walrus_chain_node::ChainClient;
+use walrus_core::{BlobId, ObjectId};
+
+use crate::wallet::{print, Account};
+
+/// `walrus list-blobs`
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Include blobs whose storage has ended.
+    #[arg(long)]
+    include_expired: bool,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// `walrus delete`
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// Delete the wallet's deletable objects of this blob ID.
+    #[arg(long, conflicts_with = "object_id", required_unless_present = "object_id")]
+    blob_id: Option<BlobId>,
+    /// Delete this blob object.
+    #[arg(long)]
+    object_id: Option<ObjectId>,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// `walrus extend`
+#[derive(Debug, clap::Args)]
+pub struct ExtendArgs {
+    /// The blob object to extend.
+    #[arg(long)]
+    blob_obj_id: ObjectId,
+    /// Epochs to add.
+    #[arg(long)]
+    epochs_extended: u32,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// Lists the wallet's blob objects.
+pub fn list(args: ListArgs, json: bool) -> Result<()> {
+    let key = args.account.key()?;
+    let chain = ChainClient::new(&args.account.chain_url);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (epoch, objects) = runtime.block_on(async {
+        let epoch = chain.system().await?.system.epoch();
+        anyhow::Ok((epoch, chain.owned_objects(&key.address()).await?))
+    })?;
+    let blobs: Vec<serde_json::Value> = objects
+        .iter()
+        .filter_map(|o| o.object.body.blob().map(|b| (o.id, b)))
+        .filter(|(_, b)| args.include_expired || b.end_epoch() > epoch)
+        .map(|(id, b)| {
+            serde_json::json!({
+                "id": id,
+                "blobId": b.blob_id.to_string(),
+                "size": b.size,
+                "deletable": b.deletable,
+                "certifiedEpoch": b.certified_epoch.map(|e| e.0),
+                "endEpoch": b.end_epoch().0,
+                "expired": b.end_epoch() <= epoch,
+            })
+        })
+        .collect();
+    let text = || {
+        let mut out = format!(
+            "{:<44} {:>10} {:>9} {:>9} {:>9}  object",
+            "blob ID", "size", "deletable", "certified", "end epoch"
+        );
+        for b in &blobs {
+            out.push_str(&format!(
+                "\n{:<44} {:>10} {:>9} {:>9} {:>9}  {}",
+                b["blobId"].as_str().unwrap_or("?"),
+                b["size"],
+                b["deletable"],
+                b["certifiedEpoch"],
+                b["endEpoch"],
+                b["id"].as_str().unwrap_or("?")
+            ));
+        }
+        out
+    };
+    print(json, serde_json::Value::Array(blobs.clone()), text);
+    Ok(())
+}
+
+/// Deletes deletable blob objects of the wallet; their storage returns to it.
+pub fn delete(args: DeleteArgs, json: bool) -> Result<()> {
+    let key = args.account.key()?;
+    let chain = ChainClient::new(&args.account.chain_url);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let deleted = runtime.block_on(async {
+        let targets: Vec<ObjectId> = match (args.object_id, args.blob_id) {
+            (Some(object_id), _) => vec![object_id],
+            (None, Some(blob_id)) => chain
+                .owned_objects(&key.address())
+                .await?
+                .iter()
+                .filter(|o| o.object.body.blob().is_some_and(|b| b.blob_id == blob_id && b.deletable))
+                .map(|o| o.id)
+                .collect(),
+            (None, None) => bail!("give --blob-id or --object-id"),
+        };
+        if targets.is_empty() {
+            bail!("the wallet owns no deletable object of that blob");
+        }
+        for blob in &targets {
+            chain
+                .execute(&key, Call::DeleteBlob { blob: *blob })
+                .await
+                .with_context(|| format!("deleting {blob}"))?;
+        }
+        anyhow::Ok(targets)
+    })?;
+    print(json, serde_json::json!({ "deleted": deleted }), || {
+        deleted.iter().map(|id| format!("Deleted blob object {id}")).collect::<Vec<_>>().join("\n")
+    });
+    Ok(())
+}
+
+/// Extends a blob object's storage by some epochs (paid by the wallet).
+pub fn extend(args: ExtendArgs, json: bool) -> Result<()> {
+    let key = args.account.key()?;
+    let chain = ChainClient::new(&args.account.chain_url);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let end_epoch = runtime.block_on(async {
+        let call = Call::ExtendBlob { blob: args.blob_obj_id, epochs: args.epochs_extended };
+        chain.execute(&key, call).await?;
+        let object = chain.object(&args.blob_obj_id).await?;
+        object.object.body.blob().map(|b| b.end_epoch()).context("the object is not a blob")
+    })?;
+    print(json, serde_json::json!({ "objectId": args.blob_obj_id, "endEpoch": end_epoch.0 }), || {
+        format!("Blob object {} is now stored until epoch {end_epoch} (exclusive)", args.blob_obj_id)
+    });
+    Ok(())
+}
