@@ -25,6 +25,9 @@ pub struct StoreArgs {
     /// Store even if the blob is already certified for long enough.
     #[arg(long)]
     force: bool,
+    /// Only encode: print each file's blob ID and encoded size; write nothing.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     account: Account,
 }
@@ -57,6 +60,26 @@ pub fn store(args: StoreArgs, json: bool) -> Result<()> {
     let mut results = Vec::new();
     for path in &args.files {
         let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if args.dry_run {
+            let n_shards = runtime.block_on(client.chain().system())?.system.params.n_shards;
+            let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
+            let metadata = walrus_core::encode::compute_metadata(params, &data)?;
+            let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
+            if !json {
+                println!(
+                    "{}: blob ID {}, encoded size {encoded_size} B (dry run)",
+                    path.display(),
+                    metadata.blob_id()
+                );
+            }
+            results.push(serde_json::json!({
+                "path": path,
+                "blobId": metadata.blob_id().to_string(),
+                "unencodedSize": metadata.unencoded_length(),
+                "encodedSize": encoded_size,
+            }));
+            continue;
+        }
         let outcome = runtime
             .block_on(client.store(data, options))
             .with_context(|| format!("storing {} failed", path.display()))?;

@@ -20,6 +20,12 @@ fn store_then_read_through_the_cli() {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8).collect();
     std::fs::write(&file, &data).expect("write");
     let file = file.to_str().expect("utf-8");
+    let dry: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["store", file, "--dry-run", "--json"][..], &account].concat()))
+            .expect("JSON");
+    let listed: serde_json::Value =
+        serde_json::from_str(&walrus(&[&["list-blobs", "--json"][..], &account].concat())).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "a dry run wrote nothing: {listed}");
     let stored: serde_json::Value =
         serde_json::from_str(&walrus(&[&["store", file, "--epochs", "2", "--json"][..], &account].concat()))
             .expect("JSON");
@@ -28,6 +34,7 @@ fn store_then_read_through_the_cli() {
     let expected: serde_json::Value =
         serde_json::from_str(&walrus(&["blob-id", file, "--n-shards", "10", "--json"])).expect("JSON");
     assert_eq!(blob_id, expected["blobId"].as_str().expect("blob ID"));
+    assert_eq!(dry[0]["blobId"].as_str(), Some(blob_id), "{dry}");
 
     // The same file again: already certified for long enough, so nothing is written.
     let again: serde_json::Value =
