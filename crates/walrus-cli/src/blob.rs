@@ -48,8 +48,9 @@ pub struct ReadArgs {
 pub fn store(args: StoreArgs, json: bool) -> Result<()> {
     let client = Client::new(&args.account.chain_url, args.account.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
+    let system = runtime.block_on(client.chain().system())?.system;
     let epochs_ahead = match args.epochs.as_str() {
-        "max" => runtime.block_on(client.chain().system())?.system.params.max_epochs_ahead,
+        "max" => system.params.max_epochs_ahead,
         text => text
             .parse()
             .ok()
@@ -61,8 +62,7 @@ pub fn store(args: StoreArgs, json: bool) -> Result<()> {
     for path in &args.files {
         let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if args.dry_run {
-            let n_shards = runtime.block_on(client.chain().system())?.system.params.n_shards;
-            let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
+            let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
             let metadata = walrus_core::encode::compute_metadata(params, &data)?;
             let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
             if !json {

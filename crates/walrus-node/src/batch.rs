@@ -23,12 +23,19 @@ use walrus_core::{SliverPairIndex, SliverType};
 
 use crate::api::{
     bcs_response, blob_id, blocking, body, own_shard_of, require_registered, stored_metadata, success,
-    ApiError,
+    upload_permit, ApiError,
 };
 use crate::node::Node;
 
 /// Most entries in one batch: both slivers of every pair.
 pub const BATCH_ENTRIES_MAX: usize = 2 * 65_535;
+
+fn check_batch_len(len: usize) -> Result<(), ApiError> {
+    if len == 0 || len > BATCH_ENTRIES_MAX {
+        return Err(ApiError::bad("INVALID_BATCH", format!("1..={BATCH_ENTRIES_MAX} slivers per batch")));
+    }
+    Ok(())
+}
 
 /// `PUT /v1/blobs/{blob_id}/slivers`.
 pub async fn put_slivers(
@@ -38,14 +45,10 @@ pub async fn put_slivers(
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
-    let _permit = node.uploads.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TOO_MANY_UPLOADS", "too many uploads at once; retry")
-    })?;
+    let _permit = upload_permit(&node)?;
     let uploads: Vec<SliverUpload> = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS list of sliver uploads: {e}")))?;
-    if uploads.is_empty() || uploads.len() > BATCH_ENTRIES_MAX {
-        return Err(ApiError::bad("INVALID_BATCH", format!("1..={BATCH_ENTRIES_MAX} slivers per batch")));
-    }
+    check_batch_len(uploads.len())?;
     blocking(move || {
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
@@ -96,9 +99,7 @@ pub async fn get_slivers(
     let payload = body(payload)?;
     let wanted: Vec<(SliverPairIndex, SliverType)> = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_BATCH", format!("not a BCS list of (pair, axis): {e}")))?;
-    if wanted.is_empty() || wanted.len() > BATCH_ENTRIES_MAX {
-        return Err(ApiError::bad("INVALID_BATCH", format!("1..={BATCH_ENTRIES_MAX} slivers per batch")));
-    }
+    check_batch_len(wanted.len())?;
     blocking(move || {
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)?;
