@@ -24,7 +24,9 @@ use crate::merkle::Node;
 use crate::metadata::{BlobMetadata, BlobMetadataV1, SliverPairMetadata, VerifiedBlobMetadataWithId};
 use crate::params::{DataTooLargeError, EncodingParams};
 use crate::rs::RsCode;
-use crate::sliver::VerifiedSliver;
+use std::num::NonZeroU16;
+
+use crate::sliver::{SliverRef, SliverUploadRef, VerifiedSliver};
 use crate::strip::StripLayout;
 
 /// Target bytes of expanded symbols per chunk of work; bounds the encoder's working memory.
@@ -63,7 +65,19 @@ impl EncodedBlob {
         &all[index.as_usize() * len..(index.as_usize() + 1) * len]
     }
 
-    /// Sliver pair `pair`: primary sliver `pair`, secondary sliver `n - 1 - pair`.
+    /// The upload entry of `pair`'s sliver on `axis` (primary sliver `pair`, secondary sliver
+    /// `n - 1 - pair`), borrowing the encoder's buffers.
+    pub fn sliver_upload(&self, pair: SliverPairIndex, axis: SliverType) -> SliverUploadRef<'_> {
+        let index = pair.to_sliver_index(axis, self.params.n_shards());
+        let symbol_size = NonZeroU16::new(self.symbol_size()).unwrap_or(NonZeroU16::MIN);
+        SliverUploadRef {
+            pair,
+            axis,
+            sliver: SliverRef { data: self.sliver_bytes(axis, index), symbol_size, index },
+        }
+    }
+
+    /// Both slivers of `pair`, copied out of the encoder's buffers.
     pub fn sliver_pair(&self, pair: SliverPairIndex) -> (VerifiedSliver, VerifiedSliver) {
         let n = self.params.n_shards();
         let make = |axis| {

@@ -36,6 +36,44 @@ pub struct SliverUpload {
     pub sliver: UnverifiedSliver,
 }
 
+/// [`SliverUpload`] borrowing its symbols (the same BCS bytes), so that a client serializes a
+/// batch straight from the encoder's buffers instead of copying every sliver first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SliverUploadRef<'a> {
+    /// The sliver pair it belongs to.
+    pub pair: crate::ids::SliverPairIndex,
+    /// Its axis.
+    pub axis: SliverType,
+    /// The sliver.
+    pub sliver: SliverRef<'a>,
+}
+
+/// [`UnverifiedSliver`] borrowing its symbols (the same BCS bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SliverRef<'a> {
+    /// The symbols, back to back.
+    #[serde(with = "serde_bytes")]
+    pub data: &'a [u8],
+    /// Bytes per symbol.
+    pub symbol_size: NonZeroU16,
+    /// The sliver's index on its axis.
+    pub index: SliverIndex,
+}
+
+impl SliverUpload {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> SliverUploadRef<'_> {
+        SliverUploadRef { pair: self.pair, axis: self.axis, sliver: self.sliver.as_ref() }
+    }
+}
+
+impl UnverifiedSliver {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> SliverRef<'_> {
+        SliverRef { data: &self.data, symbol_size: self.symbol_size, index: self.index }
+    }
+}
+
 /// Why a sliver was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SliverError {
@@ -138,6 +176,28 @@ pub fn verify_slivers(
         .collect()
 }
 
+/// Verifies slivers of either axis at once: each axis is one [`verify_slivers`] call.
+/// Returns one result per input, in order.
+pub fn verify_mixed(
+    metadata: &VerifiedBlobMetadataWithId,
+    slivers: Vec<(SliverType, UnverifiedSliver)>,
+) -> Vec<Result<VerifiedSliver, SliverError>> {
+    let mut results: Vec<Option<Result<VerifiedSliver, SliverError>>> = Vec::new();
+    results.resize_with(slivers.len(), || None);
+    let mut by_axis: [(Vec<usize>, Vec<UnverifiedSliver>); 2] = Default::default();
+    for (position, (axis, sliver)) in slivers.into_iter().enumerate() {
+        let group = &mut by_axis[usize::from(axis == SliverType::Secondary)];
+        group.0.push(position);
+        group.1.push(sliver);
+    }
+    for (axis, (positions, group)) in [SliverType::Primary, SliverType::Secondary].into_iter().zip(by_axis) {
+        for (position, result) in positions.into_iter().zip(verify_slivers(axis, metadata, group)) {
+            results[position] = Some(result);
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or(Err(SliverError::MerkleRootMismatch))).collect()
+}
+
 /// A sliver known to match its blob's metadata (or produced by our own encoder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedSliver {
@@ -205,5 +265,31 @@ impl VerifiedSliver {
             symbol_size: NonZeroU16::new(self.symbol_size).unwrap_or(NonZeroU16::MIN),
             index: self.index,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::SliverPairIndex;
+
+    #[test]
+    fn borrowed_upload_has_the_same_bcs() {
+        let upload = SliverUpload {
+            pair: SliverPairIndex(7),
+            axis: SliverType::Secondary,
+            sliver: UnverifiedSliver {
+                data: (0..=255).collect(),
+                symbol_size: NonZeroU16::new(2).expect("non-zero"),
+                index: SliverIndex(992),
+            },
+        };
+        let owned = bcs::to_bytes(&vec![upload.clone(), upload.clone()]).expect("bcs");
+        let borrowed = bcs::to_bytes(&vec![upload.as_ref(), upload.as_ref()]).expect("bcs");
+        assert_eq!(owned, borrowed);
+        assert_eq!(
+            bcs::to_bytes(&upload.sliver).expect("bcs"),
+            bcs::to_bytes(&upload.sliver.as_ref()).expect("bcs")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Storing and reading blobs through the chain and the storage nodes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ use walrus_core::messages::{
 };
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::params::Quorum;
-use walrus_core::sliver::{SliverUpload, VerifiedSliver};
-use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverPairIndex, SliverType};
+use walrus_core::sliver::{verify_slivers, SliverUploadRef, UnverifiedSliver, VerifiedSliver};
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
 
 use crate::node_client::{NodeClient, NodeError};
 
@@ -169,6 +169,7 @@ impl Client {
     /// Stores `data`: encode; unless `force`, stop if it is already certified for long enough;
     /// reserve and register, upload to every node, certify.
     pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
+        let started = Instant::now();
         let (params, committee) = self.committee().await?;
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))
@@ -176,6 +177,7 @@ impl Client {
                 .map_err(|e| StoreError::Other(format!("encoding task failed: {e}")))??,
         );
         let metadata = blob.metadata();
+        tracing::debug!("{}: encoded at {:?}", metadata.blob_id(), started.elapsed());
         if !options.force {
             let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
             if let Some((object_id, end_epoch)) = self.certified_until(metadata.blob_id(), until).await? {
@@ -204,7 +206,9 @@ impl Client {
         };
         let object_id = first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?;
         let deletable = options.deletable.then_some(object_id);
+        tracing::debug!("{}: registered at {:?}", metadata.blob_id(), started.elapsed());
         let (certificate, confirmed) = self.upload_and_confirm(&blob, &committee, deletable).await?;
+        tracing::debug!("{}: confirmed at {:?}", metadata.blob_id(), started.elapsed());
         let certify = Call::CertifyBlob {
             blob: object_id,
             certificate: CertificateArgs {
@@ -214,6 +218,7 @@ impl Client {
             },
         };
         self.chain.execute(&self.wallet, certify).await?;
+        tracing::debug!("{}: certified at {:?}", metadata.blob_id(), started.elapsed());
         Ok(StoreOutcome::NewlyCreated(StoreResult {
             blob_id: *metadata.blob_id(),
             object_id,
@@ -321,25 +326,53 @@ impl Client {
 
     /// Reads the blob `blob_id` back, with the reference's default consistency check.
     pub async fn read(&self, blob_id: &BlobId) -> Result<Vec<u8>, ReadError> {
+        let started = Instant::now();
         let (params, committee) = self.committee().await?;
         let metadata = self.read_metadata(blob_id, params, &committee).await?;
+        tracing::debug!("{blob_id}: metadata at {:?}", started.elapsed());
         let metadata = Arc::new(metadata);
         let need = params.primary_source_symbols();
-        let mut tasks = JoinSet::new();
-        for member in &committee.members {
-            let node = NodeClient::new(&member.network_address, self.http.clone());
-            let (metadata, member) = (Arc::clone(&metadata), member.clone());
-            tasks.spawn(async move { primaries_from(&node, &metadata, &member).await });
-        }
+        let n = params.n_shards();
+        let owners: BTreeMap<ShardIndex, usize> = committee
+            .members
+            .iter()
+            .enumerate()
+            .flat_map(|(index, member)| member.shards.iter().map(move |shard| (*shard, index)))
+            .collect();
+        // Systematic slivers first (decoding from them is a copy), then the repair ones; each
+        // round asks only for what is still missing, and a member that failed is not asked again.
+        let mut untried = (0..n).map(SliverPairIndex);
+        let mut failed: BTreeSet<usize> = BTreeSet::new();
         let mut slivers: BTreeMap<SliverPairIndex, VerifiedSliver> = BTreeMap::new();
-        while let Some(joined) = tasks.join_next().await {
-            let Ok(found) = joined else { continue };
-            slivers.extend(found);
-            if slivers.len() >= need {
+        while slivers.len() < need {
+            let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
+            let mut asked = 0;
+            while asked < need - slivers.len() {
+                let Some(pair) = untried.next() else { break };
+                let Some(&member) = owners.get(&blob_id.shard_for_pair(pair, n)) else { continue };
+                if !failed.contains(&member) {
+                    asks.entry(member).or_default().push(pair);
+                    asked += 1;
+                }
+            }
+            if asked == 0 {
                 break;
             }
+            let mut tasks = JoinSet::new();
+            for (member, pairs) in asks {
+                let node = NodeClient::new(&committee.members[member].network_address, self.http.clone());
+                let metadata = Arc::clone(&metadata);
+                tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let Ok((member, (found, ask_again))) = joined else { continue };
+                slivers.extend(found);
+                if !ask_again {
+                    failed.insert(member);
+                }
+            }
         }
-        tasks.abort_all();
+        tracing::debug!("{blob_id}: {} primary slivers at {:?}", slivers.len(), started.elapsed());
         if slivers.len() < need {
             return Err(ReadError::NotEnoughSlivers { have: slivers.len(), need });
         }
@@ -392,25 +425,32 @@ async fn store_on(
     let metadata = blob.metadata();
     let blob_id = metadata.blob_id();
     let n = metadata.params().n_shards();
-    let uploads: Vec<SliverUpload> = member
+    let uploads: Vec<SliverUploadRef<'_>> = member
         .shards
         .iter()
         .flat_map(|shard| {
             let pair = blob_id.pair_for_shard(*shard, n);
-            let (primary, secondary) = blob.sliver_pair(pair);
-            [(SliverType::Primary, primary), (SliverType::Secondary, secondary)]
-                .map(|(axis, sliver)| SliverUpload { pair, axis, sliver: sliver.into_unverified() })
+            [SliverType::Primary, SliverType::Secondary].map(|axis| blob.sliver_upload(pair, axis))
         })
         .collect();
     let mut pause = RETRY_PAUSE;
     let mut attempt = 1;
     loop {
         let outcome = async {
+            let started = Instant::now();
             node.put_metadata(metadata).await?;
+            let metadata_done = started.elapsed();
             if !uploads.is_empty() {
                 node.put_slivers_chunked(blob_id, &uploads).await?;
             }
-            node.confirmation(blob_id, deletable).await
+            let slivers_done = started.elapsed();
+            let confirmation = node.confirmation(blob_id, deletable).await;
+            tracing::debug!(
+                "{blob_id} on {}: metadata {metadata_done:?}, slivers {slivers_done:?}, confirmation {:?}",
+                member.network_address,
+                started.elapsed()
+            );
+            confirmation
         }
         .await;
         match outcome {
@@ -436,29 +476,46 @@ fn retriable(e: &NodeError) -> bool {
     }
 }
 
-/// The member's primary slivers of the blob that verify against the metadata.
+/// The primary slivers of `pairs` a member serves that verify against the metadata, and
+/// whether the member may be asked again (it did not fail, and every sliver it served verified).
 async fn primaries_from(
     node: &NodeClient,
-    metadata: &VerifiedBlobMetadataWithId,
-    member: &Member,
-) -> Vec<(SliverPairIndex, VerifiedSliver)> {
+    metadata: &Arc<VerifiedBlobMetadataWithId>,
+    pairs: Vec<SliverPairIndex>,
+) -> (Vec<(SliverPairIndex, VerifiedSliver)>, bool) {
     let n = metadata.params().n_shards();
-    let blob_id = metadata.blob_id();
     let wanted: Vec<(SliverPairIndex, SliverType)> =
-        member.shards.iter().map(|shard| (blob_id.pair_for_shard(*shard, n), SliverType::Primary)).collect();
-    if wanted.is_empty() {
-        return Vec::new();
-    }
-    let Ok(served) = node.slivers(blob_id, &wanted).await else { return Vec::new() };
-    wanted
+        pairs.iter().map(|pair| (*pair, SliverType::Primary)).collect();
+    let served = match node.slivers(metadata.blob_id(), &wanted).await {
+        Ok(served) if served.len() == wanted.len() => served,
+        Ok(_) => return (Vec::new(), false),
+        Err(e) => {
+            tracing::debug!("{}: {e}", metadata.blob_id());
+            return (Vec::new(), false);
+        }
+    };
+    let (pairs, slivers): (Vec<SliverPairIndex>, Vec<UnverifiedSliver>) = pairs
         .into_iter()
         .zip(served)
-        .filter_map(|((pair, axis), sliver)| {
-            let sliver = sliver?;
-            if sliver.index != pair.to_sliver_index(axis, n) {
-                return None;
-            }
-            sliver.verify(axis, metadata).ok().map(|verified| (pair, verified))
-        })
-        .collect()
+        .filter_map(|(pair, sliver)| sliver.map(|sliver| (pair, sliver)))
+        .unzip();
+    let indices_match = pairs
+        .iter()
+        .zip(&slivers)
+        .all(|(pair, sliver)| sliver.index == pair.to_sliver_index(SliverType::Primary, n));
+    if !indices_match {
+        return (Vec::new(), false);
+    }
+    let metadata = Arc::clone(metadata);
+    let verified =
+        tokio::task::spawn_blocking(move || verify_slivers(SliverType::Primary, &metadata, slivers)).await;
+    let Ok(verified) = verified else { return (Vec::new(), false) };
+    let served = verified.len();
+    let good: Vec<(SliverPairIndex, VerifiedSliver)> = pairs
+        .into_iter()
+        .zip(verified)
+        .filter_map(|(pair, verified)| verified.ok().map(|v| (pair, v)))
+        .collect();
+    let honest = good.len() == served;
+    (good, honest)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
-use walrus_core::sliver::{SliverUpload, UnverifiedSliver};
+use walrus_core::sliver::{SliverUploadRef, UnverifiedSliver};
 use walrus_core::{BlobId, ObjectId, SliverPairIndex, SliverType};
 
 /// Timeout of a metadata, status or confirmation request.
@@ -122,7 +122,11 @@ impl NodeClient {
     }
 
     /// `PUT /v1/blobs/{id}/slivers` (our batch write).
-    pub async fn put_slivers(&self, blob_id: &BlobId, slivers: &[SliverUpload]) -> Result<(), NodeError> {
+    pub async fn put_slivers(
+        &self,
+        blob_id: &BlobId,
+        slivers: &[SliverUploadRef<'_>],
+    ) -> Result<(), NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/slivers", self.base);
         let body = bcs::to_bytes(slivers)
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
@@ -131,7 +135,7 @@ impl NodeClient {
     }
 
     /// `PUT /v1/blobs/{id}/slivers/{pair}/{axis}` (the reference's one-sliver write).
-    pub async fn put_sliver(&self, blob_id: &BlobId, upload: &SliverUpload) -> Result<(), NodeError> {
+    pub async fn put_sliver(&self, blob_id: &BlobId, upload: &SliverUploadRef<'_>) -> Result<(), NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/slivers/{}/{}", self.base, upload.pair.0, upload.axis);
         let body = bcs::to_bytes(&upload.sliver)
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
@@ -144,7 +148,7 @@ impl NodeClient {
     pub async fn put_slivers_chunked(
         &self,
         blob_id: &BlobId,
-        slivers: &[SliverUpload],
+        slivers: &[SliverUploadRef<'_>],
     ) -> Result<(), NodeError> {
         let mut start = 0;
         while start < slivers.len() {

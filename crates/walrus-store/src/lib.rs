@@ -21,7 +21,7 @@ mod blob_info;
 
 use std::path::Path;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
+use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
 use walrus_chain::{EventCursor, EventEnvelope};
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::sliver::{UnverifiedSliver, VerifiedSliver};
@@ -81,10 +81,13 @@ fn sliver_key(shard: ShardIndex, axis: SliverType, blob_id: &BlobId) -> [u8; 35]
 impl NodeStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<NodeStore, StoreError> {
-        let db = Database::builder(dir).open()?;
+        // Slivers are erasure-coded and mostly incompressible: compressing them (fjall compresses
+        // large journal entries and blob files with LZ4 by default) costs a copy and CPU for
+        // nothing.
+        let db = Database::builder(dir).journal_compression(CompressionType::None).open()?;
         let plain = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        let separated =
-            KeyspaceCreateOptions::default().with_kv_separation(Some(KvSeparationOptions::default()));
+        let separated = KeyspaceCreateOptions::default()
+            .with_kv_separation(Some(KvSeparationOptions::default().compression(CompressionType::None)));
         Ok(NodeStore {
             metadata: plain("metadata")?,
             slivers: db.keyspace("slivers", || separated)?,
