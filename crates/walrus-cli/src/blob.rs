@@ -1,14 +1,15 @@
 //! `walrus store FILE...` and `walrus read BLOB_ID` (the SDK's store and read flows), and
 //! `walrus blob-status` (what the chain knows of a blob).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use walrus_core::BlobId;
-use walrus_sdk::{Client, StoreOptions, StoreOutcome};
+use walrus_sdk::{Client, Progress, StoreOptions, StoreOutcome};
 
 use crate::wallet::{print, Account};
+use crate::GlobalArgs;
 
 /// `walrus store`
 #[derive(Debug, clap::Args)]
@@ -45,8 +46,10 @@ pub struct ReadArgs {
 }
 
 /// Stores every file; prints one result per file.
-pub fn store(args: StoreArgs, json: bool) -> Result<()> {
-    let client = Client::new(&args.account.chain_url, args.account.key()?);
+pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let system = runtime.block_on(client.chain().system())?.system;
     let epochs_ahead = match args.epochs.as_str() {
@@ -58,87 +61,160 @@ pub fn store(args: StoreArgs, json: bool) -> Result<()> {
             .with_context(|| format!("--epochs must be a positive number or `max`, not {text:?}"))?,
     };
     let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
+    let client = if json { client } else { with_progress_line(client) };
     let mut results = Vec::new();
-    for path in &args.files {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if args.dry_run {
-            let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
-            let metadata = walrus_core::encode::compute_metadata(params, &data)?;
-            let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-            if !json {
-                println!(
-                    "{}: blob ID {}, encoded size {encoded_size} B (dry run)",
-                    path.display(),
-                    metadata.blob_id()
-                );
+    let mut failed = 0;
+    let mut files = args.files.iter().peekable();
+    while files.peek().is_some() {
+        // Read a group of files (bounded in bytes) and store it in one SDK call.
+        let mut group: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
+        let mut bytes = 0;
+        while let Some(path) = files.peek() {
+            let len = std::fs::metadata(path).map_or(0, |m| m.len());
+            if !group.is_empty() && bytes + len > walrus_sdk::client::GROUP_BYTES_MAX as u64 {
+                break;
             }
-            results.push(serde_json::json!({
-                "path": path,
-                "blobId": metadata.blob_id().to_string(),
-                "unencodedSize": metadata.unencoded_length(),
-                "encodedSize": encoded_size,
-            }));
+            let path = files.next().context("peeked")?;
+            let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            bytes += data.len() as u64;
+            group.push((path, data));
+        }
+        if args.dry_run {
+            for (path, data) in &group {
+                results.push(dry_run(path, data, system.params.n_shards, json)?);
+            }
             continue;
         }
-        let outcome = runtime
-            .block_on(client.store(data, options))
-            .with_context(|| format!("storing {} failed", path.display()))?;
-        let stored = match outcome {
-            StoreOutcome::NewlyCreated(stored) => stored,
-            StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => {
-                if !json {
-                    println!("{} is already stored and certified as blob {blob_id}", path.display());
-                    println!("  object ID: {object_id}, stored until epoch {end_epoch} (exclusive)");
+        let (paths, blobs): (Vec<&PathBuf>, Vec<Vec<u8>>) = group.into_iter().unzip();
+        let outcomes = runtime.block_on(client.store_many(blobs, options));
+        clear_progress_line(json);
+        for (path, outcome) in paths.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(outcome) => results.push(render_store(path, &outcome, options, json)),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("Error: storing {} failed: {e}", path.display());
                 }
-                results.push(serde_json::json!({
-                    "path": path,
-                    "blobStoreResult": { "alreadyCertified": {
-                        "blobId": blob_id.to_string(),
-                        "object": object_id,
-                        "endEpoch": end_epoch.0,
-                    }},
-                }));
-                continue;
             }
-        };
-        if !json {
-            println!("Stored {}", path.display());
-            println!("  blob ID: {}", stored.blob_id);
-            println!("  object ID: {}", stored.object_id);
-            println!(
-                "  unencoded size: {} B, encoded size: {} B",
-                stored.unencoded_size, stored.encoded_size
-            );
-            println!(
-                "  certified in epoch {}, by nodes holding {} shards",
-                stored.certified_epoch, stored.confirmed_shards
-            );
         }
-        results.push(serde_json::json!({
-            "path": path,
-            "blobStoreResult": { "newlyCreated": {
-                "blobObject": {
-                    "id": stored.object_id,
-                    "blobId": stored.blob_id.to_string(),
-                    "size": stored.unencoded_size,
-                    "certifiedEpoch": stored.certified_epoch.0,
-                    "deletable": options.deletable,
-                },
-                "encodedSize": stored.encoded_size,
-            }},
-        }));
     }
     if json {
         println!("{}", serde_json::Value::Array(results));
     }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files were not stored", args.files.len());
+    }
     Ok(())
 }
 
+/// Prints (for people) and returns (for `--json`) a file's blob ID and encoded size.
+fn dry_run(path: &PathBuf, data: &[u8], n_shards: u16, json: bool) -> Result<serde_json::Value> {
+    let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
+    let metadata = walrus_core::encode::compute_metadata(params, data)?;
+    let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
+    if !json {
+        println!(
+            "{}: blob ID {}, encoded size {encoded_size} B (dry run)",
+            path.display(),
+            metadata.blob_id()
+        );
+    }
+    Ok(serde_json::json!({
+        "path": path,
+        "blobId": metadata.blob_id().to_string(),
+        "unencodedSize": metadata.unencoded_length(),
+        "encodedSize": encoded_size,
+    }))
+}
+
+/// Prints (for people) and returns (as the reference's JSON) one file's store result.
+fn render_store(
+    path: &PathBuf,
+    outcome: &StoreOutcome,
+    options: StoreOptions,
+    json: bool,
+) -> serde_json::Value {
+    match outcome {
+        StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => {
+            if !json {
+                println!("{} is already stored and certified as blob {blob_id}", path.display());
+                println!("  object ID: {object_id}, stored until epoch {end_epoch} (exclusive)");
+            }
+            serde_json::json!({
+                "path": path,
+                "blobStoreResult": { "alreadyCertified": {
+                    "blobId": blob_id.to_string(),
+                    "object": object_id,
+                    "endEpoch": end_epoch.0,
+                }},
+            })
+        }
+        StoreOutcome::NewlyCreated(stored) => {
+            if !json {
+                println!("Stored {}", path.display());
+                println!("  blob ID: {}", stored.blob_id);
+                println!("  object ID: {}", stored.object_id);
+                println!(
+                    "  unencoded size: {} B, encoded size: {} B",
+                    stored.unencoded_size, stored.encoded_size
+                );
+                println!(
+                    "  certified in epoch {}, by nodes holding {} shards",
+                    stored.certified_epoch, stored.confirmed_shards
+                );
+            }
+            serde_json::json!({
+                "path": path,
+                "blobStoreResult": { "newlyCreated": {
+                    "blobObject": {
+                        "id": stored.object_id,
+                        "blobId": stored.blob_id.to_string(),
+                        "size": stored.unencoded_size,
+                        "certifiedEpoch": stored.certified_epoch.0,
+                        "deletable": options.deletable,
+                    },
+                    "encodedSize": stored.encoded_size,
+                }},
+            })
+        }
+    }
+}
+
+/// The client, drawing one progress line on standard error when it is a terminal.
+fn with_progress_line(client: Client) -> Client {
+    if !std::io::stderr().is_terminal() {
+        return client;
+    }
+    client.with_progress(|progress| {
+        let line = match progress {
+            Progress::Encoded { blob_id } => format!("{blob_id}: encoded, registering"),
+            Progress::Registered { blob_id, .. } => format!("{blob_id}: registered, uploading"),
+            Progress::Confirmed { blob_id, confirmed, n_shards } => {
+                format!("{blob_id}: uploading, {confirmed} of {n_shards} shards confirmed")
+            }
+            Progress::Certified { blob_id } => format!("{blob_id}: certified"),
+            Progress::Slivers { blob_id, have, need } => format!("{blob_id}: {have} of {need} slivers"),
+        };
+        eprint!("\r\x1b[2K{line}");
+    })
+}
+
+fn clear_progress_line(json: bool) {
+    if !json && std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+}
+
 /// Reads a blob to `--out` or standard output.
-pub fn read(args: ReadArgs, json: bool) -> Result<()> {
-    let client = Client::new(&args.account.chain_url, args.account.key()?);
+pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let client = Client::new(&network.chain_url, network.key()?);
+    let client = if json { client } else { with_progress_line(client) };
     let runtime = tokio::runtime::Runtime::new()?;
-    let data = runtime.block_on(client.read(&args.blob_id))?;
+    let data = runtime.block_on(client.read(&args.blob_id));
+    clear_progress_line(json);
+    let data = data?;
     match &args.out {
         Some(out) => {
             std::fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;
@@ -171,8 +247,10 @@ pub struct StatusArgs {
 
 /// Prints what the chain knows of a blob: its objects, whether any is certified, until when
 /// it is stored, and whether it is marked invalid.
-pub fn status(args: StatusArgs, json: bool) -> Result<()> {
-    let chain = walrus_chain_node::ChainClient::new(&args.account.chain_url);
+pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let chain = walrus_chain_node::ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let system = chain.system().await?.system;

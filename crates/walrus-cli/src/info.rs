@@ -8,25 +8,27 @@ use walrus_chain_node::init::wal;
 use walrus_chain_node::ChainClient;
 use walrus_core::EncodingParams;
 
-use crate::wallet::print;
+use crate::wallet::{print, Account};
+use crate::GlobalArgs;
 
 /// The storage unit prices are quoted in (1 MiB, as the reference).
 const UNIT_BYTES: u64 = 1 << 20;
 /// How long a node may take to answer `health`.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the chain RPC is.
+/// `walrus info`, `walrus health`.
 #[derive(Debug, clap::Args)]
 pub struct ChainArgs {
-    /// The chain RPC.
-    #[arg(long, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
-    chain_url: String,
+    #[command(flatten)]
+    account: Account,
 }
 
 /// Prints the system's state.
-pub fn info(args: ChainArgs, json: bool) -> Result<()> {
+pub fn info(args: ChainArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let view = runtime.block_on(ChainClient::new(&args.chain_url).system())?;
+    let view = runtime.block_on(ChainClient::new(&network.chain_url).system())?;
     let system = &view.system;
     let p = &system.params;
     let params = EncodingParams::new(u64::from(p.n_shards))?;
@@ -74,10 +76,12 @@ pub fn info(args: ChainArgs, json: bool) -> Result<()> {
 }
 
 /// Asks every committee member for its health.
-pub fn health(args: ChainArgs, json: bool) -> Result<()> {
+pub fn health(args: ChainArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let reports = runtime.block_on(async {
-        let committee = ChainClient::new(&args.chain_url).committee().await?;
+        let committee = ChainClient::new(&network.chain_url).committee().await?;
         let http = reqwest::Client::new();
         let mut reports = Vec::new();
         for member in &committee.members {

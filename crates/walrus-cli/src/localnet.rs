@@ -2,7 +2,8 @@
 //! storage node run as their own `walrus` processes (each restartable alone with
 //! `walrus node run --config D/nodes/<i>/node.yaml`); the wallet is funded from the faucet; a
 //! self-check stores a small blob and reads it back; then it serves until interrupted.
-//! Restarting with the same directory keeps every blob (the chain replays its blocks, the nodes
+//! It writes `D/client_config.yaml` (found by the other commands for the default directory)
+//! and `D/localnet.json`. Restarting with the same directory keeps every blob (the chain replays its blocks, the nodes
 //! reopen their databases).
 
 use std::io::{BufRead, BufReader, Write as _};
@@ -17,7 +18,7 @@ use walrus_core::keys::Ed25519KeyPair;
 use walrus_sdk::{Client, StoreOptions};
 
 use crate::chain::{create, parse_duration, shutdown_signal};
-use crate::wallet::default_wallet;
+use crate::config::{default_localnet_dir, default_wallet, ClientConfig, CLIENT_CONFIG_FILE};
 
 /// WAL the wallet gets from the faucet when it holds less than half of it.
 const FUND_WAL: u64 = 1_000;
@@ -28,7 +29,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, clap::Args)]
 pub struct LocalnetArgs {
     /// The network's directory (kept between runs).
-    #[arg(long, default_value_os_t = default_dir())]
+    #[arg(long, default_value_os_t = default_localnet_dir())]
     dir: PathBuf,
     /// Storage nodes (for a new network).
     #[arg(long, default_value_t = 4)]
@@ -48,11 +49,6 @@ pub struct LocalnetArgs {
     /// The wallet to fund (created if missing).
     #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
     wallet: PathBuf,
-}
-
-fn default_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".walrus").join("localnet")
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -200,6 +196,10 @@ async fn serve(
         "nodes": nodes,
     });
     std::fs::write(args.dir.join("localnet.json"), serde_json::to_string_pretty(&description)? + "\n")?;
+    let wallet_path = std::path::absolute(&args.wallet).unwrap_or_else(|_| args.wallet.clone());
+    let client_config = args.dir.join(CLIENT_CONFIG_FILE);
+    ClientConfig { chain_url: Some(chain_url.to_string()), wallet: Some(wallet_path) }
+        .save(&client_config)?;
 
     let check = self_check(chain_url, Ed25519KeyPair::from_seed(&wallet.seed())).await?;
     println!("Local Walrus network up: chain {chain_url}, {} storage nodes", committee.members.len());
@@ -213,7 +213,16 @@ async fn serve(
         wallet.address(),
         args.dir.join("localnet.json").display()
     );
-    println!("Try: walrus store FILE --epochs 2   then   walrus read BLOB_ID --out COPY");
+    println!("Client configuration: {}", client_config.display());
+    let config_flag =
+        if std::path::absolute(&args.dir).ok() == std::path::absolute(default_localnet_dir()).ok() {
+            String::new()
+        } else {
+            format!(" --config {}", client_config.display())
+        };
+    println!(
+        "Try: walrus store FILE --epochs 2{config_flag}   then   walrus read BLOB_ID --out COPY{config_flag}"
+    );
     println!("Ctrl-C to stop (the network's data stays in {}).", args.dir.display());
     shutdown_signal().await;
     eprintln!("Stopping the local network");

@@ -4,9 +4,11 @@
 //! and renders the result for people or, with `--json`, as the reference CLI's camelCase JSON.
 //! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
 
+mod bench;
 mod blob;
 mod blob_id;
 mod chain;
+mod config;
 mod info;
 mod localnet;
 mod manage;
@@ -25,10 +27,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Flags accepted before or after the subcommand, as in the reference CLI.
 #[derive(Debug, clap::Args)]
-struct GlobalArgs {
+pub struct GlobalArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
-    json: bool,
+    pub json: bool,
+    /// The configuration file: the client's (default: $WALRUS_CONFIG, else
+    /// ~/.walrus/localnet/client_config.yaml if it exists), or the node's for `walrus node run`.
+    #[arg(long, global = true)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Parser)]
@@ -72,6 +78,8 @@ enum Command {
     Info(info::ChainArgs),
     /// Ask every storage node of the committee for its health.
     Health(info::ChainArgs),
+    /// Measure store and read latency and throughput on the network (the localnet by default).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,17 +89,18 @@ fn main() -> ExitCode {
         Command::BlobId(args) => blob_id::run(&args, cli.global.json),
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
-        Command::Wallet(args) => wallet::run(args, cli.global.json),
-        Command::Node(command) => node::run(command),
-        Command::Store(args) => blob::store(args, cli.global.json),
-        Command::Read(args) => blob::read(args, cli.global.json),
+        Command::Wallet(args) => wallet::run(args, &cli.global),
+        Command::Node(command) => node::run(command, cli.global.config.as_deref()),
+        Command::Store(args) => blob::store(args, &cli.global),
+        Command::Read(args) => blob::read(args, &cli.global),
         Command::Localnet(args) => localnet::run(args),
-        Command::BlobStatus(args) => blob::status(args, cli.global.json),
-        Command::ListBlobs(args) => manage::list(args, cli.global.json),
-        Command::Delete(args) => manage::delete(args, cli.global.json),
-        Command::Extend(args) => manage::extend(args, cli.global.json),
-        Command::Info(args) => info::info(args, cli.global.json),
-        Command::Health(args) => info::health(args, cli.global.json),
+        Command::BlobStatus(args) => blob::status(args, &cli.global),
+        Command::ListBlobs(args) => manage::list(args, &cli.global),
+        Command::Delete(args) => manage::delete(args, &cli.global),
+        Command::Extend(args) => manage::extend(args, &cli.global),
+        Command::Info(args) => info::info(args, &cli.global),
+        Command::Health(args) => info::health(args, &cli.global),
+        Command::Bench(args) => bench::run(args, &cli.global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

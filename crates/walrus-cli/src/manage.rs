@@ -6,6 +6,7 @@ use walrus_chain_node::ChainClient;
 use walrus_core::{BlobId, ObjectId};
 
 use crate::wallet::{print, Account};
+use crate::GlobalArgs;
 
 /// `walrus list-blobs`
 #[derive(Debug, clap::Args)]
@@ -44,9 +45,11 @@ pub struct ExtendArgs {
 }
 
 /// Lists the wallet's blob objects.
-pub fn list(args: ListArgs, json: bool) -> Result<()> {
-    let key = args.account.key()?;
-    let chain = ChainClient::new(&args.account.chain_url);
+pub fn list(args: ListArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let key = network.key()?;
+    let chain = ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     let (epoch, objects) = runtime.block_on(async {
         let epoch = chain.system().await?.system.epoch();
@@ -91,9 +94,11 @@ pub fn list(args: ListArgs, json: bool) -> Result<()> {
 }
 
 /// Deletes deletable blob objects of the wallet; their storage returns to it.
-pub fn delete(args: DeleteArgs, json: bool) -> Result<()> {
-    let key = args.account.key()?;
-    let chain = ChainClient::new(&args.account.chain_url);
+pub fn delete(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let key = network.key()?;
+    let chain = ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     let deleted = runtime.block_on(async {
         let targets: Vec<ObjectId> = match (args.object_id, args.blob_id) {
@@ -125,9 +130,11 @@ pub fn delete(args: DeleteArgs, json: bool) -> Result<()> {
 }
 
 /// Extends a blob object's storage by some epochs (paid by the wallet).
-pub fn extend(args: ExtendArgs, json: bool) -> Result<()> {
-    let key = args.account.key()?;
-    let chain = ChainClient::new(&args.account.chain_url);
+pub fn extend(args: ExtendArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
+    let key = network.key()?;
+    let chain = ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     let end_epoch = runtime.block_on(async {
         let call = Call::ExtendBlob { blob: args.blob_obj_id, epochs: args.epochs_extended };

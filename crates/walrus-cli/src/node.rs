@@ -1,26 +1,25 @@
 //! `walrus node run`: run one storage node.
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use walrus_node::NodeConfig;
 
 /// `walrus node ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
     /// Run a storage node until interrupted.
-    Run {
-        /// The node's configuration (`node.yaml`, written by `walrus chain init`).
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Its configuration is the global `--config D/nodes/<i>/node.yaml` (written by
+    /// `walrus chain init`).
+    Run,
 }
 
 /// Runs a `walrus node` command.
-pub fn run(command: NodeCommand) -> Result<()> {
+pub fn run(command: NodeCommand, config: Option<&Path>) -> Result<()> {
     match command {
-        NodeCommand::Run { config } => {
-            let config = NodeConfig::load(&config)?;
+        NodeCommand::Run => {
+            let config = config.context("`walrus node run` needs --config D/nodes/<i>/node.yaml")?;
+            let config = NodeConfig::load(config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let node = walrus_node::start(config).await?;

@@ -9,21 +9,51 @@ use walrus_chain_node::init::{random_seed, read_ed25519, wal, write_secret};
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::{Address, Ed25519KeyPair};
 
-/// Where the chain RPC is, and which key file to use (wallet, store and read commands).
+use crate::config::{default_wallet, ClientConfig, DEFAULT_CHAIN_URL};
+use crate::GlobalArgs;
+
+/// Where the chain RPC is, and which key file to use (wallet, store and read commands); what
+/// these leave open comes from the configuration file (`crate::config`).
 #[derive(Debug, clap::Args)]
 pub struct Account {
-    /// The wallet's key file.
-    #[arg(long, global = true, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
-    pub wallet: PathBuf,
+    /// The wallet's key file [default: from the configuration, else ~/.walrus/wallet.key].
+    #[arg(long, global = true, env = "WALRUS_WALLET")]
+    pub wallet: Option<PathBuf>,
+    /// The chain RPC [default: from the configuration, else http://127.0.0.1:9184].
+    #[arg(long, global = true, env = "WALRUS_CHAIN_URL")]
+    pub chain_url: Option<String>,
+}
+
+/// An [`Account`] with the configuration applied.
+#[derive(Debug, Clone)]
+pub struct Network {
     /// The chain RPC.
-    #[arg(long, global = true, env = "WALRUS_CHAIN_URL", default_value = "http://127.0.0.1:9184")]
     pub chain_url: String,
+    /// The wallet's key file.
+    pub wallet: PathBuf,
 }
 
 impl Account {
+    /// Flags (and their variables) first, then the configuration file, then the defaults.
+    pub fn resolve(&self, global: &GlobalArgs) -> Result<Network> {
+        let config = ClientConfig::find(global.config.as_deref())?;
+        Ok(Network {
+            chain_url: self
+                .chain_url
+                .clone()
+                .or(config.chain_url)
+                .unwrap_or_else(|| DEFAULT_CHAIN_URL.to_string()),
+            wallet: self.wallet.clone().or(config.wallet).unwrap_or_else(default_wallet),
+        })
+    }
+}
+
+impl Network {
     /// The wallet's key.
     pub fn key(&self) -> Result<Ed25519KeyPair> {
-        read_ed25519(&self.wallet).context("no wallet; create one with `walrus wallet new`")
+        read_ed25519(&self.wallet).with_context(|| {
+            format!("no wallet at {}; create one with `walrus wallet new`", self.wallet.display())
+        })
     }
 }
 
@@ -64,12 +94,6 @@ enum WalletCommand {
     },
 }
 
-/// `~/.walrus/wallet.key`.
-pub fn default_wallet() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".walrus").join("wallet.key")
-}
-
 /// Parses a WAL amount with up to 9 decimals into FROST.
 pub fn parse_wal(text: &str) -> Result<Frost> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -89,10 +113,12 @@ pub fn parse_wal(text: &str) -> Result<Frost> {
 }
 
 /// Runs a `walrus wallet` command.
-pub fn run(args: WalletArgs, json: bool) -> Result<()> {
+pub fn run(args: WalletArgs, global: &GlobalArgs) -> Result<()> {
+    let json = global.json;
+    let network = args.account.resolve(global)?;
     if let WalletCommand::New = args.command {
         let seed = random_seed()?;
-        let wallet = &args.account.wallet;
+        let wallet = &network.wallet;
         write_secret(wallet, &seed)?;
         let address = Ed25519KeyPair::from_seed(&seed).address();
         print(json, serde_json::json!({ "address": address, "wallet": wallet }), || {
@@ -100,8 +126,8 @@ pub fn run(args: WalletArgs, json: bool) -> Result<()> {
         });
         return Ok(());
     }
-    let key = args.account.key()?;
-    let client = ChainClient::new(&args.account.chain_url);
+    let key = network.key()?;
+    let client = ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match args.command {

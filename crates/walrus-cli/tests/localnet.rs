@@ -1,6 +1,6 @@
 //! `walrus localnet` end to end: it starts a chain and four node processes, funds the wallet,
-//! passes its self-check and describes itself in `localnet.json`; the CLI stores and reads
-//! against it; SIGTERM stops every process it started; a restart on the same directory keeps
+//! passes its self-check and describes itself in `localnet.json` and `client_config.yaml`; the
+//! CLI stores and reads against it through that configuration; SIGTERM stops every process it started; a restart on the same directory keeps
 //! the blob readable.
 
 mod common;
@@ -84,14 +84,22 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(nodes.len(), 4);
     let shards: u64 = nodes.iter().map(|n| n["shards"].as_u64().expect("shards")).sum();
     assert_eq!(shards, 10);
-    let chain_url = described["chainUrl"].as_str().expect("chain URL").to_string();
-    let account = ["--wallet", wallet.to_str().expect("utf-8"), "--chain-url", &chain_url];
+    assert!(described["chainUrl"].as_str().is_some_and(|url| url.ends_with(&port.to_string())));
+    // The client configuration it wrote is all the other commands need, given as the global
+    // `--config` flag (here before the subcommand) or as `WALRUS_CONFIG`.
+    let config = dir.join("client_config.yaml");
+    let config = config.to_str().expect("utf-8");
+    assert!(printed.contains(&format!("--config {config}")), "{printed}");
 
     let file = tmp.path().join("blob.txt");
     std::fs::write(&file, b"kept across restarts\n".repeat(1000)).expect("write");
-    let stored: serde_json::Value = serde_json::from_str(&walrus(
-        &[&["store", file.to_str().expect("utf-8"), "--json"][..], &account].concat(),
-    ))
+    let stored: serde_json::Value = serde_json::from_str(&walrus(&[
+        "--config",
+        config,
+        "store",
+        file.to_str().expect("utf-8"),
+        "--json",
+    ]))
     .expect("JSON");
     let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
         .as_str()
@@ -106,7 +114,12 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let (child, printed) = start_localnet(&args);
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let copy = tmp.path().join("copy.txt");
-    walrus(&[&["read", &blob_id, "--out", copy.to_str().expect("utf-8")][..], &account].concat());
+    let read = Command::new(WALRUS)
+        .args(["read", &blob_id, "--out", copy.to_str().expect("utf-8")])
+        .env("WALRUS_CONFIG", config)
+        .output()
+        .expect("walrus read runs");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
     stop(child);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
-use walrus_chain::objects::Owner;
+use walrus_chain::objects::{ObjectBody, Owner};
 use walrus_chain::system::{Committee, Member};
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
@@ -138,12 +138,77 @@ pub enum ReadError {
     Decode(String),
 }
 
-/// A client of one network: its chain and, through the committee, its storage nodes.
+/// Most input bytes encoded and uploaded at once by [`Client::store_many`] (the encoded form
+/// is about 4.5 times larger and stays in memory until the upload ends).
+pub const GROUP_BYTES_MAX: usize = 256 << 20;
+
+/// What a store or read has reached, for progress displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The blob is encoded; its ID is known.
+    Encoded {
+        /// The blob ID.
+        blob_id: BlobId,
+    },
+    /// The blob object to upload for exists on chain.
+    Registered {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Its object.
+        object_id: ObjectId,
+    },
+    /// A node confirmed; `confirmed` of `n_shards` shards so far.
+    Confirmed {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Shards whose nodes confirmed.
+        confirmed: usize,
+        /// All shards.
+        n_shards: usize,
+    },
+    /// The certificate is on chain.
+    Certified {
+        /// The blob ID.
+        blob_id: BlobId,
+    },
+    /// A read has `have` of the `need` primary slivers.
+    Slivers {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Verified slivers.
+        have: usize,
+        /// Needed.
+        need: usize,
+    },
+}
+
+/// A progress callback.
+#[derive(Clone)]
+struct ProgressFn(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+/// A client of one network: its chain and, through the committee, its storage nodes. Clones
+/// share the wallet and submit its transactions one at a time (each takes the next nonce).
 #[derive(Debug, Clone)]
 pub struct Client {
     chain: ChainClient,
     wallet: Arc<Ed25519KeyPair>,
     http: reqwest::Client,
+    tx_turn: Arc<tokio::sync::Mutex<()>>,
+    progress: Option<ProgressFn>,
+}
+
+/// A blob after [`Client::prepare`].
+enum Prepared {
+    /// Nothing more to do.
+    Done(StoreOutcome),
+    /// Upload it for this blob object.
+    Upload(Arc<EncodedBlob>, ObjectId),
 }
 
 impl Client {
@@ -151,12 +216,35 @@ impl Client {
     pub fn new(chain_url: &str, wallet: Ed25519KeyPair) -> Self {
         let http =
             reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Client { chain: ChainClient::new(chain_url), wallet: Arc::new(wallet), http }
+        Client {
+            chain: ChainClient::new(chain_url),
+            wallet: Arc::new(wallet),
+            http,
+            tx_turn: Arc::default(),
+            progress: None,
+        }
+    }
+
+    /// This client, reporting what its stores and reads reach to `progress`.
+    pub fn with_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(progress)));
+        self
+    }
+
+    fn report(&self, progress: Progress) {
+        if let Some(ProgressFn(report)) = &self.progress {
+            report(progress);
+        }
     }
 
     /// The chain client.
     pub fn chain(&self) -> &ChainClient {
         &self.chain
+    }
+
+    /// The wallet that pays.
+    pub fn wallet(&self) -> &Ed25519KeyPair {
+        &self.wallet
     }
 
     async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
@@ -166,49 +254,195 @@ impl Client {
         Ok((params, system.system.committee))
     }
 
-    /// Stores `data`: encode; unless `force`, stop if it is already certified for long enough;
-    /// reserve and register, upload to every node, certify.
+    /// Stores `data`: [`Client::store_many`] with one blob.
     pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
+        self.store_many(vec![data], options)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Other("no result for the blob".into())))
+    }
+
+    /// Stores several blobs, one result each, in order. For each: encode; unless `force`, stop
+    /// if it is already certified for long enough; reuse a registration or a storage resource
+    /// the wallet owns, or buy storage, and register; upload to every node; certify. The blobs
+    /// of a group (up to [`GROUP_BYTES_MAX`] of input) are uploaded concurrently.
+    pub async fn store_many(
+        &self,
+        blobs: Vec<Vec<u8>>,
+        options: StoreOptions,
+    ) -> Vec<Result<StoreOutcome, StoreError>> {
+        let count = blobs.len();
+        let mut results = Vec::with_capacity(count);
+        let (params, committee) = match self.committee().await {
+            Ok(found) => found,
+            Err(e) => {
+                let reason = e.to_string();
+                return (0..count).map(|_| Err(StoreError::Other(reason.clone()))).collect();
+            }
+        };
+        let mut blobs = blobs.into_iter().peekable();
+        while blobs.peek().is_some() {
+            let mut group = Vec::new();
+            let mut bytes = 0;
+            while let Some(next) = blobs.peek() {
+                if !group.is_empty() && bytes + next.len() > GROUP_BYTES_MAX {
+                    break;
+                }
+                bytes += next.len();
+                group.extend(blobs.next());
+            }
+            results.extend(self.store_group(group, options, params, &committee).await);
+        }
+        results
+    }
+
+    async fn store_group(
+        &self,
+        group: Vec<Vec<u8>>,
+        options: StoreOptions,
+        params: EncodingParams,
+        committee: &Committee,
+    ) -> Vec<Result<StoreOutcome, StoreError>> {
         let started = Instant::now();
-        let (params, committee) = self.committee().await?;
+        let mut results: Vec<Option<Result<StoreOutcome, StoreError>>> = Vec::new();
+        let mut to_upload = Vec::new();
+        for (position, data) in group.into_iter().enumerate() {
+            results.push(None);
+            match self.prepare(data, options, params, committee).await {
+                Ok(Prepared::Done(outcome)) => results[position] = Some(Ok(outcome)),
+                Ok(Prepared::Upload(blob, object_id)) => to_upload.push((position, blob, object_id)),
+                Err(e) => results[position] = Some(Err(e)),
+            }
+        }
+        let mut tasks = JoinSet::new();
+        for (index, (_, blob, object_id)) in to_upload.iter().enumerate() {
+            let (client, blob, committee) = (self.clone(), Arc::clone(blob), committee.clone());
+            let deletable = options.deletable.then_some(*object_id);
+            tasks
+                .spawn(async move { (index, client.upload_and_confirm(&blob, &committee, deletable).await) });
+        }
+        let mut confirmed: Vec<Result<(Certificate, usize), StoreError>> = Vec::new();
+        confirmed.resize_with(to_upload.len(), || Err(StoreError::Other("upload task failed".into())));
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, outcome)) = joined {
+                confirmed[index] = outcome;
+            }
+        }
+        for ((position, blob, object_id), confirmed) in to_upload.into_iter().zip(confirmed) {
+            let outcome = match confirmed {
+                Ok((certificate, shards)) => {
+                    self.certify(&blob, object_id, certificate, shards, committee).await
+                }
+                Err(e) => Err(e),
+            };
+            tracing::debug!("{}: done at {:?}", blob.metadata().blob_id(), started.elapsed());
+            results[position] = Some(outcome);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StoreError::Other("blob skipped".into()))))
+            .collect()
+    }
+
+    /// Encodes, checks whether the blob is already certified, and registers it.
+    async fn prepare(
+        &self,
+        data: Vec<u8>,
+        options: StoreOptions,
+        params: EncodingParams,
+        committee: &Committee,
+    ) -> Result<Prepared, StoreError> {
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))
                 .await
                 .map_err(|e| StoreError::Other(format!("encoding task failed: {e}")))??,
         );
         let metadata = blob.metadata();
-        tracing::debug!("{}: encoded at {:?}", metadata.blob_id(), started.elapsed());
+        let blob_id = *metadata.blob_id();
+        self.report(Progress::Encoded { blob_id });
+        let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
         if !options.force {
-            let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
-            if let Some((object_id, end_epoch)) = self.certified_until(metadata.blob_id(), until).await? {
-                return Ok(StoreOutcome::AlreadyCertified {
-                    blob_id: *metadata.blob_id(),
-                    object_id,
-                    end_epoch,
-                });
+            if let Some((object_id, end_epoch)) = self.certified_until(&blob_id, until).await? {
+                return Ok(Prepared::Done(StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch }));
             }
         }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-        let storage = self
-            .chain
-            .execute(
-                &self.wallet,
-                Call::ReserveSpace { size: encoded_size, epochs_ahead: options.epochs_ahead },
-            )
-            .await?;
+        let object_id = self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
+        self.report(Progress::Registered { blob_id, object_id });
+        Ok(Prepared::Upload(blob, object_id))
+    }
+
+    /// A blob object to upload `blob` for: one this wallet registered before (uncertified,
+    /// same persistence, long enough), else a new registration on a storage resource it owns
+    /// (the smallest that fits, split to size), else on newly bought storage.
+    async fn registration(
+        &self,
+        blob: &EncodedBlob,
+        encoded_size: u64,
+        options: StoreOptions,
+        epoch: Epoch,
+        until: Epoch,
+    ) -> Result<ObjectId, StoreError> {
+        let metadata = blob.metadata();
+        let _turn = self.tx_turn.lock().await;
+        let owned = self.chain.owned_objects(&self.wallet.address()).await?;
+        let registered = owned.iter().find_map(|object| {
+            let b = object.object.body.blob()?;
+            (b.blob_id == *metadata.blob_id()
+                && b.certified_epoch.is_none()
+                && b.deletable == options.deletable
+                && b.end_epoch() >= until)
+                .then_some(object.id)
+        });
+        if let Some(object_id) = registered {
+            return Ok(object_id);
+        }
+        let fitting = owned
+            .iter()
+            .filter_map(|object| match &object.object.body {
+                ObjectBody::Storage(storage)
+                    if storage.start_epoch <= epoch
+                        && storage.end_epoch >= until
+                        && storage.storage_size >= encoded_size =>
+                {
+                    Some(storage)
+                }
+                _ => None,
+            })
+            .min_by_key(|storage| (storage.storage_size, storage.end_epoch));
+        let storage = match fitting {
+            Some(storage) => {
+                if storage.storage_size > encoded_size {
+                    let split = Call::SplitStorageBySize { storage: storage.id, size: encoded_size };
+                    self.chain.execute(&self.wallet, split).await?;
+                }
+                storage.id
+            }
+            None => {
+                let reserve = Call::ReserveSpace { size: encoded_size, epochs_ahead: options.epochs_ahead };
+                first_created(&self.chain.execute(&self.wallet, reserve).await?.effects.created)?
+            }
+        };
         let register = Call::RegisterBlob {
-            storage: first_created(&storage.effects.created)?,
+            storage,
             blob_id: *metadata.blob_id(),
             root_hash: metadata.metadata().compute_root_hash(),
             size: metadata.unencoded_length(),
             encoding_type: 1,
             deletable: options.deletable,
         };
-        let object_id = first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?;
-        let deletable = options.deletable.then_some(object_id);
-        tracing::debug!("{}: registered at {:?}", metadata.blob_id(), started.elapsed());
-        let (certificate, confirmed) = self.upload_and_confirm(&blob, &committee, deletable).await?;
-        tracing::debug!("{}: confirmed at {:?}", metadata.blob_id(), started.elapsed());
+        first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)
+    }
+
+    async fn certify(
+        &self,
+        blob: &EncodedBlob,
+        object_id: ObjectId,
+        certificate: Certificate,
+        confirmed_shards: usize,
+        committee: &Committee,
+    ) -> Result<StoreOutcome, StoreError> {
+        let metadata = blob.metadata();
         let certify = Call::CertifyBlob {
             blob: object_id,
             certificate: CertificateArgs {
@@ -217,15 +451,20 @@ impl Client {
                 message: certificate.serialized_message,
             },
         };
-        self.chain.execute(&self.wallet, certify).await?;
-        tracing::debug!("{}: certified at {:?}", metadata.blob_id(), started.elapsed());
+        {
+            let _turn = self.tx_turn.lock().await;
+            self.chain.execute(&self.wallet, certify).await?;
+        }
+        let blob_id = *metadata.blob_id();
+        self.report(Progress::Certified { blob_id });
+        let params = metadata.params();
         Ok(StoreOutcome::NewlyCreated(StoreResult {
-            blob_id: *metadata.blob_id(),
+            blob_id,
             object_id,
             unencoded_size: metadata.unencoded_length(),
-            encoded_size,
+            encoded_size: params.encoded_blob_length(metadata.unencoded_length())?,
             certified_epoch: committee.epoch,
-            confirmed_shards: confirmed,
+            confirmed_shards,
         }))
     }
 
@@ -299,6 +538,11 @@ impl Client {
                         confirmation,
                     ));
                     weight += member.shards.len();
+                    self.report(Progress::Confirmed {
+                        blob_id: *blob.metadata().blob_id(),
+                        confirmed: weight,
+                        n_shards: n,
+                    });
                 }
                 Err(e) => failures.push(e.to_string()),
             }
@@ -367,6 +611,7 @@ impl Client {
             while let Some(joined) = tasks.join_next().await {
                 let Ok((member, (found, ask_again))) = joined else { continue };
                 slivers.extend(found);
+                self.report(Progress::Slivers { blob_id: *blob_id, have: slivers.len().min(need), need });
                 if !ask_again {
                     failed.insert(member);
                 }

@@ -10,5 +10,5 @@
 pub mod client;
 pub mod node_client;
 
-pub use client::{Client, ReadError, StoreError, StoreOptions, StoreOutcome, StoreResult};
+pub use client::{Client, Progress, ReadError, StoreError, StoreOptions, StoreOutcome, StoreResult};
 pub use node_client::NodeClient;

@@ -4,10 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use walrus_chain::objects::ObjectBody;
+use walrus_chain::Call;
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::EncodingParams;
-use walrus_sdk::{Client, ReadError, StoreOptions, StoreOutcome, StoreResult};
+use walrus_sdk::{Client, Progress, ReadError, StoreOptions, StoreOutcome, StoreResult};
 use walrus_testkit::{base_port, serve_liar, Net, N};
 
 /// Stores `bytes` and expects a new blob.
@@ -67,6 +69,80 @@ async fn store_and_read_back_every_size() {
     let unknown = encode_blob(params, b"never stored").expect("encodable");
     let missing = client.read(unknown.metadata().blob_id()).await;
     assert!(matches!(missing, Err(ReadError::NotFound(_))), "{missing:?}");
+    net.stop().await;
+}
+
+/// What the wallet owns is used before anything is bought: a blob it registered but never
+/// certified, else its smallest fitting storage resource (split to size). Several blobs store
+/// in one call, clones of a client store concurrently (their transactions take turns), and
+/// progress reaches the callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_resources_are_reused_and_many_blobs_store_at_once() {
+    let net = Net::start(4, 7).await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let client = funded_client(&net, 5).await.with_progress(move |p| seen.lock().expect("lock").push(p));
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let chain = client.chain().clone();
+    let wallet = client.wallet();
+    let created = |executed: walrus_chain_node::rpc::ExecutedTx| executed.effects.created[0];
+
+    // A registration left uncertified (an earlier attempt that failed) is completed.
+    let blob = encode_blob(params, &data(3_000)).expect("encodable");
+    let encoded = params.encoded_blob_length(3_000).expect("size");
+    let storage = created(
+        chain.execute(wallet, Call::ReserveSpace { size: encoded, epochs_ahead: 1 }).await.expect("reserve"),
+    );
+    let metadata = blob.metadata();
+    let register = Call::RegisterBlob {
+        storage,
+        blob_id: *metadata.blob_id(),
+        root_hash: metadata.metadata().compute_root_hash(),
+        size: 3_000,
+        encoding_type: 1,
+        deletable: true,
+    };
+    let registered = created(chain.execute(wallet, register).await.expect("register"));
+    let stored = store_new(&client, data(3_000), StoreOptions::default()).await;
+    assert_eq!(stored.object_id, registered);
+
+    // A larger resource is split: the blob takes what it needs, the rest stays the wallet's.
+    let big = created(
+        chain
+            .execute(wallet, Call::ReserveSpace { size: 10 * encoded, epochs_ahead: 3 })
+            .await
+            .expect("reserve"),
+    );
+    let stored =
+        store_new(&client, data(3_001), StoreOptions { epochs_ahead: 2, ..StoreOptions::default() }).await;
+    let object = chain.object(&stored.object_id).await.expect("object");
+    let wrapped = object.object.body.blob().expect("a blob").storage;
+    assert_eq!(wrapped.id, big, "the owned resource was used");
+    assert_eq!(wrapped.storage_size, params.encoded_blob_length(3_001).expect("size"));
+    let rest = chain.owned_objects(&wallet.address()).await.expect("objects");
+    assert!(rest.iter().any(|o| matches!(&o.object.body,
+        ObjectBody::Storage(s) if s.storage_size == 10 * encoded - wrapped.storage_size)));
+
+    // Three blobs in one call, and two clones storing at the same time.
+    let many = client.store_many(vec![data(100), data(101), data(102)], StoreOptions::default()).await;
+    assert_eq!(many.len(), 3);
+    for (outcome, size) in many.into_iter().zip([100, 101, 102]) {
+        let blob_id = *outcome.expect("stored").blob_id();
+        assert_eq!(client.read(&blob_id).await.expect("read"), data(size));
+    }
+    let other = client.clone();
+    let (a, b) = tokio::join!(
+        client.store(data(200), StoreOptions::default()),
+        other.store(data(201), StoreOptions::default())
+    );
+    a.expect("first concurrent store");
+    b.expect("second concurrent store");
+
+    let events = events.lock().expect("lock").clone();
+    let certified = events.iter().filter(|p| matches!(p, Progress::Certified { .. })).count();
+    assert_eq!(certified, 7, "every new blob reported its certification");
+    assert!(events.iter().any(|p| matches!(p, Progress::Confirmed { confirmed, .. } if *confirmed > 0)));
+    assert!(events.iter().any(|p| matches!(p, Progress::Slivers { have, need, .. } if have == need)));
     net.stop().await;
 }
 
