@@ -128,6 +128,8 @@ for (const n of NS) {
   const { k, max } = params(n);
   const sizes = [0, 1, 2, 3, 17, 1001, 2 * k, 2 * k + 1, 64 * k, 64 * k + 1, 63 * k + 5];
   if (n === 10 || n === 100 || n === 1000) sizes.push(MIB + 7, 3 * MIB + 13);
+  // The sizes the end-to-end tests store on an n = 1000 network (the localnet's default).
+  if (n === 1000) sizes.push(MIB, 64 * MIB);
   if (max <= MAX_EXACT) sizes.push(max);
   const seen = new Set();
   for (const len of sizes) {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use walrus_chain::Call;
+use walrus_core::splitmix::splitmix_bytes;
 use walrus_sdk::{Client, StoreOptions, StoreOutcome};
 
 use crate::wallet::Account;
@@ -137,7 +138,9 @@ async fn measure(client: &Client, size: u64, runs: usize) -> Result<(Vec<Duratio
         u64::from_le_bytes(walrus_chain_node::init::random_seed()?[..8].try_into().context("seed")?);
     let (mut stores, mut reads) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let data = random_bytes(&mut seed, len);
+        // Fresh bytes for every run, so that no store finds its blob already certified.
+        seed = seed.wrapping_add(1);
+        let data = splitmix_bytes(seed, len);
         let started = Instant::now();
         let outcome = client
             .store(data.clone(), StoreOptions { epochs_ahead: 1, deletable: true, force: true })
@@ -172,20 +175,6 @@ fn figure(size: u64, op: &str, mut times: Vec<Duration>) -> Figure {
         max_s: times.last().map_or(0.0, seconds),
         mb_per_s: size as f64 / p50 / 1e6,
     }
-}
-
-/// splitmix64 bytes: fresh for every run, so that no store finds its blob already certified.
-fn random_bytes(state: &mut u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// The results as Markdown, beside the baseline's figures for the same size and operation.

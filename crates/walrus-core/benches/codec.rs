@@ -30,19 +30,9 @@ fn params() -> EncodingParams {
     EncodingParams::new(n).expect("valid shard count")
 }
 
-/// Deterministic pseudo-random bytes (splitmix64).
+/// Deterministic pseudo-random bytes (splitmix64, seeded with the length).
 fn blob(len: usize) -> Vec<u8> {
-    let mut state = len as u64;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    walrus_core::splitmix::splitmix_bytes(len as u64, len)
 }
 
 fn label(size: usize) -> String {

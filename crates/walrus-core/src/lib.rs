@@ -26,6 +26,7 @@ pub mod params;
 pub mod recovery;
 mod rs;
 pub mod sliver;
+pub mod splitmix;
 mod strip;
 
 pub use blob_id::{BlobId, EncodingType};
