@@ -5,6 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use walrus_core::decode::ConsistencyCheck;
 use walrus_core::BlobId;
 use walrus_sdk::{Client, Progress, StoreOptions, StoreOutcome};
 
@@ -41,6 +42,12 @@ pub struct ReadArgs {
     /// Write the blob here (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Re-encode the blob and compare its blob ID (slower; catches every inconsistency).
+    #[arg(long, conflicts_with = "skip_consistency_check")]
+    strict_consistency_check: bool,
+    /// Rely on each sliver's own verification only.
+    #[arg(long)]
+    skip_consistency_check: bool,
     #[command(flatten)]
     account: Account,
 }
@@ -212,7 +219,12 @@ pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
     let client = Client::new(&network.chain_url, network.key()?);
     let client = if json { client } else { with_progress_line(client) };
     let runtime = tokio::runtime::Runtime::new()?;
-    let data = runtime.block_on(client.read(&args.blob_id));
+    let check = match (args.strict_consistency_check, args.skip_consistency_check) {
+        (true, _) => ConsistencyCheck::Strict,
+        (_, true) => ConsistencyCheck::Skip,
+        _ => ConsistencyCheck::Default,
+    };
+    let data = runtime.block_on(client.read_with(&args.blob_id, check));
     clear_progress_line(json);
     let data = data?;
     match &args.out {

@@ -96,8 +96,10 @@ fn store_then_read_through_the_cli() {
 
     let out = tmp.path().join("read.bin");
     let out = out.to_str().expect("utf-8");
-    walrus(&[&["read", blob_id, "--out", out][..], &account].concat());
-    assert!(std::fs::read(out).expect("read file") == data, "the bytes read back differ");
+    for check in [&[][..], &["--strict-consistency-check"], &["--skip-consistency-check"]] {
+        walrus(&[&["read", blob_id, "--out", out][..], check, &account].concat());
+        assert!(std::fs::read(out).expect("read file") == data, "{check:?}: the bytes read back differ");
+    }
     // Without --out, JSON mode returns the blob in base64, as the reference's JSON mode.
     let read: serde_json::Value =
         serde_json::from_str(&walrus(&[&["read", blob_id, "--json"][..], &account].concat())).expect("JSON");

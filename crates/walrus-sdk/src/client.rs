@@ -570,6 +570,12 @@ impl Client {
 
     /// Reads the blob `blob_id` back, with the reference's default consistency check.
     pub async fn read(&self, blob_id: &BlobId) -> Result<Vec<u8>, ReadError> {
+        self.read_with(blob_id, ConsistencyCheck::Default).await
+    }
+
+    /// Reads the blob `blob_id` back with the given consistency check (`Strict` re-encodes the
+    /// blob and compares the blob ID; `Skip` relies on the slivers' own verification).
+    pub async fn read_with(&self, blob_id: &BlobId, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
         let started = Instant::now();
         let (params, committee) = self.committee().await?;
         let metadata = self.read_metadata(blob_id, params, &committee).await?;
@@ -622,15 +628,13 @@ impl Client {
             return Err(ReadError::NotEnoughSlivers { have: slivers.len(), need });
         }
         let id = *blob_id;
-        tokio::task::spawn_blocking(move || {
-            decode_blob(&metadata, slivers.into_values(), ConsistencyCheck::Default)
-        })
-        .await
-        .map_err(|e| ReadError::Decode(e.to_string()))?
-        .map_err(|e| match e {
-            DecodeError::InconsistentBlob => ReadError::Inconsistent(id),
-            other => ReadError::Decode(other.to_string()),
-        })
+        tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
+            .await
+            .map_err(|e| ReadError::Decode(e.to_string()))?
+            .map_err(|e| match e {
+                DecodeError::InconsistentBlob => ReadError::Inconsistent(id),
+                other => ReadError::Decode(other.to_string()),
+            })
     }
 
     /// The first metadata a member serves that verifies against the blob ID.
