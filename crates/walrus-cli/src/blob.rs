@@ -265,40 +265,25 @@ pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
     let chain = walrus_chain_node::ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let system = chain.system().await?.system;
         let blob_id = match (&args.blob_id, &args.file) {
             (Some(blob_id), _) => *blob_id,
             (None, Some(file)) => {
                 let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-                let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
+                let n_shards = chain.system().await?.system.params.n_shards;
+                let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
                 *walrus_core::encode::compute_metadata(params, &data)?.blob_id()
             }
             (None, None) => anyhow::bail!("give --blob-id or --file"),
         };
-        let view = chain.blob(&blob_id).await?;
-        let epoch = system.epoch();
-        let live: Vec<_> = view
+        let found = walrus_sdk::blobs::blob_status(&chain, &blob_id).await?;
+        let (status, certified, epoch) = (found.status, found.certified, found.epoch);
+        let end_epoch = found.end_epoch.map(|e| e.0);
+        let objects: Vec<serde_json::Value> = found
             .objects
             .iter()
-            .filter_map(|o| o.object.body.blob().map(|b| (o, b)))
-            .filter(|(_, b)| b.end_epoch() > epoch)
-            .collect();
-        let certified = live.iter().any(|(_, b)| b.certified_epoch.is_some());
-        let end_epoch = live.iter().map(|(_, b)| b.end_epoch().0).max();
-        let status = if view.invalid {
-            "invalid"
-        } else if live.is_empty() {
-            "nonexistent"
-        } else if live.iter().any(|(_, b)| !b.deletable) {
-            "permanent"
-        } else {
-            "deletable"
-        };
-        let objects: Vec<serde_json::Value> = live
-            .iter()
-            .map(|(o, b)| {
+            .map(|(id, b)| {
                 serde_json::json!({
-                    "id": o.id,
+                    "id": id,
                     "deletable": b.deletable,
                     "certifiedEpoch": b.certified_epoch.map(|e| e.0),
                     "endEpoch": b.end_epoch().0,
@@ -314,10 +299,10 @@ pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
             "objects": objects,
         });
         print(json, value, || match end_epoch {
-            Some(end) if !view.invalid => format!(
+            Some(end) if status != "invalid" => format!(
                 "Blob {blob_id}: {status}, {}, stored until epoch {end} (exclusive); {} live object(s); current epoch {epoch}",
                 if certified { "certified" } else { "not certified yet" },
-                live.len()
+                objects.len()
             ),
             _ => format!("Blob {blob_id}: {status} (current epoch {epoch})"),
         });

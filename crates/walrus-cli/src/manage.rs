@@ -1,9 +1,8 @@
 //! `walrus list-blobs`, `walrus delete` and `walrus extend`: the wallet's blob objects.
 
 use anyhow::{bail, Context, Result};
-use walrus_chain::Call;
-use walrus_chain_node::ChainClient;
 use walrus_core::{BlobId, ObjectId};
+use walrus_sdk::Client;
 
 use crate::wallet::{print, Account};
 use crate::GlobalArgs;
@@ -48,16 +47,14 @@ pub struct ExtendArgs {
 pub fn list(args: ListArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
     let network = args.account.resolve(global)?;
-    let key = network.key()?;
-    let chain = ChainClient::new(&network.chain_url);
+    let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let (epoch, objects) = runtime.block_on(async {
-        let epoch = chain.system().await?.system.epoch();
-        anyhow::Ok((epoch, chain.owned_objects(&key.address()).await?))
+        let epoch = client.chain().system().await?.system.epoch();
+        anyhow::Ok((epoch, client.owned_blobs().await?))
     })?;
     let blobs: Vec<serde_json::Value> = objects
         .iter()
-        .filter_map(|o| o.object.body.blob().map(|b| (o.id, b)))
         .filter(|(_, b)| args.include_expired || b.end_epoch() > epoch)
         .map(|(id, b)| {
             serde_json::json!({
@@ -97,18 +94,17 @@ pub fn list(args: ListArgs, global: &GlobalArgs) -> Result<()> {
 pub fn delete(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
     let network = args.account.resolve(global)?;
-    let key = network.key()?;
-    let chain = ChainClient::new(&network.chain_url);
+    let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let deleted = runtime.block_on(async {
         let targets: Vec<ObjectId> = match (args.object_id, args.blob_id) {
             (Some(object_id), _) => vec![object_id],
-            (None, Some(blob_id)) => chain
-                .owned_objects(&key.address())
+            (None, Some(blob_id)) => client
+                .owned_blobs()
                 .await?
-                .iter()
-                .filter(|o| o.object.body.blob().is_some_and(|b| b.blob_id == blob_id && b.deletable))
-                .map(|o| o.id)
+                .into_iter()
+                .filter(|(_, b)| b.blob_id == blob_id && b.deletable)
+                .map(|(id, _)| id)
                 .collect(),
             (None, None) => bail!("give --blob-id or --object-id"),
         };
@@ -116,10 +112,7 @@ pub fn delete(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
             bail!("the wallet owns no deletable object of that blob");
         }
         for blob in &targets {
-            chain
-                .execute(&key, Call::DeleteBlob { blob: *blob })
-                .await
-                .with_context(|| format!("deleting {blob}"))?;
+            client.delete_blob(*blob).await.with_context(|| format!("deleting {blob}"))?;
         }
         anyhow::Ok(targets)
     })?;
@@ -133,15 +126,9 @@ pub fn delete(args: DeleteArgs, global: &GlobalArgs) -> Result<()> {
 pub fn extend(args: ExtendArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
     let network = args.account.resolve(global)?;
-    let key = network.key()?;
-    let chain = ChainClient::new(&network.chain_url);
+    let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
-    let end_epoch = runtime.block_on(async {
-        let call = Call::ExtendBlob { blob: args.blob_obj_id, epochs: args.epochs_extended };
-        chain.execute(&key, call).await?;
-        let object = chain.object(&args.blob_obj_id).await?;
-        object.object.body.blob().map(|b| b.end_epoch()).context("the object is not a blob")
-    })?;
+    let end_epoch = runtime.block_on(client.extend_blob(args.blob_obj_id, args.epochs_extended))?;
     print(json, serde_json::json!({ "objectId": args.blob_obj_id, "endEpoch": end_epoch.0 }), || {
         format!("Blob object {} is now stored until epoch {end_epoch} (exclusive)", args.blob_obj_id)
     });

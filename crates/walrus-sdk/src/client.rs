@@ -196,10 +196,10 @@ impl std::fmt::Debug for ProgressFn {
 /// share the wallet and submit its transactions one at a time (each takes the next nonce).
 #[derive(Debug, Clone)]
 pub struct Client {
-    chain: ChainClient,
-    wallet: Arc<Ed25519KeyPair>,
+    pub(crate) chain: ChainClient,
+    pub(crate) wallet: Arc<Ed25519KeyPair>,
     http: reqwest::Client,
-    tx_turn: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) tx_turn: Arc<tokio::sync::Mutex<()>>,
     progress: Option<ProgressFn>,
 }
 

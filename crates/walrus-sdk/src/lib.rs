@@ -7,8 +7,10 @@
 //! against the blob ID and primary slivers that verify against the metadata, and decodes; an
 //! inconsistently encoded blob reads as [`ReadError::Inconsistent`], never as wrong bytes.
 
+pub mod blobs;
 pub mod client;
 pub mod node_client;
 
+pub use blobs::BlobStatus;
 pub use client::{Client, Progress, ReadError, StoreError, StoreOptions, StoreOutcome, StoreResult};
 pub use node_client::NodeClient;

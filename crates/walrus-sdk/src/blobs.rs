@@ -1,0 +1,90 @@
+//! A blob's status as the chain sees it, and the wallet's blob objects: list, delete, extend.
+
+use walrus_chain::objects::BlobObject;
+use walrus_chain::Call;
+use walrus_chain_node::{ChainClient, ClientError};
+use walrus_core::{BlobId, Epoch, ObjectId};
+
+use crate::Client;
+
+/// What the chain knows of a blob ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobStatus {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// `invalid`, `nonexistent` (no live object), `permanent` (a live permanent object) or
+    /// `deletable`, as the reference's `BlobStatus`.
+    pub status: &'static str,
+    /// Whether a live object is certified.
+    pub certified: bool,
+    /// The latest end epoch of the live objects.
+    pub end_epoch: Option<Epoch>,
+    /// The current epoch.
+    pub epoch: Epoch,
+    /// The live (unexpired) objects.
+    pub objects: Vec<(ObjectId, BlobObject)>,
+}
+
+/// The blob's status, from the chain (not from storage nodes, which could lie); needs no wallet.
+pub async fn blob_status(chain: &ChainClient, blob_id: &BlobId) -> Result<BlobStatus, ClientError> {
+    let epoch = chain.system().await?.system.epoch();
+    let (invalid, objects) = match chain.blob(blob_id).await {
+        Ok(view) => (view.invalid, view.objects),
+        Err(ClientError::Api { status: 404, .. }) => (false, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let objects: Vec<(ObjectId, BlobObject)> = objects
+        .into_iter()
+        .filter_map(|o| o.object.body.blob().cloned().map(|b| (o.id, b)))
+        .filter(|(_, b)| b.end_epoch() > epoch)
+        .collect();
+    let status = if invalid {
+        "invalid"
+    } else if objects.is_empty() {
+        "nonexistent"
+    } else if objects.iter().any(|(_, b)| !b.deletable) {
+        "permanent"
+    } else {
+        "deletable"
+    };
+    Ok(BlobStatus {
+        blob_id: *blob_id,
+        status,
+        certified: !invalid && objects.iter().any(|(_, b)| b.certified_epoch.is_some()),
+        end_epoch: objects.iter().map(|(_, b)| b.end_epoch()).max(),
+        epoch,
+        objects,
+    })
+}
+
+impl Client {
+    /// [`blob_status`] through this client's chain.
+    pub async fn blob_status(&self, blob_id: &BlobId) -> Result<BlobStatus, ClientError> {
+        blob_status(&self.chain, blob_id).await
+    }
+
+    /// The wallet's blob objects, expired ones included.
+    pub async fn owned_blobs(&self) -> Result<Vec<(ObjectId, BlobObject)>, ClientError> {
+        let owned = self.chain.owned_objects(&self.wallet.address()).await?;
+        Ok(owned.into_iter().filter_map(|o| o.object.body.blob().cloned().map(|b| (o.id, b))).collect())
+    }
+
+    /// Deletes a deletable blob object of the wallet; its storage resource returns to it.
+    pub async fn delete_blob(&self, object_id: ObjectId) -> Result<(), ClientError> {
+        let _turn = self.tx_turn.lock().await;
+        self.chain.execute(&self.wallet, Call::DeleteBlob { blob: object_id }).await.map(drop)
+    }
+
+    /// Extends a blob object by `epochs` (paid by the wallet); returns its new end epoch.
+    pub async fn extend_blob(&self, object_id: ObjectId, epochs: u32) -> Result<Epoch, ClientError> {
+        {
+            let _turn = self.tx_turn.lock().await;
+            self.chain.execute(&self.wallet, Call::ExtendBlob { blob: object_id, epochs }).await?;
+        }
+        let object = self.chain.object(&object_id).await?;
+        object.object.body.blob().map(BlobObject::end_epoch).ok_or_else(|| ClientError::Decode {
+            url: self.chain.base().into(),
+            reason: format!("{object_id} is not a blob object"),
+        })
+    }
+}
