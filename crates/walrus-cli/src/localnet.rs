@@ -49,6 +49,9 @@ pub struct LocalnetArgs {
     /// The wallet to fund (created if missing).
     #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
     wallet: PathBuf,
+    /// The gateway's (aggregator and publisher) port on 127.0.0.1.
+    #[arg(long, default_value_t = 31415)]
+    gateway_port: u16,
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -146,17 +149,45 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         )?);
     }
     let runtime = tokio::runtime::Runtime::new()?;
+    // The gateway pays for stores with a wallet of its own (a second process on the user's
+    // wallet would race it for nonces).
+    let gateway_wallet = args.dir.join("gateway.key");
+    runtime.block_on(fund(&ChainClient::new(&chain_url), &gateway_wallet))?;
+    let gateway_wallet = gateway_wallet.to_str().context("the directory path is not UTF-8")?;
+    let bind = format!("127.0.0.1:{}", args.gateway_port);
+    processes.push(start(
+        "gateway",
+        &["daemon", "--bind", &bind, "--chain-url", &chain_url, "--wallet", gateway_wallet],
+        " on http://",
+        &logs.join("gateway.log"),
+    )?);
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
     let served = runtime.block_on(serve(&args, &chain_url, &processes, &addresses));
-    // The nodes stop first, then the chain they follow.
+    // The gateway stops first, then the nodes, then the chain they follow.
     while let Some(process) = processes.pop() {
         drop(process);
     }
     served
 }
 
+/// The key in `path` (created if missing), topped up from the faucet when below half of
+/// [`FUND_WAL`].
+async fn fund(chain: &ChainClient, path: &Path) -> Result<Ed25519KeyPair> {
+    if !path.exists() {
+        write_secret(path, &random_seed()?)?;
+    }
+    let wallet = read_ed25519(path)?;
+    let balance = chain.account(&wallet.address()).await?.account.balance;
+    let fund = walrus_chain::Frost::from_wal(FUND_WAL)?;
+    if balance.0 < fund.0 / 2 {
+        chain.faucet(wallet.address(), fund.0).await?;
+    }
+    Ok(wallet)
+}
+
 /// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
-/// `processes` are the chain's and then the nodes' in genesis order, at `addresses`.
+/// `processes` are the chain's, the nodes' in genesis order (at `addresses`), then the
+/// gateway's.
 async fn serve(
     args: &LocalnetArgs,
     chain_url: &str,
@@ -164,15 +195,7 @@ async fn serve(
     addresses: &[String],
 ) -> Result<()> {
     let chain = ChainClient::new(chain_url);
-    if !args.wallet.exists() {
-        write_secret(&args.wallet, &random_seed()?)?;
-    }
-    let wallet = read_ed25519(&args.wallet)?;
-    let balance = chain.account(&wallet.address()).await?.account.balance;
-    let fund = walrus_chain::Frost::from_wal(FUND_WAL)?;
-    if balance.0 < fund.0 / 2 {
-        chain.faucet(wallet.address(), fund.0).await?;
-    }
+    let wallet = fund(&chain, &args.wallet).await?;
     let committee = chain.committee().await?;
     let nodes: Vec<serde_json::Value> = committee
         .members
@@ -189,9 +212,12 @@ async fn serve(
             })
         })
         .collect();
+    let gateway_url = format!("http://127.0.0.1:{}", args.gateway_port);
     let description = serde_json::json!({
         "chainUrl": chain_url,
         "chainPid": processes[0].child.id(),
+        "gatewayUrl": gateway_url,
+        "gatewayPid": processes.last().map(|p| p.child.id()),
         "wallet": args.wallet,
         "nodes": nodes,
     });
@@ -206,6 +232,7 @@ async fn serve(
     for node in &nodes {
         println!("  node {} ({} shards)", node["url"].as_str().unwrap_or("?"), node["shards"]);
     }
+    println!("  gateway {gateway_url} (aggregator and publisher: GET/PUT {gateway_url}/v1/blobs)");
     println!("{check}");
     println!(
         "Wallet {} ({}), network described in {}",

@@ -9,6 +9,7 @@ mod blob;
 mod blob_id;
 mod chain;
 mod config;
+mod daemon;
 mod info;
 mod localnet;
 mod manage;
@@ -80,6 +81,12 @@ enum Command {
     Health(info::ChainArgs),
     /// Measure store and read latency and throughput on the network (the localnet by default).
     Bench(bench::BenchArgs),
+    /// Serve the HTTP read API (GET /v1/blobs/{blob_id}, ...).
+    Aggregator(daemon::DaemonArgs),
+    /// Serve the HTTP store API (PUT /v1/blobs), paid by the wallet.
+    Publisher(daemon::DaemonArgs),
+    /// Serve both the aggregator's and the publisher's API.
+    Daemon(daemon::DaemonArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +108,9 @@ fn main() -> ExitCode {
         Command::Info(args) => info::info(args, &cli.global),
         Command::Health(args) => info::health(args, &cli.global),
         Command::Bench(args) => bench::run(args, &cli.global),
+        Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),
+        Command::Publisher(args) => daemon::run(args, &cli.global, daemon::Role::Publisher),
+        Command::Daemon(args) => daemon::run(args, &cli.global, daemon::Role::Daemon),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +124,15 @@ fn main() -> ExitCode {
 /// Logs go to standard error, filtered by `RUST_LOG` (for example `RUST_LOG=walrus_sdk=debug`);
 /// by default servers log at `info` and client commands only warnings.
 fn init_logging(command: &Command) {
-    let server = matches!(command, Command::Chain(_) | Command::Node(_) | Command::Localnet(_));
+    let server = matches!(
+        command,
+        Command::Chain(_)
+            | Command::Node(_)
+            | Command::Localnet(_)
+            | Command::Aggregator(_)
+            | Command::Publisher(_)
+            | Command::Daemon(_)
+    );
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -71,6 +71,8 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         &(port + 1).to_string(),
         "--wallet",
         wallet.to_str().expect("utf-8"),
+        "--gateway-port",
+        &(port + 8).to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -105,7 +107,37 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         .as_str()
         .expect("blob ID")
         .to_string();
+    // The gateway it started stores and reads over HTTP, as the Walrus docs' examples do.
+    let gateway = described["gatewayUrl"].as_str().expect("gateway URL").to_string();
+    assert_eq!(gateway, format!("http://127.0.0.1:{}", port + 8));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let via_gateway = b"through the gateway\n".repeat(100);
+    let put: serde_json::Value = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .put(format!("{gateway}/v1/blobs?epochs=2"))
+            .body(via_gateway.clone())
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("JSON")
+    });
+    let gateway_blob = put["newlyCreated"]["blobObject"]["blobId"].as_str().expect("blob ID").to_string();
+    let get = |blob_id: String| {
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .get(format!("{gateway}/v1/blobs/{blob_id}"))
+                .send()
+                .await
+                .expect("GET");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("body").to_vec()
+        })
+    };
+    assert_eq!(get(gateway_blob.clone()), via_gateway);
+    assert_eq!(get(blob_id.clone()), std::fs::read(&file).expect("original"), "a CLI blob via the gateway");
     let pids: Vec<u64> = std::iter::once(described["chainPid"].as_u64().expect("pid"))
+        .chain(std::iter::once(described["gatewayPid"].as_u64().expect("gateway pid")))
         .chain(nodes.iter().map(|n| n["pid"].as_u64().expect("pid")))
         .collect();
     stop(child);
@@ -120,6 +152,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         .output()
         .expect("walrus read runs");
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert_eq!(get(gateway_blob), via_gateway, "a gateway blob after the restart");
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
     stop(child);
 }

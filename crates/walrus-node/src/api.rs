@@ -59,28 +59,38 @@ fn status_name(status: StatusCode) -> &'static str {
         400 => "INVALID_ARGUMENT",
         404 => "NOT_FOUND",
         409 => "ALREADY_EXISTS",
+        403 => "PERMISSION_DENIED",
         413 => "OUT_OF_RANGE",
+        416 => "OUT_OF_RANGE",
+        429 => "RESOURCE_EXHAUSTED",
+        504 => "DEADLINE_EXCEEDED",
         451 => "UNAVAILABLE_FOR_LEGAL_REASONS",
         503 => "UNAVAILABLE",
         _ => "INTERNAL",
     }
 }
 
+/// The reference's error body (AIP-193 with one `ErrorInfo`), shared with the gateway, which
+/// answers with the domain `daemon.walrus.space`.
+pub fn error_body(status: StatusCode, reason: &str, message: &str, domain: &str) -> serde_json::Value {
+    json!({
+        "error": {
+            "code": status.as_u16(),
+            "status": status_name(status),
+            "message": message,
+            "details": [{
+                "@type": "ErrorInfo",
+                "reason": reason,
+                "domain": domain,
+                "metadata": {},
+            }],
+        }
+    })
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "code": self.status.as_u16(),
-                "status": status_name(self.status),
-                "message": self.message,
-                "details": [{
-                    "@type": "ErrorInfo",
-                    "reason": self.reason,
-                    "domain": "storage.walrus.space",
-                    "metadata": {},
-                }],
-            }
-        });
+        let body = error_body(self.status, self.reason, &self.message, "storage.walrus.space");
         (self.status, Json(body)).into_response()
     }
 }

@@ -3,6 +3,7 @@
 use walrus_chain::objects::BlobObject;
 use walrus_chain::Call;
 use walrus_chain_node::{ChainClient, ClientError};
+use walrus_core::keys::Address;
 use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::Client;
@@ -67,6 +68,12 @@ impl Client {
     pub async fn owned_blobs(&self) -> Result<Vec<(ObjectId, BlobObject)>, ClientError> {
         let owned = self.chain.owned_objects(&self.wallet.address()).await?;
         Ok(owned.into_iter().filter_map(|o| o.object.body.blob().cloned().map(|b| (o.id, b))).collect())
+    }
+
+    /// Gives a blob object (or any owned object) of the wallet to `to`.
+    pub async fn transfer_object(&self, object: ObjectId, to: Address) -> Result<(), ClientError> {
+        let _turn = self.tx_turn.lock().await;
+        self.chain.execute(&self.wallet, Call::TransferObject { object, to }).await.map(drop)
     }
 
     /// Deletes a deletable blob object of the wallet; its storage resource returns to it.

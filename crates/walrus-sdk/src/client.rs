@@ -1,6 +1,5 @@
 //! Storing and reading blobs through the chain and the storage nodes.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,16 +9,14 @@ use walrus_chain::system::{Committee, Member};
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
 use walrus_chain_node::{ChainClient, ClientError};
-use walrus_core::decode::{decode_blob, ConsistencyCheck, DecodeError};
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::messages::{
     signers_to_bitmap, BlobPersistenceType, Certificate, SignedMessage, StorageConfirmation,
 };
-use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::params::Quorum;
-use walrus_core::sliver::{verify_slivers, SliverUploadRef, UnverifiedSliver, VerifiedSliver};
-use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
+use walrus_core::sliver::SliverUploadRef;
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverType};
 
 use crate::node_client::{NodeClient, NodeError};
 
@@ -72,6 +69,28 @@ impl StoreOutcome {
     }
 }
 
+/// Where a new blob's storage came from, as the reference's `resourceOperation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceOperation {
+    /// Storage bought for this blob and registered.
+    RegisterFromScratch {
+        /// Encoded bytes bought.
+        encoded_length: u64,
+        /// Epochs bought.
+        epochs_ahead: u32,
+    },
+    /// A storage resource the wallet owned, registered.
+    ReuseStorage {
+        /// Encoded bytes used.
+        encoded_length: u64,
+    },
+    /// A registration the wallet had left uncertified.
+    ReuseRegistration {
+        /// Encoded bytes.
+        encoded_length: u64,
+    },
+}
+
 /// What a store did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreResult {
@@ -87,6 +106,8 @@ pub struct StoreResult {
     pub certified_epoch: Epoch,
     /// Shards whose nodes confirmed.
     pub confirmed_shards: usize,
+    /// Where its storage came from.
+    pub resource: ResourceOperation,
 }
 
 /// Why a store failed.
@@ -111,31 +132,6 @@ pub enum StoreError {
     /// Something else (a task failed, a certificate could not be built).
     #[error("{0}")]
     Other(String),
-}
-
-/// Why a read failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// A chain request failed.
-    #[error(transparent)]
-    Chain(#[from] ClientError),
-    /// No node served metadata that verifies against the blob ID.
-    #[error("no storage node served valid metadata for {0} (not stored, expired, or invalid)")]
-    NotFound(BlobId),
-    /// Not enough verified primary slivers.
-    #[error("only {have} of the {need} primary slivers needed were served and verified")]
-    NotEnoughSlivers {
-        /// Verified slivers.
-        have: usize,
-        /// Needed.
-        need: usize,
-    },
-    /// The blob was encoded inconsistently: it has no well-defined content.
-    #[error("blob {0} is inconsistently encoded (invalid)")]
-    Inconsistent(BlobId),
-    /// Decoding failed otherwise.
-    #[error("decoding failed: {0}")]
-    Decode(String),
 }
 
 /// Most input bytes encoded and uploaded at once by [`Client::store_many`] (the encoded form
@@ -198,7 +194,7 @@ impl std::fmt::Debug for ProgressFn {
 pub struct Client {
     pub(crate) chain: ChainClient,
     pub(crate) wallet: Arc<Ed25519KeyPair>,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     pub(crate) tx_turn: Arc<tokio::sync::Mutex<()>>,
     progress: Option<ProgressFn>,
 }
@@ -208,7 +204,7 @@ enum Prepared {
     /// Nothing more to do.
     Done(StoreOutcome),
     /// Upload it for this blob object.
-    Upload(Arc<EncodedBlob>, ObjectId),
+    Upload(Arc<EncodedBlob>, ObjectId, ResourceOperation),
 }
 
 impl Client {
@@ -225,13 +221,19 @@ impl Client {
         }
     }
 
+    /// A client for reads and chain queries only (an aggregator): its wallet is a fixed key that
+    /// is never funded, so anything that must pay fails on chain.
+    pub fn read_only(chain_url: &str) -> Self {
+        Client::new(chain_url, Ed25519KeyPair::from_seed(&[0u8; 32]))
+    }
+
     /// This client, reporting what its stores and reads reach to `progress`.
     pub fn with_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ProgressFn(Arc::new(progress)));
         self
     }
 
-    fn report(&self, progress: Progress) {
+    pub(crate) fn report(&self, progress: Progress) {
         if let Some(ProgressFn(report)) = &self.progress {
             report(progress);
         }
@@ -247,7 +249,7 @@ impl Client {
         &self.wallet
     }
 
-    async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
+    pub(crate) async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
         let system = self.chain.system().await?;
         let params = EncodingParams::new(u64::from(system.system.params.n_shards))
             .map_err(|e| ClientError::Decode { url: self.chain.base().into(), reason: e.to_string() })?;
@@ -310,12 +312,14 @@ impl Client {
             results.push(None);
             match self.prepare(data, options, params, committee).await {
                 Ok(Prepared::Done(outcome)) => results[position] = Some(Ok(outcome)),
-                Ok(Prepared::Upload(blob, object_id)) => to_upload.push((position, blob, object_id)),
+                Ok(Prepared::Upload(blob, object_id, resource)) => {
+                    to_upload.push((position, blob, object_id, resource))
+                }
                 Err(e) => results[position] = Some(Err(e)),
             }
         }
         let mut tasks = JoinSet::new();
-        for (index, (_, blob, object_id)) in to_upload.iter().enumerate() {
+        for (index, (_, blob, object_id, _)) in to_upload.iter().enumerate() {
             let (client, blob, committee) = (self.clone(), Arc::clone(blob), committee.clone());
             let deletable = options.deletable.then_some(*object_id);
             tasks
@@ -328,10 +332,11 @@ impl Client {
                 confirmed[index] = outcome;
             }
         }
-        for ((position, blob, object_id), confirmed) in to_upload.into_iter().zip(confirmed) {
+        for ((position, blob, object_id, resource), confirmed) in to_upload.into_iter().zip(confirmed) {
             let outcome = match confirmed {
                 Ok((certificate, shards)) => {
-                    self.certify(&blob, object_id, certificate, shards, committee).await
+                    let registered = (object_id, resource);
+                    self.certify(&blob, registered, certificate, shards, committee).await
                 }
                 Err(e) => Err(e),
             };
@@ -367,9 +372,10 @@ impl Client {
             }
         }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-        let object_id = self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
+        let (object_id, resource) =
+            self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
         self.report(Progress::Registered { blob_id, object_id });
-        Ok(Prepared::Upload(blob, object_id))
+        Ok(Prepared::Upload(blob, object_id, resource))
     }
 
     /// A blob object to upload `blob` for: one this wallet registered before (uncertified,
@@ -382,7 +388,7 @@ impl Client {
         options: StoreOptions,
         epoch: Epoch,
         until: Epoch,
-    ) -> Result<ObjectId, StoreError> {
+    ) -> Result<(ObjectId, ResourceOperation), StoreError> {
         let metadata = blob.metadata();
         let _turn = self.tx_turn.lock().await;
         let owned = self.chain.owned_objects(&self.wallet.address()).await?;
@@ -395,7 +401,7 @@ impl Client {
                 .then_some(object.id)
         });
         if let Some(object_id) = registered {
-            return Ok(object_id);
+            return Ok((object_id, ResourceOperation::ReuseRegistration { encoded_length: encoded_size }));
         }
         let fitting = owned
             .iter()
@@ -410,17 +416,23 @@ impl Client {
                 _ => None,
             })
             .min_by_key(|storage| (storage.storage_size, storage.end_epoch));
-        let storage = match fitting {
+        let (storage, resource) = match fitting {
             Some(storage) => {
                 if storage.storage_size > encoded_size {
                     let split = Call::SplitStorageBySize { storage: storage.id, size: encoded_size };
                     self.chain.execute(&self.wallet, split).await?;
                 }
-                storage.id
+                (storage.id, ResourceOperation::ReuseStorage { encoded_length: encoded_size })
             }
             None => {
                 let reserve = Call::ReserveSpace { size: encoded_size, epochs_ahead: options.epochs_ahead };
-                first_created(&self.chain.execute(&self.wallet, reserve).await?.effects.created)?
+                let created =
+                    first_created(&self.chain.execute(&self.wallet, reserve).await?.effects.created)?;
+                let bought = ResourceOperation::RegisterFromScratch {
+                    encoded_length: encoded_size,
+                    epochs_ahead: options.epochs_ahead,
+                };
+                (created, bought)
             }
         };
         let register = Call::RegisterBlob {
@@ -431,13 +443,13 @@ impl Client {
             encoding_type: 1,
             deletable: options.deletable,
         };
-        first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)
+        Ok((first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?, resource))
     }
 
     async fn certify(
         &self,
         blob: &EncodedBlob,
-        object_id: ObjectId,
+        (object_id, resource): (ObjectId, ResourceOperation),
         certificate: Certificate,
         confirmed_shards: usize,
         committee: &Committee,
@@ -465,6 +477,7 @@ impl Client {
             encoded_size: params.encoded_blob_length(metadata.unencoded_length())?,
             certified_epoch: committee.epoch,
             confirmed_shards,
+            resource,
         }))
     }
 
@@ -567,96 +580,6 @@ impl Client {
         let certificate = Certificate::aggregate(signed).map_err(|e| StoreError::Other(e.to_string()))?;
         Ok((certificate, weight))
     }
-
-    /// Reads the blob `blob_id` back, with the reference's default consistency check.
-    pub async fn read(&self, blob_id: &BlobId) -> Result<Vec<u8>, ReadError> {
-        self.read_with(blob_id, ConsistencyCheck::Default).await
-    }
-
-    /// Reads the blob `blob_id` back with the given consistency check (`Strict` re-encodes the
-    /// blob and compares the blob ID; `Skip` relies on the slivers' own verification).
-    pub async fn read_with(&self, blob_id: &BlobId, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
-        let started = Instant::now();
-        let (params, committee) = self.committee().await?;
-        let metadata = self.read_metadata(blob_id, params, &committee).await?;
-        tracing::debug!("{blob_id}: metadata at {:?}", started.elapsed());
-        let metadata = Arc::new(metadata);
-        let need = params.primary_source_symbols();
-        let n = params.n_shards();
-        let owners: BTreeMap<ShardIndex, usize> = committee
-            .members
-            .iter()
-            .enumerate()
-            .flat_map(|(index, member)| member.shards.iter().map(move |shard| (*shard, index)))
-            .collect();
-        // Systematic slivers first (decoding from them is a copy), then the repair ones; each
-        // round asks only for what is still missing, and a member that failed is not asked again.
-        let mut untried = (0..n).map(SliverPairIndex);
-        let mut failed: BTreeSet<usize> = BTreeSet::new();
-        let mut slivers: BTreeMap<SliverPairIndex, VerifiedSliver> = BTreeMap::new();
-        while slivers.len() < need {
-            let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
-            let mut asked = 0;
-            while asked < need - slivers.len() {
-                let Some(pair) = untried.next() else { break };
-                let Some(&member) = owners.get(&blob_id.shard_for_pair(pair, n)) else { continue };
-                if !failed.contains(&member) {
-                    asks.entry(member).or_default().push(pair);
-                    asked += 1;
-                }
-            }
-            if asked == 0 {
-                break;
-            }
-            let mut tasks = JoinSet::new();
-            for (member, pairs) in asks {
-                let node = NodeClient::new(&committee.members[member].network_address, self.http.clone());
-                let metadata = Arc::clone(&metadata);
-                tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let Ok((member, (found, ask_again))) = joined else { continue };
-                slivers.extend(found);
-                self.report(Progress::Slivers { blob_id: *blob_id, have: slivers.len().min(need), need });
-                if !ask_again {
-                    failed.insert(member);
-                }
-            }
-        }
-        tracing::debug!("{blob_id}: {} primary slivers at {:?}", slivers.len(), started.elapsed());
-        if slivers.len() < need {
-            return Err(ReadError::NotEnoughSlivers { have: slivers.len(), need });
-        }
-        let id = *blob_id;
-        tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
-            .await
-            .map_err(|e| ReadError::Decode(e.to_string()))?
-            .map_err(|e| match e {
-                DecodeError::InconsistentBlob => ReadError::Inconsistent(id),
-                other => ReadError::Decode(other.to_string()),
-            })
-    }
-
-    /// The first metadata a member serves that verifies against the blob ID.
-    async fn read_metadata(
-        &self,
-        blob_id: &BlobId,
-        params: EncodingParams,
-        committee: &Committee,
-    ) -> Result<VerifiedBlobMetadataWithId, ReadError> {
-        for member in &committee.members {
-            let node = NodeClient::new(&member.network_address, self.http.clone());
-            let Ok(unverified) = node.metadata(blob_id).await else { continue };
-            if unverified.blob_id != *blob_id {
-                continue;
-            }
-            if let Ok(verified) = unverified.verify(params) {
-                return Ok(verified);
-            }
-            tracing::warn!("{} served metadata of {blob_id} that does not verify", member.network_address);
-        }
-        Err(ReadError::NotFound(*blob_id))
-    }
 }
 
 fn first_created(created: &[ObjectId]) -> Result<ObjectId, StoreError> {
@@ -723,48 +646,4 @@ fn retriable(e: &NodeError) -> bool {
         NodeError::Transport { .. } => true,
         NodeError::Decode { .. } => false,
     }
-}
-
-/// The primary slivers of `pairs` a member serves that verify against the metadata, and
-/// whether the member may be asked again (it did not fail, and every sliver it served verified).
-async fn primaries_from(
-    node: &NodeClient,
-    metadata: &Arc<VerifiedBlobMetadataWithId>,
-    pairs: Vec<SliverPairIndex>,
-) -> (Vec<(SliverPairIndex, VerifiedSliver)>, bool) {
-    let n = metadata.params().n_shards();
-    let wanted: Vec<(SliverPairIndex, SliverType)> =
-        pairs.iter().map(|pair| (*pair, SliverType::Primary)).collect();
-    let served = match node.slivers(metadata.blob_id(), &wanted).await {
-        Ok(served) if served.len() == wanted.len() => served,
-        Ok(_) => return (Vec::new(), false),
-        Err(e) => {
-            tracing::debug!("{}: {e}", metadata.blob_id());
-            return (Vec::new(), false);
-        }
-    };
-    let (pairs, slivers): (Vec<SliverPairIndex>, Vec<UnverifiedSliver>) = pairs
-        .into_iter()
-        .zip(served)
-        .filter_map(|(pair, sliver)| sliver.map(|sliver| (pair, sliver)))
-        .unzip();
-    let indices_match = pairs
-        .iter()
-        .zip(&slivers)
-        .all(|(pair, sliver)| sliver.index == pair.to_sliver_index(SliverType::Primary, n));
-    if !indices_match {
-        return (Vec::new(), false);
-    }
-    let metadata = Arc::clone(metadata);
-    let verified =
-        tokio::task::spawn_blocking(move || verify_slivers(SliverType::Primary, &metadata, slivers)).await;
-    let Ok(verified) = verified else { return (Vec::new(), false) };
-    let served = verified.len();
-    let good: Vec<(SliverPairIndex, VerifiedSliver)> = pairs
-        .into_iter()
-        .zip(verified)
-        .filter_map(|(pair, verified)| verified.ok().map(|v| (pair, v)))
-        .collect();
-    let honest = good.len() == served;
-    (good, honest)
 }

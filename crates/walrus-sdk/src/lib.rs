@@ -10,7 +10,9 @@
 pub mod blobs;
 pub mod client;
 pub mod node_client;
+pub mod read;
 
 pub use blobs::BlobStatus;
-pub use client::{Client, Progress, ReadError, StoreError, StoreOptions, StoreOutcome, StoreResult};
+pub use client::{Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
 pub use node_client::NodeClient;
+pub use read::ReadError;

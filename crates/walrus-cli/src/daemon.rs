@@ -1,0 +1,58 @@
+//! `walrus aggregator`, `walrus publisher` and `walrus daemon` (both): the HTTP gateway.
+
+use std::net::SocketAddr;
+
+use anyhow::Result;
+use walrus_gateway::{start, GatewayConfig};
+use walrus_sdk::Client;
+
+use crate::wallet::Account;
+use crate::GlobalArgs;
+
+/// Which endpoints to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads.
+    Aggregator,
+    /// Stores.
+    Publisher,
+    /// Both.
+    Daemon,
+}
+
+/// `walrus aggregator|publisher|daemon`
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Where to listen (the reference's default).
+    #[arg(long, default_value = "127.0.0.1:31415")]
+    bind: SocketAddr,
+    /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
+    #[arg(long, default_value_t = 10_240)]
+    max_body_size: usize,
+    /// Stores at once (more wait, up to the same number again; beyond that, 429).
+    #[arg(long, default_value_t = 8)]
+    max_concurrent_stores: usize,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// Runs the gateway until interrupted.
+pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
+    let network = args.account.resolve(global)?;
+    let writer = match role {
+        Role::Aggregator => None,
+        Role::Publisher | Role::Daemon => Some(Client::new(&network.chain_url, network.key()?)),
+    };
+    let mut config = GatewayConfig::new(args.bind);
+    config.max_body_bytes =
+        args.max_body_size.checked_mul(1024).ok_or_else(|| anyhow::anyhow!("--max-body-size too large"))?;
+    config.max_concurrent_stores = args.max_concurrent_stores.max(1);
+    config.store_queue = config.max_concurrent_stores;
+    config.serve_reads = role != Role::Publisher;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let gateway = start(config, &network.chain_url, writer).await?;
+        eprintln!("{role:?} on http://{} (chain {}); Ctrl-C to stop", gateway.addr, network.chain_url);
+        gateway.run_until(crate::chain::shutdown_signal()).await
+    })
+}

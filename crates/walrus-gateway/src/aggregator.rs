@@ -1,0 +1,233 @@
+//! Reads: `GET`/`HEAD /v1/blobs/{blob_id}` and `GET /v1/blobs/by-object-id/{object_id}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use walrus_core::decode::ConsistencyCheck;
+use walrus_core::{BlobId, ObjectId};
+use walrus_sdk::ReadError;
+
+use crate::{Gateway, GatewayError};
+
+/// Read options, as the reference's query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReadQuery {
+    #[serde(default)]
+    strict_consistency_check: bool,
+    #[serde(default)]
+    skip_consistency_check: bool,
+}
+
+impl ReadQuery {
+    fn check(&self) -> Result<ConsistencyCheck, GatewayError> {
+        match (self.strict_consistency_check, self.skip_consistency_check) {
+            (true, true) => Err(GatewayError::bad(
+                "INVALID_CONSISTENCY_CHECK",
+                "strict_consistency_check and skip_consistency_check exclude each other",
+            )),
+            (true, false) => Ok(ConsistencyCheck::Strict),
+            (false, true) => Ok(ConsistencyCheck::Skip),
+            (false, false) => Ok(ConsistencyCheck::Default),
+        }
+    }
+}
+
+/// `GET /v1/blobs/{blob_id}`.
+pub(crate) async fn blob(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    let blob_id: BlobId = id
+        .parse()
+        .map_err(|e| GatewayError::bad("INVALID_BLOB_ID", format!("{id:?} is not a blob ID: {e}")))?;
+    serve(&gateway, &blob_id, query.check()?, &headers, BTreeMap::new()).await
+}
+
+/// `GET /v1/blobs/by-object-id/{object_id}`: the blob of a Blob or SharedBlob object, with
+/// its allowed attributes as headers.
+pub(crate) async fn by_object_id(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    let object_id: ObjectId = id
+        .parse()
+        .map_err(|e| GatewayError::bad("INVALID_OBJECT_ID", format!("{id:?} is not an object ID: {e}")))?;
+    let check = query.check()?;
+    let object = gateway.reader.chain().object(&object_id).await.map_err(|e| match e {
+        walrus_chain_node::ClientError::Api { status: 404, .. } => {
+            GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", format!("no object {object_id}"))
+        }
+        other => unavailable(other),
+    })?;
+    let blob = object.object.body.blob().ok_or_else(|| {
+        GatewayError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_NOT_FOUND",
+            format!("{object_id} is not a blob object"),
+        )
+    })?;
+    let allowed: BTreeMap<String, String> = blob
+        .attributes
+        .iter()
+        .filter(|(key, _)| gateway.config.allowed_headers.iter().any(|a| a.eq_ignore_ascii_case(key)))
+        .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()))
+        .collect();
+    serve(&gateway, &blob.blob_id, check, &headers, allowed).await
+}
+
+async fn serve(
+    gateway: &Gateway,
+    blob_id: &BlobId,
+    check: ConsistencyCheck,
+    request: &HeaderMap,
+    attributes: BTreeMap<String, String>,
+) -> Result<Response, GatewayError> {
+    let etag = blob_id.to_string();
+    if request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|tag| tag.trim().trim_start_matches("W/").trim_matches('"') == etag)
+    }) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        cache_headers(response.headers_mut(), &etag);
+        return Ok(response);
+    }
+    let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
+    let data = gateway.reader.read_with(blob_id, check).await.map_err(|e| match e {
+        ReadError::NotFound(_) => GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e),
+        ReadError::Inconsistent(_) => GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e),
+        ReadError::NotEnoughSlivers { .. } | ReadError::Chain(_) => {
+            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
+        }
+        ReadError::Decode(_) => GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e),
+    })?;
+    let total = data.len() as u64;
+    let range = match request.get(header::RANGE) {
+        None => None,
+        Some(value) => Some(byte_range(value.to_str().unwrap_or(""), total)?),
+    };
+    let (status, body) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, data[start as usize..=end as usize].to_vec()),
+        None => (StatusCode::OK, data),
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    cache_headers(headers, &etag);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = range {
+        let value = format!("bytes {start}-{end}/{total}");
+        headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(internal)?);
+    }
+    headers.insert(header::CONTENT_TYPE, content_type(request));
+    for (key, value) in attributes {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(key), HeaderValue::from_str(&value)) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Immutable content: the blob ID is the ETag, and caches may keep it a day.
+fn cache_headers(headers: &mut HeaderMap, etag: &str) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400, stale-while-revalidate=3600"),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// As the reference: the request's `Accept` if it names one type (no `*`), else its
+/// `Content-Type`, else `application/octet-stream`.
+fn content_type(request: &HeaderMap) -> HeaderValue {
+    let accept = request
+        .get(header::ACCEPT)
+        .filter(|v| v.to_str().is_ok_and(|s| !s.contains('*') && !s.contains(',') && !s.trim().is_empty()));
+    accept
+        .or_else(|| request.get(header::CONTENT_TYPE))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"))
+}
+
+/// One closed range of `bytes=a-b`, `bytes=a-` or `bytes=-n` within `total` bytes, as inclusive
+/// offsets; several ranges or bad syntax are 400, an unsatisfiable range 416.
+pub(crate) fn byte_range(value: &str, total: u64) -> Result<(u64, u64), GatewayError> {
+    let invalid = || {
+        GatewayError::bad("INVALID_BYTE_RANGE", format!("unsupported Range {value:?}: give one bytes=a-b"))
+    };
+    let spec = value.trim().strip_prefix("bytes=").ok_or_else(invalid)?;
+    if spec.contains(',') {
+        return Err(invalid());
+    }
+    let (first, last) = spec.split_once('-').ok_or_else(invalid)?;
+    let parse = |s: &str| s.trim().parse::<u64>().map_err(|_| invalid());
+    let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
+        (true, true) => return Err(invalid()),
+        (true, false) => {
+            let suffix = parse(last)?;
+            if suffix == 0 {
+                return Err(unsatisfiable(value, total));
+            }
+            (total.saturating_sub(suffix), total.saturating_sub(1))
+        }
+        (false, true) => (parse(first)?, total.saturating_sub(1)),
+        (false, false) => (parse(first)?, parse(last)?.min(total.saturating_sub(1))),
+    };
+    if total == 0 || start >= total || start > end {
+        return Err(unsatisfiable(value, total));
+    }
+    Ok((start, end))
+}
+
+fn unsatisfiable(value: &str, total: u64) -> GatewayError {
+    GatewayError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "INVALID_BYTE_RANGE",
+        format!("Range {value:?} is outside the blob's {total} bytes"),
+    )
+}
+
+fn unavailable(e: impl ToString) -> GatewayError {
+    GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
+}
+
+fn internal(e: impl ToString) -> GatewayError {
+    GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(byte_range("bytes=0-9", 100).map_err(|e| e.reason), Ok((0, 9)));
+        assert_eq!(byte_range("bytes=90-", 100).map_err(|e| e.reason), Ok((90, 99)));
+        assert_eq!(byte_range("bytes=-10", 100).map_err(|e| e.reason), Ok((90, 99)));
+        assert_eq!(byte_range("bytes=50-500", 100).map_err(|e| e.reason), Ok((50, 99)));
+        assert_eq!(byte_range("bytes=-500", 100).map_err(|e| e.reason), Ok((0, 99)));
+        for bad in ["bytes=0-1,5-6", "items=0-1", "bytes=-", "bytes=a-b"] {
+            assert_eq!(
+                byte_range(bad, 100).map_err(|e| e.status).err(),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
+        for unsatisfiable in ["bytes=100-", "bytes=5-2", "bytes=-0"] {
+            assert_eq!(
+                byte_range(unsatisfiable, 100).map_err(|e| e.status).err(),
+                Some(StatusCode::RANGE_NOT_SATISFIABLE),
+                "{unsatisfiable}"
+            );
+        }
+        assert!(byte_range("bytes=0-0", 0).is_err(), "nothing to range over in an empty blob");
+    }
+}

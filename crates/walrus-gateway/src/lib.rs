@@ -1,0 +1,208 @@
+//! The HTTP gateway (`walrus aggregator`, `walrus publisher`, `walrus daemon`), with the
+//! reference daemon's API (`../shared/spec/protocol.md` §7.5–§7.7):
+//!
+//! - aggregator: `GET`/`HEAD /v1/blobs/{blob_id}` (single `Range`, `ETag`, long-lived
+//!   `Cache-Control`), `GET /v1/blobs/by-object-id/{object_id}` (allowed attributes become
+//!   headers);
+//! - publisher: `PUT /v1/blobs?epochs=&permanent=&deletable=&force=&send_object_to=`, answering
+//!   the reference's `newlyCreated` / `alreadyCertified` JSON; a body limit and a bounded
+//!   number of concurrent stores (429 beyond);
+//! - both: `GET /status` (`OK`), `GET /v1/api` (the OpenAPI description), CORS for any origin,
+//!   and the reference's error JSON (AIP-193, domain `daemon.walrus.space`) on every error.
+
+mod aggregator;
+mod publisher;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Semaphore};
+use walrus_sdk::Client;
+
+/// How the gateway is set up.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Largest blob a `PUT /v1/blobs` may carry (the reference's default: 10 MiB).
+    pub max_body_bytes: usize,
+    /// Stores running at once (the reference's default: 8).
+    pub max_concurrent_stores: usize,
+    /// Stores waiting for a turn beyond those (8); more are answered 429.
+    pub store_queue: usize,
+    /// Reads at once, running or waiting (256 + 320); more are answered 429.
+    pub max_concurrent_reads: usize,
+    /// Blob attributes (lower case) that `by-object-id` reads return as headers.
+    pub allowed_headers: Vec<String>,
+    /// Serve the read endpoints (an aggregator or a daemon; a bare publisher does not).
+    pub serve_reads: bool,
+}
+
+impl GatewayConfig {
+    /// The reference's defaults, listening on `bind`.
+    pub fn new(bind: SocketAddr) -> Self {
+        GatewayConfig {
+            bind,
+            max_body_bytes: 10 << 20,
+            max_concurrent_stores: 8,
+            store_queue: 8,
+            max_concurrent_reads: 576,
+            allowed_headers: [
+                "content-type",
+                "authorization",
+                "content-disposition",
+                "content-encoding",
+                "content-language",
+                "content-location",
+                "link",
+            ]
+            .map(String::from)
+            .to_vec(),
+            serve_reads: true,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub(crate) struct Gateway {
+    pub(crate) config: GatewayConfig,
+    /// For reads and chain queries.
+    pub(crate) reader: Client,
+    /// For stores; `None` for an aggregator.
+    pub(crate) writer: Option<Client>,
+    pub(crate) reads: Arc<Semaphore>,
+    pub(crate) store_slots: Arc<Semaphore>,
+    pub(crate) store_turns: Arc<Semaphore>,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct RunningGateway {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: oneshot::Sender<()>,
+}
+
+impl RunningGateway {
+    /// Serves until `stop` resolves, then shuts down.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        stop.await;
+        self.stop().await
+    }
+
+    /// Stops serving.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
+
+/// Starts a gateway over the chain at `chain_url`: an aggregator, and a publisher too when
+/// `writer` (a client with a funded wallet) is given.
+pub async fn start(
+    config: GatewayConfig,
+    chain_url: &str,
+    writer: Option<Client>,
+) -> anyhow::Result<RunningGateway> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let gateway = Arc::new(Gateway {
+        reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
+        store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
+        store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
+        reader: Client::read_only(chain_url),
+        writer,
+        config,
+    });
+    let app = router(gateway);
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningGateway { addr, server, shutdown })
+}
+
+fn router(gateway: Arc<Gateway>) -> Router {
+    let mut app = Router::new().route("/status", get(|| async { "OK" })).route("/v1/api", get(openapi));
+    if gateway.config.serve_reads {
+        app = app
+            .route("/v1/blobs/{blob_id}", get(aggregator::blob))
+            .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id));
+    }
+    if gateway.writer.is_some() {
+        app = app.route("/v1/blobs", axum::routing::put(publisher::store));
+    }
+    app.fallback(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(gateway.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(cors))
+        .with_state(gateway)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+/// CORS for browsers, as the reference: any origin, method and header; preflights cached 24 h.
+async fn cors(request: Request, next: Next) -> Response {
+    let preflight = request.method() == Method::OPTIONS;
+    let asked = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    let mut response =
+        if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(request).await };
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, PUT, OPTIONS"),
+        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or(HeaderValue::from_static("*")));
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    }
+    response
+}
+
+/// An error as the reference daemon answers it.
+#[derive(Debug)]
+pub(crate) struct GatewayError {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl GatewayError {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
+        GatewayError { status, reason, message: message.to_string() }
+    }
+
+    pub(crate) fn bad(reason: &'static str, message: impl ToString) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    pub(crate) fn busy() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "too many requests; retry later")
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let body =
+            walrus_node::api::error_body(self.status, self.reason, &self.message, "daemon.walrus.space");
+        (self.status, Json(body)).into_response()
+    }
+}

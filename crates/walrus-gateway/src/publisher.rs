@@ -1,0 +1,168 @@
+//! Stores: `PUT /v1/blobs` with the reference's query parameters and `BlobStoreResult` JSON.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use walrus_core::keys::Address;
+use walrus_sdk::{ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
+
+use crate::{Gateway, GatewayError};
+
+/// Longest a store may take before the publisher answers 504.
+const STORE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The reference's query parameters of `PUT /v1/blobs`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StoreQuery {
+    #[serde(default)]
+    epochs: Option<u32>,
+    #[serde(default)]
+    permanent: bool,
+    #[serde(default)]
+    deletable: bool,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    send_object_to: Option<String>,
+    #[serde(default)]
+    share: bool,
+    #[serde(default)]
+    encoding_type: Option<String>,
+}
+
+/// `PUT /v1/blobs`.
+pub(crate) async fn store(
+    State(gateway): State<Arc<Gateway>>,
+    query: Result<Query<StoreQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, GatewayError> {
+    let Query(query) = query.map_err(|e| GatewayError::bad("INVALID_QUERY", e.body_text()))?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BLOB_TOO_LARGE",
+                format!("this publisher takes blobs of at most {} bytes", gateway.config.max_body_bytes),
+            )
+        } else {
+            GatewayError::bad("INVALID_BODY", e.body_text())
+        }
+    })?;
+    if query.permanent && query.deletable {
+        return Err(GatewayError::bad("INVALID_BLOB_PERSISTENCE", "a blob is either permanent or deletable"));
+    }
+    if query.share {
+        return Err(GatewayError::bad("UNSUPPORTED", "share=true is not supported by this publisher"));
+    }
+    if let Some(encoding) = &query.encoding_type {
+        if !encoding.eq_ignore_ascii_case("RS2") {
+            return Err(GatewayError::bad(
+                "UNSUPPORTED_ENCODING",
+                format!("only RS2 is supported, not {encoding:?}"),
+            ));
+        }
+    }
+    let send_to: Option<Address> = match &query.send_object_to {
+        Some(text) => Some(text.parse().map_err(|e| {
+            GatewayError::bad("INVALID_ADDRESS", format!("send_object_to {text:?} is not an address: {e}"))
+        })?),
+        None => None,
+    };
+    let epochs = query.epochs.unwrap_or(1);
+    if epochs == 0 {
+        return Err(GatewayError::bad("INVALID_EPOCHS", "epochs must be at least 1"));
+    }
+    let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
+    let _slot = gateway.store_slots.try_acquire().map_err(|_| GatewayError::busy())?;
+    let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
+    let options = StoreOptions { epochs_ahead: epochs, deletable: !query.permanent, force: query.force };
+    let outcome = tokio::time::timeout(STORE_TIMEOUT, writer.store(body.to_vec(), options))
+        .await
+        .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
+        .map_err(store_error)?;
+    let body = match outcome {
+        StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => json!({
+            "alreadyCertified": { "blobId": blob_id.to_string(), "object": object_id, "endEpoch": end_epoch.0 }
+        }),
+        StoreOutcome::NewlyCreated(stored) => {
+            let created = newly_created(&gateway, &stored).await?;
+            if let Some(to) = send_to {
+                writer.transfer_object(stored.object_id, to).await.map_err(|e| {
+                    GatewayError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL",
+                        format!("stored, but not sent: {e}"),
+                    )
+                })?;
+            }
+            created
+        }
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The reference's `newlyCreated` result, with the blob object as the chain now holds it.
+async fn newly_created(gateway: &Gateway, stored: &StoreResult) -> Result<serde_json::Value, GatewayError> {
+    let object = gateway.reader.chain().object(&stored.object_id).await.map_err(|e| {
+        GatewayError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            format!("stored, but unreadable: {e}"),
+        )
+    })?;
+    let blob = object.object.body.blob().ok_or_else(|| {
+        GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the new object is not a blob")
+    })?;
+    let resource = match stored.resource {
+        ResourceOperation::RegisterFromScratch { encoded_length, epochs_ahead } => {
+            json!({ "registerFromScratch": { "encodedLength": encoded_length, "epochsAhead": epochs_ahead } })
+        }
+        ResourceOperation::ReuseStorage { encoded_length } => {
+            json!({ "reuseStorage": { "encodedLength": encoded_length } })
+        }
+        ResourceOperation::ReuseRegistration { encoded_length } => {
+            json!({ "reuseRegistration": { "encodedLength": encoded_length } })
+        }
+    };
+    Ok(json!({
+        "newlyCreated": {
+            "blobObject": {
+                "id": stored.object_id,
+                "registeredEpoch": blob.registered_epoch.0,
+                "blobId": blob.blob_id.to_string(),
+                "size": blob.size,
+                "encodingType": "RS2",
+                "certifiedEpoch": blob.certified_epoch.map(|e| e.0),
+                "storage": {
+                    "id": blob.storage.id,
+                    "startEpoch": blob.storage.start_epoch.0,
+                    "endEpoch": blob.storage.end_epoch.0,
+                    "storageSize": blob.storage.storage_size,
+                },
+                "deletable": blob.deletable,
+            },
+            "resourceOperation": resource,
+        }
+    }))
+}
+
+fn store_error(e: StoreError) -> GatewayError {
+    match e {
+        StoreError::TooLarge(_) => GatewayError::new(StatusCode::PAYLOAD_TOO_LARGE, "BLOB_TOO_LARGE", e),
+        StoreError::NoQuorum { .. } => {
+            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_ENOUGH_CONFIRMATIONS", e)
+        }
+        StoreError::Chain(_) | StoreError::Other(_) => {
+            tracing::warn!("store failed: {e}");
+            GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
+        }
+    }
+}

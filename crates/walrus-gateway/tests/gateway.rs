@@ -1,0 +1,185 @@
+//! The gateway over an in-process network (a chain and four storage nodes, n = 10): the
+//! publisher stores and the aggregator reads with the reference's paths, headers and JSON, and
+//! every error is the reference's error JSON.
+
+use walrus_chain::Call;
+use walrus_core::keys::Ed25519KeyPair;
+use walrus_core::ObjectId;
+use walrus_gateway::{start, GatewayConfig};
+use walrus_sdk::Client;
+use walrus_testkit::Net;
+
+fn data(size: usize) -> Vec<u8> {
+    walrus_core::splitmix::splitmix_bytes(size as u64 ^ 0x5eed, size)
+}
+
+/// Asserts the reference's error JSON with this status and reason.
+async fn expect_error(response: reqwest::Response, status: u16, reason: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    let body: serde_json::Value = response.json().await.expect("error JSON");
+    assert_eq!(body["error"]["code"], status, "{body}");
+    assert_eq!(body["error"]["details"][0]["reason"], reason, "{body}");
+    assert_eq!(body["error"]["details"][0]["domain"], "daemon.walrus.space", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_and_aggregator_speak_the_reference_http_api() {
+    let net = Net::start(4, 0).await;
+    let wallet = Ed25519KeyPair::from_seed(&[9; 32]);
+    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
+    let writer = Client::new(&net.chain_url, wallet);
+    let mut config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.max_body_bytes = 2 << 20;
+    let gateway = start(config, &net.chain_url, Some(writer.clone())).await.expect("gateway");
+    let base = format!("http://{}", gateway.addr);
+    let http = reqwest::Client::new();
+
+    let status = http.get(format!("{base}/status")).send().await.expect("status");
+    assert_eq!(status.text().await.expect("text"), "OK");
+    let api: serde_json::Value =
+        http.get(format!("{base}/v1/api")).send().await.expect("api").json().await.expect("JSON");
+    assert!(api["paths"]["/v1/blobs"]["put"].is_object());
+
+    // Store: newlyCreated with the blob object as on chain; again: alreadyCertified.
+    let blob = data(1 << 20);
+    let stored: serde_json::Value = http
+        .put(format!("{base}/v1/blobs?epochs=2"))
+        .body(blob.clone())
+        .send()
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("JSON");
+    let object = &stored["newlyCreated"]["blobObject"];
+    let blob_id = object["blobId"].as_str().expect("blob ID").to_string();
+    assert_eq!(object["size"], 1 << 20);
+    assert_eq!(object["deletable"], true);
+    assert_eq!(object["encodingType"], "RS2");
+    assert_eq!(object["storage"]["endEpoch"], 2, "{stored}");
+    assert!(
+        stored["newlyCreated"]["resourceOperation"]["registerFromScratch"]["encodedLength"].as_u64()
+            > Some(0)
+    );
+    let again: serde_json::Value = http
+        .put(format!("{base}/v1/blobs"))
+        .body(blob.clone())
+        .send()
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(again["alreadyCertified"]["blobId"], blob_id.as_str(), "{again}");
+
+    check_reads(&http, &base, &blob_id, &blob).await;
+
+    // By object ID: allowed attributes become headers.
+    let object_id: ObjectId = object["id"].as_str().expect("id").parse().expect("object ID");
+    let set = vec![("content-type".to_string(), "text/plain".to_string()), ("x-secret".into(), "no".into())];
+    writer
+        .chain()
+        .execute(writer.wallet(), Call::SetBlobAttributes { blob: object_id, set, remove: vec![] })
+        .await
+        .expect("attributes");
+    let by_object = http.get(format!("{base}/v1/blobs/by-object-id/{object_id}")).send().await.expect("get");
+    assert_eq!(by_object.status(), 200);
+    assert_eq!(by_object.headers()["content-type"], "text/plain");
+    assert!(!by_object.headers().contains_key("x-secret"));
+    assert!(by_object.bytes().await.expect("body") == blob);
+
+    check_preflight_and_errors(&http, &base, &blob_id).await;
+
+    // send_object_to: the new object belongs to the recipient.
+    let recipient = Ed25519KeyPair::from_seed(&[10; 32]).address();
+    let sent: serde_json::Value = http
+        .put(format!("{base}/v1/blobs?permanent=true&send_object_to={recipient}"))
+        .body(data(5_000))
+        .send()
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("JSON");
+    let sent_id: ObjectId =
+        sent["newlyCreated"]["blobObject"]["id"].as_str().expect("id").parse().expect("id");
+    assert_eq!(sent["newlyCreated"]["blobObject"]["deletable"], false);
+    let owner = writer.chain().object(&sent_id).await.expect("object").object.owner;
+    assert_eq!(owner, walrus_chain::objects::Owner::Address(recipient));
+
+    gateway.stop().await.expect("stopped");
+    net.stop().await;
+}
+
+/// Bytes with cache and CORS headers, a range, a conditional request, HEAD.
+async fn check_reads(http: &reqwest::Client, base: &str, blob_id: &str, blob: &[u8]) {
+    // Read: the bytes, with cache and CORS headers; a range; a conditional request.
+    let response = http.get(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("get");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["etag"], blob_id);
+    assert!(headers["cache-control"].to_str().expect("ascii").contains("max-age=86400"));
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert!(response.bytes().await.expect("body") == blob);
+    let ranged = http
+        .get(format!("{base}/v1/blobs/{blob_id}"))
+        .header("range", "bytes=100-199")
+        .header("accept", "image/png")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.headers()["content-range"], format!("bytes 100-199/{}", 1 << 20).as_str());
+    assert_eq!(ranged.headers()["content-type"], "image/png");
+    assert!(ranged.bytes().await.expect("body") == blob[100..200]);
+    let cached = http.get(format!("{base}/v1/blobs/{blob_id}")).header("if-none-match", blob_id).send().await;
+    assert_eq!(cached.expect("get").status(), 304);
+    let head = http.head(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("head");
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], (1u64 << 20).to_string().as_str());
+}
+
+/// A preflight gets CORS answers; errors are the reference's JSON every time.
+async fn check_preflight_and_errors(http: &reqwest::Client, base: &str, blob_id: &str) {
+    // A preflight gets CORS answers.
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/v1/blobs"))
+        .header("origin", "http://example.com")
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .expect("options");
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-max-age"], "86400");
+    assert!(preflight.headers()["access-control-allow-methods"].to_str().expect("ascii").contains("PUT"));
+
+    // Errors: the reference's JSON every time.
+    let unknown =
+        walrus_core::encode::compute_metadata(walrus_core::EncodingParams::new(10).expect("n"), b"never")
+            .expect("metadata");
+    expect_error(
+        http.get(format!("{base}/v1/blobs/{}", unknown.blob_id())).send().await.expect("get"),
+        404,
+        "BLOB_NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        http.get(format!("{base}/v1/blobs/not-a-blob-id")).send().await.expect("get"),
+        400,
+        "INVALID_BLOB_ID",
+    )
+    .await;
+    let bad_range =
+        http.get(format!("{base}/v1/blobs/{blob_id}")).header("range", "bytes=5000000-").send().await;
+    expect_error(bad_range.expect("get"), 416, "INVALID_BYTE_RANGE").await;
+    let too_large = http.put(format!("{base}/v1/blobs")).body(vec![0u8; (2 << 20) + 1]).send().await;
+    expect_error(too_large.expect("put"), 413, "BLOB_TOO_LARGE").await;
+    let both = http.put(format!("{base}/v1/blobs?permanent=true&deletable=true")).body("x").send().await;
+    expect_error(both.expect("put"), 400, "INVALID_BLOB_PERSISTENCE").await;
+    let bad_epochs = http.put(format!("{base}/v1/blobs?epochs=soon")).body("x").send().await;
+    expect_error(bad_epochs.expect("put"), 400, "INVALID_QUERY").await;
+    let bad_object = http.get(format!("{base}/v1/blobs/by-object-id/0x{}", "00".repeat(32))).send().await;
+    expect_error(bad_object.expect("get"), 404, "BLOB_NOT_FOUND").await;
+    expect_error(http.get(format!("{base}/nowhere")).send().await.expect("get"), 404, "NOT_FOUND").await;
+}
