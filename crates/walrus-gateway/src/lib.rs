@@ -7,7 +7,7 @@
 //! - publisher: `PUT /v1/blobs?epochs=&permanent=&deletable=&force=&send_object_to=`, answering
 //!   the reference's `newlyCreated` / `alreadyCertified` JSON; a body limit and a bounded
 //!   number of concurrent stores (429 beyond);
-//! - both: `GET /status` (`OK`), `GET /v1/api` (the OpenAPI description), CORS for any origin,
+//! - both: `GET /` (a page to upload a file and read a blob by ID), `GET /status` (`OK`), `GET /v1/api` (the OpenAPI description), CORS for any origin,
 //!   and the reference's error JSON (AIP-193, domain `daemon.walrus.space`) on every error.
 
 mod aggregator;
@@ -138,7 +138,10 @@ pub async fn start(
 }
 
 fn router(gateway: Arc<Gateway>) -> Router {
-    let mut app = Router::new().route("/status", get(|| async { "OK" })).route("/v1/api", get(openapi));
+    let mut app = Router::new()
+        .route("/", get(page))
+        .route("/status", get(|| async { "OK" }))
+        .route("/v1/api", get(openapi));
     if gateway.config.serve_reads {
         app = app
             .route("/v1/blobs/{blob_id}", get(aggregator::blob))
@@ -151,6 +154,11 @@ fn router(gateway: Arc<Gateway>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(gateway.config.max_body_bytes))
         .layer(axum::middleware::from_fn(cors))
         .with_state(gateway)
+}
+
+/// A small page to upload a file and read a blob by ID, over this gateway's own API.
+async fn page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("page.html")).into_response()
 }
 
 async fn openapi() -> Response {
