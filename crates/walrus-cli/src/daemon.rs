@@ -32,6 +32,16 @@ pub struct DaemonArgs {
     /// Stores at once (more wait, up to the same number again; beyond that, 429).
     #[arg(long, default_value_t = 8)]
     max_concurrent_stores: usize,
+    /// Require stores to carry an HS256 JWT signed with this secret (`Authorization: Bearer`).
+    #[arg(long, env = "WALRUS_JWT_DECODE_SECRET")]
+    jwt_decode_secret: Option<String>,
+    /// Tokens must carry `iat` and live at most this many seconds.
+    #[arg(long)]
+    jwt_expiring_sec: Option<u64>,
+    /// Check each store against the token's `epochs`/`max_epochs`, `size`/`max_size` and
+    /// `send_object_to` claims.
+    #[arg(long)]
+    jwt_verify_upload: bool,
     #[command(flatten)]
     account: Account,
 }
@@ -49,6 +59,12 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
+    config.jwt = args.jwt_decode_secret.map(|secret| {
+        let mut jwt = walrus_gateway::auth::JwtConfig::new(secret.into_bytes());
+        jwt.verify_upload = args.jwt_verify_upload;
+        jwt.max_lifetime_secs = args.jwt_expiring_sec;
+        jwt
+    });
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let gateway = start(config, &network.chain_url, writer).await?;

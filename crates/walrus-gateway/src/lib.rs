@@ -11,6 +11,7 @@
 //!   and the reference's error JSON (AIP-193, domain `daemon.walrus.space`) on every error.
 
 mod aggregator;
+pub mod auth;
 mod publisher;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct GatewayConfig {
     pub allowed_headers: Vec<String>,
     /// Serve the read endpoints (an aggregator or a daemon; a bare publisher does not).
     pub serve_reads: bool,
+    /// Require a JWT on stores (`auth`).
+    pub jwt: Option<auth::JwtConfig>,
 }
 
 impl GatewayConfig {
@@ -66,6 +69,7 @@ impl GatewayConfig {
             .map(String::from)
             .to_vec(),
             serve_reads: true,
+            jwt: None,
         }
     }
 }
@@ -80,6 +84,7 @@ pub(crate) struct Gateway {
     pub(crate) reads: Arc<Semaphore>,
     pub(crate) store_slots: Arc<Semaphore>,
     pub(crate) store_turns: Arc<Semaphore>,
+    pub(crate) auth: Option<auth::Authenticator>,
 }
 
 /// A running gateway.
@@ -122,6 +127,7 @@ pub async fn start(
         store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
         store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
         reader: Client::read_only(chain_url),
+        auth: config.jwt.clone().map(auth::Authenticator::new),
         writer,
         config,
     });

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use serde_json::json;
 use walrus_core::keys::Address;
 use walrus_sdk::{ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
 
+use crate::auth::Upload;
 use crate::{Gateway, GatewayError};
 
 /// Longest a store may take before the publisher answers 504.
@@ -42,6 +43,7 @@ pub(crate) struct StoreQuery {
 pub(crate) async fn store(
     State(gateway): State<Arc<Gateway>>,
     query: Result<Query<StoreQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
     let Query(query) = query.map_err(|e| GatewayError::bad("INVALID_QUERY", e.body_text()))?;
@@ -79,6 +81,11 @@ pub(crate) async fn store(
     let epochs = query.epochs.unwrap_or(1);
     if epochs == 0 {
         return Err(GatewayError::bad("INVALID_EPOCHS", "epochs must be at least 1"));
+    }
+    if let Some(auth) = &gateway.auth {
+        let upload =
+            Upload { epochs, size: body.len() as u64, send_object_to: query.send_object_to.as_deref() };
+        auth.check(&headers, &upload)?;
     }
     let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
     let _slot = gateway.store_slots.try_acquire().map_err(|_| GatewayError::busy())?;

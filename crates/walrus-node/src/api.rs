@@ -59,6 +59,7 @@ fn status_name(status: StatusCode) -> &'static str {
         400 => "INVALID_ARGUMENT",
         404 => "NOT_FOUND",
         409 => "ALREADY_EXISTS",
+        401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         413 => "OUT_OF_RANGE",
         416 => "OUT_OF_RANGE",
