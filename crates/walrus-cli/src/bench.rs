@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use walrus_chain::Call;
 use walrus_core::splitmix::splitmix_bytes;
 use walrus_sdk::{Client, StoreOptions, StoreOutcome};
 
@@ -157,7 +156,7 @@ async fn measure(client: &Client, size: u64, runs: usize) -> Result<(Vec<Duratio
         if read != data {
             bail!("blob {} read back different bytes", stored.blob_id);
         }
-        client.chain().execute(client.wallet(), Call::DeleteBlob { blob: stored.object_id }).await?;
+        client.delete_blob(stored.object_id).await?;
     }
     Ok((stores, reads))
 }

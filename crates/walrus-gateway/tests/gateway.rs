@@ -5,9 +5,8 @@
 use walrus_chain::Call;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::ObjectId;
-use walrus_gateway::{start, GatewayConfig};
-use walrus_sdk::Client;
-use walrus_testkit::Net;
+
+mod common;
 
 fn data(size: usize) -> Vec<u8> {
     walrus_core::splitmix::splitmix_bytes(size as u64 ^ 0x5eed, size)
@@ -24,13 +23,7 @@ async fn expect_error(response: reqwest::Response, status: u16, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_and_aggregator_speak_the_reference_http_api() {
-    let net = Net::start(4, 0).await;
-    let wallet = Ed25519KeyPair::from_seed(&[9; 32]);
-    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
-    let writer = Client::new(&net.chain_url, wallet);
-    let mut config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.max_body_bytes = 2 << 20;
-    let gateway = start(config, &net.chain_url, Some(writer.clone())).await.expect("gateway");
+    let (net, gateway, writer) = common::daemon(0, 9, |config| config.max_body_bytes = 2 << 20).await;
     let base = format!("http://{}", gateway.addr);
     let http = reqwest::Client::new();
 

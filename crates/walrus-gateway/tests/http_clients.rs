@@ -5,10 +5,7 @@
 
 use std::process::Command;
 
-use walrus_core::keys::Ed25519KeyPair;
-use walrus_gateway::{start, GatewayConfig};
-use walrus_sdk::Client;
-use walrus_testkit::Net;
+mod common;
 
 fn available(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
@@ -16,12 +13,7 @@ fn available(program: &str, args: &[&str]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_and_requests_store_and_read_through_the_gateway() {
-    let net = Net::start(4, 1).await;
-    let wallet = Ed25519KeyPair::from_seed(&[11; 32]);
-    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
-    let config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    let gateway =
-        start(config, &net.chain_url, Some(Client::new(&net.chain_url, wallet))).await.expect("gateway");
+    let (net, gateway, _) = common::daemon(1, 11, |_| {}).await;
     let url = format!("http://{}", gateway.addr);
     let scripts = format!("{}/../../scripts/http-examples", env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -4,23 +4,16 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use walrus_core::keys::Ed25519KeyPair;
 use walrus_gateway::auth::{hs256_token, JwtConfig};
-use walrus_gateway::{start, GatewayConfig};
-use walrus_sdk::Client;
-use walrus_testkit::Net;
+
+mod common;
 
 const SECRET: &[u8] = b"publisher secret";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_need_a_fresh_valid_token_that_fits_the_upload() {
-    let net = Net::start(4, 3).await;
-    let wallet = Ed25519KeyPair::from_seed(&[13; 32]);
-    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
-    let mut config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.jwt = Some(JwtConfig::new(SECRET.to_vec()));
-    let gateway =
-        start(config, &net.chain_url, Some(Client::new(&net.chain_url, wallet))).await.expect("gateway");
+    let (net, gateway, _) =
+        common::daemon(3, 13, |config| config.jwt = Some(JwtConfig::new(SECRET.to_vec()))).await;
     let url = format!("http://{}/v1/blobs", gateway.addr);
     let http = reqwest::Client::new();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();

@@ -7,10 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use walrus_core::keys::Ed25519KeyPair;
-use walrus_gateway::{start, GatewayConfig};
-use walrus_sdk::Client;
-use walrus_testkit::{base_port, Net};
+use walrus_testkit::base_port;
+
+mod common;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -123,12 +122,7 @@ async fn the_page_uploads_a_file_and_reads_it_back_in_chromium() {
         eprintln!("SKIP: {CHROMEDRIVER} or {CHROMIUM} is not installed (.ci/run installs them)");
         return;
     }
-    let net = Net::start(4, 2).await;
-    let wallet = Ed25519KeyPair::from_seed(&[12; 32]);
-    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
-    let config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    let gateway =
-        start(config, &net.chain_url, Some(Client::new(&net.chain_url, wallet))).await.expect("gateway");
+    let (net, gateway, _) = common::daemon(2, 12, |_| {}).await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("hello.txt");
     let content = "hello from a browser\n".repeat(20);
