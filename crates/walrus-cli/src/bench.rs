@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Runs for sizes of 16 MiB and more.
     #[arg(long, default_value_t = 3)]
     large_runs: usize,
+    /// Unrecorded store-and-read rounds per size before the measured ones (the processes'
+    /// allocators and caches warm up, as in any benchmark harness).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     /// A baseline's results (JSON of the same shape, e.g. from `scripts/tahoe_baseline.sh`).
     #[arg(long)]
     baseline: Option<PathBuf>,
@@ -73,6 +77,9 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     if args.runs == 0 || args.runs > RUNS_MAX || args.large_runs == 0 || args.large_runs > RUNS_MAX {
         bail!("--runs and --large-runs must be 1..={RUNS_MAX}");
     }
+    if args.warmup > RUNS_MAX {
+        bail!("--warmup must be at most {RUNS_MAX}");
+    }
     let baseline: Option<Report> = args
         .baseline
         .as_ref()
@@ -92,7 +99,7 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     let mut results = Vec::new();
     for &size in &args.sizes {
         let runs = if size >= 16 << 20 { args.large_runs.min(args.runs) } else { args.runs };
-        let (stores, reads) = runtime.block_on(measure(&client, size, runs))?;
+        let (stores, reads) = runtime.block_on(measure(&client, size, args.warmup, runs))?;
         for (op, times) in [("store", stores), ("read", reads)] {
             let figure = figure(size, op, times);
             eprintln!(
@@ -109,6 +116,7 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     let mut extra = serde_json::Map::new();
     extra.insert("nodes".into(), nodes.into());
     extra.insert("nShards".into(), n_shards.into());
+    extra.insert("warmupRounds".into(), args.warmup.into());
     let report = Report {
         system: format!("walrus-rs {}", env!("CARGO_PKG_VERSION")),
         machine: machine(),
@@ -130,13 +138,19 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
-/// `runs` stores and reads of fresh random blobs of `size` bytes; the blobs are deleted after.
-async fn measure(client: &Client, size: u64, runs: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
+/// `runs` stores and reads of fresh random blobs of `size` bytes, after `warmup` unrecorded
+/// ones; the blobs are deleted after.
+async fn measure(
+    client: &Client,
+    size: u64,
+    warmup: usize,
+    runs: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
     let len = usize::try_from(size).context("size too large for this machine")?;
     let mut seed =
         u64::from_le_bytes(walrus_chain_node::init::random_seed()?[..8].try_into().context("seed")?);
     let (mut stores, mut reads) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
+    for run in 0..warmup + runs {
         // Fresh bytes for every run, so that no store finds its blob already certified.
         seed = seed.wrapping_add(1);
         let data = splitmix_bytes(seed, len);
@@ -145,14 +159,17 @@ async fn measure(client: &Client, size: u64, runs: usize) -> Result<(Vec<Duratio
             .store(data.clone(), StoreOptions { epochs_ahead: 1, deletable: true, force: true })
             .await
             .with_context(|| format!("storing {} failed", human(size)))?;
-        stores.push(started.elapsed());
+        let stored_in = started.elapsed();
         let StoreOutcome::NewlyCreated(stored) = outcome else {
             bail!("a forced store did not create a blob")
         };
         let started = Instant::now();
         let read =
             client.read(&stored.blob_id).await.with_context(|| format!("reading {} failed", human(size)))?;
-        reads.push(started.elapsed());
+        if run >= warmup {
+            stores.push(stored_in);
+            reads.push(started.elapsed());
+        }
         if read != data {
             bail!("blob {} read back different bytes", stored.blob_id);
         }
@@ -180,11 +197,13 @@ fn figure(size: u64, op: &str, mut times: Vec<Duration>) -> Figure {
 fn markdown(report: &Report, baseline: Option<&Report>) -> String {
     let base_name = baseline.map_or("baseline", |b| b.system.as_str());
     let mut out = format!(
-        "Measured by `walrus bench` ({}; {} nodes, n = {} shards) on {}.\n",
+        "Measured by `walrus bench` ({}; {} nodes, n = {} shards) on {}, after {} unrecorded \
+         warm-up round(s) per size.\n",
         report.system,
         report.extra.get("nodes").map_or("?".into(), |v| v.to_string()),
         report.extra.get("nShards").map_or("?".into(), |v| v.to_string()),
         report.machine,
+        report.extra.get("warmupRounds").map_or("0".into(), |v| v.to_string()),
     );
     if let Some(baseline) = baseline {
         out.push_str(&format!("Baseline: {} on {}", baseline.system, baseline.machine));

@@ -26,6 +26,24 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h` (the version `libmimalloc-sys` builds).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// How long freed memory stays with the process for reuse before it goes back to the OS.
+/// mimalloc's default (1 s) is shorter than the gap between two large stores, so every store
+/// touched fresh pages again; on a VM those cost a host fault each (first touch of 1 GiB: 0.8 to
+/// 3.5 s measured here, against 0.02 s for memory already touched). A 64 MiB store on the
+/// localnet went from about 1.6 s to about 1.05 s with memory kept.
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+
+/// Applies [`PURGE_DELAY_MS`] unless `MIMALLOC_PURGE_DELAY` says otherwise.
+#[allow(unsafe_code)] // one FFI call into the allocator
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is thread-safe in mimalloc and takes plain integers.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+    }
+}
+
 /// Flags accepted before or after the subcommand, as in the reference CLI.
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
@@ -90,6 +108,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     init_logging(&cli.command);
     let result = match cli.command {
@@ -137,4 +156,25 @@ fn init_logging(command: &Command) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)] // reads the allocator's option through FFI
+    fn the_purge_delay_option_is_the_one_we_set() {
+        // SAFETY: reading and setting mimalloc options takes plain integers.
+        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(default, 1_000, "mimalloc v3's purge delay default: is index 15 still purge_delay?");
+        }
+        keep_freed_memory();
+        // SAFETY: as above.
+        let now = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(now, PURGE_DELAY_MS);
+        }
+    }
 }

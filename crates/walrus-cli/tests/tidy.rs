@@ -22,6 +22,9 @@ const DEV_ONLY: &[&str] = &["walrus-testkit"];
 const PURE: &[&str] = &["walrus-blake2b", "walrus-core", "walrus-chain"];
 /// The one crate allowed `unsafe` code (SIMD intrinsics behind run-time CPU detection).
 const UNSAFE_ALLOWED: &str = "walrus-blake2b";
+/// Files outside that crate allowed one FFI call each, with the reason.
+const UNSAFE_EXCEPTIONS: &[(&str, &str)] =
+    &[("walrus-cli/src/main.rs", "sets the allocator's purge delay (mi_option_set)")];
 /// Things a pure crate's `src/` must not mention.
 const IMPURE: &[&str] = &[
     "std::fs",
@@ -176,7 +179,8 @@ fn unsafe_code_stays_in_its_one_crate() {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             // Spelled in two parts so that this file does not match itself.
             if text.contains(concat!("allow(", "unsafe_code)")) {
-                assert_eq!(name, UNSAFE_ALLOWED, "{} allows unsafe code", file.display());
+                let excepted = UNSAFE_EXCEPTIONS.iter().any(|(path, _)| file.ends_with(path));
+                assert!(name == UNSAFE_ALLOWED || excepted, "{} allows unsafe code", file.display());
             }
         }
     }

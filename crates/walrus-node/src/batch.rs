@@ -2,7 +2,8 @@
 //! as it is): a client writes all the slivers of one blob for this node's shards in one request,
 //! verified together and stored in one synced batch, and reads many slivers in one request.
 //!
-//! - `PUT /v1/blobs/{blob_id}/slivers`: body BCS `Vec<walrus_core::sliver::SliverUpload>`; answers
+//! - `PUT /v1/blobs/{blob_id}/slivers`: body BCS `Vec<walrus_core::sliver::SliverUpload>` (parsed,
+//!   verified and written in place); answers
 //!   `{"success": {"code": 201, "data": {"stored": k, "alreadyStored": m}}}`. If any entry is
 //!   refused, nothing is stored and the error names the entry.
 //! - `POST /v1/blobs/{blob_id}/slivers`: body BCS `Vec<(u16 pair, SliverType)>`; answers BCS
@@ -20,7 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use walrus_core::sliver::{verify_mixed, SliverUpload, UnverifiedSliver};
+use walrus_core::sliver::{parse_uploads, push_uleb128, verify_uploads};
 use walrus_core::{ShardIndex, SliverPairIndex, SliverType};
 
 use crate::api::{
@@ -49,17 +50,17 @@ pub async fn put_slivers(
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
     let _permit = upload_permit(&node)?;
-    let uploads: Vec<SliverUpload> = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS list of sliver uploads: {e}")))?;
-    check_batch_len(uploads.len())?;
     blocking(move || {
+        // Parsed, verified and written in place: the body is the only copy of the slivers.
+        let uploads = parse_uploads(&payload).map_err(|e| ApiError::bad("INVALID_SLIVER", e.to_string()))?;
+        check_batch_len(uploads.len())?;
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
             .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
         let n = node.view().params.n_shards();
         let mut seen = BTreeSet::new();
-        let mut entries: Vec<(usize, ShardIndex)> = Vec::new();
-        let mut unverified: Vec<(SliverType, UnverifiedSliver)> = Vec::new();
+        let mut shards: Vec<(usize, ShardIndex)> = Vec::new();
+        let mut unverified = Vec::new();
         let mut already = 0;
         for (i, upload) in uploads.into_iter().enumerate() {
             let at = |e: ApiError| ApiError::new(e.status, e.reason, format!("entry {i}: {}", e.message));
@@ -77,21 +78,20 @@ pub async fn put_slivers(
                 already += 1;
                 continue;
             }
-            entries.push((i, shard));
-            unverified.push((upload.axis, upload.sliver));
+            shards.push((i, shard));
+            unverified.push(upload);
         }
         let decoded = started.elapsed();
-        let mut verified = Vec::with_capacity(entries.len());
-        for ((i, shard), result) in entries.into_iter().zip(verify_mixed(&metadata, unverified)) {
+        let mut verified = Vec::with_capacity(shards.len());
+        for ((i, shard), result) in shards.into_iter().zip(verify_uploads(&metadata, &unverified)) {
             let sliver = result.map_err(|e| ApiError::bad("INVALID_SLIVER", format!("entry {i}: {e}")))?;
             verified.push((shard, sliver));
         }
         let checked = started.elapsed();
-        let refs: Vec<_> = verified.iter().map(|(shard, sliver)| (*shard, sliver)).collect();
-        node.store.put_slivers(&blob_id, &refs)?;
+        node.store.put_verified(&blob_id, &verified)?;
         tracing::debug!(
-            "{blob_id}: {} slivers, decoded {decoded:?}, verified {checked:?}, written {:?}",
-            refs.len(),
+            "{blob_id}: {} slivers, parsed {decoded:?}, verified {checked:?}, written {:?}",
+            verified.len(),
             started.elapsed()
         );
         for (_, sliver) in &verified {
@@ -115,12 +115,20 @@ pub async fn get_slivers(
     check_batch_len(wanted.len())?;
     blocking(move || {
         require_registered(&node, &blob_id)?;
-        let mut out: Vec<Option<UnverifiedSliver>> = Vec::with_capacity(wanted.len());
+        // BCS `Vec<Option<sliver>>`, built from the stored BCS bytes without decoding them.
+        let mut out = Vec::new();
+        push_uleb128(&mut out, wanted.len());
         for (pair, axis) in wanted {
             let (_, shard) = own_shard_of(&node, &blob_id, pair)?;
-            out.push(node.store.sliver(shard, axis, &blob_id)?);
+            match node.store.sliver_bcs(shard, axis, &blob_id)? {
+                Some(bcs) => {
+                    out.push(1);
+                    out.extend_from_slice(&bcs);
+                }
+                None => out.push(0),
+            }
         }
-        Ok(bcs_response(bcs::to_bytes(&out).map_err(ApiError::internal)?))
+        Ok(bcs_response(out))
     })
     .await
 }

@@ -15,8 +15,7 @@ use walrus_core::messages::{
     signers_to_bitmap, BlobPersistenceType, Certificate, SignedMessage, StorageConfirmation,
 };
 use walrus_core::params::Quorum;
-use walrus_core::sliver::SliverUploadRef;
-use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverType};
+use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverPairIndex, SliverType};
 
 use crate::node_client::{NodeClient, NodeError};
 
@@ -357,6 +356,7 @@ impl Client {
         params: EncodingParams,
         committee: &Committee,
     ) -> Result<Prepared, StoreError> {
+        let started = Instant::now();
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))
                 .await
@@ -365,6 +365,7 @@ impl Client {
         let metadata = blob.metadata();
         let blob_id = *metadata.blob_id();
         self.report(Progress::Encoded { blob_id });
+        tracing::debug!("{blob_id}: encoded at {:?}", started.elapsed());
         let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
         if !options.force {
             if let Some((object_id, end_epoch)) = self.certified_until(&blob_id, until).await? {
@@ -375,6 +376,7 @@ impl Client {
         let (object_id, resource) =
             self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
         self.report(Progress::Registered { blob_id, object_id });
+        tracing::debug!("{blob_id}: registered at {:?}", started.elapsed());
         Ok(Prepared::Upload(blob, object_id, resource))
     }
 
@@ -590,19 +592,19 @@ fn first_created(created: &[ObjectId]) -> Result<ObjectId, StoreError> {
 /// retrying with backoff (the node may not have seen the registration yet).
 async fn store_on(
     node: &NodeClient,
-    blob: &EncodedBlob,
+    blob: &Arc<EncodedBlob>,
     member: &Member,
     deletable: Option<ObjectId>,
 ) -> Result<SignedMessage, NodeError> {
     let metadata = blob.metadata();
     let blob_id = metadata.blob_id();
     let n = metadata.params().n_shards();
-    let uploads: Vec<SliverUploadRef<'_>> = member
+    let uploads: Vec<(SliverPairIndex, SliverType)> = member
         .shards
         .iter()
         .flat_map(|shard| {
             let pair = blob_id.pair_for_shard(*shard, n);
-            [SliverType::Primary, SliverType::Secondary].map(|axis| blob.sliver_upload(pair, axis))
+            [SliverType::Primary, SliverType::Secondary].map(|axis| (pair, axis))
         })
         .collect();
     let mut pause = RETRY_PAUSE;
@@ -613,7 +615,7 @@ async fn store_on(
             node.put_metadata(metadata).await?;
             let metadata_done = started.elapsed();
             if !uploads.is_empty() {
-                node.put_slivers_chunked(blob_id, &uploads).await?;
+                node.put_slivers_chunked(blob, &uploads).await?;
             }
             let slivers_done = started.elapsed();
             let confirmation = node.confirmation(blob_id, deletable).await;

@@ -1,12 +1,19 @@
 //! A client of one storage node's REST API: the reference's endpoints and our batch ones, each
 //! call with a timeout, errors carrying the node's reason code.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use walrus_core::encode::EncodedBlob;
 
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
-use walrus_core::sliver::{SliverUploadRef, UnverifiedSliver};
-use walrus_core::{BlobId, ObjectId, SliverPairIndex, SliverType};
+use walrus_core::sliver::{push_uleb128, SliverUploadRef, UnverifiedSliver};
+use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
 
 /// Timeout of a metadata, status or confirmation request.
 pub const SMALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,15 +128,15 @@ impl NodeClient {
         self.send(request, &url).await.map(drop)
     }
 
-    /// `PUT /v1/blobs/{id}/slivers` (our batch write).
+    /// `PUT /v1/blobs/{id}/slivers` (our batch write) of `slivers` of `blob`, sent from the
+    /// encoder's buffers.
     pub async fn put_slivers(
         &self,
-        blob_id: &BlobId,
-        slivers: &[SliverUploadRef<'_>],
+        blob: &Arc<EncodedBlob>,
+        slivers: &[(SliverPairIndex, SliverType)],
     ) -> Result<(), NodeError> {
-        let url = format!("{}/v1/blobs/{blob_id}/slivers", self.base);
-        let body = bcs::to_bytes(slivers)
-            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
+        let url = format!("{}/v1/blobs/{}/slivers", self.base, blob.metadata().blob_id());
+        let body = reqwest::Body::wrap(UploadBody::new(blob, slivers));
         let request = self.http.put(&url).body(body).timeout(SLIVER_TIMEOUT);
         self.send(request, &url).await.map(drop)
     }
@@ -143,32 +150,50 @@ impl NodeClient {
         self.send(request, &url).await.map(drop)
     }
 
-    /// Writes `slivers` in batches of at most [`BATCH_BYTES_MAX`] sliver bytes; a node whose
-    /// body limit refuses a batch (413) gets them one request each.
+    /// Writes `slivers` of `blob` in batches of at most [`BATCH_BYTES_MAX`] sliver bytes, two
+    /// in flight (the node verifies and syncs one while the next arrives); a node whose body
+    /// limit refuses a batch (413) gets its slivers one request each.
     pub async fn put_slivers_chunked(
         &self,
-        blob_id: &BlobId,
-        slivers: &[SliverUploadRef<'_>],
+        blob: &Arc<EncodedBlob>,
+        slivers: &[(SliverPairIndex, SliverType)],
     ) -> Result<(), NodeError> {
+        let sliver_len = |axis| blob.sliver_bytes(axis, SliverIndex(0)).len();
+        let mut batches: [Vec<&[(SliverPairIndex, SliverType)]>; 2] = Default::default();
         let mut start = 0;
         while start < slivers.len() {
             let mut end = start;
             let mut bytes = 0;
             while end < slivers.len()
-                && (end == start || bytes + slivers[end].sliver.data.len() <= BATCH_BYTES_MAX)
+                && (end == start || bytes + sliver_len(slivers[end].1) <= BATCH_BYTES_MAX)
             {
-                bytes += slivers[end].sliver.data.len();
+                bytes += sliver_len(slivers[end].1);
                 end += 1;
             }
-            match self.put_slivers(blob_id, &slivers[start..end]).await {
+            let lane = batches[0].len() - batches[1].len();
+            batches[lane].push(&slivers[start..end]);
+            start = end;
+        }
+        let [even, odd] = batches;
+        tokio::try_join!(self.put_batches(blob, even), self.put_batches(blob, odd))?;
+        Ok(())
+    }
+
+    async fn put_batches(
+        &self,
+        blob: &Arc<EncodedBlob>,
+        batches: Vec<&[(SliverPairIndex, SliverType)]>,
+    ) -> Result<(), NodeError> {
+        let blob_id = blob.metadata().blob_id();
+        for batch in batches {
+            match self.put_slivers(blob, batch).await {
                 Err(NodeError::Refused { status: 413, .. }) => {
-                    for upload in &slivers[start..end] {
-                        self.put_sliver(blob_id, upload).await?;
+                    for (pair, axis) in batch {
+                        self.put_sliver(blob_id, &blob.sliver_upload(*pair, *axis)).await?;
                     }
                 }
                 other => other?,
             }
-            start = end;
         }
         Ok(())
     }
@@ -206,5 +231,96 @@ impl NodeClient {
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
         let bytes = self.bytes(self.http.post(&url).body(body).timeout(SLIVER_TIMEOUT), &url).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
+    }
+}
+
+/// One sliver's symbols inside an encoded blob, shared as the owner of a [`Bytes`].
+struct SliverSymbols {
+    blob: Arc<EncodedBlob>,
+    axis: SliverType,
+    index: SliverIndex,
+}
+
+impl AsRef<[u8]> for SliverSymbols {
+    fn as_ref(&self) -> &[u8] {
+        self.blob.sliver_bytes(self.axis, self.index)
+    }
+}
+
+/// A batch upload body, BCS `Vec<SliverUpload>`, as a sequence of chunks: the symbols are the
+/// encoder's buffers (shared, not copied), between a few bytes of framing.
+struct UploadBody {
+    chunks: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl UploadBody {
+    fn new(blob: &Arc<EncodedBlob>, slivers: &[(SliverPairIndex, SliverType)]) -> UploadBody {
+        let mut chunks = VecDeque::with_capacity(2 * slivers.len() + 1);
+        let mut framing = Vec::new();
+        push_uleb128(&mut framing, slivers.len());
+        for (pair, axis) in slivers {
+            let upload = blob.sliver_upload(*pair, *axis);
+            framing.extend_from_slice(&pair.0.to_le_bytes());
+            framing.push(u8::from(*axis == SliverType::Secondary));
+            push_uleb128(&mut framing, upload.sliver.data.len());
+            chunks.push_back(Bytes::from(std::mem::take(&mut framing)));
+            let index = upload.sliver.index;
+            chunks.push_back(Bytes::from_owner(SliverSymbols { blob: Arc::clone(blob), axis: *axis, index }));
+            framing.extend_from_slice(&upload.sliver.symbol_size.get().to_le_bytes());
+            framing.extend_from_slice(&index.0.to_le_bytes());
+        }
+        chunks.push_back(Bytes::from(framing));
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        UploadBody { chunks, remaining }
+    }
+}
+
+impl http_body::Body for UploadBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let chunk = this.chunks.pop_front();
+        if let Some(chunk) = &chunk {
+            this.remaining -= chunk.len() as u64;
+        }
+        Poll::Ready(chunk.map(|chunk| Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_upload_body_is_the_bcs_of_the_uploads() {
+        let params = walrus_core::EncodingParams::new(10).expect("params");
+        let blob = Arc::new(walrus_core::encode::encode_blob(params, &[3u8; 5000]).expect("encode"));
+        let slivers: Vec<(SliverPairIndex, SliverType)> =
+            [(0, SliverType::Primary), (7, SliverType::Secondary), (7, SliverType::Primary)]
+                .map(|(p, axis)| (SliverPairIndex(p), axis))
+                .to_vec();
+        let body = UploadBody::new(&blob, &slivers);
+        let hint = http_body::Body::size_hint(&body).exact();
+        let bytes = body.collect().await.expect("infallible").to_bytes();
+        let uploads: Vec<SliverUploadRef<'_>> =
+            slivers.iter().map(|(p, axis)| blob.sliver_upload(*p, *axis)).collect();
+        assert_eq!(bytes.as_ref(), bcs::to_bytes(&uploads).expect("bcs").as_slice());
+        assert_eq!(hint, Some(bytes.len() as u64));
     }
 }

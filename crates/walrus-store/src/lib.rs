@@ -1,9 +1,11 @@
 //! A storage node's embedded database (fjall): blob metadata, slivers per shard, the node's view
 //! of the chain's blob objects, and the event cursor.
 //!
-//! Only verified data goes in ([`VerifiedBlobMetadataWithId`], [`VerifiedSliver`]); what comes
-//! out is unverified again, for the caller to check before serving (a disk can rot). Writes of
-//! uploaded data are synced before they return, so an acknowledged sliver survives `kill -9`.
+//! Only verified data goes in ([`VerifiedBlobMetadataWithId`], [`VerifiedSliver`],
+//! [`VerifiedSliverRef`]); what comes out is unverified again, for the caller to check before
+//! serving (a disk can rot). Writes of uploaded data are synced before they return, so an
+//! acknowledged sliver survives `kill -9` and power loss. Sliver bytes live in files of their
+//! own (module `sliver_files`), written once; the database holds where each one is.
 //! Blob info is derived from chain events and may be re-derived: it is written with its cursor
 //! in one atomic batch, and applying an event twice changes nothing.
 //!
@@ -12,22 +14,25 @@
 //! | keyspace | key | value |
 //! |---|---|---|
 //! | `metadata` | blob ID | BCS `UnverifiedBlobMetadataWithId` |
-//! | `slivers` (values kept apart from the index) | shard (u16 BE) · axis (0 primary, 1 secondary) · blob ID | BCS sliver |
+//! | `sliver_locations` | shard (u16 BE) · axis (0 primary, 1 secondary) · blob ID | file, offset, length and xxh3 of the BCS sliver |
 //! | `objects` | blob ID · object ID | BCS [`ObjectInfo`] |
 //! | `invalid` | blob ID | BCS [`EventId`] of the invalidation |
 //! | `meta` | `event_cursor` | BCS `EventCursor` |
 
 mod blob_info;
+mod sliver_files;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
+use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use walrus_chain::{EventCursor, EventEnvelope};
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
-use walrus_core::sliver::{UnverifiedSliver, VerifiedSliver};
+use walrus_core::sliver::{UnverifiedSliver, VerifiedSliver, VerifiedSliverRef};
 use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
 
 pub use blob_info::{BlobStatus, DeletableCounts, EventId, ObjectInfo};
+use sliver_files::{Location, SliverFiles};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,9 @@ pub enum StoreError {
     /// The database failed (disk full, I/O error, ...).
     #[error("node store: {0}")]
     Db(#[from] fjall::Error),
+    /// A sliver file failed (disk full, I/O error, bytes that fail their checksum, ...).
+    #[error("node store: sliver file: {0}")]
+    Io(#[from] std::io::Error),
     /// Stored bytes do not decode.
     #[error("node store: corrupt {what} record")]
     Corrupt {
@@ -48,12 +56,17 @@ pub struct NodeStore {
     db: Database,
     metadata: Keyspace,
     slivers: Keyspace,
+    files: SliverFiles,
     objects: Keyspace,
     invalid: Keyspace,
     meta: Keyspace,
 }
 
 const EVENT_CURSOR_KEY: &[u8] = b"event_cursor";
+/// The keyspace that held sliver bytes before they moved to files; migrated on open.
+const LEGACY_SLIVERS: &str = "slivers";
+/// Sliver bytes migrated per batch (bounds the memory a migration takes).
+const MIGRATION_BATCH_BYTES: usize = 64 << 20;
 
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     bcs::from_bytes(bytes).map_err(|_| StoreError::Corrupt { what })
@@ -79,23 +92,64 @@ fn sliver_key(shard: ShardIndex, axis: SliverType, blob_id: &BlobId) -> [u8; 35]
 }
 
 impl NodeStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`: the database, and sliver files in `dir/slivers`.
     pub fn open(dir: &Path) -> Result<NodeStore, StoreError> {
-        // Slivers are erasure-coded and mostly incompressible: compressing them (fjall compresses
-        // large journal entries and blob files with LZ4 by default) costs a copy and CPU for
+        // Journal entries are small now that slivers live in files; compressing them buys
         // nothing.
         let db = Database::builder(dir).journal_compression(CompressionType::None).open()?;
         let plain = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        let separated = KeyspaceCreateOptions::default()
-            .with_kv_separation(Some(KvSeparationOptions::default().compression(CompressionType::None)));
-        Ok(NodeStore {
+        let store = NodeStore {
             metadata: plain("metadata")?,
-            slivers: db.keyspace("slivers", || separated)?,
+            slivers: plain("sliver_locations")?,
+            files: SliverFiles::open(dir.join("slivers"))?,
             objects: plain("objects")?,
             invalid: plain("invalid")?,
             meta: plain("meta")?,
             db,
-        })
+        };
+        store.migrate_legacy_slivers()?;
+        Ok(store)
+    }
+
+    /// Moves slivers from the keyspace that held their bytes (stores written before sliver
+    /// files) into files, a bounded batch at a time; each batch is written, then indexed and
+    /// removed from the old keyspace atomically, so an interrupted migration resumes.
+    fn migrate_legacy_slivers(&self) -> Result<(), StoreError> {
+        if !self.db.keyspace_exists(LEGACY_SLIVERS) {
+            return Ok(());
+        }
+        let legacy = self.db.keyspace(LEGACY_SLIVERS, KeyspaceCreateOptions::default)?;
+        loop {
+            let mut by_blob: BTreeMap<BlobId, Vec<(Vec<u8>, fjall::Slice)>> = BTreeMap::new();
+            let mut bytes = 0;
+            for guard in legacy.iter() {
+                let (key, value) = guard.into_inner()?;
+                let blob_id = key.get(3..).and_then(|id| <[u8; 32]>::try_from(id).ok());
+                let Some(blob_id) = blob_id.map(BlobId) else {
+                    return Err(StoreError::Corrupt { what: "sliver key" });
+                };
+                bytes += value.len();
+                by_blob.entry(blob_id).or_default().push((key.to_vec(), value));
+                if bytes >= MIGRATION_BATCH_BYTES {
+                    break;
+                }
+            }
+            if by_blob.is_empty() {
+                break;
+            }
+            let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+            for (blob_id, entries) in &by_blob {
+                let pieces: Vec<&[u8]> = entries.iter().map(|(_, value)| value.as_ref()).collect();
+                let locations = self.files.write(blob_id, &pieces)?;
+                for ((key, _), location) in entries.iter().zip(locations) {
+                    batch.insert(&self.slivers, key.as_slice(), location.to_bytes().as_slice());
+                    batch.remove(&legacy, key.as_slice());
+                }
+            }
+            batch.commit()?;
+        }
+        self.db.delete_keyspace(legacy)?;
+        Ok(())
     }
 
     /// Stores verified metadata; durable on return.
@@ -123,12 +177,43 @@ impl NodeStore {
         blob_id: &BlobId,
         slivers: &[(ShardIndex, &VerifiedSliver)],
     ) -> Result<(), StoreError> {
+        let bcs: Vec<Vec<u8>> = slivers.iter().map(|(_, sliver)| sliver.to_bcs()).collect();
+        let entries: Vec<(ShardIndex, SliverType, &[u8])> = slivers
+            .iter()
+            .zip(&bcs)
+            .map(|((shard, sliver), bytes)| (*shard, sliver.axis(), bytes.as_slice()))
+            .collect();
+        self.put_sliver_bytes(blob_id, &entries)
+    }
+
+    /// [`NodeStore::put_slivers`] for slivers verified where they arrived: their bytes are
+    /// written from there, without a copy.
+    pub fn put_verified(
+        &self,
+        blob_id: &BlobId,
+        slivers: &[(ShardIndex, VerifiedSliverRef<'_>)],
+    ) -> Result<(), StoreError> {
+        let entries: Vec<(ShardIndex, SliverType, &[u8])> =
+            slivers.iter().map(|(shard, sliver)| (*shard, sliver.axis(), sliver.bcs())).collect();
+        self.put_sliver_bytes(blob_id, &entries)
+    }
+
+    fn put_sliver_bytes(
+        &self,
+        blob_id: &BlobId,
+        entries: &[(ShardIndex, SliverType, &[u8])],
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let pieces: Vec<&[u8]> = entries.iter().map(|(_, _, bytes)| *bytes).collect();
+        let locations = self.files.write(blob_id, &pieces)?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
-        for (shard, sliver) in slivers {
+        for ((shard, axis, _), location) in entries.iter().zip(locations) {
             batch.insert(
                 &self.slivers,
-                sliver_key(*shard, sliver.axis(), blob_id).as_slice(),
-                sliver.to_bcs(),
+                sliver_key(*shard, *axis, blob_id).as_slice(),
+                location.to_bytes().as_slice(),
             );
         }
         batch.commit()?;
@@ -142,8 +227,20 @@ impl NodeStore {
         axis: SliverType,
         blob_id: &BlobId,
     ) -> Result<Option<UnverifiedSliver>, StoreError> {
-        let key = sliver_key(shard, axis, blob_id);
-        self.slivers.get(key)?.map(|bytes| decode("sliver", &bytes)).transpose()
+        self.sliver_bcs(shard, axis, blob_id)?.map(|bytes| decode("sliver", &bytes)).transpose()
+    }
+
+    /// A stored sliver's BCS bytes, as they were verified on write (checked against their
+    /// checksum, not against the metadata).
+    pub fn sliver_bcs(
+        &self,
+        shard: ShardIndex,
+        axis: SliverType,
+        blob_id: &BlobId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(value) = self.slivers.get(sliver_key(shard, axis, blob_id))? else { return Ok(None) };
+        let location = Location::from_bytes(&value).ok_or(StoreError::Corrupt { what: "sliver location" })?;
+        Ok(self.files.read(blob_id, location)?)
     }
 
     /// Whether a sliver is stored.
@@ -166,10 +263,12 @@ impl NodeStore {
             }
         }
         batch.commit()?;
+        self.files.remove_blob(blob_id)?;
         Ok(())
     }
 
-    /// Drops every sliver of `shard` (the shard moved away).
+    /// Drops every sliver of `shard` (the shard moved away). Their bytes stay in their blobs'
+    /// files, shared with other shards' slivers, until each blob is collected.
     pub fn drop_shard(&self, shard: ShardIndex) -> Result<u64, StoreError> {
         let mut removed = 0;
         let mut batch = self.db.batch();

@@ -3,6 +3,7 @@
 
 use walrus_chain::{Event, EventCursor, EventEnvelope, TxDigest};
 use walrus_core::encode::encode_blob;
+use walrus_core::sliver::{parse_uploads, verify_uploads, VerifiedSliver};
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
 use walrus_store::{BlobStatus, DeletableCounts, NodeStore};
 
@@ -50,6 +51,101 @@ fn metadata_and_slivers_round_trip_and_survive_reopening() {
     store.delete_blob_data(&blob_id, &shards).expect("delete");
     assert!(!store.has_metadata(&blob_id).expect("read"));
     assert!(store.sliver(ShardIndex(2), SliverType::Secondary, &blob_id).expect("read").is_none());
+}
+
+fn slivers_of(
+    blob: &walrus_core::encode::EncodedBlob,
+    shards: &[ShardIndex],
+) -> Vec<(ShardIndex, VerifiedSliver)> {
+    let blob_id = *blob.metadata().blob_id();
+    shards
+        .iter()
+        .flat_map(|shard| {
+            let (primary, secondary) = blob.sliver_pair(blob_id.pair_for_shard(*shard, N));
+            [(*shard, primary), (*shard, secondary)]
+        })
+        .collect()
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).expect("read dir").count()
+}
+
+#[test]
+fn slivers_verified_in_place_are_stored_from_their_batch_and_go_with_their_blob() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let blob = encode_blob(params(), &[9u8; 4000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let uploads: Vec<_> = (0..N)
+        .flat_map(|p| {
+            [SliverType::Primary, SliverType::Secondary]
+                .map(|axis| blob.sliver_upload(SliverPairIndex(p), axis))
+        })
+        .collect();
+    let body = bcs::to_bytes(&uploads).expect("bcs");
+    let entries = parse_uploads(&body).expect("parses");
+    let verified = verify_uploads(blob.metadata(), &entries);
+    let store = NodeStore::open(tmp.path()).expect("open");
+    let stored: Vec<(ShardIndex, _)> = entries
+        .iter()
+        .zip(verified)
+        .map(|(entry, verified)| (blob_id.shard_for_pair(entry.pair, N), verified.expect("verifies")))
+        .collect();
+    store.put_verified(&blob_id, &stored).expect("put");
+    for (entry, (shard, _)) in entries.iter().zip(&stored) {
+        assert_eq!(store.sliver_bcs(*shard, entry.axis, &blob_id).expect("read").as_deref(), Some(entry.bcs));
+    }
+    assert_eq!(files_under(&tmp.path().join("slivers")), 1, "one directory for the blob");
+    let shards: Vec<ShardIndex> = (0..N).map(ShardIndex).collect();
+    store.delete_blob_data(&blob_id, &shards).expect("delete");
+    assert_eq!(files_under(&tmp.path().join("slivers")), 0, "the blob's files are gone");
+    assert!(!store.has_sliver(ShardIndex(0), SliverType::Primary, &blob_id).expect("read"));
+}
+
+#[test]
+fn a_sliver_whose_file_rotted_is_an_error_not_wrong_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let blob = encode_blob(params(), b"bytes that will rot on disk").expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let store = NodeStore::open(tmp.path()).expect("open");
+    let slivers = slivers_of(&blob, &[ShardIndex(4)]);
+    let refs: Vec<_> = slivers.iter().map(|(shard, sliver)| (*shard, sliver)).collect();
+    store.put_slivers(&blob_id, &refs).expect("put");
+    let blob_dir =
+        std::fs::read_dir(tmp.path().join("slivers")).expect("dir").next().expect("blob").expect("entry");
+    let file = std::fs::read_dir(blob_dir.path()).expect("dir").next().expect("file").expect("entry").path();
+    let mut bytes = std::fs::read(&file).expect("read");
+    bytes[3] ^= 0x40;
+    std::fs::write(&file, bytes).expect("write");
+    let error = store.sliver(ShardIndex(4), SliverType::Primary, &blob_id).expect_err("rotted");
+    assert!(error.to_string().contains("checksum"), "{error}");
+}
+
+#[test]
+fn slivers_of_the_old_layout_move_to_files_when_the_store_opens() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let blob = encode_blob(params(), b"stored before sliver files").expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let slivers = slivers_of(&blob, &[ShardIndex(1), ShardIndex(8)]);
+    {
+        // The old layout: BCS slivers as values of the `slivers` keyspace.
+        let db = fjall::Database::builder(tmp.path()).open().expect("db");
+        let legacy = db.keyspace("slivers", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+        for (shard, sliver) in &slivers {
+            let mut key = shard.0.to_be_bytes().to_vec();
+            key.push(u8::from(sliver.axis() == SliverType::Secondary));
+            key.extend_from_slice(blob_id.as_bytes());
+            legacy.insert(key, sliver.to_bcs()).expect("insert");
+        }
+        db.persist(fjall::PersistMode::SyncAll).expect("persist");
+    }
+    let store = NodeStore::open(tmp.path()).expect("open migrates");
+    for (shard, sliver) in &slivers {
+        assert_eq!(store.sliver_bcs(*shard, sliver.axis(), &blob_id).expect("read"), Some(sliver.to_bcs()));
+    }
+    drop(store);
+    let db = fjall::Database::builder(tmp.path()).open().expect("db");
+    assert!(!db.keyspace_exists("slivers"), "the old keyspace is gone");
 }
 
 struct Events {
