@@ -304,6 +304,9 @@ pub struct BlobView {
     pub blob_id: BlobId,
     /// Marked invalid by a certificate.
     pub invalid: bool,
+    /// The event that marked it invalid (absent from hosts that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidation: Option<EventEnvelope>,
     /// Its blob objects (several accounts may register the same blob).
     pub objects: Vec<ObjectView>,
 }
@@ -316,7 +319,9 @@ async fn blob(State(rpc): State<Rpc>, Path(blob_id): Path<String>) -> Result<Jso
         .into_iter()
         .map(|(id, object)| ObjectView { id, object: object.clone() })
         .collect();
-    Ok(Json(BlobView { blob_id, invalid: state.invalid_blob_ids.contains(&blob_id), objects }))
+    let invalid = state.invalid_blob_ids.contains(&blob_id);
+    let invalidation = if invalid { rpc.chain.store().invalidation(&blob_id)? } else { None };
+    Ok(Json(BlobView { blob_id, invalid, invalidation, objects }))
 }
 
 #[derive(Debug, Deserialize)]

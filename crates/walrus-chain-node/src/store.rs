@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use walrus_chain::{Block, BlockEffects, EventCursor, EventEnvelope, TxDigest, TxEffects, TxStatus};
+use walrus_chain::{Block, BlockEffects, Event, EventCursor, EventEnvelope, TxDigest, TxEffects, TxStatus};
+use walrus_core::BlobId;
 
 /// Why the store failed. Every one of these is fatal for the host: it stops rather than run on
 /// a state it cannot persist.
@@ -56,6 +57,8 @@ pub trait BlockStore: Send + Sync + 'static {
         after: Option<EventCursor>,
         limit: usize,
     ) -> Result<Vec<EventEnvelope>, StoreError>;
+    /// The event that marked `blob_id` invalid, if one did.
+    fn invalidation(&self, blob_id: &BlobId) -> Result<Option<EventEnvelope>, StoreError>;
 }
 
 /// The [`BlockStore`] on fjall.
@@ -65,6 +68,8 @@ pub struct FjallBlockStore {
     effects: Keyspace,
     events: Keyspace,
     txs: Keyspace,
+    /// Blob ID -> cursor of the event that marked it invalid.
+    invalidations: Keyspace,
     meta: Keyspace,
 }
 
@@ -95,6 +100,7 @@ impl FjallBlockStore {
             effects: keyspace("effects")?,
             events: keyspace("events")?,
             txs: keyspace("txs")?,
+            invalidations: keyspace("invalidations")?,
             meta: keyspace("meta")?,
             db,
         };
@@ -144,6 +150,9 @@ impl BlockStore for FjallBlockStore {
         let all = effects.system_events.iter().chain(effects.transactions.iter().flat_map(|t| &t.events));
         for event in all {
             batch.insert(&self.events, cursor_key(event.cursor), encode(event));
+            if let Event::InvalidBlobID { blob_id, .. } = &event.event {
+                batch.insert(&self.invalidations, blob_id.as_bytes().as_slice(), cursor_key(event.cursor));
+            }
         }
         for (index, tx) in effects.transactions.iter().enumerate() {
             // A skipped transaction did nothing; the same bytes may still run once valid.
@@ -185,6 +194,11 @@ impl BlockStore for FjallBlockStore {
             out.push(decode("event", &guard.value()?)?);
         }
         Ok(out)
+    }
+
+    fn invalidation(&self, blob_id: &BlobId) -> Result<Option<EventEnvelope>, StoreError> {
+        let Some(key) = self.invalidations.get(blob_id.as_bytes())? else { return Ok(None) };
+        self.events.get(key)?.map(|bytes| decode("event", &bytes)).transpose()
     }
 }
 

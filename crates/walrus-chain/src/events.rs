@@ -113,3 +113,57 @@ pub struct EventEnvelope {
     /// The event.
     pub event: Event,
 }
+
+/// An event's identity as the reference reports it: the transaction digest (base58) and the
+/// event's position (a decimal string). Ours is the block position's index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventId {
+    /// Base58 of the transaction digest.
+    pub tx_digest: String,
+    /// The event's sequence number, as a string.
+    pub event_seq: String,
+}
+
+impl EventEnvelope {
+    /// The event's identity as the reference reports it.
+    pub fn event_id(&self) -> EventId {
+        let digest = self.tx_digest.map(|d| d.0).unwrap_or_default();
+        EventId { tx_digest: base58(&digest), event_seq: self.cursor.index.to_string() }
+    }
+}
+
+/// Base58 (Bitcoin alphabet), as Sui prints digests.
+fn base58(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut digits: Vec<u8> = Vec::new();
+    for &byte in bytes {
+        let mut carry = u32::from(byte);
+        for digit in digits.iter_mut() {
+            carry += u32::from(*digit) << 8;
+            *digit = (carry % 58) as u8;
+            carry /= 58;
+        }
+        while carry > 0 {
+            digits.push((carry % 58) as u8);
+            carry /= 58;
+        }
+    }
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    std::iter::repeat_n('1', zeros)
+        .chain(digits.iter().rev().map(|d| char::from(ALPHABET[usize::from(*d)])))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base58_matches_known_encodings() {
+        assert_eq!(base58(&[]), "");
+        assert_eq!(base58(&[0, 0, 1]), "112");
+        assert_eq!(base58(b"hello world"), "StV1DL6CwTryKyV");
+        assert_eq!(base58(&[0xff; 4]), "7YXq9G");
+    }
+}

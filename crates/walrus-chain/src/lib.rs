@@ -27,7 +27,7 @@ pub use block::{
     check_block, execute_block, precheck, Block, BlockEffects, BlockError, PrecheckError, TxEffects, TxStatus,
 };
 pub use error::ExecError;
-pub use events::{Event, EventCursor, EventEnvelope};
+pub use events::{Event, EventCursor, EventEnvelope, EventId};
 pub use genesis::{Genesis, GenesisNode};
 pub use state::State;
 pub use tx::{Call, CertificateArgs, SignedTransaction, TransactionData, TxDigest};

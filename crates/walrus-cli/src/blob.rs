@@ -147,14 +147,16 @@ fn render_store(
                 println!("{} is already stored and certified as blob {blob_id}", path.display());
                 println!("  object ID: {object_id}, stored until epoch {end_epoch} (exclusive)");
             }
-            serde_json::json!({
-                "path": path,
-                "blobStoreResult": { "alreadyCertified": {
-                    "blobId": blob_id.to_string(),
-                    "object": object_id,
-                    "endEpoch": end_epoch.0,
-                }},
-            })
+            serde_json::json!({ "path": path, "blobStoreResult": outcome.summary_json() })
+        }
+        StoreOutcome::MarkedInvalid { blob_id, .. } => {
+            if !json {
+                println!(
+                    "{}: blob {blob_id} is marked invalid on chain (its encoding is inconsistent); not stored",
+                    path.display()
+                );
+            }
+            serde_json::json!({ "path": path, "blobStoreResult": outcome.summary_json() })
         }
         StoreOutcome::NewlyCreated(stored) => {
             if !json {
@@ -181,6 +183,7 @@ fn render_store(
                         "deletable": options.deletable,
                     },
                     "encodedSize": stored.encoded_size,
+                    "cost": stored.cost,
                 }},
             })
         }

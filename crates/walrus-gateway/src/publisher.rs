@@ -95,12 +95,14 @@ pub(crate) async fn store(
         .await
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
-    let body = match outcome {
-        StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => json!({
-            "alreadyCertified": { "blobId": blob_id.to_string(), "object": object_id, "endEpoch": end_epoch.0 }
-        }),
+    let body = match &outcome {
+        // The reference's publisher answers a blob marked invalid with 500 and the result.
+        StoreOutcome::MarkedInvalid { .. } => {
+            return Ok((StatusCode::INTERNAL_SERVER_ERROR, Json(outcome.summary_json())).into_response());
+        }
+        StoreOutcome::AlreadyCertified { .. } => outcome.summary_json().unwrap_or_default(),
         StoreOutcome::NewlyCreated(stored) => {
-            let created = newly_created(&gateway, &stored).await?;
+            let created = newly_created(&gateway, stored).await?;
             if let Some(to) = send_to {
                 writer.transfer_object(stored.object_id, to).await.map_err(|e| {
                     GatewayError::new(
@@ -157,6 +159,7 @@ async fn newly_created(gateway: &Gateway, stored: &StoreResult) -> Result<serde_
                 "deletable": blob.deletable,
             },
             "resourceOperation": resource,
+            "cost": stored.cost,
         }
     }))
 }

@@ -7,7 +7,8 @@ use tokio::task::JoinSet;
 use walrus_chain::objects::{ObjectBody, Owner};
 use walrus_chain::system::{Committee, Member};
 use walrus_chain::tx::CertificateArgs;
-use walrus_chain::Call;
+use walrus_chain::{Call, EventEnvelope};
+use walrus_chain_node::rpc::BlobView;
 use walrus_chain_node::{ChainClient, ClientError};
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::keys::Ed25519KeyPair;
@@ -56,14 +57,38 @@ pub enum StoreOutcome {
         /// The epoch from which it is no longer stored.
         end_epoch: Epoch,
     },
+    /// The blob ID is marked invalid on chain (its encoding is inconsistent): it cannot be
+    /// stored; nothing was written.
+    MarkedInvalid {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// The event that marked it, if the chain host reports it.
+        event: Option<EventEnvelope>,
+    },
 }
 
 impl StoreOutcome {
-    /// The blob ID, either way.
+    /// The blob ID, any way.
     pub fn blob_id(&self) -> &BlobId {
         match self {
             StoreOutcome::NewlyCreated(result) => &result.blob_id,
-            StoreOutcome::AlreadyCertified { blob_id, .. } => blob_id,
+            StoreOutcome::AlreadyCertified { blob_id, .. } | StoreOutcome::MarkedInvalid { blob_id, .. } => {
+                blob_id
+            }
+        }
+    }
+
+    /// The reference's JSON result (`alreadyCertified`, `markedInvalid`) for the outcomes that
+    /// carry all of it; `None` for `newlyCreated`, whose blob object the caller renders.
+    pub fn summary_json(&self) -> Option<serde_json::Value> {
+        match self {
+            StoreOutcome::NewlyCreated(_) => None,
+            StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => Some(serde_json::json!({
+                "alreadyCertified": { "blobId": blob_id.to_string(), "object": object_id, "endEpoch": end_epoch.0 }
+            })),
+            StoreOutcome::MarkedInvalid { blob_id, event } => Some(serde_json::json!({
+                "markedInvalid": { "blobId": blob_id.to_string(), "event": event.as_ref().map(EventEnvelope::event_id) }
+            })),
         }
     }
 }
@@ -107,6 +132,9 @@ pub struct StoreResult {
     pub confirmed_shards: usize,
     /// Where its storage came from.
     pub resource: ResourceOperation,
+    /// What the store cost in FROST: storage bought (price per unit, units, epochs) plus the
+    /// write fee, as the chain charges them; 0 when a registration was reused.
+    pub cost: u64,
 }
 
 /// Why a store failed.
@@ -203,7 +231,15 @@ enum Prepared {
     /// Nothing more to do.
     Done(StoreOutcome),
     /// Upload it for this blob object.
-    Upload(Arc<EncodedBlob>, ObjectId, ResourceOperation),
+    Upload(Arc<EncodedBlob>, Registered),
+}
+
+/// A blob object to upload for, how it was obtained, and what that cost in FROST (storage
+/// bought plus the write fee, as the chain charges them).
+struct Registered {
+    object_id: ObjectId,
+    resource: ResourceOperation,
+    cost: u64,
 }
 
 impl Client {
@@ -311,16 +347,14 @@ impl Client {
             results.push(None);
             match self.prepare(data, options, params, committee).await {
                 Ok(Prepared::Done(outcome)) => results[position] = Some(Ok(outcome)),
-                Ok(Prepared::Upload(blob, object_id, resource)) => {
-                    to_upload.push((position, blob, object_id, resource))
-                }
+                Ok(Prepared::Upload(blob, registered)) => to_upload.push((position, blob, registered)),
                 Err(e) => results[position] = Some(Err(e)),
             }
         }
         let mut tasks = JoinSet::new();
-        for (index, (_, blob, object_id, _)) in to_upload.iter().enumerate() {
+        for (index, (_, blob, registered)) in to_upload.iter().enumerate() {
             let (client, blob, committee) = (self.clone(), Arc::clone(blob), committee.clone());
-            let deletable = options.deletable.then_some(*object_id);
+            let deletable = options.deletable.then_some(registered.object_id);
             tasks
                 .spawn(async move { (index, client.upload_and_confirm(&blob, &committee, deletable).await) });
         }
@@ -331,10 +365,9 @@ impl Client {
                 confirmed[index] = outcome;
             }
         }
-        for ((position, blob, object_id, resource), confirmed) in to_upload.into_iter().zip(confirmed) {
+        for ((position, blob, registered), confirmed) in to_upload.into_iter().zip(confirmed) {
             let outcome = match confirmed {
                 Ok((certificate, shards)) => {
-                    let registered = (object_id, resource);
                     self.certify(&blob, registered, certificate, shards, committee).await
                 }
                 Err(e) => Err(e),
@@ -367,17 +400,23 @@ impl Client {
         self.report(Progress::Encoded { blob_id });
         tracing::debug!("{blob_id}: encoded at {:?}", started.elapsed());
         let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
-        if !options.force {
-            if let Some((object_id, end_epoch)) = self.certified_until(&blob_id, until).await? {
+        if let Some(view) = self.blob_view(&blob_id).await? {
+            if view.invalid {
+                // The chain refuses to register it again; say so, as the reference does.
+                let event = view.invalidation;
+                return Ok(Prepared::Done(StoreOutcome::MarkedInvalid { blob_id, event }));
+            }
+            if let Some((object_id, end_epoch)) =
+                self.certified_until(&view, until).filter(|_| !options.force)
+            {
                 return Ok(Prepared::Done(StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch }));
             }
         }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-        let (object_id, resource) =
-            self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
-        self.report(Progress::Registered { blob_id, object_id });
+        let registered = self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
+        self.report(Progress::Registered { blob_id, object_id: registered.object_id });
         tracing::debug!("{blob_id}: registered at {:?}", started.elapsed());
-        Ok(Prepared::Upload(blob, object_id, resource))
+        Ok(Prepared::Upload(blob, registered))
     }
 
     /// A blob object to upload `blob` for: one this wallet registered before (uncertified,
@@ -390,9 +429,12 @@ impl Client {
         options: StoreOptions,
         epoch: Epoch,
         until: Epoch,
-    ) -> Result<(ObjectId, ResourceOperation), StoreError> {
+    ) -> Result<Registered, StoreError> {
         let metadata = blob.metadata();
         let _turn = self.tx_turn.lock().await;
+        let prices = self.chain.system().await?.system.params;
+        let units = walrus_chain::amount::storage_units(encoded_size);
+        let write_cost = prices.write_price_per_unit.0.saturating_mul(units);
         let owned = self.chain.owned_objects(&self.wallet.address()).await?;
         let registered = owned.iter().find_map(|object| {
             let b = object.object.body.blob()?;
@@ -403,7 +445,8 @@ impl Client {
                 .then_some(object.id)
         });
         if let Some(object_id) = registered {
-            return Ok((object_id, ResourceOperation::ReuseRegistration { encoded_length: encoded_size }));
+            let resource = ResourceOperation::ReuseRegistration { encoded_length: encoded_size };
+            return Ok(Registered { object_id, resource, cost: 0 });
         }
         let fitting = owned
             .iter()
@@ -418,13 +461,13 @@ impl Client {
                 _ => None,
             })
             .min_by_key(|storage| (storage.storage_size, storage.end_epoch));
-        let (storage, resource) = match fitting {
+        let (storage, resource, cost) = match fitting {
             Some(storage) => {
                 if storage.storage_size > encoded_size {
                     let split = Call::SplitStorageBySize { storage: storage.id, size: encoded_size };
                     self.chain.execute(&self.wallet, split).await?;
                 }
-                (storage.id, ResourceOperation::ReuseStorage { encoded_length: encoded_size })
+                (storage.id, ResourceOperation::ReuseStorage { encoded_length: encoded_size }, write_cost)
             }
             None => {
                 let reserve = Call::ReserveSpace { size: encoded_size, epochs_ahead: options.epochs_ahead };
@@ -434,7 +477,12 @@ impl Client {
                     encoded_length: encoded_size,
                     epochs_ahead: options.epochs_ahead,
                 };
-                (created, bought)
+                let storage_cost = prices
+                    .storage_price_per_unit
+                    .0
+                    .saturating_mul(units)
+                    .saturating_mul(u64::from(options.epochs_ahead));
+                (created, bought, storage_cost.saturating_add(write_cost))
             }
         };
         let register = Call::RegisterBlob {
@@ -445,13 +493,14 @@ impl Client {
             encoding_type: 1,
             deletable: options.deletable,
         };
-        Ok((first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?, resource))
+        let object_id = first_created(&self.chain.execute(&self.wallet, register).await?.effects.created)?;
+        Ok(Registered { object_id, resource, cost })
     }
 
     async fn certify(
         &self,
         blob: &EncodedBlob,
-        (object_id, resource): (ObjectId, ResourceOperation),
+        Registered { object_id, resource, cost }: Registered,
         certificate: Certificate,
         confirmed_shards: usize,
         committee: &Committee,
@@ -480,31 +529,29 @@ impl Client {
             certified_epoch: committee.epoch,
             confirmed_shards,
             resource,
+            cost,
         }))
     }
 
-    /// A certified, valid object of `blob_id` stored at least until `until` that this wallet
-    /// may rely on: permanent, or deletable and owned by it. Read from the chain.
-    async fn certified_until(
-        &self,
-        blob_id: &BlobId,
-        until: Epoch,
-    ) -> Result<Option<(ObjectId, Epoch)>, ClientError> {
-        let view = match self.chain.blob(blob_id).await {
-            Ok(view) => view,
-            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if view.invalid {
-            return Ok(None);
+    /// What the chain knows of `blob_id`: `None` if it never saw it.
+    async fn blob_view(&self, blob_id: &BlobId) -> Result<Option<BlobView>, ClientError> {
+        match self.chain.blob(blob_id).await {
+            Ok(view) => Ok(Some(view)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
+    }
+
+    /// A certified object in `view` stored at least until `until` that this wallet may rely
+    /// on: permanent, or deletable and owned by it.
+    fn certified_until(&self, view: &BlobView, until: Epoch) -> Option<(ObjectId, Epoch)> {
         let me = self.wallet.address();
-        Ok(view.objects.iter().find_map(|object| {
+        view.objects.iter().find_map(|object| {
             let blob = object.object.body.blob()?;
             let usable = !blob.deletable || object.object.owner == Owner::Address(me);
             (usable && blob.certified_epoch.is_some() && blob.end_epoch() >= until)
                 .then_some((object.id, blob.end_epoch()))
-        }))
+        })
     }
 
     /// Uploads to every member in parallel and returns a certificate once the confirmations

@@ -5,9 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use walrus_chain::objects::ObjectBody;
-use walrus_chain::Call;
+use walrus_chain::tx::CertificateArgs;
+use walrus_chain::{Call, TxStatus};
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
+use walrus_core::messages::{
+    signers_to_bitmap, Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage,
+};
 use walrus_core::EncodingParams;
 use walrus_sdk::{Client, Progress, ReadError, StoreOptions, StoreOutcome, StoreResult};
 use walrus_testkit::{base_port, serve_liar, Net, N};
@@ -35,9 +39,17 @@ async fn store_and_read_back_every_size() {
     let net = Net::start(4, 0).await;
     let client = funded_client(&net, 1).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
+    let min_fee = net.chain_client.system().await.expect("system").system.params.min_fee.0;
     for size in [0, 1, 1 << 20] {
         let bytes = data(size);
+        let address = client.wallet().address();
+        let before = net.chain_client.account(&address).await.expect("account").account;
         let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
+        // `cost` is what the chain charged beside the fees of the store's transactions.
+        let after = net.chain_client.account(&address).await.expect("account").account;
+        let fees = (after.nonce - before.nonce) * min_fee;
+        assert_eq!(before.balance.0 - after.balance.0, stored.cost + fees, "size {size}");
+        assert!(stored.cost > 0, "size {size}: storage was bought");
         let expected = encode_blob(params, &bytes).expect("encodable");
         assert_eq!(&stored.blob_id, expected.metadata().blob_id(), "size {size}");
         assert_eq!(stored.unencoded_size, size as u64);
@@ -202,5 +214,51 @@ async fn a_lying_node_breaks_neither_stores_nor_reads() {
     assert!(read == bytes, "the bytes read back differ");
     assert!(asked.load(Ordering::Relaxed) >= 1, "the liar was never asked");
     task.abort();
+    net.stop().await;
+}
+
+/// A blob ID marked invalid on chain is reported as `markedInvalid`, with the event that
+/// marked it, and nothing is bought or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_marked_invalid_is_reported_not_stored() {
+    let net = Net::start(4, 9).await;
+    let client = funded_client(&net, 5).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let bytes = data(3_000);
+    let blob_id = *encode_blob(params, &bytes).expect("encodable").metadata().blob_id();
+    // Every node attests the blob invalid (as they would after an inconsistency proof).
+    let committee = net.chain_client.committee().await.expect("committee");
+    let message = ProtocolMessage::new(committee.epoch, InvalidBlobIdMsg(blob_id));
+    let signed: Vec<(u16, SignedMessage)> = net
+        .nodes
+        .iter()
+        .map(|running| {
+            let key = running.node.bls.public();
+            let member = committee.members.iter().position(|m| m.public_key == *key).expect("member");
+            (member as u16, SignedMessage::sign(&running.node.bls, &message))
+        })
+        .collect();
+    let certificate = Certificate::aggregate(signed).expect("aggregate");
+    let certificate = CertificateArgs {
+        signature: certificate.signature,
+        signers_bitmap: signers_to_bitmap(&certificate.signers),
+        message: certificate.serialized_message,
+    };
+    let invalidated = net.chain_client.execute(&net.user, Call::InvalidateBlobId { certificate }).await;
+    assert!(matches!(invalidated.expect("submitted").effects.status, TxStatus::Success), "invalidated");
+
+    let before = net.chain_client.account(&client.wallet().address()).await.expect("account").account;
+    let outcome = client.store(bytes, StoreOptions::default()).await.expect("store");
+    let StoreOutcome::MarkedInvalid { blob_id: reported, event } = &outcome else {
+        panic!("expected markedInvalid, got {outcome:?}")
+    };
+    assert_eq!(*reported, blob_id);
+    let event = event.as_ref().expect("the chain reports the invalidation event");
+    assert!(matches!(event.event, walrus_chain::Event::InvalidBlobID { blob_id: id, .. } if id == blob_id));
+    let json = outcome.summary_json().expect("a summary");
+    assert_eq!(json["markedInvalid"]["blobId"], blob_id.to_string(), "{json}");
+    assert_eq!(json["markedInvalid"]["event"]["eventSeq"], event.cursor.index.to_string(), "{json}");
+    let after = net.chain_client.account(&client.wallet().address()).await.expect("account").account;
+    assert_eq!(before, after, "nothing was bought or registered");
     net.stop().await;
 }

@@ -8,50 +8,10 @@ use std::collections::BTreeMap;
 
 use fjall::OwnedWriteBatch as WriteBatch;
 use serde::{Deserialize, Serialize};
-use walrus_chain::{Event, EventEnvelope};
+use walrus_chain::{Event, EventEnvelope, EventId};
 use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::{encode, NodeStore, StoreError};
-
-/// An event's identity as the reference reports it: the transaction digest (base58) and the
-/// event's position (a decimal string). Ours is the block position's index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventId {
-    /// Base58 of the transaction digest.
-    pub tx_digest: String,
-    /// The event's sequence number, as a string.
-    pub event_seq: String,
-}
-
-impl EventId {
-    fn of(envelope: &EventEnvelope) -> EventId {
-        let digest = envelope.tx_digest.map(|d| d.0).unwrap_or_default();
-        EventId { tx_digest: base58(&digest), event_seq: envelope.cursor.index.to_string() }
-    }
-}
-
-/// Base58 (Bitcoin alphabet), as Sui prints digests.
-fn base58(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let mut digits: Vec<u8> = Vec::new();
-    for &byte in bytes {
-        let mut carry = u32::from(byte);
-        for digit in digits.iter_mut() {
-            carry += u32::from(*digit) << 8;
-            *digit = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    std::iter::repeat_n('1', zeros)
-        .chain(digits.iter().rev().map(|d| char::from(ALPHABET[usize::from(*d)])))
-        .collect()
-}
 
 /// One blob object as the node has seen it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +153,7 @@ pub(crate) fn apply(
         deletable: *deletable,
         certified_epoch: None,
         deleted: false,
-        registered_event: EventId::of(envelope),
+        registered_event: envelope.event_id(),
         certified_event: None,
     };
     match &envelope.event {
@@ -206,7 +166,7 @@ pub(crate) fn apply(
             let mut info = known.unwrap_or_else(|| fresh(blob_id, object_id, end_epoch, deletable));
             info.end_epoch = *end_epoch;
             info.certified_epoch = Some(info.certified_epoch.map_or(*epoch, |e| e.min(*epoch)));
-            info.certified_event = Some(EventId::of(envelope));
+            info.certified_event = Some(envelope.event_id());
             pending.insert(object_key(blob_id, object_id), info);
         }
         Event::BlobDeleted { blob_id, object_id, .. } => {
@@ -216,7 +176,7 @@ pub(crate) fn apply(
             }
         }
         Event::InvalidBlobID { blob_id, .. } => {
-            batch.insert(&store.invalid, blob_id.as_bytes().as_slice(), encode(&EventId::of(envelope)));
+            batch.insert(&store.invalid, blob_id.as_bytes().as_slice(), encode(&envelope.event_id()));
         }
         _ => {}
     }
@@ -227,18 +187,5 @@ pub(crate) fn apply(
 pub(crate) fn flush(store: &NodeStore, pending: Pending, batch: &mut WriteBatch) {
     for (key, info) in pending {
         batch.insert(&store.objects, key.as_slice(), encode(&info));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base58_matches_known_encodings() {
-        assert_eq!(base58(&[]), "");
-        assert_eq!(base58(&[0, 0, 1]), "112");
-        assert_eq!(base58(b"hello world"), "StV1DL6CwTryKyV");
-        assert_eq!(base58(&[0xff; 4]), "7YXq9G");
     }
 }

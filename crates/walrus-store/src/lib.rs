@@ -31,8 +31,9 @@ use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWi
 use walrus_core::sliver::{UnverifiedSliver, VerifiedSliver, VerifiedSliverRef};
 use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
 
-pub use blob_info::{BlobStatus, DeletableCounts, EventId, ObjectInfo};
+pub use blob_info::{BlobStatus, DeletableCounts, ObjectInfo};
 use sliver_files::{Location, SliverFiles};
+pub use walrus_chain::EventId;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
