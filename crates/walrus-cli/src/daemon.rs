@@ -32,10 +32,14 @@ pub struct DaemonArgs {
     /// Stores at once (more wait, up to the same number again; beyond that, 429).
     #[arg(long, default_value_t = 8)]
     max_concurrent_stores: usize,
-    /// Require stores to carry an HS256 JWT signed with this secret (`Authorization: Bearer`).
+    /// Require stores to carry a JWT (`Authorization: Bearer`) verified with this key: the
+    /// HMAC secret, or for EdDSA the Ed25519 public key; hex after `0x`, else the text's bytes.
     #[arg(long, env = "WALRUS_JWT_DECODE_SECRET")]
     jwt_decode_secret: Option<String>,
-    /// Tokens must carry `iat` and live at most this many seconds.
+    /// The tokens' algorithm: HS256 (default), HS384, HS512 or EdDSA.
+    #[arg(long, default_value = "HS256", value_parser = clap::value_parser!(walrus_gateway::auth::JwtAlgorithm))]
+    jwt_algorithm: walrus_gateway::auth::JwtAlgorithm,
+    /// Tokens must carry `iat`, and `exp - iat` must equal this many seconds.
     #[arg(long)]
     jwt_expiring_sec: Option<u64>,
     /// Check each store against the token's `epochs`/`max_epochs`, `size`/`max_size` and
@@ -59,12 +63,16 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
-    config.jwt = args.jwt_decode_secret.map(|secret| {
-        let mut jwt = walrus_gateway::auth::JwtConfig::new(secret.into_bytes());
-        jwt.verify_upload = args.jwt_verify_upload;
-        jwt.max_lifetime_secs = args.jwt_expiring_sec;
-        jwt
-    });
+    config.jwt = args
+        .jwt_decode_secret
+        .map(|secret| -> Result<_> {
+            let mut jwt = walrus_gateway::auth::JwtConfig::from_secret_text(args.jwt_algorithm, &secret)
+                .map_err(anyhow::Error::msg)?;
+            jwt.verify_upload = args.jwt_verify_upload;
+            jwt.expiring_secs = args.jwt_expiring_sec.filter(|secs| *secs > 0);
+            Ok(jwt)
+        })
+        .transpose()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let gateway = start(config, &network.chain_url, writer).await?;

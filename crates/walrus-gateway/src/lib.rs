@@ -197,11 +197,20 @@ pub(crate) struct GatewayError {
     status: StatusCode,
     reason: &'static str,
     message: String,
+    domain: &'static str,
 }
+
+/// The reference daemon's error domain.
+const DAEMON_DOMAIN: &str = "daemon.walrus.space";
 
 impl GatewayError {
     pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
-        GatewayError { status, reason, message: message.to_string() }
+        GatewayError { status, reason, message: message.to_string(), domain: DAEMON_DOMAIN }
+    }
+
+    /// The same error in another domain (the publisher's authentication has its own).
+    pub(crate) fn in_domain(self, domain: &'static str) -> Self {
+        GatewayError { domain, ..self }
     }
 
     pub(crate) fn bad(reason: &'static str, message: impl ToString) -> Self {
@@ -215,8 +224,7 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let body =
-            walrus_node::api::error_body(self.status, self.reason, &self.message, "daemon.walrus.space");
+        let body = walrus_node::api::error_body(self.status, self.reason, &self.message, self.domain);
         (self.status, Json(body)).into_response()
     }
 }
