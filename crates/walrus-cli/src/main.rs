@@ -11,6 +11,7 @@ mod chain;
 mod config;
 mod daemon;
 mod info;
+mod json_cmd;
 mod localnet;
 mod manage;
 mod node;
@@ -105,13 +106,33 @@ enum Command {
     Publisher(daemon::DaemonArgs),
     /// Serve both the aggregator's and the publisher's API.
     Daemon(daemon::DaemonArgs),
+    /// Run one command given as JSON (on standard input, or as the argument), with JSON output:
+    /// `{"config": PATH, "command": {"store": {"files": [PATH], "epochs": 2}}}`.
+    Json(JsonArgs),
+}
+
+/// `walrus json`
+#[derive(Debug, clap::Args)]
+struct JsonArgs {
+    /// The JSON command (default: read from standard input).
+    command: Option<String>,
 }
 
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
     init_logging(&cli.command);
-    let result = match cli.command {
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::BlobId(args) => blob_id::run(&args, cli.global.json),
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
@@ -130,12 +151,9 @@ fn main() -> ExitCode {
         Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),
         Command::Publisher(args) => daemon::run(args, &cli.global, daemon::Role::Publisher),
         Command::Daemon(args) => daemon::run(args, &cli.global, daemon::Role::Daemon),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("Error: {error:#}");
-            ExitCode::FAILURE
+        Command::Json(args) => {
+            let line = json_cmd::read_args(args.command.as_deref())?;
+            run(Cli::try_parse_from(line)?)
         }
     }
 }

@@ -41,6 +41,8 @@ fn store_then_read_through_the_cli() {
         serde_json::from_str(&walrus(&[&["store", file, "--epochs", "1", "--json"][..], &account].concat()))
             .expect("JSON");
     assert_eq!(again[0]["blobStoreResult"]["alreadyCertified"]["blobId"], blob_id, "{again}");
+
+    through_walrus_json(file, blob_id, wallet, &net.chain_url, &data);
     let forced: serde_json::Value = serde_json::from_str(&walrus(
         &[&["store", file, "--epochs", "max", "--force", "--permanent", "--json"][..], &account].concat(),
     ))
@@ -108,4 +110,26 @@ fn store_then_read_through_the_cli() {
         .decode(read["blob"].as_str().expect("blob"))
         .expect("base64");
     assert!(blob == data, "the base64 blob differs");
+}
+
+/// The same store (already certified) and a read through `walrus json`, the way the Walrus docs'
+/// Python example drives the CLI.
+fn through_walrus_json(file: &str, blob_id: &str, wallet: &str, chain_url: &str, data: &[u8]) {
+    use base64::Engine as _;
+    let as_json = |command: serde_json::Value| -> serde_json::Value {
+        let input = serde_json::json!({ "command": command }).to_string();
+        serde_json::from_str(&walrus(&["json", &input])).expect("JSON")
+    };
+    let stored_again = as_json(serde_json::json!({
+        "store": { "files": [file], "epochs": 1, "wallet": wallet, "chainUrl": chain_url }
+    }));
+    assert_eq!(stored_again[0]["blobStoreResult"]["alreadyCertified"]["blobId"], blob_id, "{stored_again}");
+    let read = as_json(
+        serde_json::json!({ "read": { "blobId": blob_id, "wallet": wallet, "chainUrl": chain_url } }),
+    );
+    assert_eq!(read["blobId"], blob_id, "{read}");
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(read["blob"].as_str().expect("blob"))
+        .expect("base64");
+    assert!(blob == data, "walrus json read back other bytes");
 }
