@@ -13,6 +13,11 @@ fn data(size: usize) -> Vec<u8> {
 }
 
 /// Asserts the reference's error JSON with this status and reason.
+/// A PUT of `body` to `url`, answered with JSON.
+async fn put_json(http: &reqwest::Client, url: String, body: Vec<u8>) -> serde_json::Value {
+    http.put(url).body(body).send().await.expect("put").json().await.expect("JSON")
+}
+
 async fn expect_error(response: reqwest::Response, status: u16, reason: &str) {
     assert_eq!(response.status().as_u16(), status);
     let body: serde_json::Value = response.json().await.expect("error JSON");
@@ -35,15 +40,7 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
 
     // Store: newlyCreated with the blob object as on chain; again: alreadyCertified.
     let blob = data(1 << 20);
-    let stored: serde_json::Value = http
-        .put(format!("{base}/v1/blobs?epochs=2"))
-        .body(blob.clone())
-        .send()
-        .await
-        .expect("put")
-        .json()
-        .await
-        .expect("JSON");
+    let stored: serde_json::Value = put_json(&http, format!("{base}/v1/blobs?epochs=2"), blob.clone()).await;
     let object = &stored["newlyCreated"]["blobObject"];
     let blob_id = object["blobId"].as_str().expect("blob ID").to_string();
     assert_eq!(object["size"], 1 << 20);
@@ -54,15 +51,7 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
         stored["newlyCreated"]["resourceOperation"]["registerFromScratch"]["encodedLength"].as_u64()
             > Some(0)
     );
-    let again: serde_json::Value = http
-        .put(format!("{base}/v1/blobs"))
-        .body(blob.clone())
-        .send()
-        .await
-        .expect("put")
-        .json()
-        .await
-        .expect("JSON");
+    let again: serde_json::Value = put_json(&http, format!("{base}/v1/blobs"), blob.clone()).await;
     assert_eq!(again["alreadyCertified"]["blobId"], blob_id.as_str(), "{again}");
 
     check_reads(&http, &base, &blob_id, &blob).await;
@@ -85,15 +74,9 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
 
     // send_object_to: the new object belongs to the recipient.
     let recipient = Ed25519KeyPair::from_seed(&[10; 32]).address();
-    let sent: serde_json::Value = http
-        .put(format!("{base}/v1/blobs?permanent=true&send_object_to={recipient}"))
-        .body(data(5_000))
-        .send()
-        .await
-        .expect("put")
-        .json()
-        .await
-        .expect("JSON");
+    let sent: serde_json::Value =
+        put_json(&http, format!("{base}/v1/blobs?permanent=true&send_object_to={recipient}"), data(5_000))
+            .await;
     let sent_id: ObjectId =
         sent["newlyCreated"]["blobObject"]["id"].as_str().expect("id").parse().expect("id");
     assert_eq!(sent["newlyCreated"]["blobObject"]["deletable"], false);

@@ -2,6 +2,7 @@
 
 use walrus_chain::objects::BlobObject;
 use walrus_chain::Call;
+use walrus_chain_node::rpc::BlobView;
 use walrus_chain_node::{ChainClient, ClientError};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, Epoch, ObjectId};
@@ -26,13 +27,24 @@ pub struct BlobStatus {
     pub objects: Vec<(ObjectId, BlobObject)>,
 }
 
+/// What the chain knows of `blob_id`: `None` if it never saw it.
+pub(crate) async fn blob_view(
+    chain: &ChainClient,
+    blob_id: &BlobId,
+) -> Result<Option<BlobView>, ClientError> {
+    match chain.blob(blob_id).await {
+        Ok(view) => Ok(Some(view)),
+        Err(ClientError::Api { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The blob's status, from the chain (not from storage nodes, which could lie); needs no wallet.
 pub async fn blob_status(chain: &ChainClient, blob_id: &BlobId) -> Result<BlobStatus, ClientError> {
     let epoch = chain.system().await?.system.epoch();
-    let (invalid, objects) = match chain.blob(blob_id).await {
-        Ok(view) => (view.invalid, view.objects),
-        Err(ClientError::Api { status: 404, .. }) => (false, Vec::new()),
-        Err(e) => return Err(e),
+    let (invalid, objects) = match blob_view(chain, blob_id).await? {
+        Some(view) => (view.invalid, view.objects),
+        None => (false, Vec::new()),
     };
     let objects: Vec<(ObjectId, BlobObject)> = objects
         .into_iter()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use walrus_chain::objects::{ObjectBody, Owner};
-use walrus_chain::system::{Committee, Member};
+use walrus_chain::system::{Committee, Member, Parameters};
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::{Call, EventEnvelope};
 use walrus_chain_node::rpc::BlobView;
@@ -234,6 +234,13 @@ enum Prepared {
     Upload(Arc<EncodedBlob>, Registered),
 }
 
+/// What the chain says a store works from: the encoding, the committee, the prices.
+struct Network {
+    params: EncodingParams,
+    committee: Committee,
+    prices: Parameters,
+}
+
 /// A blob object to upload for, how it was obtained, and what that cost in FROST (storage
 /// bought plus the write fee, as the chain charges them).
 struct Registered {
@@ -285,10 +292,15 @@ impl Client {
     }
 
     pub(crate) async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
-        let system = self.chain.system().await?;
-        let params = EncodingParams::new(u64::from(system.system.params.n_shards))
+        self.network().await.map(|network| (network.params, network.committee))
+    }
+
+    /// The chain's view a store works from, read once per call.
+    async fn network(&self) -> Result<Network, ClientError> {
+        let system = self.chain.system().await?.system;
+        let params = EncodingParams::new(u64::from(system.params.n_shards))
             .map_err(|e| ClientError::Decode { url: self.chain.base().into(), reason: e.to_string() })?;
-        Ok((params, system.system.committee))
+        Ok(Network { params, committee: system.committee, prices: system.params })
     }
 
     /// Stores `data`: [`Client::store_many`] with one blob.
@@ -310,7 +322,7 @@ impl Client {
     ) -> Vec<Result<StoreOutcome, StoreError>> {
         let count = blobs.len();
         let mut results = Vec::with_capacity(count);
-        let (params, committee) = match self.committee().await {
+        let network = match self.network().await {
             Ok(found) => found,
             Err(e) => {
                 let reason = e.to_string();
@@ -328,7 +340,7 @@ impl Client {
                 bytes += next.len();
                 group.extend(blobs.next());
             }
-            results.extend(self.store_group(group, options, params, &committee).await);
+            results.extend(self.store_group(group, options, &network).await);
         }
         results
     }
@@ -337,15 +349,15 @@ impl Client {
         &self,
         group: Vec<Vec<u8>>,
         options: StoreOptions,
-        params: EncodingParams,
-        committee: &Committee,
+        network: &Network,
     ) -> Vec<Result<StoreOutcome, StoreError>> {
+        let committee = &network.committee;
         let started = Instant::now();
         let mut results: Vec<Option<Result<StoreOutcome, StoreError>>> = Vec::new();
         let mut to_upload = Vec::new();
         for (position, data) in group.into_iter().enumerate() {
             results.push(None);
-            match self.prepare(data, options, params, committee).await {
+            match self.prepare(data, options, network).await {
                 Ok(Prepared::Done(outcome)) => results[position] = Some(Ok(outcome)),
                 Ok(Prepared::Upload(blob, registered)) => to_upload.push((position, blob, registered)),
                 Err(e) => results[position] = Some(Err(e)),
@@ -386,9 +398,9 @@ impl Client {
         &self,
         data: Vec<u8>,
         options: StoreOptions,
-        params: EncodingParams,
-        committee: &Committee,
+        network: &Network,
     ) -> Result<Prepared, StoreError> {
+        let (params, committee) = (network.params, &network.committee);
         let started = Instant::now();
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))
@@ -400,7 +412,7 @@ impl Client {
         self.report(Progress::Encoded { blob_id });
         tracing::debug!("{blob_id}: encoded at {:?}", started.elapsed());
         let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
-        if let Some(view) = self.blob_view(&blob_id).await? {
+        if let Some(view) = crate::blobs::blob_view(&self.chain, &blob_id).await? {
             if view.invalid {
                 // The chain refuses to register it again; say so, as the reference does.
                 let event = view.invalidation;
@@ -413,7 +425,8 @@ impl Client {
             }
         }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-        let registered = self.registration(&blob, encoded_size, options, committee.epoch, until).await?;
+        let registered =
+            self.registration(&blob, encoded_size, options, &network.prices, committee.epoch, until).await?;
         self.report(Progress::Registered { blob_id, object_id: registered.object_id });
         tracing::debug!("{blob_id}: registered at {:?}", started.elapsed());
         Ok(Prepared::Upload(blob, registered))
@@ -427,12 +440,12 @@ impl Client {
         blob: &EncodedBlob,
         encoded_size: u64,
         options: StoreOptions,
+        prices: &Parameters,
         epoch: Epoch,
         until: Epoch,
     ) -> Result<Registered, StoreError> {
         let metadata = blob.metadata();
         let _turn = self.tx_turn.lock().await;
-        let prices = self.chain.system().await?.system.params;
         let units = walrus_chain::amount::storage_units(encoded_size);
         let write_cost = prices.write_price_per_unit.0.saturating_mul(units);
         let owned = self.chain.owned_objects(&self.wallet.address()).await?;
@@ -531,15 +544,6 @@ impl Client {
             resource,
             cost,
         }))
-    }
-
-    /// What the chain knows of `blob_id`: `None` if it never saw it.
-    async fn blob_view(&self, blob_id: &BlobId) -> Result<Option<BlobView>, ClientError> {
-        match self.chain.blob(blob_id).await {
-            Ok(view) => Ok(Some(view)),
-            Err(ClientError::Api { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// A certified object in `view` stored at least until `until` that this wallet may rely
