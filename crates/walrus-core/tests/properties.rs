@@ -2,7 +2,7 @@
 //! valid symbol set, tamper detection, and detection of inconsistent encodings.
 
 use proptest::prelude::*;
-use walrus_core::decode::{decode_blob, ConsistencyCheck, DecodeError};
+use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::expand::sliver_roots;
 use walrus_core::inconsistency::InconsistencyProofError;
@@ -82,6 +82,29 @@ proptest! {
         let short: Vec<_> = pick[1..].to_vec();
         let not_enough = matches!(decode_blob(encoded.metadata(), short, ConsistencyCheck::Default), Err(DecodeError::NotEnoughSlivers { .. }));
         prop_assert!(not_enough);
+    }
+
+    #[test]
+    fn any_byte_range_reads_from_exactly_its_rows((n, blob, _) in shard_counts().prop_flat_map(blob_for), a in any::<u64>(), b in any::<u64>()) {
+        let p = params(n);
+        let encoded = encode_blob(p, &blob).expect("encodable");
+        let metadata = encoded.metadata();
+        let length = blob.len() as u64;
+        let (x, y) = (a % (length + 1), b % (length + 1));
+        let range = x.min(y)..x.max(y);
+        let rows = rows_for_range(metadata, &range);
+        prop_assert!(rows.end <= p.primary_source_symbols());
+        let all = primaries(&encoded, p.n_shards());
+        let exact: Vec<_> = rows.clone().map(|i| all[i].clone()).collect();
+        let read = decode_range(metadata, exact.clone(), range.clone()).expect("the rows suffice");
+        prop_assert_eq!(&read[..], &blob[range.start as usize..range.end as usize]);
+        if !exact.is_empty() {
+            let short = exact[1..].to_vec();
+            let refused = matches!(decode_range(metadata, short, range.clone()), Err(DecodeError::NotEnoughSlivers { .. }));
+            prop_assert!(refused);
+        }
+        let beyond = matches!(decode_range(metadata, all, range.start..length + 1), Err(DecodeError::RangeOutsideBlob { .. }));
+        prop_assert!(beyond);
     }
 
     #[test]

@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use walrus_core::decode::ConsistencyCheck;
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::ReadError;
 
-use crate::{Gateway, GatewayError};
+use crate::{Gateway, GatewayError, QueryParams};
 
 /// Read options, as the reference's query parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -40,13 +40,12 @@ impl ReadQuery {
 pub(crate) async fn blob(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    Query(query): Query<ReadQuery>,
+    QueryParams(query): QueryParams<ReadQuery>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
-    let blob_id: BlobId = id
-        .parse()
-        .map_err(|e| GatewayError::bad("INVALID_BLOB_ID", format!("{id:?} is not a blob ID: {e}")))?;
-    serve(&gateway, &blob_id, query.check()?, &headers, BTreeMap::new()).await
+    let blob_id = parse_blob_id(&id)?;
+    serve(&gateway, method, &blob_id, query.check()?, &headers, BTreeMap::new()).await
 }
 
 /// `GET /v1/blobs/by-object-id/{object_id}`: the blob of a Blob or SharedBlob object, with
@@ -54,7 +53,8 @@ pub(crate) async fn blob(
 pub(crate) async fn by_object_id(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    Query(query): Query<ReadQuery>,
+    QueryParams(query): QueryParams<ReadQuery>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
     let object_id: ObjectId = id
@@ -80,41 +80,106 @@ pub(crate) async fn by_object_id(
         .filter(|(key, _)| gateway.config.allowed_headers.iter().any(|a| a.eq_ignore_ascii_case(key)))
         .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()))
         .collect();
-    serve(&gateway, &blob.blob_id, check, &headers, allowed).await
+    serve(&gateway, method, &blob.blob_id, check, &headers, allowed).await
+}
+
+/// The reference's `?start=&length=` of a byte-range read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ByteRangeQuery {
+    start: u64,
+    length: u64,
+}
+
+/// `GET /v1/blobs/{blob_id}/byte-range?start=&length=`: `length` bytes from `start`, as the
+/// reference: 200 (not 206, so that a CDN caches it) with the ETag `{blob_id}-{start}-{length}`;
+/// a range that is empty or outside the blob is 400 `INVALID_BYTE_RANGE`.
+pub(crate) async fn byte_range_read(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<ByteRangeQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    let blob_id = parse_blob_id(&id)?;
+    let ByteRangeQuery { start, length } = query;
+    if length == 0 {
+        return Err(GatewayError::bad("INVALID_BYTE_RANGE", "length must be greater than 0"));
+    }
+    let end = start
+        .checked_add(length)
+        .ok_or_else(|| GatewayError::bad("INVALID_BYTE_RANGE", "start + length overflows"))?;
+    let etag = format!("{blob_id}-{start}-{length}");
+    if let Some(response) = not_modified(&headers, &etag) {
+        return Ok(response);
+    }
+    let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
+    let blob = gateway.reader.open(&blob_id).await.map_err(read_error)?;
+    if end > blob.len() {
+        return Err(GatewayError::bad(
+            "INVALID_BYTE_RANGE",
+            format!("byte range out of bounds: requested {start}-{end}, blob size is {}", blob.len()),
+        ));
+    }
+    let body = match method {
+        Method::HEAD => Vec::new(),
+        _ => blob.read_range(start..end).await.map_err(read_error)?,
+    };
+    let mut response = body.into_response();
+    let response_headers = response.headers_mut();
+    cache_headers(response_headers, &etag);
+    response_headers.insert(header::CONTENT_TYPE, content_type(&headers));
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    Ok(response)
+}
+
+fn parse_blob_id(id: &str) -> Result<BlobId, GatewayError> {
+    id.parse().map_err(|e| GatewayError::bad("INVALID_BLOB_ID", format!("{id:?} is not a blob ID: {e}")))
+}
+
+/// A 304 if the request's `If-None-Match` names `etag`.
+fn not_modified(request: &HeaderMap, etag: &str) -> Option<Response> {
+    let matches = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|tag| tag.trim().trim_start_matches("W/").trim_matches('"') == etag)
+    });
+    matches.then(|| {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        cache_headers(response.headers_mut(), etag);
+        response
+    })
 }
 
 async fn serve(
     gateway: &Gateway,
+    method: Method,
     blob_id: &BlobId,
     check: ConsistencyCheck,
     request: &HeaderMap,
     attributes: BTreeMap<String, String>,
 ) -> Result<Response, GatewayError> {
     let etag = blob_id.to_string();
-    if request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').any(|tag| tag.trim().trim_start_matches("W/").trim_matches('"') == etag)
-    }) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        cache_headers(response.headers_mut(), &etag);
+    if let Some(response) = not_modified(request, &etag) {
         return Ok(response);
     }
     let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
-    let data = gateway.reader.read_with(blob_id, check).await.map_err(|e| match e {
-        ReadError::NotFound(_) => GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e),
-        ReadError::Inconsistent(_) => GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e),
-        ReadError::NotEnoughSlivers { .. } | ReadError::Chain(_) => {
-            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
-        }
-        ReadError::Decode(_) => GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e),
-    })?;
-    let total = data.len() as u64;
+    let blob = gateway.reader.open(blob_id).await.map_err(read_error)?;
+    let total = blob.len();
     let range = match request.get(header::RANGE) {
         None => None,
         Some(value) => Some(byte_range(value.to_str().unwrap_or(""), total)?),
     };
-    let (status, body) = match range {
-        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, data[start as usize..=end as usize].to_vec()),
-        None => (StatusCode::OK, data),
+    // A HEAD answers from the metadata alone.
+    let (status, body) = match (range, method == Method::HEAD) {
+        (Some(_), true) => (StatusCode::PARTIAL_CONTENT, Vec::new()),
+        (None, true) => (StatusCode::OK, Vec::new()),
+        (Some((start, end)), false) => {
+            (StatusCode::PARTIAL_CONTENT, blob.read_range(start..end + 1).await.map_err(read_error)?)
+        }
+        (None, false) => (StatusCode::OK, blob.read(check).await.map_err(read_error)?),
+    };
+    let length = match range {
+        Some((start, end)) => end + 1 - start,
+        None => total,
     };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -125,6 +190,7 @@ async fn serve(
         headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(internal)?);
     }
     headers.insert(header::CONTENT_TYPE, content_type(request));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     for (key, value) in attributes {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(key), HeaderValue::from_str(&value)) {
             headers.insert(name, value);
@@ -185,6 +251,21 @@ pub(crate) fn byte_range(value: &str, total: u64) -> Result<(u64, u64), GatewayE
         return Err(unsatisfiable(value, total));
     }
     Ok((start, end))
+}
+
+fn read_error(e: ReadError) -> GatewayError {
+    match e {
+        ReadError::NotFound(_) | ReadError::Inconsistent(_) => {
+            GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e)
+        }
+        ReadError::NotEnoughSlivers { .. } | ReadError::Chain(_) => {
+            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
+        }
+        ReadError::RangeOutsideBlob { .. } => {
+            GatewayError::new(StatusCode::RANGE_NOT_SATISFIABLE, "INVALID_BYTE_RANGE", e)
+        }
+        ReadError::Decode(_) => GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e),
+    }
 }
 
 fn unsatisfiable(value: &str, total: u64) -> GatewayError {

@@ -2,8 +2,9 @@
 //! reference daemon's API (`../shared/spec/protocol.md` §7.5–§7.7):
 //!
 //! - aggregator: `GET`/`HEAD /v1/blobs/{blob_id}` (single `Range`, `ETag`, long-lived
-//!   `Cache-Control`), `GET /v1/blobs/by-object-id/{object_id}` (allowed attributes become
-//!   headers);
+//!   `Cache-Control`), `GET /v1/blobs/{blob_id}/byte-range?start=&length=`,
+//!   `GET /v1/blobs/by-object-id/{object_id}` (allowed attributes become headers); ranges fetch
+//!   only the slivers that hold them;
 //! - publisher: `PUT /v1/blobs?epochs=&permanent=&deletable=&force=&send_object_to=`, answering
 //!   the reference's `newlyCreated` / `alreadyCertified` JSON; a body limit and a bounded
 //!   number of concurrent stores (429 beyond);
@@ -151,6 +152,7 @@ fn router(gateway: Arc<Gateway>) -> Router {
     if gateway.config.serve_reads {
         app = app
             .route("/v1/blobs/{blob_id}", get(aggregator::blob))
+            .route("/v1/blobs/{blob_id}/byte-range", get(aggregator::byte_range_read))
             .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id));
     }
     if gateway.writer.is_some() {
@@ -219,6 +221,24 @@ impl GatewayError {
 
     pub(crate) fn busy() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "too many requests; retry later")
+    }
+}
+
+/// Query parameters whose rejection is the reference's error JSON (400 `INVALID_QUERY`), not
+/// axum's plain text.
+pub(crate) struct QueryParams<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams<T> {
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, GatewayError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(query)) => Ok(QueryParams(query)),
+            Err(e) => Err(GatewayError::bad("INVALID_QUERY", e.body_text())),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use walrus_core::keys::Address;
 use walrus_sdk::{ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
 
 use crate::auth::Upload;
-use crate::{Gateway, GatewayError};
+use crate::{Gateway, GatewayError, QueryParams};
 
 /// Longest a store may take before the publisher answers 504.
 const STORE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -42,11 +42,10 @@ pub(crate) struct StoreQuery {
 /// `PUT /v1/blobs`.
 pub(crate) async fn store(
     State(gateway): State<Arc<Gateway>>,
-    query: Result<Query<StoreQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<StoreQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
-    let Query(query) = query.map_err(|e| GatewayError::bad("INVALID_QUERY", e.body_text()))?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             GatewayError::new(

@@ -114,6 +114,18 @@ async fn check_reads(http: &reqwest::Client, base: &str, blob_id: &str, blob: &[
     let head = http.head(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("head");
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], (1u64 << 20).to_string().as_str());
+    // The reference's byte-range endpoint: 200 with an ETag of its own, so that a CDN caches it.
+    let url = format!("{base}/v1/blobs/{blob_id}/byte-range?start=1000000&length=48576");
+    let part = http.get(&url).send().await.expect("get");
+    assert_eq!(part.status(), 200);
+    assert_eq!(part.headers()["etag"], format!("{blob_id}-1000000-48576").as_str());
+    assert_eq!(part.headers()["content-length"], "48576");
+    assert!(part.bytes().await.expect("body") == blob[1_000_000..]);
+    let head = http.head(&url).send().await.expect("head");
+    assert_eq!(
+        (head.status().as_u16(), &head.headers()["content-length"]),
+        (200, &"48576".parse().expect("value"))
+    );
 }
 
 /// A preflight gets CORS answers; errors are the reference's JSON every time.
@@ -149,6 +161,19 @@ async fn check_preflight_and_errors(http: &reqwest::Client, base: &str, blob_id:
     let bad_range =
         http.get(format!("{base}/v1/blobs/{blob_id}")).header("range", "bytes=5000000-").send().await;
     expect_error(bad_range.expect("get"), 416, "INVALID_BYTE_RANGE").await;
+    for (query, reason) in [
+        ("start=0&length=0", "INVALID_BYTE_RANGE"),
+        ("start=1048000&length=577", "INVALID_BYTE_RANGE"),
+        ("start=18446744073709551615&length=2", "INVALID_BYTE_RANGE"),
+        ("start=0", "INVALID_QUERY"),
+        ("start=0&length=1&extra=1", "INVALID_QUERY"),
+    ] {
+        let response = http.get(format!("{base}/v1/blobs/{blob_id}/byte-range?{query}")).send().await;
+        expect_error(response.expect("get"), 400, reason).await;
+    }
+    let bad_check =
+        http.get(format!("{base}/v1/blobs/{blob_id}?strict_consistency_check=maybe")).send().await;
+    expect_error(bad_check.expect("get"), 400, "INVALID_QUERY").await;
     let too_large = http.put(format!("{base}/v1/blobs")).body(vec![0u8; (2 << 20) + 1]).send().await;
     expect_error(too_large.expect("put"), 413, "BLOB_TOO_LARGE").await;
     let both = http.put(format!("{base}/v1/blobs?permanent=true&deletable=true")).body("x").send().await;

@@ -15,4 +15,4 @@ pub mod read;
 pub use blobs::BlobStatus;
 pub use client::{Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
 pub use node_client::NodeClient;
-pub use read::ReadError;
+pub use read::{OpenBlob, ReadError};

@@ -3,13 +3,14 @@
 //! chosen consistency check.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::task::JoinSet;
 use walrus_chain::system::Committee;
 use walrus_chain_node::ClientError;
-use walrus_core::decode::{decode_blob, ConsistencyCheck, DecodeError};
+use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver};
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverPairIndex, SliverType};
@@ -37,6 +38,16 @@ pub enum ReadError {
     /// The blob was encoded inconsistently: it has no well-defined content.
     #[error("blob {0} is inconsistently encoded (invalid)")]
     Inconsistent(BlobId),
+    /// A byte range reaches past the end of the blob.
+    #[error("bytes {start}..{end} are outside the blob's {length} bytes")]
+    RangeOutsideBlob {
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// The blob's length.
+        length: u64,
+    },
     /// Decoding failed otherwise.
     #[error("decoding failed: {0}")]
     Decode(String),
@@ -51,65 +62,28 @@ impl Client {
     /// Reads the blob `blob_id` back with the given consistency check (`Strict` re-encodes the
     /// blob and compares the blob ID; `Skip` relies on the slivers' own verification).
     pub async fn read_with(&self, blob_id: &BlobId, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
+        self.open(blob_id).await?.read(check).await
+    }
+
+    /// Reads and verifies the metadata of `blob_id`: the blob's length is then known, and all
+    /// of it or a byte range can be read without fetching the metadata again.
+    pub async fn open(&self, blob_id: &BlobId) -> Result<OpenBlob, ReadError> {
         let started = Instant::now();
         let (params, committee) = self.committee().await?;
         let metadata = self.read_metadata(blob_id, params, &committee).await?;
         tracing::debug!("{blob_id}: metadata at {:?}", started.elapsed());
-        let metadata = Arc::new(metadata);
-        let need = params.primary_source_symbols();
-        let n = params.n_shards();
-        let owners: BTreeMap<ShardIndex, usize> = committee
+        let owners = committee
             .members
             .iter()
             .enumerate()
             .flat_map(|(index, member)| member.shards.iter().map(move |shard| (*shard, index)))
             .collect();
-        // Systematic slivers first (decoding from them is a copy), then the repair ones; each
-        // round asks only for what is still missing, and a member that failed is not asked again.
-        let mut untried = (0..n).map(SliverPairIndex);
-        let mut failed: BTreeSet<usize> = BTreeSet::new();
-        let mut slivers: BTreeMap<SliverPairIndex, VerifiedSliver> = BTreeMap::new();
-        while slivers.len() < need {
-            let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
-            let mut asked = 0;
-            while asked < need - slivers.len() {
-                let Some(pair) = untried.next() else { break };
-                let Some(&member) = owners.get(&blob_id.shard_for_pair(pair, n)) else { continue };
-                if !failed.contains(&member) {
-                    asks.entry(member).or_default().push(pair);
-                    asked += 1;
-                }
-            }
-            if asked == 0 {
-                break;
-            }
-            let mut tasks = JoinSet::new();
-            for (member, pairs) in asks {
-                let node = NodeClient::new(&committee.members[member].network_address, self.http.clone());
-                let metadata = Arc::clone(&metadata);
-                tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let Ok((member, (found, ask_again))) = joined else { continue };
-                slivers.extend(found);
-                self.report(Progress::Slivers { blob_id: *blob_id, have: slivers.len().min(need), need });
-                if !ask_again {
-                    failed.insert(member);
-                }
-            }
-        }
-        tracing::debug!("{blob_id}: {} primary slivers at {:?}", slivers.len(), started.elapsed());
-        if slivers.len() < need {
-            return Err(ReadError::NotEnoughSlivers { have: slivers.len(), need });
-        }
-        let id = *blob_id;
-        tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
-            .await
-            .map_err(|e| ReadError::Decode(e.to_string()))?
-            .map_err(|e| match e {
-                DecodeError::InconsistentBlob => ReadError::Inconsistent(id),
-                other => ReadError::Decode(other.to_string()),
-            })
+        Ok(OpenBlob {
+            client: self.clone(),
+            committee: Arc::new(committee),
+            metadata: Arc::new(metadata),
+            owners,
+        })
     }
 
     /// The first metadata a member serves that verifies against the blob ID.
@@ -131,6 +105,152 @@ impl Client {
             tracing::warn!("{} served metadata of {blob_id} that does not verify", member.network_address);
         }
         Err(ReadError::NotFound(*blob_id))
+    }
+}
+
+/// A blob whose metadata was read and verified against its blob ID (see [`Client::open`]).
+#[derive(Debug, Clone)]
+pub struct OpenBlob {
+    client: Client,
+    committee: Arc<Committee>,
+    metadata: Arc<VerifiedBlobMetadataWithId>,
+    owners: BTreeMap<ShardIndex, usize>,
+}
+
+/// The primary slivers gathered for a read so far.
+#[derive(Default)]
+struct Gathered {
+    slivers: BTreeMap<SliverPairIndex, VerifiedSliver>,
+    /// Pairs asked for already (served or not).
+    tried: BTreeSet<SliverPairIndex>,
+    /// Members that failed or lied: not asked again.
+    failed: BTreeSet<usize>,
+}
+
+impl OpenBlob {
+    /// The blob ID.
+    pub fn blob_id(&self) -> &BlobId {
+        self.metadata.blob_id()
+    }
+
+    /// The blob's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.metadata.unencoded_length()
+    }
+
+    /// Whether the blob is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole blob, decoded from `n - 2f` primary slivers and checked as `check` says.
+    pub async fn read(&self, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
+        self.read_gathered(Gathered::default(), check).await
+    }
+
+    /// Bytes `range` of the blob. Only the systematic primary slivers (rows of the blob) that
+    /// hold the range are fetched, each verified against the metadata; no further consistency
+    /// check applies, as in the reference. If one of them cannot be had, the read falls back
+    /// to decoding the whole blob (with the default check), keeping the slivers already fetched.
+    pub async fn read_range(&self, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
+        let length = self.len();
+        if range.start > range.end || range.end > length {
+            return Err(ReadError::RangeOutsideBlob { start: range.start, end: range.end, length });
+        }
+        let rows = rows_for_range(&self.metadata, &range);
+        let mut gathered = Gathered::default();
+        let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
+        self.round(asks, &mut gathered, rows.len()).await;
+        let have =
+            rows.clone().filter(|row| gathered.slivers.contains_key(&SliverPairIndex(*row as u16))).count();
+        if have == rows.len() {
+            let metadata = Arc::clone(&self.metadata);
+            let slivers: Vec<VerifiedSliver> = gathered.slivers.into_values().collect();
+            return decode_range(&metadata, slivers, range).map_err(|e| ReadError::Decode(e.to_string()));
+        }
+        tracing::debug!(
+            "{}: {have} of the {} rows of a range served; decoding the blob",
+            self.blob_id(),
+            rows.len()
+        );
+        let blob = self.read_gathered(gathered, ConsistencyCheck::Default).await?;
+        Ok(blob[range.start as usize..range.end as usize].to_vec())
+    }
+
+    /// Asks for up to `count` of `candidates` not tried yet, grouped by owner, skipping failed
+    /// members and shards without an owner.
+    fn pick(
+        &self,
+        gathered: &Gathered,
+        candidates: impl Iterator<Item = SliverPairIndex>,
+        count: usize,
+    ) -> BTreeMap<usize, Vec<SliverPairIndex>> {
+        let n = self.metadata.params().n_shards();
+        let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
+        let owned = candidates.filter(|pair| !gathered.tried.contains(pair)).filter_map(|pair| {
+            let member = *self.owners.get(&self.blob_id().shard_for_pair(pair, n))?;
+            (!gathered.failed.contains(&member)).then_some((member, pair))
+        });
+        for (member, pair) in owned.take(count) {
+            asks.entry(member).or_default().push(pair);
+        }
+        asks
+    }
+
+    /// One round of requests, all members at once; what verifies joins `gathered`.
+    async fn round(&self, asks: BTreeMap<usize, Vec<SliverPairIndex>>, gathered: &mut Gathered, need: usize) {
+        let mut tasks = JoinSet::new();
+        for (member, pairs) in asks {
+            gathered.tried.extend(pairs.iter().copied());
+            let node =
+                NodeClient::new(&self.committee.members[member].network_address, self.client.http.clone());
+            let metadata = Arc::clone(&self.metadata);
+            tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
+        }
+        let blob_id = *self.blob_id();
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((member, (found, ask_again))) = joined else { continue };
+            gathered.slivers.extend(found);
+            let have = gathered.slivers.len().min(need);
+            self.client.report(Progress::Slivers { blob_id, have, need });
+            if !ask_again {
+                gathered.failed.insert(member);
+            }
+        }
+    }
+
+    /// Gathers `n - 2f` primary slivers (systematic ones first: decoding from them is a copy;
+    /// each round asks only for what is still missing), then decodes.
+    async fn read_gathered(
+        &self,
+        mut gathered: Gathered,
+        check: ConsistencyCheck,
+    ) -> Result<Vec<u8>, ReadError> {
+        let started = Instant::now();
+        let params = self.metadata.params();
+        let need = params.primary_source_symbols();
+        while gathered.slivers.len() < need {
+            let all = (0..params.n_shards()).map(SliverPairIndex);
+            let asks = self.pick(&gathered, all, need - gathered.slivers.len());
+            if asks.is_empty() {
+                break;
+            }
+            self.round(asks, &mut gathered, need).await;
+        }
+        let blob_id = *self.blob_id();
+        tracing::debug!("{blob_id}: {} primary slivers at {:?}", gathered.slivers.len(), started.elapsed());
+        if gathered.slivers.len() < need {
+            return Err(ReadError::NotEnoughSlivers { have: gathered.slivers.len(), need });
+        }
+        let metadata = Arc::clone(&self.metadata);
+        let slivers = gathered.slivers;
+        tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
+            .await
+            .map_err(|e| ReadError::Decode(e.to_string()))?
+            .map_err(|e| match e {
+                DecodeError::InconsistentBlob => ReadError::Inconsistent(blob_id),
+                other => ReadError::Decode(other.to_string()),
+            })
     }
 }
 

@@ -34,6 +34,44 @@ fn data(size: usize) -> Vec<u8> {
     (0..size as u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as u8).collect()
 }
 
+/// Byte ranges of the blob `blob_id` (`bytes`) read back right: one per row, the whole blob,
+/// an empty one and one past the end. With `all_up`, each range is read from its rows alone
+/// (the progress reports ask for no more); otherwise missing rows fall back to a full decode.
+async fn assert_ranges_read(client: &Client, blob_id: &walrus_core::BlobId, bytes: &[u8], all_up: bool) {
+    let needs = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&needs);
+    let client = client.clone().with_progress(move |progress| {
+        if let Progress::Slivers { need, .. } = progress {
+            seen.lock().expect("lock").push(need);
+        }
+    });
+    let blob = client.open(blob_id).await.expect("open");
+    assert_eq!(blob.len(), bytes.len() as u64);
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let length = bytes.len() as u64;
+    let symbol = u64::from(params.symbol_size(length).expect("encodable"));
+    let row = symbol * params.secondary_source_symbols() as u64;
+    let within = |start: u64, end: u64| start.min(length).min(end)..end.min(length);
+    let mut ranges: Vec<std::ops::Range<u64>> =
+        (0..length.div_ceil(row)).map(|r| within(r * row + row / 3, r * row + row / 2 + 7)).collect();
+    ranges.extend([0..length, length / 2..length / 2, within(row.saturating_sub(5), row + 5)]);
+    for range in ranges {
+        needs.lock().expect("lock").clear();
+        let read = blob.read_range(range.clone()).await.expect("range read");
+        assert!(read == bytes[range.start as usize..range.end as usize], "range {range:?} differs");
+        if all_up {
+            let rows = range.end.div_ceil(row) - range.start / row;
+            let asked = needs.lock().expect("lock").iter().copied().max().unwrap_or(0) as u64;
+            assert!(
+                range.is_empty() || asked == rows,
+                "range {range:?}: {asked} slivers sought, {rows} rows"
+            );
+        }
+    }
+    let beyond = blob.read_range(length..length + 1).await;
+    assert!(matches!(beyond, Err(ReadError::RangeOutsideBlob { .. })), "{beyond:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_read_back_every_size() {
     let net = Net::start(4, 0).await;
@@ -56,6 +94,7 @@ async fn store_and_read_back_every_size() {
         assert!(stored.confirmed_shards * 3 > 2 * usize::from(N));
         let read = client.read(&stored.blob_id).await.expect("read");
         assert!(read == bytes, "size {size}: the bytes read back differ");
+        assert_ranges_read(&client, &stored.blob_id, &bytes, true).await;
     }
     let permanent = StoreOptions { deletable: false, epochs_ahead: 2, force: false };
     let stored = store_new(&client, data(5_000), permanent).await;
@@ -173,6 +212,7 @@ async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
     }
     let read = client.read(&stored.blob_id).await.expect("read with 2f shards down");
     assert!(read == bytes, "the bytes read back differ");
+    assert_ranges_read(&client, &stored.blob_id, &bytes, false).await;
     net.nodes.remove(0).run_until(async {}).await.expect("stops");
     let read = client.read(&stored.blob_id).await;
     assert!(matches!(read, Err(ReadError::NotEnoughSlivers { have: 2, need: 4 })), "{read:?}");
@@ -212,6 +252,7 @@ async fn a_lying_node_breaks_neither_stores_nor_reads() {
     assert!(stored.confirmed_shards <= usize::from(N) - shards.len(), "the liar's confirmation was counted");
     let read = client.read(&stored.blob_id).await.expect("read despite the liar");
     assert!(read == bytes, "the bytes read back differ");
+    assert_ranges_read(&client, &stored.blob_id, &bytes, false).await;
     assert!(asked.load(Ordering::Relaxed) >= 1, "the liar was never asked");
     task.abort();
     net.stop().await;
