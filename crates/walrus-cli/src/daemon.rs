@@ -32,22 +32,54 @@ pub struct DaemonArgs {
     /// Stores at once (more wait, up to the same number again; beyond that, 429).
     #[arg(long, default_value_t = 8)]
     max_concurrent_stores: usize,
-    /// Require stores to carry a JWT (`Authorization: Bearer`) verified with this key: the
-    /// HMAC secret, or for EdDSA the Ed25519 public key; hex after `0x`, else the text's bytes.
+    /// Require stores to carry a JWT (`Authorization: Bearer`) verified with this key, hex after
+    /// `0x`, else the text's bytes: the HMAC secret (HS*), the 32-byte Ed25519 public key
+    /// (EdDSA), the uncompressed point `04 || x || y` (ES256, ES384), or a PKCS#1 RSAPublicKey
+    /// DER (RS*, PS*), as the reference reads it.
     #[arg(long, env = "WALRUS_JWT_DECODE_SECRET")]
     jwt_decode_secret: Option<String>,
-    /// The tokens' algorithm: HS256 (default), HS384, HS512 or EdDSA.
+    /// The tokens' algorithm: HS256 (default), HS384, HS512, EdDSA, ES256, ES384, RS256, RS384,
+    /// RS512, PS256, PS384 or PS512.
     #[arg(long, default_value = "HS256", value_parser = clap::value_parser!(walrus_gateway::auth::JwtAlgorithm))]
     jwt_algorithm: walrus_gateway::auth::JwtAlgorithm,
-    /// Tokens must carry `iat`, and `exp - iat` must equal this many seconds.
-    #[arg(long)]
-    jwt_expiring_sec: Option<u64>,
+    /// Tokens must carry `iat`, and `exp - iat` must equal this many seconds (0: no such check).
+    /// Without `--jwt-decode-secret`, tokens are required but their signatures are not checked,
+    /// as in the reference.
+    #[arg(long, default_value_t = 0)]
+    jwt_expiring_sec: u64,
     /// Check each store against the token's `epochs`/`max_epochs`, `size`/`max_size` and
-    /// `send_object_to` claims.
+    /// `send_object_to` claims. Without `--jwt-decode-secret`, tokens are required but their
+    /// signatures are not checked, as in the reference.
     #[arg(long)]
     jwt_verify_upload: bool,
+    /// Most unexpired token IDs (`jti`) remembered against replay; while it is full, new
+    /// tokens are refused (429) until some expire.
+    #[arg(long, default_value_t = 100_000)]
+    jwt_cache_size: usize,
     #[command(flatten)]
     account: Account,
+}
+
+/// The publisher's authentication, enabled as the reference enables it: by a key, an expiring
+/// time or `--jwt-verify-upload`.
+fn jwt_config(args: &DaemonArgs) -> Result<Option<walrus_gateway::auth::JwtConfig>> {
+    use walrus_gateway::auth::JwtConfig;
+    let mut jwt = match &args.jwt_decode_secret {
+        Some(secret) => JwtConfig::from_secret_text(args.jwt_algorithm, secret)
+            .map_err(|e| anyhow::anyhow!("--jwt-decode-secret: {e}"))?,
+        None if args.jwt_expiring_sec > 0 || args.jwt_verify_upload => {
+            eprintln!("warning: no --jwt-decode-secret: JWT signatures are not checked, only their claims");
+            JwtConfig::without_key()
+        }
+        None => return Ok(None),
+    };
+    jwt.verify_upload = args.jwt_verify_upload;
+    jwt.expiring_secs = (args.jwt_expiring_sec > 0).then_some(args.jwt_expiring_sec);
+    if args.jwt_cache_size == 0 {
+        anyhow::bail!("--jwt-cache-size must be at least 1");
+    }
+    jwt.replay_cache_max = args.jwt_cache_size;
+    Ok(Some(jwt))
 }
 
 /// Runs the gateway until interrupted.
@@ -63,20 +95,53 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
-    config.jwt = args
-        .jwt_decode_secret
-        .map(|secret| -> Result<_> {
-            let mut jwt = walrus_gateway::auth::JwtConfig::from_secret_text(args.jwt_algorithm, &secret)
-                .map_err(anyhow::Error::msg)?;
-            jwt.verify_upload = args.jwt_verify_upload;
-            jwt.expiring_secs = args.jwt_expiring_sec.filter(|secs| *secs > 0);
-            Ok(jwt)
-        })
-        .transpose()?;
+    config.jwt = jwt_config(&args)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let gateway = start(config, &network.chain_url, writer).await?;
         eprintln!("{role:?} on http://{} (chain {}); Ctrl-C to stop", gateway.addr, network.chain_url);
         gateway.run_until(crate::chain::shutdown_signal()).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use walrus_gateway::auth::JwtAlgorithm;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    }
+
+    fn jwt(args: &[&str]) -> Result<Option<walrus_gateway::auth::JwtConfig>> {
+        let args = Args::try_parse_from(std::iter::once("publisher").chain(args.iter().copied()))?;
+        jwt_config(&args.daemon)
+    }
+
+    #[test]
+    fn authentication_is_enabled_as_the_reference_enables_it() {
+        assert!(jwt(&[]).expect("parsed").is_none());
+        let keyed = jwt(&["--jwt-decode-secret", "0x0102", "--jwt-algorithm", "HS512"]).expect("parsed");
+        let keyed = keyed.expect("enabled");
+        assert_eq!(
+            (keyed.algorithm, keyed.key, keyed.verify_upload),
+            (JwtAlgorithm::Hs512, Some(vec![1, 2]), false)
+        );
+        let unkeyed =
+            jwt(&["--jwt-verify-upload", "--jwt-cache-size", "10"]).expect("parsed").expect("enabled");
+        assert_eq!((unkeyed.key, unkeyed.verify_upload, unkeyed.replay_cache_max), (None, true, 10));
+        let expiring = jwt(&["--jwt-expiring-sec", "300"]).expect("parsed").expect("enabled");
+        assert_eq!((expiring.key, expiring.expiring_secs), (None, Some(300)));
+        let wrong = jwt(&["--jwt-decode-secret", "0x0102", "--jwt-algorithm", "ES256"]).expect_err("refused");
+        assert!(
+            wrong.to_string().contains("--jwt-decode-secret: an ES256 key is the uncompressed point"),
+            "{wrong}"
+        );
+        assert!(jwt(&["--jwt-algorithm", "none"]).is_err());
+        assert!(jwt(&["--jwt-verify-upload", "--jwt-cache-size", "0"]).is_err());
+    }
 }
