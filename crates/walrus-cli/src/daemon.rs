@@ -29,6 +29,9 @@ pub struct DaemonArgs {
     /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
     #[arg(long, default_value_t = 10_240)]
     max_body_size: usize,
+    /// Largest blob the aggregator serves, in bytes (larger: 403); no limit by default.
+    #[arg(long)]
+    max_blob_size: Option<u64>,
     /// Stores at once (more wait, up to the same number again; beyond that, 429).
     #[arg(long, default_value_t = 8)]
     max_concurrent_stores: usize,
@@ -95,6 +98,7 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
+    config.max_blob_size = args.max_blob_size;
     config.jwt = jwt_config(&args)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use walrus_core::decode::ConsistencyCheck;
 use walrus_core::{BlobId, ObjectId};
-use walrus_sdk::ReadError;
+use walrus_sdk::{OpenBlob, ReadError};
 
 use crate::{Gateway, GatewayError, QueryParams};
 
@@ -114,7 +114,7 @@ pub(crate) async fn byte_range_read(
         return Ok(response);
     }
     let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
-    let blob = gateway.reader.open(&blob_id).await.map_err(read_error)?;
+    let blob = open(&gateway, &blob_id).await?;
     if end > blob.len() {
         return Err(GatewayError::bad(
             "INVALID_BYTE_RANGE",
@@ -131,6 +131,20 @@ pub(crate) async fn byte_range_read(
     response_headers.insert(header::CONTENT_TYPE, content_type(&headers));
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     Ok(response)
+}
+
+/// The blob's verified metadata; a blob larger than `--max-blob-size` is refused (403), as the
+/// reference does.
+async fn open(gateway: &Gateway, blob_id: &BlobId) -> Result<OpenBlob, GatewayError> {
+    let blob = gateway.reader.open(blob_id).await.map_err(read_error)?;
+    match gateway.config.max_blob_size {
+        Some(max) if blob.len() > max => Err(GatewayError::new(
+            StatusCode::FORBIDDEN,
+            "BLOB_TOO_LARGE",
+            format!("the blob has {} bytes; this aggregator serves at most {max}", blob.len()),
+        )),
+        _ => Ok(blob),
+    }
 }
 
 fn parse_blob_id(id: &str) -> Result<BlobId, GatewayError> {
@@ -162,7 +176,7 @@ async fn serve(
         return Ok(response);
     }
     let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
-    let blob = gateway.reader.open(blob_id).await.map_err(read_error)?;
+    let blob = open(gateway, blob_id).await?;
     let total = blob.len();
     let range = match request.get(header::RANGE) {
         None => None,

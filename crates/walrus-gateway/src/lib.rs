@@ -45,6 +45,9 @@ pub struct GatewayConfig {
     pub allowed_headers: Vec<String>,
     /// Serve the read endpoints (an aggregator or a daemon; a bare publisher does not).
     pub serve_reads: bool,
+    /// Largest blob the aggregator serves, in bytes (larger: 403 `BLOB_TOO_LARGE`); none by
+    /// default, as the reference.
+    pub max_blob_size: Option<u64>,
     /// Require a JWT on stores (`auth`).
     pub jwt: Option<auth::JwtConfig>,
 }
@@ -70,6 +73,7 @@ impl GatewayConfig {
             .map(String::from)
             .to_vec(),
             serve_reads: true,
+            max_blob_size: None,
             jwt: None,
         }
     }
@@ -159,6 +163,10 @@ fn router(gateway: Arc<Gateway>) -> Router {
         app = app.route("/v1/blobs", axum::routing::put(publisher::store));
     }
     app.fallback(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
+        .method_not_allowed_fallback(|method: Method| async move {
+            let message = format!("{method} is not served here");
+            GatewayError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message)
+        })
         .layer(axum::extract::DefaultBodyLimit::max(gateway.config.max_body_bytes))
         .layer(axum::middleware::from_fn(cors))
         .with_state(gateway)

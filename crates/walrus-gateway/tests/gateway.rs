@@ -28,7 +28,11 @@ async fn expect_error(response: reqwest::Response, status: u16, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_and_aggregator_speak_the_reference_http_api() {
-    let (net, gateway, writer) = common::daemon(0, 9, |config| config.max_body_bytes = 2 << 20).await;
+    let (net, gateway, writer) = common::daemon(0, 9, |config| {
+        config.max_body_bytes = 2 << 20;
+        config.max_blob_size = Some(3 << 19);
+    })
+    .await;
     let base = format!("http://{}", gateway.addr);
     let http = reqwest::Client::new();
 
@@ -183,4 +187,15 @@ async fn check_preflight_and_errors(http: &reqwest::Client, base: &str, blob_id:
     let bad_object = http.get(format!("{base}/v1/blobs/by-object-id/0x{}", "00".repeat(32))).send().await;
     expect_error(bad_object.expect("get"), 404, "BLOB_NOT_FOUND").await;
     expect_error(http.get(format!("{base}/nowhere")).send().await.expect("get"), 404, "NOT_FOUND").await;
+    for response in [http.post(format!("{base}/v1/blobs/{blob_id}")), http.delete(format!("{base}/v1/blobs"))]
+    {
+        expect_error(response.send().await.expect("sent"), 405, "METHOD_NOT_ALLOWED").await;
+    }
+    // Stored, but larger than this aggregator serves (--max-blob-size): 403, as the reference.
+    let large: serde_json::Value = put_json(http, format!("{base}/v1/blobs"), data((3 << 19) + 1)).await;
+    let large_id = large["newlyCreated"]["blobObject"]["blobId"].as_str().expect("stored");
+    for path in [large_id.to_string(), format!("{large_id}/byte-range?start=0&length=1")] {
+        let response = http.get(format!("{base}/v1/blobs/{path}")).send().await.expect("get");
+        expect_error(response, 403, "BLOB_TOO_LARGE").await;
+    }
 }
