@@ -30,6 +30,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine as _;
 use ring::{hmac, signature};
 use serde::Deserialize;
+use walrus_core::keys::Address;
 
 use crate::GatewayError;
 
@@ -296,10 +297,10 @@ struct Claims {
 }
 
 /// What a store asks for, to be checked against the token.
-pub(crate) struct Upload<'a> {
+pub(crate) struct Upload {
     pub(crate) epochs: u32,
     pub(crate) size: u64,
-    pub(crate) send_object_to: Option<&'a str>,
+    pub(crate) send_object_to: Option<Address>,
 }
 
 fn refused(status: StatusCode, reason: &'static str, message: impl ToString) -> GatewayError {
@@ -307,11 +308,12 @@ fn refused(status: StatusCode, reason: &'static str, message: impl ToString) -> 
 }
 
 fn invalid_token(message: impl ToString) -> GatewayError {
-    refused(StatusCode::BAD_REQUEST, "INVALID_TOKEN", message)
+    precondition("INVALID_TOKEN", message)
 }
 
+/// The reference's `FailedPrecondition`: 400, with the body's status `FAILED_PRECONDITION`.
 fn precondition(reason: &'static str, message: impl ToString) -> GatewayError {
-    refused(StatusCode::BAD_REQUEST, reason, message)
+    refused(StatusCode::BAD_REQUEST, reason, message).named("FAILED_PRECONDITION")
 }
 
 /// Checks tokens and remembers the `jti`s it accepted.
@@ -327,7 +329,7 @@ impl Authenticator {
     }
 
     /// Accepts the request's token for `upload`, or says why not, as the reference does.
-    pub(crate) fn check(&self, headers: &HeaderMap, upload: &Upload<'_>) -> Result<(), GatewayError> {
+    pub(crate) fn check(&self, headers: &HeaderMap, upload: &Upload) -> Result<(), GatewayError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -419,7 +421,7 @@ impl Authenticator {
     }
 }
 
-fn check_upload(claims: &Claims, upload: &Upload<'_>) -> Result<(), GatewayError> {
+fn check_upload(claims: &Claims, upload: &Upload) -> Result<(), GatewayError> {
     if claims.max_size.is_some_and(|max| upload.size > max) {
         return Err(precondition(
             "MAX_SIZE_EXCEEDED",
@@ -444,7 +446,14 @@ fn check_upload(claims: &Claims, upload: &Upload<'_>) -> Result<(), GatewayError
         }
         _ => {}
     }
-    match (claims.send_object_to.as_deref(), upload.send_object_to) {
+    // Compared as addresses (the reference's `SuiAddress`), not as text.
+    let expected: Option<Address> = match claims.send_object_to.as_deref() {
+        Some(text) => Some(
+            text.parse().map_err(|_| invalid_token(format!("send_object_to {text:?} is not an address")))?,
+        ),
+        None => None,
+    };
+    match (expected, upload.send_object_to) {
         (Some(expected), Some(actual)) if expected != actual => {
             Err(precondition("INVALID_SEND_OBJECT_TO", "send_object_to does not match the token"))
         }
@@ -489,7 +498,7 @@ mod tests {
         headers
     }
 
-    const UPLOAD: Upload<'static> = Upload { epochs: 2, size: 1000, send_object_to: None };
+    const UPLOAD: Upload = Upload { epochs: 2, size: 1000, send_object_to: None };
 
     fn outcome(authenticator: &Authenticator, token: &str) -> Result<(), (u16, &'static str)> {
         authenticator.check(&bearer(token), &UPLOAD).map_err(|e| (e.status.as_u16(), e.reason))

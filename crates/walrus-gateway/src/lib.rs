@@ -166,6 +166,7 @@ fn router(gateway: Arc<Gateway>) -> Router {
         .method_not_allowed_fallback(|method: Method| async move {
             let message = format!("{method} is not served here");
             GatewayError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message)
+                .named("UNIMPLEMENTED")
         })
         .layer(axum::extract::DefaultBodyLimit::max(gateway.config.max_body_bytes))
         .layer(axum::middleware::from_fn(cors))
@@ -208,6 +209,8 @@ pub(crate) struct GatewayError {
     reason: &'static str,
     message: String,
     domain: &'static str,
+    /// The body's `status` where the reference's differs from the one the HTTP status implies.
+    status_name: Option<&'static str>,
 }
 
 /// The reference daemon's error domain.
@@ -215,7 +218,19 @@ const DAEMON_DOMAIN: &str = "daemon.walrus.space";
 
 impl GatewayError {
     pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
-        GatewayError { status, reason, message: message.to_string(), domain: DAEMON_DOMAIN }
+        GatewayError {
+            status,
+            reason,
+            message: message.to_string(),
+            domain: DAEMON_DOMAIN,
+            status_name: None,
+        }
+    }
+
+    /// The same error with the body's `status` named (the reference's `FAILED_PRECONDITION` is
+    /// a 400 too, beside `INVALID_ARGUMENT`).
+    pub(crate) fn named(self, status_name: &'static str) -> Self {
+        GatewayError { status_name: Some(status_name), ..self }
     }
 
     /// The same error in another domain (the publisher's authentication has its own).
@@ -252,7 +267,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let body = walrus_node::api::error_body(self.status, self.reason, &self.message, self.domain);
+        let mut body = walrus_node::api::error_body(self.status, self.reason, &self.message, self.domain);
+        if let Some(name) = self.status_name {
+            body["error"]["status"] = name.into();
+        }
         (self.status, Json(body)).into_response()
     }
 }

@@ -82,8 +82,7 @@ pub(crate) async fn store(
         return Err(GatewayError::bad("INVALID_EPOCHS", "epochs must be at least 1"));
     }
     if let Some(auth) = &gateway.auth {
-        let upload =
-            Upload { epochs, size: body.len() as u64, send_object_to: query.send_object_to.as_deref() };
+        let upload = Upload { epochs, size: body.len() as u64, send_object_to: send_to };
         auth.check(&headers, &upload)?;
     }
     let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;

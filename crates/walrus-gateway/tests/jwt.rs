@@ -33,6 +33,10 @@ async fn store(
     if status >= 400 && status != 429 {
         assert_eq!(body["error"]["details"][0]["domain"], AUTH_DOMAIN, "{body}");
     }
+    if status == 400 {
+        // The reference's FailedPrecondition.
+        assert_eq!(body["error"]["status"], "FAILED_PRECONDITION", "{body}");
+    }
     (status, reason, body)
 }
 
@@ -82,6 +86,14 @@ async fn stores_need_a_fresh_valid_token_that_fits_the_upload() {
     assert_eq!(refused("", small, b"xyz").await, (400, "MAX_SIZE_EXCEEDED".to_string()));
     let to = json!({ "exp": now + 60, "jti": "i", "send_object_to": format!("0x{}", "ab".repeat(32)) });
     assert_eq!(refused("", to, b"x").await, (400, "MISSING_SEND_OBJECT_TO".to_string()));
+    // Addresses are compared as addresses: upper-case hex in the token names the same one.
+    let upper = json!({ "exp": now + 60, "jti": "j", "send_object_to": format!("0x{}", "AB".repeat(32)) });
+    let query = format!("?send_object_to=0x{}", "ab".repeat(32));
+    let (status, _, body) = store(&url, &query, Some(hs256_token(SECRET, &upper)), b"to").await;
+    assert_eq!(status, 200, "{body}");
+    let other = json!({ "exp": now + 60, "jti": "k", "send_object_to": format!("0x{}", "cd".repeat(32)) });
+    let (status, reason, _) = store(&url, &query, Some(hs256_token(SECRET, &other)), b"to").await;
+    assert_eq!((status, reason.as_str()), (400, "INVALID_SEND_OBJECT_TO"));
 
     // Reads need no token.
     let read = reqwest::get(format!("{url}/{blob_id}")).await.expect("get");
