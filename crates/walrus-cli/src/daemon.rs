@@ -29,6 +29,9 @@ pub struct DaemonArgs {
     /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
     #[arg(long, default_value_t = 10_240)]
     max_body_size: usize,
+    /// A YAML list of blob IDs neither read nor stored (451), re-read when the file changes.
+    #[arg(long)]
+    blocklist: Option<std::path::PathBuf>,
     /// Largest blob the aggregator serves, in bytes (larger: 403); no limit by default.
     #[arg(long)]
     max_blob_size: Option<u64>,
@@ -99,6 +102,12 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
     config.max_blob_size = args.max_blob_size;
+    config.blocklist = args
+        .blocklist
+        .as_ref()
+        .map(walrus_sdk::Blocklist::load)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--blocklist: {e}"))?;
     config.jwt = jwt_config(&args)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -278,6 +278,7 @@ fn read_error(e: ReadError) -> GatewayError {
         ReadError::RangeOutsideBlob { .. } => {
             GatewayError::new(StatusCode::RANGE_NOT_SATISFIABLE, "INVALID_BYTE_RANGE", e)
         }
+        ReadError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
         ReadError::Decode(_) => GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e),
     }
 }

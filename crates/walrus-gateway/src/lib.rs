@@ -50,6 +50,8 @@ pub struct GatewayConfig {
     pub max_blob_size: Option<u64>,
     /// Require a JWT on stores (`auth`).
     pub jwt: Option<auth::JwtConfig>,
+    /// Blob IDs neither read nor stored (451 `FORBIDDEN_BLOB`), as the reference's `--blocklist`.
+    pub blocklist: Option<walrus_sdk::Blocklist>,
 }
 
 impl GatewayConfig {
@@ -75,6 +77,7 @@ impl GatewayConfig {
             serve_reads: true,
             max_blob_size: None,
             jwt: None,
+            blocklist: None,
         }
     }
 }
@@ -131,9 +134,9 @@ pub async fn start(
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
         store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
-        reader: Client::read_only(chain_url),
+        reader: blocking(Client::read_only(chain_url), &config),
         auth: config.jwt.clone().map(auth::Authenticator::new),
-        writer,
+        writer: writer.map(|writer| blocking(writer, &config)),
         config,
     });
     let app = router(gateway);
@@ -146,6 +149,14 @@ pub async fn start(
             .await
     });
     Ok(RunningGateway { addr, server, shutdown })
+}
+
+/// `client`, refusing the configured blocklist's blob IDs.
+fn blocking(client: Client, config: &GatewayConfig) -> Client {
+    match &config.blocklist {
+        Some(list) => client.with_blocklist(list.clone()),
+        None => client,
+    }
 }
 
 fn router(gateway: Arc<Gateway>) -> Router {
@@ -240,6 +251,11 @@ impl GatewayError {
 
     pub(crate) fn bad(reason: &'static str, message: impl ToString) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    pub(crate) fn blocked(blob_id: &walrus_core::BlobId) -> Self {
+        let message = format!("blob {blob_id} is blocked by this service");
+        Self::new(StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, "FORBIDDEN_BLOB", message)
     }
 
     pub(crate) fn busy() -> Self {

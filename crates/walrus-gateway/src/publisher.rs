@@ -94,9 +94,19 @@ pub(crate) async fn store(
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
     let body = match &outcome {
-        // The reference's publisher answers a blob marked invalid with 500 and the result.
-        StoreOutcome::MarkedInvalid { .. } => {
-            return Ok((StatusCode::INTERNAL_SERVER_ERROR, Json(outcome.summary_json())).into_response());
+        // As the reference's publisher: an internal error, as it is likely a system error.
+        StoreOutcome::MarkedInvalid { blob_id, .. } => {
+            let event = outcome
+                .summary_json()
+                .map_or(serde_json::Value::Null, |j| j["markedInvalid"]["event"].clone());
+            return Err(GatewayError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                format!(
+                    "the blob {blob_id} was marked invalid (event {event}), which is likely a system error, \
+                     please report it"
+                ),
+            ));
         }
         StoreOutcome::AlreadyCertified { .. } => outcome.summary_json().unwrap_or_default(),
         StoreOutcome::NewlyCreated(stored) => {
@@ -165,9 +175,11 @@ async fn newly_created(gateway: &Gateway, stored: &StoreResult) -> Result<serde_
 fn store_error(e: StoreError) -> GatewayError {
     match e {
         StoreError::TooLarge(_) => GatewayError::new(StatusCode::PAYLOAD_TOO_LARGE, "BLOB_TOO_LARGE", e),
+        // The reference's NotEnoughConfirmations: a deadline, to be retried.
         StoreError::NoQuorum { .. } => {
-            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_ENOUGH_CONFIRMATIONS", e)
+            GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "INSUFFICIENT_CONFIRMATIONS", e)
         }
+        StoreError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
         StoreError::Chain(_) | StoreError::Other(_) => {
             tracing::warn!("store failed: {e}");
             GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)

@@ -28,9 +28,14 @@ async fn expect_error(response: reqwest::Response, status: u16, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_and_aggregator_speak_the_reference_http_api() {
+    let dir = tempfile::tempdir().expect("dir");
+    let blocklist = dir.path().join("blocklist.yaml");
+    std::fs::write(&blocklist, "").expect("empty blocklist");
     let (net, gateway, writer) = common::daemon(0, 9, |config| {
         config.max_body_bytes = 2 << 20;
         config.max_blob_size = Some(3 << 19);
+        let list = walrus_sdk::Blocklist::load(&blocklist).expect("loaded");
+        config.blocklist = Some(list.recheck_every(std::time::Duration::ZERO));
     })
     .await;
     let base = format!("http://{}", gateway.addr);
@@ -75,6 +80,17 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     assert!(by_object.bytes().await.expect("body") == blob);
 
     check_preflight_and_errors(&http, &base, &blob_id).await;
+
+    // Blocked by the operator while running: neither read nor stored (451); unblocked, read.
+    std::fs::write(&blocklist, format!("- {blob_id}\n")).expect("blocklist");
+    for path in [blob_id.clone(), format!("{blob_id}/byte-range?start=0&length=1")] {
+        let response = http.get(format!("{base}/v1/blobs/{path}")).send().await.expect("get");
+        expect_error(response, 451, "FORBIDDEN_BLOB").await;
+    }
+    let again = http.put(format!("{base}/v1/blobs")).body(blob.clone()).send().await.expect("put");
+    expect_error(again, 451, "FORBIDDEN_BLOB").await;
+    std::fs::write(&blocklist, "[]\n").expect("blocklist");
+    assert_eq!(http.get(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("get").status(), 200);
 
     // send_object_to: the new object belongs to the recipient.
     let recipient = Ed25519KeyPair::from_seed(&[10; 32]).address();

@@ -18,6 +18,7 @@ use walrus_core::messages::{
 use walrus_core::params::Quorum;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverPairIndex, SliverType};
 
+use crate::blocklist::Blocklist;
 use crate::node_client::{NodeClient, NodeError};
 
 /// Attempts per node for the upload and the confirmation.
@@ -156,6 +157,9 @@ pub enum StoreError {
         /// What the nodes said.
         failures: String,
     },
+    /// The blob ID is on this client's blocklist.
+    #[error("blob {0} is blocked")]
+    Blocked(BlobId),
     /// Something else (a task failed, a certificate could not be built).
     #[error("{0}")]
     Other(String),
@@ -224,6 +228,7 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) tx_turn: Arc<tokio::sync::Mutex<()>>,
     progress: Option<ProgressFn>,
+    blocklist: Option<Blocklist>,
 }
 
 /// A blob after [`Client::prepare`].
@@ -260,6 +265,7 @@ impl Client {
             http,
             tx_turn: Arc::default(),
             progress: None,
+            blocklist: None,
         }
     }
 
@@ -273,6 +279,17 @@ impl Client {
     pub fn with_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ProgressFn(Arc::new(progress)));
         self
+    }
+
+    /// This client, refusing to store or read the blob IDs of `blocklist`
+    /// ([`StoreError::Blocked`], [`crate::ReadError::Blocked`]).
+    pub fn with_blocklist(mut self, blocklist: Blocklist) -> Self {
+        self.blocklist = Some(blocklist);
+        self
+    }
+
+    pub(crate) fn blocked(&self, blob_id: &BlobId) -> bool {
+        self.blocklist.as_ref().is_some_and(|list| list.contains(blob_id))
     }
 
     pub(crate) fn report(&self, progress: Progress) {
@@ -411,6 +428,9 @@ impl Client {
         let blob_id = *metadata.blob_id();
         self.report(Progress::Encoded { blob_id });
         tracing::debug!("{blob_id}: encoded at {:?}", started.elapsed());
+        if self.blocked(&blob_id) {
+            return Err(StoreError::Blocked(blob_id));
+        }
         let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));
         if let Some(view) = crate::blobs::blob_view(&self.chain, &blob_id).await? {
             if view.invalid {

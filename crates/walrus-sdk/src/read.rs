@@ -48,6 +48,9 @@ pub enum ReadError {
         /// The blob's length.
         length: u64,
     },
+    /// The blob ID is on this client's blocklist.
+    #[error("blob {0} is blocked")]
+    Blocked(BlobId),
     /// Decoding failed otherwise.
     #[error("decoding failed: {0}")]
     Decode(String),
@@ -68,6 +71,9 @@ impl Client {
     /// Reads and verifies the metadata of `blob_id`: the blob's length is then known, and all
     /// of it or a byte range can be read without fetching the metadata again.
     pub async fn open(&self, blob_id: &BlobId) -> Result<OpenBlob, ReadError> {
+        if self.blocked(blob_id) {
+            return Err(ReadError::Blocked(*blob_id));
+        }
         let started = Instant::now();
         let (params, committee) = self.committee().await?;
         let metadata = self.read_metadata(blob_id, params, &committee).await?;
