@@ -1,12 +1,16 @@
 //! Reads: `GET`/`HEAD /v1/blobs/{blob_id}` and `GET /v1/blobs/by-object-id/{object_id}`.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use walrus_core::decode::ConsistencyCheck;
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{OpenBlob, ReadError};
@@ -113,7 +117,7 @@ pub(crate) async fn byte_range_read(
     if let Some(response) = not_modified(&headers, &etag) {
         return Ok(response);
     }
-    let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
+    let permit = Arc::clone(&gateway.reads).try_acquire_owned().map_err(|_| GatewayError::busy())?;
     let blob = open(&gateway, &blob_id).await?;
     if end > blob.len() {
         return Err(GatewayError::bad(
@@ -121,10 +125,7 @@ pub(crate) async fn byte_range_read(
             format!("byte range out of bounds: requested {start}-{end}, blob size is {}", blob.len()),
         ));
     }
-    let body = match method {
-        Method::HEAD => Vec::new(),
-        _ => blob.read_range(start..end).await.map_err(read_error)?,
-    };
+    let body = body(&gateway, &method, blob, start..end, ConsistencyCheck::Default, permit).await?;
     let mut response = body.into_response();
     let response_headers = response.headers_mut();
     cache_headers(response_headers, &etag);
@@ -175,26 +176,19 @@ async fn serve(
     if let Some(response) = not_modified(request, &etag) {
         return Ok(response);
     }
-    let _permit = gateway.reads.try_acquire().map_err(|_| GatewayError::busy())?;
+    let permit = Arc::clone(&gateway.reads).try_acquire_owned().map_err(|_| GatewayError::busy())?;
     let blob = open(gateway, blob_id).await?;
     let total = blob.len();
     let range = match request.get(header::RANGE) {
         None => None,
         Some(value) => Some(byte_range(value.to_str().unwrap_or(""), total)?),
     };
-    // A HEAD answers from the metadata alone.
-    let (status, body) = match (range, method == Method::HEAD) {
-        (Some(_), true) => (StatusCode::PARTIAL_CONTENT, Vec::new()),
-        (None, true) => (StatusCode::OK, Vec::new()),
-        (Some((start, end)), false) => {
-            (StatusCode::PARTIAL_CONTENT, blob.read_range(start..end + 1).await.map_err(read_error)?)
-        }
-        (None, false) => (StatusCode::OK, blob.read(check).await.map_err(read_error)?),
+    let (status, bytes) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start..end + 1),
+        None => (StatusCode::OK, 0..total),
     };
-    let length = match range {
-        Some((start, end)) => end + 1 - start,
-        None => total,
-    };
+    let length = bytes.end - bytes.start;
+    let body = body(gateway, &method, blob, bytes, check, permit).await?;
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     cache_headers(headers, &etag);
@@ -265,6 +259,67 @@ pub(crate) fn byte_range(value: &str, total: u64) -> Result<(u64, u64), GatewayE
         return Err(unsatisfiable(value, total));
     }
     Ok((start, end))
+}
+
+/// The body of a read of `bytes` of `blob` (the whole blob decoded with `check`, or a range
+/// of its rows). A HEAD answers from the metadata alone. Large reads stream (the bytes the
+/// reference's default check accepts: each row verified against the metadata); a strict check
+/// needs the whole blob first.
+async fn body(
+    gateway: &Gateway,
+    method: &Method,
+    blob: OpenBlob,
+    bytes: std::ops::Range<u64>,
+    check: ConsistencyCheck,
+    permit: OwnedSemaphorePermit,
+) -> Result<Body, GatewayError> {
+    let whole = bytes.start == 0 && bytes.end == blob.len();
+    let length = bytes.end - bytes.start;
+    Ok(if *method == Method::HEAD {
+        Body::empty()
+    } else if length >= gateway.config.stream_from_bytes && !(whole && check == ConsistencyCheck::Strict) {
+        // The first piece comes before the status: a blob that cannot be read at all is still
+        // answered with the error JSON.
+        let mut pieces = blob.stream(bytes, gateway.config.stream_piece_bytes);
+        let first = pieces.recv().await.transpose().map_err(read_error)?;
+        Body::new(Streamed { first, pieces, blob_id: *blob.blob_id(), _permit: permit })
+    } else if whole {
+        Body::from(blob.read(check).await.map_err(read_error)?)
+    } else {
+        Body::from(blob.read_range(bytes).await.map_err(read_error)?)
+    })
+}
+
+/// A response body read piece by piece while it is sent ([`OpenBlob::stream`]); it holds its
+/// read slot until it ends. A failure half-way ends the body with an error, which cuts the
+/// connection: the client sees fewer bytes than `Content-Length` says.
+struct Streamed {
+    first: Option<Vec<u8>>,
+    pieces: mpsc::Receiver<Result<Vec<u8>, ReadError>>,
+    blob_id: BlobId,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Streamed {
+    type Data = Bytes;
+    type Error = ReadError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, ReadError>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(first)))));
+        }
+        let blob_id = self.blob_id;
+        self.pieces.poll_recv(cx).map(|piece| {
+            piece.map(|piece| {
+                piece.map(|bytes| http_body::Frame::data(Bytes::from(bytes))).inspect_err(|e| {
+                    tracing::warn!("{blob_id}: a streamed read failed half-way: {e}");
+                })
+            })
+        })
+    }
 }
 
 fn read_error(e: ReadError) -> GatewayError {

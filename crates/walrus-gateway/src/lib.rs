@@ -48,6 +48,11 @@ pub struct GatewayConfig {
     /// Largest blob the aggregator serves, in bytes (larger: 403 `BLOB_TOO_LARGE`); none by
     /// default, as the reference.
     pub max_blob_size: Option<u64>,
+    /// Reads of at least this many bytes (16 MiB) stream: sent piece by piece as the slivers
+    /// arrive, holding a few pieces in memory rather than the blob.
+    pub stream_from_bytes: u64,
+    /// About how many bytes (whole rows of the blob) a streamed piece holds (8 MiB).
+    pub stream_piece_bytes: u64,
     /// Require a JWT on stores (`auth`).
     pub jwt: Option<auth::JwtConfig>,
     /// Blob IDs neither read nor stored (451 `FORBIDDEN_BLOB`), as the reference's `--blocklist`.
@@ -76,6 +81,8 @@ impl GatewayConfig {
             .to_vec(),
             serve_reads: true,
             max_blob_size: None,
+            stream_from_bytes: 16 << 20,
+            stream_piece_bytes: 8 << 20,
             jwt: None,
             blocklist: None,
         }

@@ -34,6 +34,9 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     let (net, gateway, writer) = common::daemon(0, 9, |config| {
         config.max_body_bytes = 2 << 20;
         config.max_blob_size = Some(3 << 19);
+        // Reads from 512 KiB stream, a row (256 KiB here) at a time.
+        config.stream_from_bytes = 1 << 19;
+        config.stream_piece_bytes = 1;
         let list = walrus_sdk::Blocklist::load(&blocklist).expect("loaded");
         config.blocklist = Some(list.recheck_every(std::time::Duration::ZERO));
     })
@@ -129,6 +132,16 @@ async fn check_reads(http: &reqwest::Client, base: &str, blob_id: &str, blob: &[
     assert_eq!(ranged.headers()["content-range"], format!("bytes 100-199/{}", 1 << 20).as_str());
     assert_eq!(ranged.headers()["content-type"], "image/png");
     assert!(ranged.bytes().await.expect("body") == blob[100..200]);
+    // Streamed from inside a row to the end; and whole, with the strict check (not streamed).
+    let tail = http.get(format!("{base}/v1/blobs/{blob_id}")).header("range", "bytes=100-").send().await;
+    let tail = tail.expect("get");
+    assert_eq!(
+        (tail.status().as_u16(), &tail.headers()["content-length"]),
+        (206, &"1048476".parse().expect("v"))
+    );
+    assert!(tail.bytes().await.expect("body") == blob[100..]);
+    let strict = http.get(format!("{base}/v1/blobs/{blob_id}?strict_consistency_check=true")).send().await;
+    assert!(strict.expect("get").bytes().await.expect("body") == blob);
     let cached = http.get(format!("{base}/v1/blobs/{blob_id}")).header("if-none-match", blob_id).send().await;
     assert_eq!(cached.expect("get").status(), 304);
     let head = http.head(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("head");

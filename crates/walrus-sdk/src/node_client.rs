@@ -80,6 +80,11 @@ impl NodeClient {
         NodeClient { base, http }
     }
 
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn send(
         &self,
         request: reqwest::RequestBuilder,

@@ -2,11 +2,12 @@
 //! slivers still missing, systematic ones first, verified per node batch; decoding with the
 //! chosen consistency check.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use walrus_chain::system::Committee;
 use walrus_chain_node::ClientError;
@@ -89,6 +90,7 @@ impl Client {
             committee: Arc::new(committee),
             metadata: Arc::new(metadata),
             owners,
+            whole: Arc::default(),
         })
     }
 
@@ -121,7 +123,12 @@ pub struct OpenBlob {
     committee: Arc<Committee>,
     metadata: Arc<VerifiedBlobMetadataWithId>,
     owners: BTreeMap<ShardIndex, usize>,
+    /// The whole blob, once a range read had to decode it: later ranges are cut from it.
+    whole: Arc<tokio::sync::OnceCell<Arc<Vec<u8>>>>,
 }
+
+/// Pieces of a [`OpenBlob::stream`] read at once, beyond the one being sent.
+pub const STREAM_READ_AHEAD: usize = 2;
 
 /// The primary slivers gathered for a read so far.
 #[derive(Default)]
@@ -163,6 +170,9 @@ impl OpenBlob {
         if range.start > range.end || range.end > length {
             return Err(ReadError::RangeOutsideBlob { start: range.start, end: range.end, length });
         }
+        if let Some(whole) = self.whole.get() {
+            return Ok(whole[range.start as usize..range.end as usize].to_vec());
+        }
         let rows = rows_for_range(&self.metadata, &range);
         let mut gathered = Gathered::default();
         let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
@@ -179,8 +189,53 @@ impl OpenBlob {
             self.blob_id(),
             rows.len()
         );
-        let blob = self.read_gathered(gathered, ConsistencyCheck::Default).await?;
-        Ok(blob[range.start as usize..range.end as usize].to_vec())
+        // Decoded once for every range of this `OpenBlob` (a stream's pieces among them).
+        let whole = self
+            .whole
+            .get_or_try_init(|| async {
+                self.read_gathered(gathered, ConsistencyCheck::Default).await.map(Arc::new)
+            })
+            .await?;
+        Ok(whole[range.start as usize..range.end as usize].to_vec())
+    }
+
+    /// Bytes in a row of the blob (a systematic primary sliver): ranges aligned to it fetch
+    /// no sliver twice.
+    pub fn row_bytes(&self) -> u64 {
+        let params = self.metadata.params();
+        (params.secondary_source_symbols() * usize::from(self.metadata.symbol_size())) as u64
+    }
+
+    /// Bytes `range` of the blob in order, in pieces of about `piece_bytes` (whole rows), each
+    /// a [`OpenBlob::read_range`]; [`STREAM_READ_AHEAD`] pieces are read while one waits to be
+    /// taken. The first error ends the stream; so does dropping the receiver, which stops the
+    /// reads under way.
+    pub fn stream(&self, range: Range<u64>, piece_bytes: u64) -> mpsc::Receiver<Result<Vec<u8>, ReadError>> {
+        let (sender, receiver) = mpsc::channel(1);
+        let blob = self.clone();
+        tokio::spawn(async move {
+            let step = (piece_bytes / blob.row_bytes().max(1)).max(1) * blob.row_bytes().max(1);
+            let mut reads = VecDeque::new();
+            let mut next = range.start;
+            loop {
+                while reads.len() < STREAM_READ_AHEAD && next < range.end {
+                    let end = range.end.min((next / step + 1) * step);
+                    let part = blob.clone();
+                    reads.push_back(tokio::spawn(async move { part.read_range(next..end).await }));
+                    next = end;
+                }
+                let Some(read) = reads.pop_front() else { break };
+                let piece = read.await.unwrap_or_else(|e| Err(ReadError::Decode(e.to_string())));
+                let failed = piece.is_err();
+                if sender.send(piece).await.is_err() || failed {
+                    break;
+                }
+            }
+            for read in reads {
+                read.abort();
+            }
+        });
+        receiver
     }
 
     /// Asks for up to `count` of `candidates` not tried yet, grouped by owner, skipping failed
@@ -270,14 +325,27 @@ async fn primaries_from(
     let n = metadata.params().n_shards();
     let wanted: Vec<(SliverPairIndex, SliverType)> =
         pairs.iter().map(|pair| (*pair, SliverType::Primary)).collect();
-    let served = match node.slivers(metadata.blob_id(), &wanted).await {
+    let blob_id = metadata.blob_id();
+    let served = match node.slivers(blob_id, &wanted).await {
         Ok(served) if served.len() == wanted.len() => served,
-        Ok(_) => return (Vec::new(), false),
+        Ok(served) => {
+            tracing::debug!(
+                "{blob_id}: {} slivers asked of {}, {} answered",
+                wanted.len(),
+                node.base(),
+                served.len()
+            );
+            return (Vec::new(), false);
+        }
         Err(e) => {
-            tracing::debug!("{}: {e}", metadata.blob_id());
+            tracing::debug!("{blob_id}: {e}");
             return (Vec::new(), false);
         }
     };
+    let absent = served.iter().filter(|sliver| sliver.is_none()).count();
+    if absent > 0 {
+        tracing::debug!("{blob_id}: {} lacks {absent} of the {} slivers asked", node.base(), wanted.len());
+    }
     let (pairs, slivers): (Vec<SliverPairIndex>, Vec<UnverifiedSliver>) = pairs
         .into_iter()
         .zip(served)
@@ -301,5 +369,12 @@ async fn primaries_from(
         .filter_map(|(pair, verified)| verified.ok().map(|v| (pair, v)))
         .collect();
     let honest = good.len() == served;
+    if !honest {
+        tracing::debug!(
+            "{blob_id}: {} of the slivers {} served fail verification",
+            served - good.len(),
+            node.base()
+        );
+    }
     (good, honest)
 }

@@ -70,6 +70,21 @@ async fn assert_ranges_read(client: &Client, blob_id: &walrus_core::BlobId, byte
     }
     let beyond = blob.read_range(length..length + 1).await;
     assert!(matches!(beyond, Err(ReadError::RangeOutsideBlob { .. })), "{beyond:?}");
+    // Streamed in pieces of a row or two, from a point inside a row: the same bytes, in order.
+    for (start, piece) in [(0, 1), (row / 2, row + 1)] {
+        let start = start.min(length);
+        let mut pieces = client.open(blob_id).await.expect("open").stream(start..length, piece);
+        let mut streamed = Vec::new();
+        while let Some(part) = pieces.recv().await {
+            let part = part.expect("piece");
+            assert!(!part.is_empty() && part.len() as u64 <= 2 * row, "a piece of {} bytes", part.len());
+            streamed.extend_from_slice(&part);
+        }
+        assert!(
+            streamed == bytes[start as usize..],
+            "streamed from {start} in pieces of {piece}: bytes differ"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
