@@ -137,7 +137,7 @@ async fn react(node: &Arc<Node>, work: Work) {
             Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
         }
         let worker = Arc::clone(node);
-        tokio::spawn(async move {
+        node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(collected)) => tracing::info!("garbage collection removed {collected} blobs"),
@@ -162,10 +162,10 @@ async fn react(node: &Arc<Node>, work: Work) {
         tracing::error!("cannot write buffered uploads or drop invalid blobs: {done:?}");
     }
     for blob_id in work.certified {
-        let node = Arc::clone(node);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
-            recovery::heal(node, blob_id).await;
+        let worker = Arc::clone(node);
+        node.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(worker.config.recovery_delay_ms)).await;
+            recovery::heal(worker, blob_id).await;
         });
     }
 }

@@ -1,14 +1,17 @@
 //! The running node: its parts, start-up and shutdown.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
+use tokio::task::JoinSet;
 use walrus_chain_node::init::read_bls;
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::BlsKeyPair;
+use walrus_core::BlobId;
 use walrus_store::NodeStore;
 
 use crate::api::router;
@@ -40,9 +43,21 @@ pub struct Node {
     /// Uploads waiting for their registration event.
     pub pending: PendingUploads,
     pub(crate) view: SharedView,
+    /// Blobs being recovered now: one recovery per blob at a time.
+    pub(crate) healing: Mutex<BTreeSet<BlobId>>,
+    /// Tasks the follower started (delayed recoveries, garbage collection): stopped with the
+    /// node, so that nothing holds the store open after it.
+    background: Mutex<JoinSet<()>>,
 }
 
 impl Node {
+    /// Runs `task` in the background until it ends or the node stops.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.background.lock().unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
     /// The current view of the committee.
     pub fn view(&self) -> Arc<ChainView> {
         Arc::clone(&self.view.read().unwrap_or_else(PoisonError::into_inner))
@@ -56,11 +71,13 @@ pub struct RunningNode {
     /// The node.
     pub node: Arc<Node>,
     follower: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: oneshot::Sender<()>,
 }
 
-/// Opens the store, reads the committee from the chain, and starts the API and the follower.
+/// Opens the store, reads the committee from the chain, and starts the API, the follower and
+/// the recovery sweep.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let bls = read_bls(&config.bls_key)?;
     let path = config.storage_path.clone();
@@ -86,8 +103,11 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         started: Instant::now(),
         pending: PendingUploads::default(),
         view: Arc::clone(&view),
+        healing: Mutex::default(),
+        background: Mutex::default(),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));
+    let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
     let server = tokio::spawn(async move {
@@ -97,7 +117,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
             })
             .await
     });
-    Ok(RunningNode { addr, node, follower, server, shutdown })
+    Ok(RunningNode { addr, node, follower, sweeper, server, shutdown })
 }
 
 impl RunningNode {
@@ -105,6 +125,12 @@ impl RunningNode {
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         stop.await;
         self.follower.abort();
+        self.sweeper.abort();
+        let _ = self.follower.await;
+        let _ = self.sweeper.await;
+        let mut background =
+            std::mem::take(&mut *self.node.background.lock().unwrap_or_else(PoisonError::into_inner));
+        background.shutdown().await;
         let _ = self.shutdown.send(());
         self.server.await??;
         Ok(())

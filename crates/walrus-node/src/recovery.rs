@@ -92,8 +92,59 @@ fn missing(node: &Node, blob_id: &BlobId) -> Result<Vec<(ShardIndex, SliverType,
     Ok(out)
 }
 
+/// How often [`sweep`] looks over every certified blob again.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(30 * 60);
+/// Blob IDs a sweep reads from the store at once.
+const SWEEP_PAGE: usize = 1_000;
+
+/// Heals every live certified blob this node lacks slivers of, one after another: once the
+/// recovery delay after start-up (recoveries waiting when the process stopped are not in the
+/// event stream any more, whose cursor is past their certification) and then every
+/// [`SWEEP_INTERVAL`] (recoveries that gave up after [`RECOVERY_ATTEMPTS_MAX`] attempts).
+pub async fn sweep(node: Arc<Node>) {
+    tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
+    loop {
+        match sweep_once(&node).await {
+            Ok(0) => {}
+            Ok(healed) => tracing::info!("the sweep found {healed} certified blobs lacking slivers"),
+            Err(e) => tracing::warn!("the sweep over certified blobs failed: {e}"),
+        }
+        tokio::time::sleep(SWEEP_INTERVAL).await;
+    }
+}
+
+/// One pass over the certified blobs; returns how many lacked slivers.
+async fn sweep_once(node: &Arc<Node>) -> anyhow::Result<usize> {
+    let mut after: Option<BlobId> = None;
+    let mut needy_total = 0;
+    loop {
+        let worker = Arc::clone(node);
+        let (page, needy) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let page = worker.store.certified_blobs(worker.view().epoch, after.as_ref(), SWEEP_PAGE)?;
+            let mut needy = Vec::new();
+            for blob_id in &page {
+                if !missing(&worker, blob_id)?.is_empty() {
+                    needy.push(*blob_id);
+                }
+            }
+            Ok((page, needy))
+        })
+        .await??;
+        needy_total += needy.len();
+        for blob_id in needy {
+            heal(Arc::clone(node), blob_id).await;
+        }
+        if page.len() < SWEEP_PAGE {
+            return Ok(needy_total);
+        }
+        after = page.last().copied();
+    }
+}
+
 /// Rebuilds whatever this node lacks of a certified blob, retrying with backoff.
 pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
+    // One recovery of a blob at a time (the follower's and the sweep's may meet).
+    let Some(_healing) = Healing::start(&node, blob_id) else { return };
     let Ok(_permit) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
     let mut pause = Duration::from_millis(500);
     for attempt in 1..=RECOVERY_ATTEMPTS_MAX {
@@ -107,6 +158,26 @@ pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// A blob's place in [`Node::healing`], given up when dropped (also when the task is aborted).
+struct Healing<'a> {
+    node: &'a Node,
+    blob_id: BlobId,
+}
+
+impl<'a> Healing<'a> {
+    fn start(node: &'a Node, blob_id: BlobId) -> Option<Self> {
+        let fresh = node.healing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(blob_id);
+        // Built only when the place is taken: a dropped `Healing` gives the place up.
+        fresh.then(|| Healing { node, blob_id })
+    }
+}
+
+impl Drop for Healing<'_> {
+    fn drop(&mut self) {
+        self.node.healing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.blob_id);
     }
 }
 

@@ -191,6 +191,57 @@ async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
     net.stop().await;
 }
 
+/// A node that saw a blob certified but stopped before its delayed recovery ran (the event is
+/// behind its cursor now) recovers the blob's slivers anyway: the sweep over certified blobs
+/// after start-up finds them missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_lost_to_a_restart_is_found_by_the_sweep() {
+    // Recoveries wait an hour: none runs before the restart.
+    let mut net = Net::start_custom(3, 8, 3_600_000, |config| config.recovery_delay_ms = 3_600_000).await;
+    let left_out = (0..3).min_by_key(|i| net.nodes[*i].node.view().shards.len()).expect("nodes");
+    let uploaded: Vec<usize> = (0..3).filter(|i| *i != left_out).collect();
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8).collect();
+    let blob = encode_blob(params, &data).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let object = net.register(&blob, false).await;
+    let mut signed = Vec::new();
+    for node in &uploaded {
+        signed.push(net.upload_and_confirm(*node, &blob).await);
+    }
+    net.certify(object, &uploaded, &signed).await;
+    // The left-out node applies the certification, then stops with its recovery still waiting.
+    let path = format!("/v1/blobs/{blob_id}/status");
+    let seen = eventually(10, || async {
+        let (_, body) = net.get_json(left_out, &path).await;
+        body["success"]["data"]["permanent"]["isCertified"] == true
+    })
+    .await;
+    assert!(seen, "the left-out node never saw the certification");
+    let stopped = net.nodes.remove(left_out);
+    let own_shards = stopped.node.view().shards.len();
+    stopped.run_until(async {}).await.expect("stops");
+
+    let config = node_config(&net.dir, left_out, &net.chain_url, base_port(8) + left_out as u16);
+    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
+    let back = net.nodes.len() - 1;
+    let wanted = 2 * own_shards as u64;
+    let recovered =
+        eventually(10, || async { net.metric(back, "walrus_slivers_recovered_total").await >= wanted }).await;
+    assert!(
+        recovered,
+        "{} of {wanted} slivers recovered",
+        net.metric(back, "walrus_slivers_recovered_total").await
+    );
+    for pair in net.pairs_of(back, &blob_id) {
+        let path = format!("/v1/blobs/{blob_id}/slivers/{}/primary", pair.0);
+        let bytes =
+            net.http.get(net.url(back, &path)).send().await.expect("answer").bytes().await.expect("body");
+        assert_eq!(bytes.as_ref(), blob.sliver_pair(pair).0.to_bcs().as_slice(), "primary sliver {}", pair.0);
+    }
+    net.stop().await;
+}
+
 /// A writer encodes repair primary sliver `t` wrongly and commits to it. The node that holds
 /// pair `t` is down during the store; when it comes back, recovery of that sliver from the other
 /// nodes' symbols proves the inconsistency, the others attest to the proof, the blob is marked

@@ -322,6 +322,41 @@ impl NodeStore {
         Ok(out)
     }
 
+    /// Blob IDs after `after` (in key order; from the first if `None`) with a live certified
+    /// object in epoch `current` and no invalid mark: the blobs whose slivers the node must
+    /// hold. At most `limit`; fewer means the end was reached.
+    pub fn certified_blobs(
+        &self,
+        current: Epoch,
+        after: Option<&BlobId>,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StoreError> {
+        let start = match after {
+            // Past every object key of `after` (blob ID, then a 32-byte object ID).
+            Some(id) => {
+                let mut key = [0xffu8; 64];
+                key[..32].copy_from_slice(id.as_bytes());
+                std::ops::Bound::Excluded(key.to_vec())
+            }
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out: Vec<BlobId> = Vec::new();
+        for guard in self.objects.range((start, std::ops::Bound::Unbounded)) {
+            let info: ObjectInfo = decode("object info", &guard.value()?)?;
+            let certified = info.certified_epoch.is_some() && info.is_live(current);
+            if !certified || out.last() == Some(&info.blob_id) {
+                continue;
+            }
+            if out.len() == limit {
+                break;
+            }
+            if !self.invalid.contains_key(info.blob_id.as_bytes())? {
+                out.push(info.blob_id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Blob IDs the node has seen whose objects are all expired or deleted by epoch `current`,
     /// or which are marked invalid: their data may be collected. At most `limit`.
     pub fn collectable_blobs(&self, current: Epoch, limit: usize) -> Result<Vec<BlobId>, StoreError> {

@@ -31,10 +31,11 @@ use walrus_node::{NodeConfig, RunningNode};
 pub const N: u16 = 10;
 
 /// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
-/// peers find each other there): distinct per test and per process, and below the ephemeral
-/// range (32768 and up) that outgoing connections draw from.
+/// peers find each other there): distinct per test slot (0 to 9, ten ports each) and per
+/// process, and below the ephemeral range (32768 and up) that outgoing connections draw from.
 pub fn base_port(test: u16) -> u16 {
-    20_000 + (std::process::id() % 150) as u16 * 10 * 8 + test * 10
+    assert!(test < 10, "test slot {test}: slots are 0 to 9");
+    20_000 + (std::process::id() % 120) as u16 * 10 * 10 + test * 10
 }
 
 /// A running network.
