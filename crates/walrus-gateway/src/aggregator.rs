@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use walrus_core::decode::ConsistencyCheck;
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{OpenBlob, ReadError};
 
-use crate::{Gateway, GatewayError, QueryParams};
+use crate::{Gateway, GatewayError, PathParam, QueryParams};
 
 /// Read options, as the reference's query parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -43,7 +43,7 @@ impl ReadQuery {
 /// `GET /v1/blobs/{blob_id}`.
 pub(crate) async fn blob(
     State(gateway): State<Arc<Gateway>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<ReadQuery>,
     method: Method,
     headers: HeaderMap,
@@ -56,7 +56,7 @@ pub(crate) async fn blob(
 /// its allowed attributes as headers.
 pub(crate) async fn by_object_id(
     State(gateway): State<Arc<Gateway>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<ReadQuery>,
     method: Method,
     headers: HeaderMap,
@@ -100,7 +100,7 @@ pub(crate) struct ByteRangeQuery {
 /// a range that is empty or outside the blob is 400 `INVALID_BYTE_RANGE`.
 pub(crate) async fn byte_range_read(
     State(gateway): State<Arc<Gateway>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<ByteRangeQuery>,
     method: Method,
     headers: HeaderMap,
@@ -114,6 +114,9 @@ pub(crate) async fn byte_range_read(
         .checked_add(length)
         .ok_or_else(|| GatewayError::bad("INVALID_BYTE_RANGE", "start + length overflows"))?;
     let etag = format!("{blob_id}-{start}-{length}");
+    if gateway.reader.is_blocked(&blob_id) {
+        return Err(GatewayError::blocked(&blob_id));
+    }
     if let Some(response) = not_modified(&headers, &etag) {
         return Ok(response);
     }
@@ -173,6 +176,10 @@ async fn serve(
     attributes: BTreeMap<String, String>,
 ) -> Result<Response, GatewayError> {
     let etag = blob_id.to_string();
+    // Before the conditional answer: a cache must not keep revalidating a blocked blob.
+    if gateway.reader.is_blocked(blob_id) {
+        return Err(GatewayError::blocked(blob_id));
+    }
     if let Some(response) = not_modified(request, &etag) {
         return Ok(response);
     }

@@ -17,8 +17,10 @@
 //! - RS256, RS384, RS512 (RSASSA-PKCS1-v1_5) and PS256, PS384, PS512 (RSASSA-PSS, salt as long
 //!   as the digest): the key is a PKCS#1 `RSAPublicKey` in DER with a 2048- to 8192-bit modulus.
 //!
-//! Keys are checked when the configuration is made, so a wrong one stops the publisher at
-//! start-up rather than refusing every token. As in the reference, authentication without a
+//! Keys are checked for their form when the configuration is made (length and prefix of a
+//! point, the DER structure, modulus size and exponent of an RSA key), so most wrong keys stop
+//! the publisher at start-up rather than refusing every token; a point off its curve is only
+//! found by the first signature it fails to verify. As in the reference, authentication without a
 //! key (only `--jwt-expiring-sec` or `--jwt-verify-upload`) checks the claims but no signature.
 
 use std::collections::BTreeMap;
@@ -206,7 +208,7 @@ fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 
 /// The modulus size in bits of a PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER,
 /// publicExponent INTEGER }` in DER, if that is what `der` is, both integers positive and the
-/// exponent odd, at least 3 and at most 33 bits (as `ring` requires).
+/// modulus odd and the exponent odd, at least 3 and at most 33 bits (as `ring` requires).
 fn rsa_public_key_bits(der: &[u8]) -> Option<usize> {
     let (sequence, trailing) = der_element(der, 0x30)?;
     let (modulus, rest) = der_element(sequence, 0x02)?;
@@ -225,8 +227,8 @@ fn rsa_public_key_bits(der: &[u8]) -> Option<usize> {
     };
     let (modulus, exponent) = (positive(modulus)?, positive(exponent)?);
     let bits = |n: &[u8]| n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
-    let odd = exponent.last().is_some_and(|low| low & 1 == 1);
-    (odd && bits(&exponent) <= 33 && exponent != [1]).then(|| bits(&modulus))
+    let odd = |n: &[u8]| n.last().is_some_and(|low| low & 1 == 1);
+    (odd(&modulus) && odd(&exponent) && bits(&exponent) <= 33 && exponent != [1]).then(|| bits(&modulus))
 }
 
 /// How tokens are checked.

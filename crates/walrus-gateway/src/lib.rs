@@ -288,6 +288,26 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     }
 }
 
+/// A path parameter whose rejection (say, bytes that are not UTF-8 once percent-decoded) is the
+/// reference's error JSON (400 `INVALID_PATH`), not axum's plain text.
+pub(crate) struct PathParam<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for PathParam<T>
+{
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, GatewayError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParam(value)),
+            Err(e) => Err(GatewayError::bad("INVALID_PATH", e.body_text())),
+        }
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let mut body = walrus_node::api::error_body(self.status, self.reason, &self.message, self.domain);

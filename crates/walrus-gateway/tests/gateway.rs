@@ -37,8 +37,8 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
         // Reads from 512 KiB stream, a row (256 KiB here) at a time.
         config.stream_from_bytes = 1 << 19;
         config.stream_piece_bytes = 1;
-        let list = walrus_sdk::Blocklist::load(&blocklist).expect("loaded");
-        config.blocklist = Some(list.recheck_every(std::time::Duration::ZERO));
+        let list = walrus_sdk::Blocklist::load_with(&blocklist, std::time::Duration::ZERO).expect("loaded");
+        config.blocklist = Some(list);
     })
     .await;
     let base = format!("http://{}", gateway.addr);
@@ -84,16 +84,25 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
 
     check_preflight_and_errors(&http, &base, &blob_id).await;
 
-    // Blocked by the operator while running: neither read nor stored (451); unblocked, read.
+    // Blocked by the operator while running: neither read nor stored (451), not even as a
+    // revalidation (304) by a cache that holds it; unblocked, read.
+    let status = |path: String| {
+        let request = http.get(format!("{base}/v1/blobs/{path}"));
+        async move { request.send().await.expect("get").status().as_u16() }
+    };
     std::fs::write(&blocklist, format!("- {blob_id}\n")).expect("blocklist");
+    assert!(common::eventually(|| async { status(blob_id.clone()).await == 451 }).await, "never blocked");
     for path in [blob_id.clone(), format!("{blob_id}/byte-range?start=0&length=1")] {
         let response = http.get(format!("{base}/v1/blobs/{path}")).send().await.expect("get");
         expect_error(response, 451, "FORBIDDEN_BLOB").await;
     }
+    let revalidated =
+        http.get(format!("{base}/v1/blobs/{blob_id}")).header("if-none-match", blob_id.as_str());
+    expect_error(revalidated.send().await.expect("get"), 451, "FORBIDDEN_BLOB").await;
     let again = http.put(format!("{base}/v1/blobs")).body(blob.clone()).send().await.expect("put");
     expect_error(again, 451, "FORBIDDEN_BLOB").await;
     std::fs::write(&blocklist, "[]\n").expect("blocklist");
-    assert_eq!(http.get(format!("{base}/v1/blobs/{blob_id}")).send().await.expect("get").status(), 200);
+    assert!(common::eventually(|| async { status(blob_id.clone()).await == 200 }).await, "never unblocked");
 
     // send_object_to: the new object belongs to the recipient.
     let recipient = Ed25519KeyPair::from_seed(&[10; 32]).address();
@@ -185,6 +194,9 @@ async fn check_preflight_and_errors(http: &reqwest::Client, base: &str, blob_id:
         "BLOB_NOT_FOUND",
     )
     .await;
+    // Percent-decoded to bytes that are not UTF-8.
+    expect_error(http.get(format!("{base}/v1/blobs/%FF")).send().await.expect("get"), 400, "INVALID_PATH")
+        .await;
     expect_error(
         http.get(format!("{base}/v1/blobs/not-a-blob-id")).send().await.expect("get"),
         400,

@@ -1,127 +1,123 @@
 //! Blob IDs a client refuses to store or read: the reference's `--blocklist`, a YAML list of
 //! blob IDs in a file that the operator edits while the service runs.
 //!
-//! The file is read when the list is loaded (an error then is the caller's to report), and
-//! again whenever its modification time or length changes, looked at no more often than
-//! [`Blocklist::recheck_every`] says (5 s by default). A later read that fails (the file
-//! removed, half-written, or not a list of blob IDs) keeps the previous list and logs a warning:
-//! an edit never opens what was blocked.
+//! The file is read when the list is loaded (an error then is the caller's to report). A
+//! thread of its own then looks at the file every few seconds (5 s by default) and re-reads it
+//! when its modification time, length or inode changed; lookups only read the current set and
+//! never touch the file. A version that cannot be taken (the file removed, not a list of blob
+//! IDs, empty where it was not, or changing while it was read) keeps the previous list and logs
+//! a warning. The safe way to edit is to write a new file and rename it over the old one.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, SystemTime};
 
 use walrus_core::BlobId;
 
 /// Largest blocklist file read (about 370 000 blob IDs).
 pub const BLOCKLIST_BYTES_MAX: u64 = 16 << 20;
+/// How often the file is looked at by default.
+pub const BLOCKLIST_RECHECK: Duration = Duration::from_secs(5);
 
 /// A shared, reloading set of blocked blob IDs.
 #[derive(Debug, Clone)]
 pub struct Blocklist {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    path: PathBuf,
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    ids: Arc<BTreeSet<BlobId>>,
-    /// The version of the file the list was read from.
-    version: Option<Version>,
-    checked: Instant,
-    recheck: Duration,
+    ids: Arc<RwLock<Arc<BTreeSet<BlobId>>>>,
 }
 
 impl Blocklist {
-    /// Reads the blocklist at `path`: a YAML sequence of blob IDs (an empty file is an empty
-    /// list).
+    /// Reads the blocklist at `path`, a YAML sequence of blob IDs (an empty file is an empty
+    /// list), and watches it every [`BLOCKLIST_RECHECK`].
     pub fn load(path: impl Into<PathBuf>) -> Result<Self, String> {
+        Blocklist::load_with(path, BLOCKLIST_RECHECK)
+    }
+
+    /// The same, looking at the file every `interval` (at least every 10 ms).
+    pub fn load_with(path: impl Into<PathBuf>, interval: Duration) -> Result<Self, String> {
         let path = path.into();
-        let (ids, version) = read(&path)?;
-        let recheck = Duration::from_secs(5);
-        let state = State { ids: Arc::new(ids), version, checked: Instant::now(), recheck };
-        Ok(Blocklist { inner: Arc::new(Inner { path, state: Mutex::new(state) }) })
+        let (ids, version) = read(&path, true)?;
+        let ids = Arc::new(RwLock::new(Arc::new(ids)));
+        let watched = Arc::downgrade(&ids);
+        let interval = interval.max(Duration::from_millis(10));
+        std::thread::Builder::new()
+            .name("blocklist".into())
+            .spawn(move || watch(&path, watched, version, interval))
+            .map_err(|e| format!("cannot start the blocklist's watcher: {e}"))?;
+        Ok(Blocklist { ids })
     }
 
-    /// This list, looking at its file for changes at most once per `interval`.
-    pub fn recheck_every(self, interval: Duration) -> Self {
-        if let Ok(mut state) = self.inner.state.lock() {
-            state.recheck = interval;
-        }
-        self
-    }
-
-    /// Whether `blob_id` is blocked, after re-reading the file if it changed.
+    /// Whether `blob_id` is blocked.
     pub fn contains(&self, blob_id: &BlobId) -> bool {
-        self.inner.refresh();
-        self.inner.ids().contains(blob_id)
+        self.current().contains(blob_id)
     }
 
     /// How many blob IDs are blocked now.
     pub fn len(&self) -> usize {
-        self.inner.refresh();
-        self.inner.ids().len()
+        self.current().len()
     }
 
     /// Whether nothing is blocked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    fn current(&self) -> Arc<BTreeSet<BlobId>> {
+        Arc::clone(&self.ids.read().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
-impl Inner {
-    fn ids(&self) -> Arc<BTreeSet<BlobId>> {
-        self.state.lock().map(|state| Arc::clone(&state.ids)).unwrap_or_default()
-    }
-
-    fn refresh(&self) {
-        let Ok(mut state) = self.state.lock() else { return };
-        if state.checked.elapsed() < state.recheck {
-            return;
+/// Re-reads the file when it changes, until every [`Blocklist`] of it is gone.
+fn watch(path: &Path, ids: Weak<RwLock<Arc<BTreeSet<BlobId>>>>, mut version: Version, interval: Duration) {
+    loop {
+        std::thread::sleep(interval);
+        let Some(ids) = ids.upgrade() else { return };
+        if file_version(path).ok() == Some(version) {
+            continue;
         }
-        state.checked = Instant::now();
-        let now = version(&self.path).ok();
-        if now.is_some() && now == state.version {
-            return;
-        }
-        match read(&self.path) {
-            Ok((ids, version)) => {
-                tracing::info!("blocklist {}: {} blob IDs", self.path.display(), ids.len());
-                state.ids = Arc::new(ids);
-                state.version = version;
+        let kept = || ids.read().unwrap_or_else(PoisonError::into_inner).len();
+        match read(path, false) {
+            Ok((fresh, read_version)) => {
+                tracing::info!("blocklist {}: {} blob IDs", path.display(), fresh.len());
+                *ids.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+                version = read_version;
             }
-            Err(e) => tracing::warn!("blocklist kept as it was ({} blob IDs): {e}", state.ids.len()),
+            Err(e) => tracing::warn!("blocklist kept as it was ({} blob IDs): {e}", kept()),
         }
     }
 }
 
-/// A file's modification time and length: what tells that it changed.
-type Version = (SystemTime, u64);
+/// A file's modification time, length and inode: what tells that it changed.
+type Version = (SystemTime, u64, u64);
 
-fn version(path: &Path) -> std::io::Result<Version> {
+fn file_version(path: &Path) -> std::io::Result<Version> {
     let metadata = std::fs::metadata(path)?;
-    Ok((metadata.modified()?, metadata.len()))
+    Ok((metadata.modified()?, metadata.len(), metadata.ino()))
 }
 
-fn read(path: &Path) -> Result<(BTreeSet<BlobId>, Option<Version>), String> {
+/// The list in the file at `path` and the version it was read at; an empty file is an empty
+/// list only if `empty_ok` (when loading: later, an empty file is more likely a write under
+/// way, and an empty list is written `[]`).
+fn read(path: &Path, empty_ok: bool) -> Result<(BTreeSet<BlobId>, Version), String> {
     let shown = path.display();
-    let before = version(path).map_err(|e| format!("cannot read the blocklist {shown}: {e}"))?;
+    let unreadable = |e: std::io::Error| format!("cannot read the blocklist {shown}: {e}");
+    let before = file_version(path).map_err(unreadable)?;
     if before.1 > BLOCKLIST_BYTES_MAX {
         return Err(format!(
             "the blocklist {shown} has {} bytes; at most {BLOCKLIST_BYTES_MAX} are read",
             before.1
         ));
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the blocklist {shown}: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    if file_version(path).map_err(unreadable)? != before {
+        return Err(format!("the blocklist {shown} changed while it was read"));
+    }
+    if !empty_ok && text.trim().is_empty() {
+        return Err(format!("the blocklist {shown} is empty (an empty list is written `[]`)"));
+    }
     let ids = parse(&text).map_err(|e| format!("the blocklist {shown}: {e}"))?;
-    Ok((ids, Some(before)))
+    Ok((ids, before))
 }
 
 /// The blob IDs of a blocklist's text: a YAML sequence of blob IDs (URL-safe base64).
@@ -159,21 +155,37 @@ mod tests {
         assert!(parse("blob: x\n").is_err());
     }
 
+    /// Polls `check` for up to 2 s.
+    fn soon(check: impl Fn() -> bool) -> bool {
+        (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            check()
+        })
+    }
+
     #[test]
     fn edits_are_picked_up_and_a_broken_edit_keeps_the_list() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("blocklist.yaml");
         assert!(Blocklist::load(&path).is_err(), "a missing file is an error at load");
         std::fs::write(&path, format!("- {}\n", id(1))).expect("write");
-        let list = Blocklist::load(&path).expect("loaded").recheck_every(Duration::ZERO);
+        let list = Blocklist::load_with(&path, Duration::ZERO).expect("loaded");
         assert!(list.contains(&id(1)) && !list.contains(&id(2)));
-        std::fs::write(&path, format!("- {}\n- {}\n", id(1), id(2))).expect("write");
-        assert!(list.contains(&id(2)), "the edit was not picked up");
-        std::fs::write(&path, "- half-writ").expect("write");
-        assert!(list.contains(&id(1)) && list.contains(&id(2)), "a broken edit unblocked blobs");
+        // Replaced by rename, as an operator should.
+        let next = dir.path().join("next.yaml");
+        std::fs::write(&next, format!("- {}\n- {}\n", id(1), id(2))).expect("write");
+        std::fs::rename(&next, &path).expect("rename");
+        assert!(soon(|| list.contains(&id(2))), "the edit was not picked up");
+        // Half-written, emptied, removed: the list stays.
+        for broken in ["- half-writ", "", "  \n"] {
+            std::fs::write(&path, broken).expect("write");
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(list.len(), 2, "{broken:?} changed the list");
+        }
         std::fs::remove_file(&path).expect("removed");
+        std::thread::sleep(Duration::from_millis(100));
         assert_eq!(list.len(), 2);
-        std::fs::write(&path, "").expect("write");
-        assert!(list.is_empty());
+        std::fs::write(&path, "[]\n").expect("write");
+        assert!(soon(|| list.is_empty()), "an explicit empty list was not taken");
     }
 }

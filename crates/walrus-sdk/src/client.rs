@@ -288,7 +288,8 @@ impl Client {
         self
     }
 
-    pub(crate) fn blocked(&self, blob_id: &BlobId) -> bool {
+    /// Whether `blob_id` is on this client's blocklist.
+    pub fn is_blocked(&self, blob_id: &BlobId) -> bool {
         self.blocklist.as_ref().is_some_and(|list| list.contains(blob_id))
     }
 
@@ -428,7 +429,7 @@ impl Client {
         let blob_id = *metadata.blob_id();
         self.report(Progress::Encoded { blob_id });
         tracing::debug!("{blob_id}: encoded at {:?}", started.elapsed());
-        if self.blocked(&blob_id) {
+        if self.is_blocked(&blob_id) {
             return Err(StoreError::Blocked(blob_id));
         }
         let until = Epoch(committee.epoch.0.saturating_add(options.epochs_ahead));

@@ -72,7 +72,7 @@ impl Client {
     /// Reads and verifies the metadata of `blob_id`: the blob's length is then known, and all
     /// of it or a byte range can be read without fetching the metadata again.
     pub async fn open(&self, blob_id: &BlobId) -> Result<OpenBlob, ReadError> {
-        if self.blocked(blob_id) {
+        if self.is_blocked(blob_id) {
             return Err(ReadError::Blocked(*blob_id));
         }
         let started = Instant::now();
@@ -208,8 +208,8 @@ impl OpenBlob {
 
     /// Bytes `range` of the blob in order, in pieces of about `piece_bytes` (whole rows), each
     /// a [`OpenBlob::read_range`]; [`STREAM_READ_AHEAD`] pieces are read while one waits to be
-    /// taken. The first error ends the stream; so does dropping the receiver, which stops the
-    /// reads under way.
+    /// taken. The first error ends the stream; so does dropping the receiver, which aborts the
+    /// reads under way (a whole decode that a missing row forced runs to its end).
     pub fn stream(&self, range: Range<u64>, piece_bytes: u64) -> mpsc::Receiver<Result<Vec<u8>, ReadError>> {
         let (sender, receiver) = mpsc::channel(1);
         let blob = self.clone();
@@ -224,8 +224,15 @@ impl OpenBlob {
                     reads.push_back(tokio::spawn(async move { part.read_range(next..end).await }));
                     next = end;
                 }
-                let Some(read) = reads.pop_front() else { break };
-                let piece = read.await.unwrap_or_else(|e| Err(ReadError::Decode(e.to_string())));
+                let Some(mut read) = reads.pop_front() else { break };
+                // A receiver that goes away (a client that hung up) stops the reads at once.
+                let piece = tokio::select! {
+                    joined = &mut read => joined.unwrap_or_else(|e| Err(ReadError::Decode(e.to_string()))),
+                    () = sender.closed() => {
+                        read.abort();
+                        break;
+                    }
+                };
                 let failed = piece.is_err();
                 if sender.send(piece).await.is_err() || failed {
                     break;
