@@ -204,6 +204,7 @@ fn with_progress_line(client: Client) -> Client {
             }
             Progress::Certified { blob_id } => format!("{blob_id}: certified"),
             Progress::Slivers { blob_id, have, need } => format!("{blob_id}: {have} of {need} slivers"),
+            Progress::Recovered { blob_id, slivers } => format!("{blob_id}: {slivers} slivers rebuilt"),
         };
         eprint!("\r\x1b[2K{line}");
     })

@@ -44,6 +44,15 @@ pub enum EitherDecodingSymbol {
     Secondary(DecodingSymbol),
 }
 
+/// A batch of recovery targets: the BCS body of `POST /v1/blobs/{id}/recoverySymbols`, this
+/// project's batch form of the reference's per-target `GET`. The answer is a BCS
+/// `Vec<GeneralRecoverySymbol>`: the symbols the node can cut for every target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryRequest {
+    /// The slivers to be rebuilt: axis and index on that axis.
+    pub targets: Vec<(SliverType, SliverIndex)>,
+}
+
 /// A recovery symbol as storage nodes serve it: the symbol, the target sliver's index, and the
 /// proof of leaf `target_index` in the tree over the source sliver's expansion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

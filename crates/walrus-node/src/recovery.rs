@@ -15,10 +15,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use walrus_core::expand::ExpandedSliver;
 use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+pub use walrus_core::recovery::RecoveryRequest;
 use walrus_core::recovery::{recover_sliver, GeneralRecoverySymbol, RecoveryError, VerifiedRecoverySymbol};
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_store::{BlobStatus, StoreError};
@@ -31,13 +31,6 @@ pub const RECOVERY_TARGETS_MAX: usize = 2 * 1000;
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts per blob before giving up until the next trigger.
 pub const RECOVERY_ATTEMPTS_MAX: u32 = 5;
-
-/// A batch of recovery targets (BCS body of `POST .../recoverySymbols`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecoveryRequest {
-    /// The slivers to be rebuilt: axis and index on that axis.
-    pub targets: Vec<(SliverType, SliverIndex)>,
-}
 
 /// The symbols this node can give for `targets`: from each sliver it holds on the axis
 /// orthogonal to a target, the symbol at the target's position with its proof.

@@ -207,6 +207,14 @@ pub enum Progress {
         /// Needed.
         need: usize,
     },
+    /// A range read rebuilt `slivers` rows its nodes did not serve from other nodes' recovery
+    /// symbols.
+    Recovered {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Rows rebuilt.
+        slivers: usize,
+    },
 }
 
 /// A progress callback.

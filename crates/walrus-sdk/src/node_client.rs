@@ -12,6 +12,7 @@ use walrus_core::encode::EncodedBlob;
 
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+use walrus_core::recovery::{GeneralRecoverySymbol, RecoveryRequest};
 use walrus_core::sliver::{push_uleb128, SliverUploadRef, UnverifiedSliver};
 use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
 
@@ -233,6 +234,22 @@ impl NodeClient {
     ) -> Result<Vec<Option<UnverifiedSliver>>, NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/slivers", self.base);
         let body = bcs::to_bytes(wanted)
+            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
+        let bytes = self.bytes(self.http.post(&url).body(body).timeout(SLIVER_TIMEOUT), &url).await?;
+        bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
+    }
+}
+
+impl NodeClient {
+    /// `POST /v1/blobs/{id}/recoverySymbols`: the symbols the node can cut for `targets`
+    /// (unverified).
+    pub async fn recovery_symbols(
+        &self,
+        blob_id: &BlobId,
+        targets: Vec<(SliverType, SliverIndex)>,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+        let url = format!("{}/v1/blobs/{blob_id}/recoverySymbols", self.base);
+        let body = bcs::to_bytes(&RecoveryRequest { targets })
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
         let bytes = self.bytes(self.http.post(&url).body(body).timeout(SLIVER_TIMEOUT), &url).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })

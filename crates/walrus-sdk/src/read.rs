@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -13,8 +13,9 @@ use walrus_chain::system::Committee;
 use walrus_chain_node::ClientError;
 use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
+use walrus_core::recovery::{recover_sliver, VerifiedRecoverySymbol};
 use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver};
-use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverPairIndex, SliverType};
+use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
 use crate::client::{Client, Progress};
 use crate::node_client::NodeClient;
@@ -101,18 +102,38 @@ impl Client {
         params: EncodingParams,
         committee: &Committee,
     ) -> Result<VerifiedBlobMetadataWithId, ReadError> {
-        for member in &committee.members {
-            let node = NodeClient::new(&member.network_address, self.http.clone());
-            let Ok(unverified) = node.metadata(blob_id).await else { continue };
+        // One member at a time, the next one as soon as a request fails or after
+        // `METADATA_HEDGE` without an answer: a hung member delays the read that long, not
+        // the request timeout.
+        let mut members = committee.members.iter();
+        let mut asking = JoinSet::new();
+        loop {
+            if let Some(member) = members.next() {
+                let node = NodeClient::new(&member.network_address, self.http.clone());
+                let (id, address) = (*blob_id, member.network_address.clone());
+                asking.spawn(async move { (address, node.metadata(&id).await) });
+            } else if asking.is_empty() {
+                return Err(ReadError::NotFound(*blob_id));
+            }
+            let answered = match tokio::time::timeout(METADATA_HEDGE, asking.join_next()).await {
+                Ok(Some(Ok(answered))) => answered,
+                Ok(_) => continue,
+                Err(_) if members.len() > 0 => continue,
+                Err(_) => match asking.join_next().await {
+                    Some(Ok(answered)) => answered,
+                    _ => continue,
+                },
+            };
+            let (address, Ok(unverified)) = answered else { continue };
             if unverified.blob_id != *blob_id {
                 continue;
             }
             if let Ok(verified) = unverified.verify(params) {
+                asking.abort_all();
                 return Ok(verified);
             }
-            tracing::warn!("{} served metadata of {blob_id} that does not verify", member.network_address);
+            tracing::warn!("{address} served metadata of {blob_id} that does not verify");
         }
-        Err(ReadError::NotFound(*blob_id))
     }
 }
 
@@ -126,6 +147,14 @@ pub struct OpenBlob {
     /// The whole blob, once a range read had to decode it: later ranges are cut from it.
     whole: Arc<tokio::sync::OnceCell<Arc<Vec<u8>>>>,
 }
+
+/// How long a metadata request runs alone before the next member is asked too.
+pub const METADATA_HEDGE: Duration = Duration::from_millis(500);
+
+/// How much longer than the first answer of a round the other members get.
+pub const HEDGE_FACTOR: u32 = 4;
+/// The least time the other members of a round get after the first answer.
+pub const HEDGE_MIN: Duration = Duration::from_secs(2);
 
 /// Pieces of a [`OpenBlob::stream`] read at once, beyond the one being sent.
 pub const STREAM_READ_AHEAD: usize = 2;
@@ -177,6 +206,24 @@ impl OpenBlob {
         let mut gathered = Gathered::default();
         let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
         self.round(asks, &mut gathered, rows.len()).await;
+        let missing: Vec<SliverPairIndex> = rows
+            .clone()
+            .map(|row| SliverPairIndex(row as u16))
+            .filter(|pair| !gathered.slivers.contains_key(pair))
+            .collect();
+        // A few rows missing: rebuilt from recovery symbols, which moves about a row's worth of
+        // bytes per row; beyond half the rows, decoding the blob moves less.
+        if !missing.is_empty() && missing.len() * 2 <= self.metadata.params().primary_source_symbols() {
+            let rebuilt = self.recover_rows(&missing, &gathered.failed).await;
+            tracing::debug!(
+                "{}: {} of {} missing rows rebuilt",
+                self.blob_id(),
+                rebuilt.len(),
+                missing.len()
+            );
+            self.client.report(Progress::Recovered { blob_id: *self.blob_id(), slivers: rebuilt.len() });
+            gathered.slivers.extend(rebuilt);
+        }
         let have =
             rows.clone().filter(|row| gathered.slivers.contains_key(&SliverPairIndex(*row as u16))).count();
         if have == rows.len() {
@@ -185,7 +232,7 @@ impl OpenBlob {
             return decode_range(&metadata, slivers, range).map_err(|e| ReadError::Decode(e.to_string()));
         }
         tracing::debug!(
-            "{}: {have} of the {} rows of a range served; decoding the blob",
+            "{}: {have} of the {} rows of a range served or rebuilt; decoding the blob",
             self.blob_id(),
             rows.len()
         );
@@ -197,6 +244,59 @@ impl OpenBlob {
             })
             .await?;
         Ok(whole[range.start as usize..range.end as usize].to_vec())
+    }
+
+    /// Rebuilds the primary slivers of `pairs` from the recovery symbols of every member not
+    /// in `failed`: each symbol is checked against the metadata (a lying member costs bandwidth,
+    /// never correctness) and each sliver, decoded from `n - f` of them, against its hash.
+    async fn recover_rows(
+        &self,
+        pairs: &[SliverPairIndex],
+        failed: &BTreeSet<usize>,
+    ) -> BTreeMap<SliverPairIndex, VerifiedSliver> {
+        let n = self.metadata.params().n_shards();
+        let targets: BTreeSet<SliverIndex> =
+            pairs.iter().map(|pair| pair.to_sliver_index(SliverType::Primary, n)).collect();
+        let asked: Vec<(SliverType, SliverIndex)> =
+            targets.iter().map(|index| (SliverType::Primary, *index)).collect();
+        let mut tasks = JoinSet::new();
+        for (member, address) in self.committee.members.iter().map(|m| &m.network_address).enumerate() {
+            if failed.contains(&member) {
+                continue;
+            }
+            let node = NodeClient::new(address, self.client.http.clone());
+            let (blob_id, asked) = (*self.blob_id(), asked.clone());
+            tasks.spawn(async move { node.recovery_symbols(&blob_id, asked).await });
+        }
+        let mut served = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(symbols)) => served.extend(symbols),
+                Ok(Err(e)) => tracing::debug!("{}: recovery symbols: {e}", self.blob_id()),
+                Err(_) => {}
+            }
+        }
+        let metadata = Arc::clone(&self.metadata);
+        let rebuild = move || {
+            let mut symbols: BTreeMap<SliverIndex, Vec<VerifiedRecoverySymbol>> = BTreeMap::new();
+            for symbol in served {
+                let index = symbol.target_index;
+                if !targets.contains(&index) {
+                    continue;
+                }
+                if let Ok(verified) = symbol.verify(&metadata, SliverType::Primary, index) {
+                    symbols.entry(index).or_default().push(verified);
+                }
+            }
+            symbols
+                .into_iter()
+                .filter_map(|(index, symbols)| {
+                    let sliver = recover_sliver(&metadata, SliverType::Primary, index, symbols).ok()?;
+                    Some((index.to_pair_index(SliverType::Primary, n), sliver))
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(rebuild).await.unwrap_or_default()
     }
 
     /// Bytes in a row of the blob (a systematic primary sliver): ranges aligned to it fetch
@@ -267,17 +367,39 @@ impl OpenBlob {
 
     /// One round of requests, all members at once; what verifies joins `gathered`.
     async fn round(&self, asks: BTreeMap<usize, Vec<SliverPairIndex>>, gathered: &mut Gathered, need: usize) {
+        let started = Instant::now();
         let mut tasks = JoinSet::new();
+        let mut waiting: BTreeSet<usize> = BTreeSet::new();
         for (member, pairs) in asks {
             gathered.tried.extend(pairs.iter().copied());
+            waiting.insert(member);
             let node =
                 NodeClient::new(&self.committee.members[member].network_address, self.client.http.clone());
             let metadata = Arc::clone(&self.metadata);
             tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
         }
         let blob_id = *self.blob_id();
-        while let Some(joined) = tasks.join_next().await {
+        // Once a member has answered, the others get `HEDGE_FACTOR` times as long (at least
+        // `HEDGE_MIN`); a member still silent then is treated as failed, so that one hung node
+        // costs a read seconds, not the request timeout. Its slivers are sought elsewhere.
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let joined = match deadline {
+                None => tasks.join_next().await,
+                Some(at) => match tokio::time::timeout_at(at.into(), tasks.join_next()).await {
+                    Ok(joined) => joined,
+                    Err(_) => {
+                        tracing::debug!("{blob_id}: members {waiting:?} did not answer in time");
+                        gathered.failed.extend(waiting);
+                        tasks.abort_all();
+                        return;
+                    }
+                },
+            };
+            let Some(joined) = joined else { return };
             let Ok((member, (found, ask_again))) = joined else { continue };
+            waiting.remove(&member);
+            deadline.get_or_insert_with(|| started + (started.elapsed() * HEDGE_FACTOR).max(HEDGE_MIN));
             gathered.slivers.extend(found);
             let have = gathered.slivers.len().min(need);
             self.client.report(Progress::Slivers { blob_id, have, need });

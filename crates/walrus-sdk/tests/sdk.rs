@@ -219,9 +219,28 @@ async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
     let mut net = Net::start(5, 1).await;
     let client = funded_client(&net, 2).await;
     assert!(net.nodes.iter().all(|n| n.node.view().shards.len() == 2));
-    net.nodes.remove(4).run_until(async {}).await.expect("stops");
+    // Down during the store: the node that holds the blob's first row (primary sliver 0).
     let bytes = data(200_000);
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob_id = *encode_blob(params, &bytes).expect("encodable").metadata().blob_id();
+    let first_row_shard = blob_id.shard_for_pair(walrus_core::SliverPairIndex(0), N);
+    let holder = net.nodes.iter().position(|n| n.node.view().shards.contains(&first_row_shard));
+    net.nodes.remove(holder.expect("a holder")).run_until(async {}).await.expect("stops");
     let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
+    assert_eq!(stored.blob_id, blob_id);
+    // With f shards or fewer down, a range's missing row is rebuilt from recovery symbols (not
+    // by decoding the blob).
+    let rebuilt = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&rebuilt);
+    let watching = client.clone().with_progress(move |progress| {
+        if let Progress::Recovered { slivers, .. } = progress {
+            seen.fetch_add(slivers as u64, Ordering::Relaxed);
+        }
+    });
+    let blob = watching.open(&blob_id).await.expect("open");
+    let first_row = blob.read_range(10..blob.row_bytes() - 10).await.expect("range");
+    assert!(first_row == bytes[10..blob.row_bytes() as usize - 10], "the rebuilt row's bytes differ");
+    assert_eq!(rebuilt.load(Ordering::Relaxed), 1, "row 0 was not rebuilt from recovery symbols");
     for _ in 0..2 {
         net.nodes.remove(0).run_until(async {}).await.expect("stops");
     }
@@ -316,5 +335,41 @@ async fn a_blob_marked_invalid_is_reported_not_stored() {
     assert_eq!(json["markedInvalid"]["event"]["eventSeq"], event.cursor.index.to_string(), "{json}");
     let after = net.chain_client.account(&client.wallet().address()).await.expect("account").account;
     assert_eq!(before, after, "nothing was bought or registered");
+    net.stop().await;
+}
+
+/// A member that hangs (it accepts connections and never answers) is not waited for: metadata
+/// comes from the next member after a short hedge, and the slivers it holds are sought
+/// elsewhere once the others of a round have answered. Without that, each read would wait out
+/// the request timeouts (10 s for metadata, 120 s for slivers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_node_costs_a_read_seconds_not_the_request_timeout() {
+    let mut net = Net::start(4, 3).await;
+    let client = funded_client(&net, 3).await;
+    let bytes = data(300_000);
+    let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;
+    // The member holding the first row hangs.
+    let first_row_shard = stored.blob_id.shard_for_pair(walrus_core::SliverPairIndex(0), N);
+    let holder = net.nodes.iter().position(|n| n.node.view().shards.contains(&first_row_shard));
+    let holder = holder.expect("a holder");
+    let address = net.nodes[holder].addr;
+    net.nodes.remove(holder).run_until(async {}).await.expect("stops");
+    let listener = tokio::net::TcpListener::bind(address).await.expect("the hung member's address");
+    let hung = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let read = client.read(&stored.blob_id).await.expect("read");
+    assert!(read == bytes, "the bytes read back differ");
+    let blob = client.open(&stored.blob_id).await.expect("open");
+    let ranged = blob.read_range(0..bytes.len() as u64).await.expect("range");
+    assert!(ranged == bytes, "the range read back differs");
+    // A liveness bound, far below the 120 s sliver timeout (about 5 s is expected here).
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(30), "the reads waited {waited:?} for the hung member");
+    hung.abort();
     net.stop().await;
 }
