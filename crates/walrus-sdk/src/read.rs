@@ -92,6 +92,7 @@ impl Client {
             metadata: Arc::new(metadata),
             owners,
             whole: Arc::default(),
+            failed: Arc::default(),
         })
     }
 
@@ -146,6 +147,9 @@ pub struct OpenBlob {
     owners: BTreeMap<ShardIndex, usize>,
     /// The whole blob, once a range read had to decode it: later ranges are cut from it.
     whole: Arc<tokio::sync::OnceCell<Arc<Vec<u8>>>>,
+    /// Members that failed, lied or hung during a read of this blob: later reads (a stream's
+    /// pieces) do not ask them again.
+    failed: Arc<std::sync::Mutex<BTreeSet<usize>>>,
 }
 
 /// How long a metadata request runs alone before the next member is asked too.
@@ -155,6 +159,11 @@ pub const METADATA_HEDGE: Duration = Duration::from_millis(500);
 pub const HEDGE_FACTOR: u32 = 4;
 /// The least time the other members of a round get after the first answer.
 pub const HEDGE_MIN: Duration = Duration::from_secs(2);
+
+/// How long a round of sliver requests waits for a first answer, beyond the transfer time.
+pub const SILENCE_BASE: Duration = Duration::from_secs(5);
+/// The slowest transfer a silent member is allowed before it counts as hung: 10 MB/s.
+pub const SILENCE_RATE: u64 = 10_000_000;
 
 /// Pieces of a [`OpenBlob::stream`] read at once, beyond the one being sent.
 pub const STREAM_READ_AHEAD: usize = 2;
@@ -187,7 +196,7 @@ impl OpenBlob {
 
     /// The whole blob, decoded from `n - 2f` primary slivers and checked as `check` says.
     pub async fn read(&self, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
-        self.read_gathered(Gathered::default(), check).await
+        self.read_gathered(self.gathered(), check).await
     }
 
     /// Bytes `range` of the blob. Only the systematic primary slivers (rows of the blob) that
@@ -203,7 +212,7 @@ impl OpenBlob {
             return Ok(whole[range.start as usize..range.end as usize].to_vec());
         }
         let rows = rows_for_range(&self.metadata, &range);
-        let mut gathered = Gathered::default();
+        let mut gathered = self.gathered();
         let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
         self.round(asks, &mut gathered, rows.len()).await;
         let missing: Vec<SliverPairIndex> = rows
@@ -244,6 +253,21 @@ impl OpenBlob {
             })
             .await?;
         Ok(whole[range.start as usize..range.end as usize].to_vec())
+    }
+
+    /// A fresh gathering that already skips the members known to have failed.
+    fn gathered(&self) -> Gathered {
+        let failed = self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        Gathered { failed, ..Gathered::default() }
+    }
+
+    /// Marks `members` failed for this read and for later reads of the blob.
+    fn fail(&self, gathered: &mut Gathered, members: impl IntoIterator<Item = usize>) {
+        let mut shared = self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for member in members {
+            gathered.failed.insert(member);
+            shared.insert(member);
+        }
     }
 
     /// Rebuilds the primary slivers of `pairs` from the recovery symbols of every member not
@@ -368,6 +392,7 @@ impl OpenBlob {
     /// One round of requests, all members at once; what verifies joins `gathered`.
     async fn round(&self, asks: BTreeMap<usize, Vec<SliverPairIndex>>, gathered: &mut Gathered, need: usize) {
         let started = Instant::now();
+        let largest = asks.values().map(Vec::len).max().unwrap_or(0) as u64 * self.row_bytes();
         let mut tasks = JoinSet::new();
         let mut waiting: BTreeSet<usize> = BTreeSet::new();
         for (member, pairs) in asks {
@@ -380,31 +405,35 @@ impl OpenBlob {
         }
         let blob_id = *self.blob_id();
         // Once a member has answered, the others get `HEDGE_FACTOR` times as long (at least
-        // `HEDGE_MIN`); a member still silent then is treated as failed, so that one hung node
-        // costs a read seconds, not the request timeout. Its slivers are sought elsewhere.
-        let mut deadline: Option<Instant> = None;
+        // `HEDGE_MIN`); while none has, they get `SILENCE_BASE` plus the time the largest ask
+        // takes at `SILENCE_RATE`. A member still silent then is treated as failed, so that a
+        // hung node costs a read seconds, not the request timeout; its slivers are sought
+        // elsewhere, and the blob's later reads do not ask it.
+        let silence = SILENCE_BASE + Duration::from_secs_f64(largest as f64 / SILENCE_RATE as f64);
+        let mut deadline = started + silence;
+        let mut answered = false;
         loop {
-            let joined = match deadline {
-                None => tasks.join_next().await,
-                Some(at) => match tokio::time::timeout_at(at.into(), tasks.join_next()).await {
-                    Ok(joined) => joined,
-                    Err(_) => {
-                        tracing::debug!("{blob_id}: members {waiting:?} did not answer in time");
-                        gathered.failed.extend(waiting);
-                        tasks.abort_all();
-                        return;
-                    }
-                },
+            let joined = match tokio::time::timeout_at(deadline.into(), tasks.join_next()).await {
+                Ok(Some(joined)) => joined,
+                Ok(None) => return,
+                Err(_) => {
+                    tracing::debug!("{blob_id}: members {waiting:?} did not answer in time");
+                    self.fail(gathered, waiting);
+                    tasks.abort_all();
+                    return;
+                }
             };
-            let Some(joined) = joined else { return };
             let Ok((member, (found, ask_again))) = joined else { continue };
             waiting.remove(&member);
-            deadline.get_or_insert_with(|| started + (started.elapsed() * HEDGE_FACTOR).max(HEDGE_MIN));
+            if !answered {
+                answered = true;
+                deadline = started + (started.elapsed() * HEDGE_FACTOR).max(HEDGE_MIN);
+            }
             gathered.slivers.extend(found);
             let have = gathered.slivers.len().min(need);
             self.client.report(Progress::Slivers { blob_id, have, need });
             if !ask_again {
-                gathered.failed.insert(member);
+                self.fail(gathered, [member]);
             }
         }
     }
