@@ -229,6 +229,28 @@ pub enum RecoveryError {
     Codec(#[from] RsError),
 }
 
+/// Verified symbols for the slivers to be rebuilt, per target.
+pub type CollectedSymbols = BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>>;
+
+/// Adds the symbols among `symbols` that are for one of `targets` and verify against the
+/// metadata to `collected`; the others (a lying node's among them) are dropped.
+pub fn collect_symbols(
+    metadata: &VerifiedBlobMetadataWithId,
+    targets: &[(SliverType, SliverIndex)],
+    symbols: impl IntoIterator<Item = GeneralRecoverySymbol>,
+    collected: &mut CollectedSymbols,
+) {
+    for symbol in symbols {
+        let target = (symbol.target_axis(), symbol.target_index);
+        if !targets.contains(&target) {
+            continue;
+        }
+        if let Ok(verified) = symbol.verify(metadata, target.0, target.1) {
+            collected.entry(target).or_default().push(verified);
+        }
+    }
+}
+
 /// Rebuilds sliver `target_index` of `target_axis` from verified recovery symbols (those for
 /// other targets are ignored; the first symbol per source index is used).
 pub fn recover_sliver(

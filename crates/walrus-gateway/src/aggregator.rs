@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use walrus_core::decode::ConsistencyCheck;
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{OpenBlob, ReadError};
 
-use crate::{Gateway, GatewayError, PathParam, QueryParams};
+use crate::{Checked, Gateway, GatewayError};
 
 /// Read options, as the reference's query parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -43,8 +43,8 @@ impl ReadQuery {
 /// `GET /v1/blobs/{blob_id}`.
 pub(crate) async fn blob(
     State(gateway): State<Arc<Gateway>>,
-    PathParam(id): PathParam<String>,
-    QueryParams(query): QueryParams<ReadQuery>,
+    Checked(Path(id)): Checked<Path<String>>,
+    Checked(Query(query)): Checked<Query<ReadQuery>>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
@@ -56,8 +56,8 @@ pub(crate) async fn blob(
 /// its allowed attributes as headers.
 pub(crate) async fn by_object_id(
     State(gateway): State<Arc<Gateway>>,
-    PathParam(id): PathParam<String>,
-    QueryParams(query): QueryParams<ReadQuery>,
+    Checked(Path(id)): Checked<Path<String>>,
+    Checked(Query(query)): Checked<Query<ReadQuery>>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
@@ -100,8 +100,8 @@ pub(crate) struct ByteRangeQuery {
 /// a range that is empty or outside the blob is 400 `INVALID_BYTE_RANGE`.
 pub(crate) async fn byte_range_read(
     State(gateway): State<Arc<Gateway>>,
-    PathParam(id): PathParam<String>,
-    QueryParams(query): QueryParams<ByteRangeQuery>,
+    Checked(Path(id)): Checked<Path<String>>,
+    Checked(Query(query)): Checked<Query<ByteRangeQuery>>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {

@@ -270,30 +270,35 @@ impl GatewayError {
     }
 }
 
-/// Query parameters whose rejection is the reference's error JSON (400 `INVALID_QUERY`), not
-/// axum's plain text.
-pub(crate) struct QueryParams<T>(pub(crate) T);
+/// An extractor whose rejection is the reference's error JSON (400 with the rejection's
+/// reason), not axum's plain text: `Checked<Query<T>>` (`INVALID_QUERY`), `Checked<Path<T>>`
+/// (`INVALID_PATH`: say, bytes that are not UTF-8 once percent-decoded).
+pub(crate) struct Checked<X>(pub(crate) X);
 
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams<T> {
-    type Rejection = GatewayError;
+/// An axum rejection answered 400 with [`Refusal::REASON`].
+pub(crate) trait Refusal {
+    const REASON: &'static str;
+    fn text(&self) -> String;
+}
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, GatewayError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(query)) => Ok(QueryParams(query)),
-            Err(e) => Err(GatewayError::bad("INVALID_QUERY", e.body_text())),
-        }
+impl Refusal for axum::extract::rejection::QueryRejection {
+    const REASON: &'static str = "INVALID_QUERY";
+    fn text(&self) -> String {
+        self.body_text()
     }
 }
 
-/// A path parameter whose rejection (say, bytes that are not UTF-8 once percent-decoded) is the
-/// reference's error JSON (400 `INVALID_PATH`), not axum's plain text.
-pub(crate) struct PathParam<T>(pub(crate) T);
+impl Refusal for axum::extract::rejection::PathRejection {
+    const REASON: &'static str = "INVALID_PATH";
+    fn text(&self) -> String {
+        self.body_text()
+    }
+}
 
-impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
-    for PathParam<T>
+impl<X, S> axum::extract::FromRequestParts<S> for Checked<X>
+where
+    X: axum::extract::FromRequestParts<S, Rejection: Refusal>,
+    S: Send + Sync,
 {
     type Rejection = GatewayError;
 
@@ -301,10 +306,10 @@ impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromR
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, GatewayError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(PathParam(value)),
-            Err(e) => Err(GatewayError::bad("INVALID_PATH", e.body_text())),
-        }
+        X::from_request_parts(parts, state)
+            .await
+            .map(Checked)
+            .map_err(|e| GatewayError::bad(<X::Rejection as Refusal>::REASON, e.text()))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use walrus_core::keys::Address;
 use walrus_sdk::{ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
 
 use crate::auth::Upload;
-use crate::{Gateway, GatewayError, QueryParams};
+use crate::{Checked, Gateway, GatewayError};
 
 /// Longest a store may take before the publisher answers 504.
 const STORE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -42,7 +42,7 @@ pub(crate) struct StoreQuery {
 /// `PUT /v1/blobs`.
 pub(crate) async fn store(
     State(gateway): State<Arc<Gateway>>,
-    QueryParams(query): QueryParams<StoreQuery>,
+    Checked(Query(query)): Checked<Query<StoreQuery>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {

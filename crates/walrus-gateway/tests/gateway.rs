@@ -91,7 +91,10 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
         async move { request.send().await.expect("get").status().as_u16() }
     };
     std::fs::write(&blocklist, format!("- {blob_id}\n")).expect("blocklist");
-    assert!(common::eventually(|| async { status(blob_id.clone()).await == 451 }).await, "never blocked");
+    assert!(
+        walrus_testkit::eventually(5, || async { status(blob_id.clone()).await == 451 }).await,
+        "never blocked"
+    );
     for path in [blob_id.clone(), format!("{blob_id}/byte-range?start=0&length=1")] {
         let response = http.get(format!("{base}/v1/blobs/{path}")).send().await.expect("get");
         expect_error(response, 451, "FORBIDDEN_BLOB").await;
@@ -102,7 +105,10 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     let again = http.put(format!("{base}/v1/blobs")).body(blob.clone()).send().await.expect("put");
     expect_error(again, 451, "FORBIDDEN_BLOB").await;
     std::fs::write(&blocklist, "[]\n").expect("blocklist");
-    assert!(common::eventually(|| async { status(blob_id.clone()).await == 200 }).await, "never unblocked");
+    assert!(
+        walrus_testkit::eventually(5, || async { status(blob_id.clone()).await == 200 }).await,
+        "never unblocked"
+    );
 
     // send_object_to: the new object belongs to the recipient.
     let recipient = Ed25519KeyPair::from_seed(&[10; 32]).address();

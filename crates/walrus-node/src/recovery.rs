@@ -10,7 +10,6 @@
 //! Besides the reference's per-target `GET .../recoverySymbols`, peers answer a batch request
 //! (`POST`, BCS list of targets), expanding each of their slivers once for all targets.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,9 @@ use walrus_core::expand::ExpandedSliver;
 use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 pub use walrus_core::recovery::RecoveryRequest;
-use walrus_core::recovery::{recover_sliver, GeneralRecoverySymbol, RecoveryError, VerifiedRecoverySymbol};
+use walrus_core::recovery::{
+    collect_symbols, recover_sliver, CollectedSymbols, GeneralRecoverySymbol, RecoveryError,
+};
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_store::{BlobStatus, StoreError};
 
@@ -192,7 +193,7 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> 
     let metadata = metadata_from_anywhere(node, blob_id).await?;
     let targets: Vec<(SliverType, SliverIndex)> =
         todo.iter().map(|(_, axis, index)| (*axis, *index)).collect();
-    let mut collected: BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>> = BTreeMap::new();
+    let mut collected = CollectedSymbols::new();
     let view = node.view();
     let me = *node.bls.public();
     for member in view.committee.members.iter().filter(|m| m.public_key != me) {
@@ -209,16 +210,8 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> 
                 continue;
             }
         };
-        for symbol in symbols {
-            let target = (symbol.target_axis(), symbol.target_index);
-            if !targets.contains(&target) {
-                continue;
-            }
-            // A symbol that does not verify is dropped: a lying peer only wastes bandwidth.
-            if let Ok(verified) = symbol.verify(&metadata, target.0, target.1) {
-                collected.entry(target).or_default().push(verified);
-            }
-        }
+        // A symbol that does not verify is dropped: a lying peer only wastes bandwidth.
+        collect_symbols(&metadata, &targets, symbols, &mut collected);
     }
     let worker = Arc::clone(node);
     let id = *blob_id;
@@ -244,7 +237,7 @@ fn rebuild(
     blob_id: &BlobId,
     metadata: &VerifiedBlobMetadataWithId,
     todo: Vec<(ShardIndex, SliverType, SliverIndex)>,
-    mut collected: BTreeMap<(SliverType, SliverIndex), Vec<VerifiedRecoverySymbol>>,
+    mut collected: CollectedSymbols,
 ) -> anyhow::Result<Rebuilt> {
     let mut rebuilt = 0;
     let mut failures = Vec::new();

@@ -13,7 +13,7 @@ use walrus_chain::system::Committee;
 use walrus_chain_node::ClientError;
 use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
-use walrus_core::recovery::{recover_sliver, VerifiedRecoverySymbol};
+use walrus_core::recovery::{collect_symbols, recover_sliver, CollectedSymbols};
 use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver};
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
@@ -116,16 +116,16 @@ impl Client {
             } else if asking.is_empty() {
                 return Err(ReadError::NotFound(*blob_id));
             }
-            let answered = match tokio::time::timeout(METADATA_HEDGE, asking.join_next()).await {
-                Ok(Some(Ok(answered))) => answered,
-                Ok(_) => continue,
-                Err(_) if members.len() > 0 => continue,
-                Err(_) => match asking.join_next().await {
-                    Some(Ok(answered)) => answered,
-                    _ => continue,
-                },
+            // While members remain, the next is asked if none answers within the hedge.
+            let joined = if members.len() > 0 {
+                match tokio::time::timeout(METADATA_HEDGE, asking.join_next()).await {
+                    Ok(joined) => joined,
+                    Err(_) => continue,
+                }
+            } else {
+                asking.join_next().await
             };
-            let (address, Ok(unverified)) = answered else { continue };
+            let Some(Ok((address, Ok(unverified)))) = joined else { continue };
             if unverified.blob_id != *blob_id {
                 continue;
             }
@@ -233,18 +233,13 @@ impl OpenBlob {
             self.client.report(Progress::Recovered { blob_id: *self.blob_id(), slivers: rebuilt.len() });
             gathered.slivers.extend(rebuilt);
         }
-        let have =
-            rows.clone().filter(|row| gathered.slivers.contains_key(&SliverPairIndex(*row as u16))).count();
-        if have == rows.len() {
+        let unserved = missing.iter().filter(|pair| !gathered.slivers.contains_key(pair)).count();
+        if unserved == 0 {
             let metadata = Arc::clone(&self.metadata);
             let slivers: Vec<VerifiedSliver> = gathered.slivers.into_values().collect();
             return decode_range(&metadata, slivers, range).map_err(|e| ReadError::Decode(e.to_string()));
         }
-        tracing::debug!(
-            "{}: {have} of the {} rows of a range served or rebuilt; decoding the blob",
-            self.blob_id(),
-            rows.len()
-        );
+        tracing::debug!("{}: {unserved} rows neither served nor rebuilt; decoding the blob", self.blob_id());
         // Decoded once for every range of this `OpenBlob` (a stream's pieces among them).
         let whole = self
             .whole
@@ -279,18 +274,18 @@ impl OpenBlob {
         failed: &BTreeSet<usize>,
     ) -> BTreeMap<SliverPairIndex, VerifiedSliver> {
         let n = self.metadata.params().n_shards();
-        let targets: BTreeSet<SliverIndex> =
-            pairs.iter().map(|pair| pair.to_sliver_index(SliverType::Primary, n)).collect();
-        let asked: Vec<(SliverType, SliverIndex)> =
-            targets.iter().map(|index| (SliverType::Primary, *index)).collect();
+        let targets: Vec<(SliverType, SliverIndex)> = pairs
+            .iter()
+            .map(|pair| (SliverType::Primary, pair.to_sliver_index(SliverType::Primary, n)))
+            .collect();
         let mut tasks = JoinSet::new();
         for (member, address) in self.committee.members.iter().map(|m| &m.network_address).enumerate() {
             if failed.contains(&member) {
                 continue;
             }
             let node = NodeClient::new(address, self.client.http.clone());
-            let (blob_id, asked) = (*self.blob_id(), asked.clone());
-            tasks.spawn(async move { node.recovery_symbols(&blob_id, asked).await });
+            let (blob_id, targets) = (*self.blob_id(), targets.clone());
+            tasks.spawn(async move { node.recovery_symbols(&blob_id, targets).await });
         }
         let mut served = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -302,21 +297,13 @@ impl OpenBlob {
         }
         let metadata = Arc::clone(&self.metadata);
         let rebuild = move || {
-            let mut symbols: BTreeMap<SliverIndex, Vec<VerifiedRecoverySymbol>> = BTreeMap::new();
-            for symbol in served {
-                let index = symbol.target_index;
-                if !targets.contains(&index) {
-                    continue;
-                }
-                if let Ok(verified) = symbol.verify(&metadata, SliverType::Primary, index) {
-                    symbols.entry(index).or_default().push(verified);
-                }
-            }
-            symbols
+            let mut collected = CollectedSymbols::new();
+            collect_symbols(&metadata, &targets, served, &mut collected);
+            collected
                 .into_iter()
-                .filter_map(|(index, symbols)| {
-                    let sliver = recover_sliver(&metadata, SliverType::Primary, index, symbols).ok()?;
-                    Some((index.to_pair_index(SliverType::Primary, n), sliver))
+                .filter_map(|((axis, index), symbols)| {
+                    let sliver = recover_sliver(&metadata, axis, index, symbols).ok()?;
+                    Some((index.to_pair_index(axis, n), sliver))
                 })
                 .collect()
         };
@@ -338,7 +325,8 @@ impl OpenBlob {
         let (sender, receiver) = mpsc::channel(1);
         let blob = self.clone();
         tokio::spawn(async move {
-            let step = (piece_bytes / blob.row_bytes().max(1)).max(1) * blob.row_bytes().max(1);
+            let row = blob.row_bytes().max(1);
+            let step = (piece_bytes / row).max(1) * row;
             let mut reads = VecDeque::new();
             let mut next = range.start;
             loop {

@@ -22,15 +22,3 @@ pub async fn daemon(
     let gateway = start(config, &net.chain_url, Some(writer.clone())).await.expect("gateway");
     (net, gateway, writer)
 }
-
-/// Whether `check` holds within 5 s (polled every 20 ms).
-#[allow(dead_code)] // not every test binary polls
-pub async fn eventually<F: std::future::Future<Output = bool>>(check: impl Fn() -> F) -> bool {
-    for _ in 0..250 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    false
-}
