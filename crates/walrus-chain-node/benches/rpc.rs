@@ -50,6 +50,7 @@ async fn setup() -> Setup {
         dir: chain_dir.clone(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         faucet: Some(faucet),
+        server: Default::default(),
     };
     let node = start(config).await.expect("node");
     let client = ChainClient::new(&format!("http://{}", node.addr));

@@ -25,6 +25,8 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The faucet's key; honoured only on a loopback address.
     pub faucet: Option<Ed25519KeyPair>,
+    /// The RPC server's connection and timeout limits.
+    pub server: walrus_http::ServerLimits,
 }
 
 /// A running chain node.
@@ -67,11 +69,10 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(rpc))
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        walrus_http::serve(listener, router(rpc), config.server, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningNode { addr, chain, sequencer, blocks, server, shutdown })
 }

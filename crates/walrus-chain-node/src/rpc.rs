@@ -27,6 +27,7 @@ use crate::chain::Chain;
 use crate::faucet::Faucet;
 use crate::sequencer::{Orderer, SubmitError};
 use crate::store::{tx_effects, StoreError};
+use walrus_chain::admission::AdmissionError;
 
 /// Largest transaction, in BCS bytes.
 pub const TX_BYTES_MAX: usize = 128 * 1024;
@@ -103,12 +104,17 @@ impl From<StoreError> for ApiError {
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
         let (status, code) = match &e {
-            SubmitError::WrongChain(_) => (StatusCode::UNPROCESSABLE_ENTITY, "WrongChain"),
-            SubmitError::BadSignature => (StatusCode::UNPROCESSABLE_ENTITY, "BadSignature"),
-            SubmitError::FeeTooLow { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "FeeTooLow"),
-            SubmitError::StaleNonce { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "StaleNonce"),
-            SubmitError::NonceTooFarAhead { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "NonceTooFarAhead"),
+            SubmitError::Refused(refusal) => match refusal {
+                AdmissionError::WrongChain(_) => (unprocessable, "WrongChain"),
+                AdmissionError::BadSignature => (unprocessable, "BadSignature"),
+                AdmissionError::FeeTooLow { .. } => (unprocessable, "FeeTooLow"),
+                AdmissionError::StaleNonce { .. } => (unprocessable, "StaleNonce"),
+                AdmissionError::NonceTooFarAhead { .. } => (unprocessable, "NonceTooFarAhead"),
+                AdmissionError::CannotPayFee { .. } => (unprocessable, "CannotPayFee"),
+            },
+            SubmitError::NonceGap { .. } => (unprocessable, "NonceTooFarAhead"),
             SubmitError::Conflict(_) => (StatusCode::CONFLICT, "NonceConflict"),
             SubmitError::Full => (StatusCode::SERVICE_UNAVAILABLE, "MempoolFull"),
             SubmitError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "Stopped"),
@@ -179,6 +185,7 @@ async fn submit(
         ApiError::bad_request("MalformedTransaction", format!("not a BCS SignedTransaction: {e}"))
     })?;
     let digest = tx.data.digest();
+    let (sender, nonce) = (tx.data.sender, tx.data.nonce);
     let waiter = rpc.chain.wait_for(digest);
     if let Some((height, effects)) = tx_effects(rpc.chain.store(), &digest)? {
         rpc.chain.forget(&digest);
@@ -190,11 +197,24 @@ async fn submit(
     }
     match tokio::time::timeout(wait_of(query.wait_ms, SUBMIT_WAIT_DEFAULT), waiter).await {
         Ok(Ok((height, effects))) => Ok(Json(ExecutedTx { height, effects })),
-        Ok(Err(_)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Expired",
-            "the transaction waited too long for an earlier nonce and was dropped",
-        )),
+        Ok(Err(_)) => {
+            // Dropped from the mempool: its nonce went to another transaction (two processes
+            // sharing a wallet), or it waited too long for an earlier nonce or for funds.
+            let expected = rpc.chain.state().account(&sender).nonce;
+            Err(if expected > nonce {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "StaleNonce",
+                    format!("nonce {nonce} was taken by another transaction of this sender; the next is {expected}"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Expired",
+                    "the transaction waited too long for an earlier nonce or for funds, and was dropped",
+                )
+            })
+        }
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "Timeout",

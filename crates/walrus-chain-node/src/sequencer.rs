@@ -10,17 +10,21 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
+use walrus_chain::admission::{admit, runnable, AdmissionError};
 use walrus_chain::block::BLOCK_TRANSACTIONS_MAX;
-use walrus_chain::{Block, SignedTransaction, TxDigest};
+use walrus_chain::{Block, Frost, SignedTransaction, State, TxDigest};
 use walrus_core::keys::Address;
 
 use crate::chain::{Chain, ChainError};
 
 /// Most transactions waiting in the mempool.
 pub const MEMPOOL_TRANSACTIONS_MAX: usize = 50_000;
-/// Most transactions one account may have waiting.
-pub const SENDER_PENDING_MAX: u64 = 1_000;
-/// How long a transaction may wait for the ones before it (a nonce gap) before it is dropped.
+/// How far past the end of a sender's queue (the next nonce after the run it has queued) a
+/// nonce may be: transactions sent concurrently may arrive out of order, but a gap that is
+/// never filled holds mempool room without ever paying a fee.
+pub const SENDER_GAP_MAX: u64 = 32;
+/// How long a transaction may wait (for the ones before it, or for a balance that covers it)
+/// before it is dropped.
 pub const PENDING_AGE_MAX: Duration = Duration::from_secs(60);
 /// Longest sleep of an idle sequencer between looks at the epoch clock.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
@@ -28,33 +32,14 @@ const IDLE_WAKE: Duration = Duration::from_millis(500);
 /// Why a transaction was not admitted for ordering.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
-    /// Signed for another chain.
-    #[error("transaction is for chain 0x{0}, not this one")]
-    WrongChain(String),
-    /// The signature does not verify for the sender.
-    #[error("signature does not verify for the sender")]
-    BadSignature,
-    /// The fee is below the minimum.
-    #[error("fee {got} FROST is below the minimum of {min} FROST")]
-    FeeTooLow {
-        /// The minimum.
-        min: u64,
-        /// The transaction's.
-        got: u64,
-    },
-    /// The nonce was used already.
-    #[error("nonce {got} was already used; the account's next nonce is {expected}")]
-    StaleNonce {
-        /// The account's next nonce.
-        expected: u64,
-        /// The transaction's.
-        got: u64,
-    },
-    /// The nonce is too far ahead of the account's.
-    #[error("nonce {got} is too far ahead of the account's next nonce {expected}")]
-    NonceTooFarAhead {
-        /// The account's next nonce.
-        expected: u64,
+    /// The chain's admission rule refuses it (it would be skipped, or could never run).
+    #[error(transparent)]
+    Refused(#[from] AdmissionError),
+    /// The nonce leaves too wide a gap after the sender's queued transactions.
+    #[error("nonce {got} leaves a gap: the sender's queue ends before nonce {next}")]
+    NonceGap {
+        /// The next nonce after the sender's queued run.
+        next: u64,
         /// The transaction's.
         got: u64,
     },
@@ -158,14 +143,11 @@ impl Sequencer {
             if pool.stopped {
                 return None;
             }
-            let (step_due_ms, nonces) = {
+            let (step_due_ms, batch) = {
                 let state = self.chain.state();
                 let due = state.system.next_step_ms().unwrap_or(u64::MAX);
-                let nonces: Vec<(Address, u64)> =
-                    pool.by_sender.keys().map(|sender| (*sender, state.account(sender).nonce)).collect();
-                (due, nonces)
+                (due, self.take_ready(&mut pool, &state))
             };
-            let batch = self.take_ready(&mut pool, &nonces);
             let now = now_ms();
             if !batch.is_empty() || now >= step_due_ms {
                 return Some(batch);
@@ -175,27 +157,25 @@ impl Sequencer {
         }
     }
 
-    /// Removes and returns, per sender, the run of transactions starting at the account's next
-    /// nonce; drops what can no longer run (used nonces) or waited too long for a gap.
-    fn take_ready(&self, pool: &mut Mempool, nonces: &[(Address, u64)]) -> Vec<SignedTransaction> {
+    /// Removes and returns, per sender, the run of transactions that the admission rule says
+    /// will run in the next block ([`runnable`]); drops what can no longer run (used nonces) or
+    /// waited too long (for a gap, or for a balance).
+    fn take_ready(&self, pool: &mut Mempool, state: &State) -> Vec<SignedTransaction> {
         let mut batch = Vec::new();
         let mut dropped = Vec::new();
-        for (sender, next) in nonces {
-            let Some(queue) = pool.by_sender.get_mut(sender) else { continue };
-            let mut expected = *next;
-            while batch.len() < BLOCK_TRANSACTIONS_MAX {
-                let Some(entry) = queue.first_entry() else { break };
-                let nonce = *entry.key();
-                if nonce < expected {
-                    dropped.push(entry.remove().digest);
-                } else if nonce == expected {
+        let now = Instant::now();
+        for (sender, queue) in &mut pool.by_sender {
+            let next = state.account(sender).nonce;
+            while let Some(entry) = queue.first_entry().filter(|e| *e.key() < next) {
+                dropped.push(entry.remove().digest);
+            }
+            let room = BLOCK_TRANSACTIONS_MAX - batch.len();
+            let take = runnable(state, queue.values().map(|p| &p.tx)).min(room);
+            for _ in 0..take {
+                if let Some(entry) = queue.first_entry() {
                     batch.push(entry.remove().tx);
-                    expected += 1;
-                } else {
-                    break;
                 }
             }
-            let now = Instant::now();
             queue.retain(|_, p| {
                 let keep = now.duration_since(p.admitted) < PENDING_AGE_MAX;
                 if !keep {
@@ -215,34 +195,28 @@ impl Sequencer {
 
 impl Orderer for Sequencer {
     fn submit(&self, tx: SignedTransaction) -> Result<(), SubmitError> {
-        let data = &tx.data;
-        let (expected, min_fee) = {
-            let state = self.chain.state();
-            if data.chain_id != state.chain_id {
-                return Err(SubmitError::WrongChain(hex::encode(data.chain_id)));
-            }
-            (state.account(&data.sender).nonce, state.system.params.min_fee)
-        };
-        if data.fee < min_fee {
-            return Err(SubmitError::FeeTooLow { min: min_fee.0, got: data.fee.0 });
-        }
-        if data.nonce < expected {
-            return Err(SubmitError::StaleNonce { expected, got: data.nonce });
-        }
-        if data.nonce - expected >= SENDER_PENDING_MAX {
-            return Err(SubmitError::NonceTooFarAhead { expected, got: data.nonce });
-        }
-        if !tx.is_authentic() {
-            return Err(SubmitError::BadSignature);
-        }
-        let digest = data.digest();
-        let (sender, nonce) = (data.sender, data.nonce);
+        let digest = tx.data.digest();
+        let (sender, nonce) = (tx.data.sender, tx.data.nonce);
         let mut pool = self.mempool();
         if pool.stopped {
             return Err(SubmitError::Stopped);
         }
-        if let Some(existing) = pool.by_sender.get(&sender).and_then(|q| q.get(&nonce)) {
+        let queue = pool.by_sender.get(&sender);
+        if let Some(existing) = queue.and_then(|q| q.get(&nonce)) {
             return if existing.digest == digest { Ok(()) } else { Err(SubmitError::Conflict(nonce)) };
+        }
+        let queued_fees = queue.map_or(0, |q| q.values().map(|p| p.tx.data.fee.0).sum::<u64>());
+        {
+            let state = self.chain.state();
+            admit(&state, &tx, Frost(queued_fees))?;
+            // The end of the sender's contiguous run of queued nonces.
+            let mut next = state.account(&sender).nonce;
+            while queue.is_some_and(|q| q.contains_key(&next)) {
+                next += 1;
+            }
+            if nonce >= next + SENDER_GAP_MAX {
+                return Err(SubmitError::NonceGap { next, got: nonce });
+            }
         }
         if pool.count >= MEMPOOL_TRANSACTIONS_MAX {
             return Err(SubmitError::Full);

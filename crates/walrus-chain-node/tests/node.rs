@@ -36,6 +36,7 @@ async fn run(dir: &ChainDir) -> (RunningNode, ChainClient) {
         dir: dir.clone(),
         listen: "127.0.0.1:0".parse().expect("address"),
         faucet: Some(faucet),
+        server: Default::default(),
     };
     let node = start(config).await.expect("node starts");
     let client = ChainClient::new(&format!("http://{}", node.addr));
@@ -261,5 +262,65 @@ async fn epochs_change_on_schedule_without_transactions() {
     let all = client.events(None, 1000, Duration::ZERO).await.expect("events");
     let changes = all.events.iter().filter(|e| matches!(e.event, Event::EpochChangeDone { .. })).count();
     assert!(changes >= 2);
+    stop(node).await;
+}
+
+/// Item 3 and 4 of the hardening issue: fresh keys that cannot pay are refused at submission
+/// (nothing of theirs reaches a block), the mempool stays open, and a funded transfer is final
+/// within 2 s while 50 of them spam.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfunded_spam_is_refused_and_a_funded_transfer_stays_fast() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = init(tmp.path());
+    let (node, client) = run(&dir).await;
+    let (alice, bob) = (funded_user(1), funded_user(2));
+    check_success(client.faucet(alice.address(), 10 * WAL).await.expect("faucet")).expect("success");
+    let chain_id = client.health().await.expect("health").chain_id;
+    let quit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut spammers = Vec::new();
+    for seed in 0..50u8 {
+        let (client, quit) = (client.clone(), std::sync::Arc::clone(&quit));
+        spammers.push(tokio::spawn(async move {
+            let key = Ed25519KeyPair::from_seed(&[seed.wrapping_add(100); 32]);
+            let mut refused = 0u32;
+            let mut nonce = 0;
+            while !quit.load(std::sync::atomic::Ordering::Relaxed) {
+                let tx = TransactionData {
+                    chain_id,
+                    sender: key.address(),
+                    nonce,
+                    fee: Frost(1_000),
+                    call: Call::Transfer { to: key.address(), amount: Frost(0) },
+                }
+                .sign(&key);
+                nonce += 1;
+                let (status, body) = raw_post(&client, tx.to_bcs()).await;
+                assert_eq!((status, body["error"]["code"].as_str()), (422, Some("CannotPayFee")), "{body}");
+                refused += 1;
+            }
+            refused
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let sent = client.execute(&alice, Call::Transfer { to: bob.address(), amount: Frost(1) }).await;
+        check_success(sent.expect("transfer")).expect("success");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "round {round}: a funded transfer took {took:?} under spam");
+    }
+    quit.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut refused = 0;
+    for spammer in spammers {
+        refused += spammer.await.expect("spammer");
+    }
+    assert!(refused > 100, "the spam ran: {refused} refusals");
+    let store = node.chain.store();
+    for height in 1..=store.latest_height().expect("height") {
+        let effects = store.effects(height).expect("effects").expect("stored");
+        for tx in &effects.transactions {
+            assert!(!matches!(tx.status, TxStatus::Skipped { .. }), "block {height}: {:?}", tx.status);
+        }
+    }
     stop(node).await;
 }

@@ -615,3 +615,93 @@ proptest::proptest! {
         }
     }
 }
+
+/// `tx` of `key` with an explicit nonce.
+fn signed(net: &Net, key: &Ed25519KeyPair, nonce: u64, call: Call) -> SignedTransaction {
+    TransactionData { chain_id: net.state.chain_id, sender: key.address(), nonce, fee: Frost(1_000), call }
+        .sign(key)
+}
+
+#[test]
+fn admission_refuses_what_could_not_pay_and_counts_queued_fees() {
+    use walrus_chain::admission::{admit, AdmissionError};
+    let mut net = Net::new();
+    let fresh = Ed25519KeyPair::from_seed(&[77; 32]);
+    let to = net.users[1].address();
+    let spam = signed(&net, &fresh, 0, Call::Transfer { to, amount: Frost(0) });
+    assert!(matches!(admit(&net.state, &spam, Frost::ZERO), Err(AdmissionError::CannotPayFee { .. })));
+    // Give the fresh key exactly two fees: a third queued transaction is refused.
+    net.ok(0, Call::Transfer { to: fresh.address(), amount: Frost(2_000) });
+    let t0 = signed(
+        &net,
+        &fresh,
+        0,
+        Call::SetBlobAttributes { blob: ObjectId([1; 32]), set: vec![], remove: vec![] },
+    );
+    assert_eq!(admit(&net.state, &t0, Frost::ZERO), Ok(()));
+    assert_eq!(admit(&net.state, &t0, Frost(1_000)), Ok(()));
+    assert!(matches!(admit(&net.state, &t0, Frost(2_000)), Err(AdmissionError::CannotPayFee { .. })));
+    let mut forged = t0.clone();
+    forged.data.fee = Frost(1_001);
+    assert_eq!(admit(&net.state, &forged, Frost::ZERO), Err(AdmissionError::BadSignature));
+    let old = signed(&net, &net.users[0].clone(), 0, Call::Transfer { to, amount: Frost(1) });
+    assert!(matches!(admit(&net.state, &old, Frost::ZERO), Err(AdmissionError::StaleNonce { .. })));
+}
+
+/// Random queues of transfers (some spending everything) and calls that take nothing: the
+/// runs `runnable` picks are never skipped, while the same queues executed whole would be.
+#[test]
+fn the_runs_admission_picks_are_never_skipped() {
+    use walrus_chain::admission::runnable;
+    let mut net = Net::new();
+    let keys: Vec<Ed25519KeyPair> = (0..4u8).map(|i| Ed25519KeyPair::from_seed(&[150 + i; 32])).collect();
+    for key in &keys {
+        net.ok(0, Call::Transfer { to: key.address(), amount: Frost(20_000) });
+    }
+    let choices = walrus_core::splitmix::splitmix_bytes(7, 64);
+    let mut choice = choices.iter().cycle();
+    let mut queues: Vec<Vec<SignedTransaction>> = keys
+        .iter()
+        .map(|key| {
+            let mut balance = net.state.account(&key.address()).balance.0;
+            (0..12)
+                .map(|nonce| {
+                    let call = match choice.next().copied().unwrap_or(0) % 3 {
+                        0 => Call::Transfer { to: net.users[2].address(), amount: Frost(balance / 2) },
+                        1 => Call::Transfer {
+                            to: net.users[2].address(),
+                            amount: Frost(balance.saturating_sub(1_000)),
+                        },
+                        _ => Call::SetBlobAttributes { blob: ObjectId([9; 32]), set: vec![], remove: vec![] },
+                    };
+                    balance = balance.saturating_sub(1_000);
+                    signed(&net, key, nonce, call)
+                })
+                .collect()
+        })
+        .collect();
+    let mut included = 0;
+    for _ in 0..40 {
+        let mut block = Vec::new();
+        for queue in &mut queues {
+            let take = runnable(&net.state, queue.iter());
+            block.extend(queue.drain(..take));
+        }
+        if block.is_empty() {
+            break;
+        }
+        included += block.len();
+        let at = net.state.timestamp_ms + 1;
+        let effects = net.block_at(at, block);
+        for tx in &effects.transactions {
+            assert!(!matches!(tx.status, TxStatus::Skipped { .. }), "{:?}", tx.status);
+        }
+    }
+    assert!(included > 8, "the runs make progress: {included} included");
+    // What is left could not pay: executing it anyway would skip it.
+    let left: Vec<SignedTransaction> = queues.into_iter().flatten().collect();
+    assert!(!left.is_empty(), "some senders spent everything");
+    let at = net.state.timestamp_ms + 1;
+    let effects = net.block_at(at, left);
+    assert!(effects.transactions.iter().any(|tx| matches!(tx.status, TxStatus::Skipped { .. })));
+}

@@ -154,7 +154,9 @@ fn write_node_configs(dir: &ChainDir, addresses: &[String], chain_url: &str) -> 
 async fn serve(args: RunArgs) -> Result<()> {
     let dir = ChainDir(args.dir.clone());
     let faucet = if dir.faucet_key().exists() { Some(read_ed25519(&dir.faucet_key())?) } else { None };
-    let node = walrus_chain_node::start(NodeConfig { dir, listen: args.listen, faucet }).await?;
+    let node =
+        walrus_chain_node::start(NodeConfig { dir, listen: args.listen, faucet, server: Default::default() })
+            .await?;
     let (height, _) = *node.chain.head().borrow();
     eprintln!("chain RPC on http://{} (height {height}); Ctrl-C to stop", node.addr);
     node.run_until(shutdown_signal()).await

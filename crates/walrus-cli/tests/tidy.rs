@@ -9,6 +9,7 @@ const LAYERS: &[&str] = &[
     "walrus-blake2b",
     "walrus-core",
     "walrus-chain",
+    "walrus-http",
     "walrus-chain-node",
     "walrus-store",
     "walrus-node",

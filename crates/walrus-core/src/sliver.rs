@@ -332,6 +332,10 @@ impl<'a> VerifiedSliverRef<'a> {
     }
 }
 
+/// Most sliver bytes one batch read (`POST /v1/blobs/{id}/slivers`) may ask of a node: larger
+/// requests are refused, so clients split their reads to fit.
+pub const BATCH_READ_BYTES_MAX: u64 = 64 << 20;
+
 /// Appends `len` as BCS writes a sequence length (ULEB128).
 pub fn push_uleb128(out: &mut Vec<u8>, mut len: usize) {
     loop {

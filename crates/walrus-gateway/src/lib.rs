@@ -57,6 +57,8 @@ pub struct GatewayConfig {
     pub jwt: Option<auth::JwtConfig>,
     /// Blob IDs neither read nor stored (451 `FORBIDDEN_BLOB`), as the reference's `--blocklist`.
     pub blocklist: Option<walrus_sdk::Blocklist>,
+    /// The HTTP server's connection and timeout limits.
+    pub server: walrus_http::ServerLimits,
 }
 
 impl GatewayConfig {
@@ -85,6 +87,7 @@ impl GatewayConfig {
             stream_piece_bytes: 8 << 20,
             jwt: None,
             blocklist: None,
+            server: walrus_http::ServerLimits::default(),
         }
     }
 }
@@ -146,14 +149,14 @@ pub async fn start(
         writer: writer.map(|writer| blocking(writer, &config)),
         config,
     });
+    let limits = gateway.config.server;
     let app = router(gateway);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        walrus_http::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningGateway { addr, server, shutdown })
 }

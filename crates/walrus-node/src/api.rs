@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::handler::Handler;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -145,11 +146,15 @@ pub(crate) fn upload_permit(node: &Node) -> Result<tokio::sync::OwnedSemaphorePe
 /// The router with every endpoint.
 pub fn router(node: Arc<Node>) -> Router {
     let limit = node.config.body_bytes_max;
+    let budget = axum::middleware::from_fn_with_state(Arc::clone(&node), crate::edge::upload_budget);
     Router::new()
-        .route("/v1/blobs/{blob_id}/metadata", get(get_metadata).put(put_metadata))
+        .route("/v1/blobs/{blob_id}/metadata", get(get_metadata).put(put_metadata.layer(budget.clone())))
         .route("/v1/blobs/{blob_id}/metadata/status", get(metadata_status))
-        .route("/v1/blobs/{blob_id}/slivers", put(crate::batch::put_slivers).post(crate::batch::get_slivers))
-        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver))
+        .route(
+            "/v1/blobs/{blob_id}/slivers",
+            put(crate::batch::put_slivers.layer(budget.clone())).post(crate::batch::get_slivers),
+        )
+        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver.layer(budget)))
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}/status", get(sliver_status))
         .route("/v1/blobs/{blob_id}/status", get(blob_status))
         .route("/v1/blobs/{blob_id}/recoverySymbols", get(recovery_symbols).post(recovery_symbols_batch))

@@ -6,8 +6,9 @@
 //!   verified and written in place); answers
 //!   `{"success": {"code": 201, "data": {"stored": k, "alreadyStored": m}}}`. If any entry is
 //!   refused, nothing is stored and the error names the entry.
-//! - `POST /v1/blobs/{blob_id}/slivers`: body BCS `Vec<(u16 pair, SliverType)>`; answers BCS
-//!   `Vec<Option<sliver>>` in request order (`None`: not stored here), served as stored: each
+//! - `POST /v1/blobs/{blob_id}/slivers`: body BCS `Vec<(u16 pair, SliverType)>`, no entry twice,
+//!   at most `walrus_core::sliver::BATCH_READ_BYTES_MAX` sliver bytes; answers BCS
+//!   `Vec<Option<sliver>>` in request order (`None`: not stored here), streamed, served as stored: each
 //!   sliver was verified against the metadata when it was written, the store checksums what it
 //!   reads back, and the reader verifies every sliver again (a bulk read would otherwise pay the
 //!   verification twice).
@@ -15,19 +16,21 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use walrus_core::sliver::{parse_uploads, push_uleb128, verify_uploads};
+use walrus_core::sliver::{parse_uploads, push_uleb128, verify_uploads, BATCH_READ_BYTES_MAX};
 use walrus_core::{ShardIndex, SliverPairIndex, SliverType};
 
 use crate::api::{
-    bcs_response, blob_id, blocking, body, own_shard_of, require_registered, stored_metadata, success,
-    upload_permit, ApiError,
+    blob_id, blocking, body, own_shard_of, require_registered, stored_metadata, success, upload_permit,
+    ApiError,
 };
+use crate::edge::response_permit;
 use crate::node::Node;
 
 /// Most entries in one batch: both slivers of every pair.
@@ -102,7 +105,10 @@ pub async fn put_slivers(
     .await
 }
 
-/// `POST /v1/blobs/{blob_id}/slivers`.
+/// `POST /v1/blobs/{blob_id}/slivers`: checked whole first (no sliver twice, each of a shard
+/// held here, at most [`BATCH_READ_BYTES_MAX`] sliver bytes in all), then streamed from the
+/// store a sliver at a time, holding at most [`STREAM_AHEAD`] slivers besides the one being
+/// sent (taken from the response budget for the stream's life).
 pub async fn get_slivers(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
@@ -113,22 +119,88 @@ pub async fn get_slivers(
     let wanted: Vec<(SliverPairIndex, SliverType)> = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_BATCH", format!("not a BCS list of (pair, axis): {e}")))?;
     check_batch_len(wanted.len())?;
-    blocking(move || {
+    let worker = Arc::clone(&node);
+    let (located, largest) = blocking(move || {
+        let node = worker;
         require_registered(&node, &blob_id)?;
-        // BCS `Vec<Option<sliver>>`, built from the stored BCS bytes without decoding them.
-        let mut out = Vec::new();
-        push_uleb128(&mut out, wanted.len());
-        for (pair, axis) in wanted {
+        let metadata = stored_metadata(&node, &blob_id)?;
+        let (params, length) = (metadata.params(), metadata.unencoded_length());
+        let mut seen = BTreeSet::new();
+        let (mut total, mut largest) = (0u64, 0u64);
+        let mut located = Vec::with_capacity(wanted.len());
+        for (i, (pair, axis)) in wanted.into_iter().enumerate() {
+            if !seen.insert((pair, axis)) {
+                return Err(ApiError::bad("INVALID_BATCH", format!("entry {i}: the same sliver appears twice")));
+            }
             let (_, shard) = own_shard_of(&node, &blob_id, pair)?;
-            match node.store.sliver_bcs(shard, axis, &blob_id)? {
-                Some(bcs) => {
-                    out.push(1);
-                    out.extend_from_slice(&bcs);
+            let size = params.sliver_size(axis, length).map_err(ApiError::internal)? as u64;
+            total += size;
+            largest = largest.max(size);
+            located.push((shard, axis));
+        }
+        if total > BATCH_READ_BYTES_MAX {
+            return Err(ApiError::bad(
+                "BATCH_TOO_LARGE",
+                format!("the slivers asked for add up to {total} bytes; a batch read is at most {BATCH_READ_BYTES_MAX}"),
+            ));
+        }
+        Ok((located, largest))
+    })
+    .await?;
+    let permit = response_permit(&node, largest * (STREAM_AHEAD as u64 + 1))?;
+    let (frames, body) = tokio::sync::mpsc::channel::<Result<Bytes, StreamError>>(STREAM_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        // BCS `Vec<Option<sliver>>`, built from the stored BCS bytes without decoding them.
+        let mut head = Vec::new();
+        push_uleb128(&mut head, located.len());
+        if frames.blocking_send(Ok(head.into())).is_err() {
+            return;
+        }
+        for (shard, axis) in located {
+            let frame = match node.store.sliver_bcs(shard, axis, &blob_id) {
+                Ok(Some(bcs)) => {
+                    let mut frame = Vec::with_capacity(bcs.len() + 1);
+                    frame.push(1);
+                    frame.extend_from_slice(&bcs);
+                    Ok(Bytes::from(frame))
                 }
-                None => out.push(0),
+                Ok(None) => Ok(Bytes::from_static(&[0])),
+                Err(e) => {
+                    tracing::error!("batch read of {blob_id}: {e}");
+                    Err(StreamError)
+                }
+            };
+            let failed = frame.is_err();
+            // The client hung up: stop reading.
+            if frames.blocking_send(frame).is_err() || failed {
+                return;
             }
         }
-        Ok(bcs_response(out))
-    })
-    .await
+    });
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::new(ChannelBody(body))).into_response())
+}
+
+/// Slivers a batch read holds ready besides the one being sent.
+pub const STREAM_AHEAD: usize = 2;
+
+/// A stored sliver could not be read mid-stream: the response is cut short (the reader sees a
+/// truncated body, never wrong bytes).
+#[derive(Debug, thiserror::Error)]
+#[error("the node's store failed while streaming")]
+pub struct StreamError;
+
+/// A response body fed by a channel.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, StreamError>>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = StreamError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, StreamError>>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(|f| f.map(http_body::Frame::data)))
+    }
 }

@@ -37,6 +37,21 @@ pub struct NodeConfig {
     /// Most blobs recovered at once.
     #[serde(default = "concurrent_recoveries_max_default")]
     pub concurrent_recoveries_max: usize,
+    /// Most bytes of request bodies being received at once (uploads take their declared size
+    /// before the body is read; beyond it, 503).
+    #[serde(default = "upload_bytes_max_default")]
+    pub upload_bytes_max: usize,
+    /// Most bytes that responses being built or streamed (batch reads, recovery symbols) may
+    /// hold at once (beyond it, 503).
+    #[serde(default = "response_bytes_max_default")]
+    pub response_bytes_max: usize,
+    /// Most recovery-symbol requests computed at once (each expands the slivers it cuts
+    /// symbols from); the others wait their turn.
+    #[serde(default = "concurrent_symbol_requests_max_default")]
+    pub concurrent_symbol_requests_max: usize,
+    /// The REST server's connection and timeout limits.
+    #[serde(default)]
+    pub server: walrus_http::ServerLimits,
 }
 
 fn body_bytes_max_default() -> usize {
@@ -53,6 +68,18 @@ fn recovery_delay_ms_default() -> u64 {
 
 fn concurrent_recoveries_max_default() -> usize {
     8
+}
+
+fn upload_bytes_max_default() -> usize {
+    256 << 20
+}
+
+fn response_bytes_max_default() -> usize {
+    128 << 20
+}
+
+fn concurrent_symbol_requests_max_default() -> usize {
+    2
 }
 
 impl NodeConfig {
@@ -74,6 +101,10 @@ impl NodeConfig {
             concurrent_uploads_max: concurrent_uploads_max_default(),
             recovery_delay_ms: recovery_delay_ms_default(),
             concurrent_recoveries_max: concurrent_recoveries_max_default(),
+            upload_bytes_max: upload_bytes_max_default(),
+            response_bytes_max: response_bytes_max_default(),
+            concurrent_symbol_requests_max: concurrent_symbol_requests_max_default(),
+            server: walrus_http::ServerLimits::default(),
         }
     }
 

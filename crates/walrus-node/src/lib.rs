@@ -12,6 +12,7 @@
 pub mod api;
 pub mod batch;
 pub mod config;
+pub mod edge;
 pub mod follower;
 pub mod gc;
 pub mod invalid;

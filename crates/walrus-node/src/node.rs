@@ -16,6 +16,7 @@ use walrus_store::NodeStore;
 
 use crate::api::router;
 use crate::config::NodeConfig;
+use crate::edge::ByteBudget;
 use crate::follower::{fetch_view, follow, ChainView, SharedView};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
@@ -34,6 +35,12 @@ pub struct Node {
     pub metrics: Metrics,
     /// Upload slots.
     pub uploads: Arc<Semaphore>,
+    /// Bytes of request bodies being received.
+    pub upload_bytes: ByteBudget,
+    /// Bytes held by responses being built or streamed.
+    pub response_bytes: ByteBudget,
+    /// Turns of recovery-symbol computations.
+    pub symbol_turns: Arc<Semaphore>,
     /// Recovery slots.
     pub recoveries: Arc<Semaphore>,
     /// For requests to other nodes.
@@ -93,6 +100,9 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let addr = listener.local_addr()?;
     let node = Arc::new(Node {
         uploads: Arc::new(Semaphore::new(config.concurrent_uploads_max)),
+        upload_bytes: ByteBudget::new(config.upload_bytes_max),
+        response_bytes: ByteBudget::new(config.response_bytes_max),
+        symbol_turns: Arc::new(Semaphore::new(config.concurrent_symbol_requests_max.max(1))),
         recoveries: Arc::new(Semaphore::new(config.concurrent_recoveries_max)),
         http: reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?,
         config,
@@ -110,12 +120,12 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
+    let limits = node.config.server;
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        walrus_http::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningNode { addr, node, follower, sweeper, server, shutdown })
 }

@@ -14,7 +14,7 @@ use walrus_chain_node::ClientError;
 use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::recovery::{collect_symbols, recover_sliver, CollectedSymbols};
-use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver};
+use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver, BATCH_READ_BYTES_MAX};
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
 use crate::client::{Client, Progress};
@@ -472,7 +472,27 @@ async fn primaries_from(
     let wanted: Vec<(SliverPairIndex, SliverType)> =
         pairs.iter().map(|pair| (*pair, SliverType::Primary)).collect();
     let blob_id = metadata.blob_id();
-    let served = match node.slivers(blob_id, &wanted).await {
+    // A node answers at most BATCH_READ_BYTES_MAX sliver bytes per request.
+    let sliver_bytes = metadata
+        .params()
+        .sliver_size(SliverType::Primary, metadata.unencoded_length())
+        .map_or(1, |size| size.max(1) as u64);
+    let per_request = usize::try_from(BATCH_READ_BYTES_MAX / sliver_bytes).unwrap_or(usize::MAX).max(1);
+    let mut answers = Ok(Vec::with_capacity(wanted.len()));
+    for chunk in wanted.chunks(per_request) {
+        match node.slivers(blob_id, chunk).await {
+            Ok(part) if part.len() == chunk.len() => {
+                if let Ok(all) = &mut answers {
+                    all.extend(part);
+                }
+            }
+            other => {
+                answers = other;
+                break;
+            }
+        }
+    }
+    let served = match answers {
         Ok(served) if served.len() == wanted.len() => served,
         Ok(served) => {
             tracing::debug!(

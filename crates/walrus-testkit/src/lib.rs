@@ -100,6 +100,7 @@ impl Net {
             dir: dir.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             faucet: Some(faucet),
+            server: Default::default(),
         })
         .await
         .expect("chain starts");

@@ -1,0 +1,200 @@
+//! The edge every server of ours shares (the storage node's REST API, the chain's RPC, the
+//! gateway): an HTTP/1 accept loop that bounds what a client can hold before it has paid for
+//! anything.
+//!
+//! - **Connections**: at most [`ServerLimits::connections_max`] at once. Beyond it the loop
+//!   stops accepting (the kernel's backlog holds the rest) until one closes.
+//! - **Headers**: a connection that has not sent a whole request head within
+//!   [`ServerLimits::header_read_timeout`] is closed (hyper's timer; also the longest a
+//!   keep-alive connection may sit idle between requests).
+//! - **Bodies**: a request body that sends nothing for [`ServerLimits::body_idle_timeout`] fails
+//!   (the handler sees a body error, the connection closes), so a client cannot hold an upload
+//!   slot, or the bytes it buffered, by going silent.
+//! - **Shutdown**: connections in flight get [`ServerLimits::shutdown_grace`] to finish, then are
+//!   dropped; a stuck client cannot keep a process from stopping.
+//!
+//! What a request may cost once its head has arrived (body bytes, upload budget, concurrency)
+//! is each server's business; see `walrus_node::edge` and the gateway's limits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use bytes::Bytes;
+use http_body::Frame;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The limits of one server's edge. In configuration files every field may be left out; the
+/// defaults are in [`ServerLimits::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerLimits {
+    /// Most connections open at once.
+    pub connections_max: usize,
+    /// Longest wait for a whole request head, in milliseconds (and the longest a keep-alive
+    /// connection may sit idle).
+    pub header_read_timeout_ms: u64,
+    /// Longest silence inside a request body, in milliseconds.
+    pub body_idle_timeout_ms: u64,
+    /// How long connections in flight may finish after shutdown begins, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+/// Default [`ServerLimits::connections_max`]: above the 10,000 half-open connections the
+/// abuse tests hold, below the 20,000 file descriptors a process gets here.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 16_384;
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            header_read_timeout_ms: 10_000,
+            body_idle_timeout_ms: 10_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// [`ServerLimits::header_read_timeout_ms`] as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// [`ServerLimits::body_idle_timeout_ms`] as a duration.
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_idle_timeout_ms)
+    }
+
+    /// [`ServerLimits::shutdown_grace_ms`] as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves; then stops accepting
+/// and gives the open connections [`ServerLimits::shutdown_grace`] to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.connections_max.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout());
+    let idle = limits.body_idle_timeout();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a little rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let request = request.map(|body| Body::new(IdleTimeout::new(body, idle)));
+            app.clone().oneshot(request)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace(), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace; dropping them");
+    }
+    Ok(())
+}
+
+/// Why a body stopped: it sent nothing for the idle timeout.
+#[derive(Debug)]
+pub struct BodyIdle(Duration);
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body sent nothing for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BodyIdle {}
+
+/// A request body that fails when no frame arrives within the idle timeout.
+struct IdleTimeout<B> {
+    inner: B,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> IdleTimeout<B> {
+    fn new(inner: B, idle: Duration) -> Self {
+        IdleTimeout { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+    }
+}
+
+impl<B> http_body::Body for IdleTimeout<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.idle;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests;

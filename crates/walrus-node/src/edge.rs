@@ -1,0 +1,103 @@
+//! What one request may cost the node, taken before the work (or the body's bytes) arrives.
+//!
+//! - **Upload bytes**: a `PUT` of metadata or slivers takes its `Content-Length` (the body
+//!   limit when it declares none) from the node's upload budget
+//!   ([`crate::config::NodeConfig::upload_bytes_max`]) before axum reads the body, and gives it
+//!   back when the handler ends. Beyond the budget: 503 `TOO_MANY_UPLOADS` at once, which the
+//!   SDK retries; so bodies being received never hold more than the budget.
+//! - **Response memory**: a batch read or a recovery-symbols request takes what it will hold in
+//!   memory from the response budget ([`crate::config::NodeConfig::response_bytes_max`]), or is
+//!   answered 503 `TOO_MANY_READS`.
+//! - **Symbol work**: recovery-symbol computations (which expand slivers) run at most
+//!   [`crate::config::NodeConfig::concurrent_symbol_requests_max`] at once; the others wait.
+//!
+//! The connection count and the header and body timeouts are the shared edge's
+//! (`walrus_http`).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::api::ApiError;
+use crate::node::Node;
+
+/// A byte budget counted in KiB (a semaphore's permits are `u32`).
+#[derive(Debug)]
+pub struct ByteBudget {
+    kib: Arc<Semaphore>,
+    total: usize,
+}
+
+impl ByteBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        let kib = bytes.div_ceil(1024).max(1);
+        ByteBudget { kib: Arc::new(Semaphore::new(kib)), total: bytes }
+    }
+
+    /// Takes `bytes` of the budget now, or `None` if that much is not free.
+    pub fn try_take(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).ok()?;
+        Arc::clone(&self.kib).try_acquire_many_owned(kib).ok()
+    }
+
+    /// The budget's size in bytes.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Bytes taken now.
+    pub fn in_use(&self) -> usize {
+        (self.total.div_ceil(1024).max(1) - self.kib.available_permits()) * 1024
+    }
+}
+
+/// Middleware on upload routes: takes the declared body size from the upload budget first.
+pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
+    let limit = node.config.body_bytes_max as u64;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let bytes = match declared {
+        Some(len) if len > limit => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                format!("the body declares {len} bytes; the limit is {limit}"),
+            )
+            .into_response()
+        }
+        Some(len) => len,
+        None => limit,
+    };
+    let Some(permit) = node.upload_bytes.try_take(bytes) else {
+        node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_UPLOADS",
+            "the node is receiving as many upload bytes as it takes at once; retry",
+        )
+        .into_response();
+    };
+    let response = next.run(request).await;
+    drop(permit);
+    response
+}
+
+/// Takes `bytes` of the response budget, or 503 `TOO_MANY_READS`.
+pub(crate) fn response_permit(node: &Node, bytes: u64) -> Result<OwnedSemaphorePermit, ApiError> {
+    node.response_bytes.try_take(bytes).ok_or_else(|| {
+        node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_READS",
+            "the node is serving as many bytes as it holds at once; retry",
+        )
+    })
+}
