@@ -37,7 +37,8 @@ pub struct StoreArgs {
 /// `walrus read`
 #[derive(Debug, clap::Args)]
 pub struct ReadArgs {
-    /// The blob ID.
+    /// The blob ID (one in 64 starts with `-`, which is taken as the ID, not an option).
+    #[arg(allow_hyphen_values = true)]
     blob_id: BlobId,
     /// Write the blob here (default: standard output).
     #[arg(long)]
@@ -252,7 +253,7 @@ pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// The blob ID.
-    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    #[arg(long, conflicts_with = "file", required_unless_present = "file", allow_hyphen_values = true)]
     blob_id: Option<BlobId>,
     /// A file: its blob ID is computed for the network's shard count.
     #[arg(long)]

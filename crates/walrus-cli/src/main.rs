@@ -195,4 +195,17 @@ mod tests {
             assert_eq!(now, PURGE_DELAY_MS);
         }
     }
+
+    #[test]
+    fn a_blob_id_may_start_with_a_hyphen() {
+        let id = "-3xPbXAnEN4cRjJE9Y8jw3l3f5o4JqKQyzqw6r7fYvc";
+        for line in [
+            vec!["walrus", "read", id],
+            vec!["walrus", "blob-status", "--blob-id", id],
+            vec!["walrus", "delete", "--blob-id", id],
+        ] {
+            let parsed = Cli::try_parse_from(&line);
+            assert!(parsed.is_ok(), "{line:?}: {:?}", parsed.err());
+        }
+    }
 }

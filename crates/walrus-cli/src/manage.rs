@@ -21,7 +21,12 @@ pub struct ListArgs {
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
     /// Delete the wallet's deletable objects of this blob ID.
-    #[arg(long, conflicts_with = "object_id", required_unless_present = "object_id")]
+    #[arg(
+        long,
+        conflicts_with = "object_id",
+        required_unless_present = "object_id",
+        allow_hyphen_values = true
+    )]
     blob_id: Option<BlobId>,
     /// Delete this blob object.
     #[arg(long)]

@@ -44,6 +44,40 @@ pub enum EitherDecodingSymbol {
     Secondary(DecodingSymbol),
 }
 
+/// Most targets in one [`RecoveryRequest`].
+pub const RECOVERY_TARGETS_MAX: usize = 2 * 1000;
+
+/// Most bytes a node answers to one recovery-symbols request. A node refuses a request whose
+/// answer could be larger; clients split their targets with [`targets_per_request`].
+pub const RECOVERY_RESPONSE_BYTES_MAX: u64 = 64 << 20;
+
+/// An upper bound of the BCS bytes of one served [`GeneralRecoverySymbol`]: the symbol, its
+/// indices and tags, and a proof of one node (tag and digest) per tree level.
+pub fn served_symbol_bytes(params: EncodingParams, symbol_size: u16) -> u64 {
+    let levels = u64::from(usize::BITS - params.n().saturating_sub(1).leading_zeros()) + 1;
+    u64::from(symbol_size) + 33 * levels + 16
+}
+
+/// An upper bound of the answer to `targets` recovery targets from a node holding `shards`
+/// shards (one symbol per target from each of its slivers on the other axis).
+pub fn symbols_response_bytes(
+    params: EncodingParams,
+    symbol_size: u16,
+    targets: usize,
+    shards: usize,
+) -> u64 {
+    served_symbol_bytes(params, symbol_size).saturating_mul((targets as u64).saturating_mul(shards as u64))
+}
+
+/// How many targets one request to a node holding `shards` shards may carry, so that its
+/// answer stays within [`RECOVERY_RESPONSE_BYTES_MAX`] (at least one).
+pub fn targets_per_request(params: EncodingParams, symbol_size: u16, shards: usize) -> usize {
+    let per_target = symbols_response_bytes(params, symbol_size, 1, shards.max(1));
+    usize::try_from(RECOVERY_RESPONSE_BYTES_MAX / per_target.max(1))
+        .unwrap_or(usize::MAX)
+        .clamp(1, RECOVERY_TARGETS_MAX)
+}
+
 /// A batch of recovery targets: the BCS body of `POST /v1/blobs/{id}/recoverySymbols`, this
 /// project's batch form of the reference's per-target `GET`. The answer is a BCS
 /// `Vec<GeneralRecoverySymbol>`: the symbols the node can cut for every target.

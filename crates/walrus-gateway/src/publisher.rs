@@ -180,6 +180,7 @@ fn store_error(e: StoreError) -> GatewayError {
             GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "INSUFFICIENT_CONFIRMATIONS", e)
         }
         StoreError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
+        StoreError::InvalidEpochs { .. } => GatewayError::bad("INVALID_EPOCHS", e),
         StoreError::Chain(_) | StoreError::Other(_) => {
             tracing::warn!("store failed: {e}");
             GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)

@@ -229,6 +229,9 @@ async fn check_preflight_and_errors(http: &reqwest::Client, base: &str, blob_id:
     expect_error(too_large.expect("put"), 413, "BLOB_TOO_LARGE").await;
     let both = http.put(format!("{base}/v1/blobs?permanent=true&deletable=true")).body("x").send().await;
     expect_error(both.expect("put"), 400, "INVALID_BLOB_PERSISTENCE").await;
+    // More epochs than the chain sells: refused before any fee is spent.
+    let beyond = http.put(format!("{base}/v1/blobs?epochs=54")).body("beyond").send().await;
+    expect_error(beyond.expect("put"), 400, "INVALID_EPOCHS").await;
     let bad_epochs = http.put(format!("{base}/v1/blobs?epochs=soon")).body("x").send().await;
     expect_error(bad_epochs.expect("put"), 400, "INVALID_QUERY").await;
     let bad_object = http.get(format!("{base}/v1/blobs/by-object-id/0x{}", "00".repeat(32))).send().await;

@@ -26,7 +26,10 @@ use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
 use crate::pending::PendingError;
-use crate::recovery::{symbols_for, RecoveryRequest, RECOVERY_TARGETS_MAX};
+use crate::recovery::{symbols_for, RecoveryRequest};
+use walrus_core::recovery::{
+    symbols_response_bytes, targets_per_request, RECOVERY_RESPONSE_BYTES_MAX, RECOVERY_TARGETS_MAX,
+};
 
 /// An API error: HTTP status, the reference's reason code, a message.
 #[derive(Debug)]
@@ -246,6 +249,9 @@ async fn put_metadata(
             flush_if_registered(&node, &blob_id)?;
             return Ok(success(StatusCode::ACCEPTED, "metadata buffered until the blob is registered"));
         }
+        // Checked again under the blob's lock: garbage collection may have run meanwhile.
+        let _shared = node.blob_locks.shared(&blob_id);
+        require_registered(&node, &blob_id)?;
         if node.store.has_metadata(&blob_id)? {
             return Ok(success(StatusCode::OK, "metadata already stored"));
         }
@@ -335,12 +341,15 @@ async fn put_sliver(
             flush_if_registered(&node, &blob_id)?;
             return Ok(success(StatusCode::ACCEPTED, "sliver buffered until the blob is registered"));
         }
+        let _shared = node.blob_locks.shared(&blob_id);
+        require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
             .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
+        // Verified first: garbage is refused even when the sliver is stored already.
+        let verified = sliver.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_SLIVER", e))?;
         if node.store.has_sliver(shard, axis, &blob_id)? {
             return Ok(success(StatusCode::OK, "sliver already stored"));
         }
-        let verified = sliver.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_SLIVER", e))?;
         node.store.put_slivers(&blob_id, &[(shard, &verified)])?;
         node.metrics.count_sliver(axis);
         Ok(success(StatusCode::CREATED, "sliver successfully stored"))
@@ -397,6 +406,21 @@ async fn blob_status(State(node): State<Arc<Node>>, Path(id): Path<String>) -> R
 /// Signs a confirmation if every shard of this node holds both slivers of the blob.
 fn confirm(node: &Node, blob_id: BlobId, blob_type: BlobPersistenceType) -> Result<Response, ApiError> {
     let view = node.view();
+    let seen = node.epoch_seen.load(std::sync::atomic::Ordering::Relaxed);
+    if view.epoch.0 < seen {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "COMMITTEE_NOT_CURRENT",
+            format!("epoch {seen} began and this node has not read its committee yet; retry"),
+        ));
+    }
+    if view.shards.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_IN_COMMITTEE",
+            format!("this node holds no shards in epoch {}", view.epoch),
+        ));
+    }
     for shard in &view.shards {
         for axis in [SliverType::Primary, SliverType::Secondary] {
             if !node.store.has_sliver(*shard, axis, &blob_id)? {
@@ -419,6 +443,7 @@ async fn confirm_permanent(
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
     blocking(move || {
+        let _shared = node.blob_locks.shared(&blob_id);
         if !matches!(require_registered(&node, &blob_id)?, BlobStatus::Permanent { .. }) {
             return Err(ApiError::bad("NOT_REGISTERED", "no permanent registration of this blob"));
         }
@@ -436,6 +461,7 @@ async fn confirm_deletable(
         .parse()
         .map_err(|_| ApiError::bad("INVALID_OBJECT_ID", format!("{object:?} is not an object ID")))?;
     blocking(move || {
+        let _shared = node.blob_locks.shared(&blob_id);
         require_registered(&node, &blob_id)?;
         let epoch = node.view().epoch;
         let registered = node
@@ -461,22 +487,52 @@ struct TargetQuery {
     target_type: String,
 }
 
-/// Symbols for the targets, as BCS `Vec<GeneralRecoverySymbol>`.
+/// Symbols for the targets, as BCS `Vec<GeneralRecoverySymbol>`. Checked first: no target
+/// twice, at most [`RECOVERY_TARGETS_MAX`], an answer of at most
+/// [`RECOVERY_RESPONSE_BYTES_MAX`]; then it takes its answer and one sliver's expansion from the
+/// response budget, and waits for one of the node's turns of symbol work.
 async fn serve_symbols(
     node: Arc<Node>,
     blob_id: BlobId,
     targets: Vec<(SliverType, SliverIndex)>,
 ) -> Result<Response, ApiError> {
-    let n = node.view().params.n_shards();
+    let view = node.view();
+    let n = view.params.n_shards();
     if targets.is_empty() || targets.len() > RECOVERY_TARGETS_MAX || targets.iter().any(|(_, i)| i.0 >= n) {
         return Err(ApiError::bad(
             "INVALID_RECOVERY_TARGETS",
             format!("1..={RECOVERY_TARGETS_MAX} targets below {n}"),
         ));
     }
+    let distinct: std::collections::BTreeSet<_> = targets.iter().collect();
+    if distinct.len() != targets.len() {
+        return Err(ApiError::bad("INVALID_RECOVERY_TARGETS", "the same target appears twice"));
+    }
+    let worker = Arc::clone(&node);
+    let metadata = blocking(move || {
+        require_registered(&worker, &blob_id)?;
+        stored_metadata(&worker, &blob_id)
+    })
+    .await?;
+    let (params, symbol_size) = (metadata.params(), metadata.symbol_size());
+    let answer = symbols_response_bytes(params, symbol_size, targets.len(), view.shards.len());
+    if answer > RECOVERY_RESPONSE_BYTES_MAX {
+        return Err(ApiError::bad(
+            "RESPONSE_TOO_LARGE",
+            format!(
+                "the symbols for {} targets could take {answer} bytes; ask for at most {} targets at once",
+                targets.len(),
+                targets_per_request(params, symbol_size, view.shards.len())
+            ),
+        ));
+    }
+    let expansion = (params.n() as u64) * (u64::from(symbol_size) + 64);
+    let _permit = crate::edge::response_permit(&node, answer + expansion)?;
+    let _turn = Arc::clone(&node.symbol_turns)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the node is stopping"))?;
     blocking(move || {
-        require_registered(&node, &blob_id)?;
-        let metadata = stored_metadata(&node, &blob_id)?;
         let symbols = symbols_for(&node, &metadata, &targets)?;
         if symbols.is_empty() {
             return Err(ApiError::not_found("SLIVER_NOT_FOUND", "this node holds no slivers of the blob"));

@@ -57,12 +57,13 @@ pub async fn put_slivers(
         // Parsed, verified and written in place: the body is the only copy of the slivers.
         let uploads = parse_uploads(&payload).map_err(|e| ApiError::bad("INVALID_SLIVER", e.to_string()))?;
         check_batch_len(uploads.len())?;
+        let _shared = node.blob_locks.shared(&blob_id);
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
             .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
         let n = node.view().params.n_shards();
         let mut seen = BTreeSet::new();
-        let mut shards: Vec<(usize, ShardIndex)> = Vec::new();
+        let mut shards: Vec<(usize, ShardIndex, bool)> = Vec::new();
         let mut unverified = Vec::new();
         let mut already = 0;
         for (i, upload) in uploads.into_iter().enumerate() {
@@ -77,18 +78,20 @@ pub async fn put_slivers(
                     "the sliver's index does not match its pair",
                 )));
             }
-            if node.store.has_sliver(shard, upload.axis, &blob_id)? {
-                already += 1;
-                continue;
-            }
-            shards.push((i, shard));
+            let stored = node.store.has_sliver(shard, upload.axis, &blob_id)?;
+            shards.push((i, shard, stored));
             unverified.push(upload);
         }
         let decoded = started.elapsed();
+        // Every entry is verified, stored ones too: garbage is refused, never "already stored".
         let mut verified = Vec::with_capacity(shards.len());
-        for ((i, shard), result) in shards.into_iter().zip(verify_uploads(&metadata, &unverified)) {
+        for ((i, shard, stored), result) in shards.into_iter().zip(verify_uploads(&metadata, &unverified)) {
             let sliver = result.map_err(|e| ApiError::bad("INVALID_SLIVER", format!("entry {i}: {e}")))?;
-            verified.push((shard, sliver));
+            if stored {
+                already += 1;
+            } else {
+                verified.push((shard, sliver));
+            }
         }
         let checked = started.elapsed();
         node.store.put_verified(&blob_id, &verified)?;

@@ -66,7 +66,8 @@ pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> anyhow::Resul
 /// What a page of events asks of the node once it is applied to the store.
 #[derive(Debug, Default)]
 struct Work {
-    epoch_changed: bool,
+    /// The newest epoch an `EpochChangeStart` of the page announced.
+    epoch_changed: Option<Epoch>,
     registered: Vec<BlobId>,
     certified: Vec<BlobId>,
     invalid: Vec<BlobId>,
@@ -77,7 +78,9 @@ impl Work {
         let mut work = Work::default();
         for envelope in events {
             match envelope.event {
-                Event::EpochChangeStart { .. } => work.epoch_changed = true,
+                Event::EpochChangeStart { epoch } => {
+                    work.epoch_changed = Some(work.epoch_changed.map_or(epoch, |seen| seen.max(epoch)));
+                }
                 Event::BlobRegistered { blob_id, .. } => work.registered.push(blob_id),
                 Event::BlobCertified { blob_id, is_extension: false, .. } => work.certified.push(blob_id),
                 Event::InvalidBlobID { blob_id, .. } => work.invalid.push(blob_id),
@@ -129,13 +132,9 @@ pub async fn follow(node: Arc<Node>) {
 /// buffered uploads of newly registered blobs, drops the data of blobs marked invalid, and
 /// starts recovery for certified blobs (after the configured delay).
 async fn react(node: &Arc<Node>, work: Work) {
-    if work.epoch_changed {
-        match fetch_view(&node.chain, node.bls.public()).await {
-            Ok(fresh) => {
-                *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh)
-            }
-            Err(e) => tracing::warn!("cannot refresh the committee: {e}"),
-        }
+    if let Some(epoch) = work.epoch_changed {
+        node.epoch_seen.fetch_max(epoch.0, std::sync::atomic::Ordering::Relaxed);
+        refresh_view(node, epoch).await;
         let worker = Arc::clone(node);
         node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
@@ -167,5 +166,26 @@ async fn react(node: &Arc<Node>, work: Work) {
             tokio::time::sleep(Duration::from_millis(worker.config.recovery_delay_ms)).await;
             recovery::heal(worker, blob_id).await;
         });
+    }
+}
+
+/// Longest pause between two attempts to read the committee of a new epoch.
+const REFRESH_PAUSE_MAX: Duration = Duration::from_secs(10);
+
+/// Reads the committee until the view is of `epoch` or later, retrying with backoff: until
+/// then the node refuses to sign (503), since it would sign for an epoch it has not seen.
+pub async fn refresh_view(node: &Node, epoch: Epoch) {
+    let mut pause = RETRY_PAUSE;
+    loop {
+        match fetch_view(&node.chain, node.bls.public()).await {
+            Ok(fresh) if fresh.epoch >= epoch => {
+                *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+                return;
+            }
+            Ok(fresh) => tracing::warn!("the chain still reports epoch {} after {epoch} began", fresh.epoch),
+            Err(e) => tracing::warn!("cannot refresh the committee for epoch {epoch}: {e}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(REFRESH_PAUSE_MAX);
     }
 }

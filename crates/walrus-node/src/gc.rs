@@ -17,16 +17,23 @@ pub fn collect(node: &Node) -> Result<usize, StoreError> {
     let mut collected = 0;
     loop {
         let batch = node.store.collectable_blobs(view.epoch, GC_BATCH)?;
+        let mut progressed = false;
         for blob_id in &batch {
+            // No write or confirmation of this blob until it is collected or found live.
+            let _exclusive = node.blob_locks.exclusive(blob_id);
             // A registration may have arrived since the batch was listed: check again.
-            let status = node.store.blob_status(blob_id, view.epoch)?;
+            let objects = node.store.objects_of(blob_id)?;
+            let status = walrus_store::status_of(&objects, view.epoch);
             if matches!(status, BlobStatus::Nonexistent | BlobStatus::Invalid { .. }) {
+                // The index entries go (durably) before the files.
                 node.store.delete_blob_data(blob_id, &view.shards)?;
-                node.store.forget_blob(blob_id)?;
+                // Only the records seen dead: one applied meanwhile stays.
+                node.store.forget_objects(blob_id, &objects)?;
                 collected += 1;
+                progressed = true;
             }
         }
-        if batch.len() < GC_BATCH {
+        if batch.len() < GC_BATCH || !progressed {
             break;
         }
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
@@ -20,6 +20,39 @@ use crate::edge::ByteBudget;
 use crate::follower::{fetch_view, follow, ChainView, SharedView};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
+
+/// Per-blob locks, striped: writes of a blob's data (uploads, flushes of the pending buffer,
+/// recovery) and its confirmations take its stripe shared, so they never wait for each other;
+/// garbage collection takes it exclusive, so that between its status check and its deletion no
+/// write lands and no confirmation is signed.
+pub struct BlobLocks {
+    stripes: Vec<RwLock<()>>,
+}
+
+impl Default for BlobLocks {
+    fn default() -> Self {
+        BlobLocks { stripes: (0..BLOB_LOCK_STRIPES).map(|_| RwLock::new(())).collect() }
+    }
+}
+
+/// Stripes of [`BlobLocks`] (blob IDs are hashes, so they spread evenly).
+const BLOB_LOCK_STRIPES: usize = 256;
+
+impl BlobLocks {
+    fn stripe(&self, blob_id: &BlobId) -> &RwLock<()> {
+        &self.stripes[usize::from(blob_id.as_bytes()[0]) % self.stripes.len()]
+    }
+
+    /// For writing the blob's data or signing for it.
+    pub fn shared(&self, blob_id: &BlobId) -> RwLockReadGuard<'_, ()> {
+        self.stripe(blob_id).read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// For collecting the blob.
+    pub fn exclusive(&self, blob_id: &BlobId) -> RwLockWriteGuard<'_, ()> {
+        self.stripe(blob_id).write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// What the handlers and background tasks share.
 pub struct Node {
@@ -49,6 +82,11 @@ pub struct Node {
     pub started: Instant,
     /// Uploads waiting for their registration event.
     pub pending: PendingUploads,
+    /// Per-blob locks between writes, confirmations and garbage collection.
+    pub blob_locks: BlobLocks,
+    /// The newest epoch the chain's events announced; ahead of the view while the committee
+    /// of a new epoch has not been read yet.
+    pub epoch_seen: std::sync::atomic::AtomicU32,
     pub(crate) view: SharedView,
     /// Blobs being recovered now: one recovery per blob at a time.
     pub(crate) healing: Mutex<BTreeSet<BlobId>>,
@@ -93,6 +131,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let view = fetch_view(&chain, bls.public())
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the committee from {}: {e}", config.chain_url))?;
+    let epoch = view.epoch.0;
     let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
     let listener = TcpListener::bind(config.rest_listen)
         .await
@@ -112,12 +151,15 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         metrics: Metrics::default(),
         started: Instant::now(),
         pending: PendingUploads::default(),
+        blob_locks: BlobLocks::default(),
+        epoch_seen: std::sync::atomic::AtomicU32::new(epoch),
         view: Arc::clone(&view),
         healing: Mutex::default(),
         background: Mutex::default(),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
+    node.spawn(crate::pending::expire_on_timer(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
     let limits = node.config.server;

@@ -1,6 +1,8 @@
 //! Uploads that race the registration event (`?pending=true`, as in the reference): metadata
 //! and slivers of a blob the node has not yet seen registered wait in memory, bounded in
-//! entries, bytes, per-sliver size and time, and are written when the registration arrives.
+//! entries, bytes (in all and per blob ID, so that uploads for made-up blob IDs cannot take the
+//! whole buffer for one), per-sliver size and time (a timer drops expired entries, whether or
+//! not more uploads arrive), and are written when the registration arrives.
 //!
 //! Buffered metadata is verified against its blob ID on arrival; buffered slivers are verified
 //! against the metadata when they are flushed (the metadata may arrive after them), and a
@@ -22,7 +24,11 @@ use crate::node::Node;
 /// Most buffered entries (metadata and slivers), as the reference's sliver cache.
 pub const PENDING_ENTRIES_MAX: usize = 20_480;
 /// Most buffered bytes.
-pub const PENDING_BYTES_MAX: usize = 1 << 30;
+pub const PENDING_BYTES_MAX: usize = 128 << 20;
+/// Most buffered bytes for one blob ID.
+pub const PENDING_BLOB_BYTES_MAX: usize = PENDING_BYTES_MAX / 4;
+/// How often the timer drops expired entries.
+pub const PENDING_EXPIRY_TICK: Duration = Duration::from_secs(5);
 /// Largest sliver that may be buffered.
 pub const PENDING_SLIVER_BYTES_MAX: usize = 4 << 20;
 /// How long an upload waits for its registration.
@@ -67,9 +73,12 @@ impl Inner {
         });
     }
 
-    fn admit(&mut self, bytes: usize) -> Result<(), PendingError> {
+    fn admit(&mut self, blob_id: &BlobId, bytes: usize) -> Result<(), PendingError> {
         self.expire(Instant::now());
         if self.entries + 1 > PENDING_ENTRIES_MAX || self.bytes + bytes > PENDING_BYTES_MAX {
+            return Err(PendingError::Saturated);
+        }
+        if self.blobs.get(blob_id).map_or(0, |e| e.bytes) + bytes > PENDING_BLOB_BYTES_MAX {
             return Err(PendingError::Saturated);
         }
         self.entries += 1;
@@ -115,7 +124,7 @@ impl PendingUploads {
         if inner.blobs.get(&blob_id).is_some_and(|e| e.metadata.is_some()) {
             return Ok(());
         }
-        inner.admit(bytes)?;
+        inner.admit(&blob_id, bytes)?;
         let entry = inner.entry(blob_id);
         entry.metadata = Some(metadata);
         entry.bytes += bytes;
@@ -140,11 +149,21 @@ impl PendingUploads {
         if known {
             return Ok(());
         }
-        inner.admit(bytes)?;
+        inner.admit(&blob_id, bytes)?;
         let entry = inner.entry(blob_id);
         entry.slivers.push((shard, axis, sliver));
         entry.bytes += bytes;
         Ok(())
+    }
+
+    /// Drops what waited longer than [`PENDING_TTL`].
+    pub fn expire(&self) {
+        self.lock().expire(Instant::now());
+    }
+
+    /// Bytes buffered now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Whether metadata of `blob_id` is buffered.
@@ -166,6 +185,7 @@ impl PendingUploads {
 /// buffered sliver that matches the metadata (stored or buffered). Returns the slivers stored.
 pub fn flush(node: &Node, blob_id: &BlobId) -> Result<usize, StoreError> {
     let Some(flushed) = node.pending.take(blob_id) else { return Ok(0) };
+    let _shared = node.blob_locks.shared(blob_id);
     if let Some(metadata) = &flushed.metadata {
         if !node.store.has_metadata(blob_id)? {
             node.store.put_metadata(metadata)?;
@@ -198,4 +218,63 @@ pub fn flush(node: &Node, blob_id: &BlobId) -> Result<usize, StoreError> {
         node.metrics.count_sliver(sliver.axis());
     }
     Ok(verified.len())
+}
+
+/// Drops expired entries every [`PENDING_EXPIRY_TICK`], for as long as the node runs.
+pub async fn expire_on_timer(node: std::sync::Arc<Node>) {
+    loop {
+        tokio::time::sleep(PENDING_EXPIRY_TICK).await;
+        node.pending.expire();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU16;
+
+    use walrus_core::SliverIndex;
+
+    use super::*;
+
+    fn sliver(bytes: usize) -> UnverifiedSliver {
+        UnverifiedSliver {
+            data: vec![7; bytes],
+            symbol_size: NonZeroU16::new(1).expect("nonzero"),
+            index: SliverIndex(0),
+        }
+    }
+
+    #[test]
+    fn one_blob_id_cannot_take_the_whole_buffer() {
+        let pending = PendingUploads::default();
+        let flood = BlobId([1; 32]);
+        let mut shard = 0u16;
+        let refused = loop {
+            match pending.put_sliver(flood, ShardIndex(shard), SliverType::Primary, sliver(4 << 20)) {
+                Ok(()) => shard += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(refused, PendingError::Saturated);
+        assert!(pending.bytes() <= PENDING_BLOB_BYTES_MAX, "{}", pending.bytes());
+        // Another blob ID still gets room.
+        let honest = BlobId([2; 32]);
+        assert_eq!(pending.put_sliver(honest, ShardIndex(0), SliverType::Primary, sliver(1 << 20)), Ok(()));
+    }
+
+    #[test]
+    fn the_whole_buffer_is_bounded_across_blob_ids() {
+        let pending = PendingUploads::default();
+        let mut refused = 0;
+        for id in 0..200u8 {
+            if pending
+                .put_sliver(BlobId([id; 32]), ShardIndex(0), SliverType::Primary, sliver(4 << 20))
+                .is_err()
+            {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0);
+        assert!(pending.bytes() <= PENDING_BYTES_MAX, "{}", pending.bytes());
+    }
 }

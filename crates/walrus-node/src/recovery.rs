@@ -19,15 +19,14 @@ use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 pub use walrus_core::recovery::RecoveryRequest;
 use walrus_core::recovery::{
-    collect_symbols, recover_sliver, CollectedSymbols, GeneralRecoverySymbol, RecoveryError,
+    collect_symbols, recover_sliver, targets_per_request, CollectedSymbols, GeneralRecoverySymbol,
+    RecoveryError, RECOVERY_RESPONSE_BYTES_MAX,
 };
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
 
-/// Most targets in one batch request.
-pub const RECOVERY_TARGETS_MAX: usize = 2 * 1000;
 /// Timeout of one request to a peer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts per blob before giving up until the next trigger.
@@ -196,22 +195,33 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> 
     let mut collected = CollectedSymbols::new();
     let view = node.view();
     let me = *node.bls.public();
+    // Every peer at once, each in requests whose answers fit the response cap.
+    let mut asks = tokio::task::JoinSet::new();
     for member in view.committee.members.iter().filter(|m| m.public_key != me) {
+        let per_request = targets_per_request(metadata.params(), metadata.symbol_size(), member.shards.len());
+        for chunk in targets.chunks(per_request) {
+            let (node, address, id, chunk) =
+                (Arc::clone(node), member.network_address.clone(), *blob_id, chunk.to_vec());
+            asks.spawn(async move {
+                let fetched = fetch_symbols(&node, &address, &id, &chunk).await;
+                (address, fetched)
+            });
+        }
+    }
+    while let Some(joined) = asks.join_next().await {
+        let Ok((address, fetched)) = joined else { continue };
+        match fetched {
+            // A symbol that does not verify is dropped: a lying peer only wastes bandwidth.
+            Ok(symbols) => collect_symbols(&metadata, &targets, symbols, &mut collected),
+            Err(e) => tracing::warn!("recovery symbols from {address}: {e}"),
+        }
         let done = targets
             .iter()
             .all(|t| collected.get(t).map_or(0, Vec::len) >= metadata.params().symbols_for_recovery(t.0));
         if done {
+            asks.abort_all();
             break;
         }
-        let symbols = match fetch_symbols(node, &member.network_address, blob_id, &targets).await {
-            Ok(symbols) => symbols,
-            Err(e) => {
-                tracing::warn!("recovery symbols from {}: {e}", member.network_address);
-                continue;
-            }
-        };
-        // A symbol that does not verify is dropped: a lying peer only wastes bandwidth.
-        collect_symbols(&metadata, &targets, symbols, &mut collected);
     }
     let worker = Arc::clone(node);
     let id = *blob_id;
@@ -239,6 +249,11 @@ fn rebuild(
     todo: Vec<(ShardIndex, SliverType, SliverIndex)>,
     mut collected: CollectedSymbols,
 ) -> anyhow::Result<Rebuilt> {
+    let _shared = node.blob_locks.shared(blob_id);
+    if matches!(node.store.blob_status(blob_id, node.view().epoch)?, BlobStatus::Nonexistent) {
+        // Collected while its symbols were being fetched.
+        return Ok(Rebuilt { count: 0, inconsistent: None });
+    }
     let mut rebuilt = 0;
     let mut failures = Vec::new();
     let mut inconsistent = None;
@@ -297,9 +312,25 @@ async fn get_bytes(node: &Node, url: &str) -> anyhow::Result<Vec<u8>> {
     if !response.status().is_success() {
         anyhow::bail!("{url}: HTTP {}", response.status());
     }
-    let bytes = response.bytes().await?;
-    node.metrics.recovery_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    Ok(bytes.to_vec())
+    // Metadata: two hashes per shard, far below the cap.
+    read_capped(node, response, RECOVERY_RESPONSE_BYTES_MAX).await
+}
+
+/// A peer's answer body, refused once it grows past `cap` bytes (a peer cannot make this node
+/// buffer more than it asked for).
+async fn read_capped(node: &Node, mut response: reqwest::Response, cap: u64) -> anyhow::Result<Vec<u8>> {
+    if response.content_length().is_some_and(|len| len > cap) {
+        anyhow::bail!("the peer's answer declares more than {cap} bytes");
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if (out.len() + chunk.len()) as u64 > cap {
+            anyhow::bail!("the peer's answer runs past {cap} bytes");
+        }
+        out.extend_from_slice(&chunk);
+    }
+    node.metrics.recovery_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+    Ok(out)
 }
 
 async fn fetch_symbols(
@@ -321,7 +352,6 @@ async fn fetch_symbols(
     if !response.status().is_success() {
         anyhow::bail!("HTTP {}", response.status());
     }
-    let bytes = response.bytes().await?;
-    node.metrics.recovery_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let bytes = read_capped(node, response, RECOVERY_RESPONSE_BYTES_MAX).await?;
     Ok(bcs::from_bytes(&bytes)?)
 }

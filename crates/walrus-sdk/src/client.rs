@@ -160,6 +160,15 @@ pub enum StoreError {
     /// The blob ID is on this client's blocklist.
     #[error("blob {0} is blocked")]
     Blocked(BlobId),
+    /// The epochs asked for are outside what the chain sells (checked before anything is
+    /// bought, so no fee is spent on a transaction that would fail).
+    #[error("{asked} epochs ahead asked; the chain sells 1 to {max}")]
+    InvalidEpochs {
+        /// Epochs asked for.
+        asked: u32,
+        /// The chain's `max_epochs_ahead`.
+        max: u32,
+    },
     /// Something else (a task failed, a certificate could not be built).
     #[error("{0}")]
     Other(String),
@@ -427,6 +436,10 @@ impl Client {
         network: &Network,
     ) -> Result<Prepared, StoreError> {
         let (params, committee) = (network.params, &network.committee);
+        let max = network.prices.max_epochs_ahead;
+        if options.epochs_ahead == 0 || options.epochs_ahead > max {
+            return Err(StoreError::InvalidEpochs { asked: options.epochs_ahead, max });
+        }
         let started = Instant::now();
         let blob = Arc::new(
             tokio::task::spawn_blocking(move || encode_blob(params, &data))

@@ -13,7 +13,7 @@ use walrus_chain::system::Committee;
 use walrus_chain_node::ClientError;
 use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
-use walrus_core::recovery::{collect_symbols, recover_sliver, CollectedSymbols};
+use walrus_core::recovery::{collect_symbols, recover_sliver, targets_per_request, CollectedSymbols};
 use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver, BATCH_READ_BYTES_MAX};
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
@@ -279,13 +279,17 @@ impl OpenBlob {
             .map(|pair| (SliverType::Primary, pair.to_sliver_index(SliverType::Primary, n)))
             .collect();
         let mut tasks = JoinSet::new();
-        for (member, address) in self.committee.members.iter().map(|m| &m.network_address).enumerate() {
-            if failed.contains(&member) {
+        let (params, symbol_size) = (self.metadata.params(), self.metadata.symbol_size());
+        for (index, member) in self.committee.members.iter().enumerate() {
+            if failed.contains(&index) {
                 continue;
             }
-            let node = NodeClient::new(address, self.client.http.clone());
-            let (blob_id, targets) = (*self.blob_id(), targets.clone());
-            tasks.spawn(async move { node.recovery_symbols(&blob_id, targets).await });
+            // Each request's answer fits the node's response cap.
+            for chunk in targets.chunks(targets_per_request(params, symbol_size, member.shards.len())) {
+                let node = NodeClient::new(&member.network_address, self.client.http.clone());
+                let (blob_id, chunk) = (*self.blob_id(), chunk.to_vec());
+                tasks.spawn(async move { node.recovery_symbols(&blob_id, chunk).await });
+            }
         }
         let mut served = Vec::new();
         while let Some(joined) = tasks.join_next().await {

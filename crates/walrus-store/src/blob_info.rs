@@ -85,7 +85,7 @@ pub enum BlobStatus {
 }
 
 /// Folds the objects of one blob ID into its status in epoch `current`.
-pub(crate) fn status(objects: &[ObjectInfo], current: Epoch) -> BlobStatus {
+pub fn status(objects: &[ObjectInfo], current: Epoch) -> BlobStatus {
     let live: Vec<&ObjectInfo> = objects.iter().filter(|o| o.is_live(current)).collect();
     let counts = DeletableCounts {
         count_deletable_total: live.iter().filter(|o| o.deletable).count() as u32,
@@ -116,7 +116,7 @@ pub(crate) fn status(objects: &[ObjectInfo], current: Epoch) -> BlobStatus {
     BlobStatus::Nonexistent
 }
 
-fn object_key(blob_id: &BlobId, object_id: &ObjectId) -> [u8; 64] {
+pub(crate) fn object_key(blob_id: &BlobId, object_id: &ObjectId) -> [u8; 64] {
     let mut key = [0u8; 64];
     key[..32].copy_from_slice(blob_id.as_bytes());
     key[32..].copy_from_slice(&object_id.0);

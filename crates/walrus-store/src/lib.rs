@@ -31,7 +31,7 @@ use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWi
 use walrus_core::sliver::{UnverifiedSliver, VerifiedSliver, VerifiedSliverRef};
 use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
 
-pub use blob_info::{BlobStatus, DeletableCounts, ObjectInfo};
+pub use blob_info::{status as status_of, BlobStatus, DeletableCounts, ObjectInfo};
 use sliver_files::{Location, SliverFiles};
 pub use walrus_chain::EventId;
 
@@ -256,7 +256,9 @@ impl NodeStore {
 
     /// Deletes the metadata and the slivers of `blob_id` on `shards` (garbage collection).
     pub fn delete_blob_data(&self, blob_id: &BlobId, shards: &[ShardIndex]) -> Result<(), StoreError> {
-        let mut batch = self.db.batch();
+        // Durable before the files go: a crash in between leaves files without index entries
+        // (collected later), never index entries without their files.
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         batch.remove(&self.metadata, blob_id.as_bytes().as_slice());
         for shard in shards {
             for axis in [SliverType::Primary, SliverType::Secondary] {
@@ -388,11 +390,12 @@ impl NodeStore {
         Ok(out)
     }
 
-    /// Forgets the objects of a collected blob (its data is gone; the invalid mark stays).
-    pub fn forget_blob(&self, blob_id: &BlobId) -> Result<(), StoreError> {
+    /// Forgets `objects` of a collected blob (its data is gone; the invalid mark stays): only
+    /// those, so that a registration applied since they were read is kept.
+    pub fn forget_objects(&self, blob_id: &BlobId, objects: &[ObjectInfo]) -> Result<(), StoreError> {
         let mut batch = self.db.batch();
-        for guard in self.objects.prefix(blob_id.as_bytes()) {
-            batch.remove(&self.objects, guard.key()?);
+        for object in objects {
+            batch.remove(&self.objects, blob_info::object_key(blob_id, &object.object_id).as_slice());
         }
         batch.commit()?;
         Ok(())

@@ -251,7 +251,8 @@ fn blob_status_follows_the_events() {
     store.apply_events(&events.list).expect("apply");
     assert!(matches!(store.blob_status(&other, Epoch(1)).expect("status"), BlobStatus::Invalid { .. }));
     assert!(store.collectable_blobs(Epoch(1), 10).expect("gc").contains(&other));
-    store.forget_blob(&other).expect("forget");
+    let seen = store.objects_of(&other).expect("objects");
+    store.forget_objects(&other, &seen).expect("forget");
     assert!(!store.collectable_blobs(Epoch(1), 10).expect("gc").contains(&other));
     assert!(matches!(store.blob_status(&other, Epoch(1)).expect("status"), BlobStatus::Invalid { .. }));
     let cursor = store.event_cursor().expect("cursor").expect("set");
