@@ -74,7 +74,7 @@ pub enum AdmissionError {
 pub fn admit(state: &State, tx: &SignedTransaction, queued_fees: Frost) -> Result<(), AdmissionError> {
     let data = &tx.data;
     if data.chain_id != state.chain_id {
-        return Err(AdmissionError::WrongChain(hex_digest(&data.chain_id)));
+        return Err(AdmissionError::WrongChain(hex::encode(data.chain_id)));
     }
     let min = state.system.params.min_fee;
     if data.fee < min {
@@ -152,8 +152,4 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::SetBlobAttributes { .. }
         | Call::ExtendSharedBlob { .. } => false,
     }
-}
-
-fn hex_digest(digest: &walrus_core::hash::Digest) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

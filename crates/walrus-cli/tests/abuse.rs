@@ -84,6 +84,24 @@ impl Target {
     }
 }
 
+/// One test's own network with node 0 as the target. The tests take turns ([`SERIAL`]): the
+/// fields drop in order, so the network is gone before the next test may start one.
+struct Attack {
+    node: Target,
+    net: Network,
+    tmp: tempfile::TempDir,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Attack {
+    async fn start() -> Attack {
+        let serial = SERIAL.lock().await;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
+        Attack { node: Target::of(&net, 0), net, tmp, _serial: serial }
+    }
+}
+
 /// An HTTP client that gives up on an answer after 30 s, so a hung node fails a test instead of
 /// stalling it.
 fn http() -> reqwest::Client {
@@ -337,12 +355,10 @@ async fn assert_partial_uploads_ended(node: &Target, mut held: Vec<TcpStream>, s
 /// request naming the sliver once is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_read_duplicates_are_refused() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
-    let blob_id = store_held_blob(tmp.path(), &net, &node).await;
-    let pair = held_pairs(&node, &blob_id).await.first().copied().expect("a held pair");
+    let attack = Attack::start().await;
+    let (node, net, tmp) = (&attack.node, &attack.net, &attack.tmp);
+    let blob_id = store_held_blob(tmp.path(), net, node).await;
+    let pair = held_pairs(node, &blob_id).await.first().copied().expect("a held pair");
     let url = format!("{}/v1/blobs/{blob_id}/slivers", node.url);
 
     let once = bcs::to_bytes(&vec![(pair, SliverType::Primary)]).expect("BCS");
@@ -351,8 +367,8 @@ async fn batch_read_duplicates_are_refused() {
     for refusal in post_at_once(&url, duplicates, 8).await {
         assert_eq!(refusal, (400, "INVALID_BATCH".to_string()), "10,000 copies of pair {}", pair.0);
     }
-    assert_healthy(&node, "after the duplicate batch reads").await;
-    let peak = assert_memory_bounded(&node, "after the duplicate batch reads");
+    assert_healthy(node, "after the duplicate batch reads").await;
+    let peak = assert_memory_bounded(node, "after the duplicate batch reads");
     eprintln!("duplicate batch reads refused; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -362,11 +378,9 @@ async fn batch_read_duplicates_are_refused() {
 /// sliver is expanded. The same request naming the target once is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_symbol_duplicates_are_refused() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
-    let blob_id = store_held_blob(tmp.path(), &net, &node).await;
+    let attack = Attack::start().await;
+    let (node, net, tmp) = (&attack.node, &attack.net, &attack.tmp);
+    let blob_id = store_held_blob(tmp.path(), net, node).await;
     let url = format!("{}/v1/blobs/{blob_id}/recoverySymbols", node.url);
     let target = (SliverType::Primary, SliverIndex(0));
 
@@ -377,8 +391,8 @@ async fn recovery_symbol_duplicates_are_refused() {
     for refusal in post_at_once(&url, duplicates, 8).await {
         assert_eq!(refusal, (400, "INVALID_RECOVERY_TARGETS".to_string()), "{RECOVERY_TARGETS_MAX} copies");
     }
-    assert_healthy(&node, "after the duplicate recovery requests").await;
-    let peak = assert_memory_bounded(&node, "after the duplicate recovery requests");
+    assert_healthy(node, "after the duplicate recovery requests").await;
+    let peak = assert_memory_bounded(node, "after the duplicate recovery requests");
     eprintln!("duplicate recovery targets refused; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -389,18 +403,16 @@ async fn recovery_symbol_duplicates_are_refused() {
 /// server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_upload_bodies_are_bounded() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
+    let attack = Attack::start().await;
+    let node = &attack.node;
 
-    let (held, silent_since) = start_partial_uploads(&node, &unregistered_blob_id(3));
+    let (held, silent_since) = start_partial_uploads(node, &unregistered_blob_id(3));
     let idle = node.config.server.body_idle_timeout();
     let checks =
-        watch(&node, silent_since + idle.saturating_sub(CHECK_EVERY), "during the partial uploads").await;
-    assert_partial_uploads_ended(&node, held, silent_since).await;
-    assert_healthy(&node, "after the partial uploads").await;
-    let peak = assert_memory_bounded(&node, "after the partial uploads");
+        watch(node, silent_since + idle.saturating_sub(CHECK_EVERY), "during the partial uploads").await;
+    assert_partial_uploads_ended(node, held, silent_since).await;
+    assert_healthy(node, "after the partial uploads").await;
+    let peak = assert_memory_bounded(node, "after the partial uploads");
     eprintln!("{checks} health checks passed during the partial uploads; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -410,11 +422,9 @@ async fn partial_upload_bodies_are_bounded() {
 /// 512 MiB. After the header read timeout, the server has closed every one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_headers_are_bounded() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
-    let count = connection_budget(&node);
+    let attack = Attack::start().await;
+    let node = &attack.node;
+    let count = connection_budget(node);
     let timeout = node.config.server.header_read_timeout();
 
     let started = Instant::now();
@@ -422,7 +432,7 @@ async fn half_sent_headers_are_bounded() {
     let opened = Instant::now();
     // The first connection may be closed from `started + timeout` on; check before that.
     let checks =
-        watch(&node, started + timeout.saturating_sub(CHECK_EVERY * 2), "during the half-sent heads").await;
+        watch(node, started + timeout.saturating_sub(CHECK_EVERY * 2), "during the half-sent heads").await;
     assert!(
         started.elapsed() < timeout,
         "opening {count} connections took {:?}: the checks did not all run while every one was held",
@@ -436,8 +446,8 @@ async fn half_sent_headers_are_bounded() {
         "{open} of {count} half-sent heads still open {:?} after the last",
         timeout + TIMEOUT_SLACK
     );
-    assert_healthy(&node, "after the half-sent heads").await;
-    let peak = assert_memory_bounded(&node, "after the half-sent heads");
+    assert_healthy(node, "after the half-sent heads").await;
+    let peak = assert_memory_bounded(node, "after the half-sent heads");
     eprintln!(
         "{count} half-sent heads held and closed; {checks} health checks passed; node peak RSS {} MiB",
         peak >> 20
@@ -515,12 +525,10 @@ async fn flood(url: String, shards: Arc<Vec<ShardIndex>>, client: u64, stats: Ar
 /// within a second and stays below 512 MiB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_flood_is_bounded() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
+    let attack = Attack::start().await;
+    let node = &attack.node;
     let probe = unregistered_blob_id(5);
-    let pairs = held_pairs(&node, &probe).await;
+    let pairs = held_pairs(node, &probe).await;
     let shards: Arc<Vec<ShardIndex>> =
         Arc::new(pairs.iter().map(|p| probe.shard_for_pair(*p, SHARDS)).collect());
 
@@ -531,8 +539,8 @@ async fn pending_flood_is_bounded() {
     let deadline = Instant::now() + FLOOD_FOR;
     let mut saturated_at: Option<Instant> = None;
     loop {
-        assert_healthy(&node, "during the pending flood").await;
-        assert_memory_bounded(&node, "during the pending flood");
+        assert_healthy(node, "during the pending flood").await;
+        assert_memory_bounded(node, "during the pending flood");
         if saturated_at.is_none() && stats.saturated.load(Ordering::Relaxed) > 0 {
             saturated_at = Some(Instant::now());
         }
@@ -554,8 +562,8 @@ async fn pending_flood_is_bounded() {
         accepted <= PENDING_ENTRIES_MAX,
         "the node buffered {accepted} uploads; its cap is {PENDING_ENTRIES_MAX}"
     );
-    assert_healthy(&node, "after the pending flood").await;
-    let peak = assert_memory_bounded(&node, "after the pending flood");
+    assert_healthy(node, "after the pending flood").await;
+    let peak = assert_memory_bounded(node, "after the pending flood");
     eprintln!(
         "pending flood: {accepted} buffered, {} CACHE_SATURATED, {} busy (503); node peak RSS {} MiB",
         stats.saturated.load(Ordering::Relaxed),
@@ -571,27 +579,25 @@ async fn pending_flood_is_bounded() {
 /// from its own recovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_stored_during_an_attack_is_held() {
-    let _serial = SERIAL.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
-    let node = Target::of(&net, 0);
-    let account = fund(tmp.path(), &net);
+    let attack = Attack::start().await;
+    let (node, net, tmp) = (&attack.node, &attack.net, &attack.tmp);
+    let account = fund(tmp.path(), net);
 
-    let (held, silent_since) = start_partial_uploads(&node, &unregistered_blob_id(6));
+    let (held, silent_since) = start_partial_uploads(node, &unregistered_blob_id(6));
     let (dir, data) = (tmp.path().to_path_buf(), splitmix_bytes(6, 1 << 20));
     let stored = tokio::task::spawn_blocking(move || store(&dir, &account, &data));
     let idle = node.config.server.body_idle_timeout();
-    watch(&node, silent_since + idle.saturating_sub(CHECK_EVERY), "while a blob is stored during the attack")
+    watch(node, silent_since + idle.saturating_sub(CHECK_EVERY), "while a blob is stored during the attack")
         .await;
     let blob_id = stored.await.expect("the store ran");
-    assert_partial_uploads_ended(&node, held, silent_since).await;
+    assert_partial_uploads_ended(node, held, silent_since).await;
 
     let ended = Instant::now();
     assert!(
-        holds_blob(&node, &blob_id, HELD_WITHIN).await,
+        holds_blob(node, &blob_id, HELD_WITHIN).await,
         "{HELD_WITHIN:?} after the attack, node 0 still lacks slivers of {blob_id}"
     );
     eprintln!("node 0 held the blob stored during the attack {:?} after the attack ended", ended.elapsed());
-    assert_healthy(&node, "after the attack").await;
-    assert_memory_bounded(&node, "after the attack");
+    assert_healthy(node, "after the attack").await;
+    assert_memory_bounded(node, "after the attack");
 }

@@ -139,13 +139,6 @@ pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
     })
 }
 
-/// One of the node's upload slots, or 503 `TOO_MANY_UPLOADS`.
-pub(crate) fn upload_permit(node: &Node) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    node.uploads.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TOO_MANY_UPLOADS", "too many uploads at once; retry")
-    })
-}
-
 /// The router with every endpoint.
 pub fn router(node: Arc<Node>) -> Router {
     let limit = node.config.body_bytes_max;
@@ -326,7 +319,6 @@ async fn put_sliver(
     let blob_id = blob_id(&id)?;
     let axis = axis(&axis_text)?;
     let payload = body(payload)?;
-    let _permit = upload_permit(&node)?;
     let sliver: UnverifiedSliver = bcs::from_bytes(&payload)
         .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
     blocking(move || {

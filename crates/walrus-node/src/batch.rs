@@ -27,8 +27,7 @@ use walrus_core::sliver::{parse_uploads, push_uleb128, verify_uploads, BATCH_REA
 use walrus_core::{ShardIndex, SliverPairIndex, SliverType};
 
 use crate::api::{
-    blob_id, blocking, body, own_shard_of, require_registered, stored_metadata, success, upload_permit,
-    ApiError,
+    blob_id, blocking, body, own_shard_of, require_registered, stored_metadata, success, ApiError,
 };
 use crate::edge::response_permit;
 use crate::node::Node;
@@ -52,7 +51,6 @@ pub async fn put_slivers(
     let started = std::time::Instant::now();
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
-    let _permit = upload_permit(&node)?;
     blocking(move || {
         // Parsed, verified and written in place: the body is the only copy of the slivers.
         let uploads = parse_uploads(&payload).map_err(|e| ApiError::bad("INVALID_SLIVER", e.to_string()))?;

@@ -1,9 +1,10 @@
 //! What one request may cost the node, taken before the work (or the body's bytes) arrives.
 //!
-//! - **Upload bytes**: a `PUT` of metadata or slivers takes its `Content-Length` (the body
+//! - **Uploads**: a `PUT` of metadata or slivers takes one of the upload slots
+//!   ([`crate::config::NodeConfig::concurrent_uploads_max`]) and its `Content-Length` (the body
 //!   limit when it declares none) from the node's upload budget
-//!   ([`crate::config::NodeConfig::upload_bytes_max`]) before axum reads the body, and gives it
-//!   back when the handler ends. Beyond the budget: 503 `TOO_MANY_UPLOADS` at once, which the
+//!   ([`crate::config::NodeConfig::upload_bytes_max`]) before axum reads the body, and gives
+//!   both back when the handler ends. Beyond either: 503 `TOO_MANY_UPLOADS` at once, which the
 //!   SDK retries; so bodies being received never hold more than the budget.
 //! - **Response memory**: a batch read or a recovery-symbols request takes what it will hold in
 //!   memory from the response budget ([`crate::config::NodeConfig::response_bytes_max`]), or is
@@ -29,30 +30,18 @@ use crate::node::Node;
 #[derive(Debug)]
 pub struct ByteBudget {
     kib: Arc<Semaphore>,
-    total: usize,
 }
 
 impl ByteBudget {
     /// A budget of `bytes`.
     pub fn new(bytes: usize) -> Self {
-        let kib = bytes.div_ceil(1024).max(1);
-        ByteBudget { kib: Arc::new(Semaphore::new(kib)), total: bytes }
+        ByteBudget { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).max(1))) }
     }
 
     /// Takes `bytes` of the budget now, or `None` if that much is not free.
     pub fn try_take(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
         let kib = u32::try_from(bytes.div_ceil(1024).max(1)).ok()?;
         Arc::clone(&self.kib).try_acquire_many_owned(kib).ok()
-    }
-
-    /// The budget's size in bytes.
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
-    /// Bytes taken now.
-    pub fn in_use(&self) -> usize {
-        (self.total.div_ceil(1024).max(1) - self.kib.available_permits()) * 1024
     }
 }
 
@@ -76,17 +65,18 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
         Some(len) => len,
         None => limit,
     };
-    let Some(permit) = node.upload_bytes.try_take(bytes) else {
+    let slot = Arc::clone(&node.uploads).try_acquire_owned().ok();
+    let (Some(slot), Some(bytes)) = (slot, node.upload_bytes.try_take(bytes)) else {
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "TOO_MANY_UPLOADS",
-            "the node is receiving as many upload bytes as it takes at once; retry",
+            "the node is receiving as many uploads as it takes at once; retry",
         )
         .into_response();
     };
     let response = next.run(request).await;
-    drop(permit);
+    drop((slot, bytes));
     response
 }
 

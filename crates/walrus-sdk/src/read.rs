@@ -482,36 +482,25 @@ async fn primaries_from(
         .sliver_size(SliverType::Primary, metadata.unencoded_length())
         .map_or(1, |size| size.max(1) as u64);
     let per_request = usize::try_from(BATCH_READ_BYTES_MAX / sliver_bytes).unwrap_or(usize::MAX).max(1);
-    let mut answers = Ok(Vec::with_capacity(wanted.len()));
+    let mut served = Vec::with_capacity(wanted.len());
     for chunk in wanted.chunks(per_request) {
         match node.slivers(blob_id, chunk).await {
-            Ok(part) if part.len() == chunk.len() => {
-                if let Ok(all) = &mut answers {
-                    all.extend(part);
-                }
+            Ok(part) if part.len() == chunk.len() => served.extend(part),
+            Ok(part) => {
+                tracing::debug!(
+                    "{blob_id}: {} slivers asked of {}, {} answered",
+                    chunk.len(),
+                    node.base(),
+                    part.len()
+                );
+                return (Vec::new(), false);
             }
-            other => {
-                answers = other;
-                break;
+            Err(e) => {
+                tracing::debug!("{blob_id}: {e}");
+                return (Vec::new(), false);
             }
         }
     }
-    let served = match answers {
-        Ok(served) if served.len() == wanted.len() => served,
-        Ok(served) => {
-            tracing::debug!(
-                "{blob_id}: {} slivers asked of {}, {} answered",
-                wanted.len(),
-                node.base(),
-                served.len()
-            );
-            return (Vec::new(), false);
-        }
-        Err(e) => {
-            tracing::debug!("{blob_id}: {e}");
-            return (Vec::new(), false);
-        }
-    };
     let absent = served.iter().filter(|sliver| sliver.is_none()).count();
     if absent > 0 {
         tracing::debug!("{blob_id}: {} lacks {absent} of the {} slivers asked", node.base(), wanted.len());
