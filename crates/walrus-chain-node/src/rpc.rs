@@ -143,6 +143,19 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/faucet", post(faucet))
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint") })
+        .layer(axum::middleware::from_fn(
+            |request: axum::extract::Request, next: axum::middleware::Next| async {
+                walrus_http::rejections_as_json(next.run(request).await, |status, message| {
+                    let code = match status {
+                        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+                        StatusCode::PAYLOAD_TOO_LARGE => "TooLarge",
+                        _ => "InvalidParameter",
+                    };
+                    ApiError::new(status, code, message).into_response()
+                })
+                .await
+            },
+        ))
         .layer(DefaultBodyLimit::max(TX_BYTES_MAX))
         .with_state(rpc)
 }

@@ -214,6 +214,8 @@ async fn bad_requests_get_clear_errors() {
         ("/v1/objects/0x0000000000000000000000000000000000000000000000000000000000000001", "ObjectNotFound"),
         ("/v1/blobs/not-a-blob-id", "InvalidParameter"),
         ("/v1/events?after=abc", "InvalidParameter"),
+        // axum's own refusals (a query that does not parse) are the same JSON.
+        ("/v1/events?limit=many", "InvalidParameter"),
         ("/v1/nothing", "NotFound"),
     ] {
         let response = reqwest::get(format!("{}{path}", client.base())).await.expect("answer");
@@ -222,6 +224,11 @@ async fn bad_requests_get_clear_errors() {
         assert!((400..500).contains(&status), "{path}: {status}");
         assert_eq!(body["error"]["code"].as_str(), Some(code), "{path}");
     }
+    let wrong_method = reqwest::Client::new().delete(format!("{}/v1/health", client.base())).send().await;
+    let wrong_method = wrong_method.expect("answer");
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    let body: serde_json::Value = wrong_method.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"].as_str(), Some("MethodNotAllowed"), "{body}");
     let too_much = client.faucet(alice.address(), u64::MAX).await.expect_err("capped");
     assert_eq!(too_much.api_code(), Some("InvalidAmount"));
     stop(node).await;

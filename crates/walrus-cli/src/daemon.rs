@@ -32,9 +32,14 @@ pub struct DaemonArgs {
     /// A YAML list of blob IDs neither read nor stored (451), re-read when the file changes.
     #[arg(long)]
     blocklist: Option<std::path::PathBuf>,
-    /// Largest blob the aggregator serves, in bytes (larger: 403); no limit by default.
-    #[arg(long)]
-    max_blob_size: Option<u64>,
+    /// Largest blob the aggregator serves, in bytes (larger: 403); give a larger value to serve
+    /// larger blobs (the reference has no limit).
+    #[arg(long, default_value_t = walrus_gateway::MAX_BLOB_SIZE_DEFAULT)]
+    max_blob_size: u64,
+    /// Most bytes the aggregator's reads in flight may hold, in MiB (a buffered read takes twice
+    /// its length, a streamed one four pieces; beyond it, 429).
+    #[arg(long, default_value_t = 1024)]
+    max_read_memory: usize,
     /// Stores at once (more wait, up to the same number again; beyond that, 429).
     #[arg(long, default_value_t = 8)]
     max_concurrent_stores: usize,
@@ -102,6 +107,10 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;
     config.max_blob_size = args.max_blob_size;
+    config.max_read_bytes = args
+        .max_read_memory
+        .checked_mul(1 << 20)
+        .ok_or_else(|| anyhow::anyhow!("--max-read-memory too large"))?;
     config.blocklist = args
         .blocklist
         .as_ref()

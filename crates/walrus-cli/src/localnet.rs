@@ -162,7 +162,7 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         &logs.join("gateway.log"),
     )?);
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
-    let served = runtime.block_on(serve(&args, &chain_url, &processes, &addresses));
+    let served = runtime.block_on(serve(&args, &chain_url, &mut processes, &addresses));
     // The gateway stops first, then the nodes, then the chain they follow.
     while let Some(process) = processes.pop() {
         drop(process);
@@ -191,7 +191,7 @@ async fn fund(chain: &ChainClient, path: &Path) -> Result<Ed25519KeyPair> {
 async fn serve(
     args: &LocalnetArgs,
     chain_url: &str,
-    processes: &[Process],
+    processes: &mut [Process],
     addresses: &[String],
 ) -> Result<()> {
     let chain = ChainClient::new(chain_url);
@@ -251,9 +251,28 @@ async fn serve(
         "Try: walrus store FILE --epochs 2{config_flag}   then   walrus read BLOB_ID --out COPY{config_flag}"
     );
     println!("Ctrl-C to stop (the network's data stays in {}).", args.dir.display());
-    shutdown_signal().await;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                if let Some(died) = exited(processes) {
+                    anyhow::bail!("{died}; stopping the local network (its logs are in {})", args.dir.join("logs").display());
+                }
+            }
+        }
+    }
     eprintln!("Stopping the local network");
     Ok(())
+}
+
+/// The first of `processes` that has exited, as a sentence, if one has.
+fn exited(processes: &mut [Process]) -> Option<String> {
+    processes.iter_mut().find_map(|process| {
+        let status = process.child.try_wait().ok().flatten()?;
+        Some(format!("{} (pid {}) exited unexpectedly ({status})", process.name, process.child.id()))
+    })
 }
 
 /// Stores a small blob and reads it back.

@@ -10,13 +10,14 @@ use std::process::{Child, Command, Stdio};
 
 use common::{walrus, WALRUS};
 
-/// Starts the localnet and waits until it is up; returns the process and what it printed.
-fn start_localnet(args: &[String]) -> (Child, String) {
+/// Starts the localnet (its standard error into `errors`) and waits until it is up; returns
+/// the process and what it printed.
+fn start_localnet(args: &[String], errors: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(WALRUS)
         .arg("localnet")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(errors).expect("a file for standard error"))
         .spawn()
         .expect("walrus localnet starts");
     let stdout = child.stdout.take().expect("piped");
@@ -77,7 +78,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let (child, printed) = start_localnet(&args);
+    let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let described: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
@@ -143,7 +144,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     stop(child);
     assert!(pids.iter().all(|pid| !alive(*pid)), "a process the localnet started is still running");
 
-    let (child, printed) = start_localnet(&args);
+    let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let copy = tmp.path().join("copy.txt");
     let read = Command::new(WALRUS)
@@ -154,5 +155,20 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     assert_eq!(get(gateway_blob), via_gateway, "a gateway blob after the restart");
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
-    stop(child);
+
+    a_dead_node_stops_the_localnet(child, &dir, &tmp.path().join("localnet.err"));
+}
+
+/// Kills one node process of a running localnet: the localnet says which and stops, with an
+/// error (its standard error went to `errors`).
+fn a_dead_node_stops_the_localnet(mut child: Child, dir: &std::path::Path, errors: &std::path::Path) {
+    let described: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
+            .expect("JSON");
+    let node = described["nodes"][1]["pid"].as_u64().expect("pid").to_string();
+    assert!(Command::new("kill").args(["-KILL", &node]).status().expect("kill runs").success());
+    let status = child.wait().expect("the localnet ends by itself");
+    assert!(!status.success(), "a localnet that lost a node exited with {status}");
+    let stderr = std::fs::read_to_string(errors).expect("standard error");
+    assert!(stderr.contains(&format!("(pid {node}) exited unexpectedly")), "{stderr}");
 }

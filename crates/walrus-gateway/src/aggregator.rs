@@ -141,14 +141,15 @@ pub(crate) async fn byte_range_read(
 /// reference does.
 async fn open(gateway: &Gateway, blob_id: &BlobId) -> Result<OpenBlob, GatewayError> {
     let blob = gateway.reader.open(blob_id).await.map_err(read_error)?;
-    match gateway.config.max_blob_size {
-        Some(max) if blob.len() > max => Err(GatewayError::new(
+    let max = gateway.config.max_blob_size;
+    if blob.len() > max {
+        return Err(GatewayError::new(
             StatusCode::FORBIDDEN,
             "BLOB_TOO_LARGE",
             format!("the blob has {} bytes; this aggregator serves at most {max}", blob.len()),
-        )),
-        _ => Ok(blob),
+        ));
     }
+    Ok(blob)
 }
 
 fn parse_blob_id(id: &str) -> Result<BlobId, GatewayError> {
@@ -280,31 +281,66 @@ async fn body(
     check: ConsistencyCheck,
     permit: OwnedSemaphorePermit,
 ) -> Result<Body, GatewayError> {
+    if *method == Method::HEAD {
+        return Ok(Body::empty());
+    }
     let whole = bytes.start == 0 && bytes.end == blob.len();
     let length = bytes.end - bytes.start;
-    Ok(if *method == Method::HEAD {
-        Body::empty()
-    } else if length >= gateway.config.stream_from_bytes && !(whole && check == ConsistencyCheck::Strict) {
+    let streamed =
+        length >= gateway.config.stream_from_bytes && !(whole && check == ConsistencyCheck::Strict);
+    // What the read holds at once: the pieces in flight, or the slivers and the bytes decoded.
+    let holds = if streamed { 4 * gateway.config.stream_piece_bytes } else { 2 * length };
+    let budget = gateway.read_bytes.try_take(holds).ok_or_else(GatewayError::busy)?;
+    let held = (permit, budget);
+    Ok(if streamed {
         // The first piece comes before the status: a blob that cannot be read at all is still
         // answered with the error JSON.
         let mut pieces = blob.stream(bytes, gateway.config.stream_piece_bytes);
         let first = pieces.recv().await.transpose().map_err(read_error)?;
-        Body::new(Streamed { first, pieces, blob_id: *blob.blob_id(), _permit: permit })
-    } else if whole {
-        Body::from(blob.read(check).await.map_err(read_error)?)
+        Body::new(Streamed { first, pieces, blob_id: *blob.blob_id(), _held: held })
     } else {
-        Body::from(blob.read_range(bytes).await.map_err(read_error)?)
+        let read = if whole { blob.read(check).await } else { blob.read_range(bytes).await };
+        Body::new(Held { body: Body::from(read.map_err(read_error)?), _held: held })
     })
 }
 
+/// The read slot and the byte budget a response holds until it is sent.
+type Slots = (OwnedSemaphorePermit, OwnedSemaphorePermit);
+
+/// A buffered response body that holds its [`Slots`] until it is sent.
+struct Held {
+    body: Body,
+    _held: Slots,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A response body read piece by piece while it is sent ([`OpenBlob::stream`]); it holds its
-/// read slot until it ends. A failure half-way ends the body with an error, which cuts the
+/// [`Slots`] until it ends. A failure half-way ends the body with an error, which cuts the
 /// connection: the client sees fewer bytes than `Content-Length` says.
 struct Streamed {
     first: Option<Vec<u8>>,
     pieces: mpsc::Receiver<Result<Vec<u8>, ReadError>>,
     blob_id: BlobId,
-    _permit: OwnedSemaphorePermit,
+    _held: Slots,
 }
 
 impl http_body::Body for Streamed {

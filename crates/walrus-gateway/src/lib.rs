@@ -45,9 +45,13 @@ pub struct GatewayConfig {
     pub allowed_headers: Vec<String>,
     /// Serve the read endpoints (an aggregator or a daemon; a bare publisher does not).
     pub serve_reads: bool,
-    /// Largest blob the aggregator serves, in bytes (larger: 403 `BLOB_TOO_LARGE`); none by
-    /// default, as the reference.
-    pub max_blob_size: Option<u64>,
+    /// Largest blob the aggregator serves, in bytes (larger: 403 `BLOB_TOO_LARGE`); 1 GiB by
+    /// default (the reference has none): a read that falls back to decoding the whole blob
+    /// holds about twice this.
+    pub max_blob_size: u64,
+    /// Most bytes the reads being answered may hold at once (1 GiB): a buffered read takes twice
+    /// its length, a streamed one four pieces; beyond it, 429.
+    pub max_read_bytes: usize,
     /// Reads of at least this many bytes (16 MiB) stream: sent piece by piece as the slivers
     /// arrive, holding a few pieces in memory rather than the blob.
     pub stream_from_bytes: u64,
@@ -60,6 +64,9 @@ pub struct GatewayConfig {
     /// The HTTP server's connection and timeout limits.
     pub server: walrus_http::ServerLimits,
 }
+
+/// The default of [`GatewayConfig::max_blob_size`].
+pub const MAX_BLOB_SIZE_DEFAULT: u64 = 1 << 30;
 
 impl GatewayConfig {
     /// The reference's defaults, listening on `bind`.
@@ -82,7 +89,8 @@ impl GatewayConfig {
             .map(String::from)
             .to_vec(),
             serve_reads: true,
-            max_blob_size: None,
+            max_blob_size: MAX_BLOB_SIZE_DEFAULT,
+            max_read_bytes: 1 << 30,
             stream_from_bytes: 16 << 20,
             stream_piece_bytes: 8 << 20,
             jwt: None,
@@ -100,6 +108,8 @@ pub(crate) struct Gateway {
     /// For stores; `None` for an aggregator.
     pub(crate) writer: Option<Client>,
     pub(crate) reads: Arc<Semaphore>,
+    /// Bytes held by the reads being answered.
+    pub(crate) read_bytes: walrus_http::ByteBudget,
     pub(crate) store_slots: Arc<Semaphore>,
     pub(crate) store_turns: Arc<Semaphore>,
     pub(crate) auth: Option<auth::Authenticator>,
@@ -142,6 +152,7 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let gateway = Arc::new(Gateway {
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
+        read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
         store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
         store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
         reader: blocking(Client::read_only(chain_url), &config),
@@ -181,7 +192,9 @@ fn router(gateway: Arc<Gateway>) -> Router {
             .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id));
     }
     if gateway.writer.is_some() {
-        app = app.route("/v1/blobs", axum::routing::put(publisher::store));
+        // The store slot is taken before the body is read: waiting bodies cannot pile up.
+        let slot = axum::middleware::from_fn_with_state(Arc::clone(&gateway), publisher::store_slot);
+        app = app.route("/v1/blobs", axum::routing::put(publisher::store).route_layer(slot));
     }
     app.fallback(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {

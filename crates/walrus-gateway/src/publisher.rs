@@ -39,6 +39,23 @@ pub(crate) struct StoreQuery {
     encoding_type: Option<String>,
 }
 
+/// Middleware of `PUT /v1/blobs`: one of the store slots (running or waiting stores), taken
+/// before the body is read, or 429 at once.
+pub(crate) async fn store_slot(
+    State(gateway): State<Arc<Gateway>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match Arc::clone(&gateway.store_slots).try_acquire_owned() {
+        Ok(slot) => {
+            let response = next.run(request).await;
+            drop(slot);
+            response
+        }
+        Err(_) => GatewayError::busy().into_response(),
+    }
+}
+
 /// `PUT /v1/blobs`.
 pub(crate) async fn store(
     State(gateway): State<Arc<Gateway>>,
@@ -86,7 +103,6 @@ pub(crate) async fn store(
         auth.check(&headers, &upload)?;
     }
     let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
-    let _slot = gateway.store_slots.try_acquire().map_err(|_| GatewayError::busy())?;
     let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
     let options = StoreOptions { epochs_ahead: epochs, deletable: !query.permanent, force: query.force };
     let outcome = tokio::time::timeout(STORE_TIMEOUT, writer.store(body.to_vec(), options))

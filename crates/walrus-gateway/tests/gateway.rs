@@ -33,7 +33,7 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     std::fs::write(&blocklist, "").expect("empty blocklist");
     let (net, gateway, writer) = common::daemon(0, 9, |config| {
         config.max_body_bytes = 2 << 20;
-        config.max_blob_size = Some(3 << 19);
+        config.max_blob_size = 3 << 19;
         // Reads from 512 KiB stream, a row (256 KiB here) at a time.
         config.stream_from_bytes = 1 << 19;
         config.stream_piece_bytes = 1;

@@ -14,7 +14,8 @@
 //!   dropped; a stuck client cannot keep a process from stopping.
 //!
 //! What a request may cost once its head has arrived (body bytes, upload budget, concurrency)
-//! is each server's business; see `walrus_node::edge` and the gateway's limits.
+//! is each server's business, counted with [`ByteBudget`]; see `walrus_node::edge` and the
+//! gateway's limits.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// The limits of one server's edge. In configuration files every field may be left out; the
@@ -134,6 +135,57 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace; dropping them");
     }
     Ok(())
+}
+
+/// A byte budget counted in KiB (a semaphore's permits are `u32`).
+#[derive(Debug)]
+pub struct ByteBudget {
+    kib: Arc<Semaphore>,
+}
+
+impl ByteBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        ByteBudget { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).max(1))) }
+    }
+
+    /// Takes `bytes` of the budget now, or `None` if that much is not free.
+    pub fn try_take(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).ok()?;
+        Arc::clone(&self.kib).try_acquire_many_owned(kib).ok()
+    }
+}
+
+/// Turns axum's own refusals into the server's error JSON. axum answers a request it cannot
+/// take apart (a query or a path that does not parse, a method the route does not serve, a body
+/// of the wrong type) with plain text or nothing; such an answer (a 4xx with a plain-text or no
+/// body) is given to `render(status, message)` instead. Every other answer passes unchanged. A
+/// 405 keeps its `Allow` header.
+pub async fn rejections_as_json(
+    response: axum::response::Response,
+    render: impl FnOnce(axum::http::StatusCode, String) -> axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::header::{ALLOW, CONTENT_TYPE};
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_none_or(|v| v.to_str().is_ok_and(|v| v.starts_with("text/plain")));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // axum's refusals are a line of text.
+    let text = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let message = match String::from_utf8_lossy(&text).trim() {
+        "" => status.canonical_reason().unwrap_or("refused").to_string(),
+        text => text.to_string(),
+    };
+    let mut answer = render(status, message);
+    if let Some(allow) = parts.headers.get(ALLOW) {
+        answer.headers_mut().insert(ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// Why a body stopped: it sent nothing for the idle timeout.

@@ -67,6 +67,7 @@ fn status_name(status: StatusCode) -> &'static str {
         403 => "PERMISSION_DENIED",
         413 => "OUT_OF_RANGE",
         416 => "OUT_OF_RANGE",
+        405 => "UNIMPLEMENTED",
         429 => "RESOURCE_EXHAUSTED",
         504 => "DEADLINE_EXCEEDED",
         451 => "UNAVAILABLE_FOR_LEGAL_REASONS",
@@ -160,6 +161,19 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such endpoint") })
+        .layer(axum::middleware::from_fn(
+            |request: axum::extract::Request, next: axum::middleware::Next| async {
+                walrus_http::rejections_as_json(next.run(request).await, |status, message| {
+                    let reason = match status {
+                        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+                        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+                        _ => "INVALID_REQUEST",
+                    };
+                    ApiError::new(status, reason, message).into_response()
+                })
+                .await
+            },
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
 }

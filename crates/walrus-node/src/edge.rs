@@ -21,29 +21,10 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::api::ApiError;
 use crate::node::Node;
-
-/// A byte budget counted in KiB (a semaphore's permits are `u32`).
-#[derive(Debug)]
-pub struct ByteBudget {
-    kib: Arc<Semaphore>,
-}
-
-impl ByteBudget {
-    /// A budget of `bytes`.
-    pub fn new(bytes: usize) -> Self {
-        ByteBudget { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).max(1))) }
-    }
-
-    /// Takes `bytes` of the budget now, or `None` if that much is not free.
-    pub fn try_take(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
-        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).ok()?;
-        Arc::clone(&self.kib).try_acquire_many_owned(kib).ok()
-    }
-}
 
 /// Middleware on upload routes: takes the declared body size from the upload budget first.
 pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {

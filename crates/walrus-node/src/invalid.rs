@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
-use walrus_chain_node::init::read_ed25519;
 use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::messages::{
     signers_to_bitmap, Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage,
@@ -44,22 +43,28 @@ pub async fn invalidate(
     let body = bcs::to_bytes(proof)?;
     let mut signed: Vec<(u16, SignedMessage)> = Vec::new();
     let mut weight = 0usize;
+    // Every member at once; the answers are taken as they come until they reach validity.
+    let mut asks = tokio::task::JoinSet::new();
     for (index, member) in view.committee.members.iter().enumerate() {
-        if quorum.includes_one_correct_node(weight) {
-            break;
-        }
-        let attestation = if member.public_key == *node.bls.public() {
-            attest(node, blob_id)
-        } else {
-            match request(node, &member.network_address, &blob_id, axis, &body).await {
-                Ok(attestation) => attestation,
-                Err(e) => {
-                    tracing::warn!(
-                        "attestation of invalid blob {blob_id} from {}: {e}",
-                        member.network_address
-                    );
-                    continue;
-                }
+        let (node, address, body) = (Arc::clone(node), member.network_address.clone(), body.clone());
+        let mine = member.public_key == *node.bls.public();
+        asks.spawn(async move {
+            let attestation = if mine {
+                Ok(attest(&node, blob_id))
+            } else {
+                request(&node, &address, &blob_id, axis, body).await
+            };
+            (index, attestation)
+        });
+    }
+    while let Some(joined) = asks.join_next().await {
+        let Ok((index, attestation)) = joined else { continue };
+        let member = &view.committee.members[index];
+        let attestation = match attestation {
+            Ok(attestation) => attestation,
+            Err(e) => {
+                tracing::warn!("attestation of invalid blob {blob_id} from {}: {e}", member.network_address);
+                continue;
             }
         };
         if let Err(e) = attestation.verify(&member.public_key, view.epoch, &InvalidBlobIdMsg(blob_id)) {
@@ -68,12 +73,18 @@ pub async fn invalidate(
         }
         signed.push((u16::try_from(index)?, attestation));
         weight += member.shards.len();
+        if quorum.includes_one_correct_node(weight) {
+            asks.abort_all();
+            break;
+        }
     }
+    // The certificate lists its signers in committee order.
+    signed.sort_by_key(|(index, _)| *index);
     if !quorum.includes_one_correct_node(weight) {
         anyhow::bail!("attestations of invalid blob {blob_id} cover {weight} shards, below validity");
     }
     let certificate = Certificate::aggregate(signed)?;
-    let owner = read_ed25519(&node.config.owner_key)?;
+    let owner = node.owner_key()?;
     let call = Call::InvalidateBlobId {
         certificate: CertificateArgs {
             signature: certificate.signature,
@@ -81,29 +92,34 @@ pub async fn invalidate(
             message: certificate.serialized_message,
         },
     };
-    node.chain.execute(&owner, call).await?;
+    node.chain.execute(owner, call).await?;
     tracing::warn!("blob {blob_id} is inconsistently encoded; marked invalid on chain");
     Ok(())
 }
+
+/// Largest answer taken from a peer asked for an attestation.
+const ANSWER_BYTES_MAX: u64 = 64 << 10;
 
 async fn request(
     node: &Node,
     address: &str,
     blob_id: &BlobId,
     axis: SliverType,
-    body: &[u8],
+    body: Vec<u8>,
 ) -> anyhow::Result<SignedMessage> {
     let url = format!("http://{address}/v1/blobs/{blob_id}/inconsistencyProof/{axis}");
     let response = node
         .http
         .post(&url)
         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(body.to_vec())
+        .body(body)
         .timeout(PEER_TIMEOUT)
         .send()
         .await?;
     let status = response.status();
-    let envelope: serde_json::Value = response.json().await?;
+    // An attestation or an error is a few hundred bytes.
+    let bytes = crate::recovery::read_capped(node, response, ANSWER_BYTES_MAX).await?;
+    let envelope: serde_json::Value = serde_json::from_slice(&bytes)?;
     if !status.is_success() {
         anyhow::bail!("HTTP {status}: {}", envelope["error"]["message"]);
     }

@@ -12,11 +12,11 @@ use walrus_chain_node::init::read_bls;
 use walrus_chain_node::ChainClient;
 use walrus_core::keys::BlsKeyPair;
 use walrus_core::BlobId;
+use walrus_http::ByteBudget;
 use walrus_store::NodeStore;
 
 use crate::api::router;
 use crate::config::NodeConfig;
-use crate::edge::ByteBudget;
 use crate::follower::{fetch_view, follow, ChainView, SharedView};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
@@ -90,6 +90,8 @@ pub struct Node {
     pub(crate) view: SharedView,
     /// Blobs being recovered now: one recovery per blob at a time.
     pub(crate) healing: Mutex<BTreeSet<BlobId>>,
+    /// The operator's key, read from `owner_key` when first needed.
+    owner: std::sync::OnceLock<walrus_core::keys::Ed25519KeyPair>,
     /// Tasks the follower started (delayed recoveries, garbage collection): stopped with the
     /// node, so that nothing holds the store open after it.
     background: Mutex<JoinSet<()>>,
@@ -101,6 +103,15 @@ impl Node {
         let mut tasks = self.background.lock().unwrap_or_else(PoisonError::into_inner);
         while tasks.try_join_next().is_some() {}
         tasks.spawn(task);
+    }
+
+    /// The operator's key (chain transactions on the node's behalf), read once.
+    pub fn owner_key(&self) -> anyhow::Result<&walrus_core::keys::Ed25519KeyPair> {
+        if let Some(key) = self.owner.get() {
+            return Ok(key);
+        }
+        let key = walrus_chain_node::init::read_ed25519(&self.config.owner_key)?;
+        Ok(self.owner.get_or_init(|| key))
     }
 
     /// The current view of the committee.
@@ -156,6 +167,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         view: Arc::clone(&view),
         healing: Mutex::default(),
         background: Mutex::default(),
+        owner: std::sync::OnceLock::new(),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));

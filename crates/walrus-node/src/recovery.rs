@@ -29,8 +29,8 @@ use crate::node::Node;
 
 /// Timeout of one request to a peer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Attempts per blob before giving up until the next trigger.
-pub const RECOVERY_ATTEMPTS_MAX: u32 = 5;
+/// Longest pause between two attempts to recover a blob (they start 0.5 s apart and double).
+pub const RECOVERY_PAUSE_MAX: Duration = Duration::from_secs(300);
 
 /// The symbols this node can give for `targets`: from each sliver it holds on the axis
 /// orthogonal to a target, the symbol at the target's position with its proof.
@@ -93,7 +93,7 @@ const SWEEP_PAGE: usize = 1_000;
 /// Heals every live certified blob this node lacks slivers of, one after another: once the
 /// recovery delay after start-up (recoveries waiting when the process stopped are not in the
 /// event stream any more, whose cursor is past their certification) and then every
-/// [`SWEEP_INTERVAL`] (recoveries that gave up after [`RECOVERY_ATTEMPTS_MAX`] attempts).
+/// [`SWEEP_INTERVAL`] (a safety net: a recovery retries by itself until it succeeds).
 pub async fn sweep(node: Arc<Node>) {
     tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
     loop {
@@ -134,23 +134,28 @@ async fn sweep_once(node: &Arc<Node>) -> anyhow::Result<usize> {
     }
 }
 
-/// Rebuilds whatever this node lacks of a certified blob, retrying with backoff.
+/// Rebuilds whatever this node lacks of a certified blob, retrying with backoff (up to
+/// [`RECOVERY_PAUSE_MAX`] apart) until nothing is missing or the blob is gone. A recovery slot
+/// is held only while an attempt runs, not while it waits for the next.
 pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
     // One recovery of a blob at a time (the follower's and the sweep's may meet).
     let Some(_healing) = Healing::start(&node, blob_id) else { return };
-    let Ok(_permit) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
     let mut pause = Duration::from_millis(500);
-    for attempt in 1..=RECOVERY_ATTEMPTS_MAX {
-        match heal_once(&node, &blob_id).await {
+    for attempt in 1.. {
+        let outcome = {
+            let Ok(_slot) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
+            heal_once(&node, &blob_id).await
+        };
+        match outcome {
             Ok(0) => return,
             Ok(rebuilt) => {
                 tracing::info!("recovered {rebuilt} slivers of {blob_id}");
                 return;
             }
-            Err(e) => tracing::warn!("recovery of {blob_id}, attempt {attempt}: {e}"),
+            Err(e) => tracing::warn!("recovery of {blob_id}, attempt {attempt} (next in {pause:?}): {e}"),
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(30));
+        pause = (pause * 2).min(RECOVERY_PAUSE_MAX);
     }
 }
 
@@ -286,10 +291,13 @@ async fn metadata_from_anywhere(
     blob_id: &BlobId,
 ) -> anyhow::Result<VerifiedBlobMetadataWithId> {
     let params = node.view().params;
-    if let Some(stored) = node.store.metadata(blob_id)? {
-        if let Ok(verified) = stored.verify(params) {
-            return Ok(verified);
-        }
+    let (worker, id) = (Arc::clone(node), *blob_id);
+    let stored = tokio::task::spawn_blocking(move || {
+        worker.store.metadata(&id).map(|stored| stored.and_then(|m| m.verify(params).ok()))
+    })
+    .await??;
+    if let Some(verified) = stored {
+        return Ok(verified);
     }
     let view = node.view();
     for member in view.committee.members.iter().filter(|m| m.public_key != *node.bls.public()) {
@@ -300,7 +308,8 @@ async fn metadata_from_anywhere(
             continue;
         }
         if let Ok(verified) = unverified.verify(params) {
-            node.store.put_metadata(&verified)?;
+            let (worker, written) = (Arc::clone(node), verified.clone());
+            tokio::task::spawn_blocking(move || worker.store.put_metadata(&written)).await??;
             return Ok(verified);
         }
     }
@@ -318,7 +327,11 @@ async fn get_bytes(node: &Node, url: &str) -> anyhow::Result<Vec<u8>> {
 
 /// A peer's answer body, refused once it grows past `cap` bytes (a peer cannot make this node
 /// buffer more than it asked for).
-async fn read_capped(node: &Node, mut response: reqwest::Response, cap: u64) -> anyhow::Result<Vec<u8>> {
+pub(crate) async fn read_capped(
+    node: &Node,
+    mut response: reqwest::Response,
+    cap: u64,
+) -> anyhow::Result<Vec<u8>> {
     if response.content_length().is_some_and(|len| len > cap) {
         anyhow::bail!("the peer's answer declares more than {cap} bytes");
     }

@@ -93,6 +93,16 @@ async fn store_confirm_and_certify_through_two_nodes() {
 
     let (status, body) = net.get_json(0, "/v1/blobs/not-a-blob/status").await;
     assert_eq!((status, reason(&body)), (400, "INVALID_BLOB_ID"));
+    // axum's own refusals are the same error JSON: a query that does not parse, a wrong method.
+    let bad_query = net.http.put(net.url(0, &format!("/v1/blobs/{blob_id}/metadata?pending=maybe"))).send();
+    let bad_query = bad_query.await.expect("answer");
+    assert_eq!(bad_query.status().as_u16(), 400);
+    let body: serde_json::Value = bad_query.json().await.expect("error JSON");
+    assert_eq!(reason(&body), "INVALID_REQUEST", "{body}");
+    let wrong_method = net.http.delete(net.url(0, "/v1/health")).send().await.expect("answer");
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    let body: serde_json::Value = wrong_method.json().await.expect("error JSON");
+    assert_eq!(reason(&body), "METHOD_NOT_ALLOWED", "{body}");
     let metrics =
         net.http.get(net.url(0, "/metrics")).send().await.expect("answer").text().await.expect("text");
     assert!(metrics.contains("walrus_storage_confirmations_issued_total 1"), "{metrics}");
