@@ -10,7 +10,7 @@ use walrus_core::{BlobId, ObjectId};
 
 use crate::rpc::{
     format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, Health,
-    ObjectView, SystemView,
+    ObjectView, OwnedObjectsPage, SystemView, OWNED_OBJECTS_PAGE_MAX,
 };
 
 /// Timeout of a read request.
@@ -149,9 +149,19 @@ impl ChainClient {
         self.get(&format!("/v1/accounts/{address}"), READ_TIMEOUT).await
     }
 
-    /// The objects `address` owns.
+    /// Every object `address` owns, read page by page.
     pub async fn owned_objects(&self, address: &Address) -> Result<Vec<ObjectView>, ClientError> {
-        self.get(&format!("/v1/accounts/{address}/objects"), READ_TIMEOUT).await
+        let mut objects = Vec::new();
+        let mut after = String::new();
+        loop {
+            let path = format!("/v1/accounts/{address}/objects?limit={OWNED_OBJECTS_PAGE_MAX}{after}");
+            let page: OwnedObjectsPage = self.get(&path, READ_TIMEOUT).await?;
+            objects.extend(page.objects);
+            match page.next_cursor {
+                Some(cursor) => after = format!("&after={cursor}"),
+                None => return Ok(objects),
+            }
+        }
     }
 
     /// One live object.

@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use walrus_core::keys::Ed25519KeyPair;
 
@@ -63,7 +62,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let sequencer = Sequencer::new(Arc::clone(&chain));
     let blocks = sequencer.start();
     let rpc = Rpc { chain: Arc::clone(&chain), orderer: sequencer.clone(), faucet };
-    let listener = TcpListener::bind(config.listen)
+    let listener = walrus_http::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;

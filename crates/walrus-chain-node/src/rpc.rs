@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use walrus_chain::objects::{Object, Owner};
+use walrus_chain::objects::Object;
 use walrus_chain::state::Account;
 use walrus_chain::system::{Committee, System};
 use walrus_chain::{EventCursor, EventEnvelope, SignedTransaction, TxDigest, TxEffects};
@@ -37,8 +37,8 @@ pub const SUBMIT_WAIT_DEFAULT: Duration = Duration::from_secs(10);
 pub const WAIT_MAX: Duration = Duration::from_secs(60);
 /// Most events in one page.
 pub const EVENTS_PAGE_MAX: usize = 1_000;
-/// Most objects listed for one owner.
-pub const OWNED_OBJECTS_MAX: usize = 10_000;
+/// Most objects in one page of an owner's objects.
+pub const OWNED_OBJECTS_PAGE_MAX: usize = 1_000;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -273,20 +273,39 @@ pub struct ObjectView {
     pub object: Object,
 }
 
+/// A page of an owner's objects, in ID order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnedObjectsPage {
+    /// The objects.
+    pub objects: Vec<ObjectView>,
+    /// Where the next page starts (`?after=`), if there may be more.
+    pub next_cursor: Option<ObjectId>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OwnedQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/accounts/{address}/objects?after=ID&limit=N`: from the owner index, so a page
+/// costs the same however many objects the chain holds.
 async fn owned_objects(
     State(rpc): State<Rpc>,
     Path(address): Path<String>,
-) -> Result<Json<Vec<ObjectView>>, ApiError> {
+    Query(query): Query<OwnedQuery>,
+) -> Result<Json<OwnedObjectsPage>, ApiError> {
     let address: Address = parse("address", &address)?;
+    let after: Option<ObjectId> = query.after.as_deref().map(|id| parse("object ID", id)).transpose()?;
+    let limit = query.limit.unwrap_or(OWNED_OBJECTS_PAGE_MAX).clamp(1, OWNED_OBJECTS_PAGE_MAX);
     let state = rpc.chain.state();
-    let objects = state
-        .objects
-        .iter()
-        .filter(|(_, object)| object.owner == Owner::Address(address))
-        .take(OWNED_OBJECTS_MAX)
-        .map(|(id, object)| ObjectView { id: *id, object: object.clone() })
+    let objects: Vec<ObjectView> = state
+        .owned_objects(&address, after, limit)
+        .into_iter()
+        .map(|(id, object)| ObjectView { id, object: object.clone() })
         .collect();
-    Ok(Json(objects))
+    let next_cursor = if objects.len() == limit { objects.last().map(|o| o.id) } else { None };
+    Ok(Json(OwnedObjectsPage { objects, next_cursor }))
 }
 
 async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<ObjectView>, ApiError> {

@@ -103,8 +103,28 @@ async fn transfers_reads_events_and_restart() {
     assert_eq!(view.objects.len(), 1);
     assert_eq!(view.objects[0].id, blob_object);
     assert!(!view.invalid);
+    for _ in 0..2 {
+        let reserve = client.execute(&alice, Call::ReserveSpace { size: 1_000, epochs_ahead: 1 }).await;
+        check_success(reserve.expect("reserve")).expect("success");
+    }
     let owned = client.owned_objects(&alice.address()).await.expect("owned");
     assert!(owned.iter().any(|o| o.id == blob_object));
+    // Pages of one object give the same objects, each once, in ID order.
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let url = format!("{}/v1/accounts/{}/objects?limit=1{after}", client.base(), alice.address());
+        let page: walrus_chain_node::rpc::OwnedObjectsPage =
+            reqwest::get(url).await.expect("answer").json().await.expect("page");
+        assert!(page.objects.len() <= 1);
+        paged.extend(page.objects.iter().map(|o| o.id));
+        match page.next_cursor {
+            Some(cursor) => after = format!("&after={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, owned.iter().map(|o| o.id).collect::<Vec<_>>());
+    assert_eq!(paged.len(), 3, "alice owns the blob and two storage resources: {paged:?}");
 
     let before = client.health().await.expect("health");
     let bob_before = client.account(&bob.address()).await.expect("account");

@@ -116,6 +116,7 @@ impl Genesis {
             accounts,
             objects: BTreeMap::new(),
             blobs_by_id: BTreeMap::new(),
+            objects_by_owner: BTreeMap::new(),
             invalid_blob_ids: Default::default(),
             total_supply,
             burned: Frost::ZERO,

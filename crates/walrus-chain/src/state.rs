@@ -43,6 +43,8 @@ pub struct State {
     pub objects: BTreeMap<ObjectId, Object>,
     /// Blob objects by blob ID (several objects may share one ID).
     pub blobs_by_id: BTreeMap<BlobId, BTreeSet<ObjectId>>,
+    /// Objects by owning account (an index of `objects`, kept by [`apply`]).
+    pub objects_by_owner: BTreeMap<Address, BTreeSet<ObjectId>>,
     /// Blob IDs marked invalid; never removed.
     pub invalid_blob_ids: BTreeSet<BlobId>,
     /// All WAL in existence: the genesis allocations less what was burned.
@@ -72,6 +74,25 @@ impl State {
             _ => Ok(sum),
         })?;
         balances.checked_add(self.system.undistributed_rewards()?)?.checked_add(funds)
+    }
+
+    /// Up to `limit` objects owned by `owner`, in ID order, after `after` (from the first if
+    /// `None`): a page read from the owner index, whatever the number of objects.
+    pub fn owned_objects(
+        &self,
+        owner: &Address,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Vec<(ObjectId, &Object)> {
+        let Some(ids) = self.objects_by_owner.get(owner) else { return Vec::new() };
+        let start = match after {
+            Some(after) => std::ops::Bound::Excluded(after),
+            None => std::ops::Bound::Unbounded,
+        };
+        ids.range((start, std::ops::Bound::Unbounded))
+            .take(limit)
+            .filter_map(|id| self.objects.get(id).map(|object| (*id, object)))
+            .collect()
     }
 
     /// The blob objects of `blob_id`.
@@ -220,7 +241,7 @@ pub(crate) struct Writes {
     events: Vec<Event>,
 }
 
-/// Applies `writes` to `state`, keeping the blob-ID index in step.
+/// Applies `writes` to `state`, keeping the blob-ID and owner indexes in step.
 pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     state.accounts.extend(writes.accounts);
     if let Some(system) = writes.system {
@@ -231,11 +252,11 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     for (id, object) in writes.objects {
         let old = state.objects.remove(&id);
         if let Some(old) = &old {
-            index_blob(state, id, old, false);
+            index(state, id, old, false);
         }
         match (&old, object) {
             (_, Some(object)) => {
-                index_blob(state, id, &object, true);
+                index(state, id, &object, true);
                 state.objects.insert(id, object);
                 if old.is_none() {
                     created.push(id);
@@ -248,15 +269,24 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     Changes { events: writes.events, created, deleted }
 }
 
-fn index_blob(state: &mut State, id: ObjectId, object: &Object, present: bool) {
+/// Adds `id` to (or, not `present`, removes it from) the indexes `object` belongs in.
+fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
     if let Some(blob) = object.body.blob() {
-        if present {
-            state.blobs_by_id.entry(blob.blob_id).or_default().insert(id);
-        } else if let Some(ids) = state.blobs_by_id.get_mut(&blob.blob_id) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                state.blobs_by_id.remove(&blob.blob_id);
-            }
+        set_member(&mut state.blobs_by_id, blob.blob_id, id, present);
+    }
+    if let Owner::Address(owner) = object.owner {
+        set_member(&mut state.objects_by_owner, owner, id, present);
+    }
+}
+
+/// Puts `id` into the set under `key`, or takes it out (dropping a set left empty).
+fn set_member<K: Ord>(index: &mut BTreeMap<K, BTreeSet<ObjectId>>, key: K, id: ObjectId, present: bool) {
+    if present {
+        index.entry(key).or_default().insert(id);
+    } else if let Some(ids) = index.get_mut(&key) {
+        ids.remove(&id);
+        if ids.is_empty() {
+            index.remove(&key);
         }
     }
 }

@@ -612,6 +612,14 @@ proptest::proptest! {
             for id in &gone {
                 assert!(!net.state.objects.contains_key(id), "deleted blob object {id} came back");
             }
+            // The owner index is exactly the objects' owners.
+            let mut by_owner = std::collections::BTreeMap::<_, std::collections::BTreeSet<ObjectId>>::new();
+            for (id, object) in &net.state.objects {
+                if let objects::Owner::Address(owner) = object.owner {
+                    by_owner.entry(owner).or_default().insert(*id);
+                }
+            }
+            assert_eq!(by_owner, net.state.objects_by_owner);
         }
     }
 }

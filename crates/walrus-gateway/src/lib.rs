@@ -24,7 +24,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 use walrus_sdk::Client;
 
@@ -146,7 +145,7 @@ pub async fn start(
     chain_url: &str,
     writer: Option<Client>,
 ) -> anyhow::Result<RunningGateway> {
-    let listener = TcpListener::bind(config.bind)
+    let listener = walrus_http::bind(config.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
     let addr = listener.local_addr()?;

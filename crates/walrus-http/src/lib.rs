@@ -82,6 +82,21 @@ impl ServerLimits {
     }
 }
 
+/// Pending connections the kernel queues for [`serve`] (Linux caps it at `net.core.somaxconn`,
+/// 4096 by default). A client that opens connections faster than they are taken (a flood of
+/// half-sent heads) overflows a short queue, and every connection that overflows waits a 1 s
+/// SYN retransmission, honest ones included.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a [`LISTEN_BACKLOG`] queue (std's and tokio's take 1024).
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves; then stops accepting
 /// and gives the open connections [`ServerLimits::shutdown_grace`] to finish.
 pub async fn serve(

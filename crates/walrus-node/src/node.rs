@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
-use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use walrus_chain_node::init::read_bls;
@@ -144,7 +143,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         .map_err(|e| anyhow::anyhow!("cannot read the committee from {}: {e}", config.chain_url))?;
     let epoch = view.epoch.0;
     let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
-    let listener = TcpListener::bind(config.rest_listen)
+    let listener = walrus_http::bind(config.rest_listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.rest_listen))?;
     let addr = listener.local_addr()?;
