@@ -215,16 +215,20 @@ impl std::fmt::Display for BodyIdle {
 
 impl std::error::Error for BodyIdle {}
 
-/// A request body that fails when no frame arrives within the idle timeout.
+/// A request body that fails when no frame arrives within the idle timeout. A frame only
+/// notes the time; the timer is moved when it fires early (at most once per idle period), not
+/// on every frame, which would take the timer's lock thousands of times per upload.
 struct IdleTimeout<B> {
     inner: B,
     idle: Duration,
+    last_frame: tokio::time::Instant,
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<B> IdleTimeout<B> {
     fn new(inner: B, idle: Duration) -> Self {
-        IdleTimeout { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+        let now = tokio::time::Instant::now();
+        IdleTimeout { inner, idle, last_frame: now, deadline: Box::pin(tokio::time::sleep_until(now + idle)) }
     }
 }
 
@@ -241,16 +245,20 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                let next = tokio::time::Instant::now() + this.idle;
-                this.deadline.as_mut().reset(next);
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.last_frame = tokio::time::Instant::now();
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        loop {
+            if this.deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle))))),
-                Poll::Pending => Poll::Pending,
-            },
+            let due = this.last_frame + this.idle;
+            if tokio::time::Instant::now() >= due {
+                return Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle)))));
+            }
+            // Frames came since the timer was set: move it, and poll it again to register.
+            this.deadline.as_mut().reset(due);
         }
     }
 

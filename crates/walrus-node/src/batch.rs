@@ -108,8 +108,8 @@ pub async fn put_slivers(
 
 /// `POST /v1/blobs/{blob_id}/slivers`: checked whole first (no sliver twice, each of a shard
 /// held here, at most [`BATCH_READ_BYTES_MAX`] sliver bytes in all), then streamed from the
-/// store a sliver at a time, holding at most [`STREAM_AHEAD`] slivers besides the one being
-/// sent (taken from the response budget for the stream's life).
+/// store in frames of about [`STREAM_FRAME_BYTES`], holding at most [`STREAM_AHEAD`] frames
+/// besides the one being sent (taken from the response budget for the stream's life).
 pub async fn get_slivers(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
@@ -124,8 +124,12 @@ pub async fn get_slivers(
     let (located, largest) = blocking(move || {
         let node = worker;
         require_registered(&node, &blob_id)?;
-        let metadata = stored_metadata(&node, &blob_id)?;
-        let (params, length) = (metadata.params(), metadata.unencoded_length());
+        // Only the blob's length is needed (for the slivers' sizes): the metadata was verified
+        // when it was stored, and is not verified again on this hot path.
+        let stored = node.store.metadata(&blob_id)?;
+        let stored =
+            stored.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "METADATA_NOT_FOUND", "no metadata for this blob"))?;
+        let (params, length) = (node.view().params, stored.metadata.unencoded_length());
         let mut seen = BTreeSet::new();
         let (mut total, mut largest) = (0u64, 0u64);
         let mut located = Vec::with_capacity(wanted.len());
@@ -148,42 +152,45 @@ pub async fn get_slivers(
         Ok((located, largest))
     })
     .await?;
-    let permit = response_permit(&node, largest * (STREAM_AHEAD as u64 + 1))?;
+    let frame_max = largest + STREAM_FRAME_BYTES as u64;
+    let permit = response_permit(&node, frame_max * (STREAM_AHEAD as u64 + 1))?;
     let (frames, body) = tokio::sync::mpsc::channel::<Result<Bytes, StreamError>>(STREAM_AHEAD);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        // BCS `Vec<Option<sliver>>`, built from the stored BCS bytes without decoding them.
-        let mut head = Vec::new();
-        push_uleb128(&mut head, located.len());
-        if frames.blocking_send(Ok(head.into())).is_err() {
-            return;
-        }
+        // BCS `Vec<Option<sliver>>`, built from the stored BCS bytes without decoding them, in
+        // frames of about STREAM_FRAME_BYTES (one write each, not one per small sliver).
+        let mut frame = Vec::with_capacity(STREAM_FRAME_BYTES);
+        push_uleb128(&mut frame, located.len());
         for (shard, axis) in located {
-            let frame = match node.store.sliver_bcs(shard, axis, &blob_id) {
+            match node.store.sliver_bcs(shard, axis, &blob_id) {
                 Ok(Some(bcs)) => {
-                    let mut frame = Vec::with_capacity(bcs.len() + 1);
                     frame.push(1);
                     frame.extend_from_slice(&bcs);
-                    Ok(Bytes::from(frame))
                 }
-                Ok(None) => Ok(Bytes::from_static(&[0])),
+                Ok(None) => frame.push(0),
                 Err(e) => {
                     tracing::error!("batch read of {blob_id}: {e}");
-                    Err(StreamError)
+                    let _ = frames.blocking_send(Err(StreamError));
+                    return;
                 }
-            };
-            let failed = frame.is_err();
-            // The client hung up: stop reading.
-            if frames.blocking_send(frame).is_err() || failed {
-                return;
+            }
+            if frame.len() >= STREAM_FRAME_BYTES {
+                let full = std::mem::replace(&mut frame, Vec::with_capacity(STREAM_FRAME_BYTES));
+                // The client hung up: stop reading.
+                if frames.blocking_send(Ok(full.into())).is_err() {
+                    return;
+                }
             }
         }
+        let _ = frames.blocking_send(Ok(frame.into()));
     });
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::new(ChannelBody(body))).into_response())
 }
 
-/// Slivers a batch read holds ready besides the one being sent.
+/// Frames a batch read holds ready besides the one being sent.
 pub const STREAM_AHEAD: usize = 2;
+/// About how many bytes a frame of a batch read gathers before it is sent.
+pub const STREAM_FRAME_BYTES: usize = 256 << 10;
 
 /// A stored sliver could not be read mid-stream: the response is cut short (the reader sees a
 /// truncated body, never wrong bytes).
