@@ -128,6 +128,16 @@ fn parse<T: std::str::FromStr>(what: &'static str, text: &str) -> Result<T, ApiE
         .map_err(|_| ApiError::bad_request("InvalidParameter", format!("{what} {text:?} does not parse")))
 }
 
+/// axum's own refusals (a query that does not parse, a wrong method) as error JSON.
+fn refusal(status: StatusCode, message: String) -> Response {
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "TooLarge",
+        _ => "InvalidParameter",
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
 /// The router with every endpoint.
 pub fn router(rpc: Rpc) -> Router {
     Router::new()
@@ -143,18 +153,9 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/faucet", post(faucet))
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint") })
-        .layer(axum::middleware::from_fn(
-            |request: axum::extract::Request, next: axum::middleware::Next| async {
-                walrus_http::rejections_as_json(next.run(request).await, |status, message| {
-                    let code = match status {
-                        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
-                        StatusCode::PAYLOAD_TOO_LARGE => "TooLarge",
-                        _ => "InvalidParameter",
-                    };
-                    ApiError::new(status, code, message).into_response()
-                })
-                .await
-            },
+        .layer(axum::middleware::from_fn_with_state(
+            refusal as walrus_http::RenderRefusal,
+            walrus_http::json_rejections,
         ))
         .layer(DefaultBodyLimit::max(TX_BYTES_MAX))
         .with_state(rpc)

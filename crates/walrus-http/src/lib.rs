@@ -171,15 +171,21 @@ impl ByteBudget {
     }
 }
 
-/// Turns axum's own refusals into the server's error JSON. axum answers a request it cannot
-/// take apart (a query or a path that does not parse, a method the route does not serve, a body
-/// of the wrong type) with plain text or nothing; such an answer (a 4xx with a plain-text or no
-/// body) is given to `render(status, message)` instead. Every other answer passes unchanged. A
-/// 405 keeps its `Allow` header.
-pub async fn rejections_as_json(
-    response: axum::response::Response,
-    render: impl FnOnce(axum::http::StatusCode, String) -> axum::response::Response,
+/// How a server writes a refusal (status, message) as its own error JSON.
+pub type RenderRefusal = fn(axum::http::StatusCode, String) -> axum::response::Response;
+
+/// Middleware that turns axum's own refusals into the server's error JSON:
+/// `.layer(axum::middleware::from_fn_with_state(render, walrus_http::json_rejections))`. axum
+/// answers a request it cannot take apart (a query or a path that does not parse, a method the
+/// route does not serve, a body of the wrong type) with plain text or nothing; such an answer (a
+/// 4xx with a plain-text or no body) is given to `render(status, message)` instead. Every other
+/// answer passes unchanged. A 405 keeps its `Allow` header.
+pub async fn json_rejections(
+    axum::extract::State(render): axum::extract::State<RenderRefusal>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let response = next.run(request).await;
     use axum::http::header::{ALLOW, CONTENT_TYPE};
     let status = response.status();
     let plain = response

@@ -161,21 +161,22 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such endpoint") })
-        .layer(axum::middleware::from_fn(
-            |request: axum::extract::Request, next: axum::middleware::Next| async {
-                walrus_http::rejections_as_json(next.run(request).await, |status, message| {
-                    let reason = match status {
-                        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-                        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
-                        _ => "INVALID_REQUEST",
-                    };
-                    ApiError::new(status, reason, message).into_response()
-                })
-                .await
-            },
+        .layer(axum::middleware::from_fn_with_state(
+            refusal as walrus_http::RenderRefusal,
+            walrus_http::json_rejections,
         ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(node)
+}
+
+/// axum's own refusals (a query or path that does not parse, a wrong method) as error JSON.
+fn refusal(status: StatusCode, message: String) -> Response {
+    let reason = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+        _ => "INVALID_REQUEST",
+    };
+    ApiError::new(status, reason, message).into_response()
 }
 
 /// Checks that the blob is registered (and not invalid) in the node's view.
