@@ -5,11 +5,13 @@
 //! effects and wakes whoever waits for its transactions or events.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{oneshot, watch};
 use walrus_chain::{
-    check_block, execute_block, Block, BlockEffects, BlockError, Genesis, State, TxDigest, TxEffects,
+    check_block, execute_block, execute_verified, verify_block, Block, BlockEffects, BlockError, Genesis,
+    State, TxDigest, TxEffects,
 };
 use walrus_core::hash::Digest;
 
@@ -47,6 +49,12 @@ pub enum ChainError {
 /// What a client waiting for a transaction gets: the block height and its effects.
 pub type Executed = (u64, TxEffects);
 
+/// Blocks between state snapshots. A restart replays at most this many blocks after loading the
+/// newest snapshot. Writing one copies the state on the block path (see docs/benchmarks.md for
+/// its cost per million objects); the serialization, the sync and the file write run on their
+/// own thread.
+pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
+
 /// The executing chain.
 pub struct Chain {
     genesis: Genesis,
@@ -55,6 +63,9 @@ pub struct Chain {
     /// The last executed height and the state digest after it.
     head: watch::Sender<(u64, Digest)>,
     waiters: Mutex<HashMap<TxDigest, Vec<oneshot::Sender<Executed>>>>,
+    snapshot_interval: u64,
+    /// Set while a snapshot is being written, so that a slow disk never queues a second one.
+    snapshotting: Arc<AtomicBool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,13 +73,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Chain {
-    /// Builds the genesis state and replays every stored block onto it, rewriting the effects
-    /// and events caches and checking each recorded state digest.
+    /// Loads the newest state snapshot the store holds (the genesis state if none is usable)
+    /// and replays the stored blocks after it, rewriting the effects and events caches and
+    /// checking each recorded state digest.
     pub fn open(genesis: Genesis, store: Arc<dyn BlockStore>) -> Result<Chain, ChainError> {
-        let mut state = genesis.build()?;
-        let mut digest = state.digest();
         let latest = store.latest_height()?;
-        for height in 1..=latest {
+        let mut state = match newest_snapshot(&genesis, store.as_ref(), latest)? {
+            Some(state) => state,
+            None => genesis.build()?,
+        };
+        if state.height > 0 {
+            tracing::info!(height = state.height, latest, "chain state loaded from a snapshot");
+        }
+        let mut digest = state.digest();
+        for height in state.height + 1..=latest {
             let block = store.block(height)?.ok_or(ChainError::Gap(height))?;
             let recorded = store.effects(height)?;
             let effects =
@@ -82,7 +100,60 @@ impl Chain {
             digest = effects.state_digest;
         }
         let (head, _) = watch::channel((state.height, digest));
-        Ok(Chain { genesis, state: RwLock::new(state), store, head, waiters: Mutex::new(HashMap::new()) })
+        Ok(Chain {
+            genesis,
+            state: RwLock::new(state),
+            store,
+            head,
+            waiters: Mutex::new(HashMap::new()),
+            snapshot_interval: SNAPSHOT_INTERVAL_BLOCKS,
+            snapshotting: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Writes a snapshot every `blocks` blocks instead of [`SNAPSHOT_INTERVAL_BLOCKS`] (0: never).
+    pub fn with_snapshot_interval(mut self, blocks: u64) -> Chain {
+        self.snapshot_interval = blocks;
+        self
+    }
+
+    /// Writes a snapshot of the current state now, on this thread.
+    pub fn snapshot(&self) -> Result<u64, ChainError> {
+        let (height, bytes) = self.snapshot_bytes();
+        self.store.sync()?;
+        self.store.put_snapshot(height, &bytes)?;
+        Ok(height)
+    }
+
+    fn snapshot_bytes(&self) -> (u64, Vec<u8>) {
+        let state = self.state();
+        (state.height, bcs::to_bytes(&*state).expect("the state is plain BCS"))
+    }
+
+    /// Starts writing a snapshot on its own thread, unless one is being written.
+    fn snapshot_in_background(&self) {
+        if self.snapshotting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // A copy costs several times less than serializing (see docs/benchmarks.md); the
+        // serialization and the disk work run beside the blocks.
+        let state = self.state().clone();
+        let store = Arc::clone(&self.store);
+        let snapshotting = Arc::clone(&self.snapshotting);
+        let spawned = std::thread::Builder::new().name("chain-snapshot".into()).spawn(move || {
+            let height = state.height;
+            let bytes = bcs::to_bytes(&state).expect("the state is plain BCS");
+            drop(state);
+            match store.sync().and_then(|()| store.put_snapshot(height, &bytes)) {
+                Ok(()) => tracing::debug!(height, bytes = bytes.len(), "state snapshot written"),
+                Err(e) => tracing::warn!(height, "state snapshot not written: {e}"),
+            }
+            snapshotting.store(false, Ordering::Release);
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("state snapshot not started: {e}");
+            self.snapshotting.store(false, Ordering::Release);
+        }
     }
 
     /// The genesis this chain started from.
@@ -121,13 +192,22 @@ impl Chain {
     /// Persists, executes and publishes the next block. An error leaves the chain unusable
     /// (the block may be on disk without having run); the host must stop and replay.
     pub fn commit(&self, block: &Block) -> Result<BlockEffects, ChainError> {
-        check_block(&self.state(), block)?;
+        // The signature and certificate checks share the state with readers; only the
+        // execution itself takes it for writing.
+        let verified = {
+            let state = self.state();
+            check_block(&state, block)?;
+            verify_block(&state, block)
+        };
         self.store.append(block)?;
         let effects = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-            execute_block(&mut state, block)?
+            execute_verified(&mut state, block, &verified)?
         };
         self.store.put_effects(&effects)?;
+        if self.snapshot_interval > 0 && effects.height.is_multiple_of(self.snapshot_interval) {
+            self.snapshot_in_background();
+        }
         self.head.send_replace((effects.height, effects.state_digest));
         let mut waiters = lock(&self.waiters);
         for tx in &effects.transactions {
@@ -138,4 +218,51 @@ impl Chain {
         }
         Ok(effects)
     }
+}
+
+/// The newest snapshot at or below `latest` that decodes, belongs to this chain and agrees with
+/// the recorded effects; a bad one is reported and the next older one tried.
+fn newest_snapshot(
+    genesis: &Genesis,
+    store: &dyn BlockStore,
+    latest: u64,
+) -> Result<Option<State>, ChainError> {
+    let chain_id = genesis.digest();
+    for height in store.snapshot_heights()? {
+        if height > latest {
+            tracing::warn!(height, latest, "ignoring a state snapshot newer than the last block");
+            continue;
+        }
+        let bytes = match store.snapshot(height) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("ignoring a state snapshot: {e}");
+                continue;
+            }
+        };
+        let state: State = match bcs::from_bytes(&bytes) {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(height, "ignoring a state snapshot that does not decode: {e}");
+                continue;
+            }
+        };
+        if state.chain_id != chain_id || state.height != height {
+            tracing::warn!(height, "ignoring a state snapshot of another chain or height");
+            continue;
+        }
+        let digest = state.digest();
+        let recorded = store.effects(height)?.map(|effects| effects.state_digest);
+        let committed = store
+            .block(height + 1)?
+            .filter(|block| block.exec.height == height)
+            .map(|block| block.exec.state_digest);
+        if recorded.or(committed).is_some_and(|expected| expected != digest) {
+            tracing::warn!(height, "ignoring a state snapshot whose digest is not the recorded one");
+            continue;
+        }
+        return Ok(Some(state));
+    }
+    Ok(None)
 }

@@ -119,15 +119,7 @@ impl Sequencer {
     fn run(&self) -> Result<(), ChainError> {
         loop {
             let Some(transactions) = self.next_batch() else { return Ok(()) };
-            let block = {
-                let state = self.chain.state();
-                Block {
-                    height: state.height + 1,
-                    parent: state.last_block,
-                    timestamp_ms: now_ms().max(state.timestamp_ms),
-                    transactions,
-                }
-            };
+            let block = Block::next(&self.chain.state(), now_ms(), transactions);
             if let Err(e) = self.chain.commit(&block) {
                 self.stop();
                 return Err(e);

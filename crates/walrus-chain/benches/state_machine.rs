@@ -80,12 +80,7 @@ impl Bench {
     }
 
     fn block(&self, transactions: Vec<SignedTransaction>) -> Block {
-        Block {
-            height: self.state.height + 1,
-            parent: self.state.last_block,
-            timestamp_ms: self.state.timestamp_ms + 1,
-            transactions,
-        }
+        Block::next(&self.state, self.state.timestamp_ms + 1, transactions)
     }
 
     fn run(&mut self, transactions: Vec<SignedTransaction>) -> walrus_chain::BlockEffects {

@@ -19,9 +19,28 @@ use crate::tx::{SignedTransaction, TxDigest};
 /// Most transactions in one block.
 pub const BLOCK_TRANSACTIONS_MAX: usize = 10_000;
 
+/// The format version of [`Block`]; a block of another version is refused.
+pub const BLOCK_VERSION: u16 = 1;
+
+/// A block's commitment to an earlier state: the digest after block `height`. Replicas compare
+/// it with their own, so a divergence is caught at the next block; a light client can trust a
+/// state digest carried by a finalized block. It lags because a proposer may order a block
+/// before it has executed the previous ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecCommitment {
+    /// The height of the committed state: at least the parent's commitment's, at most the
+    /// parent's height, and at most [`crate::state::EXEC_LAG_MAX`] heights behind it.
+    pub height: u64,
+    /// The state digest after that height.
+    #[serde(with = "walrus_core::hash::hex_digest")]
+    pub state_digest: Digest,
+}
+
 /// One block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
+    /// The format version, [`BLOCK_VERSION`].
+    pub version: u16,
     /// Its height: the previous block's plus one (the first block is 1).
     pub height: u64,
     /// The previous block's digest (the chain ID for block 1).
@@ -29,11 +48,33 @@ pub struct Block {
     pub parent: Digest,
     /// Block time in milliseconds; never earlier than the parent's.
     pub timestamp_ms: u64,
+    /// The state this block's proposer had executed.
+    pub exec: ExecCommitment,
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
 }
 
 impl Block {
+    /// The block that follows `state`, built by a proposer that has executed everything before
+    /// it (the single sequencer): it commits to `state` itself.
+    pub fn next(state: &State, timestamp_ms: u64, transactions: Vec<SignedTransaction>) -> Block {
+        Block {
+            version: BLOCK_VERSION,
+            height: state.height + 1,
+            parent: state.last_block,
+            timestamp_ms: timestamp_ms.max(state.timestamp_ms),
+            exec: ExecCommitment {
+                height: state.height,
+                state_digest: state
+                    .recent_digests
+                    .get(&state.height)
+                    .copied()
+                    .unwrap_or_else(|| state.digest()),
+            },
+            transactions,
+        }
+    }
+
     /// The block's digest.
     pub fn digest(&self) -> Digest {
         let bytes = bcs::to_bytes(self).expect("blocks are plain BCS");
@@ -44,6 +85,23 @@ impl Block {
 /// Why a block cannot follow the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
+    /// Another format version.
+    #[error("block format version {0}, expected {BLOCK_VERSION}")]
+    Version(u16),
+    /// The state commitment's height is outside what the block may commit to.
+    #[error("block commits to the state at height {got}, outside {min}..={max}")]
+    ExecHeight {
+        /// The lowest allowed.
+        min: u64,
+        /// The highest allowed.
+        max: u64,
+        /// The block's.
+        got: u64,
+    },
+    /// The state commitment's digest is not the state's at that height: the proposer's
+    /// state and this one diverged.
+    #[error("block commits to another state digest at height {0} than this replica's")]
+    ExecDigest(u64),
     /// Not the next height.
     #[error("block height {got}, expected {expected}")]
     Height {
@@ -170,6 +228,9 @@ fn precheck_verified(state: &State, tx: &SignedTransaction, authentic: bool) -> 
 /// time not going backwards, not too many transactions. [`execute_block`] accepts exactly the
 /// blocks that pass, so a host can check before it persists.
 pub fn check_block(state: &State, block: &Block) -> Result<(), BlockError> {
+    if block.version != BLOCK_VERSION {
+        return Err(BlockError::Version(block.version));
+    }
     let expected = state.height + 1;
     if block.height != expected {
         return Err(BlockError::Height { expected, got: block.height });
@@ -183,11 +244,52 @@ pub fn check_block(state: &State, block: &Block) -> Result<(), BlockError> {
     if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
         return Err(BlockError::TooManyTransactions);
     }
+    let min = state.last_exec_height.max(state.height.saturating_sub(crate::state::EXEC_LAG_MAX - 1));
+    let max = state.height;
+    if !(min..=max).contains(&block.exec.height) {
+        return Err(BlockError::ExecHeight { min, max, got: block.exec.height });
+    }
+    if state.recent_digests.get(&block.exec.height) != Some(&block.exec.state_digest) {
+        return Err(BlockError::ExecDigest(block.exec.height));
+    }
     Ok(())
+}
+
+/// What a block's execution can learn before it takes the state for writing: whether each
+/// transaction's signature verifies, and each certificate's aggregate signature against the
+/// committee it names. These are the block's costly checks (tens of microseconds to milliseconds
+/// each), and none depends on what earlier transactions of the block do, so a host computes them
+/// on all cores while readers still use the state.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    signatures: Vec<bool>,
+    certificates: Vec<Option<crate::certify::Verdict>>,
+}
+
+/// Verifies the signatures and certificates of `block` against `state` (see [`Verified`]).
+pub fn verify_block(state: &State, block: &Block) -> Verified {
+    let signatures = block.transactions.par_iter().map(SignedTransaction::is_authentic).collect();
+    let certificates = block
+        .transactions
+        .par_iter()
+        .map(|tx| tx.data.call.certificate().map(|c| crate::certify::Verdict::compute(&state.system, c)))
+        .collect();
+    Verified { signatures, certificates }
 }
 
 /// Executes `block` on `state`.
 pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, BlockError> {
+    let verified = verify_block(state, block);
+    execute_verified(state, block, &verified)
+}
+
+/// Executes `block` on `state` with its checks computed beforehand by [`verify_block`] (on this
+/// state or an earlier one: a verdict is used only for the keys it was computed with).
+pub fn execute_verified(
+    state: &mut State,
+    block: &Block,
+    verified: &Verified,
+) -> Result<BlockEffects, BlockError> {
     check_block(state, block)?;
     state.height = block.height;
     state.timestamp_ms = block.timestamp_ms;
@@ -197,25 +299,23 @@ pub fn execute_block(state: &mut State, block: &Block) -> Result<BlockEffects, B
         cursor.index += 1;
         e
     };
+    state.last_exec_height = block.exec.height;
     let system_events =
         crate::epoch::begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
-    // Signatures depend on nothing but the transaction: verify them on all cores first.
-    let authentic: Vec<bool> = block.transactions.par_iter().map(SignedTransaction::is_authentic).collect();
     let transactions = block
         .transactions
         .iter()
-        .zip(authentic)
-        .map(|(tx, authentic)| execute_transaction(state, tx, authentic, &mut envelope))
+        .enumerate()
+        .map(|(i, tx)| {
+            let authentic = verified.signatures.get(i).copied().unwrap_or_else(|| tx.is_authentic());
+            let verdict = verified.certificates.get(i).and_then(Option::as_ref);
+            execute_transaction(state, tx, authentic, verdict, &mut envelope)
+        })
         .collect();
     let block_digest = block.digest();
     state.last_block = block_digest;
-    Ok(BlockEffects {
-        height: block.height,
-        block_digest,
-        state_digest: state.digest(),
-        system_events,
-        transactions,
-    })
+    let state_digest = state.remember_digest();
+    Ok(BlockEffects { height: block.height, block_digest, state_digest, system_events, transactions })
 }
 
 /// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.
@@ -223,6 +323,7 @@ fn execute_transaction(
     state: &mut State,
     tx: &SignedTransaction,
     authentic: bool,
+    verdict: Option<&crate::certify::Verdict>,
     envelope: &mut impl FnMut(Option<TxDigest>, Event) -> EventEnvelope,
 ) -> TxEffects {
     let digest = tx.data.digest();
@@ -246,7 +347,7 @@ fn execute_transaction(
     fee.set_account(sender, account);
     let writes = fee.into_writes();
     apply(state, writes);
-    let mut call = Overlay::new(state, digest);
+    let mut call = Overlay::new(state, digest).with_verdict(verdict);
     let (status, changes) = match calls::run(&mut call, sender, &tx.data.call) {
         Ok(()) => {
             let writes = call.into_writes();

@@ -243,7 +243,7 @@ fn certify_blob(
     if epoch >= blob.end_epoch() {
         return Err(ExecError::Expired(blob.end_epoch()));
     }
-    let body = certify::verify(o.system(), certificate, Threshold::Quorum, certify::BLOB_CERT)?;
+    let body = certify::verify(o.system(), certificate, Threshold::Quorum, certify::BLOB_CERT, o.verdict())?;
     let confirmed = certify::parse_confirmation(body)?;
     let expected_object = blob.deletable.then_some(id);
     if confirmed.blob_id != blob.blob_id || confirmed.deletable_object != expected_object {
@@ -398,7 +398,8 @@ fn extend_shared_blob(o: &mut Overlay<'_>, id: ObjectId, epochs: u32) -> Result<
 }
 
 fn invalidate(o: &mut Overlay<'_>, certificate: &CertificateArgs) -> Result<(), ExecError> {
-    let body = certify::verify(o.system(), certificate, Threshold::Validity, certify::INVALID_BLOB_ID)?;
+    let body =
+        certify::verify(o.system(), certificate, Threshold::Validity, certify::INVALID_BLOB_ID, o.verdict())?;
     let blob_id = certify::parse_invalid_blob(body)?;
     let epoch = o.system().epoch();
     o.mark_invalid(blob_id);

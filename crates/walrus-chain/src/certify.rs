@@ -20,13 +20,39 @@ pub(crate) enum Threshold {
     Validity,
 }
 
+/// Whether a certificate's aggregate signature verifies for the keys its bitmap names, computed
+/// ahead of execution (see [`crate::block::verify_block`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    keys: Vec<BlsPublicKey>,
+    valid: bool,
+}
+
+impl Verdict {
+    /// The verdict for `certificate` under `system`'s committee.
+    pub(crate) fn compute(system: &System, certificate: &CertificateArgs) -> Verdict {
+        let keys = signer_keys(system, certificate).unwrap_or_default();
+        let valid = !keys.is_empty()
+            && BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature).is_ok();
+        Verdict { keys, valid }
+    }
+}
+
+fn signer_keys(system: &System, certificate: &CertificateArgs) -> Option<Vec<BlsPublicKey>> {
+    let members = &system.committee.members;
+    let signers = bitmap_to_signers(&certificate.signers_bitmap, members.len())?;
+    Some(signers.iter().map(|&i| members[usize::from(i)].public_key).collect())
+}
+
 /// Checks the bitmap, the signers' weight and the aggregate signature against the current
-/// committee, and returns the message's body after checking its intent and epoch.
+/// committee, and returns the message's body after checking its intent and epoch. `verdict`,
+/// computed ahead, stands for the signature check when it was made for the same keys.
 pub(crate) fn verify<'a>(
     system: &System,
     certificate: &'a CertificateArgs,
     threshold: Threshold,
     expected_type: u8,
+    verdict: Option<&Verdict>,
 ) -> Result<&'a [u8], ExecError> {
     let members = &system.committee.members;
     let signers =
@@ -42,8 +68,13 @@ pub(crate) fn verify<'a>(
         return Err(ExecError::NotEnoughStake { weight, n_shards: system.params.n_shards });
     }
     let keys: Vec<BlsPublicKey> = signers.iter().map(|&i| members[usize::from(i)].public_key).collect();
-    BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature)
-        .map_err(|_| ExecError::SignatureVerification)?;
+    let valid = match verdict {
+        Some(verdict) if verdict.keys == keys => verdict.valid,
+        _ => BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature).is_ok(),
+    };
+    if !valid {
+        return Err(ExecError::SignatureVerification);
+    }
     let (epoch, body) = parse_header(&certificate.message, expected_type)?;
     if epoch != system.epoch() {
         return Err(ExecError::IncorrectEpoch { message: epoch, current: system.epoch() });

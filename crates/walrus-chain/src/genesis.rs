@@ -100,7 +100,7 @@ impl Genesis {
         let future = (0..self.params.max_epochs_ahead)
             .map(|i| EpochAccount { epoch: Epoch(i), used_capacity: 0, rewards: Frost::ZERO })
             .collect();
-        Ok(State {
+        let mut state = State {
             chain_id,
             height: 0,
             last_block: chain_id,
@@ -120,7 +120,13 @@ impl Genesis {
             invalid_blob_ids: Default::default(),
             total_supply,
             burned: Frost::ZERO,
-        })
+            records: Default::default(),
+            last_exec_height: 0,
+            recent_digests: BTreeMap::new(),
+        };
+        state.records = state.recompute_records();
+        state.remember_digest();
+        Ok(state)
     }
 
     /// The epoch-0 committee and its node records: node IDs derived from the chain ID, members

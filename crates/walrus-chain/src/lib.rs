@@ -13,7 +13,8 @@ pub mod admission;
 pub mod amount;
 pub mod block;
 mod calls;
-mod certify;
+pub mod certify;
+pub mod digest;
 pub mod epoch;
 pub mod error;
 pub mod events;
@@ -25,7 +26,8 @@ pub mod tx;
 
 pub use amount::Frost;
 pub use block::{
-    check_block, execute_block, precheck, Block, BlockEffects, BlockError, PrecheckError, TxEffects, TxStatus,
+    check_block, execute_block, execute_verified, precheck, verify_block, Block, BlockEffects, BlockError,
+    ExecCommitment, PrecheckError, TxEffects, TxStatus, Verified,
 };
 pub use error::ExecError;
 pub use events::{Event, EventCursor, EventEnvelope, EventId};

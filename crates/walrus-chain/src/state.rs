@@ -8,6 +8,8 @@ use walrus_core::keys::Address;
 use walrus_core::{BlobId, ObjectId};
 
 use crate::amount::Frost;
+use crate::certify::Verdict;
+use crate::digest::SetHash;
 use crate::error::ExecError;
 use crate::events::Event;
 use crate::objects::{Object, ObjectBody, Owner};
@@ -23,7 +25,11 @@ pub struct Account {
     pub nonce: u64,
 }
 
-/// Everything the chain knows. Ordered maps only, so that its BCS bytes (and digest) are a
+/// How many past state digests a state keeps, so a block may commit to a state up to this many
+/// heights old (the lagged commitment of [`crate::block::ExecCommitment`]).
+pub const EXEC_LAG_MAX: u64 = 32;
+
+/// Everything the chain knows. Ordered maps only, so that its BCS bytes (a snapshot) are a
 /// function of its contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -51,13 +57,77 @@ pub struct State {
     pub total_supply: Frost,
     /// WAL burned at epoch changes.
     pub burned: Frost,
+    /// The set hash of the accounts, objects and invalid blob IDs, kept in step by [`apply`].
+    pub records: SetHash,
+    /// The height of the state the last block committed to.
+    pub last_exec_height: u64,
+    /// The digests of the last [`EXEC_LAG_MAX`] states (this one's included), by height.
+    pub recent_digests: BTreeMap<u64, Digest>,
+}
+
+/// A record's element in [`State::records`]: a tag, the key, the value's BCS bytes.
+fn element(tag: u8, key: &[u8], value: &impl Serialize) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(key);
+    out.extend(bcs::to_bytes(value).expect("state records are plain BCS"));
+    out
+}
+
+fn account_element(address: &Address, account: &Account) -> Vec<u8> {
+    element(b'A', &address.0, account)
+}
+
+fn object_element(id: &ObjectId, object: &Object) -> Vec<u8> {
+    element(b'O', &id.0, object)
+}
+
+fn invalid_element(blob_id: &BlobId) -> Vec<u8> {
+    element(b'I', blob_id.as_bytes(), &())
 }
 
 impl State {
-    /// The state digest: Blake2b-256 over a domain tag and the state's BCS bytes.
+    /// The state digest: Blake2b-256 over a domain tag, the scalar fields, the system object and
+    /// the set hash of every account, object and invalid blob ID. It costs the size of the
+    /// system object, not of the state: the set hash moves with each write.
     pub fn digest(&self) -> Digest {
-        let bytes = bcs::to_bytes(self).expect("the state is plain BCS");
-        blake2b256_parts(&[b"walrus-chain/state/v1", &bytes])
+        let header = (
+            &self.chain_id,
+            self.height,
+            &self.last_block,
+            self.timestamp_ms,
+            self.total_supply,
+            self.burned,
+            self.last_exec_height,
+        );
+        let header = bcs::to_bytes(&header).expect("plain BCS");
+        let system = bcs::to_bytes(&self.system).expect("plain BCS");
+        blake2b256_parts(&[b"walrus-chain/state/v2", &header, &system, &self.records.to_bytes()])
+    }
+
+    /// The set hash of the records computed from scratch: equal to [`State::records`] in every
+    /// reachable state (a check for snapshots and tests; it costs the whole state).
+    pub fn recompute_records(&self) -> SetHash {
+        let mut set = SetHash::default();
+        for (address, account) in &self.accounts {
+            set.insert(&account_element(address, account));
+        }
+        for (id, object) in &self.objects {
+            set.insert(&object_element(id, object));
+        }
+        for blob_id in &self.invalid_blob_ids {
+            set.insert(&invalid_element(blob_id));
+        }
+        set
+    }
+
+    /// Records the digest of this state among the recent ones, forgetting the too old.
+    pub(crate) fn remember_digest(&mut self) -> Digest {
+        let digest = self.digest();
+        self.recent_digests.insert(self.height, digest);
+        while self.recent_digests.len() as u64 > EXEC_LAG_MAX {
+            self.recent_digests.pop_first();
+        }
+        digest
     }
 
     /// The account of `address` (empty if it never received anything).
@@ -117,6 +187,7 @@ pub(crate) struct Overlay<'a> {
     system: Option<System>,
     invalid: BTreeSet<BlobId>,
     pub(crate) events: Vec<Event>,
+    verdict: Option<&'a Verdict>,
 }
 
 /// What a committed call changed, for its effects.
@@ -137,7 +208,18 @@ impl<'a> Overlay<'a> {
             system: None,
             invalid: BTreeSet::new(),
             events: Vec::new(),
+            verdict: None,
         }
+    }
+
+    /// The overlay with the call's certificate verdict, computed ahead of execution.
+    pub(crate) fn with_verdict(mut self, verdict: Option<&'a Verdict>) -> Self {
+        self.verdict = verdict;
+        self
+    }
+
+    pub(crate) fn verdict(&self) -> Option<&'a Verdict> {
+        self.verdict
     }
 
     /// The block time.
@@ -243,20 +325,31 @@ pub(crate) struct Writes {
 
 /// Applies `writes` to `state`, keeping the blob-ID and owner indexes in step.
 pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
-    state.accounts.extend(writes.accounts);
+    for (address, account) in writes.accounts {
+        if let Some(old) = state.accounts.insert(address, account) {
+            state.records.remove(&account_element(&address, &old));
+        }
+        state.records.insert(&account_element(&address, &account));
+    }
     if let Some(system) = writes.system {
         state.system = system;
     }
-    state.invalid_blob_ids.extend(writes.invalid);
+    for blob_id in writes.invalid {
+        if state.invalid_blob_ids.insert(blob_id) {
+            state.records.insert(&invalid_element(&blob_id));
+        }
+    }
     let (mut created, mut deleted) = (Vec::new(), Vec::new());
     for (id, object) in writes.objects {
         let old = state.objects.remove(&id);
         if let Some(old) = &old {
             index(state, id, old, false);
+            state.records.remove(&object_element(&id, old));
         }
         match (&old, object) {
             (_, Some(object)) => {
                 index(state, id, &object, true);
+                state.records.insert(&object_element(&id, &object));
                 state.objects.insert(id, object);
                 if old.is_none() {
                     created.push(id);

@@ -178,6 +178,18 @@ pub enum Call {
     },
 }
 
+impl Call {
+    /// The certificate the call carries, if it is one that does.
+    pub fn certificate(&self) -> Option<&CertificateArgs> {
+        match self {
+            Call::CertifyBlob { certificate, .. } | Call::InvalidateBlobId { certificate } => {
+                Some(certificate)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The signed part of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionData {

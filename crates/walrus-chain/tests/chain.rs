@@ -76,12 +76,7 @@ impl Net {
     }
 
     fn block_at(&mut self, timestamp_ms: u64, transactions: Vec<SignedTransaction>) -> BlockEffects {
-        let block = Block {
-            height: self.state.height + 1,
-            parent: self.state.last_block,
-            timestamp_ms,
-            transactions,
-        };
+        let block = Block::next(&self.state, timestamp_ms, transactions);
         let effects = execute_block(&mut self.state, &block).expect("valid block");
         self.blocks.push(block);
         assert_eq!(self.state.circulating(), Ok(self.state.total_supply), "WAL is conserved");
@@ -499,6 +494,60 @@ fn replaying_the_blocks_gives_the_same_digests() {
     assert!(again.is_err(), "an executed height is refused");
 }
 
+#[test]
+fn a_block_commits_to_a_recent_state_of_this_replica() {
+    let mut net = Net::new();
+    net.ok(1, Call::Transfer { to: net.users[2].address(), amount: Frost(7) });
+    net.ok(1, Call::Transfer { to: net.users[2].address(), amount: Frost(8) });
+    let next = Block::next(&net.state, net.state.timestamp_ms, vec![]);
+    assert_eq!(next.exec.height, net.state.height);
+    // A commitment to an older state is allowed, not older than the parent's commitment.
+    let mut lagged = next.clone();
+    lagged.exec = net.blocks[1].exec;
+    check_block(&net.state, &lagged).expect("a lag of two blocks is allowed");
+    lagged.exec = net.blocks[0].exec;
+    assert!(matches!(check_block(&net.state, &lagged), Err(BlockError::ExecHeight { .. })));
+    // Another digest than this replica's is a divergence.
+    let mut diverged = next.clone();
+    diverged.exec.state_digest = [7; 32];
+    assert_eq!(check_block(&net.state, &diverged), Err(BlockError::ExecDigest(net.state.height)));
+    let mut future = next.clone();
+    future.exec.height += 1;
+    assert!(matches!(check_block(&net.state, &future), Err(BlockError::ExecHeight { .. })));
+    let mut version = next;
+    version.version = 2;
+    assert_eq!(check_block(&net.state, &version), Err(BlockError::Version(2)));
+}
+
+#[test]
+fn certificates_verified_ahead_give_the_same_effects() {
+    let mut net = Net::new();
+    let blob = net.register(0, b"ahead", true, 4);
+    let good = net.confirmation(&[0, 1], blob);
+    let mut bad = good.clone();
+    bad.message[7] ^= 1;
+    let nonce = net.state.account(&net.users[0].address()).nonce;
+    let txs = vec![
+        signed(&net, &net.users[0], nonce, Call::CertifyBlob { blob, certificate: bad }),
+        signed(&net, &net.users[0], nonce + 1, Call::CertifyBlob { blob, certificate: good }),
+    ];
+    let block = Block::next(&net.state, net.state.timestamp_ms, txs);
+    let mut ahead = net.state.clone();
+    let verified = verify_block(&ahead, &block);
+    let with = execute_verified(&mut ahead, &block, &verified).expect("valid");
+    // Verdicts computed under another committee (a signer with another node's key) are not used.
+    let mut forged = net.state.clone();
+    let signer = usize::from(net.member_index(0));
+    forged.system.committee.members[signer].public_key = *net.nodes[3].public();
+    let mut stale = net.state.clone();
+    let with_stale = execute_verified(&mut stale, &block, &verify_block(&forged, &block)).expect("valid");
+    let without = execute_block(&mut net.state, &block).expect("valid");
+    assert_eq!(with, without);
+    assert_eq!(with_stale, without);
+    assert_eq!(failure(&with.transactions[0]), "ESigVerification");
+    assert_eq!(with.transactions[1].status, TxStatus::Success);
+}
+
 /// One step of a random history.
 #[derive(Debug, Clone)]
 enum Op {
@@ -620,6 +669,8 @@ proptest::proptest! {
                 }
             }
             assert_eq!(by_owner, net.state.objects_by_owner);
+            // The incremental set hash is the one computed from scratch.
+            assert_eq!(net.state.records, net.state.recompute_records());
         }
     }
 }

@@ -508,3 +508,23 @@ async fn a_lying_peer_is_caught_by_verification_during_recovery() {
     liar_task.abort();
     net.stop().await;
 }
+
+/// Files a node lost behind its back (a disk fault, or a crash that a wrong order of deletion
+/// would have left) are never confirmed: the node answers MISSING_SLIVERS, takes the slivers
+/// again, and confirms once it holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_never_confirms_slivers_whose_files_are_gone() {
+    let net = Net::start(1, 9).await;
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob = encode_blob(params, &vec![9u8; 3000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    net.register(&blob, false).await;
+    net.upload_and_confirm(0, &blob).await;
+    let blob_dir = net.dir.node(0).join("db").join("slivers").join(hex_of(blob_id.as_bytes()));
+    std::fs::remove_dir_all(&blob_dir).expect("the blob's sliver files");
+    let (status, body) = net.get_json(0, &format!("/v1/blobs/{blob_id}/confirmation/permanent")).await;
+    assert_eq!((status, reason(&body)), (400, "MISSING_SLIVERS"), "{body}");
+    net.upload(0, &blob).await;
+    net.confirmation(0, &blob_id).await;
+    net.stop().await;
+}

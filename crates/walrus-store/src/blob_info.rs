@@ -136,7 +136,7 @@ fn known_object(
     if let Some(info) = pending.get(&key) {
         return Ok(Some(info.clone()));
     }
-    store.objects.get(key)?.map(|b| crate::decode("object info", &b)).transpose()
+    store.objects.get(key)?.map(|b| crate::decode_object(&b)).transpose()
 }
 
 /// Applies one event to the pending records (or, for invalidation, to `batch`).
@@ -186,6 +186,6 @@ pub(crate) fn apply(
 /// Writes the pending records into `batch`.
 pub(crate) fn flush(store: &NodeStore, pending: Pending, batch: &mut WriteBatch) {
     for (key, info) in pending {
-        batch.insert(&store.objects, key.as_slice(), encode(&info));
+        batch.insert(&store.objects, key.as_slice(), crate::encode_object(&info));
     }
 }

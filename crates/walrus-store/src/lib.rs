@@ -14,8 +14,8 @@
 //! | keyspace | key | value |
 //! |---|---|---|
 //! | `metadata` | blob ID | BCS `UnverifiedBlobMetadataWithId` |
-//! | `sliver_locations` | shard (u16 BE) · axis (0 primary, 1 secondary) · blob ID | file, offset, length and xxh3 of the BCS sliver |
-//! | `objects` | blob ID · object ID | BCS [`ObjectInfo`] |
+//! | `sliver_locations` | shard (u16 BE) · axis (0 primary, 1 secondary) · blob ID | version 1 · file, offset, length and xxh3 of the BCS sliver (28 bytes without the version: written before versions) |
+//! | `blob_objects` | blob ID · object ID | version 1 · BCS [`ObjectInfo`] (the unversioned `objects` keyspace is migrated on open) |
 //! | `invalid` | blob ID | BCS [`EventId`] of the invalidation |
 //! | `meta` | `event_cursor` | BCS `EventCursor` |
 
@@ -68,6 +68,25 @@ const EVENT_CURSOR_KEY: &[u8] = b"event_cursor";
 const LEGACY_SLIVERS: &str = "slivers";
 /// Sliver bytes migrated per batch (bounds the memory a migration takes).
 const MIGRATION_BATCH_BYTES: usize = 64 << 20;
+/// The keyspace that held object records without a version tag; migrated on open.
+const LEGACY_OBJECTS: &str = "objects";
+/// Object records migrated per batch.
+const MIGRATION_BATCH_RECORDS: usize = 10_000;
+/// The format version of an object record, its first byte.
+const OBJECT_RECORD_VERSION: u8 = 1;
+
+fn encode_object(info: &ObjectInfo) -> Vec<u8> {
+    let mut out = vec![OBJECT_RECORD_VERSION];
+    out.extend(encode(info));
+    out
+}
+
+fn decode_object(bytes: &[u8]) -> Result<ObjectInfo, StoreError> {
+    match bytes.split_first() {
+        Some((&OBJECT_RECORD_VERSION, rest)) => decode("object info", rest),
+        _ => Err(StoreError::Corrupt { what: "object info (unknown version)" }),
+    }
+}
 
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     bcs::from_bytes(bytes).map_err(|_| StoreError::Corrupt { what })
@@ -103,13 +122,40 @@ impl NodeStore {
             metadata: plain("metadata")?,
             slivers: plain("sliver_locations")?,
             files: SliverFiles::open(dir.join("slivers"))?,
-            objects: plain("objects")?,
+            objects: plain("blob_objects")?,
             invalid: plain("invalid")?,
             meta: plain("meta")?,
             db,
         };
         store.migrate_legacy_slivers()?;
+        store.migrate_legacy_objects()?;
         Ok(store)
+    }
+
+    /// Moves object records written without a version tag into `blob_objects`, tagged, a
+    /// bounded batch at a time (each batch atomic, so an interrupted migration resumes).
+    fn migrate_legacy_objects(&self) -> Result<(), StoreError> {
+        if !self.db.keyspace_exists(LEGACY_OBJECTS) {
+            return Ok(());
+        }
+        let legacy = self.db.keyspace(LEGACY_OBJECTS, KeyspaceCreateOptions::default)?;
+        loop {
+            let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+            let mut moved = 0;
+            for guard in legacy.iter().take(MIGRATION_BATCH_RECORDS) {
+                let (key, value) = guard.into_inner()?;
+                let info: ObjectInfo = decode("legacy object info", &value)?;
+                batch.insert(&self.objects, key.as_ref(), encode_object(&info));
+                batch.remove(&legacy, key.as_ref());
+                moved += 1;
+            }
+            if moved == 0 {
+                break;
+            }
+            batch.commit()?;
+        }
+        self.db.delete_keyspace(legacy)?;
+        Ok(())
     }
 
     /// Moves slivers from the keyspace that held their bytes (stores written before sliver
@@ -244,20 +290,31 @@ impl NodeStore {
         Ok(self.files.read(blob_id, location)?)
     }
 
-    /// Whether a sliver is stored.
+    /// Whether a sliver is stored: indexed, and its file on disk. A sliver whose file went
+    /// missing (lost by the disk, or removed by hand) counts as not stored, so that the node
+    /// takes it again and never confirms it.
     pub fn has_sliver(
         &self,
         shard: ShardIndex,
         axis: SliverType,
         blob_id: &BlobId,
     ) -> Result<bool, StoreError> {
-        Ok(self.slivers.contains_key(sliver_key(shard, axis, blob_id))?)
+        let Some(value) = self.slivers.get(sliver_key(shard, axis, blob_id))? else { return Ok(false) };
+        let location = Location::from_bytes(&value).ok_or(StoreError::Corrupt { what: "sliver location" })?;
+        Ok(self.files.holds(blob_id, location)?)
     }
 
     /// Deletes the metadata and the slivers of `blob_id` on `shards` (garbage collection).
     pub fn delete_blob_data(&self, blob_id: &BlobId, shards: &[ShardIndex]) -> Result<(), StoreError> {
-        // Durable before the files go: a crash in between leaves files without index entries
-        // (collected later), never index entries without their files.
+        self.unindex_blob_data(blob_id, shards)?;
+        self.files.remove_blob(blob_id)?;
+        Ok(())
+    }
+
+    /// The first half of [`NodeStore::delete_blob_data`]: the index entries go, durably, before
+    /// the files. A crash in between leaves files without index entries (removed when the blob
+    /// is collected again), never index entries without their files.
+    fn unindex_blob_data(&self, blob_id: &BlobId, shards: &[ShardIndex]) -> Result<(), StoreError> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         batch.remove(&self.metadata, blob_id.as_bytes().as_slice());
         for shard in shards {
@@ -266,7 +323,6 @@ impl NodeStore {
             }
         }
         batch.commit()?;
-        self.files.remove_blob(blob_id)?;
         Ok(())
     }
 
@@ -319,7 +375,7 @@ impl NodeStore {
     pub fn objects_of(&self, blob_id: &BlobId) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
         for guard in self.objects.prefix(blob_id.as_bytes()) {
-            out.push(decode("object info", &guard.value()?)?);
+            out.push(decode_object(&guard.value()?)?);
         }
         Ok(out)
     }
@@ -344,7 +400,7 @@ impl NodeStore {
         };
         let mut out: Vec<BlobId> = Vec::new();
         for guard in self.objects.range((start, std::ops::Bound::Unbounded)) {
-            let info: ObjectInfo = decode("object info", &guard.value()?)?;
+            let info = decode_object(&guard.value()?)?;
             let certified = info.certified_epoch.is_some() && info.is_live(current);
             if !certified || out.last() == Some(&info.blob_id) {
                 continue;
@@ -365,7 +421,7 @@ impl NodeStore {
         let mut out = Vec::new();
         let mut candidate: Option<(BlobId, bool)> = None;
         for guard in self.objects.iter() {
-            let info: ObjectInfo = decode("object info", &guard.value()?)?;
+            let info = decode_object(&guard.value()?)?;
             match &mut candidate {
                 Some((id, live)) if *id == info.blob_id => *live |= info.is_live(current),
                 _ => {
@@ -399,5 +455,80 @@ impl NodeStore {
         }
         batch.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_core::encode::encode_blob;
+    use walrus_core::sliver::VerifiedSliver;
+    use walrus_core::{EncodingParams, ShardIndex, SliverType};
+
+    use super::*;
+
+    /// A crash between garbage collection's index delete and its unlink leaves files nothing
+    /// points to: after a restart nothing of the blob counts as stored (so it is never
+    /// confirmed), the blob takes uploads again, and the next collection removes the files.
+    #[test]
+    fn a_crash_between_the_index_delete_and_the_unlink_loses_no_truth() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let params = EncodingParams::new(10).expect("params");
+        let blob = encode_blob(params, b"collected, then a crash").expect("encodable");
+        let blob_id = *blob.metadata().blob_id();
+        let shards = [ShardIndex(1), ShardIndex(6)];
+        let owned: Vec<(ShardIndex, VerifiedSliver)> = shards
+            .iter()
+            .flat_map(|&shard| {
+                let (primary, secondary) = blob.sliver_pair(blob_id.pair_for_shard(shard, 10));
+                [(shard, primary), (shard, secondary)]
+            })
+            .collect();
+        let slivers: Vec<(ShardIndex, &VerifiedSliver)> = owned.iter().map(|(s, v)| (*s, v)).collect();
+        let store = NodeStore::open(tmp.path()).expect("open");
+        store.put_metadata(blob.metadata()).expect("metadata");
+        store.put_slivers(&blob_id, &slivers).expect("slivers");
+        store.unindex_blob_data(&blob_id, &shards).expect("index delete");
+        drop(store); // the crash: the files stay
+        let blob_dir = tmp
+            .path()
+            .join("slivers")
+            .join(blob_id.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+        assert!(blob_dir.exists(), "the files outlive the index");
+
+        let store = NodeStore::open(tmp.path()).expect("reopen");
+        for &shard in &shards {
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                assert!(!store.has_sliver(shard, axis, &blob_id).expect("read"), "nothing counts as stored");
+            }
+        }
+        assert!(store.metadata(&blob_id).expect("read").is_none());
+        // Taken again, and readable.
+        store.put_metadata(blob.metadata()).expect("metadata");
+        store.put_slivers(&blob_id, &slivers).expect("slivers");
+        let (shard, sliver) = &slivers[0];
+        assert_eq!(store.sliver_bcs(*shard, sliver.axis(), &blob_id).expect("read"), Some(sliver.to_bcs()));
+        // Collected for good: index and files.
+        store.delete_blob_data(&blob_id, &shards).expect("collect");
+        assert!(!blob_dir.exists());
+    }
+
+    /// A sliver whose file is gone counts as not stored, whatever the index says.
+    #[test]
+    fn an_indexed_sliver_without_its_file_is_not_stored() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let params = EncodingParams::new(10).expect("params");
+        let blob = encode_blob(params, b"a file lost by the disk").expect("encodable");
+        let blob_id = *blob.metadata().blob_id();
+        let (primary, _) = blob.sliver_pair(blob_id.pair_for_shard(ShardIndex(2), 10));
+        let store = NodeStore::open(tmp.path()).expect("open");
+        store.put_slivers(&blob_id, &[(ShardIndex(2), &primary)]).expect("slivers");
+        assert!(store.has_sliver(ShardIndex(2), SliverType::Primary, &blob_id).expect("read"));
+        std::fs::remove_dir_all(
+            tmp.path()
+                .join("slivers")
+                .join(blob_id.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        )
+        .expect("lose it");
+        assert!(!store.has_sliver(ShardIndex(2), SliverType::Primary, &blob_id).expect("read"));
     }
 }

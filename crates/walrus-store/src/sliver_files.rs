@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use walrus_core::BlobId;
 
-/// Where a sliver's bytes are: the database's value for a sliver key (28 bytes, little endian).
+/// Where a sliver's bytes are: the database's value for a sliver key, a version byte (1) and 28
+/// bytes, little endian. Values of 28 bytes without the version were written before versions
+/// and are read as version 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Location {
     pub(crate) file: u64,
@@ -28,21 +30,25 @@ pub(crate) struct Location {
 }
 
 impl Location {
-    pub(crate) const LEN: usize = 28;
+    pub(crate) const VERSION: u8 = 1;
+    pub(crate) const LEN: usize = 29;
 
     pub(crate) fn to_bytes(self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        out[..8].copy_from_slice(&self.file.to_le_bytes());
-        out[8..16].copy_from_slice(&self.offset.to_le_bytes());
-        out[16..20].copy_from_slice(&self.len.to_le_bytes());
-        out[20..].copy_from_slice(&self.checksum.to_le_bytes());
+        out[0] = Self::VERSION;
+        out[1..9].copy_from_slice(&self.file.to_le_bytes());
+        out[9..17].copy_from_slice(&self.offset.to_le_bytes());
+        out[17..21].copy_from_slice(&self.len.to_le_bytes());
+        out[21..].copy_from_slice(&self.checksum.to_le_bytes());
         out
     }
 
     pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Location> {
-        if bytes.len() != Self::LEN {
-            return None;
-        }
+        let bytes = match bytes {
+            [Self::VERSION, rest @ ..] if rest.len() == Self::LEN - 1 => rest,
+            unversioned if unversioned.len() == Self::LEN - 1 => unversioned,
+            _ => return None,
+        };
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         Some(Location {
             file: u64_at(0),
@@ -156,6 +162,16 @@ impl SliverFiles {
 
     /// The bytes at `location`, or `None` if the file is gone (its blob was collected).
     /// Errors with `InvalidData` if they do not match their checksum.
+    /// Whether the file of `location` is there and long enough to hold it (its bytes are
+    /// checked when read).
+    pub(crate) fn holds(&self, blob_id: &BlobId, location: Location) -> io::Result<bool> {
+        match fs::metadata(self.file_path(blob_id, location.file)) {
+            Ok(meta) => Ok(meta.len() >= location.offset.saturating_add(u64::from(location.len))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) fn read(&self, blob_id: &BlobId, location: Location) -> io::Result<Option<Vec<u8>>> {
         let file = match File::open(self.file_path(blob_id, location.file)) {
             Ok(file) => file,
@@ -189,6 +205,10 @@ mod tests {
             Location { file: u64::MAX - 3, offset: 1 << 40, len: 77, checksum: 0x0123_4567_89ab_cdef };
         assert_eq!(Location::from_bytes(&location.to_bytes()), Some(location));
         assert_eq!(Location::from_bytes(&[0; 27]), None);
+        assert_eq!(Location::from_bytes(&location.to_bytes()[1..]), Some(location), "unversioned");
+        let mut other = location.to_bytes();
+        other[0] = 2;
+        assert_eq!(Location::from_bytes(&other), None, "an unknown version");
     }
 
     #[test]

@@ -148,6 +148,36 @@ fn slivers_of_the_old_layout_move_to_files_when_the_store_opens() {
     assert!(!db.keyspace_exists("slivers"), "the old keyspace is gone");
 }
 
+#[test]
+fn object_records_without_a_version_are_tagged_when_the_store_opens() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let blob_id = BlobId([3; 32]);
+    let info = walrus_store::ObjectInfo {
+        blob_id,
+        object_id: ObjectId([4; 32]),
+        end_epoch: Epoch(9),
+        deletable: true,
+        certified_epoch: Some(Epoch(2)),
+        deleted: false,
+        registered_event: walrus_store::EventId { tx_digest: "5".into(), event_seq: "0".into() },
+        certified_event: None,
+    };
+    {
+        // The old layout: untagged BCS records in the `objects` keyspace.
+        let db = fjall::Database::builder(tmp.path()).open().expect("db");
+        let legacy = db.keyspace("objects", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+        let mut key = blob_id.as_bytes().to_vec();
+        key.extend_from_slice(&info.object_id.0);
+        legacy.insert(key, bcs::to_bytes(&info).expect("encodes")).expect("insert");
+        db.persist(fjall::PersistMode::SyncAll).expect("persist");
+    }
+    let store = NodeStore::open(tmp.path()).expect("open migrates");
+    assert_eq!(store.objects_of(&blob_id).expect("read"), vec![info]);
+    drop(store);
+    let db = fjall::Database::builder(tmp.path()).open().expect("db");
+    assert!(!db.keyspace_exists("objects"), "the old keyspace is gone");
+}
+
 struct Events {
     height: u64,
     list: Vec<EventEnvelope>,
