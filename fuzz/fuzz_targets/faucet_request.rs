@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use walrus_chain_node::rpc::FaucetRequest;
+use walrus_chain_client::wire::FaucetRequest;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = serde_json::from_slice::<FaucetRequest>(data) else { return };

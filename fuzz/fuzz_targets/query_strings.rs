@@ -15,7 +15,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use walrus_chain::TxDigest;
-use walrus_chain_node::rpc::{format_cursor, parse_cursor};
+use walrus_chain_client::wire::{format_cursor, parse_cursor};
 use walrus_core::ids::parse_hex32;
 use walrus_core::keys::{Address, BlsPublicKey};
 use walrus_core::{

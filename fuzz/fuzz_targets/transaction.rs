@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use walrus_chain::{SignedTransaction, TxDigest};
-use walrus_chain_node::rpc::TX_BYTES_MAX;
+use walrus_chain_client::wire::TX_BYTES_MAX;
 use walrus_core::messages::{bitmap_to_signers, signers_to_bitmap};
 
 fuzz_target!(|data: &[u8]| {

@@ -4,11 +4,10 @@
 //! the [`sequencer::Orderer`] trait, where a replicated BFT orderer can take its place) cuts
 //! blocks from a bounded mempool; the [`chain::Chain`] persists each block durably before it
 //! runs it and answers waiting clients after; [`store::FjallBlockStore`] keeps the blocks, and
-//! the effects and events as caches rebuilt by replay; [`rpc`] serves it all over HTTP and
-//! [`client::ChainClient`] talks to it.
+//! the effects and events as caches rebuilt by replay; [`rpc`] serves it all over HTTP, and
+//! `walrus_chain_client::ChainClient` (a crate below this one) talks to it.
 
 pub mod chain;
-pub mod client;
 pub mod faucet;
 pub mod init;
 pub mod node;
@@ -17,5 +16,4 @@ pub mod sequencer;
 pub mod store;
 
 pub use chain::Chain;
-pub use client::{ChainClient, ClientError};
 pub use node::{start, NodeConfig, RunningNode};

@@ -14,12 +14,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use walrus_chain::objects::Object;
-use walrus_chain::state::Account;
-use walrus_chain::system::{Committee, System};
-use walrus_chain::{EventCursor, EventEnvelope, SignedTransaction, TxDigest, TxEffects};
-use walrus_core::hash::Digest;
+use serde::Deserialize;
+use walrus_chain::system::Committee;
+use walrus_chain::{SignedTransaction, TxDigest};
+use walrus_chain_client::wire::{
+    format_cursor, parse_cursor, AccountView, BlobView, ErrorBody, ErrorDetail, EventPage, ExecutedTx,
+    FaucetRequest, Health, ObjectView, OwnedObjectsPage, SystemView, EVENTS_PAGE_MAX, OWNED_OBJECTS_PAGE_MAX,
+    TX_BYTES_MAX, WAIT_MAX,
+};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, ObjectId};
 
@@ -29,16 +31,8 @@ use crate::sequencer::{Orderer, SubmitError};
 use crate::store::{tx_effects, StoreError};
 use walrus_chain::admission::AdmissionError;
 
-/// Largest transaction, in BCS bytes.
-pub const TX_BYTES_MAX: usize = 128 * 1024;
 /// Default wait for a submitted transaction's effects.
 pub const SUBMIT_WAIT_DEFAULT: Duration = Duration::from_secs(10);
-/// Longest wait a request may ask for (submit or events).
-pub const WAIT_MAX: Duration = Duration::from_secs(60);
-/// Most events in one page.
-pub const EVENTS_PAGE_MAX: usize = 1_000;
-/// Most objects in one page of an owner's objects.
-pub const OWNED_OBJECTS_PAGE_MAX: usize = 1_000;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -57,22 +51,6 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     reason: String,
-}
-
-/// The JSON body of every error.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// An error's code and reason.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorDetail {
-    /// Stable, for programs.
-    pub code: String,
-    /// For people.
-    pub reason: String,
 }
 
 impl ApiError {
@@ -171,15 +149,6 @@ fn wait_of(wait_ms: Option<u64>, default: Duration) -> Duration {
     wait_ms.map_or(default, Duration::from_millis).min(WAIT_MAX)
 }
 
-/// A transaction's effects and the block that ran it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExecutedTx {
-    /// The block height.
-    pub height: u64,
-    /// What it did.
-    pub effects: TxEffects,
-}
-
 async fn submit(
     State(rpc): State<Rpc>,
     Query(query): Query<WaitQuery>,
@@ -248,39 +217,10 @@ async fn transaction(
     Ok(Json(ExecutedTx { height, effects }))
 }
 
-/// An account as the RPC shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountView {
-    /// The address.
-    pub address: Address,
-    /// Balance and next nonce.
-    #[serde(flatten)]
-    pub account: Account,
-}
-
 async fn account(State(rpc): State<Rpc>, Path(address): Path<String>) -> Result<Json<AccountView>, ApiError> {
     let address: Address = parse("address", &address)?;
     let account = rpc.chain.state().account(&address);
     Ok(Json(AccountView { address, account }))
-}
-
-/// An object with its ID.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ObjectView {
-    /// The ID.
-    pub id: ObjectId,
-    /// Owner and contents.
-    #[serde(flatten)]
-    pub object: Object,
-}
-
-/// A page of an owner's objects, in ID order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OwnedObjectsPage {
-    /// The objects.
-    pub objects: Vec<ObjectView>,
-    /// Where the next page starts (`?after=`), if there may be more.
-    pub next_cursor: Option<ObjectId>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,23 +257,6 @@ async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<O
     Ok(Json(ObjectView { id, object }))
 }
 
-/// The system state with the chain's clock.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SystemView {
-    /// Last block height.
-    pub height: u64,
-    /// Last block time (ms).
-    pub timestamp_ms: u64,
-    /// When the next epoch step (parameter selection or epoch change) is due (ms).
-    pub next_epoch_step_ms: Option<u64>,
-    /// WAL in existence (FROST).
-    pub total_supply: u64,
-    /// WAL burned so far (FROST).
-    pub burned: u64,
-    /// Parameters, committee, per-epoch accounts.
-    pub system: System,
-}
-
 async fn system(State(rpc): State<Rpc>) -> Json<SystemView> {
     let state = rpc.chain.state();
     Json(SystemView {
@@ -348,20 +271,6 @@ async fn system(State(rpc): State<Rpc>) -> Json<SystemView> {
 
 async fn committee(State(rpc): State<Rpc>) -> Json<Committee> {
     Json(rpc.chain.state().system.committee.clone())
-}
-
-/// The blob objects of one blob ID.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BlobView {
-    /// The blob ID.
-    pub blob_id: BlobId,
-    /// Marked invalid by a certificate.
-    pub invalid: bool,
-    /// The event that marked it invalid (absent from hosts that predate it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invalidation: Option<EventEnvelope>,
-    /// Its blob objects (several accounts may register the same blob).
-    pub objects: Vec<ObjectView>,
 }
 
 async fn blob(State(rpc): State<Rpc>, Path(blob_id): Path<String>) -> Result<Json<BlobView>, ApiError> {
@@ -382,26 +291,6 @@ struct EventsQuery {
     after: Option<String>,
     limit: Option<usize>,
     wait_ms: Option<u64>,
-}
-
-/// A page of events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EventPage {
-    /// Events after the requested cursor, in order.
-    pub events: Vec<EventEnvelope>,
-    /// The cursor to ask from next (`height:index`); `None` if there were none at all.
-    pub next_cursor: Option<String>,
-}
-
-/// Parses `height:index`.
-pub fn parse_cursor(text: &str) -> Option<EventCursor> {
-    let (height, index) = text.split_once(':')?;
-    Some(EventCursor { height: height.parse().ok()?, index: index.parse().ok()? })
-}
-
-/// Formats a cursor as `height:index`.
-pub fn format_cursor(cursor: EventCursor) -> String {
-    format!("{}:{}", cursor.height, cursor.index)
 }
 
 async fn events(
@@ -429,29 +318,6 @@ async fn events(
     }
 }
 
-/// Liveness and the chain's head.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Health {
-    /// Always `ok` when the node answers.
-    pub status: String,
-    /// The chain ID (genesis digest).
-    #[serde(with = "walrus_core::hash::hex_digest")]
-    pub chain_id: Digest,
-    /// Last block height.
-    pub height: u64,
-    /// Last block time (ms).
-    pub timestamp_ms: u64,
-    /// Current epoch.
-    pub epoch: u32,
-    /// State digest after the last block.
-    #[serde(with = "walrus_core::hash::hex_digest")]
-    pub state_digest: Digest,
-    /// The minimum transaction fee in FROST.
-    pub min_fee: u64,
-    /// Whether `/v1/faucet` works here.
-    pub faucet: bool,
-}
-
 async fn health(State(rpc): State<Rpc>) -> Json<Health> {
     let (_, state_digest) = *rpc.chain.head().borrow();
     let state = rpc.chain.state();
@@ -465,15 +331,6 @@ async fn health(State(rpc): State<Rpc>) -> Json<Health> {
         min_fee: state.system.params.min_fee.0,
         faucet: rpc.faucet.is_some(),
     })
-}
-
-/// A faucet request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FaucetRequest {
-    /// Who gets the WAL.
-    pub address: Address,
-    /// How much, in FROST.
-    pub amount: u64,
 }
 
 async fn faucet(

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::{Call, Event, Frost, TransactionData, TxStatus};
-use walrus_chain_node::client::check_success;
+use walrus_chain_client::{check_success, ChainClient};
 use walrus_chain_node::init::{init_dir, read_bls, ChainDir, InitSpec};
-use walrus_chain_node::{start, ChainClient, NodeConfig, RunningNode};
+use walrus_chain_node::{start, NodeConfig, RunningNode};
 use walrus_core::encode::compute_metadata;
 use walrus_core::keys::{BlsSignature, Ed25519KeyPair};
 use walrus_core::messages::{signers_to_bitmap, BlobPersistenceType, ProtocolMessage, StorageConfirmation};
@@ -114,7 +114,7 @@ async fn transfers_reads_events_and_restart() {
     let mut after = String::new();
     loop {
         let url = format!("{}/v1/accounts/{}/objects?limit=1{after}", client.base(), alice.address());
-        let page: walrus_chain_node::rpc::OwnedObjectsPage =
+        let page: walrus_chain_client::wire::OwnedObjectsPage =
             reqwest::get(url).await.expect("answer").json().await.expect("page");
         assert!(page.objects.len() <= 1);
         paged.extend(page.objects.iter().map(|o| o.id));
@@ -226,7 +226,7 @@ async fn bad_requests_get_clear_errors() {
     let (status, body) = raw_post(&client, tx(5_000, 1_000).sign(&alice).to_bcs()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("NonceTooFarAhead")));
 
-    let (status, body) = raw_post(&client, vec![0; walrus_chain_node::rpc::TX_BYTES_MAX + 1]).await;
+    let (status, body) = raw_post(&client, vec![0; walrus_chain_client::wire::TX_BYTES_MAX + 1]).await;
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("TransactionTooLarge")));
 
     for (path, code) in [

@@ -267,7 +267,7 @@ pub struct StatusArgs {
 pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
     let network = args.account.resolve(global)?;
-    let chain = walrus_chain_node::ChainClient::new(&network.chain_url);
+    let chain = walrus_chain_client::ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let blob_id = match (&args.blob_id, &args.file) {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::wal;
-use walrus_chain_node::ChainClient;
 use walrus_core::EncodingParams;
 
 use crate::wallet::{print, Account};

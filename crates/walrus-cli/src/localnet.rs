@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::{random_seed, read_ed25519, write_secret, ChainDir};
-use walrus_chain_node::ChainClient;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_sdk::{Client, StoreOptions};
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use walrus_chain::amount::FROST_PER_WAL;
 use walrus_chain::{Call, Frost};
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::{random_seed, read_ed25519, wal, write_secret};
-use walrus_chain_node::ChainClient;
 use walrus_core::keys::{Address, Ed25519KeyPair};
 
 use crate::config::{default_wallet, ClientConfig, DEFAULT_CHAIN_URL};

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use walrus_chain::{Call, Frost, TransactionData, TxDigest, TxStatus};
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::read_ed25519;
-use walrus_chain_node::ChainClient;
 use walrus_core::keys::Ed25519KeyPair;
 
 const WALRUS: &str = env!("CARGO_BIN_EXE_walrus");

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use walrus_chain::Call;
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::read_ed25519;
-use walrus_chain_node::ChainClient;
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::{EncodingParams, SliverPairIndex};

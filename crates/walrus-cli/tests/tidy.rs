@@ -9,6 +9,8 @@ const LAYERS: &[&str] = &[
     "walrus-blake2b",
     "walrus-core",
     "walrus-chain",
+    "walrus-chain-client",
+    "walrus-node-client",
     "walrus-http",
     "walrus-chain-node",
     "walrus-store",
@@ -17,6 +19,17 @@ const LAYERS: &[&str] = &[
     "walrus-gateway",
     "walrus-cli",
 ];
+/// What a crate must never link, even through other crates (normal dependencies, checked with
+/// `cargo tree`): clients link no server, store or sequencer; the gateway serves HTTP but
+/// links no node, chain host or database.
+const NEVER_LINKED: &[(&str, &[&str])] = &[
+    ("walrus-chain-client", CLIENT_NEVER_LINKS),
+    ("walrus-node-client", CLIENT_NEVER_LINKS),
+    ("walrus-sdk", CLIENT_NEVER_LINKS),
+    ("walrus-gateway", &["fjall", "walrus-chain-node", "walrus-store", "walrus-node"]),
+];
+const CLIENT_NEVER_LINKS: &[&str] =
+    &["axum", "fjall", "walrus-http", "walrus-chain-node", "walrus-store", "walrus-node"];
 /// Crates that may only ever be dev-dependencies.
 const DEV_ONLY: &[&str] = &["walrus-testkit"];
 /// Crates whose library code must be deterministic and free of I/O.
@@ -99,6 +112,10 @@ fn files_stay_short_and_free_of_stubs() {
         if file.components().any(|c| c.as_os_str() == "src") {
             for stub in ["todo!(", "unimplemented!("] {
                 assert!(!text.contains(stub), "{} contains {stub}", file.display());
+            }
+            // Decisions on a node's refusal use `walrus_node_client::Reason`, never its text.
+            for compare in ["reason == \"", "reason() == Some(\""] {
+                assert!(!text.contains(compare), "{} compares a reason string: {compare}", file.display());
             }
         }
     }
@@ -183,6 +200,28 @@ fn unsafe_code_stays_in_its_one_crate() {
                 let excepted = UNSAFE_EXCEPTIONS.iter().any(|(path, _)| file.ends_with(path));
                 assert!(name == UNSAFE_ALLOWED || excepted, "{} allows unsafe code", file.display());
             }
+        }
+    }
+}
+
+#[test]
+fn clients_and_the_gateway_link_no_server() {
+    for (krate, forbidden) in NEVER_LINKED {
+        let output = std::process::Command::new(env!("CARGO"))
+            .current_dir(workspace_root())
+            .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", krate])
+            .output()
+            .expect("cargo tree runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "cargo tree -p {krate}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let linked: Vec<&str> = text.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        assert!(linked.contains(krate), "cargo tree -p {krate} printed no tree: {text}");
+        for name in linked {
+            assert!(!forbidden.contains(&name), "{krate} links {name} (see NEVER_LINKED)");
         }
     }
 }

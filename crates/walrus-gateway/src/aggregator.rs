@@ -66,7 +66,7 @@ pub(crate) async fn by_object_id(
         .map_err(|e| GatewayError::bad("INVALID_OBJECT_ID", format!("{id:?} is not an object ID: {e}")))?;
     let check = query.check()?;
     let object = gateway.reader.chain().object(&object_id).await.map_err(|e| match e {
-        walrus_chain_node::ClientError::Api { status: 404, .. } => {
+        walrus_chain_client::ClientError::Api { status: 404, .. } => {
             GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", format!("no object {object_id}"))
         }
         other => unavailable(other),

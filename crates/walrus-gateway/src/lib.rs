@@ -330,7 +330,12 @@ where
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let mut body = walrus_node::api::error_body(self.status, self.reason, &self.message, self.domain);
+        let mut body = walrus_node_client::envelope::error_body(
+            self.status.as_u16(),
+            self.reason,
+            &self.message,
+            self.domain,
+        );
         if let Some(name) = self.status_name {
             body["error"]["status"] = name.into();
         }

@@ -22,6 +22,8 @@ use walrus_core::messages::{BlobPersistenceType, ProtocolMessage, SignedMessage,
 use walrus_core::metadata::{BlobMetadata, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::sliver::UnverifiedSliver;
 use walrus_core::{BlobId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_node_client::envelope::error_body;
+use walrus_node_client::Reason;
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
@@ -35,68 +37,32 @@ use walrus_core::recovery::{
 #[derive(Debug)]
 pub struct ApiError {
     pub(crate) status: StatusCode,
-    pub(crate) reason: &'static str,
+    pub(crate) reason: Reason,
     pub(crate) message: String,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl ToString) -> Self {
+    pub(crate) fn new(status: StatusCode, reason: Reason, message: impl ToString) -> Self {
         ApiError { status, reason, message: message.to_string() }
     }
 
-    pub(crate) fn bad(reason: &'static str, message: impl ToString) -> Self {
+    pub(crate) fn bad(reason: Reason, message: impl ToString) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
     }
 
-    fn not_found(reason: &'static str, message: impl ToString) -> Self {
+    fn not_found(reason: Reason, message: impl ToString) -> Self {
         Self::new(StatusCode::NOT_FOUND, reason, message)
     }
 
     pub(crate) fn internal(message: impl ToString) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, Reason::Internal, message)
     }
-}
-
-/// The AIP-193 status name of an HTTP status.
-fn status_name(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "INVALID_ARGUMENT",
-        404 => "NOT_FOUND",
-        409 => "ALREADY_EXISTS",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        413 => "OUT_OF_RANGE",
-        416 => "OUT_OF_RANGE",
-        405 => "UNIMPLEMENTED",
-        429 => "RESOURCE_EXHAUSTED",
-        504 => "DEADLINE_EXCEEDED",
-        451 => "UNAVAILABLE_FOR_LEGAL_REASONS",
-        503 => "UNAVAILABLE",
-        _ => "INTERNAL",
-    }
-}
-
-/// The reference's error body (AIP-193 with one `ErrorInfo`), shared with the gateway, which
-/// answers with the domain `daemon.walrus.space`.
-pub fn error_body(status: StatusCode, reason: &str, message: &str, domain: &str) -> serde_json::Value {
-    json!({
-        "error": {
-            "code": status.as_u16(),
-            "status": status_name(status),
-            "message": message,
-            "details": [{
-                "@type": "ErrorInfo",
-                "reason": reason,
-                "domain": domain,
-                "metadata": {},
-            }],
-        }
-    })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = error_body(self.status, self.reason, &self.message, "storage.walrus.space");
+        let body =
+            error_body(self.status.as_u16(), self.reason.as_str(), &self.message, "storage.walrus.space");
         (self.status, Json(body)).into_response()
     }
 }
@@ -125,17 +91,19 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 pub(crate) fn blob_id(text: &str) -> Result<BlobId, ApiError> {
-    text.parse().map_err(|_| ApiError::bad("INVALID_BLOB_ID", format!("{text:?} is not a blob ID")))
+    text.parse().map_err(|_| ApiError::bad(Reason::InvalidBlobId, format!("{text:?} is not a blob ID")))
 }
 
 fn axis(text: &str) -> Result<SliverType, ApiError> {
-    text.parse().map_err(|_| ApiError::bad("INVALID_SLIVER_TYPE", "the sliver type is primary or secondary"))
+    text.parse()
+        .map_err(|_| ApiError::bad(Reason::InvalidSliverType, "the sliver type is primary or secondary"))
 }
 
 pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         let status = e.status();
-        let reason = if status == StatusCode::PAYLOAD_TOO_LARGE { "BODY_TOO_LARGE" } else { "INVALID_BODY" };
+        let reason =
+            if status == StatusCode::PAYLOAD_TOO_LARGE { Reason::BodyTooLarge } else { Reason::InvalidBody };
         ApiError::new(status, reason, e.body_text())
     })
 }
@@ -160,7 +128,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such endpoint") })
+        .fallback(|| async { ApiError::not_found(Reason::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             refusal as walrus_http::RenderRefusal,
             walrus_http::json_rejections,
@@ -172,9 +140,9 @@ pub fn router(node: Arc<Node>) -> Router {
 /// axum's own refusals (a query or path that does not parse, a wrong method) as error JSON.
 fn refusal(status: StatusCode, message: String) -> Response {
     let reason = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
-        _ => "INVALID_REQUEST",
+        StatusCode::METHOD_NOT_ALLOWED => Reason::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Reason::BodyTooLarge,
+        _ => Reason::InvalidRequest,
     };
     ApiError::new(status, reason, message).into_response()
 }
@@ -183,11 +151,12 @@ fn refusal(status: StatusCode, message: String) -> Response {
 pub(crate) fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobStatus, ApiError> {
     let epoch = node.view().epoch;
     match node.store.blob_status(blob_id, epoch)? {
-        BlobStatus::Nonexistent => {
-            Err(ApiError::bad("NOT_REGISTERED", format!("blob {blob_id} is not registered or has expired")))
-        }
+        BlobStatus::Nonexistent => Err(ApiError::bad(
+            Reason::NotRegistered,
+            format!("blob {blob_id} is not registered or has expired"),
+        )),
         BlobStatus::Invalid { .. } => {
-            Err(ApiError::bad("INVALID_BLOB", format!("blob {blob_id} is marked invalid")))
+            Err(ApiError::bad(Reason::InvalidBlob, format!("blob {blob_id} is marked invalid")))
         }
         status => Ok(status),
     }
@@ -196,7 +165,7 @@ pub(crate) fn require_registered(node: &Node, blob_id: &BlobId) -> Result<BlobSt
 pub(crate) fn stored_metadata(node: &Node, blob_id: &BlobId) -> Result<VerifiedBlobMetadataWithId, ApiError> {
     let stored = node.store.metadata(blob_id)?;
     let stored =
-        stored.ok_or_else(|| ApiError::not_found("METADATA_NOT_FOUND", "no metadata for this blob"))?;
+        stored.ok_or_else(|| ApiError::not_found(Reason::MetadataNotFound, "no metadata for this blob"))?;
     stored.verify(node.view().params).map_err(|e| {
         tracing::error!("stored metadata of {blob_id} fails verification: {e}");
         ApiError::internal("stored metadata is corrupt")
@@ -215,15 +184,15 @@ struct PendingQuery {
 fn should_buffer(node: &Node, blob_id: &BlobId, pending: bool) -> Result<bool, ApiError> {
     match require_registered(node, blob_id) {
         Ok(_) => Ok(false),
-        Err(e) if pending && e.reason == "NOT_REGISTERED" => Ok(true),
+        Err(e) if pending && e.reason == Reason::NotRegistered => Ok(true),
         Err(e) => Err(e),
     }
 }
 
 fn pending_error(e: PendingError) -> ApiError {
     match e {
-        PendingError::Saturated => ApiError::bad("CACHE_SATURATED", e),
-        PendingError::TooLarge => ApiError::bad("SLIVER_TOO_LARGE", e),
+        PendingError::Saturated => ApiError::bad(Reason::CacheSaturated, e),
+        PendingError::TooLarge => ApiError::bad(Reason::SliverTooLarge, e),
     }
 }
 
@@ -245,13 +214,13 @@ async fn put_metadata(
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
     let metadata: BlobMetadata = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_METADATA", format!("not BCS BlobMetadata: {e}")))?;
+        .map_err(|e| ApiError::bad(Reason::InvalidMetadata, format!("not BCS BlobMetadata: {e}")))?;
     blocking(move || {
         let buffer = should_buffer(&node, &blob_id, query.pending)?;
         let params = node.view().params;
         let verified = UnverifiedBlobMetadataWithId::new(blob_id, metadata)
             .verify(params)
-            .map_err(|e| ApiError::bad("INVALID_METADATA", e))?;
+            .map_err(|e| ApiError::bad(Reason::InvalidMetadata, e))?;
         if buffer {
             node.pending.put_metadata(verified).map_err(pending_error)?;
             flush_if_registered(&node, &blob_id)?;
@@ -274,7 +243,7 @@ async fn get_metadata(State(node): State<Arc<Node>>, Path(id): Path<String>) -> 
     let blob_id = blob_id(&id)?;
     blocking(move || {
         require_registered(&node, &blob_id).map_err(|_| {
-            ApiError::not_found("METADATA_NOT_FOUND", format!("blob {blob_id} is not registered"))
+            ApiError::not_found(Reason::MetadataNotFound, format!("blob {blob_id} is not registered"))
         })?;
         Ok(bcs_response(stored_metadata(&node, &blob_id)?.to_bcs()))
     })
@@ -301,9 +270,9 @@ async fn metadata_status(
 
 /// The shard that holds pair `pair` of `blob_id`, checked to be this node's.
 fn own_shard(node: &Node, blob_id: &BlobId, pair: &str) -> Result<(SliverPairIndex, ShardIndex), ApiError> {
-    let pair = pair
-        .parse::<u16>()
-        .map_err(|_| ApiError::bad("INVALID_SLIVER_PAIR", format!("{pair:?} is not a sliver pair index")))?;
+    let pair = pair.parse::<u16>().map_err(|_| {
+        ApiError::bad(Reason::InvalidSliverPair, format!("{pair:?} is not a sliver pair index"))
+    })?;
     own_shard_of(node, blob_id, SliverPairIndex(pair))
 }
 
@@ -316,11 +285,14 @@ pub(crate) fn own_shard_of(
     let view = node.view();
     let n = view.params.n_shards();
     if pair.0 >= n {
-        return Err(ApiError::bad("INVALID_SLIVER_PAIR", format!("sliver pair index must be below {n}")));
+        return Err(ApiError::bad(Reason::InvalidSliverPair, format!("sliver pair index must be below {n}")));
     }
     let shard = blob_id.shard_for_pair(pair, n);
     if !view.holds(shard) {
-        return Err(ApiError::bad("SHARD_NOT_ASSIGNED", format!("this node does not hold shard {shard}")));
+        return Err(ApiError::bad(
+            Reason::ShardNotAssigned,
+            format!("this node does not hold shard {shard}"),
+        ));
     }
     Ok((pair, shard))
 }
@@ -335,13 +307,16 @@ async fn put_sliver(
     let axis = axis(&axis_text)?;
     let payload = body(payload)?;
     let sliver: UnverifiedSliver = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
+        .map_err(|e| ApiError::bad(Reason::InvalidSliver, format!("not a BCS sliver: {e}")))?;
     blocking(move || {
         let (pair, shard) = own_shard(&node, &blob_id, &pair)?;
         let buffer = should_buffer(&node, &blob_id, query.pending)?;
         let n = node.view().params.n_shards();
         if sliver.index != pair.to_sliver_index(axis, n) {
-            return Err(ApiError::bad("SLIVER_INDEX_MISMATCH", "the sliver's index does not match its pair"));
+            return Err(ApiError::bad(
+                Reason::SliverIndexMismatch,
+                "the sliver's index does not match its pair",
+            ));
         }
         if buffer {
             node.pending.put_sliver(blob_id, shard, axis, sliver).map_err(pending_error)?;
@@ -351,9 +326,9 @@ async fn put_sliver(
         let _shared = node.blob_locks.shared(&blob_id);
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
-            .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
+            .map_err(|_| ApiError::bad(Reason::MetadataNotFound, "store the blob's metadata first"))?;
         // Verified first: garbage is refused even when the sliver is stored already.
-        let verified = sliver.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_SLIVER", e))?;
+        let verified = sliver.verify(axis, &metadata).map_err(|e| ApiError::bad(Reason::InvalidSliver, e))?;
         if node.store.has_sliver(shard, axis, &blob_id)? {
             return Ok(success(StatusCode::OK, "sliver already stored"));
         }
@@ -375,7 +350,7 @@ async fn get_sliver(
         require_registered(&node, &blob_id)?;
         let sliver = node.store.sliver(shard, axis, &blob_id)?;
         let sliver =
-            sliver.ok_or_else(|| ApiError::not_found("SLIVER_NOT_FOUND", "this sliver is not stored"))?;
+            sliver.ok_or_else(|| ApiError::not_found(Reason::SliverNotFound, "this sliver is not stored"))?;
         let metadata = stored_metadata(&node, &blob_id)?;
         let verified = sliver.verify(axis, &metadata).map_err(|e| {
             tracing::error!("stored sliver {blob_id}/{shard}/{axis} fails verification: {e}");
@@ -417,14 +392,14 @@ fn confirm(node: &Node, blob_id: BlobId, blob_type: BlobPersistenceType) -> Resu
     if view.epoch.0 < seen {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "COMMITTEE_NOT_CURRENT",
+            Reason::CommitteeNotCurrent,
             format!("epoch {seen} began and this node has not read its committee yet; retry"),
         ));
     }
     if view.shards.is_empty() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "NOT_IN_COMMITTEE",
+            Reason::NotInCommittee,
             format!("this node holds no shards in epoch {}", view.epoch),
         ));
     }
@@ -432,7 +407,7 @@ fn confirm(node: &Node, blob_id: BlobId, blob_type: BlobPersistenceType) -> Resu
         for axis in [SliverType::Primary, SliverType::Secondary] {
             if !node.store.has_sliver(*shard, axis, &blob_id)? {
                 return Err(ApiError::bad(
-                    "MISSING_SLIVERS",
+                    Reason::MissingSlivers,
                     format!("shard {shard} does not have the {axis} sliver yet"),
                 ));
             }
@@ -452,7 +427,7 @@ async fn confirm_permanent(
     blocking(move || {
         let _shared = node.blob_locks.shared(&blob_id);
         if !matches!(require_registered(&node, &blob_id)?, BlobStatus::Permanent { .. }) {
-            return Err(ApiError::bad("NOT_REGISTERED", "no permanent registration of this blob"));
+            return Err(ApiError::bad(Reason::NotRegistered, "no permanent registration of this blob"));
         }
         confirm(&node, blob_id, BlobPersistenceType::Permanent)
     })
@@ -466,7 +441,7 @@ async fn confirm_deletable(
     let blob_id = blob_id(&id)?;
     let object_id: ObjectId = object
         .parse()
-        .map_err(|_| ApiError::bad("INVALID_OBJECT_ID", format!("{object:?} is not an object ID")))?;
+        .map_err(|_| ApiError::bad(Reason::InvalidObjectId, format!("{object:?} is not an object ID")))?;
     blocking(move || {
         let _shared = node.blob_locks.shared(&blob_id);
         require_registered(&node, &blob_id)?;
@@ -478,7 +453,7 @@ async fn confirm_deletable(
             .any(|o| o.object_id == object_id && o.deletable && o.is_live(epoch));
         if !registered {
             return Err(ApiError::bad(
-                "NOT_REGISTERED",
+                Reason::NotRegistered,
                 format!("{object_id} is not a live deletable blob object"),
             ));
         }
@@ -507,13 +482,13 @@ async fn serve_symbols(
     let n = view.params.n_shards();
     if targets.is_empty() || targets.len() > RECOVERY_TARGETS_MAX || targets.iter().any(|(_, i)| i.0 >= n) {
         return Err(ApiError::bad(
-            "INVALID_RECOVERY_TARGETS",
+            Reason::InvalidRecoveryTargets,
             format!("1..={RECOVERY_TARGETS_MAX} targets below {n}"),
         ));
     }
     let distinct: std::collections::BTreeSet<_> = targets.iter().collect();
     if distinct.len() != targets.len() {
-        return Err(ApiError::bad("INVALID_RECOVERY_TARGETS", "the same target appears twice"));
+        return Err(ApiError::bad(Reason::InvalidRecoveryTargets, "the same target appears twice"));
     }
     let worker = Arc::clone(&node);
     let metadata = blocking(move || {
@@ -525,7 +500,7 @@ async fn serve_symbols(
     let answer = symbols_response_bytes(params, symbol_size, targets.len(), view.shards.len());
     if answer > RECOVERY_RESPONSE_BYTES_MAX {
         return Err(ApiError::bad(
-            "RESPONSE_TOO_LARGE",
+            Reason::ResponseTooLarge,
             format!(
                 "the symbols for {} targets could take {answer} bytes; ask for at most {} targets at once",
                 targets.len(),
@@ -542,7 +517,10 @@ async fn serve_symbols(
     blocking(move || {
         let symbols = symbols_for(&node, &metadata, &targets)?;
         if symbols.is_empty() {
-            return Err(ApiError::not_found("SLIVER_NOT_FOUND", "this node holds no slivers of the blob"));
+            return Err(ApiError::not_found(
+                Reason::SliverNotFound,
+                "this node holds no slivers of the blob",
+            ));
         }
         Ok(bcs_response(bcs::to_bytes(&symbols).map_err(ApiError::internal)?))
     })
@@ -566,8 +544,9 @@ async fn recovery_symbols_batch(
 ) -> Result<Response, ApiError> {
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
-    let request: RecoveryRequest = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_RECOVERY_TARGETS", format!("not a BCS recovery request: {e}")))?;
+    let request: RecoveryRequest = bcs::from_bytes(&payload).map_err(|e| {
+        ApiError::bad(Reason::InvalidRecoveryTargets, format!("not a BCS recovery request: {e}"))
+    })?;
     serve_symbols(node, blob_id, request.targets).await
 }
 
@@ -582,10 +561,10 @@ async fn inconsistency_proof(
     let axis = axis(&axis_text)?;
     let payload = body(payload)?;
     let proof: InconsistencyProof = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_PROOF", format!("not a BCS inconsistency proof: {e}")))?;
+        .map_err(|e| ApiError::bad(Reason::InvalidProof, format!("not a BCS inconsistency proof: {e}")))?;
     blocking(move || {
         let metadata = stored_metadata(&node, &blob_id)?;
-        proof.verify(axis, &metadata).map_err(|e| ApiError::bad("INVALID_PROOF", e))?;
+        proof.verify(axis, &metadata).map_err(|e| ApiError::bad(Reason::InvalidProof, e))?;
         Ok(success(StatusCode::OK, crate::invalid::attest(&node, blob_id)))
     })
     .await

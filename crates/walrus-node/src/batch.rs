@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use walrus_node_client::Reason;
 
 use axum::body::Body;
 use axum::body::Bytes;
@@ -37,7 +38,10 @@ pub const BATCH_ENTRIES_MAX: usize = 2 * 65_535;
 
 fn check_batch_len(len: usize) -> Result<(), ApiError> {
     if len == 0 || len > BATCH_ENTRIES_MAX {
-        return Err(ApiError::bad("INVALID_BATCH", format!("1..={BATCH_ENTRIES_MAX} slivers per batch")));
+        return Err(ApiError::bad(
+            Reason::InvalidBatch,
+            format!("1..={BATCH_ENTRIES_MAX} slivers per batch"),
+        ));
     }
     Ok(())
 }
@@ -53,12 +57,13 @@ pub async fn put_slivers(
     let payload = body(payload)?;
     blocking(move || {
         // Parsed, verified and written in place: the body is the only copy of the slivers.
-        let uploads = parse_uploads(&payload).map_err(|e| ApiError::bad("INVALID_SLIVER", e.to_string()))?;
+        let uploads =
+            parse_uploads(&payload).map_err(|e| ApiError::bad(Reason::InvalidSliver, e.to_string()))?;
         check_batch_len(uploads.len())?;
         let _shared = node.blob_locks.shared(&blob_id);
         require_registered(&node, &blob_id)?;
         let metadata = stored_metadata(&node, &blob_id)
-            .map_err(|_| ApiError::bad("METADATA_NOT_FOUND", "store the blob's metadata first"))?;
+            .map_err(|_| ApiError::bad(Reason::MetadataNotFound, "store the blob's metadata first"))?;
         let n = node.view().params.n_shards();
         let mut seen = BTreeSet::new();
         let mut shards: Vec<(usize, ShardIndex, bool)> = Vec::new();
@@ -68,11 +73,11 @@ pub async fn put_slivers(
             let at = |e: ApiError| ApiError::new(e.status, e.reason, format!("entry {i}: {}", e.message));
             let (pair, shard) = own_shard_of(&node, &blob_id, upload.pair).map_err(at)?;
             if !seen.insert((pair, upload.axis)) {
-                return Err(at(ApiError::bad("INVALID_BATCH", "the same sliver appears twice")));
+                return Err(at(ApiError::bad(Reason::InvalidBatch, "the same sliver appears twice")));
             }
             if upload.sliver.index != pair.to_sliver_index(upload.axis, n) {
                 return Err(at(ApiError::bad(
-                    "SLIVER_INDEX_MISMATCH",
+                    Reason::SliverIndexMismatch,
                     "the sliver's index does not match its pair",
                 )));
             }
@@ -84,7 +89,8 @@ pub async fn put_slivers(
         // Every entry is verified, stored ones too: garbage is refused, never "already stored".
         let mut verified = Vec::with_capacity(shards.len());
         for ((i, shard, stored), result) in shards.into_iter().zip(verify_uploads(&metadata, &unverified)) {
-            let sliver = result.map_err(|e| ApiError::bad("INVALID_SLIVER", format!("entry {i}: {e}")))?;
+            let sliver =
+                result.map_err(|e| ApiError::bad(Reason::InvalidSliver, format!("entry {i}: {e}")))?;
             if stored {
                 already += 1;
             } else {
@@ -118,7 +124,7 @@ pub async fn get_slivers(
     let blob_id = blob_id(&id)?;
     let payload = body(payload)?;
     let wanted: Vec<(SliverPairIndex, SliverType)> = bcs::from_bytes(&payload)
-        .map_err(|e| ApiError::bad("INVALID_BATCH", format!("not a BCS list of (pair, axis): {e}")))?;
+        .map_err(|e| ApiError::bad(Reason::InvalidBatch, format!("not a BCS list of (pair, axis): {e}")))?;
     check_batch_len(wanted.len())?;
     let worker = Arc::clone(&node);
     let (located, largest) = blocking(move || {
@@ -128,14 +134,14 @@ pub async fn get_slivers(
         // when it was stored, and is not verified again on this hot path.
         let stored = node.store.metadata(&blob_id)?;
         let stored =
-            stored.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "METADATA_NOT_FOUND", "no metadata for this blob"))?;
+            stored.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, Reason::MetadataNotFound, "no metadata for this blob"))?;
         let (params, length) = (node.view().params, stored.metadata.unencoded_length());
         let mut seen = BTreeSet::new();
         let (mut total, mut largest) = (0u64, 0u64);
         let mut located = Vec::with_capacity(wanted.len());
         for (i, (pair, axis)) in wanted.into_iter().enumerate() {
             if !seen.insert((pair, axis)) {
-                return Err(ApiError::bad("INVALID_BATCH", format!("entry {i}: the same sliver appears twice")));
+                return Err(ApiError::bad(Reason::InvalidBatch, format!("entry {i}: the same sliver appears twice")));
             }
             let (_, shard) = own_shard_of(&node, &blob_id, pair)?;
             let size = params.sliver_size(axis, length).map_err(ApiError::internal)? as u64;
@@ -145,7 +151,7 @@ pub async fn get_slivers(
         }
         if total > BATCH_READ_BYTES_MAX {
             return Err(ApiError::bad(
-                "BATCH_TOO_LARGE",
+                Reason::BatchTooLarge,
                 format!("the slivers asked for add up to {total} bytes; a batch read is at most {BATCH_READ_BYTES_MAX}"),
             ));
         }

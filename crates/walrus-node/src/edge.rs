@@ -16,6 +16,7 @@
 //! (`walrus_http`).
 
 use std::sync::Arc;
+use walrus_node_client::Reason;
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -38,7 +39,7 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
         Some(len) if len > limit => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
+                Reason::BodyTooLarge,
                 format!("the body declares {len} bytes; the limit is {limit}"),
             )
             .into_response()
@@ -51,7 +52,7 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "TOO_MANY_UPLOADS",
+            Reason::TooManyUploads,
             "the node is receiving as many uploads as it takes at once; retry",
         )
         .into_response();
@@ -67,7 +68,7 @@ pub(crate) fn response_permit(node: &Node, bytes: u64) -> Result<OwnedSemaphoreP
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "TOO_MANY_READS",
+            Reason::TooManyReads,
             "the node is serving as many bytes as it holds at once; retry",
         )
     })

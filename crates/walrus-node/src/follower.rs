@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use walrus_chain::system::Committee;
 use walrus_chain::{Event, EventEnvelope};
-use walrus_chain_node::ChainClient;
+use walrus_chain_client::ChainClient;
 use walrus_core::keys::BlsPublicKey;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
+use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::read_bls;
-use walrus_chain_node::ChainClient;
 use walrus_core::keys::BlsKeyPair;
 use walrus_core::BlobId;
 use walrus_http::ByteBudget;

@@ -2,8 +2,8 @@
 
 use walrus_chain::objects::BlobObject;
 use walrus_chain::Call;
-use walrus_chain_node::rpc::BlobView;
-use walrus_chain_node::{ChainClient, ClientError};
+use walrus_chain_client::wire::BlobView;
+use walrus_chain_client::{ChainClient, ClientError};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, Epoch, ObjectId};
 

@@ -8,8 +8,8 @@ use walrus_chain::objects::{ObjectBody, Owner};
 use walrus_chain::system::{Committee, Member, Parameters};
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::{Call, EventEnvelope};
-use walrus_chain_node::rpc::BlobView;
-use walrus_chain_node::{ChainClient, ClientError};
+use walrus_chain_client::wire::BlobView;
+use walrus_chain_client::{ChainClient, ClientError};
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::messages::{
@@ -19,7 +19,7 @@ use walrus_core::params::Quorum;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverPairIndex, SliverType};
 
 use crate::blocklist::Blocklist;
-use crate::node_client::{NodeClient, NodeError};
+use walrus_node_client::{NodeClient, NodeError};
 
 /// Attempts per node for the upload and the confirmation.
 pub const NODE_ATTEMPTS_MAX: u32 = 5;
@@ -735,9 +735,8 @@ async fn store_on(
 /// Refusals worth retrying: the node has not seen the registration yet, or is busy.
 fn retriable(e: &NodeError) -> bool {
     match e {
-        NodeError::Refused { reason, status, .. } => {
-            reason == "NOT_REGISTERED" || reason == "MISSING_SLIVERS" || *status == 503
-        }
+        // A node of another build may not send the codes this one knows: 503 is busy anyway.
+        NodeError::Refused { reason, status, .. } => reason.is_retriable() || *status == 503,
         NodeError::Transport { .. } => true,
         NodeError::Decode { .. } => false,
     }

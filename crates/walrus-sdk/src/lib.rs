@@ -10,11 +10,10 @@
 pub mod blobs;
 pub mod blocklist;
 pub mod client;
-pub mod node_client;
 pub mod read;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;
 pub use client::{Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
-pub use node_client::NodeClient;
 pub use read::{OpenBlob, ReadError};
+pub use walrus_node_client::{NodeClient, NodeError};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use walrus_chain::system::Committee;
-use walrus_chain_node::ClientError;
+use walrus_chain_client::ClientError;
 use walrus_core::decode::{decode_blob, decode_range, rows_for_range, ConsistencyCheck, DecodeError};
 use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::recovery::{collect_symbols, recover_sliver, targets_per_request, CollectedSymbols};
@@ -18,7 +18,7 @@ use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver, BATC
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
 use crate::client::{Client, Progress};
-use crate::node_client::NodeClient;
+use walrus_node_client::NodeClient;
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]

@@ -151,7 +151,7 @@ async fn owned_resources_are_reused_and_many_blobs_store_at_once() {
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let chain = client.chain().clone();
     let wallet = client.wallet();
-    let created = |executed: walrus_chain_node::rpc::ExecutedTx| executed.effects.created[0];
+    let created = |executed: walrus_chain_client::wire::ExecutedTx| executed.effects.created[0];
 
     // A registration left uncertified (an earlier attempt that failed) is completed.
     let blob = encode_blob(params, &data(3_000)).expect("encodable");

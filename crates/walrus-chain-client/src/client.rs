@@ -8,7 +8,7 @@ use walrus_chain::{Call, EventCursor, Frost, SignedTransaction, TransactionData,
 use walrus_core::keys::{Address, Ed25519KeyPair};
 use walrus_core::{BlobId, ObjectId};
 
-use crate::rpc::{
+use crate::wire::{
     format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, Health,
     ObjectView, OwnedObjectsPage, SystemView, OWNED_OBJECTS_PAGE_MAX,
 };

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::Reason;
 use walrus_core::encode::EncodedBlob;
 
 use walrus_core::messages::SignedMessage;
@@ -42,7 +44,7 @@ pub enum NodeError {
         /// HTTP status.
         status: u16,
         /// The reference's reason code (`NOT_REGISTERED`, `MISSING_SLIVERS`, ...).
-        reason: String,
+        reason: Reason,
         /// The node's message.
         message: String,
     },
@@ -58,7 +60,7 @@ pub enum NodeError {
 
 impl NodeError {
     /// The node's reason code, if it refused.
-    pub fn reason(&self) -> Option<&str> {
+    pub fn reason(&self) -> Option<&Reason> {
         match self {
             NodeError::Refused { reason, .. } => Some(reason),
             _ => None,
@@ -102,7 +104,7 @@ impl NodeClient {
         Err(NodeError::Refused {
             url: url.into(),
             status,
-            reason: error["details"][0]["reason"].as_str().unwrap_or("UNKNOWN").to_string(),
+            reason: Reason::parse(error["details"][0]["reason"].as_str().unwrap_or("UNKNOWN")),
             message: error["message"].as_str().unwrap_or("").to_string(),
         })
     }

@@ -1,0 +1,162 @@
+//! The chain RPC's wire types: what the server sends and the client reads, with the limits a
+//! client must know.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use walrus_chain::objects::Object;
+use walrus_chain::state::Account;
+use walrus_chain::system::System;
+use walrus_chain::{EventCursor, EventEnvelope, TxEffects};
+use walrus_core::hash::Digest;
+use walrus_core::keys::Address;
+use walrus_core::{BlobId, ObjectId};
+
+/// Largest transaction, in BCS bytes.
+pub const TX_BYTES_MAX: usize = 128 * 1024;
+
+/// Longest wait a request may ask for (submit or events).
+pub const WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// Most events in one page.
+pub const EVENTS_PAGE_MAX: usize = 1_000;
+
+/// Most objects in one page of an owner's objects.
+pub const OWNED_OBJECTS_PAGE_MAX: usize = 1_000;
+
+/// The JSON body of every error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's code and reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, for programs.
+    pub code: String,
+    /// For people.
+    pub reason: String,
+}
+
+/// A transaction's effects and the block that ran it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutedTx {
+    /// The block height.
+    pub height: u64,
+    /// What it did.
+    pub effects: TxEffects,
+}
+
+/// An account as the RPC shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The address.
+    pub address: Address,
+    /// Balance and next nonce.
+    #[serde(flatten)]
+    pub account: Account,
+}
+
+/// An object with its ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectView {
+    /// The ID.
+    pub id: ObjectId,
+    /// Owner and contents.
+    #[serde(flatten)]
+    pub object: Object,
+}
+
+/// A page of an owner's objects, in ID order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnedObjectsPage {
+    /// The objects.
+    pub objects: Vec<ObjectView>,
+    /// Where the next page starts (`?after=`), if there may be more.
+    pub next_cursor: Option<ObjectId>,
+}
+
+/// The system state with the chain's clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemView {
+    /// Last block height.
+    pub height: u64,
+    /// Last block time (ms).
+    pub timestamp_ms: u64,
+    /// When the next epoch step (parameter selection or epoch change) is due (ms).
+    pub next_epoch_step_ms: Option<u64>,
+    /// WAL in existence (FROST).
+    pub total_supply: u64,
+    /// WAL burned so far (FROST).
+    pub burned: u64,
+    /// Parameters, committee, per-epoch accounts.
+    pub system: System,
+}
+
+/// The blob objects of one blob ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobView {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Marked invalid by a certificate.
+    pub invalid: bool,
+    /// The event that marked it invalid (absent from hosts that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidation: Option<EventEnvelope>,
+    /// Its blob objects (several accounts may register the same blob).
+    pub objects: Vec<ObjectView>,
+}
+
+/// A page of events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPage {
+    /// Events after the requested cursor, in order.
+    pub events: Vec<EventEnvelope>,
+    /// The cursor to ask from next (`height:index`); `None` if there were none at all.
+    pub next_cursor: Option<String>,
+}
+
+/// Parses `height:index`.
+pub fn parse_cursor(text: &str) -> Option<EventCursor> {
+    let (height, index) = text.split_once(':')?;
+    Some(EventCursor { height: height.parse().ok()?, index: index.parse().ok()? })
+}
+
+/// Formats a cursor as `height:index`.
+pub fn format_cursor(cursor: EventCursor) -> String {
+    format!("{}:{}", cursor.height, cursor.index)
+}
+
+/// Liveness and the chain's head.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` when the node answers.
+    pub status: String,
+    /// The chain ID (genesis digest).
+    #[serde(with = "walrus_core::hash::hex_digest")]
+    pub chain_id: Digest,
+    /// Last block height.
+    pub height: u64,
+    /// Last block time (ms).
+    pub timestamp_ms: u64,
+    /// Current epoch.
+    pub epoch: u32,
+    /// State digest after the last block.
+    #[serde(with = "walrus_core::hash::hex_digest")]
+    pub state_digest: Digest,
+    /// The minimum transaction fee in FROST.
+    pub min_fee: u64,
+    /// Whether `/v1/faucet` works here.
+    pub faucet: bool,
+}
+
+/// A faucet request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaucetRequest {
+    /// Who gets the WAL.
+    pub address: Address,
+    /// How much, in FROST.
+    pub amount: u64,
+}

@@ -1,0 +1,11 @@
+//! One storage node's REST API as a client sees it: [`NodeClient`] (the reference's endpoints
+//! and our batch ones, each with a timeout, errors carrying the node's reason code) and the
+//! error envelope of [`envelope`], which the node itself renders. The SDK and the gateway talk
+//! to nodes through this crate without linking the node.
+
+pub mod client;
+pub mod envelope;
+pub mod reason;
+
+pub use client::{NodeClient, NodeError};
+pub use reason::Reason;
