@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,11 +13,15 @@ use bytes::Bytes;
 use crate::Reason;
 use walrus_core::encode::EncodedBlob;
 
+use reqwest::header::CONTENT_TYPE;
+use walrus_core::inconsistency::InconsistencyProof;
 use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
-use walrus_core::recovery::{GeneralRecoverySymbol, RecoveryRequest};
+use walrus_core::recovery::{GeneralRecoverySymbol, RecoveryRequest, RECOVERY_RESPONSE_BYTES_MAX};
 use walrus_core::sliver::{push_uleb128, SliverUploadRef, UnverifiedSliver};
 use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
+
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Timeout of a metadata, status or confirmation request.
 pub const SMALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,6 +29,12 @@ pub const SMALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BATCH_BYTES_MAX: usize = 8 << 20;
 /// Timeout of a request carrying slivers.
 pub const SLIVER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest small answer taken (an error body, a confirmation, an attestation).
+pub const SMALL_ANSWER_BYTES_MAX: u64 = 64 << 10;
+/// Largest metadata answer taken: two hashes per shard, at most 65,535 shards.
+pub const METADATA_ANSWER_BYTES_MAX: u64 = 8 << 20;
+/// Largest batch-read answer taken: the node's cap on sliver bytes, plus framing.
+pub const SLIVERS_ANSWER_BYTES_MAX: u64 = walrus_core::sliver::BATCH_READ_BYTES_MAX + (1 << 20);
 
 /// Why a node request failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +58,14 @@ pub enum NodeError {
         reason: Reason,
         /// The node's message.
         message: String,
+    },
+    /// The answer is larger than this client takes for the request.
+    #[error("{url}: the answer runs past {cap} bytes")]
+    TooLarge {
+        /// The request URL.
+        url: String,
+        /// The most bytes taken.
+        cap: u64,
     },
     /// The answer does not parse.
     #[error("{url}: unexpected answer: {reason}")]
@@ -73,6 +92,10 @@ impl NodeError {
 pub struct NodeClient {
     base: String,
     http: reqwest::Client,
+    /// Replaces each request's own timeout, if set.
+    timeout: Option<Duration>,
+    /// Counts the answer bytes taken, if set.
+    received: Option<Arc<AtomicU64>>,
 }
 
 impl NodeClient {
@@ -80,7 +103,19 @@ impl NodeClient {
     pub fn new(address: &str, http: reqwest::Client) -> Self {
         let base =
             if address.starts_with("http") { address.to_string() } else { format!("http://{address}") };
-        NodeClient { base, http }
+        NodeClient { base, http, timeout: None, received: None }
+    }
+
+    /// The client with one timeout for every request (a node asking its peers).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The client adding the bytes of every answer it takes to `received`.
+    pub fn counting(mut self, received: Arc<AtomicU64>) -> Self {
+        self.received = Some(received);
+        self
     }
 
     /// The node's base URL.
@@ -93,13 +128,18 @@ impl NodeClient {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, NodeError> {
+        let request = match self.timeout {
+            Some(timeout) => request.timeout(timeout),
+            None => request,
+        };
         let response =
             request.send().await.map_err(|source| NodeError::Transport { url: url.into(), source })?;
         if response.status().is_success() {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let bytes = self.read_capped(response, url, SMALL_ANSWER_BYTES_MAX).await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         let error = &body["error"];
         Err(NodeError::Refused {
             url: url.into(),
@@ -109,11 +149,41 @@ impl NodeClient {
         })
     }
 
-    async fn bytes(&self, request: reqwest::RequestBuilder, url: &str) -> Result<Vec<u8>, NodeError> {
+    /// An answer's body, refused once it grows past `cap` bytes: a node cannot make this client
+    /// buffer more than the request can need.
+    async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        url: &str,
+        cap: u64,
+    ) -> Result<Vec<u8>, NodeError> {
+        let too_large = || NodeError::TooLarge { url: url.into(), cap };
+        if response.content_length().is_some_and(|len| len > cap) {
+            return Err(too_large());
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|source| NodeError::Transport { url: url.into(), source })?
+        {
+            if (out.len() + chunk.len()) as u64 > cap {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&chunk);
+        }
+        if let Some(received) = &self.received {
+            received.fetch_add(out.len() as u64, Ordering::Relaxed);
+        }
+        Ok(out)
+    }
+
+    async fn bytes(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+        cap: u64,
+    ) -> Result<Vec<u8>, NodeError> {
         let response = self.send(request, url).await?;
-        let bytes =
-            response.bytes().await.map_err(|source| NodeError::Transport { url: url.into(), source })?;
-        Ok(bytes.to_vec())
+        self.read_capped(response, url, cap).await
     }
 
     async fn data(
@@ -121,10 +191,8 @@ impl NodeClient {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<serde_json::Value, NodeError> {
-        let response = self.send(request, url).await?;
-        let body: serde_json::Value = response
-            .json()
-            .await
+        let bytes = self.bytes(request, url, SMALL_ANSWER_BYTES_MAX).await?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| NodeError::Decode { url: url.into(), reason: e.to_string() })?;
         Ok(body["success"]["data"].clone())
     }
@@ -224,7 +292,8 @@ impl NodeClient {
     /// `GET /v1/blobs/{id}/metadata`, unverified.
     pub async fn metadata(&self, blob_id: &BlobId) -> Result<UnverifiedBlobMetadataWithId, NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/metadata", self.base);
-        let bytes = self.bytes(self.http.get(&url).timeout(SMALL_TIMEOUT), &url).await?;
+        let request = self.http.get(&url).timeout(SMALL_TIMEOUT);
+        let bytes = self.bytes(request, &url, METADATA_ANSWER_BYTES_MAX).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
 
@@ -237,7 +306,9 @@ impl NodeClient {
         let url = format!("{}/v1/blobs/{blob_id}/slivers", self.base);
         let body = bcs::to_bytes(wanted)
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
-        let bytes = self.bytes(self.http.post(&url).body(body).timeout(SLIVER_TIMEOUT), &url).await?;
+        let request =
+            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let bytes = self.bytes(request, &url, SLIVERS_ANSWER_BYTES_MAX).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
 }
@@ -253,8 +324,27 @@ impl NodeClient {
         let url = format!("{}/v1/blobs/{blob_id}/recoverySymbols", self.base);
         let body = bcs::to_bytes(&RecoveryRequest { targets })
             .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
-        let bytes = self.bytes(self.http.post(&url).body(body).timeout(SLIVER_TIMEOUT), &url).await?;
+        let request =
+            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let bytes = self.bytes(request, &url, RECOVERY_RESPONSE_BYTES_MAX).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
+    }
+
+    /// `POST /v1/blobs/{id}/inconsistencyProof/{axis}`: the node's signed attestation that the
+    /// blob is inconsistently encoded, if `proof` convinces it.
+    pub async fn inconsistency_proof(
+        &self,
+        blob_id: &BlobId,
+        axis: SliverType,
+        proof: &InconsistencyProof,
+    ) -> Result<SignedMessage, NodeError> {
+        let url = format!("{}/v1/blobs/{blob_id}/inconsistencyProof/{axis}", self.base);
+        let body = bcs::to_bytes(proof)
+            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
+        let request =
+            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let data = self.data(request, &url).await?;
+        serde_json::from_value(data).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
 }
 
@@ -346,5 +436,50 @@ mod tests {
             slivers.iter().map(|(p, axis)| blob.sliver_upload(*p, *axis)).collect();
         assert_eq!(bytes.as_ref(), bcs::to_bytes(&uploads).expect("bcs").as_slice());
         assert_eq!(hint, Some(bytes.len() as u64));
+    }
+
+    /// A one-shot HTTP server on loopback answering every request with `head` and then `body`
+    /// chunks; returns its address.
+    fn answering(head: &'static str, chunks: Vec<Vec<u8>>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(head.as_bytes());
+            for chunk in chunks {
+                if stream.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn answers_larger_than_the_request_can_need_are_refused() {
+        let blob_id = BlobId([1; 32]);
+        // Declared too large: refused before a byte of the body is read.
+        let address = answering("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n", vec![vec![0; 10]]);
+        let error = NodeClient::new(&address, reqwest::Client::new()).metadata(&blob_id).await;
+        assert!(
+            matches!(error, Err(NodeError::TooLarge { cap: METADATA_ANSWER_BYTES_MAX, .. })),
+            "{error:?}"
+        );
+        // Not declared (chunked): refused once it runs past the cap.
+        let chunk = |len: usize| {
+            format!("{len:x}\r\n").into_bytes().into_iter().chain(vec![b'{'; len]).chain(*b"\r\n").collect()
+        };
+        let address = answering(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            vec![chunk(40_000), chunk(40_000), b"0\r\n\r\n".to_vec()],
+        );
+        let received = Arc::new(AtomicU64::new(0));
+        let client = NodeClient::new(&address, reqwest::Client::new()).counting(Arc::clone(&received));
+        let error = client.confirmation(&blob_id, None).await;
+        assert!(matches!(error, Err(NodeError::TooLarge { cap: SMALL_ANSWER_BYTES_MAX, .. })), "{error:?}");
+        assert_eq!(received.load(Ordering::Relaxed), 0, "a refused answer is not counted");
     }
 }

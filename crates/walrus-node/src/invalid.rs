@@ -21,7 +21,6 @@ use walrus_core::params::Quorum;
 use walrus_core::{BlobId, SliverType};
 
 use crate::node::Node;
-use crate::recovery::PEER_TIMEOUT;
 
 /// This node's attestation that `blob_id` is invalid, for its current epoch.
 pub fn attest(node: &Node, blob_id: BlobId) -> SignedMessage {
@@ -40,19 +39,18 @@ pub async fn invalidate(
 ) -> anyhow::Result<()> {
     let view = node.view();
     let quorum = Quorum::new(view.params.n());
-    let body = bcs::to_bytes(proof)?;
     let mut signed: Vec<(u16, SignedMessage)> = Vec::new();
     let mut weight = 0usize;
     // Every member at once; the answers are taken as they come until they reach validity.
     let mut asks = tokio::task::JoinSet::new();
     for (index, member) in view.committee.members.iter().enumerate() {
-        let (node, address, body) = (Arc::clone(node), member.network_address.clone(), body.clone());
+        let (node, address, proof) = (Arc::clone(node), member.network_address.clone(), proof.clone());
         let mine = member.public_key == *node.bls.public();
         asks.spawn(async move {
             let attestation = if mine {
                 Ok(attest(&node, blob_id))
             } else {
-                request(&node, &address, &blob_id, axis, body).await
+                crate::recovery::peer(&node, &address).inconsistency_proof(&blob_id, axis, &proof).await
             };
             (index, attestation)
         });
@@ -95,33 +93,4 @@ pub async fn invalidate(
     node.chain.execute(owner, call).await?;
     tracing::warn!("blob {blob_id} is inconsistently encoded; marked invalid on chain");
     Ok(())
-}
-
-/// Largest answer taken from a peer asked for an attestation.
-const ANSWER_BYTES_MAX: u64 = 64 << 10;
-
-async fn request(
-    node: &Node,
-    address: &str,
-    blob_id: &BlobId,
-    axis: SliverType,
-    body: Vec<u8>,
-) -> anyhow::Result<SignedMessage> {
-    let url = format!("http://{address}/v1/blobs/{blob_id}/inconsistencyProof/{axis}");
-    let response = node
-        .http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(body)
-        .timeout(PEER_TIMEOUT)
-        .send()
-        .await?;
-    let status = response.status();
-    // An attestation or an error is a few hundred bytes.
-    let bytes = crate::recovery::read_capped(node, response, ANSWER_BYTES_MAX).await?;
-    let envelope: serde_json::Value = serde_json::from_slice(&bytes)?;
-    if !status.is_success() {
-        anyhow::bail!("HTTP {status}: {}", envelope["error"]["message"]);
-    }
-    Ok(serde_json::from_value(envelope["success"]["data"].clone())?)
 }

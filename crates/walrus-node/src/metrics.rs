@@ -21,7 +21,7 @@ pub struct Metrics {
     /// Slivers rebuilt from other nodes' symbols.
     pub slivers_recovered: AtomicU64,
     /// Bytes downloaded from peers for recovery (metadata and symbols).
-    pub recovery_bytes: AtomicU64,
+    pub recovery_bytes: std::sync::Arc<AtomicU64>,
     /// Invalid-blob attestations signed.
     pub invalid_attestations: AtomicU64,
     /// Blobs whose data garbage collection removed.

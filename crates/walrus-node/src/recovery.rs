@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use walrus_core::expand::ExpandedSliver;
 use walrus_core::inconsistency::InconsistencyProof;
-use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
+use walrus_core::metadata::VerifiedBlobMetadataWithId;
 pub use walrus_core::recovery::RecoveryRequest;
 use walrus_core::recovery::{
     collect_symbols, recover_sliver, targets_per_request, CollectedSymbols, GeneralRecoverySymbol,
-    RecoveryError, RECOVERY_RESPONSE_BYTES_MAX,
+    RecoveryError,
 };
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_node_client::{NodeClient, NodeError};
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
@@ -301,9 +302,7 @@ async fn metadata_from_anywhere(
     }
     let view = node.view();
     for member in view.committee.members.iter().filter(|m| m.public_key != *node.bls.public()) {
-        let url = format!("http://{}/v1/blobs/{blob_id}/metadata", member.network_address);
-        let Ok(bytes) = get_bytes(node, &url).await else { continue };
-        let Ok(unverified) = bcs::from_bytes::<UnverifiedBlobMetadataWithId>(&bytes) else { continue };
+        let Ok(unverified) = peer(node, &member.network_address).metadata(blob_id).await else { continue };
         if unverified.blob_id != *blob_id {
             continue;
         }
@@ -316,55 +315,19 @@ async fn metadata_from_anywhere(
     anyhow::bail!("no peer served valid metadata")
 }
 
-async fn get_bytes(node: &Node, url: &str) -> anyhow::Result<Vec<u8>> {
-    let response = node.http.get(url).timeout(PEER_TIMEOUT).send().await?;
-    if !response.status().is_success() {
-        anyhow::bail!("{url}: HTTP {}", response.status());
-    }
-    // Metadata: two hashes per shard, far below the cap.
-    read_capped(node, response, RECOVERY_RESPONSE_BYTES_MAX).await
-}
-
-/// A peer's answer body, refused once it grows past `cap` bytes (a peer cannot make this node
-/// buffer more than it asked for).
-pub(crate) async fn read_capped(
-    node: &Node,
-    mut response: reqwest::Response,
-    cap: u64,
-) -> anyhow::Result<Vec<u8>> {
-    if response.content_length().is_some_and(|len| len > cap) {
-        anyhow::bail!("the peer's answer declares more than {cap} bytes");
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if (out.len() + chunk.len()) as u64 > cap {
-            anyhow::bail!("the peer's answer runs past {cap} bytes");
-        }
-        out.extend_from_slice(&chunk);
-    }
-    node.metrics.recovery_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
-    Ok(out)
-}
-
 async fn fetch_symbols(
     node: &Node,
     address: &str,
     blob_id: &BlobId,
     targets: &[(SliverType, SliverIndex)],
-) -> anyhow::Result<Vec<GeneralRecoverySymbol>> {
-    let url = format!("http://{address}/v1/blobs/{blob_id}/recoverySymbols");
-    let body = bcs::to_bytes(&RecoveryRequest { targets: targets.to_vec() })?;
-    let response = node
-        .http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(body)
-        .timeout(PEER_TIMEOUT)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        anyhow::bail!("HTTP {}", response.status());
-    }
-    let bytes = read_capped(node, response, RECOVERY_RESPONSE_BYTES_MAX).await?;
-    Ok(bcs::from_bytes(&bytes)?)
+) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+    peer(node, address).recovery_symbols(blob_id, targets.to_vec()).await
+}
+
+/// A client of the peer at `address`: the node's connection pool, the peer timeout, and every
+/// answer's bytes counted in the recovery metric; answers are capped per request by the client.
+pub(crate) fn peer(node: &Node, address: &str) -> NodeClient {
+    NodeClient::new(address, node.http.clone())
+        .with_timeout(PEER_TIMEOUT)
+        .counting(Arc::clone(&node.metrics.recovery_bytes))
 }

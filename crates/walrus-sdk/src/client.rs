@@ -738,6 +738,6 @@ fn retriable(e: &NodeError) -> bool {
         // A node of another build may not send the codes this one knows: 503 is busy anyway.
         NodeError::Refused { reason, status, .. } => reason.is_retriable() || *status == 503,
         NodeError::Transport { .. } => true,
-        NodeError::Decode { .. } => false,
+        NodeError::Decode { .. } | NodeError::TooLarge { .. } => false,
     }
 }
