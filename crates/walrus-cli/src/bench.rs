@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use walrus_core::splitmix::splitmix_bytes;
-use walrus_sdk::{Client, StoreOptions, StoreOutcome};
+use walrus_sdk::{BlobStoreResult, Client, StoreOptions};
 
 use crate::wallet::Account;
 use crate::GlobalArgs;
@@ -160,7 +160,7 @@ async fn measure(
             .await
             .with_context(|| format!("storing {} failed", human(size)))?;
         let stored_in = started.elapsed();
-        let StoreOutcome::NewlyCreated(stored) = outcome else {
+        let BlobStoreResult::NewlyCreated(stored) = outcome else {
             bail!("a forced store did not create a blob")
         };
         let started = Instant::now();

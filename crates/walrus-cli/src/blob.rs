@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use walrus_core::decode::ConsistencyCheck;
 use walrus_core::BlobId;
-use walrus_sdk::{Client, Progress, StoreOptions, StoreOutcome};
+use walrus_sdk::{BlobStoreResult, Client, Progress, StoreOptions};
 
 use crate::wallet::{print, Account};
 use crate::GlobalArgs;
@@ -98,7 +98,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         clear_progress_line(json);
         for (path, outcome) in paths.into_iter().zip(outcomes) {
             match outcome {
-                Ok(outcome) => results.push(render_store(path, &outcome, options, json)),
+                Ok(outcome) => results.push(render_store(path, &outcome, json)),
                 Err(e) => {
                     failed += 1;
                     eprintln!("Error: storing {} failed: {e}", path.display());
@@ -136,31 +136,18 @@ fn dry_run(path: &PathBuf, data: &[u8], n_shards: u16, json: bool) -> Result<ser
 }
 
 /// Prints (for people) and returns (as the reference's JSON) one file's store result.
-fn render_store(
-    path: &PathBuf,
-    outcome: &StoreOutcome,
-    options: StoreOptions,
-    json: bool,
-) -> serde_json::Value {
-    match outcome {
-        StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => {
-            if !json {
+fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool) -> serde_json::Value {
+    if !json {
+        match outcome {
+            BlobStoreResult::AlreadyCertified { blob_id, object_id, end_epoch } => {
                 println!("{} is already stored and certified as blob {blob_id}", path.display());
                 println!("  object ID: {object_id}, stored until epoch {end_epoch} (exclusive)");
             }
-            serde_json::json!({ "path": path, "blobStoreResult": outcome.summary_json() })
-        }
-        StoreOutcome::MarkedInvalid { blob_id, .. } => {
-            if !json {
-                println!(
-                    "{}: blob {blob_id} is marked invalid on chain (its encoding is inconsistent); not stored",
-                    path.display()
-                );
-            }
-            serde_json::json!({ "path": path, "blobStoreResult": outcome.summary_json() })
-        }
-        StoreOutcome::NewlyCreated(stored) => {
-            if !json {
+            BlobStoreResult::MarkedInvalid { blob_id, .. } => println!(
+                "{}: blob {blob_id} is marked invalid on chain (its encoding is inconsistent); not stored",
+                path.display()
+            ),
+            BlobStoreResult::NewlyCreated(stored) => {
                 println!("Stored {}", path.display());
                 println!("  blob ID: {}", stored.blob_id);
                 println!("  object ID: {}", stored.object_id);
@@ -173,22 +160,9 @@ fn render_store(
                     stored.certified_epoch, stored.confirmed_shards
                 );
             }
-            serde_json::json!({
-                "path": path,
-                "blobStoreResult": { "newlyCreated": {
-                    "blobObject": {
-                        "id": stored.object_id,
-                        "blobId": stored.blob_id.to_string(),
-                        "size": stored.unencoded_size,
-                        "certifiedEpoch": stored.certified_epoch.0,
-                        "deletable": options.deletable,
-                    },
-                    "encodedSize": stored.encoded_size,
-                    "cost": stored.cost,
-                }},
-            })
         }
     }
+    serde_json::json!({ "path": path, "blobStoreResult": outcome.to_json() })
 }
 
 /// The client, drawing one progress line on standard error when it is a terminal.

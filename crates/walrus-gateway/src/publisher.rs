@@ -10,9 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 use walrus_core::keys::Address;
-use walrus_sdk::{ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
+use walrus_sdk::{BlobStoreResult, StoreError, StoreOptions};
 
 use crate::auth::Upload;
 use crate::{Checked, Gateway, GatewayError};
@@ -111,10 +110,8 @@ pub(crate) async fn store(
         .map_err(store_error)?;
     let body = match &outcome {
         // As the reference's publisher: an internal error, as it is likely a system error.
-        StoreOutcome::MarkedInvalid { blob_id, .. } => {
-            let event = outcome
-                .summary_json()
-                .map_or(serde_json::Value::Null, |j| j["markedInvalid"]["event"].clone());
+        BlobStoreResult::MarkedInvalid { blob_id, event } => {
+            let event = serde_json::json!(event.as_ref().map(walrus_chain::EventEnvelope::event_id));
             return Err(GatewayError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
@@ -124,9 +121,8 @@ pub(crate) async fn store(
                 ),
             ));
         }
-        StoreOutcome::AlreadyCertified { .. } => outcome.summary_json().unwrap_or_default(),
-        StoreOutcome::NewlyCreated(stored) => {
-            let created = newly_created(&gateway, stored).await?;
+        BlobStoreResult::AlreadyCertified { .. } => outcome.to_json(),
+        BlobStoreResult::NewlyCreated(stored) => {
             if let Some(to) = send_to {
                 writer.transfer_object(stored.object_id, to).await.map_err(|e| {
                     GatewayError::new(
@@ -136,56 +132,10 @@ pub(crate) async fn store(
                     )
                 })?;
             }
-            created
+            outcome.to_json()
         }
     };
     Ok((StatusCode::OK, Json(body)).into_response())
-}
-
-/// The reference's `newlyCreated` result, with the blob object as the chain now holds it.
-async fn newly_created(gateway: &Gateway, stored: &StoreResult) -> Result<serde_json::Value, GatewayError> {
-    let object = gateway.reader.chain().object(&stored.object_id).await.map_err(|e| {
-        GatewayError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            format!("stored, but unreadable: {e}"),
-        )
-    })?;
-    let blob = object.object.body.blob().ok_or_else(|| {
-        GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the new object is not a blob")
-    })?;
-    let resource = match stored.resource {
-        ResourceOperation::RegisterFromScratch { encoded_length, epochs_ahead } => {
-            json!({ "registerFromScratch": { "encodedLength": encoded_length, "epochsAhead": epochs_ahead } })
-        }
-        ResourceOperation::ReuseStorage { encoded_length } => {
-            json!({ "reuseStorage": { "encodedLength": encoded_length } })
-        }
-        ResourceOperation::ReuseRegistration { encoded_length } => {
-            json!({ "reuseRegistration": { "encodedLength": encoded_length } })
-        }
-    };
-    Ok(json!({
-        "newlyCreated": {
-            "blobObject": {
-                "id": stored.object_id,
-                "registeredEpoch": blob.registered_epoch.0,
-                "blobId": blob.blob_id.to_string(),
-                "size": blob.size,
-                "encodingType": "RS2",
-                "certifiedEpoch": blob.certified_epoch.map(|e| e.0),
-                "storage": {
-                    "id": blob.storage.id,
-                    "startEpoch": blob.storage.start_epoch.0,
-                    "endEpoch": blob.storage.end_epoch.0,
-                    "storageSize": blob.storage.storage_size,
-                },
-                "deletable": blob.deletable,
-            },
-            "resourceOperation": resource,
-            "cost": stored.cost,
-        }
-    }))
 }
 
 fn store_error(e: StoreError) -> GatewayError {

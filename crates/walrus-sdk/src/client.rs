@@ -45,7 +45,7 @@ impl Default for StoreOptions {
 
 /// How a store ended, as the reference's `BlobStoreResult`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreOutcome {
+pub enum BlobStoreResult {
     /// The blob was encoded, registered, uploaded and certified now.
     NewlyCreated(StoreResult),
     /// A certified object already keeps the blob long enough (a permanent one, or a deletable
@@ -68,28 +68,60 @@ pub enum StoreOutcome {
     },
 }
 
-impl StoreOutcome {
+impl BlobStoreResult {
     /// The blob ID, any way.
     pub fn blob_id(&self) -> &BlobId {
         match self {
-            StoreOutcome::NewlyCreated(result) => &result.blob_id,
-            StoreOutcome::AlreadyCertified { blob_id, .. } | StoreOutcome::MarkedInvalid { blob_id, .. } => {
-                blob_id
-            }
+            BlobStoreResult::NewlyCreated(result) => &result.blob_id,
+            BlobStoreResult::AlreadyCertified { blob_id, .. }
+            | BlobStoreResult::MarkedInvalid { blob_id, .. } => blob_id,
         }
     }
 
-    /// The reference's JSON result (`alreadyCertified`, `markedInvalid`) for the outcomes that
-    /// carry all of it; `None` for `newlyCreated`, whose blob object the caller renders.
-    pub fn summary_json(&self) -> Option<serde_json::Value> {
+    /// The reference's JSON `BlobStoreResult` (`newlyCreated`, `alreadyCertified`,
+    /// `markedInvalid`), as the CLI's `--json` and the publisher both answer.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
         match self {
-            StoreOutcome::NewlyCreated(_) => None,
-            StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch } => Some(serde_json::json!({
+            BlobStoreResult::NewlyCreated(stored) => {
+                let blob = &stored.blob_object;
+                let resource = match stored.resource {
+                    ResourceOperation::RegisterFromScratch { encoded_length, epochs_ahead } => json!({
+                        "registerFromScratch": { "encodedLength": encoded_length, "epochsAhead": epochs_ahead }
+                    }),
+                    ResourceOperation::ReuseStorage { encoded_length } => {
+                        json!({ "reuseStorage": { "encodedLength": encoded_length } })
+                    }
+                    ResourceOperation::ReuseRegistration { encoded_length } => {
+                        json!({ "reuseRegistration": { "encodedLength": encoded_length } })
+                    }
+                };
+                json!({ "newlyCreated": {
+                    "blobObject": {
+                        "id": stored.object_id,
+                        "registeredEpoch": blob.registered_epoch.0,
+                        "blobId": blob.blob_id.to_string(),
+                        "size": blob.size,
+                        "encodingType": "RS2",
+                        "certifiedEpoch": blob.certified_epoch.map(|e| e.0),
+                        "storage": {
+                            "id": blob.storage.id,
+                            "startEpoch": blob.storage.start_epoch.0,
+                            "endEpoch": blob.storage.end_epoch.0,
+                            "storageSize": blob.storage.storage_size,
+                        },
+                        "deletable": blob.deletable,
+                    },
+                    "resourceOperation": resource,
+                    "cost": stored.cost,
+                }})
+            }
+            BlobStoreResult::AlreadyCertified { blob_id, object_id, end_epoch } => json!({
                 "alreadyCertified": { "blobId": blob_id.to_string(), "object": object_id, "endEpoch": end_epoch.0 }
-            })),
-            StoreOutcome::MarkedInvalid { blob_id, event } => Some(serde_json::json!({
+            }),
+            BlobStoreResult::MarkedInvalid { blob_id, event } => json!({
                 "markedInvalid": { "blobId": blob_id.to_string(), "event": event.as_ref().map(EventEnvelope::event_id) }
-            })),
+            }),
         }
     }
 }
@@ -136,6 +168,8 @@ pub struct StoreResult {
     /// What the store cost in FROST: storage bought (price per unit, units, epochs) plus the
     /// write fee, as the chain charges them; 0 when a registration was reused.
     pub cost: u64,
+    /// The blob object as the chain holds it after certification.
+    pub blob_object: Box<walrus_chain::objects::BlobObject>,
 }
 
 /// Why a store failed.
@@ -251,7 +285,7 @@ pub struct Client {
 /// A blob after [`Client::prepare`].
 enum Prepared {
     /// Nothing more to do.
-    Done(StoreOutcome),
+    Done(BlobStoreResult),
     /// Upload it for this blob object.
     Upload(Arc<EncodedBlob>, Registered),
 }
@@ -339,7 +373,7 @@ impl Client {
     }
 
     /// Stores `data`: [`Client::store_many`] with one blob.
-    pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
+    pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<BlobStoreResult, StoreError> {
         self.store_many(vec![data], options)
             .await
             .pop()
@@ -354,7 +388,7 @@ impl Client {
         &self,
         blobs: Vec<Vec<u8>>,
         options: StoreOptions,
-    ) -> Vec<Result<StoreOutcome, StoreError>> {
+    ) -> Vec<Result<BlobStoreResult, StoreError>> {
         let count = blobs.len();
         let mut results = Vec::with_capacity(count);
         let network = match self.network().await {
@@ -385,10 +419,10 @@ impl Client {
         group: Vec<Vec<u8>>,
         options: StoreOptions,
         network: &Network,
-    ) -> Vec<Result<StoreOutcome, StoreError>> {
+    ) -> Vec<Result<BlobStoreResult, StoreError>> {
         let committee = &network.committee;
         let started = Instant::now();
-        let mut results: Vec<Option<Result<StoreOutcome, StoreError>>> = Vec::new();
+        let mut results: Vec<Option<Result<BlobStoreResult, StoreError>>> = Vec::new();
         let mut to_upload = Vec::new();
         for (position, data) in group.into_iter().enumerate() {
             results.push(None);
@@ -458,12 +492,16 @@ impl Client {
             if view.invalid {
                 // The chain refuses to register it again; say so, as the reference does.
                 let event = view.invalidation;
-                return Ok(Prepared::Done(StoreOutcome::MarkedInvalid { blob_id, event }));
+                return Ok(Prepared::Done(BlobStoreResult::MarkedInvalid { blob_id, event }));
             }
             if let Some((object_id, end_epoch)) =
                 self.certified_until(&view, until).filter(|_| !options.force)
             {
-                return Ok(Prepared::Done(StoreOutcome::AlreadyCertified { blob_id, object_id, end_epoch }));
+                return Ok(Prepared::Done(BlobStoreResult::AlreadyCertified {
+                    blob_id,
+                    object_id,
+                    end_epoch,
+                }));
             }
         }
         let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
@@ -559,7 +597,7 @@ impl Client {
         certificate: Certificate,
         confirmed_shards: usize,
         committee: &Committee,
-    ) -> Result<StoreOutcome, StoreError> {
+    ) -> Result<BlobStoreResult, StoreError> {
         let metadata = blob.metadata();
         let certify = Call::CertifyBlob {
             blob: object_id,
@@ -575,8 +613,12 @@ impl Client {
         }
         let blob_id = *metadata.blob_id();
         self.report(Progress::Certified { blob_id });
+        let object = self.chain.object(&object_id).await?;
+        let blob_object = object.object.body.blob().cloned().map(Box::new).ok_or_else(|| {
+            StoreError::Other(format!("the certified object {object_id} is not a blob on chain"))
+        })?;
         let params = metadata.params();
-        Ok(StoreOutcome::NewlyCreated(StoreResult {
+        Ok(BlobStoreResult::NewlyCreated(StoreResult {
             blob_id,
             object_id,
             unencoded_size: metadata.unencoded_length(),
@@ -585,6 +627,7 @@ impl Client {
             confirmed_shards,
             resource,
             cost,
+            blob_object,
         }))
     }
 

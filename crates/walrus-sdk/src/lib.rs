@@ -14,6 +14,8 @@ pub mod read;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;
-pub use client::{Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreOutcome, StoreResult};
+pub use client::{
+    BlobStoreResult, Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreResult,
+};
 pub use read::{OpenBlob, ReadError};
 pub use walrus_node_client::{NodeClient, NodeError};
