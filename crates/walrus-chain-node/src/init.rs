@@ -22,6 +22,67 @@ use walrus_core::keys::{Address, BlsKeyPair, Ed25519KeyPair};
 use walrus_core::messages::proof_of_possession;
 use walrus_core::Epoch;
 
+/// Why a chain directory or a key file cannot be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The genesis file cannot be read.
+    #[error("cannot read {}: {source} (run `walrus chain init` first)", path.display())]
+    NoGenesis {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The genesis file does not parse.
+    #[error("{} is not a genesis file: {source}", path.display())]
+    BadGenesis {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The genesis the spec describes is invalid.
+    #[error("the genesis would be invalid: {0}")]
+    Genesis(#[from] walrus_chain::genesis::GenesisError),
+    /// An amount does not fit.
+    #[error("an allocation does not fit: {0}")]
+    Amount(#[from] walrus_chain::ExecError),
+    /// The operating system gave no randomness.
+    #[error("no randomness from the OS: {0}")]
+    Random(getrandom::Error),
+    /// A file or directory cannot be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key file does not hold a key.
+    #[error("key file {} does not hold {what}", path.display())]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        what: String,
+    },
+    /// The directory already has a genesis.
+    #[error("{} already exists; choose an empty directory", .0.display())]
+    Exists(PathBuf),
+    /// Not a possible number of storage nodes.
+    #[error("need between 1 and {n_shards} storage nodes, got {nodes}")]
+    NodeCount {
+        /// Shards.
+        n_shards: usize,
+        /// Nodes asked for.
+        nodes: usize,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
+    move |source| InitError::Io { path: path.to_path_buf(), source }
+}
+
 /// Paths inside a chain directory.
 #[derive(Debug, Clone)]
 pub struct ChainDir(pub PathBuf);
@@ -45,56 +106,50 @@ impl ChainDir {
     }
 
     /// Reads the genesis file.
-    pub fn read_genesis(&self) -> anyhow::Result<Genesis> {
+    pub fn read_genesis(&self) -> Result<Genesis, InitError> {
         let path = self.genesis();
-        let text = fs::read_to_string(&path).map_err(|e| {
-            anyhow::anyhow!("cannot read {}: {e} (run `walrus chain init` first)", path.display())
-        })?;
-        serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not a genesis file: {e}", path.display()))
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(source) => return Err(InitError::NoGenesis { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| InitError::BadGenesis { path, source })
     }
 }
 
 /// A fresh random 32-byte seed from the operating system.
-pub fn random_seed() -> anyhow::Result<[u8; 32]> {
+pub fn random_seed() -> Result<[u8; 32], InitError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    getrandom::fill(&mut seed).map_err(InitError::Random)?;
     Ok(seed)
 }
 
 /// Writes a 32-byte secret as hex, readable only by the owner; refuses to overwrite.
-pub fn write_secret(path: &Path, secret: &[u8; 32]) -> anyhow::Result<()> {
+pub fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), InitError> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
+        fs::create_dir_all(parent).map_err(io_at(parent))?;
     }
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create key file {}: {e}", path.display()))?;
-    writeln!(file, "{}", hex::encode(secret))?;
-    file.sync_all()?;
-    Ok(())
+    let mut file =
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_at(path))?;
+    writeln!(file, "{}", hex::encode(secret)).map_err(io_at(path))?;
+    file.sync_all().map_err(io_at(path))
 }
 
 /// Reads a key file written by [`write_secret`].
-pub fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read key file {}: {e}", path.display()))?;
+pub fn read_secret(path: &Path) -> Result<[u8; 32], InitError> {
+    let text = fs::read_to_string(path).map_err(io_at(path))?;
     let bytes = hex::decode(text.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
-    bytes.ok_or_else(|| anyhow::anyhow!("key file {} does not hold 64 hex digits", path.display()))
+    bytes.ok_or_else(|| InitError::BadKey { path: path.to_path_buf(), what: "64 hex digits".into() })
 }
 
 /// Reads an ed25519 key file.
-pub fn read_ed25519(path: &Path) -> anyhow::Result<Ed25519KeyPair> {
+pub fn read_ed25519(path: &Path) -> Result<Ed25519KeyPair, InitError> {
     Ok(Ed25519KeyPair::from_seed(&read_secret(path)?))
 }
 
 /// Reads a BLS key file.
-pub fn read_bls(path: &Path) -> anyhow::Result<BlsKeyPair> {
+pub fn read_bls(path: &Path) -> Result<BlsKeyPair, InitError> {
     BlsKeyPair::from_secret_bytes(&read_secret(path)?)
-        .map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
+        .map_err(|e| InitError::BadKey { path: path.to_path_buf(), what: format!("a BLS key ({e})") })
 }
 
 /// What `walrus chain init` creates.
@@ -148,16 +203,16 @@ impl InitSpec {
 
 /// Creates a chain directory: keys for the faucet and every storage node, and the genesis.
 /// Refuses a directory that already has a genesis.
-pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> anyhow::Result<Genesis> {
+pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
     if dir.genesis().exists() {
-        anyhow::bail!("{} already exists; choose an empty directory", dir.genesis().display());
+        return Err(InitError::Exists(dir.genesis()));
     }
     let k = spec.node_addresses.len();
     let n = usize::from(spec.params.n_shards);
     if k == 0 || k > n {
-        anyhow::bail!("need between 1 and {n} storage nodes, got {k}");
+        return Err(InitError::NodeCount { n_shards: n, nodes: k });
     }
-    fs::create_dir_all(&dir.0)?;
+    fs::create_dir_all(&dir.0).map_err(io_at(&dir.0))?;
     let faucet = random_seed()?;
     write_secret(&dir.faucet_key(), &faucet)?;
     let mut allocations =
@@ -189,9 +244,9 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> anyhow::Result<Genesis> {
         allocations,
         nodes,
     };
-    genesis.build().map_err(|e| anyhow::anyhow!("the genesis would be invalid: {e}"))?;
-    let text = serde_json::to_string_pretty(&genesis)? + "\n";
-    fs::write(dir.genesis(), text)?;
+    genesis.build()?;
+    let text = serde_json::to_string_pretty(&genesis).expect("a genesis is plain JSON") + "\n";
+    fs::write(dir.genesis(), text).map_err(io_at(&dir.genesis()))?;
     Ok(genesis)
 }
 

@@ -8,10 +8,38 @@ use walrus_core::keys::Ed25519KeyPair;
 
 use crate::chain::{Chain, ChainError};
 use crate::faucet::Faucet;
-use crate::init::ChainDir;
+use crate::init::{ChainDir, InitError};
 use crate::rpc::{router, Rpc};
 use crate::sequencer::Sequencer;
-use crate::store::FjallBlockStore;
+use crate::store::{FjallBlockStore, StoreError};
+
+/// Why a chain node cannot start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The chain directory cannot be read.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// The block store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored chain cannot be opened, or a block could not be committed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The RPC address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The task opening the chain panicked.
+    #[error("opening the chain failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// The block loop ended without reporting why.
+    #[error("the block loop ended without a word")]
+    BlockLoopGone,
+}
 
 /// Default RPC address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9184";
@@ -41,11 +69,11 @@ pub struct RunningNode {
 }
 
 /// Opens the chain in `config.dir` (replaying its blocks) and starts serving.
-pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
+pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
     let genesis = config.dir.read_genesis()?;
     let chain_id = genesis.digest();
     let store_dir = config.dir.store();
-    let chain = tokio::task::spawn_blocking(move || -> anyhow::Result<Chain> {
+    let chain = tokio::task::spawn_blocking(move || -> Result<Chain, HostError> {
         let store = Arc::new(FjallBlockStore::open(&store_dir, &chain_id)?);
         Ok(Chain::open(genesis, store)?)
     })
@@ -64,8 +92,8 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let rpc = Rpc { chain: Arc::clone(&chain), orderer: sequencer.clone(), faucet };
     let listener = walrus_http::bind(config.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr()?;
+        .map_err(|source| HostError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| HostError::Listen { addr: config.listen, source })?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         walrus_http::serve(listener, router(rpc), config.server, async {
@@ -78,7 +106,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
 
 impl RunningNode {
     /// Runs until `stop` resolves or the block loop fails; then shuts down cleanly.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), HostError> {
         let RunningNode { sequencer, blocks, server, shutdown, .. } = self;
         let outcome = tokio::select! {
             () = stop => None,
@@ -89,8 +117,8 @@ impl RunningNode {
         let _ = server.await;
         match outcome {
             None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => anyhow::bail!("the chain stopped: {e}"),
-            Some(Err(_)) => anyhow::bail!("the block loop ended without a word"),
+            Some(Ok(Err(e))) => Err(HostError::Chain(e)),
+            Some(Err(_)) => Err(HostError::BlockLoopGone),
         }
     }
 }

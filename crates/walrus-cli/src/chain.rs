@@ -159,7 +159,7 @@ async fn serve(args: RunArgs) -> Result<()> {
             .await?;
     let (height, _) = *node.chain.head().borrow();
     eprintln!("chain RPC on http://{} (height {height}); Ctrl-C to stop", node.addr);
-    node.run_until(shutdown_signal()).await
+    Ok(node.run_until(shutdown_signal()).await?)
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

@@ -122,7 +122,7 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     runtime.block_on(async {
         let gateway = start(config, &network.chain_url, writer).await?;
         eprintln!("{role:?} on http://{} (chain {}); Ctrl-C to stop", gateway.addr, network.chain_url);
-        gateway.run_until(crate::chain::shutdown_signal()).await
+        Ok(gateway.run_until(crate::chain::shutdown_signal()).await?)
     })
 }
 

@@ -31,7 +31,7 @@ pub fn run(command: NodeCommand, config: Option<&Path>) -> Result<()> {
                     view.epoch,
                     view.shards.len()
                 );
-                node.run_until(crate::chain::shutdown_signal()).await
+                Ok(node.run_until(crate::chain::shutdown_signal()).await?)
             })
         }
     }

@@ -225,3 +225,20 @@ fn clients_and_the_gateway_link_no_server() {
         }
     }
 }
+
+#[test]
+fn libraries_return_typed_errors() {
+    // `anyhow` is for the binary (and test helpers); a library names its errors (thiserror).
+    for dir in crate_dirs() {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if name == "walrus-cli" || DEV_ONLY.contains(&name.as_str()) {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(!text.contains("anyhow"), "{} uses anyhow; give it a thiserror enum", file.display());
+        }
+    }
+}

@@ -114,6 +114,25 @@ pub(crate) struct Gateway {
     pub(crate) auth: Option<auth::Authenticator>,
 }
 
+/// Why a gateway cannot start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server ended with an error.
+    #[error("the gateway's server failed: {0}")]
+    Serve(std::io::Error),
+    /// The server's task panicked.
+    #[error("the gateway's server task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
 /// A running gateway.
 #[derive(Debug)]
 pub struct RunningGateway {
@@ -125,16 +144,15 @@ pub struct RunningGateway {
 
 impl RunningGateway {
     /// Serves until `stop` resolves, then shuts down.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
         stop.await;
         self.stop().await
     }
 
     /// Stops serving.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(self) -> Result<(), StartError> {
         let _ = self.shutdown.send(());
-        self.server.await??;
-        Ok(())
+        self.server.await?.map_err(StartError::Serve)
     }
 }
 
@@ -144,11 +162,11 @@ pub async fn start(
     config: GatewayConfig,
     chain_url: &str,
     writer: Option<Client>,
-) -> anyhow::Result<RunningGateway> {
-    let listener = walrus_http::bind(config.bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
-    let addr = listener.local_addr()?;
+) -> Result<RunningGateway, StartError> {
+    let bind = config.bind;
+    let listener =
+        walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: bind, source })?;
     let gateway = Arc::new(Gateway {
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
@@ -236,7 +254,8 @@ async fn cors(request: Request, next: Next) -> Response {
 }
 
 /// An error as the reference daemon answers it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: {message}")]
 pub(crate) struct GatewayError {
     status: StatusCode,
     reason: &'static str,

@@ -210,16 +210,9 @@ pub async fn json_rejections(
 }
 
 /// Why a body stopped: it sent nothing for the idle timeout.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the request body sent nothing for {0:?}")]
 pub struct BodyIdle(Duration);
-
-impl std::fmt::Display for BodyIdle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the request body sent nothing for {:?}", self.0)
-    }
-}
-
-impl std::error::Error for BodyIdle {}
 
 /// A request body that fails when no frame arrives within the idle timeout. A frame only
 /// notes the time; the timer is moved when it fires early (at most once per idle period), not

@@ -5,6 +5,27 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Why a configuration file cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read or written.
+    #[error("node config {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("node config {} is invalid: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_yaml::Error,
+    },
+}
+
 /// Largest request body: a sliver of the largest blob at the smallest shard count, plus room.
 pub const BODY_BYTES_MAX_DEFAULT: usize = 64 << 20;
 
@@ -109,11 +130,11 @@ impl NodeConfig {
     }
 
     /// Reads a configuration file; relative paths in it are relative to the file's directory.
-    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read node config {}: {e}", path.display()))?;
+            .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         let mut config: NodeConfig = serde_yaml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("node config {} is invalid: {e}", path.display()))?;
+            .map_err(|source| ConfigError::Invalid { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut config.storage_path, &mut config.bls_key, &mut config.owner_key] {
             if p.is_relative() {
@@ -124,8 +145,9 @@ impl NodeConfig {
     }
 
     /// Writes the configuration as YAML.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        std::fs::write(path, serde_yaml::to_string(self)?)?;
-        Ok(())
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = serde_yaml::to_string(self)
+            .map_err(|source| ConfigError::Invalid { path: path.to_path_buf(), source })?;
+        std::fs::write(path, text).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })
     }
 }

@@ -11,6 +11,17 @@ use walrus_core::keys::BlsPublicKey;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 
 use crate::node::Node;
+
+/// Why the node cannot build its view of the committee.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The chain did not answer.
+    #[error(transparent)]
+    Chain(#[from] walrus_chain_client::ClientError),
+    /// The chain's shard count is not one the codec takes.
+    #[error(transparent)]
+    Params(#[from] walrus_core::params::ParamsError),
+}
 use crate::{gc, pending, recovery};
 
 /// Events asked for per page.
@@ -35,7 +46,7 @@ pub struct ChainView {
 
 impl ChainView {
     /// The view from a committee, for the node with key `me`.
-    pub fn new(committee: Committee, n_shards: u16, me: &BlsPublicKey) -> anyhow::Result<ChainView> {
+    pub fn new(committee: Committee, n_shards: u16, me: &BlsPublicKey) -> Result<ChainView, ViewError> {
         let params = EncodingParams::new(u64::from(n_shards))?;
         let shards = committee
             .members
@@ -56,7 +67,7 @@ impl ChainView {
 pub type SharedView = Arc<RwLock<Arc<ChainView>>>;
 
 /// Fetches the committee and builds the view.
-pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> anyhow::Result<ChainView> {
+pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> Result<ChainView, ViewError> {
     let system = chain.system().await?;
     let mut view = ChainView::new(system.system.committee, system.system.params.n_shards, me)?;
     view.shards.sort_unstable();

@@ -22,6 +22,28 @@ use walrus_core::{BlobId, SliverType};
 
 use crate::node::Node;
 
+/// Why a blob could not be marked invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidateError {
+    /// The attestations gathered do not reach validity.
+    #[error("attestations of invalid blob {blob_id} cover {weight} shards, below validity")]
+    BelowValidity {
+        /// The blob.
+        blob_id: BlobId,
+        /// Shards of the members that attested.
+        weight: usize,
+    },
+    /// The attestations do not aggregate.
+    #[error("the attestations do not aggregate: {0}")]
+    Certificate(#[from] walrus_core::messages::MessageError),
+    /// The operator key cannot be read.
+    #[error(transparent)]
+    Key(#[from] walrus_chain_node::init::InitError),
+    /// The chain refused or did not answer.
+    #[error(transparent)]
+    Chain(#[from] walrus_chain_client::ClientError),
+}
+
 /// This node's attestation that `blob_id` is invalid, for its current epoch.
 pub fn attest(node: &Node, blob_id: BlobId) -> SignedMessage {
     let message = ProtocolMessage::new(node.view().epoch, InvalidBlobIdMsg(blob_id));
@@ -36,7 +58,7 @@ pub async fn invalidate(
     blob_id: BlobId,
     axis: SliverType,
     proof: &InconsistencyProof,
-) -> anyhow::Result<()> {
+) -> Result<(), InvalidateError> {
     let view = node.view();
     let quorum = Quorum::new(view.params.n());
     let mut signed: Vec<(u16, SignedMessage)> = Vec::new();
@@ -69,7 +91,9 @@ pub async fn invalidate(
             tracing::warn!("bad attestation from {}: {e}", member.network_address);
             continue;
         }
-        signed.push((u16::try_from(index)?, attestation));
+        // Committees have at most 65,535 members (a u16 bitmap index).
+        let Ok(index) = u16::try_from(index) else { continue };
+        signed.push((index, attestation));
         weight += member.shards.len();
         if quorum.includes_one_correct_node(weight) {
             asks.abort_all();
@@ -79,7 +103,7 @@ pub async fn invalidate(
     // The certificate lists its signers in committee order.
     signed.sort_by_key(|(index, _)| *index);
     if !quorum.includes_one_correct_node(weight) {
-        anyhow::bail!("attestations of invalid blob {blob_id} cover {weight} shards, below validity");
+        return Err(InvalidateError::BelowValidity { blob_id, weight });
     }
     let certificate = Certificate::aggregate(signed)?;
     let owner = node.owner_key()?;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use walrus_chain_client::ChainClient;
-use walrus_chain_node::init::read_bls;
+use walrus_chain_node::init::{read_bls, InitError};
 use walrus_core::keys::BlsKeyPair;
 use walrus_core::BlobId;
 use walrus_http::ByteBudget;
@@ -16,7 +16,7 @@ use walrus_store::NodeStore;
 
 use crate::api::router;
 use crate::config::NodeConfig;
-use crate::follower::{fetch_view, follow, ChainView, SharedView};
+use crate::follower::{fetch_view, follow, ChainView, SharedView, ViewError};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
 
@@ -105,7 +105,7 @@ impl Node {
     }
 
     /// The operator's key (chain transactions on the node's behalf), read once.
-    pub fn owner_key(&self) -> anyhow::Result<&walrus_core::keys::Ed25519KeyPair> {
+    pub fn owner_key(&self) -> Result<&walrus_core::keys::Ed25519KeyPair, InitError> {
         if let Some(key) = self.owner.get() {
             return Ok(key);
         }
@@ -117,6 +117,42 @@ impl Node {
     pub fn view(&self) -> Arc<ChainView> {
         Arc::clone(&self.view.read().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// Why a node cannot start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A key file cannot be read.
+    #[error(transparent)]
+    Key(#[from] InitError),
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] walrus_store::StoreError),
+    /// The committee cannot be read from the chain.
+    #[error("cannot read the committee from {url}: {source}")]
+    Committee {
+        /// The chain RPC.
+        url: String,
+        /// Why.
+        source: ViewError,
+    },
+    /// The REST address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP client for peers cannot be built.
+    #[error("the HTTP client cannot be built: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server ended with an error.
+    #[error("the REST server failed: {0}")]
+    Serve(std::io::Error),
+    /// A task of the node panicked.
+    #[error("a task of the node failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
 }
 
 /// A running node.
@@ -133,20 +169,20 @@ pub struct RunningNode {
 
 /// Opens the store, reads the committee from the chain, and starts the API, the follower and
 /// the recovery sweep.
-pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
+pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let bls = read_bls(&config.bls_key)?;
     let path = config.storage_path.clone();
     let store = Arc::new(tokio::task::spawn_blocking(move || NodeStore::open(&path)).await??);
     let chain = ChainClient::new(&config.chain_url);
     let view = fetch_view(&chain, bls.public())
         .await
-        .map_err(|e| anyhow::anyhow!("cannot read the committee from {}: {e}", config.chain_url))?;
+        .map_err(|source| StartError::Committee { url: config.chain_url.clone(), source })?;
     let epoch = view.epoch.0;
     let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
-    let listener = walrus_http::bind(config.rest_listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.rest_listen))?;
-    let addr = listener.local_addr()?;
+    let listen = config.rest_listen;
+    let listener =
+        walrus_http::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let node = Arc::new(Node {
         uploads: Arc::new(Semaphore::new(config.concurrent_uploads_max)),
         upload_bytes: ByteBudget::new(config.upload_bytes_max),
@@ -185,7 +221,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
 
 impl RunningNode {
     /// Serves until `stop` resolves, then shuts down.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
         stop.await;
         self.follower.abort();
         self.sweeper.abort();
@@ -195,7 +231,6 @@ impl RunningNode {
             std::mem::take(&mut *self.node.background.lock().unwrap_or_else(PoisonError::into_inner));
         background.shutdown().await;
         let _ = self.shutdown.send(());
-        self.server.await??;
-        Ok(())
+        self.server.await?.map_err(StartError::Serve)
     }
 }

@@ -28,6 +28,31 @@ use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
 
+/// Why a recovery pass did not finish (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum HealError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task panicked.
+    #[error("a recovery task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// No peer served metadata that verifies.
+    #[error("no peer served valid metadata")]
+    NoMetadata,
+    /// Some slivers could not be rebuilt from the symbols gathered.
+    #[error("{count} slivers not recovered (first: {first})")]
+    Unrecovered {
+        /// How many.
+        count: usize,
+        /// The first, and why.
+        first: String,
+    },
+    /// The blob proved inconsistent and could not be marked invalid.
+    #[error(transparent)]
+    Invalidate(#[from] crate::invalid::InvalidateError),
+}
+
 /// Timeout of one request to a peer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest pause between two attempts to recover a blob (they start 0.5 s apart and double).
@@ -108,7 +133,7 @@ pub async fn sweep(node: Arc<Node>) {
 }
 
 /// One pass over the certified blobs; returns how many lacked slivers.
-async fn sweep_once(node: &Arc<Node>) -> anyhow::Result<usize> {
+async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
     let mut after: Option<BlobId> = None;
     let mut needy_total = 0;
     loop {
@@ -181,7 +206,7 @@ impl Drop for Healing<'_> {
 }
 
 /// One recovery pass; returns how many slivers were rebuilt.
-async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> anyhow::Result<usize> {
+async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealError> {
     let worker = Arc::clone(node);
     let id = *blob_id;
     let todo = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
@@ -254,7 +279,7 @@ fn rebuild(
     metadata: &VerifiedBlobMetadataWithId,
     todo: Vec<(ShardIndex, SliverType, SliverIndex)>,
     mut collected: CollectedSymbols,
-) -> anyhow::Result<Rebuilt> {
+) -> Result<Rebuilt, HealError> {
     let _shared = node.blob_locks.shared(blob_id);
     if matches!(node.store.blob_status(blob_id, node.view().epoch)?, BlobStatus::Nonexistent) {
         // Collected while its symbols were being fetched.
@@ -281,7 +306,7 @@ fn rebuild(
     if failures.is_empty() || inconsistent.is_some() {
         Ok(Rebuilt { count: rebuilt, inconsistent })
     } else {
-        anyhow::bail!("{} slivers not recovered (first: {})", failures.len(), failures[0])
+        Err(HealError::Unrecovered { count: failures.len(), first: failures.swap_remove(0) })
     }
 }
 
@@ -290,7 +315,7 @@ fn rebuild(
 async fn metadata_from_anywhere(
     node: &Arc<Node>,
     blob_id: &BlobId,
-) -> anyhow::Result<VerifiedBlobMetadataWithId> {
+) -> Result<VerifiedBlobMetadataWithId, HealError> {
     let params = node.view().params;
     let (worker, id) = (Arc::clone(node), *blob_id);
     let stored = tokio::task::spawn_blocking(move || {
@@ -312,7 +337,7 @@ async fn metadata_from_anywhere(
             return Ok(verified);
         }
     }
-    anyhow::bail!("no peer served valid metadata")
+    Err(HealError::NoMetadata)
 }
 
 async fn fetch_symbols(
