@@ -31,7 +31,7 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     let dir = tempfile::tempdir().expect("dir");
     let blocklist = dir.path().join("blocklist.yaml");
     std::fs::write(&blocklist, "").expect("empty blocklist");
-    let (net, gateway, writer) = common::daemon(0, 9, |config| {
+    let (net, gateway, writer) = common::daemon(9, |config| {
         config.max_body_bytes = 2 << 20;
         config.max_blob_size = 3 << 19;
         // Reads from 512 KiB stream, a row (256 KiB here) at a time.

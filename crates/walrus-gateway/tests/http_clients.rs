@@ -14,14 +14,14 @@ fn require(program: &str, args: &[&str]) {
 }
 
 /// Runs `script` with `program` against a gateway of its own: it stores 100 KB and reads it back.
-async fn store_and_read_with(program: &str, script: &str, slot: u16, seed: u8) {
-    let (net, gateway, _) = common::daemon(slot, seed, |_| {}).await;
+async fn store_and_read_with(program: &str, script: &str, variant: u16, seed: u8) {
+    let (net, gateway, _) = common::daemon(seed, |_| {}).await;
     let url = format!("http://{}", gateway.addr);
     let scripts = format!("{}/../../scripts/http-examples", env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("blob.bin");
-    let len = 100_000 + usize::from(slot);
-    std::fs::write(&file, walrus_core::splitmix::splitmix_bytes(u64::from(slot), len)).expect("write");
+    let len = 100_000 + usize::from(variant);
+    std::fs::write(&file, walrus_core::splitmix::splitmix_bytes(u64::from(variant), len)).expect("write");
     let output = tokio::process::Command::new(program)
         .arg(format!("{scripts}/{script}"))
         .arg(&file)

@@ -43,7 +43,7 @@ async fn store(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_need_a_fresh_valid_token_that_fits_the_upload() {
     let (net, gateway, _) =
-        common::daemon(3, 13, |config| config.jwt = Some(JwtConfig::new(SECRET.to_vec()))).await;
+        common::daemon(13, |config| config.jwt = Some(JwtConfig::new(SECRET.to_vec()))).await;
     let url = format!("http://{}/v1/blobs", gateway.addr);
     let now = now();
     let refused = |query: &'static str, claims: serde_json::Value, body: &'static [u8]| {
@@ -107,7 +107,7 @@ async fn stores_need_a_fresh_valid_token_that_fits_the_upload() {
 async fn eddsa_tokens_and_an_exact_lifetime() {
     let issuer = Ed25519KeyPair::from_seed(&[7; 32]);
     let key = format!("0x{}", issuer.public().0.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let (net, gateway, _) = common::daemon(4, 14, |config| {
+    let (net, gateway, _) = common::daemon(14, |config| {
         let mut jwt = JwtConfig::from_secret_text(JwtAlgorithm::EdDsa, &key).expect("key");
         jwt.expiring_secs = Some(300);
         config.jwt = Some(jwt);

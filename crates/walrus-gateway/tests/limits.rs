@@ -16,7 +16,7 @@ async fn reason(response: reqwest::Response) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_that_hold_back_their_bodies_cannot_pile_up() {
-    let (net, gateway, _) = common::daemon(5, 15, |config| {
+    let (net, gateway, _) = common::daemon(15, |config| {
         config.max_concurrent_stores = 1;
         config.store_queue = 1;
     })
@@ -49,7 +49,7 @@ async fn stores_that_hold_back_their_bodies_cannot_pile_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_take_what_they_hold_from_the_read_budget() {
-    let (net, gateway, writer) = common::daemon(6, 16, |config| config.max_read_bytes = 1 << 20).await;
+    let (net, gateway, writer) = common::daemon(16, |config| config.max_read_bytes = 1 << 20).await;
     let base = format!("http://{}", gateway.addr);
     let options = walrus_sdk::StoreOptions::default();
     let big = *writer.store(vec![7; 1 << 20], options).await.expect("stored").blob_id();

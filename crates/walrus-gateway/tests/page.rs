@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use walrus_testkit::base_port;
+use walrus_testkit::free_port;
 
 mod common;
 
@@ -122,13 +122,13 @@ async fn the_page_uploads_a_file_and_reads_it_back_in_chromium() {
     for program in [CHROMEDRIVER, CHROMIUM] {
         assert!(std::path::Path::new(program).exists(), "{program} is not installed (.ci/run installs it)");
     }
-    let (net, gateway, _) = common::daemon(2, 12, |_| {}).await;
+    let (net, gateway, _) = common::daemon(12, |_| {}).await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("hello.txt");
     let content = "hello from a browser\n".repeat(20);
     std::fs::write(&file, &content).expect("write");
 
-    let driver = Driver::start(base_port(2) + 9).await;
+    let driver = Driver::start(free_port()).await;
     let page = format!("http://{}/", gateway.addr);
     driver.call("POST", &format!("/session/{}/url", driver.session), json!({ "url": page })).await;
     driver.type_into("#file", file.to_str().expect("utf-8")).await;

@@ -52,7 +52,7 @@ fn label(size: usize) -> String {
 
 fn sliver_writes(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let net = Arc::new(rt.block_on(Net::start_custom(1, 6, 3_600_000, |config| {
+    let net = Arc::new(rt.block_on(Net::start_custom(1, 3_600_000, |config| {
         config.body_bytes_max = 64 << 20;
     })));
     let mut group = c.benchmark_group("sliver_writes");
@@ -131,7 +131,7 @@ fn sliver_writes(c: &mut Criterion) {
 fn recovery(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // The follower's own recovery waits an hour, so that only the measured one runs.
-    let net = rt.block_on(Net::start_custom(3, 7, 3_600_000, |config| config.recovery_delay_ms = 3_600_000));
+    let net = rt.block_on(Net::start_custom(3, 3_600_000, |config| config.recovery_delay_ms = 3_600_000));
     // Genesis gives 4, 3 and 3 shards: nodes 0 and 1 hold 7 of 10, a quorum.
     let lagging = 2;
     let mut group = c.benchmark_group("recovery");

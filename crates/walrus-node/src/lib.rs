@@ -22,4 +22,4 @@ pub mod pending;
 pub mod recovery;
 
 pub use config::NodeConfig;
-pub use node::{start, Node, RunningNode};
+pub use node::{start, start_on, Node, RunningNode};

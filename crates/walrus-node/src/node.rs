@@ -170,6 +170,17 @@ pub struct RunningNode {
 /// Opens the store, reads the committee from the chain, and starts the API, the follower and
 /// the recovery sweep.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
+    let listen = config.rest_listen;
+    let listener =
+        walrus_http::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
+    start_on(config, listener).await
+}
+
+/// [`start`] on a listener bound beforehand (tests bind port 0 and put the port in the genesis).
+pub async fn start_on(
+    config: NodeConfig,
+    listener: tokio::net::TcpListener,
+) -> Result<RunningNode, StartError> {
     let bls = read_bls(&config.bls_key)?;
     let path = config.storage_path.clone();
     let store = Arc::new(tokio::task::spawn_blocking(move || NodeStore::open(&path)).await??);
@@ -180,8 +191,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let epoch = view.epoch.0;
     let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
     let listen = config.rest_listen;
-    let listener =
-        walrus_http::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let node = Arc::new(Node {
         uploads: Arc::new(Semaphore::new(config.concurrent_uploads_max)),

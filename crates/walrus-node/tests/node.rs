@@ -22,7 +22,7 @@ use walrus_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_confirm_and_certify_through_two_nodes() {
-    let net = Net::start(2, 0).await;
+    let net = Net::start(2).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![7u8; 5000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();
@@ -116,7 +116,7 @@ async fn the_official_sdk_client_works_against_a_node() {
     let conformance = std::env::var_os("WALRUS_CONFORMANCE_DIR").expect(
         "WALRUS_CONFORMANCE_DIR is not set: run ../shared/conformance/setup.sh and set it to its output",
     );
-    let net = Net::start(2, 1).await;
+    let net = Net::start(2).await;
     let file = net._tmp.path().join("blob.bin");
     let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&file, &data).expect("write blob");
@@ -151,7 +151,7 @@ async fn the_official_sdk_client_works_against_a_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
-    let mut net = Net::start(3, 2).await;
+    let mut net = Net::start(3).await;
     // The node with the fewest shards goes down; the other two hold 7 of 10, a quorum.
     let down = (0..3).min_by_key(|i| net.nodes[*i].node.view().shards.len()).expect("nodes");
     let stopped = net.nodes.remove(down);
@@ -167,7 +167,7 @@ async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
     net.certify(object, &[0, 1], &signed).await;
 
     // Back up: it replays the events it missed, sees the certification, and recovers.
-    let config = node_config(&net.dir, down, &net.chain_url, base_port(2) + down as u16);
+    let config = node_config(&net.dir, down, &net.chain_url, net.addresses[down].port());
     net.nodes.push(walrus_node::start(config).await.expect("restarts"));
     let back = net.nodes.len() - 1;
     let wanted = 2 * own_shards as u64;
@@ -205,7 +205,7 @@ async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_lost_to_a_restart_is_found_by_the_sweep() {
     // Recoveries wait an hour: none runs before the restart.
-    let mut net = Net::start_custom(3, 8, 3_600_000, |config| config.recovery_delay_ms = 3_600_000).await;
+    let mut net = Net::start_custom(3, 3_600_000, |config| config.recovery_delay_ms = 3_600_000).await;
     let left_out = (0..3).min_by_key(|i| net.nodes[*i].node.view().shards.len()).expect("nodes");
     let uploaded: Vec<usize> = (0..3).filter(|i| *i != left_out).collect();
     let params = EncodingParams::new(u64::from(N)).expect("params");
@@ -230,7 +230,7 @@ async fn a_recovery_lost_to_a_restart_is_found_by_the_sweep() {
     let own_shards = stopped.node.view().shards.len();
     stopped.run_until(async {}).await.expect("stops");
 
-    let config = node_config(&net.dir, left_out, &net.chain_url, base_port(8) + left_out as u16);
+    let config = node_config(&net.dir, left_out, &net.chain_url, net.addresses[left_out].port());
     net.nodes.push(walrus_node::start(config).await.expect("restarts"));
     let back = net.nodes.len() - 1;
     let wanted = 2 * own_shards as u64;
@@ -256,7 +256,7 @@ async fn a_recovery_lost_to_a_restart_is_found_by_the_sweep() {
 /// invalid on chain, and every node drops its data and reports it invalid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inconsistently_encoded_blob_is_proven_and_marked_invalid() {
-    let mut net = Net::start(4, 3).await;
+    let mut net = Net::start(4).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7919 % 251) as u8).collect();
     let blob = encode_blob(params, &data).expect("encodable");
@@ -285,7 +285,7 @@ async fn an_inconsistently_encoded_blob_is_proven_and_marked_invalid() {
     }
     net.certify(object, &[0, 1, 2], &signed).await;
 
-    let config = node_config(&net.dir, down, &net.chain_url, base_port(3) + down as u16);
+    let config = node_config(&net.dir, down, &net.chain_url, net.addresses[down].port());
     net.nodes.push(walrus_node::start(config).await.expect("restarts"));
     for node in 0..4 {
         let invalid = eventually(20, || async {
@@ -323,7 +323,7 @@ async fn an_inconsistently_encoded_blob_is_proven_and_marked_invalid() {
 /// A blob stored for one epoch is collected by every node after the epoch boundary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_blobs_are_collected_after_the_epoch_change() {
-    let net = Net::start_with(2, 4, 3_000).await;
+    let net = Net::start_with(2, 3_000).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![3u8; 2_000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();
@@ -351,7 +351,7 @@ async fn expired_blobs_are_collected_after_the_epoch_change() {
 /// many slivers in one read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_writes_are_all_or_nothing_and_batch_reads_verify() {
-    let net = Net::start(1, 5).await;
+    let net = Net::start(1).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![9u8; 30_000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();
@@ -399,7 +399,7 @@ async fn batch_writes_are_all_or_nothing_and_batch_reads_verify() {
 /// "buffered") and are stored when the registration event arrives; without it they are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_racing_the_registration_wait_in_the_buffer() {
-    let net = Net::start(1, 6).await;
+    let net = Net::start(1).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![4u8; 12_000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();
@@ -452,14 +452,14 @@ async fn a_lying_peer_is_caught_by_verification_during_recovery() {
     let chosen = Arc::clone(&liar_slot);
     let net = Net::start_without(
         7,
-        7,
         3_600_000,
         |_| {},
-        move |committee| {
+        move |committee, addresses| {
             let first = &committee.members[0];
-            let port: u16 =
-                first.network_address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
-            let index = usize::from(port - base_port(7));
+            let index = addresses
+                .iter()
+                .position(|a| a.to_string() == first.network_address)
+                .expect("a genesis node");
             *chosen.lock().expect("lock") =
                 Some((index, first.network_address.clone(), first.shards.clone()));
             vec![index]
@@ -514,7 +514,7 @@ async fn a_lying_peer_is_caught_by_verification_during_recovery() {
 /// again, and confirms once it holds them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_never_confirms_slivers_whose_files_are_gone() {
-    let net = Net::start(1, 9).await;
+    let net = Net::start(1).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![9u8; 3000]).expect("encodable");
     let blob_id = *blob.metadata().blob_id();

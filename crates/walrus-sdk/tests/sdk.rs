@@ -14,7 +14,7 @@ use walrus_core::messages::{
 };
 use walrus_core::EncodingParams;
 use walrus_sdk::{BlobStoreResult, Client, Progress, ReadError, StoreOptions, StoreResult};
-use walrus_testkit::{base_port, serve_liar, Net, N};
+use walrus_testkit::{serve_liar, Net, N};
 
 /// Stores `bytes` and expects a new blob.
 async fn store_new(client: &Client, bytes: Vec<u8>, options: StoreOptions) -> StoreResult {
@@ -88,7 +88,7 @@ async fn assert_ranges_read(client: &Client, blob_id: &walrus_core::BlobId, byte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_read_back_every_size() {
-    let net = Net::start(4, 0).await;
+    let net = Net::start(4).await;
     let client = funded_client(&net, 1).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let min_fee = net.chain_client.system().await.expect("system").system.params.min_fee.0;
@@ -143,7 +143,7 @@ async fn store_and_read_back_every_size() {
 /// progress reaches the callback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owned_resources_are_reused_and_many_blobs_store_at_once() {
-    let net = Net::start(4, 7).await;
+    let net = Net::start(4).await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&events);
     let client = funded_client(&net, 5).await.with_progress(move |p| seen.lock().expect("lock").push(p));
@@ -215,7 +215,7 @@ async fn owned_resources_are_reused_and_many_blobs_store_at_once() {
 /// a read returns the right bytes with three down (6 shards = 2f; the 4 left are n - 2f).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_and_reads_survive_nodes_down_up_to_the_thresholds() {
-    let mut net = Net::start(5, 1).await;
+    let mut net = Net::start(5).await;
     let client = funded_client(&net, 2).await;
     assert!(net.nodes.iter().all(|n| n.node.view().shards.len() == 2));
     // Down during the store: the node that holds the blob's first row (primary sliver 0).
@@ -264,15 +264,15 @@ async fn a_lying_node_breaks_neither_stores_nor_reads() {
     let chosen = Arc::clone(&liar);
     let net = Net::start_without(
         4,
-        2,
         3_600_000,
         |_| {},
-        move |committee| {
+        move |committee, addresses| {
             let first = &committee.members[0];
-            let port: u16 =
-                first.network_address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
             *chosen.lock().expect("lock") = Some((first.network_address.clone(), first.shards.clone()));
-            vec![usize::from(port - base_port(2))]
+            vec![addresses
+                .iter()
+                .position(|a| a.to_string() == first.network_address)
+                .expect("a genesis node")]
         },
     )
     .await;
@@ -295,7 +295,7 @@ async fn a_lying_node_breaks_neither_stores_nor_reads() {
 /// marked it, and nothing is bought or written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_marked_invalid_is_reported_not_stored() {
-    let net = Net::start(4, 9).await;
+    let net = Net::start(4).await;
     let client = funded_client(&net, 5).await;
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let bytes = data(3_000);
@@ -343,7 +343,7 @@ async fn a_blob_marked_invalid_is_reported_not_stored() {
 /// the request timeouts (10 s for metadata, 120 s for slivers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_node_costs_a_read_seconds_not_the_request_timeout() {
-    let mut net = Net::start(4, 3).await;
+    let mut net = Net::start(4).await;
     let client = funded_client(&net, 3).await;
     let bytes = data(300_000);
     let stored = store_new(&client, bytes.clone(), StoreOptions::default()).await;

@@ -2,6 +2,7 @@
 //! with helpers to register, upload, confirm and certify blobs through the public APIs. Shared
 //! by the node tests and benchmarks and the SDK tests.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,12 +31,22 @@ use walrus_node::{NodeConfig, RunningNode};
 /// Shards of every test network.
 pub const N: u16 = 10;
 
-/// Loopback ports for a test's nodes (the committee's addresses are fixed at genesis, and
-/// peers find each other there): distinct per test slot (0 to 9, ten ports each) and per
-/// process, and below the ephemeral range (32768 and up) that outgoing connections draw from.
-pub fn base_port(test: u16) -> u16 {
-    assert!(test < 10, "test slot {test}: slots are 0 to 9");
-    20_000 + (std::process::id() % 120) as u16 * 10 * 10 + test * 10
+/// `count` listeners on loopback ports the system picked (port 0): the committee's addresses
+/// are fixed at genesis, so each node's port is bound before the genesis is written, and the
+/// node is started on its listener.
+pub async fn listeners(count: usize) -> Vec<tokio::net::TcpListener> {
+    let any = "127.0.0.1:0".parse().expect("address");
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(walrus_http::bind(any).await.expect("a loopback port"));
+    }
+    out
+}
+
+/// A loopback port free a moment ago, for a program that takes a port number (chromedriver).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener.local_addr().expect("address").port()
 }
 
 /// A running network.
@@ -54,44 +65,42 @@ pub struct Net {
     pub nodes: Vec<RunningNode>,
     /// A funded user.
     pub user: Ed25519KeyPair,
+    /// Each genesis node's REST address, in genesis order (a restarted node takes its own).
+    pub addresses: Vec<SocketAddr>,
     /// For requests to the nodes.
     pub http: reqwest::Client,
 }
 
 impl Net {
-    /// A network of `count` nodes for test slot `test` (distinct ports), with one-hour epochs.
-    pub async fn start(count: usize, test: u16) -> Net {
-        Net::start_with(count, test, 3_600_000).await
+    /// A network of `count` nodes, with one-hour epochs.
+    pub async fn start(count: usize) -> Net {
+        Net::start_with(count, 3_600_000).await
     }
 
     /// The same with epochs of `epoch_ms`.
-    pub async fn start_with(count: usize, test: u16, epoch_ms: u64) -> Net {
-        Net::start_custom(count, test, epoch_ms, |_| {}).await
+    pub async fn start_with(count: usize, epoch_ms: u64) -> Net {
+        Net::start_custom(count, epoch_ms, |_| {}).await
     }
 
     /// A network whose node configurations `configure` may change.
-    pub async fn start_custom(
-        count: usize,
-        test: u16,
-        epoch_ms: u64,
-        configure: impl Fn(&mut NodeConfig),
-    ) -> Net {
-        Net::start_without(count, test, epoch_ms, configure, |_| Vec::new()).await
+    pub async fn start_custom(count: usize, epoch_ms: u64, configure: impl Fn(&mut NodeConfig)) -> Net {
+        Net::start_without(count, epoch_ms, configure, |_, _| Vec::new()).await
     }
 
-    /// A network in which the genesis nodes that `absent` picks from the committee are not
-    /// started (a test may put something else at their addresses); `nodes` holds the others,
-    /// in genesis order.
+    /// A network in which the genesis nodes that `absent` picks (from the committee and the
+    /// genesis nodes' addresses) are not started: their ports are let go, for a test to put
+    /// something else there. `nodes` holds the others, in genesis order.
     pub async fn start_without(
         count: usize,
-        test: u16,
         epoch_ms: u64,
         configure: impl Fn(&mut NodeConfig),
-        absent: impl Fn(&Committee) -> Vec<usize>,
+        absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
     ) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
-        let addresses = (0..count).map(|i| format!("127.0.0.1:{}", base_port(test) + i as u16)).collect();
+        let bound = listeners(count).await;
+        let sockets: Vec<SocketAddr> = bound.iter().map(|l| l.local_addr().expect("address")).collect();
+        let addresses = sockets.iter().map(SocketAddr::to_string).collect();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
         init_dir(&dir, &InitSpec::localnet(N, addresses, epoch_ms, now as u64)).expect("init");
@@ -106,12 +115,15 @@ impl Net {
         .expect("chain starts");
         let chain_url = format!("http://{}", chain.addr);
         let chain_client = ChainClient::new(&chain_url);
-        let absent = absent(&chain_client.committee().await.expect("committee"));
+        let absent = absent(&chain_client.committee().await.expect("committee"), &sockets);
         let mut nodes = Vec::new();
-        for i in (0..count).filter(|i| !absent.contains(i)) {
-            let mut config = node_config(&dir, i, &chain_url, base_port(test) + i as u16);
+        for (i, listener) in bound.into_iter().enumerate() {
+            if absent.contains(&i) {
+                continue;
+            }
+            let mut config = node_config(&dir, i, &chain_url, sockets[i].port());
             configure(&mut config);
-            nodes.push(walrus_node::start(config).await.expect("node starts"));
+            nodes.push(walrus_node::start_on(config, listener).await.expect("node starts"));
         }
         let user = Ed25519KeyPair::from_seed(&[42; 32]);
         chain_client.faucet(user.address(), 1_000_000_000_000).await.expect("funded");
@@ -123,6 +135,7 @@ impl Net {
             chain_client,
             nodes,
             user,
+            addresses: sockets,
             http: reqwest::Client::new(),
         }
     }

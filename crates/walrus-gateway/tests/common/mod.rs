@@ -6,14 +6,10 @@ use walrus_gateway::{start, GatewayConfig, RunningGateway};
 use walrus_sdk::Client;
 use walrus_testkit::Net;
 
-/// Starts the network in test slot `slot` and a daemon over it (configured by `configure`)
-/// paying with the wallet of seed `[seed; 32]`; returns them and the publisher's client.
-pub async fn daemon(
-    slot: u16,
-    seed: u8,
-    configure: impl FnOnce(&mut GatewayConfig),
-) -> (Net, RunningGateway, Client) {
-    let net = Net::start(4, slot).await;
+/// Starts the network and a daemon over it (configured by `configure`) paying with the wallet
+/// of seed `[seed; 32]`; returns them and the publisher's client.
+pub async fn daemon(seed: u8, configure: impl FnOnce(&mut GatewayConfig)) -> (Net, RunningGateway, Client) {
+    let net = Net::start(4).await;
     let wallet = Ed25519KeyPair::from_seed(&[seed; 32]);
     net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
     let writer = Client::new(&net.chain_url, wallet);
