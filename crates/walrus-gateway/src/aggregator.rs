@@ -377,7 +377,9 @@ fn read_error(e: ReadError) -> GatewayError {
             GatewayError::new(StatusCode::RANGE_NOT_SATISFIABLE, "INVALID_BYTE_RANGE", e)
         }
         ReadError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
-        ReadError::Decode(_) => GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e),
+        ReadError::Decode(_) | ReadError::Task(_) => {
+            GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
+        }
     }
 }
 

@@ -147,7 +147,13 @@ fn store_error(e: StoreError) -> GatewayError {
         }
         StoreError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
         StoreError::InvalidEpochs { .. } => GatewayError::bad("INVALID_EPOCHS", e),
-        StoreError::Chain(_) | StoreError::Other(_) => {
+        StoreError::Chain(_)
+        | StoreError::Network(_)
+        | StoreError::Task(_)
+        | StoreError::NoResult
+        | StoreError::Certificate(_)
+        | StoreError::NotABlob(_)
+        | StoreError::NoObjectCreated => {
             tracing::warn!("store failed: {e}");
             GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
         }

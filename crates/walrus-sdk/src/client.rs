@@ -203,9 +203,24 @@ pub enum StoreError {
         /// The chain's `max_epochs_ahead`.
         max: u32,
     },
-    /// Something else (a task failed, a certificate could not be built).
-    #[error("{0}")]
-    Other(String),
+    /// The chain's system state could not be read, so no blob of the batch was stored.
+    #[error("cannot read the network from the chain: {0}")]
+    Network(Arc<ClientError>),
+    /// A task of the store panicked or was cancelled.
+    #[error("a store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The blob's store ended without a result (its task was lost).
+    #[error("the blob's store ended without a result")]
+    NoResult,
+    /// The confirmations do not aggregate into a certificate.
+    #[error("the confirmations do not aggregate: {0}")]
+    Certificate(#[from] walrus_core::messages::MessageError),
+    /// The chain's object after certification is not a blob.
+    #[error("the certified object {0} is not a blob on chain")]
+    NotABlob(ObjectId),
+    /// A transaction that creates an object created none.
+    #[error("the transaction created no object")]
+    NoObjectCreated,
 }
 
 /// Most input bytes encoded and uploaded at once by [`Client::store_many`] (the encoded form
@@ -374,10 +389,7 @@ impl Client {
 
     /// Stores `data`: [`Client::store_many`] with one blob.
     pub async fn store(&self, data: Vec<u8>, options: StoreOptions) -> Result<BlobStoreResult, StoreError> {
-        self.store_many(vec![data], options)
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::Other("no result for the blob".into())))
+        self.store_many(vec![data], options).await.pop().unwrap_or(Err(StoreError::NoResult))
     }
 
     /// Stores several blobs, one result each, in order. For each: encode; unless `force`, stop
@@ -394,8 +406,8 @@ impl Client {
         let network = match self.network().await {
             Ok(found) => found,
             Err(e) => {
-                let reason = e.to_string();
-                return (0..count).map(|_| Err(StoreError::Other(reason.clone()))).collect();
+                let e = Arc::new(e);
+                return (0..count).map(|_| Err(StoreError::Network(Arc::clone(&e)))).collect();
             }
         };
         let mut blobs = blobs.into_iter().peekable();
@@ -440,7 +452,7 @@ impl Client {
                 .spawn(async move { (index, client.upload_and_confirm(&blob, &committee, deletable).await) });
         }
         let mut confirmed: Vec<Result<(Certificate, usize), StoreError>> = Vec::new();
-        confirmed.resize_with(to_upload.len(), || Err(StoreError::Other("upload task failed".into())));
+        confirmed.resize_with(to_upload.len(), || Err(StoreError::NoResult));
         while let Some(joined) = tasks.join_next().await {
             if let Ok((index, outcome)) = joined {
                 confirmed[index] = outcome;
@@ -456,10 +468,7 @@ impl Client {
             tracing::debug!("{}: done at {:?}", blob.metadata().blob_id(), started.elapsed());
             results[position] = Some(outcome);
         }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(StoreError::Other("blob skipped".into()))))
-            .collect()
+        results.into_iter().map(|r| r.unwrap_or(Err(StoreError::NoResult))).collect()
     }
 
     /// Encodes, checks whether the blob is already certified, and registers it.
@@ -475,11 +484,7 @@ impl Client {
             return Err(StoreError::InvalidEpochs { asked: options.epochs_ahead, max });
         }
         let started = Instant::now();
-        let blob = Arc::new(
-            tokio::task::spawn_blocking(move || encode_blob(params, &data))
-                .await
-                .map_err(|e| StoreError::Other(format!("encoding task failed: {e}")))??,
-        );
+        let blob = Arc::new(tokio::task::spawn_blocking(move || encode_blob(params, &data)).await??);
         let metadata = blob.metadata();
         let blob_id = *metadata.blob_id();
         self.report(Progress::Encoded { blob_id });
@@ -614,9 +619,8 @@ impl Client {
         let blob_id = *metadata.blob_id();
         self.report(Progress::Certified { blob_id });
         let object = self.chain.object(&object_id).await?;
-        let blob_object = object.object.body.blob().cloned().map(Box::new).ok_or_else(|| {
-            StoreError::Other(format!("the certified object {object_id} is not a blob on chain"))
-        })?;
+        let blob_object =
+            object.object.body.blob().cloned().map(Box::new).ok_or(StoreError::NotABlob(object_id))?;
         let params = metadata.params();
         Ok(BlobStoreResult::NewlyCreated(StoreResult {
             blob_id,
@@ -672,8 +676,7 @@ impl Client {
         let mut weight = 0;
         let mut failures = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let (index, member, outcome) =
-                joined.map_err(|e| StoreError::Other(format!("upload task failed: {e}")))?;
+            let (index, member, outcome) = joined?;
             match outcome.and_then(|confirmation| {
                 confirmation
                     .verify(&member.public_key, committee.epoch, &expected)
@@ -684,10 +687,9 @@ impl Client {
                     })
             }) {
                 Ok(confirmation) => {
-                    signed.push((
-                        u16::try_from(index).map_err(|e| StoreError::Other(e.to_string()))?,
-                        confirmation,
-                    ));
+                    // Committees have at most 65,535 members (a u16 bitmap index).
+                    let Ok(index) = u16::try_from(index) else { continue };
+                    signed.push((index, confirmation));
                     weight += member.shards.len();
                     self.report(Progress::Confirmed {
                         blob_id: *blob.metadata().blob_id(),
@@ -715,13 +717,13 @@ impl Client {
                 let _ = tokio::time::timeout(tail, rest).await;
             });
         }
-        let certificate = Certificate::aggregate(signed).map_err(|e| StoreError::Other(e.to_string()))?;
+        let certificate = Certificate::aggregate(signed)?;
         Ok((certificate, weight))
     }
 }
 
 fn first_created(created: &[ObjectId]) -> Result<ObjectId, StoreError> {
-    created.first().copied().ok_or_else(|| StoreError::Other("the transaction created no object".into()))
+    created.first().copied().ok_or(StoreError::NoObjectCreated)
 }
 
 /// Uploads the metadata and the member's slivers (one batch), then asks for its confirmation,

@@ -55,7 +55,10 @@ pub enum ReadError {
     Blocked(BlobId),
     /// Decoding failed otherwise.
     #[error("decoding failed: {0}")]
-    Decode(String),
+    Decode(#[from] DecodeError),
+    /// A read task panicked or was cancelled.
+    #[error("a read task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl Client {
@@ -237,7 +240,7 @@ impl OpenBlob {
         if unserved == 0 {
             let metadata = Arc::clone(&self.metadata);
             let slivers: Vec<VerifiedSliver> = gathered.slivers.into_values().collect();
-            return decode_range(&metadata, slivers, range).map_err(|e| ReadError::Decode(e.to_string()));
+            return Ok(decode_range(&metadata, slivers, range)?);
         }
         tracing::debug!("{}: {unserved} rows neither served nor rebuilt; decoding the blob", self.blob_id());
         // Decoded once for every range of this `OpenBlob` (a stream's pieces among them).
@@ -343,7 +346,7 @@ impl OpenBlob {
                 let Some(mut read) = reads.pop_front() else { break };
                 // A receiver that goes away (a client that hung up) stops the reads at once.
                 let piece = tokio::select! {
-                    joined = &mut read => joined.unwrap_or_else(|e| Err(ReadError::Decode(e.to_string()))),
+                    joined = &mut read => joined.unwrap_or_else(|e| Err(ReadError::Task(e))),
                     () = sender.closed() => {
                         read.abort();
                         break;
@@ -456,11 +459,10 @@ impl OpenBlob {
         let metadata = Arc::clone(&self.metadata);
         let slivers = gathered.slivers;
         tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
-            .await
-            .map_err(|e| ReadError::Decode(e.to_string()))?
+            .await?
             .map_err(|e| match e {
                 DecodeError::InconsistentBlob => ReadError::Inconsistent(blob_id),
-                other => ReadError::Decode(other.to_string()),
+                other => ReadError::Decode(other),
             })
     }
 }
