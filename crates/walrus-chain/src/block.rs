@@ -268,12 +268,15 @@ pub struct Verified {
 
 /// Verifies the signatures and certificates of `block` against `state` (see [`Verified`]).
 pub fn verify_block(state: &State, block: &Block) -> Verified {
-    let signatures = block.transactions.par_iter().map(SignedTransaction::is_authentic).collect();
-    let certificates = block
+    let (signatures, certificates) = block
         .transactions
         .par_iter()
-        .map(|tx| tx.data.call.certificate().map(|c| crate::certify::Verdict::compute(&state.system, c)))
-        .collect();
+        .map(|tx| {
+            let verdict =
+                tx.data.call.certificate().map(|c| crate::certify::Verdict::compute(&state.system, c));
+            (tx.is_authentic(), verdict)
+        })
+        .unzip();
     Verified { signatures, certificates }
 }
 

@@ -130,6 +130,12 @@ fn assert_memory_bounded(node: &Target, what: &str) -> u64 {
 
 /// Asserts that the node answers `GET /v1/health` with 200 within [`HEALTH_WITHIN`], on a new
 /// connection (a new client, so the accept loop is part of what is timed).
+/// The node answers health in time and its memory stayed bounded; returns its peak RSS.
+async fn assert_unharmed(node: &Target, what: &str) -> u64 {
+    assert_healthy(node, what).await;
+    assert_memory_bounded(node, what)
+}
+
 async fn assert_healthy(node: &Target, what: &str) {
     let client = reqwest::Client::builder().timeout(HEALTH_WITHIN * 5).build().expect("HTTP client");
     let started = Instant::now();
@@ -146,8 +152,7 @@ async fn assert_healthy(node: &Target, what: &str) {
 async fn watch(node: &Target, until: Instant, what: &str) -> usize {
     let mut checks = 0;
     loop {
-        assert_healthy(node, what).await;
-        assert_memory_bounded(node, what);
+        assert_unharmed(node, what).await;
         checks += 1;
         if Instant::now() + CHECK_EVERY >= until {
             return checks;
@@ -364,8 +369,7 @@ async fn batch_read_duplicates_are_refused() {
     for refusal in post_at_once(&url, duplicates, 8).await {
         assert_eq!(refusal, (400, "INVALID_BATCH".to_string()), "10,000 copies of pair {}", pair.0);
     }
-    assert_healthy(node, "after the duplicate batch reads").await;
-    let peak = assert_memory_bounded(node, "after the duplicate batch reads");
+    let peak = assert_unharmed(node, "after the duplicate batch reads").await;
     eprintln!("duplicate batch reads refused; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -388,8 +392,7 @@ async fn recovery_symbol_duplicates_are_refused() {
     for refusal in post_at_once(&url, duplicates, 8).await {
         assert_eq!(refusal, (400, "INVALID_RECOVERY_TARGETS".to_string()), "{RECOVERY_TARGETS_MAX} copies");
     }
-    assert_healthy(node, "after the duplicate recovery requests").await;
-    let peak = assert_memory_bounded(node, "after the duplicate recovery requests");
+    let peak = assert_unharmed(node, "after the duplicate recovery requests").await;
     eprintln!("duplicate recovery targets refused; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -408,8 +411,7 @@ async fn partial_upload_bodies_are_bounded() {
     let checks =
         watch(node, silent_since + idle.saturating_sub(CHECK_EVERY), "during the partial uploads").await;
     assert_partial_uploads_ended(node, held, silent_since).await;
-    assert_healthy(node, "after the partial uploads").await;
-    let peak = assert_memory_bounded(node, "after the partial uploads");
+    let peak = assert_unharmed(node, "after the partial uploads").await;
     eprintln!("{checks} health checks passed during the partial uploads; node peak RSS {} MiB", peak >> 20);
 }
 
@@ -443,8 +445,7 @@ async fn half_sent_headers_are_bounded() {
         "{open} of {count} half-sent heads still open {:?} after the last",
         timeout + TIMEOUT_SLACK
     );
-    assert_healthy(node, "after the half-sent heads").await;
-    let peak = assert_memory_bounded(node, "after the half-sent heads");
+    let peak = assert_unharmed(node, "after the half-sent heads").await;
     eprintln!(
         "{count} half-sent heads held and closed; {checks} health checks passed; node peak RSS {} MiB",
         peak >> 20
@@ -536,8 +537,7 @@ async fn pending_flood_is_bounded() {
     let deadline = Instant::now() + FLOOD_FOR;
     let mut saturated_at: Option<Instant> = None;
     loop {
-        assert_healthy(node, "during the pending flood").await;
-        assert_memory_bounded(node, "during the pending flood");
+        assert_unharmed(node, "during the pending flood").await;
         if saturated_at.is_none() && stats.saturated.load(Ordering::Relaxed) > 0 {
             saturated_at = Some(Instant::now());
         }
@@ -559,8 +559,7 @@ async fn pending_flood_is_bounded() {
         accepted <= PENDING_ENTRIES_MAX,
         "the node buffered {accepted} uploads; its cap is {PENDING_ENTRIES_MAX}"
     );
-    assert_healthy(node, "after the pending flood").await;
-    let peak = assert_memory_bounded(node, "after the pending flood");
+    let peak = assert_unharmed(node, "after the pending flood").await;
     eprintln!(
         "pending flood: {accepted} buffered, {} CACHE_SATURATED, {} busy (503); node peak RSS {} MiB",
         stats.saturated.load(Ordering::Relaxed),
@@ -595,6 +594,5 @@ async fn a_blob_stored_during_an_attack_is_held() {
         "{HELD_WITHIN:?} after the attack, node 0 still lacks slivers of {blob_id}"
     );
     eprintln!("node 0 held the blob stored during the attack {:?} after the attack ended", ended.elapsed());
-    assert_healthy(node, "after the attack").await;
-    assert_memory_bounded(node, "after the attack");
+    assert_unharmed(node, "after the attack").await;
 }

@@ -149,6 +149,18 @@ impl NodeClient {
         })
     }
 
+    /// A `POST` of `value`'s BCS bytes to `url`.
+    fn post_bcs(
+        &self,
+        url: &str,
+        value: &(impl serde::Serialize + ?Sized),
+        timeout: Duration,
+    ) -> Result<reqwest::RequestBuilder, NodeError> {
+        let body =
+            bcs::to_bytes(value).map_err(|e| NodeError::Decode { url: url.into(), reason: e.to_string() })?;
+        Ok(self.http.post(url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(timeout))
+    }
+
     /// An answer's body, refused once it grows past `cap` bytes: a node cannot make this client
     /// buffer more than the request can need.
     async fn read_capped(
@@ -304,10 +316,7 @@ impl NodeClient {
         wanted: &[(SliverPairIndex, SliverType)],
     ) -> Result<Vec<Option<UnverifiedSliver>>, NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/slivers", self.base);
-        let body = bcs::to_bytes(wanted)
-            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
-        let request =
-            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let request = self.post_bcs(&url, wanted, SLIVER_TIMEOUT)?;
         let bytes = self.bytes(request, &url, SLIVERS_ANSWER_BYTES_MAX).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
@@ -322,10 +331,7 @@ impl NodeClient {
         targets: Vec<(SliverType, SliverIndex)>,
     ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/recoverySymbols", self.base);
-        let body = bcs::to_bytes(&RecoveryRequest { targets })
-            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
-        let request =
-            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let request = self.post_bcs(&url, &RecoveryRequest { targets }, SLIVER_TIMEOUT)?;
         let bytes = self.bytes(request, &url, RECOVERY_RESPONSE_BYTES_MAX).await?;
         bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
@@ -339,10 +345,7 @@ impl NodeClient {
         proof: &InconsistencyProof,
     ) -> Result<SignedMessage, NodeError> {
         let url = format!("{}/v1/blobs/{blob_id}/inconsistencyProof/{axis}", self.base);
-        let body = bcs::to_bytes(proof)
-            .map_err(|e| NodeError::Decode { url: url.clone(), reason: e.to_string() })?;
-        let request =
-            self.http.post(&url).header(CONTENT_TYPE, OCTET_STREAM).body(body).timeout(SLIVER_TIMEOUT);
+        let request = self.post_bcs(&url, proof, SLIVER_TIMEOUT)?;
         let data = self.data(request, &url).await?;
         serde_json::from_value(data).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }

@@ -23,7 +23,7 @@ use walrus_core::recovery::{
     RecoveryError,
 };
 use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
-use walrus_node_client::{NodeClient, NodeError};
+use walrus_node_client::NodeClient;
 use walrus_store::{BlobStatus, StoreError};
 
 use crate::node::Node;
@@ -234,7 +234,7 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealErro
             let (node, address, id, chunk) =
                 (Arc::clone(node), member.network_address.clone(), *blob_id, chunk.to_vec());
             asks.spawn(async move {
-                let fetched = fetch_symbols(&node, &address, &id, &chunk).await;
+                let fetched = peer(&node, &address).recovery_symbols(&id, chunk).await;
                 (address, fetched)
             });
         }
@@ -338,15 +338,6 @@ async fn metadata_from_anywhere(
         }
     }
     Err(HealError::NoMetadata)
-}
-
-async fn fetch_symbols(
-    node: &Node,
-    address: &str,
-    blob_id: &BlobId,
-    targets: &[(SliverType, SliverIndex)],
-) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
-    peer(node, address).recovery_symbols(blob_id, targets.to_vec()).await
 }
 
 /// A client of the peer at `address`: the node's connection pool, the peer timeout, and every

@@ -488,11 +488,8 @@ mod tests {
         store.put_metadata(blob.metadata()).expect("metadata");
         store.put_slivers(&blob_id, &slivers).expect("slivers");
         store.unindex_blob_data(&blob_id, &shards).expect("index delete");
+        let blob_dir = store.files.blob_dir(&blob_id);
         drop(store); // the crash: the files stay
-        let blob_dir = tmp
-            .path()
-            .join("slivers")
-            .join(blob_id.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
         assert!(blob_dir.exists(), "the files outlive the index");
 
         let store = NodeStore::open(tmp.path()).expect("reopen");
@@ -523,12 +520,7 @@ mod tests {
         let store = NodeStore::open(tmp.path()).expect("open");
         store.put_slivers(&blob_id, &[(ShardIndex(2), &primary)]).expect("slivers");
         assert!(store.has_sliver(ShardIndex(2), SliverType::Primary, &blob_id).expect("read"));
-        std::fs::remove_dir_all(
-            tmp.path()
-                .join("slivers")
-                .join(blob_id.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        )
-        .expect("lose it");
+        std::fs::remove_dir_all(store.files.blob_dir(&blob_id)).expect("lose it");
         assert!(!store.has_sliver(ShardIndex(2), SliverType::Primary, &blob_id).expect("read"));
     }
 }

@@ -122,7 +122,7 @@ impl SliverFiles {
         Ok(SliverFiles { root, next_file: AtomicU64::new(start) })
     }
 
-    fn blob_dir(&self, blob_id: &BlobId) -> PathBuf {
+    pub(crate) fn blob_dir(&self, blob_id: &BlobId) -> PathBuf {
         self.root.join(hex(blob_id.as_bytes()))
     }
 
