@@ -121,6 +121,19 @@ fn files_stay_short_and_free_of_stubs() {
     }
 }
 
+/// The node's refusals are `walrus_node::service::ServiceError`s, given a status and a reason
+/// code in one place (`api::http`); no other file of the node picks a reason code.
+#[test]
+fn the_node_picks_reason_codes_in_one_place() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates/walrus-node/src"), &mut files);
+    assert!(files.iter().any(|f| f.ends_with("service.rs")), "no node sources under {files:?}");
+    for file in files.iter().filter(|f| !f.ends_with("api.rs")) {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(!text.contains("Reason::"), "{} picks a reason code; return a ServiceError", file.display());
+    }
+}
+
 /// The `walrus-*` crates named in one `[...dependencies]` table of a manifest.
 fn walrus_deps(manifest: &str, dev: bool) -> Vec<String> {
     let mut deps = Vec::new();

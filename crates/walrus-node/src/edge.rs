@@ -16,16 +16,15 @@
 //! (`walrus_http`).
 
 use std::sync::Arc;
-use walrus_node_client::Reason;
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::api::ApiError;
 use crate::node::Node;
+use crate::service::ServiceError;
 
 /// Middleware on upload routes: takes the declared body size from the upload budget first.
 pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
@@ -37,12 +36,7 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
         .and_then(|v| v.parse::<u64>().ok());
     let bytes = match declared {
         Some(len) if len > limit => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Reason::BodyTooLarge,
-                format!("the body declares {len} bytes; the limit is {limit}"),
-            )
-            .into_response()
+            return ServiceError::BodyTooLarge { declared: len, limit }.into_response()
         }
         Some(len) => len,
         None => limit,
@@ -50,12 +44,7 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
     let slot = Arc::clone(&node.uploads).try_acquire_owned().ok();
     let (Some(slot), Some(bytes)) = (slot, node.upload_bytes.try_take(bytes)) else {
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Reason::TooManyUploads,
-            "the node is receiving as many uploads as it takes at once; retry",
-        )
-        .into_response();
+        return ServiceError::TooManyUploads.into_response();
     };
     let response = next.run(request).await;
     drop((slot, bytes));
@@ -63,13 +52,9 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
 }
 
 /// Takes `bytes` of the response budget, or 503 `TOO_MANY_READS`.
-pub(crate) fn response_permit(node: &Node, bytes: u64) -> Result<OwnedSemaphorePermit, ApiError> {
+pub(crate) fn response_permit(node: &Node, bytes: u64) -> Result<OwnedSemaphorePermit, ServiceError> {
     node.response_bytes.try_take(bytes).ok_or_else(|| {
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Reason::TooManyReads,
-            "the node is serving as many bytes as it holds at once; retry",
-        )
+        ServiceError::TooManyReads
     })
 }

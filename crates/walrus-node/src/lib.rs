@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod node;
 pub mod pending;
 pub mod recovery;
+pub mod service;
 
 pub use config::NodeConfig;
 pub use node::{start, start_on, Node, RunningNode};
