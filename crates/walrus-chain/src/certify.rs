@@ -31,17 +31,20 @@ pub struct Verdict {
 impl Verdict {
     /// The verdict for `certificate` under `system`'s committee.
     pub(crate) fn compute(system: &System, certificate: &CertificateArgs) -> Verdict {
-        let keys = signer_keys(system, certificate).unwrap_or_default();
+        let keys = signed_by(system, certificate).map(|(keys, _)| keys).unwrap_or_default();
         let valid = !keys.is_empty()
             && BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature).is_ok();
         Verdict { keys, valid }
     }
 }
 
-fn signer_keys(system: &System, certificate: &CertificateArgs) -> Option<Vec<BlsPublicKey>> {
+/// The keys the certificate's bitmap names and their weight in shards; `None` if the bitmap does
+/// not fit the committee.
+fn signed_by(system: &System, certificate: &CertificateArgs) -> Option<(Vec<BlsPublicKey>, u64)> {
     let members = &system.committee.members;
     let signers = bitmap_to_signers(&certificate.signers_bitmap, members.len())?;
-    Some(signers.iter().map(|&i| members[usize::from(i)].public_key).collect())
+    let signers = signers.iter().map(|&i| &members[usize::from(i)]);
+    Some((signers.clone().map(|m| m.public_key).collect(), signers.map(|m| m.weight()).sum()))
 }
 
 /// Checks the bitmap, the signers' weight and the aggregate signature against the current
@@ -54,10 +57,7 @@ pub(crate) fn verify<'a>(
     expected_type: u8,
     verdict: Option<&Verdict>,
 ) -> Result<&'a [u8], ExecError> {
-    let members = &system.committee.members;
-    let signers =
-        bitmap_to_signers(&certificate.signers_bitmap, members.len()).ok_or(ExecError::InvalidBitmap)?;
-    let weight: u64 = signers.iter().map(|&i| members[usize::from(i)].weight()).sum();
+    let (keys, weight) = signed_by(system, certificate).ok_or(ExecError::InvalidBitmap)?;
     let quorum = Quorum::new(usize::from(system.params.n_shards));
     let weight_usize = usize::try_from(weight).map_err(|_| ExecError::ArithmeticOverflow)?;
     let enough = match threshold {
@@ -67,7 +67,6 @@ pub(crate) fn verify<'a>(
     if !enough {
         return Err(ExecError::NotEnoughStake { weight, n_shards: system.params.n_shards });
     }
-    let keys: Vec<BlsPublicKey> = signers.iter().map(|&i| members[usize::from(i)].public_key).collect();
     let valid = match verdict {
         Some(verdict) if verdict.keys == keys => verdict.valid,
         _ => BlsPublicKey::verify_aggregate(&keys, &certificate.message, &certificate.signature).is_ok(),

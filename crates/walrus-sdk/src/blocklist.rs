@@ -14,12 +14,73 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
+use walrus_core::ids::ParseIdError;
 use walrus_core::BlobId;
 
 /// Largest blocklist file read (about 370 000 blob IDs).
 pub const BLOCKLIST_BYTES_MAX: u64 = 16 << 20;
 /// How often the file is looked at by default.
 pub const BLOCKLIST_RECHECK: Duration = Duration::from_secs(5);
+
+/// Why a blocklist could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum BlocklistError {
+    /// The file cannot be read.
+    #[error("cannot read the blocklist {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`BLOCKLIST_BYTES_MAX`].
+    #[error("the blocklist {} has {bytes} bytes; at most {BLOCKLIST_BYTES_MAX} are read", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The file changed while it was read.
+    #[error("the blocklist {} changed while it was read", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file became empty (likely a write under way).
+    #[error("the blocklist {} is empty (an empty list is written `[]`)", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The text is not a list of blob IDs.
+    #[error("the blocklist {}: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ParseError,
+    },
+    /// The thread that watches the file could not start.
+    #[error("cannot start the blocklist's watcher: {0}")]
+    Watcher(std::io::Error),
+}
+
+/// Why a blocklist's text is not a list of blob IDs.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Not a YAML sequence of strings.
+    #[error("not a YAML list of blob IDs: {0}")]
+    NotAList(serde_yaml::Error),
+    /// An entry (counted from 1) is not a blob ID.
+    #[error("entry {entry} is not a blob ID: {source}")]
+    NotABlobId {
+        /// Which entry, from 1.
+        entry: usize,
+        /// Why.
+        source: ParseIdError,
+    },
+}
 
 /// A shared, reloading set of blocked blob IDs.
 #[derive(Debug, Clone)]
@@ -30,12 +91,12 @@ pub struct Blocklist {
 impl Blocklist {
     /// Reads the blocklist at `path`, a YAML sequence of blob IDs (an empty file is an empty
     /// list), and watches it every [`BLOCKLIST_RECHECK`].
-    pub fn load(path: impl Into<PathBuf>) -> Result<Self, String> {
+    pub fn load(path: impl Into<PathBuf>) -> Result<Self, BlocklistError> {
         Blocklist::load_with(path, BLOCKLIST_RECHECK)
     }
 
     /// The same, looking at the file every `interval` (at least every 10 ms).
-    pub fn load_with(path: impl Into<PathBuf>, interval: Duration) -> Result<Self, String> {
+    pub fn load_with(path: impl Into<PathBuf>, interval: Duration) -> Result<Self, BlocklistError> {
         let path = path.into();
         let (ids, version) = read(&path, true)?;
         let ids = Arc::new(RwLock::new(Arc::new(ids)));
@@ -44,7 +105,7 @@ impl Blocklist {
         std::thread::Builder::new()
             .name("blocklist".into())
             .spawn(move || watch(&path, watched, version, interval))
-            .map_err(|e| format!("cannot start the blocklist's watcher: {e}"))?;
+            .map_err(BlocklistError::Watcher)?;
         Ok(Blocklist { ids })
     }
 
@@ -99,40 +160,36 @@ fn file_version(path: &Path) -> std::io::Result<Version> {
 /// The list in the file at `path` and the version it was read at; an empty file is an empty
 /// list only if `empty_ok` (when loading: later, an empty file is more likely a write under
 /// way, and an empty list is written `[]`).
-fn read(path: &Path, empty_ok: bool) -> Result<(BTreeSet<BlobId>, Version), String> {
-    let shown = path.display();
-    let unreadable = |e: std::io::Error| format!("cannot read the blocklist {shown}: {e}");
+fn read(path: &Path, empty_ok: bool) -> Result<(BTreeSet<BlobId>, Version), BlocklistError> {
+    let path_buf = || path.to_path_buf();
+    let unreadable = |source| BlocklistError::Unreadable { path: path_buf(), source };
     let before = file_version(path).map_err(unreadable)?;
     if before.1 > BLOCKLIST_BYTES_MAX {
-        return Err(format!(
-            "the blocklist {shown} has {} bytes; at most {BLOCKLIST_BYTES_MAX} are read",
-            before.1
-        ));
+        return Err(BlocklistError::TooLarge { path: path_buf(), bytes: before.1 });
     }
     let text = std::fs::read_to_string(path).map_err(unreadable)?;
     if file_version(path).map_err(unreadable)? != before {
-        return Err(format!("the blocklist {shown} changed while it was read"));
+        return Err(BlocklistError::Changed { path: path_buf() });
     }
     if !empty_ok && text.trim().is_empty() {
-        return Err(format!("the blocklist {shown} is empty (an empty list is written `[]`)"));
+        return Err(BlocklistError::Empty { path: path_buf() });
     }
-    let ids = parse(&text).map_err(|e| format!("the blocklist {shown}: {e}"))?;
+    let ids = parse(&text).map_err(|source| BlocklistError::Invalid { path: path_buf(), source })?;
     Ok((ids, before))
 }
 
 /// The blob IDs of a blocklist's text: a YAML sequence of blob IDs (URL-safe base64).
-pub fn parse(text: &str) -> Result<BTreeSet<BlobId>, String> {
+pub fn parse(text: &str) -> Result<BTreeSet<BlobId>, ParseError> {
     if text.trim().is_empty() {
         return Ok(BTreeSet::new());
     }
-    let entries: Option<Vec<String>> =
-        serde_yaml::from_str(text).map_err(|e| format!("not a YAML list of blob IDs: {e}"))?;
+    let entries: Option<Vec<String>> = serde_yaml::from_str(text).map_err(ParseError::NotAList)?;
     entries
         .unwrap_or_default()
         .iter()
         .enumerate()
         .map(|(index, entry)| {
-            entry.trim().parse().map_err(|e| format!("entry {} ({entry:?}) is not a blob ID: {e}", index + 1))
+            entry.trim().parse().map_err(|source| ParseError::NotABlobId { entry: index + 1, source })
         })
         .collect()
 }
@@ -151,7 +208,7 @@ mod tests {
         assert_eq!(parse("[]\n").expect("empty list"), BTreeSet::new());
         let text = format!("# blocked by the operator\n- {}\n- \"{}\"\n", id(1), id(2));
         assert_eq!(parse(&text).expect("list"), BTreeSet::from([id(1), id(2)]));
-        assert!(parse("- not-a-blob-id\n").expect_err("refused").contains("entry 1"));
+        assert!(matches!(parse("- not-a-blob-id\n"), Err(ParseError::NotABlobId { entry: 1, .. })));
         assert!(parse("blob: x\n").is_err());
     }
 
