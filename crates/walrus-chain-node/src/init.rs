@@ -168,6 +168,11 @@ pub struct InitSpec {
     /// WAL for each storage node's owner account (fees of the node's own transactions, such
     /// as invalid-blob certificates).
     pub node_owner_wal: u64,
+    /// WAL each storage node's operator stakes with it at genesis, per shard it holds (so the
+    /// first committee chosen by stake keeps the genesis shards).
+    pub node_stake_wal_per_shard: u64,
+    /// The genesis nodes' commission rate, in basis points.
+    pub commission_rate: u16,
     /// Further allocations.
     pub allocations: Vec<(Address, Frost)>,
 }
@@ -192,10 +197,13 @@ impl InitSpec {
                 write_price_per_unit: Frost(20_000),
                 total_capacity: 1 << 50,
                 min_fee: Frost(1_000),
+                active_set_size: 111,
             },
             node_addresses,
             faucet_wal: 1_000_000,
             node_owner_wal: 1_000,
+            node_stake_wal_per_shard: 100,
+            commission_rate: 6_000,
             allocations: Vec::new(),
         }
     }
@@ -235,6 +243,8 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
             proof_of_possession: proof_of_possession(&bls, owner, Epoch(0)),
             network_address: network_address.clone(),
             shards,
+            stake: Frost::from_wal(spec.node_stake_wal_per_shard)?.checked_mul(u64::from(shards))?,
+            commission_rate: spec.commission_rate,
         });
     }
     let genesis = Genesis {

@@ -127,25 +127,18 @@ impl Sequencer {
         }
     }
 
-    /// Waits until there is something to put in a block (transactions ready to run, or an
-    /// epoch change due) and takes it; `None` once stopped.
+    /// Waits until there are transactions ready to run and takes them; `None` once stopped.
     fn next_batch(&self) -> Option<Vec<SignedTransaction>> {
         let mut pool = self.mempool();
         loop {
             if pool.stopped {
                 return None;
             }
-            let (step_due_ms, batch) = {
-                let state = self.chain.state();
-                let due = state.system.next_step_ms().unwrap_or(u64::MAX);
-                (due, self.take_ready(&mut pool, &state))
-            };
-            let now = now_ms();
-            if !batch.is_empty() || now >= step_due_ms {
+            let batch = self.take_ready(&mut pool, &self.chain.state());
+            if !batch.is_empty() {
                 return Some(batch);
             }
-            let sleep = Duration::from_millis(step_due_ms - now).min(IDLE_WAKE);
-            pool = self.wake.wait_timeout(pool, sleep).unwrap_or_else(PoisonError::into_inner).0;
+            pool = self.wake.wait_timeout(pool, IDLE_WAKE).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 

@@ -99,8 +99,9 @@ pub trait BlockStore: Send + Sync + 'static {
 /// Snapshots a store keeps (the newest may be torn by a crash in a way the checksum catches).
 pub const SNAPSHOTS_KEPT: usize = 2;
 
-/// The store's format: version 1 is blocks with a version tag and a lagged state commitment.
-pub const STORE_FORMAT: u16 = 1;
+/// The store's format: version 1 is blocks with a version tag and a lagged state commitment;
+/// version 2 has staking in the state and effects without a system step.
+pub const STORE_FORMAT: u16 = 2;
 
 const SNAPSHOT_MAGIC: &[u8; 16] = b"walrus-chain-snp";
 const SNAPSHOT_VERSION: u16 = 1;
@@ -253,8 +254,7 @@ impl BlockStore for FjallBlockStore {
     fn put_effects(&self, effects: &BlockEffects) -> Result<(), StoreError> {
         let mut batch = self.db.batch();
         batch.insert(&self.effects, effects.height.to_be_bytes(), encode(effects));
-        let all = effects.system_events.iter().chain(effects.transactions.iter().flat_map(|t| &t.events));
-        for event in all {
+        for event in effects.transactions.iter().flat_map(|t| &t.events) {
             batch.insert(&self.events, cursor_key(event.cursor), encode(event));
             if let Event::InvalidBlobID { blob_id, .. } = &event.event {
                 batch.insert(&self.invalidations, blob_id.as_bytes().as_slice(), cursor_key(event.cursor));

@@ -48,6 +48,7 @@ impl Bench {
                 write_price_per_unit: Frost(20_000),
                 total_capacity: 1 << 60,
                 min_fee: Frost(1_000),
+                active_set_size: 111,
             },
             allocations: users
                 .iter()
@@ -61,6 +62,8 @@ impl Bench {
                     proof_of_possession: proof_of_possession(key, owner, Epoch(0)),
                     network_address: "127.0.0.1:1".into(),
                     shards: N_SHARDS / 4,
+                    stake: Frost::ZERO,
+                    commission_rate: 0,
                 })
                 .collect(),
         };

@@ -135,7 +135,8 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::RegisterBlob { .. }
         | Call::ExtendBlob { .. }
         | Call::ShareBlob { .. }
-        | Call::FundSharedBlob { .. } => true,
+        | Call::FundSharedBlob { .. }
+        | Call::StakeWithPool { .. } => true,
         Call::TransferObject { .. }
         | Call::SplitStorageByEpoch { .. }
         | Call::SplitStorageBySize { .. }
@@ -150,6 +151,13 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::EpochSyncDone { .. }
         | Call::CollectNodeRewards { .. }
         | Call::SetBlobAttributes { .. }
-        | Call::ExtendSharedBlob { .. } => false,
+        | Call::ExtendSharedBlob { .. }
+        | Call::VotingEnd
+        | Call::InitiateEpochChange
+        | Call::RequestWithdrawStake { .. }
+        | Call::WithdrawStake { .. }
+        | Call::SplitStakedWal { .. }
+        | Call::JoinStakedWal { .. }
+        | Call::SetCommissionRate { .. } => false,
     }
 }

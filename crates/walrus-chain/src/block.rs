@@ -166,8 +166,6 @@ pub struct BlockEffects {
     /// The state digest after the block.
     #[serde(with = "walrus_core::hash::hex_digest")]
     pub state_digest: Digest,
-    /// Events of the system step (epoch changes).
-    pub system_events: Vec<EventEnvelope>,
     /// Per transaction, in order.
     pub transactions: Vec<TxEffects>,
 }
@@ -303,8 +301,6 @@ pub fn execute_verified(
         e
     };
     state.last_exec_height = block.exec.height;
-    let system_events =
-        crate::epoch::begin_block(state).into_iter().map(|event| envelope(None, event)).collect();
     let transactions = block
         .transactions
         .iter()
@@ -318,7 +314,7 @@ pub fn execute_verified(
     let block_digest = block.digest();
     state.last_block = block_digest;
     let state_digest = state.remember_digest();
-    Ok(BlockEffects { height: block.height, block_digest, state_digest, system_events, transactions })
+    Ok(BlockEffects { height: block.height, block_digest, state_digest, transactions })
 }
 
 /// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.

@@ -7,12 +7,12 @@ use walrus_core::{BlobId, EncodingParams, EncodingType, Epoch, ObjectId};
 
 use crate::amount::{storage_units, Frost};
 use crate::certify::{self, Threshold};
-use crate::epoch;
 use crate::error::ExecError;
 use crate::events::Event;
 use crate::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
 use crate::state::Overlay;
 use crate::tx::{Call, CertificateArgs};
+use crate::{epoch, staking};
 
 /// Runs `call` for `sender` on the overlay.
 pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(), ExecError> {
@@ -63,11 +63,21 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         Call::RegisterNode(registration) => epoch::register_node(o, sender, registration).map(|_| ()),
         Call::SetNodeVotes { node_id, votes } => epoch::set_votes(o, sender, *node_id, *votes),
         Call::EpochSyncDone { node_id, epoch } => epoch::epoch_sync_done(o, sender, *node_id, *epoch),
-        Call::CollectNodeRewards { node_id } => epoch::collect_rewards(o, sender, *node_id),
+        Call::CollectNodeRewards { node_id } => epoch::collect_commission(o, sender, *node_id),
         Call::SetBlobAttributes { blob, set, remove } => set_attributes(o, sender, *blob, set, remove),
         Call::ShareBlob { blob, funds } => share_blob(o, sender, *blob, *funds),
         Call::FundSharedBlob { blob, amount } => fund_shared_blob(o, sender, *blob, *amount),
         Call::ExtendSharedBlob { blob, epochs } => extend_shared_blob(o, *blob, *epochs),
+        Call::VotingEnd => epoch::voting_end(o),
+        Call::InitiateEpochChange => epoch::initiate_epoch_change(o),
+        Call::StakeWithPool { node_id, amount } => staking::stake(o, sender, *node_id, *amount).map(|_| ()),
+        Call::RequestWithdrawStake { staked_wal } => staking::request_withdraw(o, sender, *staked_wal),
+        Call::WithdrawStake { staked_wal } => staking::withdraw(o, sender, *staked_wal),
+        Call::SplitStakedWal { staked_wal, amount } => {
+            staking::split(o, sender, *staked_wal, *amount).map(|_| ())
+        }
+        Call::JoinStakedWal { first, second } => staking::join(o, sender, *first, *second),
+        Call::SetCommissionRate { node_id, rate } => epoch::set_commission_rate(o, sender, *node_id, *rate),
     }
 }
 

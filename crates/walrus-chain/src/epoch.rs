@@ -1,23 +1,27 @@
 //! Storage nodes and epochs, as the reference's `staking_inner.move` and `system_state_inner.move`:
-//! node registration with a proof of possession, price and capacity votes, the epoch state
-//! machine (`EpochChangeDone → NextParamsSelected → EpochChangeSync → EpochChangeDone`), the 3%
-//! burn and the reward split at each epoch change.
-//!
-//! Committee selection by stake and shard migration come later: the committee is carried over
-//! unchanged, so its members already hold their shards and are counted as synced when the epoch
-//! starts. A member whose shards change will have to report with `EpochSyncDone`, which this
-//! module already implements.
+//! node registration with a proof of possession, price and capacity votes, commission, and the
+//! epoch state machine (`EpochChangeDone → NextParamsSelected → EpochChangeSync →
+//! EpochChangeDone`), stepped by permissionless calls that the nodes send when the block time
+//! says a step is due: `VotingEnd` at mid-epoch selects the next committee by stake
+//! ([`crate::committee`]) and the capacity; `InitiateEpochChange` at the epoch's end burns 3% of
+//! its rewards, pays the committee (commission to the operator, the rest to the pool's stakers),
+//! advances every pool ([`crate::staking`]) and starts the next epoch; every member of the new
+//! committee then reports `EpochSyncDone` once it holds its shards, and a quorum of shards ends
+//! the change.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use walrus_core::keys::{Address, BlsPublicKey, BlsSignature};
 use walrus_core::messages::verify_proof_of_possession;
-use walrus_core::{Epoch, ObjectId};
+use walrus_core::{Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
 use crate::error::ExecError;
 use crate::events::Event;
-use crate::state::{Overlay, State};
-use crate::system::{EpochAccount, System};
+use crate::staking::{Pool, COMMISSION_BPS_MAX};
+use crate::state::Overlay;
+use crate::system::{Committee, EpochAccount, Member, System};
 
 /// Share of an ending epoch's rewards that is burned, in percent.
 pub const REWARD_BURN_PERCENT: u64 = 3;
@@ -37,7 +41,7 @@ pub struct Votes {
     pub node_capacity: u64,
 }
 
-/// A registered storage node (the reference's staking pool, without stake for now).
+/// A registered storage node and its staking pool (the reference's `StakingPool`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
     /// The account that operates it.
@@ -50,10 +54,18 @@ pub struct NodeRecord {
     pub network_address: String,
     /// Its votes.
     pub votes: Votes,
-    /// Rewards earned and not yet collected.
-    pub rewards: Frost,
+    /// Commission earned and collectable by the operator.
+    pub commission: Frost,
+    /// Commission earned at the last epoch change, collectable from mid-epoch (`VotingEnd`).
+    pub commission_blocked: Frost,
+    /// The commission rate in basis points.
+    pub commission_rate: u16,
+    /// Rates that take effect at an epoch (set two epochs ahead).
+    pub pending_commission_rates: BTreeMap<Epoch, u16>,
     /// The last epoch for which it reported holding its shards.
     pub last_sync_done: Option<Epoch>,
+    /// The stake with the node.
+    pub pool: Pool,
 }
 
 /// Where the epoch is in its cycle.
@@ -153,73 +165,131 @@ impl System {
     }
 }
 
-/// The system step at the start of a block: at mid-epoch the next parameters are selected; at
-/// the end of the epoch the epoch changes. At most one step per block.
-pub(crate) fn begin_block(state: &mut State) -> Vec<Event> {
-    let now = state.timestamp_ms;
-    if state.system.next_step_ms().is_none_or(|due| now < due) {
-        return Vec::new();
-    }
-    match state.system.epoch_state {
-        EpochState::ChangeDone { since_ms } => {
-            let system = &mut state.system;
-            system.next_capacity = system.voted_capacity();
-            system.epoch_state = EpochState::NextParamsSelected { since_ms };
-            system
-                .epoch()
-                .next()
-                .map(|next_epoch| Event::EpochParametersSelected { next_epoch })
-                .into_iter()
-                .collect()
-        }
-        EpochState::NextParamsSelected { .. } => change_epoch(state).unwrap_or_default(),
-        EpochState::ChangeSync { .. } => Vec::new(),
-    }
+/// Why an epoch step cannot be taken now.
+fn not_due(step: &'static str) -> ExecError {
+    ExecError::EpochStepNotDue(step)
 }
 
-/// Ends the current epoch: burns 3% of its rewards, splits the rest over its committee by
-/// stored weight, rolls the accounts forward, starts the next epoch with the same committee.
-/// `None` (and no change) only if the epoch counter would overflow.
-fn change_epoch(state: &mut State) -> Option<Vec<Event>> {
-    let now = state.timestamp_ms;
-    let system = &mut state.system;
-    let next = system.epoch().next()?;
-    let after_last = system.future.last().map(|a| a.epoch)?.next()?;
+/// `VotingEnd`, permissionless, at mid-epoch (half an epoch after the change was done): selects
+/// the next committee and capacity, and unblocks the commission earned at the last change.
+pub(crate) fn voting_end(o: &mut Overlay<'_>) -> Result<(), ExecError> {
+    let now = o.now_ms();
+    let system = o.system();
+    let EpochState::ChangeDone { since_ms } = system.epoch_state else { return Err(not_due("voting end")) };
+    if system.next_step_ms().is_none_or(|due| now < due) {
+        return Err(not_due("voting end"));
+    }
+    let next_epoch = system.epoch().next().ok_or(ExecError::ArithmeticOverflow)?;
+    let next_committee = select_committee(system, next_epoch);
+    let next_capacity = system.voted_capacity();
+    let system = o.system_mut();
+    for node in system.nodes.values_mut() {
+        node.commission = node.commission.checked_add(std::mem::take(&mut node.commission_blocked))?;
+    }
+    system.next_committee = Some(next_committee);
+    system.next_capacity = next_capacity;
+    system.epoch_state = EpochState::NextParamsSelected { since_ms };
+    o.emit(Event::EpochParametersSelected { next_epoch });
+    Ok(())
+}
+
+/// The committee for `epoch`: the active set by the stake each pool will have then, shards by
+/// D'Hondt under the per-node cap, placed from the current committee's shards. If nobody has
+/// stake, the current committee goes on unchanged.
+pub fn select_committee(system: &System, epoch: Epoch) -> Committee {
+    let stakes: Vec<(ObjectId, u64)> =
+        system.nodes.iter().map(|(id, node)| (*id, node.pool.stake_at(epoch))).collect();
+    let active = crate::committee::active_set(&stakes, usize::from(system.params.active_set_size));
+    let n = system.params.n_shards;
+    let cap = crate::committee::max_shards_per_node(n, active.len());
+    let Some(counts) = crate::committee::dhondt(n, cap, &active) else {
+        return Committee { epoch, members: system.committee.members.clone() };
+    };
+    let current: BTreeMap<ObjectId, Vec<ShardIndex>> =
+        system.committee.members.iter().map(|m| (m.node_id, m.shards.clone())).collect();
+    let placed = crate::committee::transition(n, &current, &counts.into_iter().collect());
+    let members = placed
+        .into_iter()
+        .filter_map(|(node_id, shards)| {
+            let node = system.nodes.get(&node_id)?;
+            Some(Member {
+                node_id,
+                public_key: node.public_key,
+                network_address: node.network_address.clone(),
+                shards,
+            })
+        })
+        .collect();
+    Committee { epoch, members }
+}
+
+/// `InitiateEpochChange`, permissionless, once the epoch has lasted its duration after the next
+/// parameters were selected.
+pub(crate) fn initiate_epoch_change(o: &mut Overlay<'_>) -> Result<(), ExecError> {
+    let now = o.now_ms();
+    let system = o.system();
+    let ready = matches!(system.epoch_state, EpochState::NextParamsSelected { .. })
+        && system.next_step_ms().is_some_and(|due| now >= due);
+    if !ready {
+        return Err(not_due("epoch change"));
+    }
+    let mut system = system.clone();
+    let burned = change_epoch(&mut system)?;
+    let epoch = system.epoch();
+    let prices = system.update_prices();
+    *o.system_mut() = system;
+    o.burn(burned)?;
+    o.emit(Event::EpochChangeStart { epoch });
+    if let Some(event) = prices {
+        o.emit(event);
+    }
+    Ok(())
+}
+
+/// Ends the current epoch: burns 3% of its rewards (returned), pays the rest to its committee
+/// by stored weight, rolls the accounts forward, advances every pool, and starts the next epoch
+/// with the selected committee.
+fn change_epoch(system: &mut System) -> Result<Frost, ExecError> {
+    let next = system.epoch().next().ok_or(ExecError::ArithmeticOverflow)?;
+    let after_last =
+        system.future.last().map(|a| a.epoch).and_then(Epoch::next).ok_or(ExecError::ArithmeticOverflow)?;
     let ended = system.future.remove(0);
     system.future.push(EpochAccount { epoch: after_last, used_capacity: 0, rewards: Frost::ZERO });
     // 3% of a u64 fits in a u64.
     let burned = Frost((u128::from(ended.rewards.0) * u128::from(REWARD_BURN_PERCENT) / 100) as u64);
     let to_share = Frost(ended.rewards.0 - burned.0);
-    let leftover = distribute(system, to_share, ended.used_capacity);
+    let (rewards, leftover) = distribute(system, to_share, ended.used_capacity);
     // Leftover and burn come out of rewards that existed, so neither can overflow.
-    system.future[0].rewards = Frost(system.future[0].rewards.0.saturating_add(leftover.0));
-    state.total_supply = Frost(state.total_supply.0 - burned.0);
-    state.burned = Frost(state.burned.0.saturating_add(burned.0));
-
-    let system = &mut state.system;
+    system.future[0].rewards = system.future[0].rewards.checked_add(leftover)?;
+    for (node_id, node) in &mut system.nodes {
+        let reward = rewards.get(node_id).copied().unwrap_or(0);
+        // A pool without stakers has nobody to share with: its operator takes all.
+        let commission = if node.pool.active_shares == 0 {
+            reward
+        } else {
+            (u128::from(reward) * u128::from(node.commission_rate) / u128::from(COMMISSION_BPS_MAX)) as u64
+        };
+        node.commission_blocked = node.commission_blocked.checked_add(Frost(commission))?;
+        node.pool.advance(next, reward - commission)?;
+        let due = node.pending_commission_rates.split_off(&Epoch(next.0 + 1));
+        if let Some(rate) = std::mem::replace(&mut node.pending_commission_rates, due).into_values().last() {
+            node.commission_rate = rate;
+        }
+    }
     let used = system.used_capacity();
     let voted = system.next_capacity.take().unwrap_or(system.params.total_capacity);
     system.params.total_capacity = voted.max(used);
-    system.committee.epoch = next;
+    let mut committee = system.next_committee.take().unwrap_or_else(|| system.committee.clone());
+    committee.epoch = next;
+    system.previous_committee = Some(std::mem::replace(&mut system.committee, committee));
     system.epoch_state = EpochState::ChangeSync { weight: 0 };
-    let mut events = vec![Event::EpochChangeStart { epoch: next }];
-    events.extend(system.update_prices());
-    // The committee is unchanged, so every member already holds its shards.
-    let members: Vec<(ObjectId, u64)> =
-        system.committee.members.iter().map(|m| (m.node_id, m.weight())).collect();
-    for (node_id, weight) in members {
-        if let Some(node) = system.nodes.get_mut(&node_id) {
-            node.last_sync_done = Some(next);
-        }
-        events.extend(record_sync(system, weight, now));
-    }
-    Some(events)
+    Ok(burned)
 }
 
 /// Splits `amount` over the committee in proportion to `weight × used` (the reference's stored
-/// weight, with no deny lists yet); returns what is left over by rounding (all of it when
-/// nothing was stored).
-fn distribute(system: &mut System, amount: Frost, used: u64) -> Frost {
+/// weight, with no deny lists yet): each member's reward, and what is left over by rounding (all
+/// of it when nothing was stored).
+fn distribute(system: &System, amount: Frost, used: u64) -> (BTreeMap<ObjectId, u64>, Frost) {
     let stored: Vec<(ObjectId, u128)> = system
         .committee
         .members
@@ -228,15 +298,16 @@ fn distribute(system: &mut System, amount: Frost, used: u64) -> Frost {
         .collect();
     let total = stored.iter().map(|(_, s)| s).sum::<u128>().max(1);
     let mut paid = 0u64;
+    let mut rewards = BTreeMap::new();
     for (node_id, share) in stored {
         // share ≤ total, so the reward is at most `amount`.
         let reward = u64::try_from(share * u128::from(amount.0) / total).unwrap_or(0);
-        if let Some(node) = system.nodes.get_mut(&node_id) {
-            node.rewards = Frost(node.rewards.0.saturating_add(reward));
+        if system.nodes.contains_key(&node_id) {
+            rewards.insert(node_id, reward);
             paid += reward;
         }
     }
-    Frost(amount.0 - paid)
+    (rewards, Frost(amount.0 - paid))
 }
 
 /// Adds `weight` to the sync quorum; the epoch change is done when it reaches a quorum.
@@ -264,6 +335,8 @@ pub struct NodeRegistration {
     pub network_address: String,
     /// Its first votes.
     pub votes: Votes,
+    /// Its commission rate in basis points (≤ 10 000).
+    pub commission_rate: u16,
 }
 
 /// Registers a candidate node operated by `sender`; returns its node ID.
@@ -278,6 +351,9 @@ pub(crate) fn register_node(
     if r.network_address.len() > NETWORK_ADDRESS_BYTES_MAX {
         return Err(ExecError::InvalidNodeInfo("network address longer than 259 bytes"));
     }
+    if r.commission_rate > COMMISSION_BPS_MAX {
+        return Err(ExecError::InvalidNodeInfo("commission rate above 10 000 basis points"));
+    }
     let system = o.system();
     if system.nodes.values().any(|n| n.public_key == r.public_key) {
         return Err(ExecError::InvalidNodeInfo("BLS key already registered"));
@@ -291,8 +367,12 @@ pub(crate) fn register_node(
         public_key: r.public_key,
         network_address: r.network_address.clone(),
         votes: r.votes,
-        rewards: Frost::ZERO,
+        commission: Frost::ZERO,
+        commission_blocked: Frost::ZERO,
+        commission_rate: r.commission_rate,
+        pending_commission_rates: BTreeMap::new(),
         last_sync_done: None,
+        pool: Pool::default(),
     };
     o.system_mut().nodes.insert(node_id, record);
     Ok(node_id)
@@ -353,14 +433,32 @@ pub(crate) fn epoch_sync_done(
     Ok(())
 }
 
-/// Pays a node's earned rewards to its operator.
-pub(crate) fn collect_rewards(
+/// Pays a node's collectable commission to its operator.
+pub(crate) fn collect_commission(
     o: &mut Overlay<'_>,
     sender: Address,
     node_id: ObjectId,
 ) -> Result<(), ExecError> {
     let mut node = operated_node(o, sender, node_id)?;
-    let amount = std::mem::take(&mut node.rewards);
+    let amount = std::mem::take(&mut node.commission);
     o.system_mut().nodes.insert(node_id, node);
     o.credit(sender, amount)
+}
+
+/// Sets a node's commission rate from the epoch after next (stakers see a change coming for a
+/// whole epoch before it applies).
+pub(crate) fn set_commission_rate(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    node_id: ObjectId,
+    rate: u16,
+) -> Result<(), ExecError> {
+    if rate > COMMISSION_BPS_MAX {
+        return Err(ExecError::InvalidNodeInfo("commission rate above 10 000 basis points"));
+    }
+    let mut node = operated_node(o, sender, node_id)?;
+    let from = Epoch(o.system().epoch().0.checked_add(2).ok_or(ExecError::ArithmeticOverflow)?);
+    node.pending_commission_rates.insert(from, rate);
+    o.system_mut().nodes.insert(node_id, node);
+    Ok(())
 }

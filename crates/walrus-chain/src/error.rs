@@ -153,6 +153,18 @@ pub enum ExecError {
     /// The blob object is not shared (or is shared where an owned one is needed).
     #[error("object {0} is not a shared blob")]
     NotShared(ObjectId),
+    /// An epoch step called before it is due (or in the wrong state).
+    #[error("the {0} is not due yet")]
+    EpochStepNotDue(&'static str),
+    /// A stake below the minimum.
+    #[error("stake below the minimum of {minimum}")]
+    StakeTooSmall {
+        /// The minimum.
+        minimum: Frost,
+    },
+    /// A staked WAL is not in the state the call needs.
+    #[error("staked WAL: {0}")]
+    WithdrawalState(&'static str),
     /// A value exceeds a protocol limit.
     #[error("{what} exceeds its limit of {max}")]
     LimitExceeded {
@@ -202,6 +214,9 @@ impl ExecError {
             ExecError::InvalidProofOfPossession => "EInvalidProofOfPossession",
             ExecError::AttributeNotFound(_) => "EMissingMetadataKey",
             ExecError::NotShared(_) => "ENotShared",
+            ExecError::EpochStepNotDue(_) => "EWrongEpochState",
+            ExecError::StakeTooSmall { .. } => "EStakeBelowThreshold",
+            ExecError::WithdrawalState(_) => "EWrongState",
         }
     }
 }

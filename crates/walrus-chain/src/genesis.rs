@@ -10,6 +10,8 @@ use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
 use crate::epoch::{EpochState, NodeRecord, Votes};
+use crate::objects::{Object, ObjectBody, Owner};
+use crate::staking::{Bucket, Pool, StakedState, StakedWal, COMMISSION_BPS_MAX};
 use crate::state::{Account, State};
 use crate::system::{Committee, EpochAccount, Member, Parameters, System};
 
@@ -29,6 +31,11 @@ pub struct GenesisNode {
     pub network_address: String,
     /// How many shards it holds.
     pub shards: u16,
+    /// Its operator's stake, active from epoch 0 (a `StakedWal` owned by `owner`; added to the
+    /// supply).
+    pub stake: Frost,
+    /// Its commission rate in basis points.
+    pub commission_rate: u16,
 }
 
 /// Everything a chain starts from. Its digest is the chain ID.
@@ -88,10 +95,19 @@ impl Genesis {
         if !(1..=MAX_EPOCHS_AHEAD_MAX).contains(&self.params.max_epochs_ahead) {
             return Err(bad("max epochs ahead must be in 1..=1000"));
         }
+        if self.params.active_set_size == 0 {
+            return Err(bad("the active set must take at least one node"));
+        }
+        if self.nodes.iter().any(|n| n.commission_rate > COMMISSION_BPS_MAX) {
+            return Err(bad("a commission rate is above 10 000 basis points"));
+        }
         let chain_id = self.digest();
-        let (committee, nodes) = self.committee(chain_id)?;
+        let (committee, nodes, stakes) = self.committee(chain_id)?;
         let mut accounts = BTreeMap::new();
         let mut total_supply = Frost::ZERO;
+        for (_, staked) in &stakes {
+            total_supply = total_supply.checked_add(staked.principal).map_err(|_| GenesisError::Supply)?;
+        }
         for (address, amount) in &self.allocations {
             total_supply = total_supply.checked_add(*amount).map_err(|_| GenesisError::Supply)?;
             let account: &mut Account = accounts.entry(*address).or_default();
@@ -112,6 +128,8 @@ impl Genesis {
                 epoch_state: EpochState::ChangeDone { since_ms: self.timestamp_ms },
                 nodes,
                 next_capacity: None,
+                next_committee: None,
+                previous_committee: None,
             },
             accounts,
             objects: BTreeMap::new(),
@@ -124,18 +142,27 @@ impl Genesis {
             last_exec_height: 0,
             recent_digests: BTreeMap::new(),
         };
+        for (owner, staked) in stakes {
+            let id =
+                ObjectId(blake2b256_parts(&[b"walrus-chain/genesis-stake/v1", &chain_id, &staked.node_id.0]));
+            let object = Object { owner: Owner::Address(owner), body: ObjectBody::StakedWal(staked) };
+            state.objects.insert(id, object);
+            state.objects_by_owner.entry(owner).or_default().insert(id);
+        }
         state.records = state.recompute_records();
         state.remember_digest();
         Ok(state)
     }
 
-    /// The epoch-0 committee and its node records: node IDs derived from the chain ID, members
-    /// sorted by node ID, shards assigned sequentially in that order (as the reference's first
-    /// assignment). Genesis nodes vote the genesis prices and an even share of the capacity.
+    /// The epoch-0 committee, its node records and their operators' stake: node IDs derived
+    /// from the chain ID, members sorted by node ID, shards assigned sequentially in that order
+    /// (as the reference's first assignment). Genesis nodes vote the genesis prices and an even
+    /// share of the capacity.
+    #[allow(clippy::type_complexity)]
     fn committee(
         &self,
         chain_id: Digest,
-    ) -> Result<(Committee, BTreeMap<ObjectId, NodeRecord>), GenesisError> {
+    ) -> Result<(Committee, BTreeMap<ObjectId, NodeRecord>, Vec<(Address, StakedWal)>), GenesisError> {
         let assigned: u64 = self.nodes.iter().map(|n| u64::from(n.shards)).sum();
         if assigned != u64::from(self.params.n_shards) || self.nodes.iter().any(|n| n.shards == 0) {
             return Err(GenesisError::Shards { assigned, n_shards: self.params.n_shards });
@@ -154,6 +181,7 @@ impl Genesis {
         nodes.sort_by_key(|(id, _)| *id);
         let mut next = 0u16;
         let mut records = BTreeMap::new();
+        let mut stakes = Vec::new();
         let n = u128::from(self.params.n_shards);
         let members = nodes
             .into_iter()
@@ -167,6 +195,21 @@ impl Genesis {
                     write_price: self.params.write_price_per_unit,
                     node_capacity: u64::try_from(share).unwrap_or(u64::MAX),
                 };
+                let mut pool = Pool::default();
+                if node.stake > Frost::ZERO {
+                    let bucket = Bucket { wal: node.stake.0, shares: node.stake.0 };
+                    (pool.active_wal, pool.active_shares) = (bucket.wal, bucket.shares);
+                    pool.activations.insert(Epoch(0), bucket);
+                    stakes.push((
+                        node.owner,
+                        StakedWal {
+                            node_id,
+                            principal: node.stake,
+                            activation_epoch: Epoch(0),
+                            state: StakedState::Staked,
+                        },
+                    ));
+                }
                 records.insert(
                     node_id,
                     NodeRecord {
@@ -175,8 +218,12 @@ impl Genesis {
                         public_key: node.public_key,
                         network_address: node.network_address.clone(),
                         votes,
-                        rewards: Frost::ZERO,
+                        commission: Frost::ZERO,
+                        commission_blocked: Frost::ZERO,
+                        commission_rate: node.commission_rate,
+                        pending_commission_rates: BTreeMap::new(),
                         last_sync_done: Some(Epoch(0)),
+                        pool,
                     },
                 );
                 Member {
@@ -187,6 +234,6 @@ impl Genesis {
                 }
             })
             .collect();
-        Ok((Committee { epoch: Epoch(0), members }, records))
+        Ok((Committee { epoch: Epoch(0), members }, records, stakes))
     }
 }

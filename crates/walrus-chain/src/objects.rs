@@ -1,5 +1,5 @@
-//! The objects accounts own: storage resources and blob objects, as in the reference's
-//! `storage_resource.move` and `blob.move`.
+//! The objects accounts own: storage resources, blob objects and staked WAL, as in the
+//! reference's `storage_resource.move`, `blob.move` and `staked_wal.move`.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use walrus_core::{BlobId, EncodingType, Epoch, ObjectId};
 
 use crate::amount::Frost;
 use crate::error::ExecError;
+use crate::staking::StakedWal;
 
 /// Space reserved for epochs `start_epoch..end_epoch` (end exclusive), in encoded bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,8 @@ pub enum ObjectBody {
         /// WAL set aside for its extensions.
         funds: Frost,
     },
+    /// Stake with a node's pool (the WAL is in the pool).
+    StakedWal(StakedWal),
 }
 
 impl ObjectBody {
@@ -81,7 +84,7 @@ impl ObjectBody {
     pub fn blob(&self) -> Option<&BlobObject> {
         match self {
             ObjectBody::Blob(blob) | ObjectBody::SharedBlob { blob, .. } => Some(blob),
-            ObjectBody::Storage(_) => None,
+            ObjectBody::Storage(_) | ObjectBody::StakedWal(_) => None,
         }
     }
 }
@@ -109,7 +112,7 @@ impl Object {
     pub fn as_storage(&self, id: ObjectId) -> Result<&StorageResource, ExecError> {
         match &self.body {
             ObjectBody::Storage(storage) => Ok(storage),
-            ObjectBody::Blob(_) | ObjectBody::SharedBlob { .. } => {
+            ObjectBody::Blob(_) | ObjectBody::SharedBlob { .. } | ObjectBody::StakedWal(_) => {
                 Err(ExecError::WrongObjectType { object: id, expected: "storage resource" })
             }
         }
@@ -119,7 +122,7 @@ impl Object {
     pub fn as_blob(&self, id: ObjectId) -> Result<&BlobObject, ExecError> {
         match &self.body {
             ObjectBody::Blob(blob) => Ok(blob),
-            ObjectBody::Storage(_) | ObjectBody::SharedBlob { .. } => {
+            ObjectBody::Storage(_) | ObjectBody::SharedBlob { .. } | ObjectBody::StakedWal(_) => {
                 Err(ExecError::WrongObjectType { object: id, expected: "owned blob" })
             }
         }

@@ -143,7 +143,7 @@ impl State {
             ObjectBody::SharedBlob { funds, .. } => sum.checked_add(funds),
             _ => Ok(sum),
         })?;
-        balances.checked_add(self.system.undistributed_rewards()?)?.checked_add(funds)
+        balances.checked_add(self.system.held()?)?.checked_add(funds)
     }
 
     /// Up to `limit` objects owned by `owner`, in ID order, after `after` (from the first if
@@ -186,6 +186,7 @@ pub(crate) struct Overlay<'a> {
     objects: BTreeMap<ObjectId, Option<Object>>,
     system: Option<System>,
     invalid: BTreeSet<BlobId>,
+    burned: Frost,
     pub(crate) events: Vec<Event>,
     verdict: Option<&'a Verdict>,
 }
@@ -207,6 +208,7 @@ impl<'a> Overlay<'a> {
             objects: BTreeMap::new(),
             system: None,
             invalid: BTreeSet::new(),
+            burned: Frost::ZERO,
             events: Vec::new(),
             verdict: None,
         }
@@ -298,6 +300,12 @@ impl<'a> Overlay<'a> {
         self.invalid.insert(blob_id);
     }
 
+    /// Takes `amount` out of existence (it must have left an account or the system first).
+    pub(crate) fn burn(&mut self, amount: Frost) -> Result<(), ExecError> {
+        self.burned = self.burned.checked_add(amount)?;
+        Ok(())
+    }
+
     pub(crate) fn emit(&mut self, event: Event) {
         self.events.push(event);
     }
@@ -309,6 +317,7 @@ impl<'a> Overlay<'a> {
             objects: self.objects,
             system: self.system,
             invalid: self.invalid,
+            burned: self.burned,
             events: self.events,
         }
     }
@@ -320,6 +329,7 @@ pub(crate) struct Writes {
     objects: BTreeMap<ObjectId, Option<Object>>,
     system: Option<System>,
     invalid: BTreeSet<BlobId>,
+    burned: Frost,
     events: Vec<Event>,
 }
 
@@ -334,6 +344,9 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     if let Some(system) = writes.system {
         state.system = system;
     }
+    // Burned WAL left the system's accounts in the same writes, so the supply covers it.
+    state.total_supply = Frost(state.total_supply.0.saturating_sub(writes.burned.0));
+    state.burned = Frost(state.burned.0.saturating_add(writes.burned.0));
     for blob_id in writes.invalid {
         if state.invalid_blob_ids.insert(blob_id) {
             state.records.insert(&invalid_element(&blob_id));

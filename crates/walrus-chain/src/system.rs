@@ -69,6 +69,8 @@ pub struct Parameters {
     pub total_capacity: u64,
     /// The smallest fee a transaction may carry.
     pub min_fee: Frost,
+    /// The most nodes in a committee (the reference's active set size: 111 on Mainnet).
+    pub active_set_size: u16,
 }
 
 /// The chain's system object.
@@ -87,6 +89,11 @@ pub struct System {
     pub nodes: BTreeMap<ObjectId, NodeRecord>,
     /// The capacity voted for the next epoch, once selected at mid-epoch.
     pub next_capacity: Option<u64>,
+    /// The next epoch's committee, once selected at mid-epoch.
+    pub next_committee: Option<Committee>,
+    /// The last epoch's committee (none at genesis): while the epoch change is in sync, it still
+    /// holds the shards that moved, and clients read blobs certified before the epoch from it.
+    pub previous_committee: Option<Committee>,
 }
 
 impl System {
@@ -142,10 +149,15 @@ impl System {
         Ok(())
     }
 
-    /// All rewards not yet distributed, and those distributed to nodes but not yet collected.
-    pub fn undistributed_rewards(&self) -> Result<Frost, ExecError> {
+    /// All WAL the system holds: rewards not yet distributed, commission not yet collected, and
+    /// the staking pools.
+    pub fn held(&self) -> Result<Frost, ExecError> {
         let future =
             self.future.iter().try_fold(Frost::ZERO, |sum, account| sum.checked_add(account.rewards))?;
-        self.nodes.values().try_fold(future, |sum, node| sum.checked_add(node.rewards))
+        self.nodes.values().try_fold(future, |sum, node| {
+            sum.checked_add(node.commission)?
+                .checked_add(node.commission_blocked)?
+                .checked_add(node.pool.total()?)
+        })
     }
 }

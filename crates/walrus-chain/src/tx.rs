@@ -141,7 +141,7 @@ pub enum Call {
         /// The current epoch.
         epoch: Epoch,
     },
-    /// Pay a node's earned rewards to its operator.
+    /// Pay a node's collectable commission to its operator.
     CollectNodeRewards {
         /// The node.
         node_id: ObjectId,
@@ -175,6 +175,48 @@ pub enum Call {
         blob: ObjectId,
         /// Additional epochs.
         epochs: u32,
+    },
+    /// Select the next committee and capacity (anyone, at mid-epoch).
+    VotingEnd,
+    /// End the epoch and start the next (anyone, once the epoch has run its course).
+    InitiateEpochChange,
+    /// Stake WAL with a node's pool; creates a `StakedWal`.
+    StakeWithPool {
+        /// The node.
+        node_id: ObjectId,
+        /// At least 1 WAL.
+        amount: Frost,
+    },
+    /// Ask to withdraw a `StakedWal` (paid at once when it is not earning).
+    RequestWithdrawStake {
+        /// The staked WAL.
+        staked_wal: ObjectId,
+    },
+    /// Claim a `StakedWal` whose withdrawal epoch has come (or stake not active yet).
+    WithdrawStake {
+        /// The staked WAL.
+        staked_wal: ObjectId,
+    },
+    /// Split `amount` of principal off a `StakedWal` into a new one.
+    SplitStakedWal {
+        /// The staked WAL.
+        staked_wal: ObjectId,
+        /// Principal of the new one.
+        amount: Frost,
+    },
+    /// Join two `StakedWal`s of one node and activation epoch.
+    JoinStakedWal {
+        /// The one that remains.
+        first: ObjectId,
+        /// The one consumed.
+        second: ObjectId,
+    },
+    /// Set a node's commission rate, from the epoch after next.
+    SetCommissionRate {
+        /// The node.
+        node_id: ObjectId,
+        /// Basis points (≤ 10 000).
+        rate: u16,
     },
 }
 

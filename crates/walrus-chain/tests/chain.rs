@@ -1,187 +1,16 @@
 //! Scenario tests of the state machine: a small network with four storage nodes, accounts
 //! that buy storage, register, certify, delete and extend blobs, and epochs that pass.
 
+mod common;
+
+use common::*;
 use walrus_chain::block::TxStatus;
 use walrus_chain::objects::ObjectBody;
-use walrus_chain::system::Parameters;
-use walrus_chain::tx::CertificateArgs;
 use walrus_chain::*;
 use walrus_core::encode::compute_metadata;
 use walrus_core::keys::{BlsKeyPair, Ed25519KeyPair};
-use walrus_core::messages::{
-    proof_of_possession, signers_to_bitmap, BlobPersistenceType, InvalidBlobIdMsg, MessageBody,
-    ProtocolMessage, StorageConfirmation,
-};
+use walrus_core::messages::{proof_of_possession, signers_to_bitmap, InvalidBlobIdMsg, ProtocolMessage};
 use walrus_core::{EncodingParams, Epoch, ObjectId};
-
-const N_SHARDS: u16 = 10;
-const DAY_MS: u64 = 86_400_000;
-
-struct Net {
-    state: State,
-    nodes: Vec<BlsKeyPair>,
-    users: Vec<Ed25519KeyPair>,
-    blocks: Vec<Block>,
-}
-
-fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
-    let owner = Ed25519KeyPair::from_seed(&[200; 32]).address();
-    Genesis {
-        chain_name: "test".into(),
-        timestamp_ms: 1_000,
-        params: Parameters {
-            n_shards: N_SHARDS,
-            epoch_duration_ms: DAY_MS,
-            max_epochs_ahead: 53,
-            storage_price_per_unit: Frost(100_000),
-            write_price_per_unit: Frost(20_000),
-            total_capacity: 1 << 40,
-            min_fee: Frost(1_000),
-        },
-        allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
-        nodes: nodes
-            .iter()
-            .zip([4u16, 3, 2, 1])
-            .enumerate()
-            .map(|(i, (key, shards))| GenesisNode {
-                owner,
-                public_key: *key.public(),
-                proof_of_possession: proof_of_possession(key, owner, Epoch(0)),
-                network_address: format!("127.0.0.1:{}", 9000 + i),
-                shards,
-            })
-            .collect(),
-    }
-}
-
-impl Net {
-    fn new() -> Net {
-        let nodes: Vec<BlsKeyPair> = (0..4u8).map(|i| BlsKeyPair::from_seed(&[i + 1; 32])).collect();
-        let users: Vec<Ed25519KeyPair> =
-            (0..3u8).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect();
-        let state = genesis(&nodes, &users).build().expect("valid genesis");
-        Net { state, nodes, users, blocks: Vec::new() }
-    }
-
-    fn tx(&self, user: usize, call: Call) -> SignedTransaction {
-        let key = &self.users[user];
-        TransactionData {
-            chain_id: self.state.chain_id,
-            sender: key.address(),
-            nonce: self.state.account(&key.address()).nonce,
-            fee: Frost(1_000),
-            call,
-        }
-        .sign(key)
-    }
-
-    fn block_at(&mut self, timestamp_ms: u64, transactions: Vec<SignedTransaction>) -> BlockEffects {
-        let block = Block::next(&self.state, timestamp_ms, transactions);
-        let effects = execute_block(&mut self.state, &block).expect("valid block");
-        self.blocks.push(block);
-        assert_eq!(self.state.circulating(), Ok(self.state.total_supply), "WAL is conserved");
-        effects
-    }
-
-    /// Runs one transaction in its own block and returns its effects.
-    fn run(&mut self, user: usize, call: Call) -> TxEffects {
-        let tx = self.tx(user, call);
-        let at = self.state.timestamp_ms + 10;
-        self.block_at(at, vec![tx]).transactions.remove(0)
-    }
-
-    /// Runs a transaction of any key in its own block.
-    fn run_as(&mut self, key: &Ed25519KeyPair, call: Call) -> TxEffects {
-        let tx = TransactionData {
-            chain_id: self.state.chain_id,
-            sender: key.address(),
-            nonce: self.state.account(&key.address()).nonce,
-            fee: Frost(1_000),
-            call,
-        }
-        .sign(key);
-        let at = self.state.timestamp_ms + 10;
-        self.block_at(at, vec![tx]).transactions.remove(0)
-    }
-
-    /// Gives `key` 10 WAL from user 0, for fees.
-    fn fund(&mut self, key: &Ed25519KeyPair) {
-        self.ok(0, Call::Transfer { to: key.address(), amount: Frost::from_wal(10).expect("fits") });
-    }
-
-    fn ok(&mut self, user: usize, call: Call) -> TxEffects {
-        let effects = self.run(user, call);
-        assert_eq!(effects.status, TxStatus::Success);
-        effects
-    }
-
-    /// The committee member index of each node key.
-    fn member_index(&self, node: usize) -> u16 {
-        let key = *self.nodes[node].public();
-        self.state.system.committee.members.iter().position(|m| m.public_key == key).expect("member") as u16
-    }
-
-    fn certificate<T: MessageBody>(
-        &self,
-        signers: &[usize],
-        message: &ProtocolMessage<T>,
-    ) -> CertificateArgs {
-        let bytes = message.to_bytes();
-        let signatures: Vec<_> = signers.iter().map(|&i| self.nodes[i].sign(&bytes)).collect();
-        let members: Vec<u16> = signers.iter().map(|&i| self.member_index(i)).collect();
-        CertificateArgs {
-            signature: walrus_core::keys::BlsSignature::aggregate(&signatures).expect("non-empty"),
-            signers_bitmap: signers_to_bitmap(&members),
-            message: bytes,
-        }
-    }
-
-    fn confirmation(&self, signers: &[usize], blob: ObjectId) -> CertificateArgs {
-        let object = self.blob(blob);
-        let blob_type = if object.deletable {
-            BlobPersistenceType::Deletable { object_id: blob }
-        } else {
-            BlobPersistenceType::Permanent
-        };
-        let body = StorageConfirmation { blob_id: object.blob_id, blob_type };
-        self.certificate(signers, &ProtocolMessage::new(self.state.system.epoch(), body))
-    }
-
-    fn blob(&self, id: ObjectId) -> walrus_chain::objects::BlobObject {
-        self.state.objects[&id].body.blob().expect("a blob").clone()
-    }
-
-    /// Reserves storage for `data` and registers it; returns the blob object's ID.
-    fn register(&mut self, user: usize, data: &[u8], deletable: bool, epochs: u32) -> ObjectId {
-        let (size, register) = registration(data, deletable);
-        let storage = self.ok(user, Call::ReserveSpace { size, epochs_ahead: epochs }).created[0];
-        self.ok(user, register(storage)).created[0]
-    }
-}
-
-/// The encoded size of `data` and its registration call on a given storage resource.
-fn registration(data: &[u8], deletable: bool) -> (u64, impl Fn(ObjectId) -> Call) {
-    let params = EncodingParams::new(u64::from(N_SHARDS)).expect("valid");
-    let metadata = compute_metadata(params, data).expect("encodable");
-    let size = params.encoded_blob_length(data.len() as u64).expect("fits");
-    let len = data.len() as u64;
-    let call = move |storage| Call::RegisterBlob {
-        storage,
-        blob_id: *metadata.blob_id(),
-        root_hash: metadata.metadata().compute_root_hash(),
-        size: len,
-        encoding_type: 1,
-        deletable,
-    };
-    (size, call)
-}
-
-fn failure(effects: &TxEffects) -> &str {
-    match &effects.status {
-        TxStatus::Failed { code, .. } => code,
-        other => panic!("expected a failure, got {other:?}"),
-    }
-}
 
 #[test]
 fn transfers_move_wal_and_charge_fees() {
@@ -294,27 +123,38 @@ fn storage_splits_and_fuses_back() {
     }
 }
 
-fn system_events(effects: &BlockEffects) -> Vec<Event> {
-    effects.system_events.iter().map(|e| e.event.clone()).collect()
-}
-
-const GENESIS_MS: u64 = 1_000;
-
 #[test]
 fn epochs_follow_the_reference_cycle_and_blobs_expire() {
     let mut net = Net::new();
     let blob = net.register(0, b"short lived", true, 1);
-    let mid = net.block_at(GENESIS_MS + DAY_MS / 2, vec![]);
-    assert_eq!(system_events(&mid), vec![Event::EpochParametersSelected { next_epoch: Epoch(1) }]);
-    assert_eq!(net.state.system.epoch(), Epoch(0));
-    let end = net.block_at(GENESIS_MS + DAY_MS, vec![]);
+    let caller = net.users[1].clone();
+    let early = net.run_at(GENESIS_MS + DAY_MS / 2 - 1, &caller, Call::VotingEnd);
+    assert_eq!(failure(&early), "EWrongEpochState");
+    let mid = net.run_at(GENESIS_MS + DAY_MS / 2, &caller, Call::VotingEnd);
+    assert_eq!(mid.events[0].event, Event::EpochParametersSelected { next_epoch: Epoch(1) });
+    assert_eq!(failure(&net.run_at(0, &caller, Call::VotingEnd)), "EWrongEpochState");
     assert_eq!(
-        system_events(&end),
-        vec![Event::EpochChangeStart { epoch: Epoch(1) }, Event::EpochChangeDone { epoch: Epoch(1) }]
+        failure(&net.run_at(GENESIS_MS + DAY_MS - 1, &caller, Call::InitiateEpochChange)),
+        "EWrongEpochState"
     );
+    let end = net.run_at(GENESIS_MS + DAY_MS, &caller, Call::InitiateEpochChange);
+    assert_eq!(end.events[0].event, Event::EpochChangeStart { epoch: Epoch(1) });
     assert_eq!(net.state.system.epoch(), Epoch(1));
+    // The clock waits for the members to report their shards: 1 + 2 + 3 of 10 shards is not a
+    // quorum, the 4 more are.
+    assert_eq!(net.state.system.next_step_ms(), None);
+    let operator = Net::operator();
+    let mut members = net.state.system.committee.members.clone();
+    members.sort_by_key(|m| m.weight());
+    for (i, member) in members.iter().enumerate() {
+        let sync = net.run_as(&operator, Call::EpochSyncDone { node_id: member.node_id, epoch: Epoch(1) });
+        let events: Vec<Event> = sync.events.iter().map(|e| e.event.clone()).collect();
+        assert_eq!(events[0], Event::ShardsReceived { epoch: Epoch(1), shards: member.shards.clone() });
+        assert_eq!(events.contains(&Event::EpochChangeDone { epoch: Epoch(1) }), i == 3, "{events:?}");
+    }
     // The next epoch's clock runs from the moment its change was done.
-    assert_eq!(net.state.system.next_step_ms(), Some(GENESIS_MS + DAY_MS + DAY_MS / 2));
+    let done_at = net.state.timestamp_ms;
+    assert_eq!(net.state.system.next_step_ms(), Some(done_at + DAY_MS / 2));
     let certificate = net.confirmation(&[0, 1], blob);
     assert_eq!(failure(&net.run(0, Call::CertifyBlob { blob, certificate })), "EResourceBounds");
     assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob })), "EResourceBounds");
@@ -328,31 +168,40 @@ fn an_ending_epoch_burns_3_percent_and_pays_nodes_by_shards() {
     net.ok(0, Call::CertifyBlob { blob, certificate });
     let rewards = net.state.system.future[0].rewards.0;
     let supply = net.state.total_supply.0;
-    net.block_at(GENESIS_MS + DAY_MS / 2, vec![]);
-    net.block_at(GENESIS_MS + DAY_MS, vec![]);
+    let pools_before: Vec<u64> = net.state.system.nodes.values().map(|n| n.pool.active_wal).collect();
+    net.next_epoch();
+    // The fees of `VotingEnd` and `InitiateEpochChange` are the epoch's too.
+    let rewards = rewards + 2_000;
     let burned = rewards * 3 / 100;
     assert_eq!((net.state.burned.0, net.state.total_supply.0), (burned, supply - burned));
     let members = net.state.system.committee.members.clone();
     let mut paid = 0;
-    for member in &members {
+    for (member, before) in members.iter().zip(pools_before) {
         let node = &net.state.system.nodes[&member.node_id];
-        assert_eq!(node.rewards.0, (rewards - burned) * member.weight() / u64::from(N_SHARDS));
-        paid += node.rewards.0;
+        let reward = (rewards - burned) * member.weight() / u64::from(N_SHARDS);
+        // 10% to the operator, blocked until mid-epoch; the rest to the pool's stake.
+        let commission = reward / 10;
+        assert_eq!(node.commission_blocked.0, commission);
+        assert_eq!(node.pool.active_wal, before + reward - commission);
+        paid += reward;
     }
     let leftover = rewards - burned - paid;
     assert!(leftover < members.len() as u64, "only rounding is left over");
-    // The operator collects its node's rewards into its balance.
-    let operator = Ed25519KeyPair::from_seed(&[200; 32]);
+    let operator = Net::operator();
     let node_id = members[0].node_id;
-    let earned = net.state.system.nodes[&node_id].rewards;
+    let blocked = net.state.system.nodes[&node_id].commission_blocked;
     let stranger = net.users[1].address();
     assert_eq!(failure(&net.run(1, Call::CollectNodeRewards { node_id })), "EAuthorizationFailure");
     assert_eq!(net.state.account(&stranger).nonce, 1);
-    net.fund(&operator);
     let before = net.state.account(&operator.address()).balance;
     net.run_as(&operator, Call::CollectNodeRewards { node_id });
-    assert_eq!(net.state.account(&operator.address()).balance.0, before.0 + earned.0 - 1_000);
-    assert_eq!(net.state.system.nodes[&node_id].rewards, Frost::ZERO);
+    assert_eq!(net.state.account(&operator.address()).balance.0, before.0 - 1_000, "blocked until mid-epoch");
+    let due = net.state.system.next_step_ms().expect("running");
+    net.run_at(due, &operator, Call::VotingEnd);
+    let before = net.state.account(&operator.address()).balance;
+    net.run_as(&operator, Call::CollectNodeRewards { node_id });
+    assert_eq!(net.state.account(&operator.address()).balance.0, before.0 + blocked.0 - 1_000);
+    assert_eq!(net.state.system.nodes[&node_id].commission, Frost::ZERO);
 }
 
 #[test]
@@ -368,6 +217,7 @@ fn nodes_register_with_a_proof_of_possession_and_votes_set_prices() {
             proof_of_possession: pop,
             network_address: "127.0.0.1:9999".into(),
             votes,
+            commission_rate: 500,
         })
     };
     let stolen = proof_of_possession(&bls, net.users[1].address(), Epoch(0));
@@ -383,8 +233,7 @@ fn nodes_register_with_a_proof_of_possession_and_votes_set_prices() {
     assert_eq!(failure(&net.run(2, sync)), "ENotInCommittee");
 
     // Members holding 4 + 3 = 7 of 10 shards (a quorum) vote a lower storage price.
-    let operator = Ed25519KeyPair::from_seed(&[200; 32]);
-    net.fund(&operator);
+    let operator = Net::operator();
     let members = net.state.system.committee.members.clone();
     let lower = |node: usize| {
         let member = members.iter().find(|m| m.public_key == *net.nodes[node].public()).expect("member");
@@ -482,7 +331,7 @@ fn replaying_the_blocks_gives_the_same_digests() {
     let blob = net.register(0, b"replay", true, 4);
     let certificate = net.confirmation(&[0, 1], blob);
     net.ok(0, Call::CertifyBlob { blob, certificate });
-    net.block_at(net.state.timestamp_ms + DAY_MS, vec![]);
+    net.next_epoch();
     net.ok(1, Call::Transfer { to: net.users[2].address(), amount: Frost(7) });
     let mut replica = genesis(&net.nodes, &net.users).build().expect("valid genesis");
     for block in &net.blocks {
@@ -647,8 +496,9 @@ proptest::proptest! {
                     pick(blob).map(|blob| net.run(user, Call::ExtendSharedBlob { blob, epochs }))
                 }
                 Op::Wait { days } => {
-                    let at = net.state.timestamp_ms + days * DAY_MS;
-                    net.block_at(at, vec![]);
+                    for _ in 0..days {
+                        net.next_epoch();
+                    }
                     None
                 }
             };

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use walrus_chain::epoch::EpochState;
+use walrus_chain_client::wire::SystemView;
 use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::wal;
 use walrus_core::EncodingParams;
@@ -16,19 +18,116 @@ const UNIT_BYTES: u64 = 1 << 20;
 /// How long a node may take to answer `health`.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `walrus info`, `walrus health`.
+/// `walrus health`.
 #[derive(Debug, clap::Args)]
 pub struct ChainArgs {
     #[command(flatten)]
     account: Account,
 }
 
-/// Prints the system's state.
-pub fn info(args: ChainArgs, global: &GlobalArgs) -> Result<()> {
+/// `walrus info [all | epoch | committee]`
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    #[command(subcommand)]
+    what: Option<InfoCommand>,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// What `walrus info` shows.
+#[derive(Debug, clap::Subcommand)]
+enum InfoCommand {
+    /// The system: epoch, shards, nodes, limits, prices (the default).
+    All,
+    /// The epoch, where it is in its cycle, and when the next step is due.
+    Epoch,
+    /// Each committee member: node ID, name, stake, shards, commission, address.
+    Committee,
+}
+
+/// Prints the system's state, or one part of it.
+pub fn info(args: InfoArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
     let network = args.account.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let view = runtime.block_on(ChainClient::new(&network.chain_url).system())?;
+    match args.what.unwrap_or(InfoCommand::All) {
+        InfoCommand::All => all(&view, json),
+        InfoCommand::Epoch => {
+            epoch(&view, json);
+            Ok(())
+        }
+        InfoCommand::Committee => {
+            committee(&view, json);
+            Ok(())
+        }
+    }
+}
+
+/// `walrus info epoch`.
+fn epoch(view: &SystemView, json: bool) {
+    let system = &view.system;
+    let state = match system.epoch_state {
+        EpochState::ChangeSync { .. } => "EpochChangeSync",
+        EpochState::ChangeDone { .. } => "EpochChangeDone",
+        EpochState::NextParamsSelected { .. } => "NextParamsSelected",
+    };
+    let value = serde_json::json!({
+        "epoch": system.epoch().0,
+        "state": state,
+        "epochDurationMs": system.params.epoch_duration_ms,
+        "nextStepMs": view.next_epoch_step_ms,
+        "blockTimeMs": view.timestamp_ms,
+    });
+    print(json, value, || {
+        let next = match view.next_epoch_step_ms {
+            Some(due) => format!("next step in {} s", due.saturating_sub(view.timestamp_ms) / 1000),
+            None => "waiting for the committee to report its shards".into(),
+        };
+        format!("Epoch {} ({state}); {next}", system.epoch())
+    });
+}
+
+/// `walrus info committee`.
+fn committee(view: &SystemView, json: bool) {
+    let system = &view.system;
+    let members: Vec<serde_json::Value> = system
+        .committee
+        .members
+        .iter()
+        .map(|m| {
+            let node = system.nodes.get(&m.node_id);
+            serde_json::json!({
+                "nodeId": m.node_id,
+                "name": node.map(|n| n.name.clone()),
+                "stakeFrost": node.map(|n| n.pool.active_wal),
+                "shards": m.shards.len(),
+                "commissionBps": node.map(|n| n.commission_rate),
+                "networkAddress": m.network_address,
+                "publicKey": m.public_key.to_string(),
+            })
+        })
+        .collect();
+    let value = serde_json::json!({ "epoch": system.epoch().0, "members": members });
+    print(json, value.clone(), || {
+        let mut out = format!("Committee of epoch {}", system.epoch());
+        for m in &members {
+            out.push_str(&format!(
+                "\n{}  {:<16} {:>6} shards  {:>20} stake  {:>5} bps  {}",
+                m["nodeId"].as_str().unwrap_or("?"),
+                m["name"].as_str().unwrap_or("?"),
+                m["shards"],
+                m["stakeFrost"].as_u64().map(|f| wal(walrus_chain::Frost(f))).unwrap_or_default(),
+                m["commissionBps"],
+                m["networkAddress"].as_str().unwrap_or("?"),
+            ));
+        }
+        out
+    });
+}
+
+/// `walrus info all`.
+fn all(view: &SystemView, json: bool) -> Result<()> {
     let system = &view.system;
     let p = &system.params;
     let params = EncodingParams::new(u64::from(p.n_shards))?;

@@ -15,6 +15,7 @@ mod json_cmd;
 mod localnet;
 mod manage;
 mod node;
+mod staking;
 mod wallet;
 
 use std::process::ExitCode;
@@ -77,9 +78,11 @@ enum Command {
     Chain(chain::ChainCommand),
     /// Manage an account on the chain: keys, balance, transfers, the local faucet.
     Wallet(wallet::WalletArgs),
-    /// Run a storage node.
+    /// Set up, register or run a storage node.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// A registered node's operator calls: commission, votes, collecting commission.
+    NodeAdmin(node::AdminArgs),
     /// Store files as blobs: encode, register, upload to the storage nodes, certify.
     Store(blob::StoreArgs),
     /// Read a blob back from the storage nodes.
@@ -94,10 +97,18 @@ enum Command {
     Delete(manage::DeleteArgs),
     /// Extend a blob object's storage by some epochs.
     Extend(manage::ExtendArgs),
-    /// Show the system: epoch, shards, nodes, limits, prices.
-    Info(info::ChainArgs),
+    /// Show the system: epoch, shards, nodes, limits, prices (or `epoch`, `committee`).
+    Info(info::InfoArgs),
     /// Ask every storage node of the committee for its health.
     Health(info::ChainArgs),
+    /// Stake WAL with a storage node's pool.
+    Stake(staking::StakeArgs),
+    /// Ask to withdraw a `StakedWal` (paid at once when it is not earning).
+    RequestWithdrawStake(staking::StakedWalArgs),
+    /// Claim a `StakedWal` whose withdrawal epoch has come.
+    WithdrawStake(staking::StakedWalArgs),
+    /// List the wallet's `StakedWal` objects.
+    ListStakedWal(staking::ListArgs),
     /// Measure store and read latency and throughput on the network (the localnet by default).
     Bench(bench::BenchArgs),
     /// Serve the HTTP read API (GET /v1/blobs/{blob_id}, ...).
@@ -137,7 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
         Command::Wallet(args) => wallet::run(args, &cli.global),
-        Command::Node(command) => node::run(command, cli.global.config.as_deref()),
+        Command::Node(command) => node::run(command, &cli.global),
+        Command::NodeAdmin(args) => node::admin(args, &cli.global),
         Command::Store(args) => blob::store(args, &cli.global),
         Command::Read(args) => blob::read(args, &cli.global),
         Command::Localnet(args) => localnet::run(args),
@@ -146,6 +158,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete(args) => manage::delete(args, &cli.global),
         Command::Extend(args) => manage::extend(args, &cli.global),
         Command::Info(args) => info::info(args, &cli.global),
+        Command::Stake(args) => staking::stake(args, &cli.global),
+        Command::RequestWithdrawStake(args) => staking::request_withdraw(args, &cli.global),
+        Command::WithdrawStake(args) => staking::withdraw(args, &cli.global),
+        Command::ListStakedWal(args) => staking::list(args, &cli.global),
         Command::Health(args) => info::health(args, &cli.global),
         Command::Bench(args) => bench::run(args, &cli.global),
         Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),

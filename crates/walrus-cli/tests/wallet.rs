@@ -93,3 +93,52 @@ fn wallet_commands_against_a_running_chain() {
     assert!(!broke.status.success());
     assert!(String::from_utf8_lossy(&broke.stderr).contains("EInsufficientFunds"), "{broke:?}");
 }
+
+fn walrus(chain: &Chain, key: &Path, args: &[&str]) -> Output {
+    Command::new(WALRUS)
+        .args(args)
+        .args(["--json", "--wallet", key.to_str().expect("utf-8"), "--chain-url", &chain.url])
+        .output()
+        .expect("walrus runs")
+}
+
+/// `walrus stake`, `list-staked-wal`, `request-withdraw-stake`, `withdraw-stake` and `info
+/// committee|epoch` against a running chain.
+#[test]
+fn staking_commands_against_a_running_chain() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let chain = start_chain(&tmp.path().join("chain"));
+    let key = tmp.path().join("staker.key");
+    json(&wallet(&chain, &key, &["--json", "new"]));
+    json(&wallet(&chain, &key, &["--json", "faucet", "--amount", "10"]));
+
+    let epoch = json(&walrus(&chain, &key, &["info", "epoch"]));
+    assert_eq!((epoch["epoch"].as_u64(), epoch["state"].as_str()), (Some(0), Some("EpochChangeDone")));
+    let committee = json(&walrus(&chain, &key, &["info", "committee"]));
+    let members = committee["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2);
+    // Genesis stake: 100 WAL per shard, 5 shards each.
+    assert_eq!(members[0]["stakeFrost"], 500_000_000_000u64, "{committee}");
+    let node = members[0]["nodeId"].as_str().expect("node ID").to_string();
+
+    let staked = json(&walrus(&chain, &key, &["stake", "--node-id", &node, "--amount", "2"]));
+    let id = staked["stakedWal"].as_str().expect("id").to_string();
+    let listed = json(&walrus(&chain, &key, &["list-staked-wal"]));
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(
+        (listed[0]["activationEpoch"].as_u64(), listed[0]["state"].as_str()),
+        (Some(1), Some("staked"))
+    );
+    // Not active and not counted by a selection yet: paid back at once.
+    let requested = json(&walrus(&chain, &key, &["request-withdraw-stake", "--staked-wal-id", &id]));
+    assert_eq!(requested["withdrawn"], true);
+    let again = json(&walrus(&chain, &key, &["stake", "--node-id", &node, "--amount", "1.5"]));
+    let again = again["stakedWal"].as_str().expect("id").to_string();
+    json(&walrus(&chain, &key, &["withdraw-stake", "--staked-wal-id", &again]));
+    assert_eq!(json(&walrus(&chain, &key, &["list-staked-wal"])), serde_json::json!([]));
+    let balance = json(&wallet(&chain, &key, &["--json", "balance"]));
+    assert_eq!(balance["balanceFrost"], 10_000_000_000u64 - 4 * 1_000, "only the fees are spent");
+
+    let small = walrus(&chain, &key, &["stake", "--node-id", &node, "--amount", "0.5"]);
+    assert!(String::from_utf8_lossy(&small.stderr).contains("EStakeBelowThreshold"), "{small:?}");
+}

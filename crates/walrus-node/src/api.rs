@@ -338,7 +338,7 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
             "publicKey": node.bls.public().to_string(),
             "nodeStatus": if view.shards.is_empty() { "Standby" } else { "Active" },
             "eventProgress": { "persisted": cursor.map(|c| c.height), "pending": 0 },
-            "shardSummary": { "owned": view.shards.len(), "readOnly": 0 },
+            "shardSummary": { "owned": view.shards.len(), "readOnly": view.read_only.len() },
             "name": node.config.name,
         }),
     )

@@ -1,6 +1,7 @@
 //! Following the chain: the committee view (epoch, this node's shards) and the event loop that
 //! feeds blob info into the store with a persisted cursor.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -40,26 +41,70 @@ pub struct ChainView {
     pub params: EncodingParams,
     /// The committee.
     pub committee: Committee,
-    /// This node's shards (empty if not a member).
+    /// This node's shards (empty if not a member), sorted.
     pub shards: Vec<ShardIndex>,
+    /// Shards this node held in the previous epoch and holds no more, sorted: still served for
+    /// reads and recovery while their new owners sync (the reference's `LockedToMove`).
+    pub read_only: Vec<ShardIndex>,
+    /// The last epoch's committee (none at genesis).
+    pub previous: Option<Committee>,
 }
 
 impl ChainView {
-    /// The view from a committee, for the node with key `me`.
-    pub fn new(committee: Committee, n_shards: u16, me: &BlsPublicKey) -> Result<ChainView, ViewError> {
+    /// The view from a committee (and the one before it), for the node with key `me`.
+    pub fn new(
+        committee: Committee,
+        previous: Option<&Committee>,
+        n_shards: u16,
+        me: &BlsPublicKey,
+    ) -> Result<ChainView, ViewError> {
         let params = EncodingParams::new(u64::from(n_shards))?;
-        let shards = committee
-            .members
-            .iter()
-            .find(|m| m.public_key == *me)
-            .map(|m| m.shards.clone())
-            .unwrap_or_default();
-        Ok(ChainView { epoch: committee.epoch, params, committee, shards })
+        let shards_in = |committee: &Committee| {
+            let member = committee.members.iter().find(|m| m.public_key == *me);
+            let mut shards = member.map(|m| m.shards.clone()).unwrap_or_default();
+            shards.sort_unstable();
+            shards
+        };
+        let shards = shards_in(&committee);
+        let mut read_only: Vec<ShardIndex> = previous.map(shards_in).unwrap_or_default();
+        read_only.retain(|s| shards.binary_search(s).is_err());
+        let previous = previous.cloned();
+        Ok(ChainView { epoch: committee.epoch, params, committee, shards, read_only, previous })
     }
 
     /// Whether this node holds `shard` now.
     pub fn holds(&self, shard: ShardIndex) -> bool {
         self.shards.binary_search(&shard).is_ok()
+    }
+
+    /// Whether this node serves reads of `shard`: it holds it, or held it in the last epoch.
+    pub fn serves(&self, shard: ShardIndex) -> bool {
+        self.holds(shard) || self.read_only.binary_search(&shard).is_ok()
+    }
+
+    /// Every node that serves reads now, but this one (`me`): the members of this committee and
+    /// of the last, each with its address and the number of shards it serves.
+    pub fn peers(&self, me: &BlsPublicKey) -> Vec<(String, usize)> {
+        let mut peers: Vec<(BlsPublicKey, String, BTreeSet<ShardIndex>)> = Vec::new();
+        for member in self.committee.members.iter().chain(self.previous.iter().flat_map(|c| &c.members)) {
+            if member.public_key == *me {
+                continue;
+            }
+            match peers.iter_mut().find(|(key, _, _)| *key == member.public_key) {
+                Some((_, _, shards)) => shards.extend(member.shards.iter().copied()),
+                None => peers.push((
+                    member.public_key,
+                    member.network_address.clone(),
+                    member.shards.iter().copied().collect(),
+                )),
+            }
+        }
+        peers.into_iter().map(|(_, address, shards)| (address, shards.len())).collect()
+    }
+
+    /// The shards this node serves reads of: its own, then the read-only ones.
+    pub fn served(&self) -> impl Iterator<Item = &ShardIndex> {
+        self.shards.iter().chain(&self.read_only)
     }
 }
 
@@ -68,10 +113,8 @@ pub type SharedView = Arc<RwLock<Arc<ChainView>>>;
 
 /// Fetches the committee and builds the view.
 pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> Result<ChainView, ViewError> {
-    let system = chain.system().await?;
-    let mut view = ChainView::new(system.system.committee, system.system.params.n_shards, me)?;
-    view.shards.sort_unstable();
-    Ok(view)
+    let system = chain.system().await?.system;
+    ChainView::new(system.committee, system.previous_committee.as_ref(), system.params.n_shards, me)
 }
 
 /// What a page of events asks of the node once it is applied to the store.
@@ -145,7 +188,9 @@ pub async fn follow(node: Arc<Node>) {
 async fn react(node: &Arc<Node>, work: Work) {
     if let Some(epoch) = work.epoch_changed {
         node.epoch_seen.fetch_max(epoch.0, std::sync::atomic::Ordering::Relaxed);
+        let before = node.view().shards.clone();
         refresh_view(node, epoch).await;
+        crate::epoch_driver::on_epoch_change(node, epoch, &before);
         let worker = Arc::clone(node);
         node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {

@@ -13,6 +13,7 @@ pub mod api;
 pub mod batch;
 pub mod config;
 pub mod edge;
+pub mod epoch_driver;
 pub mod follower;
 pub mod gc;
 pub mod invalid;

@@ -16,6 +16,7 @@ use walrus_store::NodeStore;
 
 use crate::api::router;
 use crate::config::NodeConfig;
+use crate::epoch_driver::ShardsReady;
 use crate::follower::{fetch_view, follow, ChainView, SharedView, ViewError};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
@@ -94,6 +95,8 @@ pub struct Node {
     /// Tasks the follower started (delayed recoveries, garbage collection): stopped with the
     /// node, so that nothing holds the store open after it.
     background: Mutex<JoinSet<()>>,
+    /// The latest epoch for which this node holds all its shards (what `EpochSyncDone` reports).
+    pub shards_ready: ShardsReady,
 }
 
 impl Node {
@@ -212,10 +215,13 @@ pub async fn start_on(
         healing: Mutex::default(),
         background: Mutex::default(),
         owner: std::sync::OnceLock::new(),
+        shards_ready: ShardsReady::default(),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
     node.spawn(crate::pending::expire_on_timer(Arc::clone(&node)));
+    node.spawn(crate::epoch_driver::at_start(Arc::clone(&node)));
+    node.spawn(crate::epoch_driver::drive(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
     let limits = node.config.server;

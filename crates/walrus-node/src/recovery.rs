@@ -76,7 +76,7 @@ pub fn symbols_for(
         if wanted.is_empty() {
             continue;
         }
-        for shard in &view.shards {
+        for shard in view.served() {
             let Some(sliver) = node.store.sliver(*shard, source_axis, blob_id)? else { continue };
             let Ok(sliver) = sliver.verify(source_axis, metadata) else {
                 tracing::error!("stored sliver {blob_id}/{shard}/{source_axis} fails verification");
@@ -133,7 +133,7 @@ pub async fn sweep(node: Arc<Node>) {
 }
 
 /// One pass over the certified blobs; returns how many lacked slivers.
-async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
+pub(crate) async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
     let mut after: Option<BlobId> = None;
     let mut needy_total = 0;
     loop {
@@ -224,15 +224,19 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealErro
     let targets: Vec<(SliverType, SliverIndex)> =
         todo.iter().map(|(_, axis, index)| (*axis, *index)).collect();
     let mut collected = CollectedSymbols::new();
-    let view = node.view();
-    let me = *node.bls.public();
-    // Every peer at once, each in requests whose answers fit the response cap.
+    // This node's own slivers of other shards count too (after an epoch change it holds most of
+    // what its new shards need).
+    let (worker, local_metadata, local_targets) = (Arc::clone(node), metadata.clone(), targets.clone());
+    let own =
+        tokio::task::spawn_blocking(move || symbols_for(&worker, &local_metadata, &local_targets)).await??;
+    collect_symbols(&metadata, &targets, own, &mut collected);
+    // Every peer at once (the members of this committee and of the last, which still serves the
+    // shards that moved), each in requests whose answers fit the response cap.
     let mut asks = tokio::task::JoinSet::new();
-    for member in view.committee.members.iter().filter(|m| m.public_key != me) {
-        let per_request = targets_per_request(metadata.params(), metadata.symbol_size(), member.shards.len());
+    for (address, served) in node.view().peers(node.bls.public()) {
+        let per_request = targets_per_request(metadata.params(), metadata.symbol_size(), served);
         for chunk in targets.chunks(per_request) {
-            let (node, address, id, chunk) =
-                (Arc::clone(node), member.network_address.clone(), *blob_id, chunk.to_vec());
+            let (node, address, id, chunk) = (Arc::clone(node), address.clone(), *blob_id, chunk.to_vec());
             asks.spawn(async move {
                 let fetched = peer(&node, &address).recovery_symbols(&id, chunk).await;
                 (address, fetched)
@@ -325,9 +329,8 @@ async fn metadata_from_anywhere(
     if let Some(verified) = stored {
         return Ok(verified);
     }
-    let view = node.view();
-    for member in view.committee.members.iter().filter(|m| m.public_key != *node.bls.public()) {
-        let Ok(unverified) = peer(node, &member.network_address).metadata(blob_id).await else { continue };
+    for (address, _) in node.view().peers(node.bls.public()) {
+        let Ok(unverified) = peer(node, &address).metadata(blob_id).await else { continue };
         if unverified.blob_id != *blob_id {
             continue;
         }

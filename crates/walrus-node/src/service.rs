@@ -209,15 +209,35 @@ fn flush_if_registered(node: &Node, blob_id: &BlobId) -> Result<(), ServiceError
     Ok(())
 }
 
-/// The shard that holds `pair` of `blob_id`, checked to be this node's.
+/// The shard that holds `pair` of `blob_id`, checked to be this node's (to write to).
 pub fn own_shard(node: &Node, blob_id: &BlobId, pair: SliverPairIndex) -> Result<ShardIndex, ServiceError> {
+    shard_of(node, blob_id, pair, false)
+}
+
+/// The shard that holds `pair` of `blob_id`, checked to be one this node serves reads of (its
+/// own, or one it held in the last epoch).
+pub fn served_shard(
+    node: &Node,
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+) -> Result<ShardIndex, ServiceError> {
+    shard_of(node, blob_id, pair, true)
+}
+
+fn shard_of(
+    node: &Node,
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+    read: bool,
+) -> Result<ShardIndex, ServiceError> {
     let view = node.view();
     let n = view.params.n_shards();
     if pair.0 >= n {
         return Err(ServiceError::PairOutOfRange { n });
     }
     let shard = blob_id.shard_for_pair(pair, n);
-    if !view.holds(shard) {
+    let allowed = if read { view.serves(shard) } else { view.holds(shard) };
+    if !allowed {
         return Err(ServiceError::ShardNotAssigned(shard));
     }
     Ok(shard)
@@ -306,7 +326,7 @@ pub fn sliver(
     pair: SliverPairIndex,
     axis: SliverType,
 ) -> Result<Vec<u8>, ServiceError> {
-    let shard = own_shard(node, blob_id, pair)?;
+    let shard = served_shard(node, blob_id, pair)?;
     registered(node, blob_id)?;
     let sliver = node.store.sliver(shard, axis, blob_id)?.ok_or(ServiceError::SliverNotFound)?;
     let metadata = stored_metadata(node, blob_id)?;
@@ -324,7 +344,7 @@ pub fn sliver_status(
     pair: SliverPairIndex,
     axis: SliverType,
 ) -> Result<bool, ServiceError> {
-    let shard = own_shard(node, blob_id, pair)?;
+    let shard = served_shard(node, blob_id, pair)?;
     Ok(node.store.has_sliver(shard, axis, blob_id)?)
 }
 
@@ -413,7 +433,7 @@ pub fn plan_symbols(
     registered(node, blob_id)?;
     let metadata = stored_metadata(node, blob_id)?;
     let (params, symbol_size) = (metadata.params(), metadata.symbol_size());
-    let held = node.view().shards.len();
+    let held = node.view().served().count();
     let answer = symbols_response_bytes(params, symbol_size, targets, held);
     if answer > RECOVERY_RESPONSE_BYTES_MAX {
         return Err(ServiceError::ResponseTooLarge {
@@ -531,7 +551,7 @@ pub fn plan_batch_read(
         if !seen.insert((pair, axis)) {
             return Err(at(ServiceError::DuplicateSliver));
         }
-        let shard = own_shard(node, blob_id, pair).map_err(&at)?;
+        let shard = served_shard(node, blob_id, pair).map_err(&at)?;
         let size = params.sliver_size(axis, length).map_err(|_| ServiceError::CorruptMetadata)? as u64;
         total += size;
         largest = largest.max(size);

@@ -528,3 +528,56 @@ async fn a_node_never_confirms_slivers_whose_files_are_gone() {
     net.confirmation(0, &blob_id).await;
     net.stop().await;
 }
+
+/// Stake moved to one node before mid-epoch gives it more shards in epoch 1: the nodes step the
+/// epochs themselves, the node rebuilds the slivers of its new shards from the others before it
+/// reports, the change completes, and it serves those slivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
+    use walrus_chain::epoch::EpochState;
+    use walrus_chain::{Call, Frost};
+    let net = Net::start_with(3, 8_000).await;
+    let key = *net.nodes[0].node.bls.public();
+    let committee = net.chain_client.committee().await.expect("committee");
+    let member = committee.members.iter().find(|m| m.public_key == key).expect("member").clone();
+    // 4, 3 and 3 shards with 400, 300 and 300 WAL; 900 more on the first makes it 7 (the cap).
+    let stake = Call::StakeWithPool { node_id: member.node_id, amount: Frost::from_wal(900).expect("fits") };
+    net.chain_client.execute(&net.user, stake).await.expect("staked");
+    let system = net.chain_client.system().await.expect("system");
+    assert!(system.system.next_committee.is_none(), "staked after mid-epoch: the test is too slow");
+
+    let params = EncodingParams::new(u64::from(N)).expect("params");
+    let blob = encode_blob(params, &vec![5u8; 5_000]).expect("encodable");
+    let blob_id = *blob.metadata().blob_id();
+    let object = net.register_for(blob.metadata(), false, 5).await;
+    let mut signed = Vec::new();
+    for node in 0..3 {
+        signed.push(net.upload_and_confirm(node, &blob).await);
+    }
+    net.certify(object, &[0, 1, 2], &signed).await;
+
+    let changed = eventually(60, || async {
+        let system = net.chain_client.system().await.expect("system").system;
+        system.epoch() >= walrus_core::Epoch(1)
+            && !matches!(system.epoch_state, EpochState::ChangeSync { .. })
+    })
+    .await;
+    let system = net.chain_client.system().await.expect("system").system;
+    let reports: Vec<_> = system.nodes.values().map(|n| n.last_sync_done).collect();
+    assert!(
+        changed,
+        "epoch 1's change never completed: {:?}, reports {reports:?}, committee {:?}",
+        system.epoch_state, system.committee
+    );
+    let view = net.nodes[0].node.view();
+    assert_eq!(view.shards.len(), 7, "{view:?}");
+    for shard in view.shards.iter().filter(|s| !member.shards.contains(s)) {
+        let pair = blob_id.pair_for_shard(*shard, N);
+        for axis in ["primary", "secondary"] {
+            let response =
+                net.http.get(net.url(0, &format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0))).send();
+            assert_eq!(response.await.expect("answer").status(), 200, "gained shard {shard}, {axis}");
+        }
+    }
+    net.stop().await;
+}

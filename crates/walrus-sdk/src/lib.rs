@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod blocklist;
 pub mod client;
 pub mod read;
+pub mod staking;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;

@@ -1,0 +1,184 @@
+//! The epoch-change driver (the reference's `EpochChangeDriver`): the chain steps its epochs
+//! only when someone calls, so every node watches the chain's schedule and sends `VotingEnd` at
+//! mid-epoch and `InitiateEpochChange` at the epoch's end, each after a jitter of its own (so
+//! that the nodes do not all pay for the same call; whoever comes second fails harmlessly), and
+//! reports `EpochSyncDone` once it holds every shard it has in the new epoch
+//! ([`Node::shards_ready`]).
+//!
+//! Shards a node gains at an epoch change are rebuilt from the other nodes by recovery
+//! ([`ensure_synced`]) before it reports.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use walrus_chain::epoch::EpochState;
+use walrus_chain::Call;
+use walrus_core::hash::blake2b256_parts;
+use walrus_core::{Epoch, ShardIndex};
+
+use crate::node::Node;
+
+/// Longest wait between two looks at the chain's schedule.
+const POLL_MAX: Duration = Duration::from_secs(2);
+/// The most jitter before a step call (the reference's 3 minutes), and at most a tenth of an
+/// epoch.
+const JITTER_MAX_MS: u64 = 180_000;
+/// Pause after a failed look or call.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Runs until the process ends.
+pub async fn drive(node: Arc<Node>) {
+    loop {
+        let wait = match step(&node).await {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::debug!("epoch driver: {e}");
+                RETRY_PAUSE
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Why a look at the chain or a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The chain did not answer, or refused the call.
+    #[error(transparent)]
+    Chain(#[from] walrus_chain_client::ClientError),
+    /// The node's operator key cannot be read.
+    #[error(transparent)]
+    Key(#[from] walrus_chain_node::init::InitError),
+}
+
+/// This node's jitter before the step due at `due_ms`: a hash of its key and the due time, so
+/// that it differs between nodes and steps but not between two looks.
+fn jitter_ms(node: &Node, due_ms: u64, epoch_duration_ms: u64) -> u64 {
+    let max = JITTER_MAX_MS.min(epoch_duration_ms / 10).max(1);
+    let hash =
+        blake2b256_parts(&[b"walrus-node/epoch-jitter", node.bls.public().as_bytes(), &due_ms.to_le_bytes()]);
+    u64::from_le_bytes(hash[..8].try_into().unwrap_or_default()) % max
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One look at the chain: reports the sync if it is due, sends a step that is due, and says
+/// how long to wait before the next look.
+async fn step(node: &Arc<Node>) -> Result<Duration, DriveError> {
+    let view = node.chain.system().await?;
+    let system = &view.system;
+    let epoch = system.epoch();
+    if let EpochState::ChangeSync { .. } = system.epoch_state {
+        let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
+        let reported = me.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.last_sync_done);
+        let ready = node.shards_ready.epoch() == Some(epoch);
+        if let Some(member) = me.filter(|_| reported < Some(epoch) && ready) {
+            let call = Call::EpochSyncDone { node_id: member.node_id, epoch };
+            node.chain.execute(node.owner_key()?, call).await?;
+            tracing::info!("reported holding {} shards for epoch {epoch}", member.shards.len());
+        }
+    }
+    let Some(due) = view.next_epoch_step_ms else { return Ok(POLL_MAX) };
+    let due = due.saturating_add(jitter_ms(node, due, system.params.epoch_duration_ms));
+    let now = now_ms();
+    if now < due {
+        return Ok(Duration::from_millis(due - now).min(POLL_MAX));
+    }
+    let call = match system.epoch_state {
+        EpochState::ChangeDone { .. } => Call::VotingEnd,
+        EpochState::NextParamsSelected { .. } => Call::InitiateEpochChange,
+        EpochState::ChangeSync { .. } => return Ok(POLL_MAX),
+    };
+    match node.chain.execute(node.owner_key()?, call.clone()).await {
+        Ok(_) => {
+            tracing::info!("sent {call:?} in epoch {epoch}");
+            Ok(Duration::ZERO)
+        }
+        // Another node was first, or the chain's clock is behind ours: look again shortly.
+        Err(e) => {
+            tracing::debug!("{call:?} in epoch {epoch}: {e}");
+            Ok(RETRY_PAUSE)
+        }
+    }
+}
+
+/// The latest epoch for which the node holds every shard it has, moved only forward.
+#[derive(Debug)]
+pub struct ShardsReady(AtomicU32);
+
+impl Default for ShardsReady {
+    fn default() -> Self {
+        ShardsReady(AtomicU32::new(u32::MAX))
+    }
+}
+
+impl ShardsReady {
+    /// The epoch, if any is known ready.
+    pub fn epoch(&self) -> Option<Epoch> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|e| *e != u32::MAX).map(Epoch)
+    }
+
+    /// Marks `epoch` ready unless a later one is.
+    pub fn mark(&self, epoch: Epoch) {
+        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ready| {
+            (ready == u32::MAX || ready < epoch.0).then_some(epoch.0)
+        });
+    }
+}
+
+/// At start-up: if the chain waits for this node's sync report, the node first makes sure it
+/// holds its shards (it may have missed the change); otherwise it has nothing to report.
+pub async fn at_start(node: Arc<Node>) {
+    loop {
+        match node.chain.system().await {
+            Ok(view) => {
+                let system = &view.system;
+                let epoch = system.epoch();
+                let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
+                let reported = me.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.last_sync_done);
+                let syncing = matches!(system.epoch_state, EpochState::ChangeSync { .. });
+                if me.is_some() && syncing && reported < Some(epoch) {
+                    return ensure_synced(node, epoch).await;
+                }
+                return node.shards_ready.mark(epoch);
+            }
+            Err(e) => tracing::warn!("cannot read the chain's epoch state: {e}"),
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// After the view moved to `epoch` (the newest change seen): if the node held all its shards
+/// before and gained none, it holds them now; otherwise it rebuilds what it lacks first
+/// ([`ensure_synced`]).
+pub fn on_epoch_change(node: &Arc<Node>, epoch: Epoch, before: &[ShardIndex]) {
+    let view = node.view();
+    if view.epoch > epoch {
+        return;
+    }
+    let gained = view.shards.iter().any(|s| before.binary_search(s).is_err());
+    let held_before = node.shards_ready.epoch().is_some_and(|ready| ready.0.saturating_add(1) >= epoch.0);
+    if held_before && !gained {
+        return node.shards_ready.mark(epoch);
+    }
+    let worker = Arc::clone(node);
+    node.spawn(async move { ensure_synced(worker, epoch).await });
+}
+
+/// Sweeps over the certified blobs until the node lacks no sliver of its shards, then marks
+/// `epoch` ready.
+pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
+    loop {
+        match crate::recovery::sweep_once(&node).await {
+            Ok(0) => break,
+            Ok(lacking) => tracing::info!("epoch {epoch}: {lacking} certified blobs still lack slivers here"),
+            Err(e) => tracing::warn!("epoch {epoch}: the sweep failed: {e}"),
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+    node.shards_ready.mark(epoch);
+    tracing::info!("epoch {epoch}: this node holds all its shards");
+}
