@@ -142,6 +142,14 @@ impl MessageBody for SyncShardRequest {
     const INTENT_TYPE: u8 = intent_type::SYNC_SHARD;
 }
 
+/// A shard-sync answer: slivers of the shard from the starting blob ID on, in blob-ID order
+/// (fewer than asked once the shard or the answer's byte budget ends), unverified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncShardResponse {
+    /// The only version.
+    V1(Vec<(BlobId, crate::sliver::UnverifiedSliver)>),
+}
+
 /// Body of a proof of possession: the signer's account and BLS key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofOfPossessionBody {

@@ -13,9 +13,10 @@ use bytes::Bytes;
 use crate::Reason;
 use walrus_core::encode::EncodedBlob;
 
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use walrus_core::inconsistency::InconsistencyProof;
-use walrus_core::messages::SignedMessage;
+use walrus_core::keys::BlsPublicKey;
+use walrus_core::messages::{SignedMessage, SyncShardResponse};
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::recovery::{GeneralRecoverySymbol, RecoveryRequest, RECOVERY_RESPONSE_BYTES_MAX};
 use walrus_core::sliver::{push_uleb128, SliverUploadRef, UnverifiedSliver};
@@ -35,6 +36,12 @@ pub const SMALL_ANSWER_BYTES_MAX: u64 = 64 << 10;
 pub const METADATA_ANSWER_BYTES_MAX: u64 = 8 << 20;
 /// Largest batch-read answer taken: the node's cap on sliver bytes, plus framing.
 pub const SLIVERS_ANSWER_BYTES_MAX: u64 = walrus_core::sliver::BATCH_READ_BYTES_MAX + (1 << 20);
+/// Sliver bytes a shard-sync answer carries at most (the last sliver may not fit: it then comes
+/// alone in the next answer).
+pub const SYNC_ANSWER_SLIVER_BYTES: u64 = 32 << 20;
+/// Largest shard-sync answer: its sliver bytes, or one sliver of the largest request body, plus
+/// framing.
+pub const SYNC_ANSWER_BYTES_MAX: u64 = SYNC_ANSWER_SLIVER_BYTES + (64 << 20) + (1 << 20);
 
 /// Why a node request failed.
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +355,24 @@ impl NodeClient {
         let request = self.post_bcs(&url, proof, SLIVER_TIMEOUT)?;
         let data = self.data(request, &url).await?;
         serde_json::from_value(data).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
+    }
+}
+
+impl NodeClient {
+    /// `POST /v1/migrate/sync_shard`: slivers of a shard this node served in the last epoch, for
+    /// the member that holds it now (`requester`, which signed `request`), unverified.
+    pub async fn sync_shard(
+        &self,
+        request: &SignedMessage,
+        requester: &BlsPublicKey,
+    ) -> Result<Vec<(BlobId, UnverifiedSliver)>, NodeError> {
+        let url = format!("{}/v1/migrate/sync_shard", self.base);
+        let request =
+            self.post_bcs(&url, request, SLIVER_TIMEOUT)?.header(AUTHORIZATION, requester.to_string());
+        let bytes = self.bytes(request, &url, SYNC_ANSWER_BYTES_MAX).await?;
+        match bcs::from_bytes(&bytes).map_err(|e| NodeError::Decode { url, reason: e.to_string() })? {
+            SyncShardResponse::V1(slivers) => Ok(slivers),
+        }
     }
 }
 

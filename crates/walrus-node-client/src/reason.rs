@@ -71,6 +71,10 @@ pub enum Reason {
     TooManyUploads,
     /// `TOO_MANY_READS`.
     TooManyReads,
+    /// `REQUEST_UNAUTHORIZED` (a shard sync from a node that does not hold the shard).
+    RequestUnauthorized,
+    /// `INVALID_EPOCH` (a shard sync for another epoch than the node's).
+    InvalidEpoch,
     /// `INTERNAL`.
     Internal,
     /// A code this build does not know, as the node sent it.
@@ -112,6 +116,8 @@ impl Reason {
             Reason::BatchTooLarge => "BATCH_TOO_LARGE",
             Reason::TooManyUploads => "TOO_MANY_UPLOADS",
             Reason::TooManyReads => "TOO_MANY_READS",
+            Reason::RequestUnauthorized => "REQUEST_UNAUTHORIZED",
+            Reason::InvalidEpoch => "INVALID_EPOCH",
             Reason::Internal => "INTERNAL",
             Reason::Unknown(code) => code,
         }
@@ -151,6 +157,8 @@ impl Reason {
             "BATCH_TOO_LARGE" => Reason::BatchTooLarge,
             "TOO_MANY_UPLOADS" => Reason::TooManyUploads,
             "TOO_MANY_READS" => Reason::TooManyReads,
+            "REQUEST_UNAUTHORIZED" => Reason::RequestUnauthorized,
+            "INVALID_EPOCH" => Reason::InvalidEpoch,
             "INTERNAL" => Reason::Internal,
             other => Reason::Unknown(other.to_string()),
         }

@@ -18,9 +18,12 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 use walrus_core::inconsistency::InconsistencyProof;
+use walrus_core::keys::BlsPublicKey;
+use walrus_core::messages::SignedMessage;
 use walrus_core::metadata::BlobMetadata;
 use walrus_core::sliver::UnverifiedSliver;
 use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
+use walrus_node_client::client::SYNC_ANSWER_SLIVER_BYTES;
 use walrus_node_client::envelope::error_body;
 use walrus_node_client::Reason;
 
@@ -60,6 +63,9 @@ pub fn http(error: &ServiceError) -> (StatusCode, Reason) {
         E::BatchTooLarge { .. } => (BAD, Reason::BatchTooLarge),
         E::Entry { source, .. } => http(source),
         E::ResponseTooLarge { .. } => (BAD, Reason::ResponseTooLarge),
+        E::SyncBcs(_) | E::SyncMalformed(_) => (BAD, Reason::InvalidRequest),
+        E::SyncUnauthorized(_) => (StatusCode::FORBIDDEN, Reason::RequestUnauthorized),
+        E::SyncEpoch { .. } => (BAD, Reason::InvalidEpoch),
         E::CommitteeNotCurrent { .. } => (BUSY, Reason::CommitteeNotCurrent),
         E::NotInCommittee(_) => (BUSY, Reason::NotInCommittee),
         E::MissingSlivers { .. } => (BAD, Reason::MissingSlivers),
@@ -154,6 +160,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blobs/{blob_id}/inconsistencyProof/{axis}", post(inconsistency_proof))
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
+        .route("/v1/migrate/sync_shard", post(sync_shard))
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { render(StatusCode::NOT_FOUND, Reason::NotFound, "no such endpoint") })
@@ -325,6 +332,24 @@ async fn inconsistency_proof(
     let proof: InconsistencyProof = bcs::from_bytes(&body(payload)?).map_err(ServiceError::ProofBcs)?;
     let signed = blocking(move || service::inconsistency_proof(&node, blob_id, axis, &proof)).await?;
     Ok(success(StatusCode::OK, signed))
+}
+
+/// `POST /v1/migrate/sync_shard`: the requester's BLS key in `Authorization`, the signed request
+/// as the body ([`crate::shard_sync`]).
+async fn sync_shard(
+    State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ServiceError> {
+    let requester: BlsPublicKey = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or(ServiceError::SyncUnauthorized("no BLS public key in the Authorization header"))?;
+    let signed: SignedMessage = bcs::from_bytes(&body(payload)?).map_err(ServiceError::SyncBcs)?;
+    let holds = SYNC_ANSWER_SLIVER_BYTES + node.config.body_bytes_max as u64;
+    let _permit = crate::edge::response_permit(&node, holds)?;
+    Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &requester, &signed)).await?))
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {

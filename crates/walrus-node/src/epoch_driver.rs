@@ -5,8 +5,8 @@
 //! reports `EpochSyncDone` once it holds every shard it has in the new epoch
 //! ([`Node::shards_ready`]).
 //!
-//! Shards a node gains at an epoch change are rebuilt from the other nodes by recovery
-//! ([`ensure_synced`]) before it reports.
+//! Shards a node gains at an epoch change are pulled from their previous owners by shard sync,
+//! and whatever that misses is rebuilt by recovery ([`ensure_synced`]), before it reports.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use walrus_chain::epoch::EpochState;
 use walrus_chain::Call;
 use walrus_core::hash::blake2b256_parts;
-use walrus_core::{Epoch, ShardIndex};
+use walrus_core::Epoch;
 
 use crate::node::Node;
 
@@ -152,25 +152,26 @@ pub async fn at_start(node: Arc<Node>) {
 }
 
 /// After the view moved to `epoch` (the newest change seen): if the node held all its shards
-/// before and gained none, it holds them now; otherwise it rebuilds what it lacks first
-/// ([`ensure_synced`]).
-pub fn on_epoch_change(node: &Arc<Node>, epoch: Epoch, before: &[ShardIndex]) {
+/// before and gained none, it holds them now; otherwise it pulls and rebuilds what it lacks
+/// first ([`ensure_synced`]).
+pub fn on_epoch_change(node: &Arc<Node>, epoch: Epoch) {
     let view = node.view();
     if view.epoch > epoch {
         return;
     }
-    let gained = view.shards.iter().any(|s| before.binary_search(s).is_err());
     let held_before = node.shards_ready.epoch().is_some_and(|ready| ready.0.saturating_add(1) >= epoch.0);
-    if held_before && !gained {
+    if held_before && view.gained.is_empty() {
         return node.shards_ready.mark(epoch);
     }
     let worker = Arc::clone(node);
     node.spawn(async move { ensure_synced(worker, epoch).await });
 }
 
-/// Sweeps over the certified blobs until the node lacks no sliver of its shards, then marks
-/// `epoch` ready.
+/// Pulls the shards the node gained from their previous owners ([`crate::shard_sync`]), then
+/// sweeps over the certified blobs, recovering what is still missing, until the node lacks no
+/// sliver of its shards; then marks `epoch` ready.
 pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
+    crate::shard_sync::pull_gained(&node, epoch).await;
     loop {
         match crate::recovery::sweep_once(&node).await {
             Ok(0) => break,

@@ -46,6 +46,9 @@ pub struct ChainView {
     /// Shards this node held in the previous epoch and holds no more, sorted: still served for
     /// reads and recovery while their new owners sync (the reference's `LockedToMove`).
     pub read_only: Vec<ShardIndex>,
+    /// Shards this node holds now and did not hold in the previous epoch, sorted: what it
+    /// pulls by shard sync at an epoch change.
+    pub gained: Vec<ShardIndex>,
     /// The last epoch's committee (none at genesis).
     pub previous: Option<Committee>,
 }
@@ -66,10 +69,16 @@ impl ChainView {
             shards
         };
         let shards = shards_in(&committee);
-        let mut read_only: Vec<ShardIndex> = previous.map(shards_in).unwrap_or_default();
-        read_only.retain(|s| shards.binary_search(s).is_err());
+        let before: Vec<ShardIndex> = previous.map(shards_in).unwrap_or_default();
+        let read_only: Vec<ShardIndex> =
+            before.iter().copied().filter(|s| shards.binary_search(s).is_err()).collect();
+        // At genesis nobody held anything before, and there is nothing to pull.
+        let gained: Vec<ShardIndex> = match previous {
+            Some(_) => shards.iter().copied().filter(|s| before.binary_search(s).is_err()).collect(),
+            None => Vec::new(),
+        };
         let previous = previous.cloned();
-        Ok(ChainView { epoch: committee.epoch, params, committee, shards, read_only, previous })
+        Ok(ChainView { epoch: committee.epoch, params, committee, shards, read_only, gained, previous })
     }
 
     /// Whether this node holds `shard` now.
@@ -100,6 +109,11 @@ impl ChainView {
             }
         }
         peers.into_iter().map(|(_, address, shards)| (address, shards.len())).collect()
+    }
+
+    /// The member that held `shard` in the last epoch.
+    pub fn previous_owner(&self, shard: ShardIndex) -> Option<&walrus_chain::system::Member> {
+        self.previous.as_ref()?.members.iter().find(|m| m.shards.contains(&shard))
     }
 
     /// The shards this node serves reads of: its own, then the read-only ones.
@@ -188,9 +202,8 @@ pub async fn follow(node: Arc<Node>) {
 async fn react(node: &Arc<Node>, work: Work) {
     if let Some(epoch) = work.epoch_changed {
         node.epoch_seen.fetch_max(epoch.0, std::sync::atomic::Ordering::Relaxed);
-        let before = node.view().shards.clone();
         refresh_view(node, epoch).await;
-        crate::epoch_driver::on_epoch_change(node, epoch, &before);
+        crate::epoch_driver::on_epoch_change(node, epoch);
         let worker = Arc::clone(node);
         node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {

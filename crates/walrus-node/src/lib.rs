@@ -22,6 +22,7 @@ pub mod node;
 pub mod pending;
 pub mod recovery;
 pub mod service;
+pub mod shard_sync;
 
 pub use config::NodeConfig;
 pub use node::{start, start_on, Node, RunningNode};

@@ -28,6 +28,12 @@ pub struct Metrics {
     pub blobs_collected: AtomicU64,
     /// Requests refused because a byte budget was spent (503).
     pub refused_busy: AtomicU64,
+    /// Slivers received by shard sync (verified and stored).
+    pub synced_slivers: AtomicU64,
+    /// Sliver bytes received by shard sync.
+    pub synced_bytes: AtomicU64,
+    /// Sliver bytes served to other nodes' shard syncs.
+    pub sync_served_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -69,10 +75,18 @@ impl Metrics {
         let _ = writeln!(out, "walrus_blobs_collected_total {}", get(&self.blobs_collected));
         let _ = writeln!(out, "# TYPE walrus_requests_refused_busy_total counter");
         let _ = writeln!(out, "walrus_requests_refused_busy_total {}", get(&self.refused_busy));
+        let _ = writeln!(out, "# TYPE walrus_shard_sync_slivers_total counter");
+        let _ = writeln!(out, "walrus_shard_sync_slivers_total {}", get(&self.synced_slivers));
+        let _ = writeln!(out, "# TYPE walrus_shard_sync_bytes_total counter");
+        let _ = writeln!(out, "walrus_shard_sync_bytes_total {}", get(&self.synced_bytes));
+        let _ = writeln!(out, "# TYPE walrus_shard_sync_served_bytes_total counter");
+        let _ = writeln!(out, "walrus_shard_sync_served_bytes_total {}", get(&self.sync_served_bytes));
         let _ = writeln!(out, "# TYPE walrus_current_epoch gauge");
         let _ = writeln!(out, "walrus_current_epoch {}", view.epoch.0);
         let _ = writeln!(out, "# TYPE walrus_owned_shards gauge");
         let _ = writeln!(out, "walrus_owned_shards {}", view.shards.len());
+        let _ = writeln!(out, "# TYPE walrus_read_only_shards gauge");
+        let _ = writeln!(out, "walrus_read_only_shards {}", view.read_only.len());
         out
     }
 }

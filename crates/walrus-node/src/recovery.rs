@@ -316,7 +316,7 @@ fn rebuild(
 
 /// The blob's metadata: from the store, or from a peer (verified against the blob ID, then
 /// stored).
-async fn metadata_from_anywhere(
+pub(crate) async fn metadata_from_anywhere(
     node: &Arc<Node>,
     blob_id: &BlobId,
 ) -> Result<VerifiedBlobMetadataWithId, HealError> {

@@ -109,6 +109,16 @@ pub enum ServiceError {
     #[error("the symbols for {targets} targets could take {bytes} bytes; ask for at most {per_request} targets at once")]
     ResponseTooLarge { targets: usize, bytes: u64, per_request: usize },
 
+    // Shard sync.
+    #[error("not a BCS signed shard-sync request: {0}")]
+    SyncBcs(bcs::Error),
+    #[error("malformed shard-sync request: {0}")]
+    SyncMalformed(String),
+    #[error("shard sync refused: {0}")]
+    SyncUnauthorized(&'static str),
+    #[error("shard sync for epoch {asked}; this node is in epoch {current}")]
+    SyncEpoch { asked: Epoch, current: Epoch },
+
     // Signing.
     #[error("epoch {seen} began and this node has not read its committee yet; retry")]
     CommitteeNotCurrent { seen: u32 },

@@ -167,9 +167,7 @@ async fn a_node_down_during_a_store_recovers_its_slivers_after_restart() {
     net.certify(object, &[0, 1], &signed).await;
 
     // Back up: it replays the events it missed, sees the certification, and recovers.
-    let config = node_config(&net.dir, down, &net.chain_url, net.addresses[down].port());
-    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
-    let back = net.nodes.len() - 1;
+    let back = net.restart(down).await;
     let wanted = 2 * own_shards as u64;
     for _ in 0..400 {
         if net.metric(back, "walrus_slivers_recovered_total").await >= wanted {
@@ -230,9 +228,7 @@ async fn a_recovery_lost_to_a_restart_is_found_by_the_sweep() {
     let own_shards = stopped.node.view().shards.len();
     stopped.run_until(async {}).await.expect("stops");
 
-    let config = node_config(&net.dir, left_out, &net.chain_url, net.addresses[left_out].port());
-    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
-    let back = net.nodes.len() - 1;
+    let back = net.restart(left_out).await;
     let wanted = 2 * own_shards as u64;
     let recovered =
         eventually(10, || async { net.metric(back, "walrus_slivers_recovered_total").await >= wanted }).await;
@@ -285,8 +281,7 @@ async fn an_inconsistently_encoded_blob_is_proven_and_marked_invalid() {
     }
     net.certify(object, &[0, 1, 2], &signed).await;
 
-    let config = node_config(&net.dir, down, &net.chain_url, net.addresses[down].port());
-    net.nodes.push(walrus_node::start(config).await.expect("restarts"));
+    net.restart(down).await;
     for node in 0..4 {
         let invalid = eventually(20, || async {
             let (_, status) = net.get_json(node, &format!("/v1/blobs/{blob_id}/status")).await;
@@ -530,8 +525,8 @@ async fn a_node_never_confirms_slivers_whose_files_are_gone() {
 }
 
 /// Stake moved to one node before mid-epoch gives it more shards in epoch 1: the nodes step the
-/// epochs themselves, the node rebuilds the slivers of its new shards from the others before it
-/// reports, the change completes, and it serves those slivers.
+/// epochs themselves, the node pulls the slivers of its new shards from their previous owners by
+/// shard sync before it reports, the change completes, and it serves those slivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
     use walrus_chain::epoch::EpochState;
@@ -571,6 +566,10 @@ async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
     );
     let view = net.nodes[0].node.view();
     assert_eq!(view.shards.len(), 7, "{view:?}");
+    // Its 3 new shards came by shard sync from their previous owners: 3 primary and 3
+    // secondary slivers, nothing rebuilt.
+    assert_eq!(net.metric(0, "walrus_shard_sync_slivers_total").await, 6);
+    assert_eq!(net.metric(0, "walrus_slivers_recovered_total").await, 0);
     for shard in view.shards.iter().filter(|s| !member.shards.contains(s)) {
         let pair = blob_id.pair_for_shard(*shard, N);
         for axis in ["primary", "secondary"] {

@@ -306,16 +306,17 @@ enum Prepared {
 }
 
 /// What the chain says a store works from: the encoding, the committee, the prices.
-struct Network {
-    params: EncodingParams,
-    committee: Committee,
+pub(crate) struct Network {
+    pub(crate) params: EncodingParams,
+    pub(crate) committee: Committee,
     prices: Parameters,
 }
 
 /// A blob object to upload for, how it was obtained, and what that cost in FROST (storage
 /// bought plus the write fee, as the chain charges them).
-struct Registered {
-    object_id: ObjectId,
+#[derive(Debug, Clone)]
+pub(crate) struct Registered {
+    pub(crate) object_id: ObjectId,
     resource: ResourceOperation,
     cost: u64,
 }
@@ -375,12 +376,8 @@ impl Client {
         &self.wallet
     }
 
-    pub(crate) async fn committee(&self) -> Result<(EncodingParams, Committee), ClientError> {
-        self.network().await.map(|network| (network.params, network.committee))
-    }
-
     /// The chain's view a store works from, read once per call.
-    async fn network(&self) -> Result<Network, ClientError> {
+    pub(crate) async fn network(&self) -> Result<Network, ClientError> {
         let system = self.chain.system().await?.system;
         let params = EncodingParams::new(u64::from(system.params.n_shards))
             .map_err(|e| ClientError::Decode { url: self.chain.base().into(), reason: e.to_string() })?;
@@ -461,9 +458,16 @@ impl Client {
         for ((position, blob, registered), confirmed) in to_upload.into_iter().zip(confirmed) {
             let outcome = match confirmed {
                 Ok((certificate, shards)) => {
-                    self.certify(&blob, registered, certificate, shards, committee).await
+                    self.certify(&blob, registered.clone(), certificate, shards, committee).await
                 }
                 Err(e) => Err(e),
+            };
+            let outcome = match outcome {
+                Err(e) => {
+                    let deletable = options.deletable.then_some(registered.object_id);
+                    self.after_epoch_change(&blob, registered, deletable, committee.epoch, e).await
+                }
+                done => done,
             };
             tracing::debug!("{}: done at {:?}", blob.metadata().blob_id(), started.elapsed());
             results[position] = Some(outcome);
@@ -595,7 +599,7 @@ impl Client {
         Ok(Registered { object_id, resource, cost })
     }
 
-    async fn certify(
+    pub(crate) async fn certify(
         &self,
         blob: &EncodedBlob,
         Registered { object_id, resource, cost }: Registered,
@@ -650,7 +654,7 @@ impl Client {
     /// Uploads to every member in parallel and returns a certificate once the confirmations
     /// cover a quorum; the other uploads get a short tail (half the time so far plus 500 ms,
     /// as the reference) and are then abandoned.
-    async fn upload_and_confirm(
+    pub(crate) async fn upload_and_confirm(
         &self,
         blob: &Arc<EncodedBlob>,
         committee: &Committee,

@@ -12,6 +12,7 @@ pub mod blocklist;
 pub mod client;
 pub mod read;
 pub mod staking;
+pub mod transition;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;

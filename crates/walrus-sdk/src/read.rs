@@ -80,7 +80,7 @@ impl Client {
             return Err(ReadError::Blocked(*blob_id));
         }
         let started = Instant::now();
-        let (params, committee) = self.committee().await?;
+        let (params, committee) = self.read_committee(blob_id).await?;
         let metadata = self.read_metadata(blob_id, params, &committee).await?;
         tracing::debug!("{blob_id}: metadata at {:?}", started.elapsed());
         let owners = committee

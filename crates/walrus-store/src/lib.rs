@@ -290,6 +290,41 @@ impl NodeStore {
         Ok(self.files.read(blob_id, location)?)
     }
 
+    /// The stored slivers of `shard` and `axis` from `from` on (inclusive), in blob-ID order, as
+    /// their BCS bytes (checked against their checksums): at most `limit` of them and at most
+    /// `bytes_max` bytes, except that the first sliver always comes. What a shard sync serves.
+    pub fn shard_slivers(
+        &self,
+        shard: ShardIndex,
+        axis: SliverType,
+        from: &BlobId,
+        limit: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<(BlobId, Vec<u8>)>, StoreError> {
+        let start = sliver_key(shard, axis, from).to_vec();
+        let end = sliver_key(shard, axis, &BlobId([0xff; 32])).to_vec();
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for guard in self.slivers.range(start..=end) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = guard.into_inner()?;
+            let blob_id =
+                BlobId(key[3..].try_into().map_err(|_| StoreError::Corrupt { what: "sliver key" })?);
+            let location =
+                Location::from_bytes(&value).ok_or(StoreError::Corrupt { what: "sliver location" })?;
+            if !out.is_empty() && bytes + location.len as usize > bytes_max {
+                break;
+            }
+            // An index entry whose file is gone (collected meanwhile) is passed over.
+            let Some(sliver) = self.files.read(&blob_id, location)? else { continue };
+            bytes += sliver.len();
+            out.push((blob_id, sliver));
+        }
+        Ok(out)
+    }
+
     /// Whether a sliver is stored: indexed, and its file on disk. A sliver whose file went
     /// missing (lost by the disk, or removed by hand) counts as not stored, so that the node
     /// takes it again and never confirms it.

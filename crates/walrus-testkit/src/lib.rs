@@ -69,6 +69,8 @@ pub struct Net {
     pub addresses: Vec<SocketAddr>,
     /// For requests to the nodes.
     pub http: reqwest::Client,
+    /// Shards in the system ([`N`] unless started with [`Net::start_shaped`]).
+    pub n_shards: u16,
 }
 
 impl Net {
@@ -96,6 +98,18 @@ impl Net {
         configure: impl Fn(&mut NodeConfig),
         absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
     ) -> Net {
+        Net::start_shaped(count, N, epoch_ms, configure, absent).await
+    }
+
+    /// The most general: `count` nodes over `n_shards` shards (the helpers that upload by hand
+    /// use the network's own shard count).
+    pub async fn start_shaped(
+        count: usize,
+        n_shards: u16,
+        epoch_ms: u64,
+        configure: impl Fn(&mut NodeConfig),
+        absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
+    ) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
         let bound = listeners(count).await;
@@ -103,7 +117,7 @@ impl Net {
         let addresses = sockets.iter().map(SocketAddr::to_string).collect();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-        init_dir(&dir, &InitSpec::localnet(N, addresses, epoch_ms, now as u64)).expect("init");
+        init_dir(&dir, &InitSpec::localnet(n_shards, addresses, epoch_ms, now as u64)).expect("init");
         let faucet = read_ed25519(&dir.faucet_key()).expect("faucet");
         let chain = walrus_chain_node::start(ChainNodeConfig {
             dir: dir.clone(),
@@ -137,7 +151,17 @@ impl Net {
             user,
             addresses: sockets,
             http: reqwest::Client::new(),
+            n_shards,
         }
+    }
+
+    /// Starts genesis node `genesis_index` again (after a test stopped it) on its address, with
+    /// its store as it was; returns its index in `nodes` (the last).
+    pub async fn restart(&mut self, genesis_index: usize) -> usize {
+        let port = self.addresses[genesis_index].port();
+        let config = node_config(&self.dir, genesis_index, &self.chain_url, port);
+        self.nodes.push(walrus_node::start(config).await.expect("restarts"));
+        self.nodes.len() - 1
     }
 
     /// The URL of `path` on node `node`.
@@ -157,7 +181,7 @@ impl Net {
         deletable: bool,
         epochs_ahead: u32,
     ) -> ObjectId {
-        let params = EncodingParams::new(u64::from(N)).expect("params");
+        let params = EncodingParams::new(u64::from(self.n_shards)).expect("params");
         let size = params.encoded_blob_length(metadata.unencoded_length()).expect("size");
         let storage = self.chain_client.execute(&self.user, Call::ReserveSpace { size, epochs_ahead }).await;
         let register = Call::RegisterBlob {
@@ -204,7 +228,7 @@ impl Net {
     /// The pairs node `node` is responsible for.
     pub fn pairs_of(&self, node: usize, blob_id: &BlobId) -> Vec<SliverPairIndex> {
         let view = self.nodes[node].node.view();
-        view.shards.iter().map(|shard| blob_id.pair_for_shard(*shard, N)).collect()
+        view.shards.iter().map(|shard| blob_id.pair_for_shard(*shard, self.n_shards)).collect()
     }
 
     /// Uploads metadata and this node's slivers.

@@ -54,6 +54,11 @@ impl Network {
     /// `walrus chain init` with `nodes` nodes and `shards` shards in `dir`, then `chain run`
     /// and one `node run` per node (its config pointed at the chain).
     pub fn start(dir: &Path, nodes: usize, shards: u16) -> Network {
+        Network::start_with_epochs(dir, nodes, shards, "1h")
+    }
+
+    /// The same with epochs of `epoch_duration` (`12s`, `1h`).
+    pub fn start_with_epochs(dir: &Path, nodes: usize, shards: u16, epoch_duration: &str) -> Network {
         // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
         let first_port = 10_000 + (std::process::id() % 500) as u16 * 10;
         let dir_text = dir.to_str().expect("utf-8 path");
@@ -68,6 +73,8 @@ impl Network {
             &nodes.to_string(),
             "--first-node-port",
             &first_port.to_string(),
+            "--epoch-duration",
+            epoch_duration,
         ]);
         let (chain, chain_url) =
             spawn(&["chain", "run", "--dir", dir_text, "--listen", "127.0.0.1:0"], "chain RPC on ");

@@ -1,0 +1,160 @@
+//! A new operator's node joins the committee through the commands of docs/operators.md, and an
+//! original node leaves, on a network of real processes with 12-second epochs: `node setup`,
+//! the faucet, `node register`, `node run`, `stake`; later the original node's operator withdraws
+//! its stake. The nodes step the epochs themselves; a blob stored before stays readable, and the
+//! new node rebuilds its shards and reports them.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{spawn, walrus, Network};
+
+/// The chain's system view, as JSON.
+fn system(chain_url: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::get(format!("{chain_url}/v1/system")).await.expect("GET /v1/system");
+        response.json().await.expect("JSON")
+    })
+}
+
+/// Waits (up to `limit`) until `check` holds for the system view.
+fn wait_for(
+    chain_url: &str,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let view = system(chain_url);
+        if check(&view) {
+            return view;
+        }
+        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}: {view}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn shards_of(view: &serde_json::Value, node_id: &str) -> usize {
+    let members = view["system"]["committee"]["members"].as_array().expect("members");
+    members
+        .iter()
+        .find(|m| m["node_id"] == node_id)
+        .map_or(0, |m| m["shards"].as_array().expect("shards").len())
+}
+
+fn epoch_of(view: &serde_json::Value) -> u64 {
+    view["system"]["committee"]["epoch"].as_u64().expect("epoch")
+}
+
+fn synced(view: &serde_json::Value) -> bool {
+    view["system"]["epoch_state"].get("ChangeSync").is_none()
+}
+
+#[test]
+fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let net = Network::start_with_epochs(&tmp.path().join("net"), 3, 10, "12s");
+    let url = net.chain_url.as_str();
+    let user = tmp.path().join("user.key");
+    let user = user.to_str().expect("utf-8");
+    walrus(&["wallet", "--wallet", user, "--chain-url", url, "new"]);
+    walrus(&["wallet", "--wallet", user, "--chain-url", url, "faucet", "--amount", "1000"]);
+    let file = tmp.path().join("kept.bin");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write");
+    let stored: serde_json::Value = serde_json::from_str(&walrus(&[
+        "store",
+        file.to_str().expect("utf-8"),
+        "--epochs",
+        "20",
+        "--wallet",
+        user,
+        "--chain-url",
+        url,
+        "--json",
+    ]))
+    .expect("JSON");
+    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // The new operator, from nothing.
+    let dir = tmp.path().join("fifth");
+    let port = 10_000 + (std::process::id() % 500) as u16 * 10 + 7;
+    let setup: serde_json::Value = serde_json::from_str(&walrus(&[
+        "node",
+        "setup",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--chain-url",
+        url,
+        "--rest-listen",
+        &format!("127.0.0.1:{port}"),
+        "--name",
+        "fifth",
+        "--json",
+    ]))
+    .expect("JSON");
+    assert!(setup["operator"].as_str().is_some(), "{setup}");
+    let owner = dir.join("owner.key");
+    walrus(&[
+        "wallet",
+        "--wallet",
+        owner.to_str().expect("utf-8"),
+        "--chain-url",
+        url,
+        "faucet",
+        "--amount",
+        "100",
+    ]);
+    let config = dir.join("node.yaml");
+    let config = config.to_str().expect("utf-8");
+    let registered: serde_json::Value =
+        serde_json::from_str(&walrus(&["--config", config, "node", "register", "--json"])).expect("JSON");
+    let node_id = registered["nodeId"].as_str().expect("node ID").to_string();
+    let (mut fifth, _) = spawn(&["node", "run", "--config", config], " on http://");
+    // 400 WAL beside 400, 300 and 300: 3 of the 10 shards.
+    walrus(&["stake", "--node-id", &node_id, "--amount", "400", "--wallet", user, "--chain-url", url]);
+
+    let joined = wait_for(url, Duration::from_secs(90), "the new node joining", |view| {
+        shards_of(view, &node_id) > 0 && synced(view)
+    });
+    let epoch = epoch_of(&joined);
+    assert_eq!(shards_of(&joined, &node_id), 3, "{joined}");
+    // It reports its shards once it has rebuilt them.
+    wait_for(url, Duration::from_secs(30), "the new node's sync report", |view| {
+        view["system"]["nodes"][&node_id]["last_sync_done"].as_u64() >= Some(epoch)
+    });
+    let copy = tmp.path().join("copy.bin");
+    walrus(&["read", &blob_id, "--out", copy.to_str().expect("utf-8"), "--wallet", user, "--chain-url", url]);
+    assert_eq!(std::fs::read(&copy).expect("copy"), data);
+
+    // An original node's operator withdraws its stake: the node leaves, its shards move.
+    let leaving = net.dir.join("nodes/2/owner.key");
+    let leaving = leaving.to_str().expect("utf-8");
+    let listed: serde_json::Value = serde_json::from_str(&walrus(&[
+        "list-staked-wal",
+        "--wallet",
+        leaving,
+        "--chain-url",
+        url,
+        "--json",
+    ]))
+    .expect("JSON");
+    let stake = listed[0]["id"].as_str().expect("genesis stake").to_string();
+    let leaving_node = listed[0]["nodeId"].as_str().expect("node").to_string();
+    walrus(&["request-withdraw-stake", "--staked-wal-id", &stake, "--wallet", leaving, "--chain-url", url]);
+    let left = wait_for(url, Duration::from_secs(90), "the original node leaving", |view| {
+        shards_of(view, &leaving_node) == 0 && synced(view)
+    });
+    assert!(epoch_of(&left) > epoch);
+    std::fs::remove_file(&copy).expect("removed");
+    walrus(&["read", &blob_id, "--out", copy.to_str().expect("utf-8"), "--wallet", user, "--chain-url", url]);
+    assert_eq!(std::fs::read(&copy).expect("copy"), data);
+    let _ = fifth.kill();
+    let _ = fifth.wait();
+}

@@ -1,0 +1,278 @@
+//! Shard sync (the reference's `POST /v1/migrate/sync_shard`): a node that gains a shard at an
+//! epoch change pulls the shard's own slivers from the shard's owner in the last epoch, which
+//! still serves it read-only, instead of rebuilding each sliver from other nodes' symbols. It
+//! moves about one shard's share of the encoded data.
+//!
+//! The request is a BLS-signed `SyncShardRequest::V1 { shard_index, sliver_type,
+//! starting_blob_id, sliver_count, epoch }` with the requester's public key in the
+//! `Authorization` header; the serving node checks that the requester holds the shard in the
+//! current committee and that the epoch is its own, and answers BCS `SyncShardResponse::V1`
+//! with the shard's slivers from the starting blob ID on, in blob-ID order, built from the stored
+//! bytes. The requester verifies every sliver against its blob's metadata before storing it,
+//! primaries first, then secondaries, in pages of [`SYNC_BATCH`]; what a sync misses (an owner
+//! down or lying, a blob it lacks) is left to the sweep's recovery.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use walrus_core::keys::BlsPublicKey;
+use walrus_core::messages::{ProtocolMessage, SignedMessage, SyncShardRequest, SyncShardRequestV1};
+use walrus_core::sliver::push_uleb128;
+use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
+use walrus_node_client::client::SYNC_ANSWER_SLIVER_BYTES;
+use walrus_store::BlobStatus;
+
+use crate::node::Node;
+use crate::service::ServiceError;
+
+/// Slivers asked for per request (the reference's default).
+pub const SYNC_BATCH: u64 = 1_000;
+/// Most slivers one request may ask for (the reference's server cap).
+pub const SYNC_SLIVERS_MAX: u64 = 100_000;
+
+/// Serves a shard sync: `requester` signed `signed`, a request for this node's current epoch,
+/// and holds the shard in the current committee; the answer is BCS `SyncShardResponse::V1`.
+pub fn serve(node: &Node, requester: &BlsPublicKey, signed: &SignedMessage) -> Result<Vec<u8>, ServiceError> {
+    let message =
+        signed.decode::<SyncShardRequest>().map_err(|e| ServiceError::SyncMalformed(e.to_string()))?;
+    requester
+        .verify(&signed.serialized_message, &signed.signature)
+        .map_err(|_| ServiceError::SyncUnauthorized("the signature does not verify"))?;
+    let SyncShardRequest::V1(request) = message.body;
+    let view = node.view();
+    if message.epoch != view.epoch || request.epoch != view.epoch {
+        return Err(ServiceError::SyncEpoch { asked: request.epoch, current: view.epoch });
+    }
+    let holder = view.committee.members.iter().find(|m| m.public_key == *requester);
+    if !holder.is_some_and(|m| m.shards.contains(&request.shard_index)) {
+        return Err(ServiceError::SyncUnauthorized("the requester does not hold this shard"));
+    }
+    if !view.serves(request.shard_index) {
+        return Err(ServiceError::ShardNotAssigned(request.shard_index));
+    }
+    let limit = request.sliver_count.clamp(1, SYNC_SLIVERS_MAX) as usize;
+    let slivers = node.store.shard_slivers(
+        request.shard_index,
+        request.sliver_type,
+        &request.starting_blob_id,
+        limit,
+        SYNC_ANSWER_SLIVER_BYTES as usize,
+    )?;
+    // BCS of `SyncShardResponse::V1(Vec<(BlobId, sliver)>)`, from the stored bytes.
+    let mut out = vec![0u8];
+    push_uleb128(&mut out, slivers.len());
+    let mut bytes = 0;
+    for (blob_id, sliver) in slivers {
+        out.extend_from_slice(blob_id.as_bytes());
+        bytes += sliver.len() as u64;
+        out.extend(sliver);
+    }
+    node.metrics.sync_served_bytes.fetch_add(bytes, Ordering::Relaxed);
+    Ok(out)
+}
+
+/// Why a pull stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The previous owner did not answer, or refused.
+    #[error(transparent)]
+    Peer(#[from] walrus_node_client::NodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] walrus_store::StoreError),
+    /// The previous owner sent slivers out of order.
+    #[error("the previous owner answered out of blob-ID order")]
+    OutOfOrder,
+    /// A blocking task failed.
+    #[error("a task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The blob ID after `id` in key order, if any.
+fn next_id(id: &BlobId) -> Option<BlobId> {
+    let mut bytes = *id.as_bytes();
+    for byte in bytes.iter_mut().rev() {
+        if *byte == 0xff {
+            *byte = 0;
+        } else {
+            *byte += 1;
+            return Some(BlobId(bytes));
+        }
+    }
+    None
+}
+
+/// Pulls `shard`'s slivers for `epoch` from `address` (its owner in the last epoch): primaries,
+/// then secondaries, page after page until an empty one. A sliver is stored only if its blob
+/// is registered here, its metadata is stored here, and it verifies; the others are skipped
+/// (recovery fetches what is still missing). Returns the slivers stored.
+pub async fn pull(
+    node: &Arc<Node>,
+    shard: ShardIndex,
+    address: &str,
+    epoch: Epoch,
+) -> Result<usize, PullError> {
+    let peer = crate::recovery::peer(node, address);
+    let mut stored = 0;
+    for axis in [SliverType::Primary, SliverType::Secondary] {
+        let mut start = BlobId([0; 32]);
+        loop {
+            let body = SyncShardRequest::V1(SyncShardRequestV1 {
+                shard_index: shard,
+                sliver_type: axis,
+                starting_blob_id: start,
+                sliver_count: SYNC_BATCH,
+                epoch,
+            });
+            let signed = SignedMessage::sign(&node.bls, &ProtocolMessage::new(epoch, body));
+            let page = peer.sync_shard(&signed, node.bls.public()).await?;
+            let Some((last, _)) = page.last() else { break };
+            if page.first().is_some_and(|(first, _)| *first < start)
+                || page.windows(2).any(|w| w[0].0 >= w[1].0)
+            {
+                return Err(PullError::OutOfOrder);
+            }
+            let next = next_id(last);
+            let worker = Arc::clone(node);
+            stored += tokio::task::spawn_blocking(move || store_page(&worker, shard, axis, page)).await??;
+            match next {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+    }
+    Ok(stored)
+}
+
+/// Verifies and stores one page of synced slivers; returns how many were stored.
+fn store_page(
+    node: &Node,
+    shard: ShardIndex,
+    axis: SliverType,
+    page: Vec<(BlobId, walrus_core::sliver::UnverifiedSliver)>,
+) -> Result<usize, walrus_store::StoreError> {
+    let view = node.view();
+    let n = view.params.n_shards();
+    let mut stored = 0;
+    for (blob_id, sliver) in page {
+        let _shared = node.blob_locks.shared(&blob_id);
+        if matches!(
+            node.store.blob_status(&blob_id, view.epoch)?,
+            BlobStatus::Nonexistent | BlobStatus::Invalid { .. }
+        ) || node.store.has_sliver(shard, axis, &blob_id)?
+        {
+            continue;
+        }
+        let Some(metadata) = node.store.metadata(&blob_id)?.and_then(|m| m.verify(view.params).ok()) else {
+            continue;
+        };
+        if sliver.index != blob_id.pair_for_shard(shard, n).to_sliver_index(axis, n) {
+            continue;
+        }
+        let Ok(verified) = sliver.verify(axis, &metadata) else {
+            tracing::warn!("shard sync of {shard}: a sliver of {blob_id} does not verify");
+            continue;
+        };
+        let bytes = verified.data().len() as u64;
+        node.store.put_slivers(&blob_id, &[(shard, &verified)])?;
+        node.metrics.synced_slivers.fetch_add(1, Ordering::Relaxed);
+        node.metrics.synced_bytes.fetch_add(bytes, Ordering::Relaxed);
+        stored += 1;
+    }
+    Ok(stored)
+}
+
+/// Certified blobs read from the store at once while looking for missing metadata.
+const METADATA_PAGE: usize = 1_000;
+
+/// Fetches the metadata of every live certified blob that this node lacks (a new member holds
+/// none: the reference's `RecoverMetadata`), from peers, each verified against its blob ID.
+/// Returns how many were fetched; a blob no peer serves is left to recovery.
+pub async fn fetch_missing_metadata(node: &Arc<Node>) -> Result<usize, PullError> {
+    let mut after: Option<BlobId> = None;
+    let mut fetched = 0;
+    loop {
+        let worker = Arc::clone(node);
+        let (page, missing) = tokio::task::spawn_blocking(move || -> Result<_, walrus_store::StoreError> {
+            let page = worker.store.certified_blobs(worker.view().epoch, after.as_ref(), METADATA_PAGE)?;
+            let mut missing = Vec::new();
+            for blob_id in &page {
+                if !worker.store.has_metadata(blob_id)? {
+                    missing.push(*blob_id);
+                }
+            }
+            Ok((page, missing))
+        })
+        .await??;
+        for blob_id in missing {
+            match crate::recovery::metadata_from_anywhere(node, &blob_id).await {
+                Ok(_) => fetched += 1,
+                Err(e) => tracing::warn!("metadata of {blob_id}: {e}"),
+            }
+        }
+        if page.len() < METADATA_PAGE {
+            return Ok(fetched);
+        }
+        after = page.last().copied();
+    }
+}
+
+/// Pulls every shard this node gained in `epoch` from its previous owner, a few at once; a
+/// shard whose pull fails is left to recovery.
+pub async fn pull_gained(node: &Arc<Node>, epoch: Epoch) {
+    if let Err(e) = fetch_missing_metadata(node).await {
+        tracing::warn!("epoch {epoch}: fetching missing metadata failed: {e}");
+    }
+    let view = node.view();
+    let mut pulls = tokio::task::JoinSet::new();
+    for shard in view.gained.iter().copied() {
+        let Some(owner) = view.previous_owner(shard) else { continue };
+        let (node, address) = (Arc::clone(node), owner.network_address.clone());
+        pulls.spawn(async move { (shard, pull(&node, shard, &address, epoch).await) });
+        while pulls.len() >= SHARDS_AT_ONCE {
+            report(pulls.join_next().await);
+        }
+    }
+    while let Some(done) = pulls.join_next().await {
+        report(Some(done));
+    }
+}
+
+/// Shards pulled at once (the reference's default).
+pub const SHARDS_AT_ONCE: usize = 10;
+
+/// One shard's pull, as its task ends.
+type Pulled = Result<(ShardIndex, Result<usize, PullError>), tokio::task::JoinError>;
+
+fn report(done: Option<Pulled>) {
+    match done {
+        Some(Ok((shard, Ok(stored)))) => tracing::info!("shard {shard}: {stored} slivers synced"),
+        Some(Ok((shard, Err(e)))) => tracing::warn!("shard {shard}: sync failed, recovery takes over: {e}"),
+        Some(Err(e)) => tracing::warn!("a shard sync task failed: {e}"),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_ids_follow_in_key_order() {
+        assert_eq!(
+            next_id(&BlobId([0; 32])),
+            Some(BlobId({
+                let mut b = [0; 32];
+                b[31] = 1;
+                b
+            }))
+        );
+        let mut carry = [0u8; 32];
+        carry[30] = 1;
+        carry[31] = 0xff;
+        let mut after = [0u8; 32];
+        after[30] = 2;
+        assert_eq!(next_id(&BlobId(carry)), Some(BlobId(after)));
+        assert_eq!(next_id(&BlobId([0xff; 32])), None);
+    }
+}
