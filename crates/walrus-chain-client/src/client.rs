@@ -81,6 +81,7 @@ impl ChainClient {
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(crate::wire::POOL_IDLE_TIMEOUT)
             .build()
             .expect("a client without TLS always builds");
         ChainClient { base: base.trim_end_matches('/').to_string(), http }

@@ -24,6 +24,18 @@ use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
+/// An error and its causes, outermost first.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 /// Timeout of a metadata, status or confirmation request.
 pub const SMALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most sliver bytes in one batch write.
@@ -46,8 +58,8 @@ pub const SYNC_ANSWER_BYTES_MAX: u64 = SYNC_ANSWER_SLIVER_BYTES + (64 << 20) + (
 /// Why a node request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    /// No answer.
-    #[error("{url}: {source}")]
+    /// No answer (the message names every cause: "error sending request" alone says little).
+    #[error("{url}: {}", causes(.source))]
     Transport {
         /// The request URL.
         url: String,

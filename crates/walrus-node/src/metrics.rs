@@ -30,8 +30,8 @@ pub struct Metrics {
     pub refused_busy: AtomicU64,
     /// Slivers received by shard sync (verified and stored).
     pub synced_slivers: AtomicU64,
-    /// Sliver bytes received by shard sync.
-    pub synced_bytes: AtomicU64,
+    /// Bytes received by shard sync (whole answers, as on the wire).
+    pub synced_bytes: std::sync::Arc<AtomicU64>,
     /// Sliver bytes served to other nodes' shard syncs.
     pub sync_served_bytes: AtomicU64,
 }

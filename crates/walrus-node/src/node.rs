@@ -201,7 +201,10 @@ pub async fn start_on(
         response_bytes: ByteBudget::new(config.response_bytes_max),
         symbol_turns: Arc::new(Semaphore::new(config.concurrent_symbol_requests_max.max(1))),
         recoveries: Arc::new(Semaphore::new(config.concurrent_recoveries_max)),
-        http: reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?,
+        http: reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .pool_idle_timeout(walrus_chain_client::wire::POOL_IDLE_TIMEOUT)
+            .build()?,
         config,
         store: Arc::clone(&store),
         bls: bls.clone(),

@@ -112,7 +112,9 @@ pub async fn pull(
     address: &str,
     epoch: Epoch,
 ) -> Result<usize, PullError> {
-    let peer = crate::recovery::peer(node, address);
+    // Its own byte count, apart from recovery's.
+    let peer = walrus_node_client::NodeClient::new(address, node.http.clone())
+        .counting(Arc::clone(&node.metrics.synced_bytes));
     let mut stored = 0;
     for axis in [SliverType::Primary, SliverType::Secondary] {
         let mut start = BlobId([0; 32]);
@@ -125,7 +127,7 @@ pub async fn pull(
                 epoch,
             });
             let signed = SignedMessage::sign(&node.bls, &ProtocolMessage::new(epoch, body));
-            let page = peer.sync_shard(&signed, node.bls.public()).await?;
+            let page = ask(&peer, &signed, node.bls.public()).await?;
             let Some((last, _)) = page.last() else { break };
             if page.first().is_some_and(|(first, _)| *first < start)
                 || page.windows(2).any(|w| w[0].0 >= w[1].0)
@@ -142,6 +144,30 @@ pub async fn pull(
         }
     }
     Ok(stored)
+}
+
+/// Attempts at one page while the owner answers that it is busy (503).
+const BUSY_ATTEMPTS: u32 = 30;
+
+/// One page, asked again (after 0.1 s, doubling up to 2 s) while the owner is busy: it serves
+/// only as many answers at once as its response budget holds.
+async fn ask(
+    peer: &walrus_node_client::NodeClient,
+    signed: &SignedMessage,
+    me: &BlsPublicKey,
+) -> Result<Vec<(BlobId, walrus_core::sliver::UnverifiedSliver)>, walrus_node_client::NodeError> {
+    let mut pause = std::time::Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match peer.sync_shard(signed, me).await {
+            Err(e) if attempt < BUSY_ATTEMPTS && e.reason().is_some_and(|r| r.is_retriable()) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                attempt += 1;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// Verifies and stores one page of synced slivers; returns how many were stored.
@@ -173,10 +199,8 @@ fn store_page(
             tracing::warn!("shard sync of {shard}: a sliver of {blob_id} does not verify");
             continue;
         };
-        let bytes = verified.data().len() as u64;
         node.store.put_slivers(&blob_id, &[(shard, &verified)])?;
         node.metrics.synced_slivers.fetch_add(1, Ordering::Relaxed);
-        node.metrics.synced_bytes.fetch_add(bytes, Ordering::Relaxed);
         stored += 1;
     }
     Ok(stored)

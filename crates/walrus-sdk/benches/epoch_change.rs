@@ -140,7 +140,7 @@ fn main() {
             (change_done - change_started).as_secs_f64()
         );
         println!(
-            "bytes moved: shard sync {synced} for {moved} encoded bytes of the moved shards ({:.3}x); recovery downloaded {recovered}",
+            "bytes moved: shard sync received {synced} for {moved} encoded bytes of the moved shards ({:.3}x); recovery downloaded {recovered}",
             synced as f64 / moved as f64
         );
         let after = read_latencies(&client, &probe, || false, during.len().max(20)).await;

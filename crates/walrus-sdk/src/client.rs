@@ -324,8 +324,11 @@ pub(crate) struct Registered {
 impl Client {
     /// A client of the chain at `chain_url` that pays with `wallet`.
     pub fn new(chain_url: &str, wallet: Ed25519KeyPair) -> Self {
-        let http =
-            reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(walrus_chain_client::wire::POOL_IDLE_TIMEOUT)
+            .build()
+            .unwrap_or_default();
         Client {
             chain: ChainClient::new(chain_url),
             wallet: Arc::new(wallet),
