@@ -125,9 +125,14 @@ fn pair(text: &str) -> Result<SliverPairIndex, ServiceError> {
 }
 
 pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ServiceError> {
-    body.map_err(|e| ServiceError::BodyRejected {
-        too_large: e.status() == StatusCode::PAYLOAD_TOO_LARGE,
-        message: e.body_text(),
+    body.map_err(|e| {
+        // A body cut off (the client went away, or fell silent past the idle timeout) closes
+        // the connection: worth a line, since the client may only see a broken pipe.
+        tracing::debug!("request body refused: {}", e.body_text());
+        ServiceError::BodyRejected {
+            too_large: e.status() == StatusCode::PAYLOAD_TOO_LARGE,
+            message: e.body_text(),
+        }
     })
 }
 
@@ -354,6 +359,7 @@ async fn sync_shard(
 
 async fn health(State(node): State<Arc<Node>>) -> Response {
     let view = node.view();
+    let (ready, in_transfer, in_recovery) = node.shard_status_counts();
     let cursor = node.store.event_cursor().ok().flatten();
     success(
         StatusCode::OK,
@@ -363,7 +369,11 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
             "publicKey": node.bls.public().to_string(),
             "nodeStatus": if view.shards.is_empty() { "Standby" } else { "Active" },
             "eventProgress": { "persisted": cursor.map(|c| c.height), "pending": 0 },
-            "shardSummary": { "owned": view.shards.len(), "readOnly": view.read_only.len() },
+            "shardSummary": {
+                "owned": view.shards.len(),
+                "ownedShardStatus": { "ready": ready, "inTransfer": in_transfer, "inRecovery": in_recovery },
+                "readOnly": view.read_only.len(),
+            },
             "name": node.config.name,
         }),
     )

@@ -36,7 +36,7 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
         .and_then(|v| v.parse::<u64>().ok());
     let bytes = match declared {
         Some(len) if len > limit => {
-            return ServiceError::BodyTooLarge { declared: len, limit }.into_response()
+            return refuse(request, declared, ServiceError::BodyTooLarge { declared: len, limit }).await
         }
         Some(len) => len,
         None => limit,
@@ -44,11 +44,35 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
     let slot = Arc::clone(&node.uploads).try_acquire_owned().ok();
     let (Some(slot), Some(bytes)) = (slot, node.upload_bytes.try_take(bytes)) else {
         node.metrics.refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return ServiceError::TooManyUploads.into_response();
+        return refuse(request, declared, ServiceError::TooManyUploads).await;
     };
     let response = next.run(request).await;
     drop((slot, bytes));
     response
+}
+
+/// A refused upload that declares at most this many bytes is read to its end (and dropped)
+/// before the answer, so that a client still writing it reads the answer (a 503 it retries, a
+/// 413) instead of a connection reset by a server that closed with its bytes unread. Larger
+/// ones are answered at once and their connection closed.
+pub const DRAIN_BYTES_MAX: u64 = 8 << 20;
+
+/// Answers `error` to an upload, reading its body first if it declared at most
+/// [`DRAIN_BYTES_MAX`] (the bytes are dropped as they come: this holds no memory).
+async fn refuse(request: Request, declared: Option<u64>, error: ServiceError) -> Response {
+    if declared.is_some_and(|len| len <= DRAIN_BYTES_MAX) {
+        let mut body = request.into_body();
+        let mut read = 0u64;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)).await
+        {
+            read += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if read > DRAIN_BYTES_MAX {
+                break;
+            }
+        }
+    }
+    error.into_response()
 }
 
 /// Takes `bytes` of the response budget, or 503 `TOO_MANY_READS`.

@@ -167,11 +167,46 @@ pub fn on_epoch_change(node: &Arc<Node>, epoch: Epoch) {
     node.spawn(async move { ensure_synced(worker, epoch).await });
 }
 
+/// Drops the slivers of shards that were read-only in the last epoch and are neither held nor
+/// read-only now: their new owners have had a whole epoch change to pull them (the reference
+/// drops a shard once it has not owned it for two epochs). Their bytes stay in the blobs' files
+/// until each blob is collected.
+pub fn drop_released(node: &Arc<Node>, previously_read_only: Vec<walrus_core::ShardIndex>) {
+    let view = node.view();
+    let released: Vec<_> = previously_read_only.into_iter().filter(|s| !view.serves(*s)).collect();
+    if released.is_empty() {
+        return;
+    }
+    let worker = Arc::clone(node);
+    node.spawn(async move {
+        let dropped = tokio::task::spawn_blocking(move || {
+            released.iter().map(|shard| worker.store.drop_shard(*shard)).sum::<Result<u64, _>>()
+        })
+        .await;
+        match dropped {
+            Ok(Ok(count)) => tracing::info!("dropped {count} slivers of shards this node no longer serves"),
+            Ok(Err(e)) => tracing::error!("cannot drop released shards: {e}"),
+            Err(e) => tracing::error!("the task dropping released shards failed: {e}"),
+        }
+    });
+}
+
+/// Where one of the node's shards is, as `/v1/health` reports it (the reference's `ready`,
+/// `inTransfer`, `inRecovery`). A shard without an entry is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardStatus {
+    /// Being pulled from its previous owner.
+    InTransfer,
+    /// Pulled (or the pull failed); recovery is rebuilding what is still missing.
+    InRecovery,
+}
+
 /// Pulls the shards the node gained from their previous owners ([`crate::shard_sync`]), then
 /// sweeps over the certified blobs, recovering what is still missing, until the node lacks no
 /// sliver of its shards; then marks `epoch` ready.
 pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
     crate::shard_sync::pull_gained(&node, epoch).await;
+    node.set_shard_status(&node.view().gained, Some(ShardStatus::InRecovery));
     loop {
         match crate::recovery::sweep_once(&node).await {
             Ok(0) => break,
@@ -181,5 +216,6 @@ pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
         tokio::time::sleep(RETRY_PAUSE).await;
     }
     node.shards_ready.mark(epoch);
+    node.set_shard_status(&node.view().gained, None);
     tracing::info!("epoch {epoch}: this node holds all its shards");
 }

@@ -202,8 +202,10 @@ pub async fn follow(node: Arc<Node>) {
 async fn react(node: &Arc<Node>, work: Work) {
     if let Some(epoch) = work.epoch_changed {
         node.epoch_seen.fetch_max(epoch.0, std::sync::atomic::Ordering::Relaxed);
+        let released = node.view().read_only.clone();
         refresh_view(node, epoch).await;
         crate::epoch_driver::on_epoch_change(node, epoch);
+        crate::epoch_driver::drop_released(node, released);
         let worker = Arc::clone(node);
         node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {

@@ -16,7 +16,7 @@ use walrus_store::NodeStore;
 
 use crate::api::router;
 use crate::config::NodeConfig;
-use crate::epoch_driver::ShardsReady;
+use crate::epoch_driver::{ShardStatus, ShardsReady};
 use crate::follower::{fetch_view, follow, ChainView, SharedView, ViewError};
 use crate::metrics::Metrics;
 use crate::pending::PendingUploads;
@@ -97,9 +97,31 @@ pub struct Node {
     background: Mutex<JoinSet<()>>,
     /// The latest epoch for which this node holds all its shards (what `EpochSyncDone` reports).
     pub shards_ready: ShardsReady,
+    /// Shards not ready yet, and why (`/v1/health`).
+    pub(crate) shard_status: Mutex<std::collections::BTreeMap<walrus_core::ShardIndex, ShardStatus>>,
 }
 
 impl Node {
+    /// Sets the status of `shards` (`None`: ready).
+    pub(crate) fn set_shard_status(&self, shards: &[walrus_core::ShardIndex], status: Option<ShardStatus>) {
+        let mut statuses = self.shard_status.lock().unwrap_or_else(PoisonError::into_inner);
+        for shard in shards {
+            match status {
+                Some(status) => statuses.insert(*shard, status),
+                None => statuses.remove(shard),
+            };
+        }
+    }
+
+    /// How many of the node's shards are ready, in transfer and in recovery.
+    pub fn shard_status_counts(&self) -> (usize, usize, usize) {
+        let view = self.view();
+        let statuses = self.shard_status.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = |wanted| view.shards.iter().filter(|s| statuses.get(s) == Some(&wanted)).count();
+        let (transfer, recovery) = (count(ShardStatus::InTransfer), count(ShardStatus::InRecovery));
+        (view.shards.len() - transfer - recovery, transfer, recovery)
+    }
+
     /// Runs `task` in the background until it ends or the node stops.
     pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let mut tasks = self.background.lock().unwrap_or_else(PoisonError::into_inner);
@@ -219,6 +241,7 @@ pub async fn start_on(
         background: Mutex::default(),
         owner: std::sync::OnceLock::new(),
         shards_ready: ShardsReady::default(),
+        shard_status: Mutex::default(),
     });
     let follower = tokio::spawn(follow(Arc::clone(&node)));
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));

@@ -248,6 +248,7 @@ pub async fn pull_gained(node: &Arc<Node>, epoch: Epoch) {
         tracing::warn!("epoch {epoch}: fetching missing metadata failed: {e}");
     }
     let view = node.view();
+    node.set_shard_status(&view.gained, Some(crate::epoch_driver::ShardStatus::InTransfer));
     let mut pulls = tokio::task::JoinSet::new();
     for shard in view.gained.iter().copied() {
         let Some(owner) = view.previous_owner(shard) else { continue };

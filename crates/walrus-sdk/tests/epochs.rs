@@ -55,3 +55,41 @@ async fn reads_during_a_change_use_the_previous_committee_and_a_late_node_catche
     assert_eq!(client.read(&blob_id).await.expect("read from the new committee"), data);
     net.stop().await;
 }
+
+/// Stores go on through an epoch change that moves shards: every store succeeds (retrying by
+/// itself when the committee changes under it), and every blob reads back afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_across_an_epoch_change_all_succeed() {
+    let net = Net::start_with(3, 5_000).await;
+    let key = *net.nodes[0].node.bls.public();
+    let committee = net.chain_client.committee().await.expect("committee");
+    let node_id = committee.members.iter().find(|m| m.public_key == key).expect("member").node_id;
+    let stake = Call::StakeWithPool { node_id, amount: Frost::from_wal(900).expect("fits") };
+    net.chain_client.execute(&net.user, stake).await.expect("staked");
+    let wallet = Ed25519KeyPair::from_seed(&[78; 32]);
+    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
+    let client = Client::new(&net.chain_url, wallet);
+    let options = StoreOptions { epochs_ahead: 10, ..StoreOptions::default() };
+    let mut stored = Vec::new();
+    let started = std::time::Instant::now();
+    let mut i = 0u32;
+    // Until two epoch changes have passed (the first one moves the stake's shards).
+    while net.chain_client.system().await.expect("system").system.epoch() < Epoch(2) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "epochs do not advance");
+        let mut data: Vec<u8> = (0..20_000u32).map(|j| (j.wrapping_mul(31) % 251) as u8).collect();
+        data[..4].copy_from_slice(&i.to_le_bytes());
+        let result = client.store(data.clone(), options).await;
+        let blob_id = match result {
+            Ok(BlobStoreResult::NewlyCreated(new)) => new.blob_id,
+            other => panic!("store {i} at {:?}: {other:?}", started.elapsed()),
+        };
+        stored.push((blob_id, data));
+        i += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(stored.len() > 3, "too few stores to cross the change: {}", stored.len());
+    for (blob_id, data) in &stored {
+        assert_eq!(&client.read(blob_id).await.expect("read"), data);
+    }
+    net.stop().await;
+}
