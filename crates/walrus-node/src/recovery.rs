@@ -224,12 +224,6 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealErro
     let targets: Vec<(SliverType, SliverIndex)> =
         todo.iter().map(|(_, axis, index)| (*axis, *index)).collect();
     let mut collected = CollectedSymbols::new();
-    // This node's own slivers of other shards count too (after an epoch change it holds most of
-    // what its new shards need).
-    let (worker, local_metadata, local_targets) = (Arc::clone(node), metadata.clone(), targets.clone());
-    let own =
-        tokio::task::spawn_blocking(move || symbols_for(&worker, &local_metadata, &local_targets)).await??;
-    collect_symbols(&metadata, &targets, own, &mut collected);
     // Every peer at once (the members of this committee and of the last, which still serves the
     // shards that moved), each in requests whose answers fit the response cap.
     let mut asks = tokio::task::JoinSet::new();
@@ -250,13 +244,19 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealErro
             Ok(symbols) => collect_symbols(&metadata, &targets, symbols, &mut collected),
             Err(e) => tracing::warn!("recovery symbols from {address}: {e}"),
         }
-        let done = targets
-            .iter()
-            .all(|t| collected.get(t).map_or(0, Vec::len) >= metadata.params().symbols_for_recovery(t.0));
-        if done {
+        if enough(&metadata, &targets, &collected) {
             asks.abort_all();
             break;
         }
+    }
+    if !enough(&metadata, &targets, &collected) {
+        // This node's own slivers of other shards count too: after an epoch change it may hold
+        // what its new shards need and the others no longer serve. Only now, since expanding
+        // them costs as much as a peer's answer.
+        let (worker, local_metadata, local_targets) = (Arc::clone(node), metadata.clone(), targets.clone());
+        let own = tokio::task::spawn_blocking(move || symbols_for(&worker, &local_metadata, &local_targets))
+            .await??;
+        collect_symbols(&metadata, &targets, own, &mut collected);
     }
     let worker = Arc::clone(node);
     let id = *blob_id;
@@ -267,6 +267,17 @@ async fn heal_once(node: &Arc<Node>, blob_id: &BlobId) -> Result<usize, HealErro
         return Ok(rebuilt.count);
     }
     Ok(rebuilt.count)
+}
+
+/// Whether `collected` holds enough symbols to rebuild every target.
+fn enough(
+    metadata: &VerifiedBlobMetadataWithId,
+    targets: &[(SliverType, SliverIndex)],
+    collected: &CollectedSymbols,
+) -> bool {
+    targets
+        .iter()
+        .all(|t| collected.get(t).map_or(0, Vec::len) >= metadata.params().symbols_for_recovery(t.0))
 }
 
 /// What one rebuild pass did.
