@@ -125,8 +125,9 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     });
     let epoch = epoch_of(&joined);
     assert_eq!(shards_of(&joined, &node_id), 3, "{joined}");
-    // It reports its shards once it has rebuilt them.
-    wait_for(url, Duration::from_secs(30), "the new node's sync report", |view| {
+    // It reports its shards once it has them (pulled, or rebuilt: a recovery that failed once
+    // waits its backoff, so this may take a while on a loaded machine).
+    wait_for(url, Duration::from_secs(120), "the new node's sync report", |view| {
         view["system"]["nodes"][&node_id]["last_sync_done"].as_u64() >= Some(epoch)
     });
     let copy = tmp.path().join("copy.bin");
