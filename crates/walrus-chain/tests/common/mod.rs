@@ -103,16 +103,7 @@ impl Net {
 
     /// Runs a transaction of any key in its own block.
     pub fn run_as(&mut self, key: &Ed25519KeyPair, call: Call) -> TxEffects {
-        let tx = TransactionData {
-            chain_id: self.state.chain_id,
-            sender: key.address(),
-            nonce: self.state.account(&key.address()).nonce,
-            fee: Frost(1_000),
-            call,
-        }
-        .sign(key);
-        let at = self.state.timestamp_ms + 10;
-        self.block_at(at, vec![tx]).transactions.remove(0)
+        self.run_at(0, key, call)
     }
 
     /// Gives `key` 10 WAL from user 0, for fees.
