@@ -56,7 +56,7 @@ fn synced(view: &serde_json::Value) -> bool {
 #[test]
 fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start_with_epochs(&tmp.path().join("net"), 3, 10, "12s");
+    let mut net = Network::start_with_epochs(&tmp.path().join("net"), 3, 10, "12s");
     let url = net.chain_url.as_str();
     let user = tmp.path().join("user.key");
     let user = user.to_str().expect("utf-8");
@@ -116,7 +116,9 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let registered: serde_json::Value =
         serde_json::from_str(&walrus(&["--config", config, "node", "register", "--json"])).expect("JSON");
     let node_id = registered["nodeId"].as_str().expect("node ID").to_string();
-    let (mut fifth, _) = spawn(&["node", "run", "--config", config], " on http://");
+    let (fifth, _) = spawn(&["node", "run", "--config", config], " on http://");
+    // Killed with the network's own nodes when the test ends, failed or not.
+    net.nodes.push(fifth);
     // 400 WAL beside 400, 300 and 300: 3 of the 10 shards.
     walrus(&["stake", "--node-id", &node_id, "--amount", "400", "--wallet", user, "--chain-url", url]);
 
@@ -156,6 +158,4 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     std::fs::remove_file(&copy).expect("removed");
     walrus(&["read", &blob_id, "--out", copy.to_str().expect("utf-8"), "--wallet", user, "--chain-url", url]);
     assert_eq!(std::fs::read(&copy).expect("copy"), data);
-    let _ = fifth.kill();
-    let _ = fifth.wait();
 }
