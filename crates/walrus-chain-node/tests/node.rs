@@ -275,7 +275,8 @@ impl WithAmount for walrus_chain::SignedTransaction {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epochs_change_when_their_steps_are_called() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = init_with_epoch(tmp.path(), 300);
+    // Long enough that the first call lands before voting ends even on a loaded machine.
+    let dir = init_with_epoch(tmp.path(), 3000);
     let (node, client) = run(&dir).await;
     let owners: Vec<Ed25519KeyPair> = (0..2)
         .map(|i| walrus_chain_node::init::read_ed25519(&dir.node(i).join("owner.key")).expect("owner key"))
