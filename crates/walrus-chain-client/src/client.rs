@@ -79,11 +79,7 @@ pub struct ChainClient {
 impl ChainClient {
     /// A client of the node at `base` (for example `http://127.0.0.1:9184`).
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(crate::wire::POOL_IDLE_TIMEOUT)
-            .build()
-            .expect("a client without TLS always builds");
+        let http = walrus_tls::http_client().build().expect("a client without TLS always builds");
         ChainClient { base: base.trim_end_matches('/').to_string(), http }
     }
 

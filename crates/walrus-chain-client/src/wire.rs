@@ -15,12 +15,6 @@ use walrus_core::{BlobId, ObjectId};
 /// Largest transaction, in BCS bytes.
 pub const TX_BYTES_MAX: usize = 128 * 1024;
 
-/// How long a client keeps an idle connection for reuse: below the servers' 10-second limit on
-/// an idle keep-alive connection (`walrus_http::ServerLimits`), so that a client never sends a
-/// request on a connection the server is closing (which fails as "connection closed before
-/// message completed" or a broken pipe, and may fail every retry that picks another stale one).
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
-
 /// Longest wait a request may ask for (submit or events).
 pub const WAIT_MAX: Duration = Duration::from_secs(60);
 

@@ -21,6 +21,7 @@ use walrus_chain::{Frost, Genesis, GenesisNode};
 use walrus_core::keys::{Address, BlsKeyPair, Ed25519KeyPair};
 use walrus_core::messages::proof_of_possession;
 use walrus_core::Epoch;
+use walrus_tls::NetworkKeyPair;
 
 /// Why a chain directory or a key file cannot be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -125,13 +126,36 @@ pub fn random_seed() -> Result<[u8; 32], InitError> {
 
 /// Writes a 32-byte secret as hex, readable only by the owner; refuses to overwrite.
 pub fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), InitError> {
+    write_private(path, &format!("{}\n", hex::encode(secret)))
+}
+
+/// Writes `text` to a new file readable only by the owner, synced; refuses to overwrite.
+fn write_private(path: &Path, text: &str) -> Result<(), InitError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_at(parent))?;
     }
     let mut file =
         fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_at(path))?;
-    writeln!(file, "{}", hex::encode(secret)).map_err(io_at(path))?;
+    file.write_all(text.as_bytes()).map_err(io_at(path))?;
     file.sync_all().map_err(io_at(path))
+}
+
+/// Makes a network key (secp256r1, for the node's TLS certificate) and writes it to `path` as
+/// a PEM `PRIVATE KEY`; refuses to overwrite.
+pub fn write_network_key(path: &Path) -> Result<NetworkKeyPair, InitError> {
+    let key = NetworkKeyPair::generate().map_err(|e| InitError::BadKey {
+        path: path.to_path_buf(),
+        what: format!("a new network key ({e})"),
+    })?;
+    write_private(path, &key.to_pem())?;
+    Ok(key)
+}
+
+/// Reads a network key file (PEM `PRIVATE KEY`, PKCS#8, secp256r1).
+pub fn read_network_key(path: &Path) -> Result<NetworkKeyPair, InitError> {
+    let text = fs::read_to_string(path).map_err(io_at(path))?;
+    NetworkKeyPair::from_pem(&text)
+        .map_err(|e| InitError::BadKey { path: path.to_path_buf(), what: e.to_string() })
 }
 
 /// Reads a key file written by [`write_secret`].
@@ -236,12 +260,14 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
         }
         write_secret(&dir.node(i).join("bls.key"), &bls.secret_bytes())?;
         write_secret(&dir.node(i).join("owner.key"), &owner_seed)?;
+        let network = write_network_key(&dir.node(i).join("network.key"))?;
         let shards = (n / k + usize::from(i < n % k)) as u16;
         nodes.push(GenesisNode {
             owner,
             public_key: *bls.public(),
             proof_of_possession: proof_of_possession(&bls, owner, Epoch(0)),
             network_address: network_address.clone(),
+            network_public_key: *network.public(),
             shards,
             stake: Frost::from_wal(spec.node_stake_wal_per_shard)?.checked_mul(u64::from(shards))?,
             commission_rate: spec.commission_rate,

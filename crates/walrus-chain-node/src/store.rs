@@ -100,8 +100,9 @@ pub trait BlockStore: Send + Sync + 'static {
 pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// The store's format: version 1 is blocks with a version tag and a lagged state commitment;
-/// version 2 has staking in the state and effects without a system step.
-pub const STORE_FORMAT: u16 = 2;
+/// version 2 has staking in the state and effects without a system step; version 3 has each
+/// node's network key.
+pub const STORE_FORMAT: u16 = 3;
 
 const SNAPSHOT_MAGIC: &[u8; 16] = b"walrus-chain-snp";
 const SNAPSHOT_VERSION: u16 = 1;

@@ -52,7 +52,9 @@ fn funded_user(seed: u8) -> Ed25519KeyPair {
 }
 
 async fn raw_post(client: &ChainClient, body: Vec<u8>) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
+    let response = walrus_tls::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(format!("{}/v1/transactions", client.base()))
         .body(body)
         .send()
@@ -244,7 +246,12 @@ async fn bad_requests_get_clear_errors() {
         assert!((400..500).contains(&status), "{path}: {status}");
         assert_eq!(body["error"]["code"].as_str(), Some(code), "{path}");
     }
-    let wrong_method = reqwest::Client::new().delete(format!("{}/v1/health", client.base())).send().await;
+    let wrong_method = walrus_tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .delete(format!("{}/v1/health", client.base()))
+        .send()
+        .await;
     let wrong_method = wrong_method.expect("answer");
     assert_eq!(wrong_method.status().as_u16(), 405);
     let body: serde_json::Value = wrong_method.json().await.expect("JSON");

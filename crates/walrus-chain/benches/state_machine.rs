@@ -61,6 +61,8 @@ impl Bench {
                     public_key: *key.public(),
                     proof_of_possession: proof_of_possession(key, owner, Epoch(0)),
                     network_address: "127.0.0.1:1".into(),
+                    network_public_key: walrus_core::keys::NetworkPublicKey::from_bytes(&[2; 33])
+                        .expect("compressed form"),
                     shards: N_SHARDS / 4,
                     stake: Frost::ZERO,
                     commission_rate: 0,

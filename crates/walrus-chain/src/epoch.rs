@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use walrus_core::keys::{Address, BlsPublicKey, BlsSignature};
+use walrus_core::keys::{Address, BlsPublicKey, BlsSignature, NetworkPublicKey};
 use walrus_core::messages::verify_proof_of_possession;
 use walrus_core::{Epoch, ObjectId, ShardIndex};
 
@@ -50,8 +50,10 @@ pub struct NodeRecord {
     pub name: String,
     /// Its BLS key.
     pub public_key: BlsPublicKey,
-    /// Where its REST API listens (`host:port`).
+    /// Where its REST API listens (`host:port`; HTTPS).
     pub network_address: String,
+    /// The key its TLS certificate carries.
+    pub network_public_key: NetworkPublicKey,
     /// Its votes.
     pub votes: Votes,
     /// Commission earned and collectable by the operator.
@@ -216,6 +218,7 @@ pub fn select_committee(system: &System, epoch: Epoch) -> Committee {
                 node_id,
                 public_key: node.public_key,
                 network_address: node.network_address.clone(),
+                network_public_key: node.network_public_key,
                 shards,
             })
         })
@@ -333,6 +336,8 @@ pub struct NodeRegistration {
     pub proof_of_possession: BlsSignature,
     /// Where its REST API listens (≤ 259 bytes).
     pub network_address: String,
+    /// The key its TLS certificate carries (secp256r1, compressed).
+    pub network_public_key: NetworkPublicKey,
     /// Its first votes.
     pub votes: Votes,
     /// Its commission rate in basis points (≤ 10 000).
@@ -366,6 +371,7 @@ pub(crate) fn register_node(
         name: r.name.clone(),
         public_key: r.public_key,
         network_address: r.network_address.clone(),
+        network_public_key: r.network_public_key,
         votes: r.votes,
         commission: Frost::ZERO,
         commission_blocked: Frost::ZERO,

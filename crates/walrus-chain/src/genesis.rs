@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
-use walrus_core::keys::{Address, BlsPublicKey, BlsSignature};
+use walrus_core::keys::{Address, BlsPublicKey, BlsSignature, NetworkPublicKey};
 use walrus_core::messages::verify_proof_of_possession;
 use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
 
@@ -27,8 +27,10 @@ pub struct GenesisNode {
     pub public_key: BlsPublicKey,
     /// Proof of possession of the key for `owner` in epoch 0.
     pub proof_of_possession: BlsSignature,
-    /// Where its REST API listens (`host:port`).
+    /// Where its REST API listens (`host:port`; HTTPS).
     pub network_address: String,
+    /// The key its TLS certificate carries.
+    pub network_public_key: NetworkPublicKey,
     /// How many shards it holds.
     pub shards: u16,
     /// Its operator's stake, active from epoch 0 (a `StakedWal` owned by `owner`; added to the
@@ -217,6 +219,7 @@ impl Genesis {
                         name: format!("genesis-{i}"),
                         public_key: node.public_key,
                         network_address: node.network_address.clone(),
+                        network_public_key: node.network_public_key,
                         votes,
                         commission: Frost::ZERO,
                         commission_blocked: Frost::ZERO,
@@ -230,6 +233,7 @@ impl Genesis {
                     node_id,
                     public_key: node.public_key,
                     network_address: node.network_address.clone(),
+                    network_public_key: node.network_public_key,
                     shards,
                 }
             })

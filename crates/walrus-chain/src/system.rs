@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use walrus_core::keys::BlsPublicKey;
+use walrus_core::keys::{BlsPublicKey, NetworkPublicKey};
 use walrus_core::{Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
@@ -18,8 +18,10 @@ pub struct Member {
     pub node_id: ObjectId,
     /// Its BLS key for confirmations and certificates.
     pub public_key: BlsPublicKey,
-    /// Where its REST API listens (`host:port`).
+    /// Where its REST API listens (`host:port`; HTTPS).
     pub network_address: String,
+    /// The key its TLS certificate carries: clients accept no other.
+    pub network_public_key: NetworkPublicKey,
     /// The shards it holds this epoch.
     pub shards: Vec<ShardIndex>,
 }

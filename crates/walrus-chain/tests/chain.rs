@@ -216,6 +216,7 @@ fn nodes_register_with_a_proof_of_possession_and_votes_set_prices() {
             public_key: *bls.public(),
             proof_of_possession: pop,
             network_address: "127.0.0.1:9999".into(),
+            network_public_key: common::network_key(50),
             votes,
             commission_rate: 500,
         })

@@ -28,6 +28,7 @@ fn candidate(net: &mut Net, seed: u8) -> ObjectId {
         public_key: *bls.public(),
         proof_of_possession: proof_of_possession(&bls, operator, epoch),
         network_address: format!("127.0.0.1:{}", 9100 + u16::from(seed)),
+        network_public_key: common::network_key(seed),
         votes: Votes { storage_price: Frost(100_000), write_price: Frost(20_000), node_capacity: 1 << 40 },
         commission_rate: 500,
     };

@@ -38,6 +38,10 @@ pub struct InitArgs {
     /// WAL held by the faucet account.
     #[arg(long, default_value_t = 1_000_000)]
     faucet_wal: u64,
+    /// Nodes serve plain HTTP (registered as `http://127.0.0.1:PORT`) instead of HTTPS with
+    /// their network key: for loopback tests only.
+    #[arg(long)]
+    plain_http: bool,
 }
 
 /// Arguments of `walrus chain run`.
@@ -90,8 +94,14 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
     let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
     let dir = ChainDir(args.dir.clone());
     let chain_url = format!("http://{DEFAULT_LISTEN}");
-    let genesis =
-        create(&dir, args.shards, args.nodes, args.first_node_port, epoch_ms, args.faucet_wal, &chain_url)?;
+    let shape = Shape {
+        shards: args.shards,
+        nodes: args.nodes,
+        first_node_port: args.first_node_port,
+        epoch_ms,
+        plain_http: args.plain_http,
+    };
+    let genesis = create(&dir, &shape, args.faucet_wal, &chain_url)?;
     let chain_id = format!("0x{}", hex::encode(genesis.digest()));
     if json {
         println!(
@@ -113,42 +123,48 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The shape of a local network.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Shards in the system.
+    pub shards: u16,
+    /// Storage nodes of the first committee.
+    pub nodes: usize,
+    /// Node `i` listens on 127.0.0.1 at this port plus `i`.
+    pub first_node_port: u16,
+    /// Epoch length.
+    pub epoch_ms: u64,
+    /// Nodes serve plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+}
+
 /// Creates a chain directory for a local network: the genesis (nodes on 127.0.0.1 from
 /// `first_node_port` on), the keys, and each node's `nodes/<i>/node.yaml` pointing at `chain_url`.
 pub fn create(
     dir: &ChainDir,
-    shards: u16,
-    nodes: usize,
-    first_node_port: u16,
-    epoch_ms: u64,
+    shape: &Shape,
     faucet_wal: u64,
     chain_url: &str,
 ) -> Result<walrus_chain::Genesis> {
-    let addresses = (0..nodes)
+    let listens = (0..shape.nodes)
         .map(|i| {
-            let port = usize::from(first_node_port) + i;
-            u16::try_from(port).map(|p| format!("127.0.0.1:{p}")).context("node ports run past 65535")
+            let port = usize::from(shape.first_node_port) + i;
+            let port = u16::try_from(port).context("node ports run past 65535")?;
+            Ok(SocketAddr::from(([127, 0, 0, 1], port)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut spec = InitSpec::localnet(shards, addresses, epoch_ms, now_ms());
+    let scheme = if shape.plain_http { "http://" } else { "" };
+    let addresses = listens.iter().map(|listen| format!("{scheme}{listen}")).collect();
+    let mut spec = InitSpec::localnet(shape.shards, addresses, shape.epoch_ms, now_ms());
     spec.faucet_wal = faucet_wal;
     let genesis = init_dir(dir, &spec)?;
-    write_node_configs(dir, &spec.node_addresses, chain_url)?;
-    Ok(genesis)
-}
-
-/// Writes `nodes/<i>/node.yaml` for every genesis node (paths relative to the file).
-fn write_node_configs(dir: &ChainDir, addresses: &[String], chain_url: &str) -> Result<()> {
-    for (i, address) in addresses.iter().enumerate() {
-        let config = walrus_node::NodeConfig::new(
-            format!("node-{i}"),
-            "db".into(),
-            address.parse().context("node address")?,
-            chain_url.to_string(),
-        );
+    for (i, listen) in listens.into_iter().enumerate() {
+        let mut config =
+            walrus_node::NodeConfig::new(format!("node-{i}"), "db".into(), listen, chain_url.to_string());
+        config.plain_http = shape.plain_http;
         config.save(&dir.node(i).join("node.yaml"))?;
     }
-    Ok(())
+    Ok(genesis)
 }
 
 async fn serve(args: RunArgs) -> Result<()> {

@@ -181,20 +181,17 @@ pub fn health(args: ChainArgs, global: &GlobalArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let reports = runtime.block_on(async {
         let committee = ChainClient::new(&network.chain_url).committee().await?;
-        let http = reqwest::Client::new();
+        let nodes = walrus_node_client::NodeConnector::new();
         let mut reports = Vec::new();
         for member in &committee.members {
-            let url = format!("http://{}/v1/health", member.network_address);
-            let answer = match http.get(&url).timeout(HEALTH_TIMEOUT).send().await {
-                Ok(response) => response.json::<serde_json::Value>().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let (health, error) = match answer {
-                Ok(body) => (body["success"]["data"].clone(), None),
-                Err(e) => (serde_json::Value::Null, Some(e)),
+            let node =
+                nodes.node(&member.network_address, &member.network_public_key).with_timeout(HEALTH_TIMEOUT);
+            let (health, error) = match node.health().await {
+                Ok(health) => (health, None),
+                Err(e) => (serde_json::Value::Null, Some(e.to_string())),
             };
             reports.push(serde_json::json!({
-                "nodeUrl": format!("http://{}", member.network_address),
+                "nodeUrl": node.base(),
                 "publicKey": member.public_key.to_string(),
                 "shards": member.shards.len(),
                 "healthInfo": health,

@@ -52,6 +52,9 @@ pub struct LocalnetArgs {
     /// The gateway's (aggregator and publisher) port on 127.0.0.1.
     #[arg(long, default_value_t = 31415)]
     gateway_port: u16,
+    /// Nodes serve plain HTTP instead of HTTPS (for a new network; loopback only).
+    #[arg(long)]
+    plain_http: bool,
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -118,7 +121,14 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         eprintln!("Reusing the network in {} (its blobs are kept)", args.dir.display());
     } else {
         let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
-        create(&dir, args.shards, args.nodes, args.first_node_port, epoch_ms, 1_000_000_000, &chain_url)?;
+        let shape = crate::chain::Shape {
+            shards: args.shards,
+            nodes: args.nodes,
+            first_node_port: args.first_node_port,
+            epoch_ms,
+            plain_http: args.plain_http,
+        };
+        create(&dir, &shape, 1_000_000_000, &chain_url)?;
         eprintln!(
             "Created a network of {} nodes and {} shards in {}",
             args.nodes,
@@ -144,7 +154,7 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         processes.push(start(
             &name,
             &["node", "run", "--config", config],
-            " on http://",
+            " on http", // https://, or http:// on a plain-HTTP localnet
             &logs.join(format!("{name}.log")),
         )?);
     }
@@ -204,7 +214,8 @@ async fn serve(
             let index = addresses.iter().position(|a| *a == member.network_address);
             let pid = index.and_then(|i| processes.get(i + 1)).map(|p| p.child.id());
             serde_json::json!({
-                "url": format!("http://{}", member.network_address),
+                "url": walrus_tls::node_base_url(&member.network_address).unwrap_or_default(),
+                "networkPublicKey": member.network_public_key.to_string(),
                 "publicKey": member.public_key.to_string(),
                 "shards": member.shards.len(),
                 "pid": pid,

@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use walrus_chain::epoch::{NodeRegistration, Votes};
 use walrus_chain::{Call, Frost};
 use walrus_chain_client::ChainClient;
-use walrus_chain_node::init::{random_seed, read_bls, read_ed25519, wal, write_secret};
+use walrus_chain_node::init::{
+    random_seed, read_bls, read_ed25519, read_network_key, wal, write_network_key, write_secret,
+};
 use walrus_core::keys::{BlsKeyPair, Ed25519KeyPair};
 use walrus_core::messages::proof_of_possession;
 use walrus_core::ObjectId;
@@ -26,8 +28,9 @@ pub enum NodeCommand {
     /// or by `walrus chain init` for the genesis nodes).
     Run,
     /// Create a storage node's keys and configuration in a directory: `D/node.yaml`,
-    /// `D/bls.key` (its protocol key) and `D/owner.key` (the operator's account, which pays the
-    /// node's transactions: fund it before `register`).
+    /// `D/bls.key` (its protocol key), `D/network.key` (the key of its TLS certificate) and
+    /// `D/owner.key` (the operator's account, which pays the node's transactions: fund it
+    /// before `register`).
     Setup(SetupArgs),
     /// Register the node of the global `--config D/node.yaml` as a candidate for the committee
     /// (with a proof of possession of its BLS key); prints its node ID. It joins a committee
@@ -50,6 +53,10 @@ pub struct SetupArgs {
     /// A name for people (at most 100 bytes).
     #[arg(long)]
     name: String,
+    /// Serve plain HTTP instead of HTTPS: only with a loopback `--rest-listen` (a local test
+    /// network).
+    #[arg(long)]
+    plain_http: bool,
 }
 
 /// `walrus node register`
@@ -58,7 +65,8 @@ pub struct RegisterArgs {
     /// Commission on the node's rewards, in basis points (at most 10 000).
     #[arg(long, default_value_t = 6_000)]
     commission_bps: u16,
-    /// Where clients and other nodes reach the node [default: its `rest_listen`].
+    /// Where clients and other nodes reach the node, `HOST:PORT` (HTTPS) [default: its
+    /// `rest_listen`, with `http://` if it serves plain HTTP].
     #[arg(long)]
     network_address: Option<String>,
     /// Encoded bytes the node offers (its capacity vote).
@@ -111,8 +119,9 @@ pub fn run(command: NodeCommand, global: &GlobalArgs) -> Result<()> {
                 let node = walrus_node::start(config).await?;
                 let view = node.node.view();
                 eprintln!(
-                    "storage node {} on http://{} (epoch {}, {} shards); Ctrl-C to stop",
+                    "storage node {} on {}://{} (epoch {}, {} shards); Ctrl-C to stop",
                     node.node.config.name,
+                    if node.node.config.plain_http { "http" } else { "https" },
                     node.addr,
                     view.epoch,
                     view.shards.len()
@@ -135,17 +144,23 @@ fn setup(args: SetupArgs, json: bool) -> Result<()> {
         bail!("{} exists already", path.display());
     }
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
-    let config = NodeConfig::new(args.name, "db".into(), args.rest_listen, args.chain_url);
+    if args.plain_http && !args.rest_listen.ip().is_loopback() {
+        bail!("--plain-http is for a loopback --rest-listen only (other machines reach the node over HTTPS)");
+    }
+    let mut config = NodeConfig::new(args.name, "db".into(), args.rest_listen, args.chain_url);
+    config.plain_http = args.plain_http;
     let (bls_seed, owner_seed) = (random_seed()?, random_seed()?);
     let bls = BlsKeyPair::from_seed(&bls_seed);
     write_secret(&args.dir.join(&config.bls_key), &bls.secret_bytes())?;
     write_secret(&args.dir.join(&config.owner_key), &owner_seed)?;
+    let network = write_network_key(&args.dir.join(&config.network_key))?;
     config.save(&path)?;
     let operator = Ed25519KeyPair::from_seed(&owner_seed).address();
     let value = serde_json::json!({
         "config": path,
         "operator": operator.to_string(),
         "publicKey": bls.public().to_string(),
+        "networkPublicKey": network.public().to_string(),
     });
     print(json, value, || {
         format!(
@@ -192,6 +207,8 @@ fn register(args: RegisterArgs, config: &Path, json: bool) -> Result<()> {
         if system.nodes.values().any(|n| n.public_key == *operator.bls.public()) {
             bail!("this node is registered already");
         }
+        let network = read_network_key(&operator.config.network_key)?;
+        let scheme = if operator.config.plain_http { "http://" } else { "" };
         let registration = NodeRegistration {
             name: operator.config.name.clone(),
             public_key: *operator.bls.public(),
@@ -199,7 +216,8 @@ fn register(args: RegisterArgs, config: &Path, json: bool) -> Result<()> {
             network_address: args
                 .network_address
                 .clone()
-                .unwrap_or_else(|| operator.config.rest_listen.to_string()),
+                .unwrap_or_else(|| format!("{scheme}{}", operator.config.rest_listen)),
+            network_public_key: *network.public(),
             votes: Votes {
                 storage_price: system.params.storage_price_per_unit,
                 write_price: system.params.write_price_per_unit,
@@ -243,6 +261,7 @@ pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
                     "nodeId": node_id,
                     "name": node.name,
                     "networkAddress": node.network_address,
+                    "networkPublicKey": node.network_public_key.to_string(),
                     "stakeFrost": node.pool.active_wal,
                     "commissionBps": node.commission_rate,
                     "commissionFrost": node.commission.0,

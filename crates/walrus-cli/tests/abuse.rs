@@ -12,6 +12,10 @@
 //! - Up to 10,000 connections holding half a request head: the header read timeout closes them.
 //! - Uploads with `?pending=true` for blobs that are never registered: the buffer stops at its
 //!   entry cap (`CACHE_SATURATED`).
+//! - Shard-sync requests (`POST /v1/migrate/sync_shard`) from a key outside the committee, with
+//!   a forged `Authorization`, for another epoch, with a body beyond the small-body limit: each
+//!   refused (403, 403, 400, 413); 32 at once from a member asking for every sliver of a shard:
+//!   each answered within the sync answer's bound, or 503 `TOO_MANY_READS`.
 //! - A blob stored through the CLI during the upload attack: the attacked node holds all its
 //!   slivers within 60 s of the attack's end.
 //!
@@ -28,11 +32,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use walrus_core::encode::{compute_metadata, encode_blob};
+use walrus_core::keys::{BlsKeyPair, BlsPublicKey};
+use walrus_core::messages::{
+    ProtocolMessage, SignedMessage, SyncShardRequest, SyncShardRequestV1, SyncShardResponse,
+};
 use walrus_core::recovery::{RecoveryRequest, RECOVERY_TARGETS_MAX};
 use walrus_core::splitmix::splitmix_bytes;
-use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_node::edge::SMALL_BODY_BYTES_MAX;
 use walrus_node::pending::PENDING_ENTRIES_MAX;
 use walrus_node::NodeConfig;
+use walrus_node_client::client::SYNC_ANSWER_BYTES_MAX;
 
 use common::{walrus, Network};
 
@@ -94,7 +104,8 @@ impl Attack {
     async fn start() -> Attack {
         let serial = SERIAL.lock().await;
         let tmp = tempfile::tempdir().expect("tempdir");
-        let net = Network::start(&tmp.path().join("net"), NODES, SHARDS);
+        // Plain HTTP: the attacks speak raw HTTP/1.
+        let net = Network::start_plain(&tmp.path().join("net"), NODES, SHARDS);
         Attack { node: Target::of(&net, 0), net, tmp, _serial: serial }
     }
 }
@@ -102,7 +113,7 @@ impl Attack {
 /// An HTTP client that gives up on an answer after 30 s, so a hung node fails a test instead of
 /// stalling it.
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
+    walrus_tls::http_client().timeout(Duration::from_secs(30)).build().expect("HTTP client")
 }
 
 /// A process's resident set now and at its peak so far, in bytes (`VmRSS`, `VmHWM`).
@@ -137,7 +148,7 @@ async fn assert_unharmed(node: &Target, what: &str) -> u64 {
 }
 
 async fn assert_healthy(node: &Target, what: &str) {
-    let client = reqwest::Client::builder().timeout(HEALTH_WITHIN * 5).build().expect("HTTP client");
+    let client = walrus_tls::http_client().timeout(HEALTH_WITHIN * 5).build().expect("HTTP client");
     let started = Instant::now();
     let status = client.get(format!("{}/v1/health", node.url)).send().await.map(|r| r.status().as_u16());
     let took = started.elapsed();
@@ -595,4 +606,107 @@ async fn a_blob_stored_during_an_attack_is_held() {
     );
     eprintln!("node 0 held the blob stored during the attack {:?} after the attack ended", ended.elapsed());
     assert_unharmed(node, "after the attack").await;
+}
+
+/// A signed shard-sync request for every primary sliver of `shard` from the first blob ID on.
+fn sync_request(signer: &BlsKeyPair, shard: ShardIndex, epoch: Epoch, count: u64) -> Vec<u8> {
+    let body = SyncShardRequest::V1(SyncShardRequestV1 {
+        shard_index: shard,
+        sliver_type: SliverType::Primary,
+        starting_blob_id: BlobId([0; 32]),
+        sliver_count: count,
+        epoch,
+    });
+    bcs::to_bytes(&SignedMessage::sign(signer, &ProtocolMessage::new(epoch, body))).expect("BCS")
+}
+
+/// Sends `copies` of one shard-sync request at once, naming `requester` in `Authorization`
+/// (none if `None`); each answer's status, error reason and body.
+async fn sync_at_once(
+    url: &str,
+    body: Vec<u8>,
+    requester: Option<&BlsPublicKey>,
+    copies: usize,
+) -> Vec<(u16, String, Vec<u8>)> {
+    let client = http();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..copies {
+        let mut request = client.post(url).body(body.clone());
+        if let Some(key) = requester {
+            request = request.header("Authorization", key.to_string());
+        }
+        tasks.spawn(async move {
+            let response = request.send().await.expect("an answer");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("the answer's body");
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let reason = json["error"]["details"][0]["reason"].as_str().unwrap_or_default().to_string();
+            (status, reason, bytes.to_vec())
+        });
+    }
+    tasks.join_all().await
+}
+
+/// Shard sync is for members pulling the shards they gained, so node 0 refuses: a key outside
+/// the committee (403 `REQUEST_UNAUTHORIZED`), a request signed by that key but naming node 0's
+/// own key in `Authorization` (403), no `Authorization` (403), another epoch (400
+/// `INVALID_EPOCH`), a body of more than the small-body limit (413), each sent 32 times at
+/// once. Then node 0's own key, a member holding the shard, asks 32 times at once for up to
+/// `u64::MAX` slivers: each answer is 200 with the held blob's sliver and no more than the
+/// sync answer's bound, or 503 `TOO_MANY_READS` (the response budget). The node answers health
+/// in time and stays below 512 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_sync_requests_are_bounded() {
+    let attack = Attack::start().await;
+    let (node, net, tmp) = (&attack.node, &attack.net, &attack.tmp);
+    let blob_id = store_held_blob(tmp.path(), net, node).await;
+    let own = walrus_chain_node::init::read_bls(&node.config.bls_key).expect("node 0's BLS key");
+    let view = walrus_chain_client::ChainClient::new(&net.chain_url).system().await.expect("system");
+    let epoch = view.system.epoch();
+    let member = view.system.committee.members.iter().find(|m| m.public_key == *own.public());
+    let shard = member.and_then(|m| m.shards.first().copied()).expect("node 0 holds a shard");
+    let stranger = BlsKeyPair::from_seed(&[7; 32]);
+    let url = format!("{}/v1/migrate/sync_shard", node.url);
+
+    let by_stranger = sync_request(&stranger, shard, epoch, 1_000);
+    let refusals = [
+        ("a stranger", by_stranger.clone(), Some(stranger.public()), 403, "REQUEST_UNAUTHORIZED"),
+        ("a forged Authorization", by_stranger.clone(), Some(own.public()), 403, "REQUEST_UNAUTHORIZED"),
+        ("no Authorization", by_stranger, None, 403, "REQUEST_UNAUTHORIZED"),
+        (
+            "another epoch",
+            sync_request(&own, shard, Epoch(epoch.0 + 1), 1_000),
+            Some(own.public()),
+            400,
+            "INVALID_EPOCH",
+        ),
+        ("a large body", vec![0; SMALL_BODY_BYTES_MAX + 1], Some(own.public()), 413, "BODY_TOO_LARGE"),
+    ];
+    for (what, body, requester, status, reason) in refusals {
+        for (got, got_reason, _) in sync_at_once(&url, body, requester, 32).await {
+            assert_eq!((got, got_reason.as_str()), (status, reason), "{what}");
+        }
+        assert_unharmed(node, what).await;
+    }
+
+    let answers =
+        sync_at_once(&url, sync_request(&own, shard, epoch, u64::MAX), Some(own.public()), 32).await;
+    let mut served = 0;
+    for (status, reason, body) in &answers {
+        match status {
+            200 => {
+                let len = body.len();
+                assert!(len as u64 <= SYNC_ANSWER_BYTES_MAX, "an answer of {len} bytes");
+                let SyncShardResponse::V1(slivers) = bcs::from_bytes(body).expect("a sync answer");
+                let ids: Vec<BlobId> = slivers.iter().map(|(id, _)| *id).collect();
+                assert_eq!(ids, vec![blob_id], "the shard holds the one stored blob");
+                served += 1;
+            }
+            503 => assert_eq!(reason, "TOO_MANY_READS"),
+            _ => panic!("a member's sync answered {status} {reason}"),
+        }
+    }
+    assert!(served > 0, "no sync request was served");
+    let peak = assert_unharmed(node, "after the shard-sync requests").await;
+    eprintln!("shard sync: {served} of 32 member requests served; node peak RSS {} MiB", peak >> 20);
 }

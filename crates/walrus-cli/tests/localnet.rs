@@ -87,6 +87,11 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(nodes.len(), 4);
     let shards: u64 = nodes.iter().map(|n| n["shards"].as_u64().expect("shards")).sum();
     assert_eq!(shards, 10);
+    // The nodes serve HTTPS with their network keys (what the clients below pin).
+    for node in nodes {
+        assert!(node["url"].as_str().is_some_and(|url| url.starts_with("https://")), "{node}");
+        assert!(node["networkPublicKey"].as_str().is_some(), "{node}");
+    }
     assert!(described["chainUrl"].as_str().is_some_and(|url| url.ends_with(&port.to_string())));
     // The client configuration it wrote is all the other commands need, given as the global
     // `--config` flag (here before the subcommand) or as `WALRUS_CONFIG`.
@@ -113,8 +118,9 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(gateway, format!("http://127.0.0.1:{}", port + 8));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let via_gateway = b"through the gateway\n".repeat(100);
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     let put: serde_json::Value = runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let response = http
             .put(format!("{gateway}/v1/blobs?epochs=2"))
             .body(via_gateway.clone())
             .send()
@@ -126,11 +132,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let gateway_blob = put["newlyCreated"]["blobObject"]["blobId"].as_str().expect("blob ID").to_string();
     let get = |blob_id: String| {
         runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .get(format!("{gateway}/v1/blobs/{blob_id}"))
-                .send()
-                .await
-                .expect("GET");
+            let response = http.get(format!("{gateway}/v1/blobs/{blob_id}")).send().await.expect("GET");
             assert_eq!(response.status(), 200);
             response.bytes().await.expect("body").to_vec()
         })

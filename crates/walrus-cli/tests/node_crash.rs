@@ -27,7 +27,7 @@ type Acked = (usize, u16, &'static str);
 /// Uploads the blobs' metadata and slivers in order until the node stops answering; records
 /// every sliver it acknowledged.
 async fn stream(url: String, blobs: Arc<Vec<EncodedBlob>>, acked: Arc<Mutex<Vec<Acked>>>) {
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     for (b, blob) in blobs.iter().enumerate() {
         let blob_id = blob.metadata().blob_id();
         let put = |path: String, body: Vec<u8>| http.put(format!("{url}{path}")).body(body).send();
@@ -57,7 +57,8 @@ fn sigkill_loses_no_acknowledged_sliver() {
     let dir_text = dir.to_str().expect("utf-8 path").to_string();
     // A fixed port below the ephemeral range (32768 and up), which clients draw from.
     let node_port = (5_000 + std::process::id() % 1_000).to_string();
-    let init = ["chain", "init", "--dir", &dir_text, "--shards", "10", "--nodes", "1"];
+    // Plain HTTP: the test talks to the node with raw requests.
+    let init = ["chain", "init", "--dir", &dir_text, "--shards", "10", "--nodes", "1", "--plain-http"];
     let status = Command::new(WALRUS)
         .args(init)
         .args(["--first-node-port", &node_port])
@@ -140,7 +141,7 @@ fn sigkill_loses_no_acknowledged_sliver() {
 
 /// Waits until the node answers and has seen every registration (from its cursor or the chain).
 async fn wait_ready(url: &str, blobs: &[EncodedBlob]) {
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     let last = blobs.last().expect("blobs").metadata().blob_id();
     for _ in 0..200 {
         if let Ok(response) = http.get(format!("{url}/v1/blobs/{last}/status")).send().await {
@@ -155,7 +156,7 @@ async fn wait_ready(url: &str, blobs: &[EncodedBlob]) {
 }
 
 async fn all_present(url: &str, blobs: &[EncodedBlob], acked: &[Acked]) {
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     for (b, p, axis) in acked {
         let blob = &blobs[*b];
         let blob_id = blob.metadata().blob_id();

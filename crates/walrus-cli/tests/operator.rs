@@ -14,7 +14,8 @@ use common::{spawn, walrus, Network};
 fn system(chain_url: &str) -> serde_json::Value {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let response = reqwest::get(format!("{chain_url}/v1/system")).await.expect("GET /v1/system");
+        let http = walrus_tls::http_client().build().expect("an HTTP client");
+        let response = http.get(format!("{chain_url}/v1/system")).send().await.expect("GET /v1/system");
         response.json().await.expect("JSON")
     })
 }
@@ -116,7 +117,7 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let registered: serde_json::Value =
         serde_json::from_str(&walrus(&["--config", config, "node", "register", "--json"])).expect("JSON");
     let node_id = registered["nodeId"].as_str().expect("node ID").to_string();
-    let (fifth, _) = spawn(&["node", "run", "--config", config], " on http://");
+    let (fifth, _) = spawn(&["node", "run", "--config", config], " on https://");
     // Killed with the network's own nodes when the test ends, failed or not.
     net.nodes.push(fifth);
     // 400 WAL beside 400, 300 and 300: 3 of the 10 shards.
@@ -127,9 +128,9 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     });
     let epoch = epoch_of(&joined);
     assert_eq!(shards_of(&joined, &node_id), 3, "{joined}");
-    // It reports its shards once it has them (pulled, or rebuilt: a recovery that failed once
-    // waits its backoff, so this may take a while on a loaded machine).
-    wait_for(url, Duration::from_secs(120), "the new node's sync report", |view| {
+    // It reports its shards once it has them, pulled or rebuilt (the sync's sweep tries each
+    // lacking blob once per pass, and wakes recoveries waiting out a backoff).
+    wait_for(url, Duration::from_secs(30), "the new node's sync report", |view| {
         view["system"]["nodes"][&node_id]["last_sync_done"].as_u64() >= Some(epoch)
     });
     let copy = tmp.path().join("copy.bin");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "walrus-blake2b",
     "walrus-core",
+    "walrus-tls",
     "walrus-chain",
     "walrus-chain-client",
     "walrus-node-client",
@@ -131,6 +132,33 @@ fn the_node_picks_reason_codes_in_one_place() {
     for file in files.iter().filter(|f| !f.ends_with("api.rs")) {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         assert!(!text.contains("Reason::"), "{} picks a reason code; return a ServiceError", file.display());
+    }
+}
+
+/// Every HTTP client comes from `walrus_tls::http_client` (which installs the TLS crypto
+/// provider first: a client built without one panics), in tests too.
+#[test]
+fn http_clients_are_built_in_one_place() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    let own = Path::new(file!()).file_name().expect("this file");
+    for file in files
+        .iter()
+        .filter(|f| !f.starts_with(workspace_root().join("crates/walrus-tls")) && !f.ends_with(own))
+    {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for builder in [
+            "reqwest::Client::new(",
+            "reqwest::Client::builder(",
+            "reqwest::Client::default(",
+            "Client::builder()",
+        ] {
+            assert!(
+                !text.contains(builder),
+                "{} builds an HTTP client with {builder}; use walrus_tls::http_client()",
+                file.display()
+            );
+        }
     }
 }
 

@@ -395,3 +395,90 @@ mod tests {
         assert_eq!(pair.public().verify(b"tx2", &sig), Err(KeyError::BadSignature));
     }
 }
+
+/// Length of a compressed secp256r1 point.
+pub const NETWORK_PUBLIC_KEY_LEN: usize = 33;
+
+/// A storage node's network key: a secp256r1 (NIST P-256) public key in compressed SEC1 form,
+/// as registered on chain (the reference's `NetworkPublicKey`). Its private half signs the
+/// node's TLS handshakes; clients and peers accept a node's certificate only if it carries
+/// this key. Only the form is checked here (`0x02` or `0x03`, then 32 bytes); a key that is not
+/// on the curve never matches a certificate.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawNetworkKey", into = "RawNetworkKey")]
+pub struct NetworkPublicKey([u8; NETWORK_PUBLIC_KEY_LEN]);
+
+#[derive(Serialize, Deserialize)]
+struct RawNetworkKey(#[serde(with = "fixed_bytes")] [u8; NETWORK_PUBLIC_KEY_LEN]);
+
+impl TryFrom<RawNetworkKey> for NetworkPublicKey {
+    type Error = KeyError;
+    fn try_from(raw: RawNetworkKey) -> Result<Self, KeyError> {
+        NetworkPublicKey::from_bytes(&raw.0)
+    }
+}
+
+impl From<NetworkPublicKey> for RawNetworkKey {
+    fn from(key: NetworkPublicKey) -> Self {
+        RawNetworkKey(key.0)
+    }
+}
+
+impl NetworkPublicKey {
+    /// From the compressed form.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let bytes: [u8; NETWORK_PUBLIC_KEY_LEN] =
+            bytes.try_into().map_err(|_| KeyError::InvalidEncoding("network public key"))?;
+        if !matches!(bytes[0], 0x02 | 0x03) {
+            return Err(KeyError::InvalidEncoding("network public key"));
+        }
+        Ok(NetworkPublicKey(bytes))
+    }
+
+    /// Compresses an uncompressed SEC1 point (`0x04`, x, y), as a certificate carries it.
+    pub fn from_uncompressed(point: &[u8]) -> Result<Self, KeyError> {
+        let (&[0x04], coordinates) =
+            point.split_at_checked(1).ok_or(KeyError::InvalidEncoding("P-256 point"))?
+        else {
+            return Err(KeyError::InvalidEncoding("P-256 point"));
+        };
+        if coordinates.len() != 64 {
+            return Err(KeyError::InvalidEncoding("P-256 point"));
+        }
+        let mut out = [0u8; NETWORK_PUBLIC_KEY_LEN];
+        out[0] = 0x02 | (coordinates[63] & 1);
+        out[1..].copy_from_slice(&coordinates[..32]);
+        Ok(NetworkPublicKey(out))
+    }
+
+    /// The compressed form.
+    pub fn as_bytes(&self) -> &[u8; NETWORK_PUBLIC_KEY_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for NetworkPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&STANDARD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for NetworkPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NetworkPublicKey({self})")
+    }
+}
+
+impl FromStr for NetworkPublicKey {
+    type Err = KeyError;
+    /// Parses standard base64 or hex (with or without `0x`).
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let hex_digits = s.strip_prefix("0x").unwrap_or(s);
+        let bytes = if hex_digits.len() == 2 * NETWORK_PUBLIC_KEY_LEN {
+            hex::decode(hex_digits).ok()
+        } else {
+            STANDARD.decode(s).ok()
+        };
+        NetworkPublicKey::from_bytes(&bytes.ok_or(KeyError::InvalidEncoding("network public key"))?)
+    }
+}

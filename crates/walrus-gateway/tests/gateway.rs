@@ -42,7 +42,7 @@ async fn publisher_and_aggregator_speak_the_reference_http_api() {
     })
     .await;
     let base = format!("http://{}", gateway.addr);
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
 
     let status = http.get(format!("{base}/status")).send().await.expect("status");
     assert_eq!(status.text().await.expect("text"), "OK");

@@ -22,7 +22,8 @@ async fn store(
     token: Option<String>,
     body: &'static [u8],
 ) -> (u16, String, serde_json::Value) {
-    let mut request = reqwest::Client::new().put(format!("{url}{query}")).body(body);
+    let mut request =
+        walrus_tls::http_client().build().expect("an HTTP client").put(format!("{url}{query}")).body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

@@ -33,7 +33,7 @@ async fn stores_that_hold_back_their_bodies_cannot_pile_up() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     let started = Instant::now();
     let refused = http.put(format!("{base}/v1/blobs")).body("a small blob").send().await.expect("answer");
     assert_eq!(reason(refused).await, (429, "TOO_MANY_REQUESTS".to_string()));
@@ -54,7 +54,7 @@ async fn reads_take_what_they_hold_from_the_read_budget() {
     let options = walrus_sdk::StoreOptions::default();
     let big = *writer.store(vec![7; 1 << 20], options).await.expect("stored").blob_id();
     let small = *writer.store(vec![8; 100_000], options).await.expect("stored").blob_id();
-    let http = reqwest::Client::new();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
     // A buffered read of 1 MiB holds about 2 MiB: more than the whole budget.
     let refused = http.get(format!("{base}/v1/blobs/{big}")).send().await.expect("answer");
     assert_eq!(reason(refused).await, (429, "TOO_MANY_REQUESTS".to_string()));

@@ -10,6 +10,7 @@
 //! - **Bodies**: a request body that sends nothing for [`ServerLimits::body_idle_timeout`] fails
 //!   (the handler sees a body error, the connection closes), so a client cannot hold an upload
 //!   slot, or the bytes it buffered, by going silent.
+//! - **TLS** ([`serve_tls`]): the handshake must end within the header read timeout.
 //! - **Shutdown**: connections in flight get [`ServerLimits::shutdown_grace`] to finish, then are
 //!   dropped; a stuck client cannot keep a process from stopping.
 //!
@@ -105,6 +106,21 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_tls(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve`], over TLS with `tls` if given. The handshake must end within
+/// [`ServerLimits::header_read_timeout`] (a client that stalls in it holds a connection slot
+/// no longer than one that stalls in its request head).
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    tls: Option<Arc<walrus_tls::rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = tls.map(walrus_tls::tokio_rustls::TlsAcceptor::from);
+    let handshake_timeout = limits.header_read_timeout();
     let slots = Arc::new(Semaphore::new(limits.connections_max.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -138,12 +154,26 @@ pub async fn serve(
             let request = request.map(|body| Body::new(IdleTimeout::new(body, idle)));
             app.clone().oneshot(request)
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(slot);
-        });
+        match &acceptor {
+            None => {
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                    drop(slot);
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                    {
+                        let _ = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await;
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(limits.shutdown_grace(), graceful.shutdown()).await.is_err() {

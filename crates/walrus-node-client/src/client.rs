@@ -86,6 +86,15 @@ pub enum NodeError {
         /// The most bytes taken.
         cap: u64,
     },
+    /// The node's registered address cannot be used (plain HTTP to another machine, or no TLS
+    /// client could be made for its key).
+    #[error("node at {address}: {reason}")]
+    Unusable {
+        /// The registered address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
     /// The answer does not parse.
     #[error("{url}: unexpected answer: {reason}")]
     Decode {
@@ -115,14 +124,34 @@ pub struct NodeClient {
     timeout: Option<Duration>,
     /// Counts the answer bytes taken, if set.
     received: Option<Arc<AtomicU64>>,
+    /// Why every request fails at once, if the node's address cannot be used.
+    unusable: Option<Arc<str>>,
 }
 
 impl NodeClient {
-    /// A client sharing the connection pool `http`.
-    pub fn new(address: &str, http: reqwest::Client) -> Self {
-        let base =
-            if address.starts_with("http") { address.to_string() } else { format!("http://{address}") };
-        NodeClient { base, http, timeout: None, received: None }
+    /// A client of the node at `base` (a URL, or `host:port` for plain HTTP) through the
+    /// connection pool `http`, which checks the node's certificate if `base` is HTTPS. Clients
+    /// of committee members come from [`crate::NodeConnector`], which pins each one's key.
+    pub fn new(base: &str, http: reqwest::Client) -> Self {
+        let base = if base.starts_with("http") { base.to_string() } else { format!("http://{base}") };
+        NodeClient {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+            timeout: None,
+            received: None,
+            unusable: None,
+        }
+    }
+
+    /// A client whose every request fails with [`NodeError::Unusable`].
+    pub(crate) fn unusable(address: &str, reason: String, http: reqwest::Client) -> Self {
+        NodeClient {
+            base: address.to_string(),
+            http,
+            timeout: None,
+            received: None,
+            unusable: Some(reason.into()),
+        }
     }
 
     /// The client with one timeout for every request (a node asking its peers).
@@ -147,6 +176,9 @@ impl NodeClient {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, NodeError> {
+        if let Some(reason) = &self.unusable {
+            return Err(NodeError::Unusable { address: self.base.clone(), reason: reason.to_string() });
+        }
         let request = match self.timeout {
             Some(timeout) => request.timeout(timeout),
             None => request,
@@ -226,6 +258,12 @@ impl NodeClient {
         let body: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| NodeError::Decode { url: url.into(), reason: e.to_string() })?;
         Ok(body["success"]["data"].clone())
+    }
+
+    /// `GET /v1/health`: the node's report (`success.data`).
+    pub async fn health(&self) -> Result<serde_json::Value, NodeError> {
+        let url = format!("{}/v1/health", self.base);
+        self.data(self.http.get(&url).timeout(SMALL_TIMEOUT), &url).await
     }
 
     /// `PUT /v1/blobs/{id}/metadata`.
@@ -503,7 +541,9 @@ mod tests {
         let blob_id = BlobId([1; 32]);
         // Declared too large: refused before a byte of the body is read.
         let address = answering("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n", vec![vec![0; 10]]);
-        let error = NodeClient::new(&address, reqwest::Client::new()).metadata(&blob_id).await;
+        let error = NodeClient::new(&address, walrus_tls::http_client().build().expect("an HTTP client"))
+            .metadata(&blob_id)
+            .await;
         assert!(
             matches!(error, Err(NodeError::TooLarge { cap: METADATA_ANSWER_BYTES_MAX, .. })),
             "{error:?}"
@@ -517,7 +557,8 @@ mod tests {
             vec![chunk(40_000), chunk(40_000), b"0\r\n\r\n".to_vec()],
         );
         let received = Arc::new(AtomicU64::new(0));
-        let client = NodeClient::new(&address, reqwest::Client::new()).counting(Arc::clone(&received));
+        let client = NodeClient::new(&address, walrus_tls::http_client().build().expect("an HTTP client"))
+            .counting(Arc::clone(&received));
         let error = client.confirmation(&blob_id, None).await;
         assert!(matches!(error, Err(NodeError::TooLarge { cap: SMALL_ANSWER_BYTES_MAX, .. })), "{error:?}");
         assert_eq!(received.load(Ordering::Relaxed), 0, "a refused answer is not counted");

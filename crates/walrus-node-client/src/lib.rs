@@ -4,8 +4,10 @@
 //! to nodes through this crate without linking the node.
 
 pub mod client;
+pub mod connector;
 pub mod envelope;
 pub mod reason;
 
 pub use client::{NodeClient, NodeError};
+pub use connector::NodeConnector;
 pub use reason::Reason;

@@ -151,21 +151,30 @@ fn stored(what: &str, stored: Stored) -> Response {
 pub fn router(node: Arc<Node>) -> Router {
     let limit = node.config.body_bytes_max;
     let budget = axum::middleware::from_fn_with_state(Arc::clone(&node), crate::edge::upload_budget);
+    // Requests whose bodies are small lists (or one signed message) are bounded far below the
+    // upload limit, and take none of the upload budget.
+    let small = DefaultBodyLimit::max(crate::edge::SMALL_BODY_BYTES_MAX);
     Router::new()
         .route("/v1/blobs/{blob_id}/metadata", get(get_metadata).put(put_metadata.layer(budget.clone())))
         .route("/v1/blobs/{blob_id}/metadata/status", get(metadata_status))
         .route(
             "/v1/blobs/{blob_id}/slivers",
-            put(crate::batch::put_slivers.layer(budget.clone())).post(crate::batch::get_slivers),
+            put(crate::batch::put_slivers.layer(budget.clone())).post(crate::batch::get_slivers.layer(small)),
         )
-        .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", get(get_sliver).put(put_sliver.layer(budget)))
+        .route(
+            "/v1/blobs/{blob_id}/slivers/{pair}/{axis}",
+            get(get_sliver).put(put_sliver.layer(budget.clone())),
+        )
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}/status", get(sliver_status))
         .route("/v1/blobs/{blob_id}/status", get(blob_status))
-        .route("/v1/blobs/{blob_id}/recoverySymbols", get(recovery_symbols).post(recovery_symbols_batch))
-        .route("/v1/blobs/{blob_id}/inconsistencyProof/{axis}", post(inconsistency_proof))
+        .route(
+            "/v1/blobs/{blob_id}/recoverySymbols",
+            get(recovery_symbols).post(recovery_symbols_batch.layer(small)),
+        )
+        .route("/v1/blobs/{blob_id}/inconsistencyProof/{axis}", post(inconsistency_proof.layer(budget)))
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
-        .route("/v1/migrate/sync_shard", post(sync_shard))
+        .route("/v1/migrate/sync_shard", post(sync_shard.layer(small)))
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { render(StatusCode::NOT_FOUND, Reason::NotFound, "no such endpoint") })
@@ -352,9 +361,12 @@ async fn sync_shard(
         .and_then(|value| value.trim().parse().ok())
         .ok_or(ServiceError::SyncUnauthorized("no BLS public key in the Authorization header"))?;
     let signed: SignedMessage = bcs::from_bytes(&body(payload)?).map_err(ServiceError::SyncBcs)?;
+    // Refused requests cost a signature check, and take none of the response budget.
+    let worker = Arc::clone(&node);
+    let request = blocking(move || crate::shard_sync::authorize(&worker, &requester, &signed)).await?;
     let holds = SYNC_ANSWER_SLIVER_BYTES + node.config.body_bytes_max as u64;
     let _permit = crate::edge::response_permit(&node, holds)?;
-    Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &requester, &signed)).await?))
+    Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &request)).await?))
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {

@@ -45,6 +45,14 @@ pub struct NodeConfig {
     pub bls_key: PathBuf,
     /// The operator's ed25519 key file (chain transactions on the node's behalf).
     pub owner_key: PathBuf,
+    /// The network key file (secp256r1, PEM PKCS#8): the key of the REST API's TLS
+    /// certificate, registered on chain; clients accept no other.
+    #[serde(default = "network_key_default")]
+    pub network_key: PathBuf,
+    /// Serve plain HTTP instead of HTTPS: allowed only on a loopback address (a localnet whose
+    /// nodes registered `http://` addresses).
+    #[serde(default)]
+    pub plain_http: bool,
     /// Largest request body in bytes.
     #[serde(default = "body_bytes_max_default")]
     pub body_bytes_max: usize,
@@ -99,6 +107,10 @@ fn response_bytes_max_default() -> usize {
     128 << 20
 }
 
+fn network_key_default() -> PathBuf {
+    "network.key".into()
+}
+
 fn concurrent_symbol_requests_max_default() -> usize {
     2
 }
@@ -118,6 +130,8 @@ impl NodeConfig {
             chain_url,
             bls_key: "bls.key".into(),
             owner_key: "owner.key".into(),
+            network_key: network_key_default(),
+            plain_http: false,
             body_bytes_max: body_bytes_max_default(),
             concurrent_uploads_max: concurrent_uploads_max_default(),
             recovery_delay_ms: recovery_delay_ms_default(),
@@ -136,7 +150,9 @@ impl NodeConfig {
         let mut config: NodeConfig = serde_yaml::from_str(&text)
             .map_err(|source| ConfigError::Invalid { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.storage_path, &mut config.bls_key, &mut config.owner_key] {
+        for p in
+            [&mut config.storage_path, &mut config.bls_key, &mut config.owner_key, &mut config.network_key]
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -1,11 +1,13 @@
 //! What one request may cost the node, taken before the work (or the body's bytes) arrives.
 //!
-//! - **Uploads**: a `PUT` of metadata or slivers takes one of the upload slots
+//! - **Uploads**: a `PUT` of metadata or slivers (or a `POST` of an inconsistency proof) takes one of the upload slots
 //!   ([`crate::config::NodeConfig::concurrent_uploads_max`]) and its `Content-Length` (the body
 //!   limit when it declares none) from the node's upload budget
 //!   ([`crate::config::NodeConfig::upload_bytes_max`]) before axum reads the body, and gives
 //!   both back when the handler ends. Beyond either: 503 `TOO_MANY_UPLOADS` at once, which the
 //!   SDK retries; so bodies being received never hold more than the budget.
+//! - **Other bodies**: a batch read, a recovery-symbols request and a shard-sync request are
+//!   lists or one signed message, bounded by [`SMALL_BODY_BYTES_MAX`].
 //! - **Response memory**: a batch read or a recovery-symbols request takes what it will hold in
 //!   memory from the response budget ([`crate::config::NodeConfig::response_bytes_max`]), or is
 //!   answered 503 `TOO_MANY_READS`.
@@ -50,6 +52,11 @@ pub(crate) async fn upload_budget(State(node): State<Arc<Node>>, request: Reques
     drop((slot, bytes));
     response
 }
+
+/// Largest body of a request that is not an upload: a batch read's list (at most two entries
+/// of three bytes per sliver pair, 65,536 pairs), a recovery-symbols request, a shard-sync
+/// request. Larger: 413 `BODY_TOO_LARGE` before the body is read.
+pub const SMALL_BODY_BYTES_MAX: usize = 512 << 10;
 
 /// A refused upload that declares at most this many bytes is read to its end (and dropped)
 /// before the answer, so that a client still writing it reads the answer (a 503 it retries, a

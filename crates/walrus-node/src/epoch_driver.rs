@@ -208,7 +208,9 @@ pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
     crate::shard_sync::pull_gained(&node, epoch).await;
     node.set_shard_status(&node.view().gained, Some(ShardStatus::InRecovery));
     loop {
-        match crate::recovery::sweep_once(&node).await {
+        // Recoveries waiting out a backoff try again now: the peers they need may serve now.
+        node.heal_wake.notify_waiters();
+        match crate::recovery::sweep_once(&node, crate::recovery::Patience::OneAttempt).await {
             Ok(0) => break,
             Ok(lacking) => tracing::info!("epoch {epoch}: {lacking} certified blobs still lack slivers here"),
             Err(e) => tracing::warn!("epoch {epoch}: the sweep failed: {e}"),

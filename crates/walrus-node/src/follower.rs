@@ -93,8 +93,8 @@ impl ChainView {
 
     /// Every node that serves reads now, but this one (`me`): the members of this committee and
     /// of the last, each with its address and the number of shards it serves.
-    pub fn peers(&self, me: &BlsPublicKey) -> Vec<(String, usize)> {
-        let mut peers: Vec<(BlsPublicKey, String, BTreeSet<ShardIndex>)> = Vec::new();
+    pub fn peers(&self, me: &BlsPublicKey) -> Vec<(PeerAddress, usize)> {
+        let mut peers: Vec<(BlsPublicKey, PeerAddress, BTreeSet<ShardIndex>)> = Vec::new();
         for member in self.committee.members.iter().chain(self.previous.iter().flat_map(|c| &c.members)) {
             if member.public_key == *me {
                 continue;
@@ -103,7 +103,7 @@ impl ChainView {
                 Some((_, _, shards)) => shards.extend(member.shards.iter().copied()),
                 None => peers.push((
                     member.public_key,
-                    member.network_address.clone(),
+                    PeerAddress::of(member),
                     member.shards.iter().copied().collect(),
                 )),
             }
@@ -119,6 +119,29 @@ impl ChainView {
     /// The shards this node serves reads of: its own, then the read-only ones.
     pub fn served(&self) -> impl Iterator<Item = &ShardIndex> {
         self.shards.iter().chain(&self.read_only)
+    }
+}
+
+/// Where another storage node is reached: its registered address and the network key its TLS
+/// certificate must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddress {
+    /// `host:port` (HTTPS), or `http://host:port` on a loopback localnet.
+    pub address: String,
+    /// Its network key.
+    pub key: walrus_core::keys::NetworkPublicKey,
+}
+
+impl PeerAddress {
+    /// Where `member` is reached.
+    pub fn of(member: &walrus_chain::system::Member) -> Self {
+        PeerAddress { address: member.network_address.clone(), key: member.network_public_key }
+    }
+}
+
+impl std::fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.address)
     }
 }
 

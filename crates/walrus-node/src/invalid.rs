@@ -66,7 +66,8 @@ pub async fn invalidate(
     // Every member at once; the answers are taken as they come until they reach validity.
     let mut asks = tokio::task::JoinSet::new();
     for (index, member) in view.committee.members.iter().enumerate() {
-        let (node, address, proof) = (Arc::clone(node), member.network_address.clone(), proof.clone());
+        let (node, address, proof) =
+            (Arc::clone(node), crate::follower::PeerAddress::of(member), proof.clone());
         let mine = member.public_key == *node.bls.public();
         asks.spawn(async move {
             let attestation = if mine {

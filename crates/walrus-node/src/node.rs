@@ -76,8 +76,8 @@ pub struct Node {
     pub symbol_turns: Arc<Semaphore>,
     /// Recovery slots.
     pub recoveries: Arc<Semaphore>,
-    /// For requests to other nodes.
-    pub http: reqwest::Client,
+    /// Connections to other nodes, each pinned to its registered network key.
+    pub peers: walrus_node_client::NodeConnector,
     /// Start time.
     pub started: Instant,
     /// Uploads waiting for their registration event.
@@ -90,6 +90,9 @@ pub struct Node {
     pub(crate) view: SharedView,
     /// Blobs being recovered now: one recovery per blob at a time.
     pub(crate) healing: Mutex<BTreeSet<BlobId>>,
+    /// Wakes recoveries waiting out their backoff (an epoch change made peers newly able to
+    /// serve them, or a node waits on them to report its sync).
+    pub(crate) heal_wake: tokio::sync::Notify,
     /// The operator's key, read from `owner_key` when first needed.
     owner: std::sync::OnceLock<walrus_core::keys::Ed25519KeyPair>,
     /// Tasks the follower started (delayed recoveries, garbage collection): stopped with the
@@ -169,15 +172,39 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// The HTTP client for peers cannot be built.
-    #[error("the HTTP client cannot be built: {0}")]
-    Http(#[from] reqwest::Error),
+    /// Plain HTTP was asked for on an address other machines reach.
+    #[error("plain_http is for loopback addresses only, and rest_listen is {0}: serve HTTPS (leave plain_http out)")]
+    PlainNotLoopback(SocketAddr),
+    /// The TLS configuration cannot be made from the network key.
+    #[error("TLS with the network key in {}: {source}", path.display())]
+    Tls {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: walrus_tls::TlsError,
+    },
     /// The server ended with an error.
     #[error("the REST server failed: {0}")]
     Serve(std::io::Error),
     /// A task of the node panicked.
     #[error("a task of the node failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+}
+
+/// The REST API's TLS configuration: a self-signed certificate on the network key, or none if
+/// the configuration asks for plain HTTP on a loopback address.
+fn tls_config(config: &NodeConfig) -> Result<Option<Arc<walrus_tls::rustls::ServerConfig>>, StartError> {
+    if config.plain_http {
+        if !config.rest_listen.ip().is_loopback() {
+            return Err(StartError::PlainNotLoopback(config.rest_listen));
+        }
+        return Ok(None);
+    }
+    let key = walrus_chain_node::init::read_network_key(&config.network_key)?;
+    let tls = key
+        .server_config(None)
+        .map_err(|source| StartError::Tls { path: config.network_key.clone(), source })?;
+    Ok(Some(tls))
 }
 
 /// A running node.
@@ -207,6 +234,7 @@ pub async fn start_on(
     listener: tokio::net::TcpListener,
 ) -> Result<RunningNode, StartError> {
     let bls = read_bls(&config.bls_key)?;
+    let tls = tls_config(&config)?;
     let path = config.storage_path.clone();
     let store = Arc::new(tokio::task::spawn_blocking(move || NodeStore::open(&path)).await??);
     let chain = ChainClient::new(&config.chain_url);
@@ -223,10 +251,7 @@ pub async fn start_on(
         response_bytes: ByteBudget::new(config.response_bytes_max),
         symbol_turns: Arc::new(Semaphore::new(config.concurrent_symbol_requests_max.max(1))),
         recoveries: Arc::new(Semaphore::new(config.concurrent_recoveries_max)),
-        http: reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .pool_idle_timeout(walrus_chain_client::wire::POOL_IDLE_TIMEOUT)
-            .build()?,
+        peers: walrus_node_client::NodeConnector::new(),
         config,
         store: Arc::clone(&store),
         bls: bls.clone(),
@@ -238,6 +263,7 @@ pub async fn start_on(
         epoch_seen: std::sync::atomic::AtomicU32::new(epoch),
         view: Arc::clone(&view),
         healing: Mutex::default(),
+        heal_wake: tokio::sync::Notify::new(),
         background: Mutex::default(),
         owner: std::sync::OnceLock::new(),
         shards_ready: ShardsReady::default(),
@@ -252,7 +278,7 @@ pub async fn start_on(
     let app = router(Arc::clone(&node));
     let limits = node.config.server;
     let server = tokio::spawn(async move {
-        walrus_http::serve(listener, app, limits, async {
+        walrus_http::serve_tls(listener, app, limits, tls, async {
             let _ = stopped.await;
         })
         .await

@@ -26,6 +26,7 @@ use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_node_client::NodeClient;
 use walrus_store::{BlobStatus, StoreError};
 
+use crate::follower::PeerAddress;
 use crate::node::Node;
 
 /// Why a recovery pass did not finish (it is retried).
@@ -55,7 +56,9 @@ pub enum HealError {
 
 /// Timeout of one request to a peer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest pause between two attempts to recover a blob (they start 0.5 s apart and double).
+/// First pause between two attempts to recover a blob; it doubles after each failure.
+const RECOVERY_PAUSE_MIN: Duration = Duration::from_millis(500);
+/// Longest pause between two attempts to recover a blob.
 pub const RECOVERY_PAUSE_MAX: Duration = Duration::from_secs(300);
 
 /// The symbols this node can give for `targets`: from each sliver it holds on the axis
@@ -123,7 +126,7 @@ const SWEEP_PAGE: usize = 1_000;
 pub async fn sweep(node: Arc<Node>) {
     tokio::time::sleep(Duration::from_millis(node.config.recovery_delay_ms)).await;
     loop {
-        match sweep_once(&node).await {
+        match sweep_once(&node, Patience::UntilHealed).await {
             Ok(0) => {}
             Ok(healed) => tracing::info!("the sweep found {healed} certified blobs lacking slivers"),
             Err(e) => tracing::warn!("the sweep over certified blobs failed: {e}"),
@@ -132,8 +135,18 @@ pub async fn sweep(node: Arc<Node>) {
     }
 }
 
+/// How a sweep treats a blob it cannot heal at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// Retries it with backoff before going on to the next (the background sweep).
+    UntilHealed,
+    /// Tries it once and goes on; the caller sweeps again (a node that must report its sync
+    /// should not wait out one blob's backoff while others are missing).
+    OneAttempt,
+}
+
 /// One pass over the certified blobs; returns how many lacked slivers.
-pub(crate) async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
+pub(crate) async fn sweep_once(node: &Arc<Node>, patience: Patience) -> Result<usize, HealError> {
     let mut after: Option<BlobId> = None;
     let mut needy_total = 0;
     loop {
@@ -151,7 +164,10 @@ pub(crate) async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
         .await??;
         needy_total += needy.len();
         for blob_id in needy {
-            heal(Arc::clone(node), blob_id).await;
+            match patience {
+                Patience::UntilHealed => heal(Arc::clone(node), blob_id).await,
+                Patience::OneAttempt => attempt(node, blob_id).await,
+            }
         }
         if page.len() < SWEEP_PAGE {
             return Ok(needy_total);
@@ -161,12 +177,13 @@ pub(crate) async fn sweep_once(node: &Arc<Node>) -> Result<usize, HealError> {
 }
 
 /// Rebuilds whatever this node lacks of a certified blob, retrying with backoff (up to
-/// [`RECOVERY_PAUSE_MAX`] apart) until nothing is missing or the blob is gone. A recovery slot
-/// is held only while an attempt runs, not while it waits for the next.
+/// [`RECOVERY_PAUSE_MAX`] apart, or sooner when [`Node::heal_wake`] fires) until nothing is
+/// missing or the blob is gone. A recovery slot is held only while an attempt runs, not while
+/// it waits for the next.
 pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
     // One recovery of a blob at a time (the follower's and the sweep's may meet).
     let Some(_healing) = Healing::start(&node, blob_id) else { return };
-    let mut pause = Duration::from_millis(500);
+    let mut pause = RECOVERY_PAUSE_MIN;
     for attempt in 1.. {
         let outcome = {
             let Ok(_slot) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
@@ -180,8 +197,22 @@ pub async fn heal(node: Arc<Node>, blob_id: BlobId) {
             }
             Err(e) => tracing::warn!("recovery of {blob_id}, attempt {attempt} (next in {pause:?}): {e}"),
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(RECOVERY_PAUSE_MAX);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => pause = (pause * 2).min(RECOVERY_PAUSE_MAX),
+            () = node.heal_wake.notified() => pause = RECOVERY_PAUSE_MIN,
+        }
+    }
+}
+
+/// One attempt at a blob, unless a recovery of it is running already (woken by
+/// [`Node::heal_wake`], it tries again soon by itself).
+async fn attempt(node: &Arc<Node>, blob_id: BlobId) {
+    let Some(_healing) = Healing::start(node, blob_id) else { return };
+    let Ok(_slot) = Arc::clone(&node.recoveries).acquire_owned().await else { return };
+    match heal_once(node, &blob_id).await {
+        Ok(0) => {}
+        Ok(rebuilt) => tracing::info!("recovered {rebuilt} slivers of {blob_id}"),
+        Err(e) => tracing::warn!("recovery of {blob_id}: {e}"),
     }
 }
 
@@ -354,10 +385,12 @@ pub(crate) async fn metadata_from_anywhere(
     Err(HealError::NoMetadata)
 }
 
-/// A client of the peer at `address`: the node's connection pool, the peer timeout, and every
-/// answer's bytes counted in the recovery metric; answers are capped per request by the client.
-pub(crate) fn peer(node: &Node, address: &str) -> NodeClient {
-    NodeClient::new(address, node.http.clone())
+/// A client of the peer at `address`: the node's connection pool for it, the peer timeout, and
+/// every answer's bytes counted in the recovery metric; answers are capped per request by the
+/// client.
+pub(crate) fn peer(node: &Node, address: &PeerAddress) -> NodeClient {
+    node.peers
+        .node(&address.address, &address.key)
         .with_timeout(PEER_TIMEOUT)
         .counting(Arc::clone(&node.metrics.recovery_bytes))
 }

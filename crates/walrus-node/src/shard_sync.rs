@@ -9,7 +9,8 @@
 //! current committee and that the epoch is its own, and answers BCS `SyncShardResponse::V1`
 //! with the shard's slivers from the starting blob ID on, in blob-ID order, built from the stored
 //! bytes. The requester verifies every sliver against its blob's metadata before storing it,
-//! primaries first, then secondaries, in pages of [`SYNC_BATCH`]; what a sync misses (an owner
+//! primaries first, then secondaries, in pages of [`SYNC_BATCH`], recording after each page
+//! how far it came (a restarted node resumes there); what a sync misses (an owner
 //! down or lying, a blob it lacks) is left to the sweep's recovery.
 
 use std::sync::atomic::Ordering;
@@ -20,7 +21,7 @@ use walrus_core::messages::{ProtocolMessage, SignedMessage, SyncShardRequest, Sy
 use walrus_core::sliver::push_uleb128;
 use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
 use walrus_node_client::client::SYNC_ANSWER_SLIVER_BYTES;
-use walrus_store::BlobStatus;
+use walrus_store::{BlobStatus, SyncProgress};
 
 use crate::node::Node;
 use crate::service::ServiceError;
@@ -30,9 +31,14 @@ pub const SYNC_BATCH: u64 = 1_000;
 /// Most slivers one request may ask for (the reference's server cap).
 pub const SYNC_SLIVERS_MAX: u64 = 100_000;
 
-/// Serves a shard sync: `requester` signed `signed`, a request for this node's current epoch,
-/// and holds the shard in the current committee; the answer is BCS `SyncShardResponse::V1`.
-pub fn serve(node: &Node, requester: &BlsPublicKey, signed: &SignedMessage) -> Result<Vec<u8>, ServiceError> {
+/// Checks a shard-sync request before any of its work: `requester` signed `signed`, a request
+/// for this node's current epoch, and holds the shard in the current committee, which this
+/// node still serves. Returns the request.
+pub fn authorize(
+    node: &Node,
+    requester: &BlsPublicKey,
+    signed: &SignedMessage,
+) -> Result<SyncShardRequestV1, ServiceError> {
     let message =
         signed.decode::<SyncShardRequest>().map_err(|e| ServiceError::SyncMalformed(e.to_string()))?;
     requester
@@ -50,6 +56,12 @@ pub fn serve(node: &Node, requester: &BlsPublicKey, signed: &SignedMessage) -> R
     if !view.serves(request.shard_index) {
         return Err(ServiceError::ShardNotAssigned(request.shard_index));
     }
+    Ok(request)
+}
+
+/// Serves an authorized shard sync ([`authorize`]): BCS `SyncShardResponse::V1` with at most
+/// [`SYNC_SLIVERS_MAX`] slivers and [`SYNC_ANSWER_SLIVER_BYTES`] of them (or one larger sliver).
+pub fn serve(node: &Node, request: &SyncShardRequestV1) -> Result<Vec<u8>, ServiceError> {
     let limit = request.sliver_count.clamp(1, SYNC_SLIVERS_MAX) as usize;
     let slivers = node.store.shard_slivers(
         request.shard_index,
@@ -59,15 +71,15 @@ pub fn serve(node: &Node, requester: &BlsPublicKey, signed: &SignedMessage) -> R
         SYNC_ANSWER_SLIVER_BYTES as usize,
     )?;
     // BCS of `SyncShardResponse::V1(Vec<(BlobId, sliver)>)`, from the stored bytes.
-    let mut out = vec![0u8];
+    let bytes: usize = slivers.iter().map(|(_, sliver)| sliver.len()).sum();
+    let mut out = Vec::with_capacity(bytes + slivers.len() * (32 + 10) + 11);
+    out.push(0u8);
     push_uleb128(&mut out, slivers.len());
-    let mut bytes = 0;
     for (blob_id, sliver) in slivers {
         out.extend_from_slice(blob_id.as_bytes());
-        bytes += sliver.len() as u64;
         out.extend(sliver);
     }
-    node.metrics.sync_served_bytes.fetch_add(bytes, Ordering::Relaxed);
+    node.metrics.sync_served_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     Ok(out)
 }
 
@@ -103,21 +115,28 @@ fn next_id(id: &BlobId) -> Option<BlobId> {
 }
 
 /// Pulls `shard`'s slivers for `epoch` from `address` (its owner in the last epoch): primaries,
-/// then secondaries, page after page until an empty one. A sliver is stored only if its blob
-/// is registered here, its metadata is stored here, and it verifies; the others are skipped
-/// (recovery fetches what is still missing). Returns the slivers stored.
+/// then secondaries, page after page until an empty one, resuming where the store's
+/// [`SyncProgress`] of this epoch says a pull stopped (a restart does not pull again what it
+/// has). A sliver is stored only if its blob is registered here, its metadata is stored here,
+/// and it verifies; the others are skipped (recovery fetches what is still missing). Returns
+/// the slivers stored.
 pub async fn pull(
     node: &Arc<Node>,
     shard: ShardIndex,
-    address: &str,
+    address: &crate::follower::PeerAddress,
     epoch: Epoch,
 ) -> Result<usize, PullError> {
     // Its own byte count, apart from recovery's.
-    let peer = walrus_node_client::NodeClient::new(address, node.http.clone())
-        .counting(Arc::clone(&node.metrics.synced_bytes));
+    let peer =
+        node.peers.node(&address.address, &address.key).counting(Arc::clone(&node.metrics.synced_bytes));
     let mut stored = 0;
     for axis in [SliverType::Primary, SliverType::Secondary] {
-        let mut start = BlobId([0; 32]);
+        let recorded = node.store.sync_progress(shard, axis)?.filter(|p| p.epoch == epoch);
+        let mut start = match recorded {
+            Some(SyncProgress { next: None, .. }) => continue,
+            Some(SyncProgress { next: Some(next), .. }) => next,
+            None => BlobId([0; 32]),
+        };
         loop {
             let body = SyncShardRequest::V1(SyncShardRequestV1 {
                 shard_index: shard,
@@ -128,15 +147,20 @@ pub async fn pull(
             });
             let signed = SignedMessage::sign(&node.bls, &ProtocolMessage::new(epoch, body));
             let page = ask(&peer, &signed, node.bls.public()).await?;
-            let Some((last, _)) = page.last() else { break };
             if page.first().is_some_and(|(first, _)| *first < start)
                 || page.windows(2).any(|w| w[0].0 >= w[1].0)
             {
                 return Err(PullError::OutOfOrder);
             }
-            let next = next_id(last);
+            // An empty page ends the pull, and so does the last possible blob ID.
+            let next = page.last().and_then(|(last, _)| next_id(last));
             let worker = Arc::clone(node);
-            stored += tokio::task::spawn_blocking(move || store_page(&worker, shard, axis, page)).await??;
+            stored += tokio::task::spawn_blocking(move || -> Result<usize, walrus_store::StoreError> {
+                let stored = store_page(&worker, shard, axis, page)?;
+                worker.store.set_sync_progress(shard, axis, &SyncProgress { epoch, next })?;
+                Ok(stored)
+            })
+            .await??;
             match next {
                 Some(next) => start = next,
                 None => break,
@@ -252,7 +276,7 @@ pub async fn pull_gained(node: &Arc<Node>, epoch: Epoch) {
     let mut pulls = tokio::task::JoinSet::new();
     for shard in view.gained.iter().copied() {
         let Some(owner) = view.previous_owner(shard) else { continue };
-        let (node, address) = (Arc::clone(node), owner.network_address.clone());
+        let (node, address) = (Arc::clone(node), crate::follower::PeerAddress::of(owner));
         pulls.spawn(async move { (shard, pull(&node, shard, &address, epoch).await) });
         while pulls.len() >= SHARDS_AT_ONCE {
             report(pulls.join_next().await);

@@ -53,7 +53,13 @@ async fn store_confirm_and_certify_through_two_nodes() {
     assert_eq!((status, reason(&body)), (400, "INVALID_SLIVER"), "{body}");
     // The server refuses an oversized body by its declared length; one this small it reads and
     // drops first, so that the client, still writing, gets the 413 rather than a reset.
-    let response = reqwest::Client::new().put(net.url(0, &path)).body(vec![0; 2 << 20]).send().await;
+    let response = walrus_tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .put(net.url(0, &path))
+        .body(vec![0; 2 << 20])
+        .send()
+        .await;
     let response = response.expect("answer");
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.expect("JSON");
@@ -451,12 +457,12 @@ async fn a_lying_peer_is_caught_by_verification_during_recovery() {
         |_| {},
         move |committee, addresses| {
             let first = &committee.members[0];
+            // The test network's nodes serve plain HTTP: their addresses are `http://HOST:PORT`.
             let index = addresses
                 .iter()
-                .position(|a| a.to_string() == first.network_address)
+                .position(|a| format!("http://{a}") == first.network_address)
                 .expect("a genesis node");
-            *chosen.lock().expect("lock") =
-                Some((index, first.network_address.clone(), first.shards.clone()));
+            *chosen.lock().expect("lock") = Some((index, addresses[index].to_string(), first.shards.clone()));
             vec![index]
         },
     )
@@ -524,18 +530,14 @@ async fn a_node_never_confirms_slivers_whose_files_are_gone() {
     net.stop().await;
 }
 
-/// Stake moved to one node before mid-epoch gives it more shards in epoch 1: the nodes step the
-/// epochs themselves, the node pulls the slivers of its new shards from their previous owners by
-/// shard sync before it reports, the change completes, and it serves those slivers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
-    use walrus_chain::epoch::EpochState;
+/// Node 0 of a 3-node network with 8-second epochs gets 900 WAL more before mid-epoch (with 400,
+/// 300 and 300 WAL it had 4, 3 and 3 of the 10 shards; in epoch 1 it has 7, the cap), and a
+/// 5 000-byte blob is stored on all three. Returns node 0's shards in epoch 0 and the blob ID.
+async fn stake_for_three_more_shards(net: &Net) -> (Vec<walrus_core::ShardIndex>, walrus_core::BlobId) {
     use walrus_chain::{Call, Frost};
-    let net = Net::start_with(3, 8_000).await;
     let key = *net.nodes[0].node.bls.public();
     let committee = net.chain_client.committee().await.expect("committee");
     let member = committee.members.iter().find(|m| m.public_key == key).expect("member").clone();
-    // 4, 3 and 3 shards with 400, 300 and 300 WAL; 900 more on the first makes it 7 (the cap).
     let stake = Call::StakeWithPool { node_id: member.node_id, amount: Frost::from_wal(900).expect("fits") };
     net.chain_client.execute(&net.user, stake).await.expect("staked");
     let system = net.chain_client.system().await.expect("system");
@@ -543,14 +545,18 @@ async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
 
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &vec![5u8; 5_000]).expect("encodable");
-    let blob_id = *blob.metadata().blob_id();
     let object = net.register_for(blob.metadata(), false, 5).await;
     let mut signed = Vec::new();
     for node in 0..3 {
         signed.push(net.upload_and_confirm(node, &blob).await);
     }
     net.certify(object, &[0, 1, 2], &signed).await;
+    (member.shards, *blob.metadata().blob_id())
+}
 
+/// Waits up to 60 s for epoch 1's change to complete, and fails the test if it does not.
+async fn wait_for_the_first_change(net: &Net) {
+    use walrus_chain::epoch::EpochState;
     let changed = eventually(60, || async {
         let system = net.chain_client.system().await.expect("system").system;
         system.epoch() >= walrus_core::Epoch(1)
@@ -564,19 +570,60 @@ async fn stake_moves_shards_and_their_new_owner_rebuilds_them() {
         "epoch 1's change never completed: {:?}, reports {reports:?}, committee {:?}",
         system.epoch_state, system.committee
     );
+}
+
+/// Node 0 serves both slivers of `blob_id` on every shard it holds now and did not hold in
+/// epoch 0; returns how many shards it gained.
+async fn serves_gained_shards(
+    net: &Net,
+    before: &[walrus_core::ShardIndex],
+    blob_id: &walrus_core::BlobId,
+) -> usize {
     let view = net.nodes[0].node.view();
-    assert_eq!(view.shards.len(), 7, "{view:?}");
-    // Its 3 new shards came by shard sync from their previous owners: 3 primary and 3
-    // secondary slivers, nothing rebuilt.
-    assert_eq!(net.metric(0, "walrus_shard_sync_slivers_total").await, 6);
-    assert_eq!(net.metric(0, "walrus_slivers_recovered_total").await, 0);
-    for shard in view.shards.iter().filter(|s| !member.shards.contains(s)) {
-        let pair = blob_id.pair_for_shard(*shard, N);
+    let gained: Vec<_> = view.shards.iter().filter(|s| !before.contains(s)).collect();
+    for shard in &gained {
+        let pair = blob_id.pair_for_shard(**shard, N);
         for axis in ["primary", "secondary"] {
             let response =
                 net.http.get(net.url(0, &format!("/v1/blobs/{blob_id}/slivers/{}/{axis}", pair.0))).send();
             assert_eq!(response.await.expect("answer").status(), 200, "gained shard {shard}, {axis}");
         }
     }
+    gained.len()
+}
+
+/// Stake moved to one node before mid-epoch gives it more shards in epoch 1: the nodes step the
+/// epochs themselves, the node pulls the slivers of its new shards from their previous owners by
+/// shard sync before it reports, the change completes, and it serves those slivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stake_moves_shards_and_their_new_owner_pulls_them() {
+    let net = Net::start_with(3, 8_000).await;
+    let (before, blob_id) = stake_for_three_more_shards(&net).await;
+    wait_for_the_first_change(&net).await;
+    assert_eq!(serves_gained_shards(&net, &before, &blob_id).await, 3);
+    // Its 3 new shards came by shard sync from their previous owners: 3 primary and 3
+    // secondary slivers, nothing rebuilt.
+    assert_eq!(net.metric(0, "walrus_shard_sync_slivers_total").await, 6);
+    assert_eq!(net.metric(0, "walrus_slivers_recovered_total").await, 0);
+    net.stop().await;
+}
+
+/// The same move with node 1 down from before the change on: node 0 cannot pull the shards it
+/// gains from node 1, so recovery rebuilds their slivers from the symbols of the 7 shards that
+/// nodes 0 and 2 serve (exactly the `n - f` a primary sliver needs), node 0 reports, and the
+/// change completes without node 1 (node 0's 7 shards are a quorum).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gained_shard_whose_owner_is_down_is_rebuilt_by_recovery() {
+    let mut net = Net::start_with(3, 8_000).await;
+    let (before, blob_id) = stake_for_three_more_shards(&net).await;
+    net.nodes.remove(1).run_until(async {}).await.expect("node 1 stops");
+    wait_for_the_first_change(&net).await;
+    assert_eq!(serves_gained_shards(&net, &before, &blob_id).await, 3);
+    // Node 1 lost at least one shard to node 0 (D'Hondt leaves it and node 2 with 3 shards
+    // between them): those slivers were rebuilt, node 2's were pulled.
+    let recovered = net.metric(0, "walrus_slivers_recovered_total").await;
+    let synced = net.metric(0, "walrus_shard_sync_slivers_total").await;
+    assert!(recovered >= 2, "{recovered} slivers recovered");
+    assert_eq!(recovered + synced, 6, "{recovered} recovered and {synced} synced");
     net.stop().await;
 }

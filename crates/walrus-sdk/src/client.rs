@@ -291,7 +291,8 @@ impl std::fmt::Debug for ProgressFn {
 pub struct Client {
     pub(crate) chain: ChainClient,
     pub(crate) wallet: Arc<Ed25519KeyPair>,
-    pub(crate) http: reqwest::Client,
+    /// Connections to the storage nodes, each pinned to its registered network key.
+    pub(crate) nodes: walrus_node_client::NodeConnector,
     pub(crate) tx_turn: Arc<tokio::sync::Mutex<()>>,
     progress: Option<ProgressFn>,
     blocklist: Option<Blocklist>,
@@ -324,15 +325,10 @@ pub(crate) struct Registered {
 impl Client {
     /// A client of the chain at `chain_url` that pays with `wallet`.
     pub fn new(chain_url: &str, wallet: Ed25519KeyPair) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(walrus_chain_client::wire::POOL_IDLE_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Client {
             chain: ChainClient::new(chain_url),
             wallet: Arc::new(wallet),
-            http,
+            nodes: walrus_node_client::NodeConnector::new(),
             tx_turn: Arc::default(),
             progress: None,
             blocklist: None,
@@ -673,7 +669,7 @@ impl Client {
         let started = Instant::now();
         let mut tasks = JoinSet::new();
         for (index, member) in committee.members.iter().enumerate() {
-            let node = NodeClient::new(&member.network_address, self.http.clone());
+            let node = self.nodes.node(&member.network_address, &member.network_public_key);
             let (blob, member) = (Arc::clone(blob), member.clone());
             tasks.spawn(
                 async move { (index, member.clone(), store_on(&node, &blob, &member, deletable).await) },
@@ -790,6 +786,6 @@ fn retriable(e: &NodeError) -> bool {
         // A node of another build may not send the codes this one knows: 503 is busy anyway.
         NodeError::Refused { reason, status, .. } => reason.is_retriable() || *status == 503,
         NodeError::Transport { .. } => true,
-        NodeError::Decode { .. } | NodeError::TooLarge { .. } => false,
+        NodeError::Decode { .. } | NodeError::TooLarge { .. } | NodeError::Unusable { .. } => false,
     }
 }

@@ -113,7 +113,7 @@ impl Client {
         let mut asking = JoinSet::new();
         loop {
             if let Some(member) = members.next() {
-                let node = NodeClient::new(&member.network_address, self.http.clone());
+                let node = self.nodes.node(&member.network_address, &member.network_public_key);
                 let (id, address) = (*blob_id, member.network_address.clone());
                 asking.spawn(async move { (address, node.metadata(&id).await) });
             } else if asking.is_empty() {
@@ -289,7 +289,7 @@ impl OpenBlob {
             }
             // Each request's answer fits the node's response cap.
             for chunk in targets.chunks(targets_per_request(params, symbol_size, member.shards.len())) {
-                let node = NodeClient::new(&member.network_address, self.client.http.clone());
+                let node = self.client.nodes.node(&member.network_address, &member.network_public_key);
                 let (blob_id, chunk) = (*self.blob_id(), chunk.to_vec());
                 tasks.spawn(async move { node.recovery_symbols(&blob_id, chunk).await });
             }
@@ -393,8 +393,10 @@ impl OpenBlob {
         for (member, pairs) in asks {
             gathered.tried.extend(pairs.iter().copied());
             waiting.insert(member);
-            let node =
-                NodeClient::new(&self.committee.members[member].network_address, self.client.http.clone());
+            let node = {
+                let member = &self.committee.members[member];
+                self.client.nodes.node(&member.network_address, &member.network_public_key)
+            };
             let metadata = Arc::clone(&self.metadata);
             tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
         }

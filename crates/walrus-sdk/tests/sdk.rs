@@ -271,7 +271,7 @@ async fn a_lying_node_breaks_neither_stores_nor_reads() {
             *chosen.lock().expect("lock") = Some((first.network_address.clone(), first.shards.clone()));
             vec![addresses
                 .iter()
-                .position(|a| a.to_string() == first.network_address)
+                .position(|a| format!("http://{a}") == first.network_address)
                 .expect("a genesis node")]
         },
     )

@@ -18,6 +18,7 @@
 //! | `blob_objects` | blob ID · object ID | version 1 · BCS [`ObjectInfo`] (the unversioned `objects` keyspace is migrated on open) |
 //! | `invalid` | blob ID | BCS [`EventId`] of the invalidation |
 //! | `meta` | `event_cursor` | BCS `EventCursor` |
+//! | `meta` | `sync/` · shard (u16 BE) · axis | BCS [`SyncProgress`] of the shard's pull |
 
 mod blob_info;
 mod sliver_files;
@@ -94,6 +95,22 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> R
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     bcs::to_bytes(value).expect("stored types are plain BCS")
+}
+
+/// How far a shard sync pulled one axis of a shard, for the epoch it pulled it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncProgress {
+    /// The epoch in which the shard was gained (progress of an earlier one does not count).
+    pub epoch: Epoch,
+    /// The blob ID to ask from next; `None` once the pull ended.
+    pub next: Option<BlobId>,
+}
+
+fn sync_progress_key(shard: ShardIndex, axis: SliverType) -> Vec<u8> {
+    let mut key = b"sync/".to_vec();
+    key.extend_from_slice(&shard.0.to_be_bytes());
+    key.push(axis_byte(axis));
+    key
 }
 
 fn axis_byte(axis: SliverType) -> u8 {
@@ -372,6 +389,30 @@ impl NodeStore {
         }
         batch.commit()?;
         Ok(removed)
+    }
+
+    /// How far the pull of `shard`'s `axis` slivers has come, if one was recorded.
+    pub fn sync_progress(
+        &self,
+        shard: ShardIndex,
+        axis: SliverType,
+    ) -> Result<Option<SyncProgress>, StoreError> {
+        self.meta
+            .get(sync_progress_key(shard, axis))?
+            .map(|bytes| decode("sync progress", &bytes))
+            .transpose()
+    }
+
+    /// Records how far the pull of `shard`'s `axis` slivers has come (after the page it follows
+    /// is stored: a crash at worst pulls one page again).
+    pub fn set_sync_progress(
+        &self,
+        shard: ShardIndex,
+        axis: SliverType,
+        progress: &SyncProgress,
+    ) -> Result<(), StoreError> {
+        self.meta.insert(sync_progress_key(shard, axis), encode(progress))?;
+        Ok(())
     }
 
     /// The last applied event's cursor.

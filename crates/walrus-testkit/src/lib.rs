@@ -71,6 +71,8 @@ pub struct Net {
     pub http: reqwest::Client,
     /// Shards in the system ([`N`] unless started with [`Net::start_shaped`]).
     pub n_shards: u16,
+    /// Whether the nodes serve HTTPS ([`Net::start_tls`]) rather than plain HTTP.
+    pub tls: bool,
 }
 
 impl Net {
@@ -101,8 +103,8 @@ impl Net {
         Net::start_shaped(count, N, epoch_ms, configure, absent).await
     }
 
-    /// The most general: `count` nodes over `n_shards` shards (the helpers that upload by hand
-    /// use the network's own shard count).
+    /// `count` nodes over `n_shards` shards (the helpers that upload by hand use the network's
+    /// own shard count), serving plain HTTP on loopback.
     pub async fn start_shaped(
         count: usize,
         n_shards: u16,
@@ -110,11 +112,30 @@ impl Net {
         configure: impl Fn(&mut NodeConfig),
         absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
     ) -> Net {
+        Net::launch(count, n_shards, epoch_ms, configure, absent, false).await
+    }
+
+    /// `count` nodes with one-hour epochs serving HTTPS with their network keys, as a real
+    /// network's do; their requests go through the SDK (which pins each node's key), not
+    /// [`Net::http`].
+    pub async fn start_tls(count: usize) -> Net {
+        Net::launch(count, N, 3_600_000, |_| {}, |_, _| Vec::new(), true).await
+    }
+
+    async fn launch(
+        count: usize,
+        n_shards: u16,
+        epoch_ms: u64,
+        configure: impl Fn(&mut NodeConfig),
+        absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
+        tls: bool,
+    ) -> Net {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
         let bound = listeners(count).await;
         let sockets: Vec<SocketAddr> = bound.iter().map(|l| l.local_addr().expect("address")).collect();
-        let addresses = sockets.iter().map(SocketAddr::to_string).collect();
+        let scheme = if tls { "" } else { "http://" };
+        let addresses = sockets.iter().map(|socket| format!("{scheme}{socket}")).collect();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
         init_dir(&dir, &InitSpec::localnet(n_shards, addresses, epoch_ms, now as u64)).expect("init");
@@ -136,6 +157,7 @@ impl Net {
                 continue;
             }
             let mut config = node_config(&dir, i, &chain_url, sockets[i].port());
+            config.plain_http = !tls;
             configure(&mut config);
             nodes.push(walrus_node::start_on(config, listener).await.expect("node starts"));
         }
@@ -150,8 +172,9 @@ impl Net {
             nodes,
             user,
             addresses: sockets,
-            http: reqwest::Client::new(),
+            http: walrus_tls::http_client().build().expect("an HTTP client"),
             n_shards,
+            tls,
         }
     }
 
@@ -159,7 +182,8 @@ impl Net {
     /// its store as it was; returns its index in `nodes` (the last).
     pub async fn restart(&mut self, genesis_index: usize) -> usize {
         let port = self.addresses[genesis_index].port();
-        let config = node_config(&self.dir, genesis_index, &self.chain_url, port);
+        let mut config = node_config(&self.dir, genesis_index, &self.chain_url, port);
+        config.plain_http = !self.tls;
         self.nodes.push(walrus_node::start(config).await.expect("restarts"));
         self.nodes.len() - 1
     }
@@ -335,6 +359,8 @@ pub fn node_config(dir: &ChainDir, i: usize, chain_url: &str, port: u16) -> Node
         NodeConfig::new(format!("node-{i}"), dir.node(i).join("db"), listen, chain_url.to_string());
     config.bls_key = dir.node(i).join("bls.key");
     config.owner_key = dir.node(i).join("owner.key");
+    config.network_key = dir.node(i).join("network.key");
+    config.plain_http = true;
     config.body_bytes_max = 1 << 20;
     config.recovery_delay_ms = 100;
     config
@@ -367,7 +393,8 @@ pub fn hex_of(bytes: &[u8]) -> String {
 /// A committee member that lies: it answers as a storage node would, but every answer is
 /// corrupted. Metadata has a changed sliver hash; recovery symbols and slivers have a flipped
 /// byte; uploads are "stored" and then thrown away; confirmations are signed by a key that is
-/// not the member's. It counts the requests it gets in `asked`.
+/// not the member's. It counts the requests it gets in `asked`. It serves plain HTTP on `addr`
+/// (`HOST:PORT`, or the `http://HOST:PORT` the test network registers).
 pub async fn serve_liar(
     addr: String,
     blob: Arc<EncodedBlob>,
@@ -462,6 +489,7 @@ pub async fn serve_liar(
         .route("/v1/blobs/{blob_id}/slivers/{pair}/{axis}", put(stored))
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirmation.clone()))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object}", get(confirmation));
+    let addr = addr.strip_prefix("http://").unwrap_or(&addr);
     let listener = tokio::net::TcpListener::bind(addr).await.expect("the liar's address is free");
     axum::serve(listener, app).await.expect("the liar serves");
 }

@@ -57,12 +57,20 @@ pub fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
                 public_key: *key.public(),
                 proof_of_possession: proof_of_possession(key, owner, Epoch(0)),
                 network_address: format!("127.0.0.1:{}", 9000 + i),
+                network_public_key: network_key(i as u8),
                 shards,
                 stake: Frost::from_wal(u64::from(shards) * 100).expect("fits"),
                 commission_rate: 1_000,
             })
             .collect(),
     }
+}
+
+/// A network key in valid form (the chain checks only the form; no TLS here).
+pub fn network_key(seed: u8) -> walrus_core::keys::NetworkPublicKey {
+    let mut bytes = [seed; 33];
+    bytes[0] = 0x02;
+    walrus_core::keys::NetworkPublicKey::from_bytes(&bytes).expect("compressed form")
 }
 
 impl Net {

@@ -57,25 +57,40 @@ impl Network {
         Network::start_with_epochs(dir, nodes, shards, "1h")
     }
 
-    /// The same with epochs of `epoch_duration` (`12s`, `1h`).
+    /// The same with epochs of `epoch_duration` (`12s`, `1h`); the nodes serve HTTPS.
     pub fn start_with_epochs(dir: &Path, nodes: usize, shards: u16, epoch_duration: &str) -> Network {
+        Network::launch(dir, nodes, shards, epoch_duration, false)
+    }
+
+    /// [`Network::start`] with nodes that serve plain HTTP, for tests that speak raw HTTP/1.
+    pub fn start_plain(dir: &Path, nodes: usize, shards: u16) -> Network {
+        Network::launch(dir, nodes, shards, "1h", true)
+    }
+
+    fn launch(dir: &Path, nodes: usize, shards: u16, epoch_duration: &str, plain: bool) -> Network {
         // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
         let first_port = 10_000 + (std::process::id() % 500) as u16 * 10;
         let dir_text = dir.to_str().expect("utf-8 path");
-        walrus(&[
+        let nodes_text = nodes.to_string();
+        let (shards, first_port) = (shards.to_string(), first_port.to_string());
+        let mut init = vec![
             "chain",
             "init",
             "--dir",
             dir_text,
             "--shards",
-            &shards.to_string(),
+            &shards,
             "--nodes",
-            &nodes.to_string(),
+            &nodes_text,
             "--first-node-port",
-            &first_port.to_string(),
+            &first_port,
             "--epoch-duration",
             epoch_duration,
-        ]);
+        ];
+        if plain {
+            init.push("--plain-http");
+        }
+        walrus(&init);
         let (chain, chain_url) =
             spawn(&["chain", "run", "--dir", dir_text, "--listen", "127.0.0.1:0"], "chain RPC on ");
         let mut children = Vec::new();
@@ -86,9 +101,9 @@ impl Network {
             config.storage_path = "db".into();
             config.bls_key = "bls.key".into();
             config.owner_key = "owner.key".into();
+            config.network_key = "network.key".into();
             config.save(&path).expect("saved");
-            let (child, _) =
-                spawn(&["node", "run", "--config", path.to_str().expect("utf-8")], " on http://");
+            let (child, _) = spawn(&["node", "run", "--config", path.to_str().expect("utf-8")], " on http");
             children.push(child);
         }
         Network { dir: dir.to_path_buf(), chain_url, chain, nodes: children }
