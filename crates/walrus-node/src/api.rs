@@ -364,7 +364,12 @@ async fn sync_shard(
     // Refused requests cost a signature check, and take none of the response budget.
     let worker = Arc::clone(&node);
     let request = blocking(move || crate::shard_sync::authorize(&worker, &requester, &signed)).await?;
-    let holds = SYNC_ANSWER_SLIVER_BYTES + node.config.body_bytes_max as u64;
+    // An answer holds at most its sliver budget, or its first sliver if that is larger, and
+    // the framing (BCS tags and blob IDs: under 1 MiB for the most slivers an answer carries).
+    let worker = Arc::clone(&node);
+    let (shard, axis, from) = (request.shard_index, request.sliver_type, request.starting_blob_id);
+    let first = blocking(move || Ok(worker.store.first_shard_sliver_len(shard, axis, &from)?)).await?;
+    let holds = SYNC_ANSWER_SLIVER_BYTES.max(first.unwrap_or(0)) + (4 << 20);
     let _permit = crate::edge::response_permit(&node, holds)?;
     Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &request)).await?))
 }

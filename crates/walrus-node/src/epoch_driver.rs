@@ -129,8 +129,9 @@ impl ShardsReady {
     }
 }
 
-/// At start-up: if the chain waits for this node's sync report, the node first makes sure it
-/// holds its shards (it may have missed the change); otherwise it has nothing to report.
+/// At start-up: if this node is a member that has not reported holding its shards for the
+/// current epoch (it may have missed the change, whether or not the chain still waits for it),
+/// it first makes sure it holds them; otherwise they are ready.
 pub async fn at_start(node: Arc<Node>) {
     loop {
         match node.chain.system().await {
@@ -139,8 +140,7 @@ pub async fn at_start(node: Arc<Node>) {
                 let epoch = system.epoch();
                 let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
                 let reported = me.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.last_sync_done);
-                let syncing = matches!(system.epoch_state, EpochState::ChangeSync { .. });
-                if me.is_some() && syncing && reported < Some(epoch) {
+                if me.is_some() && reported < Some(epoch) {
                     return ensure_synced(node, epoch).await;
                 }
                 return node.shards_ready.mark(epoch);
@@ -210,9 +210,11 @@ pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
     loop {
         // Recoveries waiting out a backoff try again now: the peers they need may serve now.
         node.heal_wake.notify_waiters();
-        match crate::recovery::sweep_once(&node, crate::recovery::Patience::OneAttempt).await {
+        match crate::recovery::sweep_once(&node, crate::recovery::Patience::OneAttempt { epoch }).await {
             Ok(0) => break,
-            Ok(lacking) => tracing::info!("epoch {epoch}: {lacking} certified blobs still lack slivers here"),
+            Ok(lacking) => {
+                tracing::info!("epoch {epoch}: {lacking} blobs certified before it still lack slivers here")
+            }
             Err(e) => tracing::warn!("epoch {epoch}: the sweep failed: {e}"),
         }
         tokio::time::sleep(RETRY_PAUSE).await;

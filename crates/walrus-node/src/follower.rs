@@ -160,7 +160,8 @@ struct Work {
     /// The newest epoch an `EpochChangeStart` of the page announced.
     epoch_changed: Option<Epoch>,
     registered: Vec<BlobId>,
-    certified: Vec<BlobId>,
+    /// Newly certified blobs, with the epoch of their certification.
+    certified: Vec<(BlobId, Epoch)>,
     invalid: Vec<BlobId>,
 }
 
@@ -173,7 +174,9 @@ impl Work {
                     work.epoch_changed = Some(work.epoch_changed.map_or(epoch, |seen| seen.max(epoch)));
                 }
                 Event::BlobRegistered { blob_id, .. } => work.registered.push(blob_id),
-                Event::BlobCertified { blob_id, is_extension: false, .. } => work.certified.push(blob_id),
+                Event::BlobCertified { blob_id, epoch, is_extension: false, .. } => {
+                    work.certified.push((blob_id, epoch))
+                }
                 Event::InvalidBlobID { blob_id, .. } => work.invalid.push(blob_id),
                 _ => {}
             }
@@ -254,7 +257,14 @@ async fn react(node: &Arc<Node>, work: Work) {
     if !matches!(done, Ok(Ok(()))) {
         tracing::error!("cannot write buffered uploads or drop invalid blobs: {done:?}");
     }
-    for blob_id in work.certified {
+    // While the node does not hold its shards of the current epoch yet, the blobs certified
+    // before it are the sync's ([`crate::epoch_driver::ensure_synced`]: shard sync, then a
+    // sweep); recovering each of them here too (a new member replays every certification since
+    // genesis) would compete with the sync for the peers and the recovery slots.
+    let current = node.view().epoch;
+    let syncing = node.shards_ready.epoch() < Some(current);
+    for (blob_id, _) in work.certified.into_iter().filter(|(_, certified)| !(syncing && *certified < current))
+    {
         let worker = Arc::clone(node);
         node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(worker.config.recovery_delay_ms)).await;

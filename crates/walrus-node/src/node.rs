@@ -39,8 +39,23 @@ impl Default for BlobLocks {
 const BLOB_LOCK_STRIPES: usize = 256;
 
 impl BlobLocks {
+    fn stripe_index(&self, blob_id: &BlobId) -> usize {
+        usize::from(blob_id.as_bytes()[0]) % self.stripes.len()
+    }
+
     fn stripe(&self, blob_id: &BlobId) -> &RwLock<()> {
-        &self.stripes[usize::from(blob_id.as_bytes()[0]) % self.stripes.len()]
+        &self.stripes[self.stripe_index(blob_id)]
+    }
+
+    /// [`BlobLocks::shared`] for many blobs at once: each stripe once (a thread that read-locks
+    /// a stripe twice deadlocks if a writer waits between), in ascending order.
+    pub fn shared_many<'a>(
+        &self,
+        blob_ids: impl IntoIterator<Item = &'a BlobId>,
+    ) -> Vec<RwLockReadGuard<'_, ()>> {
+        let stripes: std::collections::BTreeSet<usize> =
+            blob_ids.into_iter().map(|id| self.stripe_index(id)).collect();
+        stripes.into_iter().map(|i| self.stripes[i].read().unwrap_or_else(PoisonError::into_inner)).collect()
     }
 
     /// For writing the blob's data or signing for it.

@@ -22,7 +22,7 @@ use walrus_core::recovery::{
     collect_symbols, recover_sliver, targets_per_request, CollectedSymbols, GeneralRecoverySymbol,
     RecoveryError,
 };
-use walrus_core::{BlobId, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
+use walrus_core::{BlobId, Epoch, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 use walrus_node_client::NodeClient;
 use walrus_store::{BlobStatus, StoreError};
 
@@ -135,14 +135,20 @@ pub async fn sweep(node: Arc<Node>) {
     }
 }
 
-/// How a sweep treats a blob it cannot heal at once.
+/// How a sweep treats a blob it cannot heal at once, and which blobs it looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Patience {
-    /// Retries it with backoff before going on to the next (the background sweep).
+    /// Every certified blob, each retried with backoff before going on to the next (the
+    /// background sweep).
     UntilHealed,
-    /// Tries it once and goes on; the caller sweeps again (a node that must report its sync
-    /// should not wait out one blob's backoff while others are missing).
-    OneAttempt,
+    /// The blobs certified before `epoch` (what the node must hold to report its shards for
+    /// the epoch: later ones were written to it as a member, and its recoveries follow them),
+    /// each tried once; the caller sweeps again (a node that must report its sync should not
+    /// wait out one blob's backoff while others are missing).
+    OneAttempt {
+        /// The epoch whose sync the node is to report.
+        epoch: Epoch,
+    },
 }
 
 /// One pass over the certified blobs; returns how many lacked slivers.
@@ -152,7 +158,12 @@ pub(crate) async fn sweep_once(node: &Arc<Node>, patience: Patience) -> Result<u
     loop {
         let worker = Arc::clone(node);
         let (page, needy) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            let page = worker.store.certified_blobs(worker.view().epoch, after.as_ref(), SWEEP_PAGE)?;
+            let before = match patience {
+                Patience::UntilHealed => None,
+                Patience::OneAttempt { epoch } => Some(epoch),
+            };
+            let page =
+                worker.store.certified_blobs(worker.view().epoch, before, after.as_ref(), SWEEP_PAGE)?;
             let mut needy = Vec::new();
             for blob_id in &page {
                 if !missing(&worker, blob_id)?.is_empty() {
@@ -166,7 +177,7 @@ pub(crate) async fn sweep_once(node: &Arc<Node>, patience: Patience) -> Result<u
         for blob_id in needy {
             match patience {
                 Patience::UntilHealed => heal(Arc::clone(node), blob_id).await,
-                Patience::OneAttempt => attempt(node, blob_id).await,
+                Patience::OneAttempt { .. } => attempt(node, blob_id).await,
             }
         }
         if page.len() < SWEEP_PAGE {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use walrus_core::keys::BlsPublicKey;
 use walrus_core::messages::{ProtocolMessage, SignedMessage, SyncShardRequest, SyncShardRequestV1};
+use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::sliver::push_uleb128;
 use walrus_core::{BlobId, Epoch, ShardIndex, SliverType};
 use walrus_node_client::client::SYNC_ANSWER_SLIVER_BYTES;
@@ -194,7 +195,8 @@ async fn ask(
     }
 }
 
-/// Verifies and stores one page of synced slivers; returns how many were stored.
+/// Verifies one page of synced slivers and stores those that verify together (one durable
+/// write for the page); returns how many were stored.
 fn store_page(
     node: &Node,
     shard: ShardIndex,
@@ -203,9 +205,10 @@ fn store_page(
 ) -> Result<usize, walrus_store::StoreError> {
     let view = node.view();
     let n = view.params.n_shards();
-    let mut stored = 0;
+    // Garbage collection waits until the page is stored.
+    let _shared = node.blob_locks.shared_many(page.iter().map(|(blob_id, _)| blob_id));
+    let mut verified_page = Vec::with_capacity(page.len());
     for (blob_id, sliver) in page {
-        let _shared = node.blob_locks.shared(&blob_id);
         if matches!(
             node.store.blob_status(&blob_id, view.epoch)?,
             BlobStatus::Nonexistent | BlobStatus::Invalid { .. }
@@ -223,26 +226,32 @@ fn store_page(
             tracing::warn!("shard sync of {shard}: a sliver of {blob_id} does not verify");
             continue;
         };
-        node.store.put_slivers(&blob_id, &[(shard, &verified)])?;
-        node.metrics.synced_slivers.fetch_add(1, Ordering::Relaxed);
-        stored += 1;
+        verified_page.push((blob_id, verified));
     }
-    Ok(stored)
+    let entries: Vec<_> = verified_page.iter().map(|(blob_id, sliver)| (*blob_id, shard, sliver)).collect();
+    node.store.put_many(&entries)?;
+    node.metrics.synced_slivers.fetch_add(entries.len() as u64, Ordering::Relaxed);
+    Ok(entries.len())
 }
 
 /// Certified blobs read from the store at once while looking for missing metadata.
 const METADATA_PAGE: usize = 1_000;
 
+/// Metadata fetched at once while a new member catches up.
+const METADATA_AT_ONCE: usize = 16;
+
 /// Fetches the metadata of every live certified blob that this node lacks (a new member holds
-/// none: the reference's `RecoverMetadata`), from peers, each verified against its blob ID.
-/// Returns how many were fetched; a blob no peer serves is left to recovery.
+/// none: the reference's `RecoverMetadata`), from peers, [`METADATA_AT_ONCE`] at a time, each
+/// verified against its blob ID. Returns how many were fetched; a blob no peer serves is left
+/// to recovery.
 pub async fn fetch_missing_metadata(node: &Arc<Node>) -> Result<usize, PullError> {
     let mut after: Option<BlobId> = None;
     let mut fetched = 0;
     loop {
         let worker = Arc::clone(node);
         let (page, missing) = tokio::task::spawn_blocking(move || -> Result<_, walrus_store::StoreError> {
-            let page = worker.store.certified_blobs(worker.view().epoch, after.as_ref(), METADATA_PAGE)?;
+            let page =
+                worker.store.certified_blobs(worker.view().epoch, None, after.as_ref(), METADATA_PAGE)?;
             let mut missing = Vec::new();
             for blob_id in &page {
                 if !worker.store.has_metadata(blob_id)? {
@@ -252,11 +261,18 @@ pub async fn fetch_missing_metadata(node: &Arc<Node>) -> Result<usize, PullError
             Ok((page, missing))
         })
         .await??;
+        let mut fetches = tokio::task::JoinSet::new();
         for blob_id in missing {
-            match crate::recovery::metadata_from_anywhere(node, &blob_id).await {
-                Ok(_) => fetched += 1,
-                Err(e) => tracing::warn!("metadata of {blob_id}: {e}"),
+            let node = Arc::clone(node);
+            fetches.spawn(async move {
+                (blob_id, crate::recovery::metadata_from_anywhere(&node, &blob_id).await)
+            });
+            while fetches.len() >= METADATA_AT_ONCE {
+                fetched += fetched_one(fetches.join_next().await);
             }
+        }
+        while !fetches.is_empty() {
+            fetched += fetched_one(fetches.join_next().await);
         }
         if page.len() < METADATA_PAGE {
             return Ok(fetched);
@@ -265,11 +281,36 @@ pub async fn fetch_missing_metadata(node: &Arc<Node>) -> Result<usize, PullError
     }
 }
 
+/// One metadata fetch's task, as it ends.
+type Fetched =
+    Result<(BlobId, Result<VerifiedBlobMetadataWithId, crate::recovery::HealError>), tokio::task::JoinError>;
+
+/// 1 if a metadata fetch's task ended with the metadata, else 0 (and a warning).
+fn fetched_one(done: Option<Fetched>) -> usize {
+    match done {
+        Some(Ok((_, Ok(_)))) => 1,
+        Some(Ok((blob_id, Err(e)))) => {
+            tracing::warn!("metadata of {blob_id}: {e}");
+            0
+        }
+        Some(Err(e)) => {
+            tracing::warn!("a metadata fetch failed: {e}");
+            0
+        }
+        None => 0,
+    }
+}
+
 /// Pulls every shard this node gained in `epoch` from its previous owner, a few at once; a
 /// shard whose pull fails is left to recovery.
 pub async fn pull_gained(node: &Arc<Node>, epoch: Epoch) {
-    if let Err(e) = fetch_missing_metadata(node).await {
-        tracing::warn!("epoch {epoch}: fetching missing metadata failed: {e}");
+    let started = std::time::Instant::now();
+    match fetch_missing_metadata(node).await {
+        Ok(0) => {}
+        Ok(fetched) => {
+            tracing::info!("epoch {epoch}: fetched {fetched} blobs' metadata in {:?}", started.elapsed())
+        }
+        Err(e) => tracing::warn!("epoch {epoch}: fetching missing metadata failed: {e}"),
     }
     let view = node.view();
     node.set_shard_status(&view.gained, Some(crate::epoch_driver::ShardStatus::InTransfer));

@@ -262,6 +262,36 @@ impl NodeStore {
         self.put_sliver_bytes(blob_id, &entries)
     }
 
+    /// Slivers of many blobs at once (a page of shard sync): written to one new file per blob,
+    /// made durable together, then indexed in one synced batch.
+    pub fn put_many(&self, slivers: &[(BlobId, ShardIndex, &VerifiedSliver)]) -> Result<(), StoreError> {
+        let bcs: Vec<Vec<u8>> = slivers.iter().map(|(_, _, sliver)| sliver.to_bcs()).collect();
+        let mut batches: Vec<(BlobId, Vec<&[u8]>)> = Vec::new();
+        let mut keys: Vec<Vec<Vec<u8>>> = Vec::new();
+        for ((blob_id, shard, sliver), bytes) in slivers.iter().zip(&bcs) {
+            let key = sliver_key(*shard, sliver.axis(), blob_id).to_vec();
+            match batches.iter().position(|(id, _)| id == blob_id) {
+                Some(i) => {
+                    batches[i].1.push(bytes);
+                    keys[i].push(key);
+                }
+                None => {
+                    batches.push((*blob_id, vec![bytes.as_slice()]));
+                    keys.push(vec![key]);
+                }
+            }
+        }
+        let locations = self.files.write_many(&batches)?;
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for (keys, locations) in keys.iter().zip(locations) {
+            for (key, location) in keys.iter().zip(locations) {
+                batch.insert(&self.slivers, key.as_slice(), location.to_bytes().as_slice());
+            }
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
     fn put_sliver_bytes(
         &self,
         blob_id: &BlobId,
@@ -305,6 +335,22 @@ impl NodeStore {
         let Some(value) = self.slivers.get(sliver_key(shard, axis, blob_id))? else { return Ok(None) };
         let location = Location::from_bytes(&value).ok_or(StoreError::Corrupt { what: "sliver location" })?;
         Ok(self.files.read(blob_id, location)?)
+    }
+
+    /// The length of the first sliver [`NodeStore::shard_slivers`] would return, if any (an
+    /// answer is at most this or its `bytes_max`, whichever is larger).
+    pub fn first_shard_sliver_len(
+        &self,
+        shard: ShardIndex,
+        axis: SliverType,
+        from: &BlobId,
+    ) -> Result<Option<u64>, StoreError> {
+        let start = sliver_key(shard, axis, from).to_vec();
+        let end = sliver_key(shard, axis, &BlobId([0xff; 32])).to_vec();
+        let Some(guard) = self.slivers.range(start..=end).next() else { return Ok(None) };
+        let (_, value) = guard.into_inner()?;
+        let location = Location::from_bytes(&value).ok_or(StoreError::Corrupt { what: "sliver location" })?;
+        Ok(Some(u64::from(location.len)))
     }
 
     /// The stored slivers of `shard` and `axis` from `from` on (inclusive), in blob-ID order, as
@@ -458,10 +504,12 @@ impl NodeStore {
 
     /// Blob IDs after `after` (in key order; from the first if `None`) with a live certified
     /// object in epoch `current` and no invalid mark: the blobs whose slivers the node must
-    /// hold. At most `limit`; fewer means the end was reached.
+    /// hold. With `certified_before`, only those with an object first certified before that
+    /// epoch. At most `limit`; fewer means the end was reached.
     pub fn certified_blobs(
         &self,
         current: Epoch,
+        certified_before: Option<Epoch>,
         after: Option<&BlobId>,
         limit: usize,
     ) -> Result<Vec<BlobId>, StoreError> {
@@ -477,7 +525,8 @@ impl NodeStore {
         let mut out: Vec<BlobId> = Vec::new();
         for guard in self.objects.range((start, std::ops::Bound::Unbounded)) {
             let info = decode_object(&guard.value()?)?;
-            let certified = info.certified_epoch.is_some() && info.is_live(current);
+            let certified = info.certified_epoch.is_some_and(|e| certified_before.is_none_or(|b| e < b))
+                && info.is_live(current);
             if !certified || out.last() == Some(&info.blob_id) {
                 continue;
             }

@@ -5,7 +5,7 @@ use walrus_chain::{Event, EventCursor, EventEnvelope, TxDigest};
 use walrus_core::encode::encode_blob;
 use walrus_core::sliver::{parse_uploads, verify_uploads, VerifiedSliver};
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType};
-use walrus_store::{BlobStatus, DeletableCounts, NodeStore};
+use walrus_store::{BlobStatus, DeletableCounts, NodeStore, SyncProgress};
 
 const N: u16 = 10;
 
@@ -51,6 +51,25 @@ fn metadata_and_slivers_round_trip_and_survive_reopening() {
     store.delete_blob_data(&blob_id, &shards).expect("delete");
     assert!(!store.has_metadata(&blob_id).expect("read"));
     assert!(store.sliver(ShardIndex(2), SliverType::Secondary, &blob_id).expect("read").is_none());
+}
+
+/// A shard sync's progress is kept per shard and axis and survives reopening (a node restarted
+/// during a sync resumes there).
+#[test]
+fn sync_progress_survives_reopening() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let half = SyncProgress { epoch: Epoch(3), next: Some(BlobId([9; 32])) };
+    let done = SyncProgress { epoch: Epoch(3), next: None };
+    {
+        let store = NodeStore::open(tmp.path()).expect("open");
+        assert_eq!(store.sync_progress(ShardIndex(4), SliverType::Primary).expect("read"), None);
+        store.set_sync_progress(ShardIndex(4), SliverType::Primary, &half).expect("write");
+        store.set_sync_progress(ShardIndex(4), SliverType::Secondary, &done).expect("write");
+    }
+    let store = NodeStore::open(tmp.path()).expect("reopen");
+    assert_eq!(store.sync_progress(ShardIndex(4), SliverType::Primary).expect("read"), Some(half));
+    assert_eq!(store.sync_progress(ShardIndex(4), SliverType::Secondary).expect("read"), Some(done));
+    assert_eq!(store.sync_progress(ShardIndex(5), SliverType::Primary).expect("read"), None);
 }
 
 fn slivers_of(
