@@ -85,6 +85,15 @@ mod fixed_bytes {
     }
 }
 
+/// The bytes of a public key of `len` bytes written as text: hex of exactly that length (with or
+/// without `0x`), else standard base64 (the reference's text form).
+fn key_text_bytes(s: &str, len: usize, what: &'static str) -> Result<Vec<u8>, KeyError> {
+    let hex_digits = s.strip_prefix("0x").unwrap_or(s);
+    let bytes =
+        if hex_digits.len() == 2 * len { hex::decode(hex_digits).ok() } else { STANDARD.decode(s).ok() };
+    bytes.ok_or(KeyError::InvalidEncoding(what))
+}
+
 /// A BLS12-381 public key (compressed G1), validated when decoded.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawPublicKey", into = "RawPublicKey")]
@@ -168,13 +177,7 @@ impl FromStr for BlsPublicKey {
     type Err = KeyError;
     /// Parses standard base64 (the reference's text form) or hex (with or without `0x`).
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        let hex_digits = s.strip_prefix("0x").unwrap_or(s);
-        let bytes = if hex_digits.len() == 2 * BLS_PUBLIC_KEY_LEN {
-            hex::decode(hex_digits).ok()
-        } else {
-            STANDARD.decode(s).ok()
-        };
-        BlsPublicKey::from_bytes(&bytes.ok_or(KeyError::InvalidEncoding("BLS public key"))?)
+        BlsPublicKey::from_bytes(&key_text_bytes(s, BLS_PUBLIC_KEY_LEN, "BLS public key")?)
     }
 }
 
@@ -473,12 +476,6 @@ impl FromStr for NetworkPublicKey {
     type Err = KeyError;
     /// Parses standard base64 or hex (with or without `0x`).
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        let hex_digits = s.strip_prefix("0x").unwrap_or(s);
-        let bytes = if hex_digits.len() == 2 * NETWORK_PUBLIC_KEY_LEN {
-            hex::decode(hex_digits).ok()
-        } else {
-            STANDARD.decode(s).ok()
-        };
-        NetworkPublicKey::from_bytes(&bytes.ok_or(KeyError::InvalidEncoding("network public key"))?)
+        NetworkPublicKey::from_bytes(&key_text_bytes(s, NETWORK_PUBLIC_KEY_LEN, "network public key")?)
     }
 }

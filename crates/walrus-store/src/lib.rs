@@ -97,6 +97,9 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     bcs::to_bytes(value).expect("stored types are plain BCS")
 }
 
+/// One blob's slivers to write: their bytes and their index keys, in the same order.
+type BlobPieces<'a> = (Vec<&'a [u8]>, Vec<Vec<u8>>);
+
 /// How far a shard sync pulled one axis of a shard, for the epoch it pulled it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncProgress {
@@ -266,27 +269,19 @@ impl NodeStore {
     /// made durable together, then indexed in one synced batch.
     pub fn put_many(&self, slivers: &[(BlobId, ShardIndex, &VerifiedSliver)]) -> Result<(), StoreError> {
         let bcs: Vec<Vec<u8>> = slivers.iter().map(|(_, _, sliver)| sliver.to_bcs()).collect();
-        let mut batches: Vec<(BlobId, Vec<&[u8]>)> = Vec::new();
-        let mut keys: Vec<Vec<Vec<u8>>> = Vec::new();
+        // Per blob, its slivers' bytes and index keys, in the same order.
+        let mut by_blob: BTreeMap<BlobId, BlobPieces<'_>> = BTreeMap::new();
         for ((blob_id, shard, sliver), bytes) in slivers.iter().zip(&bcs) {
-            let key = sliver_key(*shard, sliver.axis(), blob_id).to_vec();
-            match batches.iter().position(|(id, _)| id == blob_id) {
-                Some(i) => {
-                    batches[i].1.push(bytes);
-                    keys[i].push(key);
-                }
-                None => {
-                    batches.push((*blob_id, vec![bytes.as_slice()]));
-                    keys.push(vec![key]);
-                }
-            }
+            let (pieces, keys) = by_blob.entry(*blob_id).or_default();
+            pieces.push(bytes);
+            keys.push(sliver_key(*shard, sliver.axis(), blob_id).to_vec());
         }
+        let (batches, keys): (Vec<_>, Vec<_>) =
+            by_blob.into_iter().map(|(blob_id, (pieces, keys))| ((blob_id, pieces), keys)).unzip();
         let locations = self.files.write_many(&batches)?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
-        for (keys, locations) in keys.iter().zip(locations) {
-            for (key, location) in keys.iter().zip(locations) {
-                batch.insert(&self.slivers, key.as_slice(), location.to_bytes().as_slice());
-            }
+        for (key, location) in keys.iter().flatten().zip(locations.into_iter().flatten()) {
+            batch.insert(&self.slivers, key.as_slice(), location.to_bytes().as_slice());
         }
         batch.commit()?;
         Ok(())
