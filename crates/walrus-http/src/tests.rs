@@ -135,3 +135,37 @@ async fn shutdown_does_not_wait_for_a_stuck_client() {
     server.await.expect("joins").expect("serves");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
+
+/// Over TLS ([`serve_tls`]): a client pinned to the server's key is served, and a client that
+/// opens a connection and never starts the handshake is closed after the header timeout (it
+/// holds a connection slot no longer than a half-sent head does).
+#[tokio::test]
+async fn over_tls_a_request_is_served_and_a_stalled_handshake_is_closed() {
+    use walrus_tls::rustls::pki_types::ServerName;
+    let key = walrus_tls::NetworkKeyPair::generate().expect("key");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    let app = Router::new().route("/ok", get(|| async { "ok" }));
+    let tls = key.server_config(None).expect("server config");
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_tls(listener, app, limits(), Some(tls), async {
+        let _ = stopped.await;
+    }));
+
+    let config = walrus_tls::pinned_client_config(*key.public()).expect("client config");
+    let connector = walrus_tls::tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.expect("connects");
+    let mut stream =
+        connector.connect(ServerName::try_from("node").expect("name"), tcp).await.expect("handshake");
+    stream.write_all(b"GET /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.expect("writes");
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
+
+    let started = Instant::now();
+    let answer = exchange(addr, b"").await;
+    let waited = started.elapsed();
+    assert!(answer.is_empty(), "{answer}");
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
+}
