@@ -389,7 +389,8 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
             "shardSummary": {
                 "owned": view.shards.len(),
                 "ownedShardStatus": { "ready": ready, "inTransfer": in_transfer, "inRecovery": in_recovery },
-                "readOnly": view.read_only.len(),
+                // The reference counts every `LockedToMove` shard: read-only and retained.
+                "readOnly": view.read_only.len() + view.retained.len(),
             },
             "name": node.config.name,
         }),

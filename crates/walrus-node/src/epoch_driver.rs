@@ -167,23 +167,26 @@ pub fn on_epoch_change(node: &Arc<Node>, epoch: Epoch) {
     node.spawn(async move { ensure_synced(worker, epoch).await });
 }
 
-/// Drops the slivers of shards that were read-only in the last epoch and are neither held nor
-/// read-only now: their new owners have had a whole epoch change to pull them (the reference
-/// drops a shard once it has not owned it for two epochs). Their bytes stay in the blobs' files
+/// Drops the slivers of every shard the node neither serves nor retains
+/// ([`crate::follower::ChainView::retained`]): after an epoch change, and at start-up (a node
+/// that was down while it lost shards drops them then). Their bytes stay in the blobs' files
 /// until each blob is collected.
-pub fn drop_released(node: &Arc<Node>, previously_read_only: Vec<walrus_core::ShardIndex>) {
-    let view = node.view();
-    let released: Vec<_> = previously_read_only.into_iter().filter(|s| !view.serves(*s)).collect();
-    if released.is_empty() {
-        return;
-    }
+pub fn shed(node: &Arc<Node>) {
     let worker = Arc::clone(node);
     node.spawn(async move {
-        let dropped = tokio::task::spawn_blocking(move || {
-            released.iter().map(|shard| worker.store.drop_shard(*shard)).sum::<Result<u64, _>>()
+        let dropped = tokio::task::spawn_blocking(move || -> Result<u64, walrus_store::StoreError> {
+            let view = worker.view();
+            let mut dropped = 0;
+            for shard in worker.store.shards_with_slivers()? {
+                if !view.serves(shard) && view.retained.binary_search(&shard).is_err() {
+                    dropped += worker.store.drop_shard(shard)?;
+                }
+            }
+            Ok(dropped)
         })
         .await;
         match dropped {
+            Ok(Ok(0)) => {}
             Ok(Ok(count)) => tracing::info!("dropped {count} slivers of shards this node no longer serves"),
             Ok(Err(e)) => tracing::error!("cannot drop released shards: {e}"),
             Err(e) => tracing::error!("the task dropping released shards failed: {e}"),

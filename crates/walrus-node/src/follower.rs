@@ -49,6 +49,11 @@ pub struct ChainView {
     /// Shards this node holds now and did not hold in the previous epoch, sorted: what it
     /// pulls by shard sync at an epoch change.
     pub gained: Vec<ShardIndex>,
+    /// Shards that were read-only here in the previous epoch and are not served now, sorted:
+    /// kept one epoch more as a source for their new owners' syncs of the previous epoch that
+    /// are still running (the reference drops a shard once it has not owned it for two
+    /// epochs), then dropped ([`crate::epoch_driver::shed`]).
+    pub retained: Vec<ShardIndex>,
     /// The last epoch's committee (none at genesis).
     pub previous: Option<Committee>,
 }
@@ -78,7 +83,16 @@ impl ChainView {
             None => Vec::new(),
         };
         let previous = previous.cloned();
-        Ok(ChainView { epoch: committee.epoch, params, committee, shards, read_only, gained, previous })
+        Ok(ChainView {
+            epoch: committee.epoch,
+            params,
+            committee,
+            shards,
+            read_only,
+            gained,
+            retained: Vec::new(),
+            previous,
+        })
     }
 
     /// Whether this node holds `shard` now.
@@ -89,6 +103,20 @@ impl ChainView {
     /// Whether this node serves reads of `shard`: it holds it, or held it in the last epoch.
     pub fn serves(&self, shard: ShardIndex) -> bool {
         self.holds(shard) || self.read_only.binary_search(&shard).is_ok()
+    }
+
+    /// What `self`, the view that follows `before`, retains: `before`'s read-only shards if
+    /// `before` is the epoch just before, its retained ones if it is the same epoch, else none;
+    /// never a shard this view serves.
+    pub fn retained_after(&self, before: &ChainView) -> Vec<ShardIndex> {
+        let carried: &[ShardIndex] = if before.epoch.0.checked_add(1) == Some(self.epoch.0) {
+            &before.read_only
+        } else if before.epoch == self.epoch {
+            &before.retained
+        } else {
+            &[]
+        };
+        carried.iter().copied().filter(|s| !self.serves(*s)).collect()
     }
 
     /// Every node that serves reads now, but this one (`me`): the members of this committee and
@@ -228,10 +256,9 @@ pub async fn follow(node: Arc<Node>) {
 async fn react(node: &Arc<Node>, work: Work) {
     if let Some(epoch) = work.epoch_changed {
         node.epoch_seen.fetch_max(epoch.0, std::sync::atomic::Ordering::Relaxed);
-        let released = node.view().read_only.clone();
         refresh_view(node, epoch).await;
         crate::epoch_driver::on_epoch_change(node, epoch);
-        crate::epoch_driver::drop_released(node, released);
+        crate::epoch_driver::shed(node);
         let worker = Arc::clone(node);
         node.spawn(async move {
             match tokio::task::spawn_blocking(move || gc::collect(&worker)).await {
@@ -282,7 +309,14 @@ pub async fn refresh_view(node: &Node, epoch: Epoch) {
     let mut pause = RETRY_PAUSE;
     loop {
         match fetch_view(&node.chain, node.bls.public()).await {
-            Ok(fresh) if fresh.epoch >= epoch => {
+            Ok(mut fresh) if fresh.epoch >= epoch => {
+                fresh.retained = fresh.retained_after(&node.view());
+                let (store, kept, at) = (Arc::clone(&node.store), fresh.retained.clone(), fresh.epoch);
+                match tokio::task::spawn_blocking(move || store.set_retained_shards(at, &kept)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!("cannot record the retained shards: {e}"),
+                    Err(e) => tracing::error!("the task recording the retained shards failed: {e}"),
+                }
                 *node.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
                 return;
             }

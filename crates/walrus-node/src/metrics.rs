@@ -87,6 +87,8 @@ impl Metrics {
         let _ = writeln!(out, "walrus_owned_shards {}", view.shards.len());
         let _ = writeln!(out, "# TYPE walrus_read_only_shards gauge");
         let _ = writeln!(out, "walrus_read_only_shards {}", view.read_only.len());
+        let _ = writeln!(out, "# TYPE walrus_retained_shards gauge");
+        let _ = writeln!(out, "walrus_retained_shards {}", view.retained.len());
         out
     }
 }

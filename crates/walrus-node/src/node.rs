@@ -253,9 +253,17 @@ pub async fn start_on(
     let path = config.storage_path.clone();
     let store = Arc::new(tokio::task::spawn_blocking(move || NodeStore::open(&path)).await??);
     let chain = ChainClient::new(&config.chain_url);
-    let view = fetch_view(&chain, bls.public())
+    let mut view = fetch_view(&chain, bls.public())
         .await
         .map_err(|source| StartError::Committee { url: config.chain_url.clone(), source })?;
+    // Shards retained in this epoch stay retained across a restart (after a longer absence the
+    // record is stale and they go).
+    let reader = Arc::clone(&store);
+    if let Some((at, retained)) = tokio::task::spawn_blocking(move || reader.retained_shards()).await?? {
+        if at == view.epoch {
+            view.retained = retained.into_iter().filter(|s| !view.serves(*s)).collect();
+        }
+    }
     let epoch = view.epoch.0;
     let view: SharedView = Arc::new(RwLock::new(Arc::new(view)));
     let listen = config.rest_listen;
@@ -288,6 +296,7 @@ pub async fn start_on(
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
     node.spawn(crate::pending::expire_on_timer(Arc::clone(&node)));
     node.spawn(crate::epoch_driver::at_start(Arc::clone(&node)));
+    crate::epoch_driver::shed(&node);
     node.spawn(crate::epoch_driver::drive(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));

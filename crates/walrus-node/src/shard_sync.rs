@@ -6,7 +6,9 @@
 //! The request is a BLS-signed `SyncShardRequest::V1 { shard_index, sliver_type,
 //! starting_blob_id, sliver_count, epoch }` with the requester's public key in the
 //! `Authorization` header; the serving node checks that the requester holds the shard in the
-//! current committee and that the epoch is its own, and answers BCS `SyncShardResponse::V1`
+//! committee of the request's epoch, which is the current one (the shard is read-only here) or
+//! the one before (a sync still running after the next change began: the shard is retained
+//! here, [`crate::follower::ChainView::retained`]), and answers BCS `SyncShardResponse::V1`
 //! with the shard's slivers from the starting blob ID on, in blob-ID order, built from the stored
 //! bytes. The requester verifies every sliver against its blob's metadata before storing it,
 //! primaries first, then secondaries, in pages of [`SYNC_BATCH`], recording after each page
@@ -33,8 +35,8 @@ pub const SYNC_BATCH: u64 = 1_000;
 pub const SYNC_SLIVERS_MAX: u64 = 100_000;
 
 /// Checks a shard-sync request before any of its work: `requester` signed `signed`, a request
-/// for this node's current epoch, and holds the shard in the current committee, which this
-/// node still serves. Returns the request.
+/// for this node's current epoch (or the one before), and holds the shard in that epoch's
+/// committee, which this node still serves (or retains). Returns the request.
 pub fn authorize(
     node: &Node,
     requester: &BlsPublicKey,
@@ -47,14 +49,23 @@ pub fn authorize(
         .map_err(|_| ServiceError::SyncUnauthorized("the signature does not verify"))?;
     let SyncShardRequest::V1(request) = message.body;
     let view = node.view();
-    if message.epoch != view.epoch || request.epoch != view.epoch {
+    if message.epoch != request.epoch {
         return Err(ServiceError::SyncEpoch { asked: request.epoch, current: view.epoch });
     }
-    let holder = view.committee.members.iter().find(|m| m.public_key == *requester);
+    // A sync of the current epoch pulls a shard this node lost at it; one of the epoch before,
+    // still running, a shard it lost then and retains.
+    let (committee, source) = match &view.previous {
+        _ if request.epoch == view.epoch => (&view.committee, view.serves(request.shard_index)),
+        Some(previous) if request.epoch.0.checked_add(1) == Some(view.epoch.0) => {
+            (previous, view.retained.binary_search(&request.shard_index).is_ok())
+        }
+        _ => return Err(ServiceError::SyncEpoch { asked: request.epoch, current: view.epoch }),
+    };
+    let holder = committee.members.iter().find(|m| m.public_key == *requester);
     if !holder.is_some_and(|m| m.shards.contains(&request.shard_index)) {
         return Err(ServiceError::SyncUnauthorized("the requester does not hold this shard"));
     }
-    if !view.serves(request.shard_index) {
+    if !source {
         return Err(ServiceError::ShardNotAssigned(request.shard_index));
     }
     Ok(request)

@@ -627,3 +627,74 @@ async fn a_gained_shard_whose_owner_is_down_is_rebuilt_by_recovery() {
     assert_eq!(recovered + synced, 6, "{recovered} recovered and {synced} synced");
     net.stop().await;
 }
+
+/// Asks node `from` for `shard`'s primary slivers as node 0, for `epoch`.
+async fn sync_as_node_0(
+    net: &Net,
+    from: usize,
+    shard: walrus_core::ShardIndex,
+    epoch: u32,
+) -> Result<Vec<(walrus_core::BlobId, UnverifiedSliver)>, walrus_node_client::NodeError> {
+    use walrus_core::messages::{ProtocolMessage, SyncShardRequest, SyncShardRequestV1};
+    let bls = &net.nodes[0].node.bls;
+    let body = SyncShardRequest::V1(SyncShardRequestV1 {
+        shard_index: shard,
+        sliver_type: SliverType::Primary,
+        starting_blob_id: walrus_core::BlobId([0; 32]),
+        sliver_count: 10,
+        epoch: walrus_core::Epoch(epoch),
+    });
+    let signed = SignedMessage::sign(bls, &ProtocolMessage::new(walrus_core::Epoch(epoch), body));
+    let client = walrus_node_client::NodeClient::new(&net.url(from, ""), net.http.clone());
+    client.sync_shard(&signed, bls.public()).await
+}
+
+/// Waits up to 30 s until every node's view is at `epoch` or later.
+async fn wait_for_views(net: &Net, epoch: u32) {
+    let seen = eventually(30, || async { net.nodes.iter().all(|n| n.node.view().epoch.0 >= epoch) }).await;
+    assert!(seen, "the nodes never reached epoch {epoch}");
+}
+
+/// A shard's previous owner keeps it for one epoch after it stops serving reads of it, so that
+/// a sync of the last epoch still running when the next change begins can finish (the
+/// reference drops a shard once it has not owned it for two epochs); then it drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_shard_is_retained_one_epoch_for_a_late_sync_then_dropped() {
+    use walrus_node_client::Reason;
+    let net = Net::start_with(3, 8_000).await;
+    let (before, blob_id) = stake_for_three_more_shards(&net).await;
+    wait_for_the_first_change(&net).await;
+    let system = net.chain_client.system().await.expect("system").system;
+    let key = *net.nodes[0].node.bls.public();
+    let mine = system.committee.members.iter().find(|m| m.public_key == key).expect("member").shards.clone();
+    let shard = *mine.iter().find(|s| !before.contains(s)).expect("a gained shard");
+    let epoch_0 = system.previous_committee.expect("epoch 0's committee");
+    let owner_key = epoch_0.members.iter().find(|m| m.shards.contains(&shard)).expect("owner").public_key;
+    let owner = net.nodes.iter().position(|n| *n.node.bls.public() == owner_key).expect("owner node");
+
+    // Epoch 2 (nothing moves at it): the previous owner no longer serves reads of the shard,
+    // but still answers node 0's sync of epoch 1.
+    wait_for_views(&net, 2).await;
+    assert!(net.nodes[owner].node.view().retained.contains(&shard));
+    assert!(net.metric(owner, "walrus_retained_shards").await >= 1);
+    let slivers = sync_as_node_0(&net, owner, shard, 1).await.expect("a late sync is served");
+    assert_eq!(slivers.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![blob_id]);
+    // Not for epoch 0, nor as a node that did not hold the shard in epoch 1.
+    let stale = sync_as_node_0(&net, owner, shard, 0).await.expect_err("epoch 0 is over");
+    assert_eq!(stale.reason(), Some(&Reason::InvalidEpoch), "{stale}");
+    let other = (0..N).map(walrus_core::ShardIndex).find(|s| !mine.contains(s));
+    let refused = sync_as_node_0(&net, owner, other.expect("a shard of another node"), 1).await;
+    let refused = refused.expect_err("node 0 did not hold it");
+    assert_eq!(refused.reason(), Some(&Reason::RequestUnauthorized), "{refused}");
+
+    // Epoch 3: the shard is dropped.
+    wait_for_views(&net, 3).await;
+    let dropped = eventually(10, || async {
+        !net.nodes[owner].node.store.shards_with_slivers().expect("store").contains(&shard)
+    })
+    .await;
+    assert!(dropped, "shard {shard} is still stored at its previous owner");
+    let gone = sync_as_node_0(&net, owner, shard, 2).await.expect_err("no longer kept");
+    assert_eq!(gone.reason(), Some(&Reason::ShardNotAssigned), "{gone}");
+    net.stop().await;
+}

@@ -9,7 +9,8 @@
 //!   goal is at most 1.1x), and what recovery downloaded besides;
 //! - read latency of a 1 MiB blob (p50, p99) during the change against a quiet epoch after it.
 //!
-//! Run with `cargo bench -p walrus-sdk --bench epoch_change`; results in docs/benchmarks.md.
+//! Run with `cargo bench -p walrus-sdk --bench epoch_change` (`RUST_LOG=warn` for the nodes'
+//! logs); results in docs/benchmarks.md.
 
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,15 @@ async fn read_latencies(
     out
 }
 
+/// Logs to stderr when `RUST_LOG` is set.
+fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
+}
+
 fn main() {
+    logs();
     let mib: usize = std::env::var("EPOCH_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {

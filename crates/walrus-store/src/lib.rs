@@ -109,6 +109,9 @@ pub struct SyncProgress {
     pub next: Option<BlobId>,
 }
 
+/// The `meta` key of [`NodeStore::retained_shards`].
+const RETAINED_KEY: &[u8] = b"retained";
+
 fn sync_progress_key(shard: ShardIndex, axis: SliverType) -> Vec<u8> {
     let mut key = b"sync/".to_vec();
     key.extend_from_slice(&shard.0.to_be_bytes());
@@ -430,6 +433,41 @@ impl NodeStore {
         }
         batch.commit()?;
         Ok(removed)
+    }
+
+    /// Every shard of which the store holds at least one sliver, in order (one seek per shard
+    /// found).
+    pub fn shards_with_slivers(&self) -> Result<Vec<ShardIndex>, StoreError> {
+        let mut out = Vec::new();
+        let mut from = 0u16;
+        loop {
+            let Some(guard) = self.slivers.range(from.to_be_bytes().to_vec()..).next() else {
+                return Ok(out);
+            };
+            let key = guard.key()?;
+            let shard = u16::from_be_bytes(
+                key.get(..2)
+                    .and_then(|k| k.try_into().ok())
+                    .ok_or(StoreError::Corrupt { what: "sliver key" })?,
+            );
+            out.push(ShardIndex(shard));
+            match shard.checked_add(1) {
+                Some(next) => from = next,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The shards kept one epoch more after they stopped being served, with the epoch they
+    /// are kept in (see the node's epoch driver), if any were recorded.
+    pub fn retained_shards(&self) -> Result<Option<(Epoch, Vec<ShardIndex>)>, StoreError> {
+        self.meta.get(RETAINED_KEY)?.map(|bytes| decode("retained shards", &bytes)).transpose()
+    }
+
+    /// Records the shards kept in `epoch` (replacing the last record).
+    pub fn set_retained_shards(&self, epoch: Epoch, shards: &[ShardIndex]) -> Result<(), StoreError> {
+        self.meta.insert(RETAINED_KEY, encode(&(epoch, shards)))?;
+        Ok(())
     }
 
     /// How far the pull of `shard`'s `axis` slivers has come, if one was recorded.

@@ -46,7 +46,9 @@ fn metadata_and_slivers_round_trip_and_survive_reopening() {
         }
     }
     assert!(!store.has_sliver(ShardIndex(3), SliverType::Primary, &blob_id).expect("read"));
+    assert_eq!(store.shards_with_slivers().expect("read"), shards);
     assert_eq!(store.drop_shard(ShardIndex(7)).expect("drop"), 2);
+    assert_eq!(store.shards_with_slivers().expect("read"), [ShardIndex(2)]);
     assert!(!store.has_sliver(ShardIndex(7), SliverType::Primary, &blob_id).expect("read"));
     store.delete_blob_data(&blob_id, &shards).expect("delete");
     assert!(!store.has_metadata(&blob_id).expect("read"));
@@ -70,6 +72,20 @@ fn sync_progress_survives_reopening() {
     assert_eq!(store.sync_progress(ShardIndex(4), SliverType::Primary).expect("read"), Some(half));
     assert_eq!(store.sync_progress(ShardIndex(4), SliverType::Secondary).expect("read"), Some(done));
     assert_eq!(store.sync_progress(ShardIndex(5), SliverType::Primary).expect("read"), None);
+}
+
+/// The shards kept one epoch more survive reopening; the last record replaces the one before.
+#[test]
+fn retained_shards_survive_reopening() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    {
+        let store = NodeStore::open(tmp.path()).expect("open");
+        assert_eq!(store.retained_shards().expect("read"), None);
+        store.set_retained_shards(Epoch(4), &[ShardIndex(1), ShardIndex(9)]).expect("write");
+        store.set_retained_shards(Epoch(5), &[ShardIndex(3)]).expect("write");
+    }
+    let store = NodeStore::open(tmp.path()).expect("reopen");
+    assert_eq!(store.retained_shards().expect("read"), Some((Epoch(5), vec![ShardIndex(3)])));
 }
 
 fn slivers_of(
