@@ -11,7 +11,7 @@
 # again. Prints a JSON summary (and writes it to --out); exits 1 if anything failed.
 #
 #   scripts/churn.py --walrus "$CARGO_TARGET_DIR/release/walrus" [--shards 1000]
-#                    [--epoch 30s] [--changes 10] [--dir DIR (emptied first)] [--out FILE]
+#                    [--epoch 30s] [--changes 10] [--dir DIR (emptied first)] [--out FILE] [--pause S]
 import argparse, json, os, random, shutil, signal, subprocess, sys, tempfile, threading, time
 import urllib.request
 
@@ -63,13 +63,13 @@ def owners(view):
 
 
 class Load(threading.Thread):
-    """Stores a blob and reads an earlier one back, over and over, with a pause between: the
-    machine of the recorded run has 2 cores for 5 nodes, the chain and the gateway, and an
-    unpaced load starves the nodes' shard sync within a 30-second epoch."""
+    """Stores a blob and reads an earlier one back, over and over, with a pause between
+    (`--pause`, 1 s by default; 0 for an unpaced load): the machine of the recorded runs has 2
+    cores for 5 nodes, the chain, the gateway and the load."""
 
-    def __init__(self, walrus, work, seed):
+    def __init__(self, walrus, work, seed, pause):
         super().__init__(daemon=True)
-        self.walrus, self.work, self.rng = walrus, work, random.Random(seed)
+        self.walrus, self.work, self.rng, self.pause = walrus, work, random.Random(seed), pause
         self.stop = threading.Event()
         self.blobs = []  # (blob ID, path of the original)
         self.stores = self.reads = 0
@@ -88,7 +88,7 @@ class Load(threading.Thread):
     def run(self):
         i = 0
         while not self.stop.is_set():
-            self.stop.wait(PAUSE_S)
+            self.stop.wait(self.pause)
             size = self.rng.choice([1024, 64 << 10, 1 << 20, 4 << 20])
             path = os.path.join(self.work, f"blob-{i}.bin")
             with open(path, "wb") as f:
@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--changes", type=int, default=10)
     ap.add_argument("--dir")
     ap.add_argument("--out")
+    ap.add_argument("--pause", type=float, default=PAUSE_S, help="seconds between two operations")
     ap.add_argument("--port", type=int, default=21000, help="chain port; nodes, gateway follow")
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="walrus-churn-")
@@ -132,7 +133,7 @@ def main():
          "--gateway-port", str(args.port + 9), "--wallet", user],
         stdout=localnet_log, stderr=subprocess.STDOUT)
     processes = [localnet]
-    summary = {"shards": args.shards, "epoch": args.epoch, "changes": [], "failures": []}
+    summary = {"shards": args.shards, "epoch": args.epoch, "pause_s": args.pause, "changes": [], "failures": []}
     try:
         deadline = time.monotonic() + 300
         while not os.path.exists(os.path.join(net, "client_config.yaml")) or not os.path.exists(
@@ -146,7 +147,7 @@ def main():
         walrus.run("wallet", "new", wallet=staker)
         nodes = [m["node_id"] for m in system(chain_url)["system"]["committee"]["members"]]
         log(f"localnet up: {len(nodes)} nodes, {args.shards} shards, epochs of {args.epoch}")
-        load = Load(walrus, work, 1)
+        load = Load(walrus, work, 1, args.pause)
         load.start()
 
         view = system(chain_url)

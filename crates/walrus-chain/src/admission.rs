@@ -158,6 +158,7 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::WithdrawStake { .. }
         | Call::SplitStakedWal { .. }
         | Call::JoinStakedWal { .. }
-        | Call::SetCommissionRate { .. } => false,
+        | Call::SetCommissionRate { .. }
+        | Call::SetNodeInfo { .. } => false,
     }
 }

@@ -78,6 +78,10 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         }
         Call::JoinStakedWal { first, second } => staking::join(o, sender, *first, *second),
         Call::SetCommissionRate { node_id, rate } => epoch::set_commission_rate(o, sender, *node_id, *rate),
+        Call::SetNodeInfo { node_id, name, network_address, network_public_key } => {
+            let info = epoch::NodeInfo { name, network_address, network_public_key };
+            epoch::set_node_info(o, sender, *node_id, info)
+        }
     }
 }
 

@@ -350,12 +350,7 @@ pub(crate) fn register_node(
     sender: Address,
     r: &NodeRegistration,
 ) -> Result<ObjectId, ExecError> {
-    if r.name.len() > NODE_NAME_BYTES_MAX {
-        return Err(ExecError::InvalidNodeInfo("name longer than 100 bytes"));
-    }
-    if r.network_address.len() > NETWORK_ADDRESS_BYTES_MAX {
-        return Err(ExecError::InvalidNodeInfo("network address longer than 259 bytes"));
-    }
+    check_name_and_address(&r.name, &r.network_address)?;
     if r.commission_rate > COMMISSION_BPS_MAX {
         return Err(ExecError::InvalidNodeInfo("commission rate above 10 000 basis points"));
     }
@@ -382,6 +377,50 @@ pub(crate) fn register_node(
     };
     o.system_mut().nodes.insert(node_id, record);
     Ok(node_id)
+}
+
+fn check_name_and_address(name: &str, network_address: &str) -> Result<(), ExecError> {
+    if name.len() > NODE_NAME_BYTES_MAX {
+        return Err(ExecError::InvalidNodeInfo("name longer than 100 bytes"));
+    }
+    if network_address.len() > NETWORK_ADDRESS_BYTES_MAX {
+        return Err(ExecError::InvalidNodeInfo("network address longer than 259 bytes"));
+    }
+    Ok(())
+}
+
+/// What [`set_node_info`] changes (each `None` keeps its value).
+pub(crate) struct NodeInfo<'a> {
+    pub(crate) name: &'a Option<String>,
+    pub(crate) network_address: &'a Option<String>,
+    pub(crate) network_public_key: &'a Option<NetworkPublicKey>,
+}
+
+/// Changes a node's name, network address or network key in its record and in the current,
+/// previous and next committees, so that clients and peers reach it with them at once.
+pub(crate) fn set_node_info(
+    o: &mut Overlay<'_>,
+    sender: Address,
+    node_id: ObjectId,
+    info: NodeInfo<'_>,
+) -> Result<(), ExecError> {
+    let mut node = operated_node(o, sender, node_id)?;
+    node.name = info.name.clone().unwrap_or(node.name);
+    node.network_address = info.network_address.clone().unwrap_or(node.network_address);
+    node.network_public_key = info.network_public_key.unwrap_or(node.network_public_key);
+    check_name_and_address(&node.name, &node.network_address)?;
+    let system = o.system_mut();
+    let epoch = system.epoch();
+    let committees = std::iter::once(&mut system.committee)
+        .chain(system.previous_committee.as_mut())
+        .chain(system.next_committee.as_mut());
+    for member in committees.flat_map(|c| c.members.iter_mut()).filter(|m| m.node_id == node_id) {
+        member.network_address = node.network_address.clone();
+        member.network_public_key = node.network_public_key;
+    }
+    system.nodes.insert(node_id, node);
+    o.emit(Event::NodeInfoUpdated { epoch, node_id });
+    Ok(())
 }
 
 fn operated_node(o: &Overlay<'_>, sender: Address, node_id: ObjectId) -> Result<NodeRecord, ExecError> {

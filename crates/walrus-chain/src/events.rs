@@ -101,6 +101,14 @@ pub enum Event {
         /// FROST per storage unit, once per registration.
         write_price: Frost,
     },
+    /// A node's name, network address or network key changed (clients and peers reach it
+    /// with what the chain says now).
+    NodeInfoUpdated {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The node.
+        node_id: ObjectId,
+    },
 }
 
 /// An event where it happened.

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
-use walrus_core::keys::{Address, BlsSignature, Ed25519KeyPair, Ed25519PublicKey, Ed25519Signature};
+use walrus_core::keys::{
+    Address, BlsSignature, Ed25519KeyPair, Ed25519PublicKey, Ed25519Signature, NetworkPublicKey,
+};
 use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::amount::Frost;
@@ -217,6 +219,19 @@ pub enum Call {
         node_id: ObjectId,
         /// Basis points (≤ 10 000).
         rate: u16,
+    },
+    /// Change a node's name, network address or network key (each left out keeps its value),
+    /// at once: in its record and in every committee it is in (the reference's `set_name`,
+    /// `set_network_address`, `set_network_public_key`). Emits `NodeInfoUpdated`.
+    SetNodeInfo {
+        /// The node.
+        node_id: ObjectId,
+        /// At most 100 bytes.
+        name: Option<String>,
+        /// `host:port`, at most 259 bytes.
+        network_address: Option<String>,
+        /// The key its TLS certificate carries from now on.
+        network_public_key: Option<NetworkPublicKey>,
     },
 }
 

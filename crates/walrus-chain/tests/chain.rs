@@ -615,3 +615,41 @@ fn the_runs_admission_picks_are_never_skipped() {
     let effects = net.block_at(at, left);
     assert!(effects.transactions.iter().any(|tx| matches!(tx.status, TxStatus::Skipped { .. })));
 }
+
+/// An operator moves its node to another address and network key: the record and the
+/// committee change at once (clients pin the new key from the next read of the system), with
+/// `NodeInfoUpdated`; nobody else may, and the usual bounds hold.
+#[test]
+fn an_operator_changes_its_nodes_address_and_network_key_at_once() {
+    let mut net = Net::new();
+    let operator = Net::operator();
+    let member = net.state.system.committee.members[0].clone();
+    let moved = Call::SetNodeInfo {
+        node_id: member.node_id,
+        name: None,
+        network_address: Some("10.0.0.7:9185".into()),
+        network_public_key: Some(common::network_key(60)),
+    };
+    assert_eq!(failure(&net.run(0, moved.clone())), "EAuthorizationFailure");
+    let effects = net.run_as(&operator, moved);
+    assert_eq!(effects.events[0].event, Event::NodeInfoUpdated { epoch: Epoch(0), node_id: member.node_id });
+    let record = &net.state.system.nodes[&member.node_id];
+    assert_eq!(
+        (record.network_address.as_str(), record.network_public_key),
+        ("10.0.0.7:9185", common::network_key(60))
+    );
+    let now =
+        net.state.system.committee.members.iter().find(|m| m.node_id == member.node_id).expect("member");
+    assert_eq!(
+        (now.network_address.as_str(), now.network_public_key),
+        ("10.0.0.7:9185", common::network_key(60))
+    );
+    assert_eq!(now.shards, member.shards);
+    let long = Call::SetNodeInfo {
+        node_id: member.node_id,
+        name: Some("n".repeat(101)),
+        network_address: None,
+        network_public_key: None,
+    };
+    assert_eq!(failure(&net.run_as(&operator, long)), "EInvalidNodeInfo");
+}

@@ -103,6 +103,22 @@ enum AdminCommand {
     },
     /// Pay the node's collectable commission to the operator's account.
     CollectCommission,
+    /// Change the node's name, network address or network key on chain, at once (clients and
+    /// peers reach it with them from their next look at the chain).
+    SetInfo {
+        /// A new name (at most 100 bytes).
+        #[arg(long)]
+        name: Option<String>,
+        /// A new `host:port` where the node's REST API is reached.
+        #[arg(long)]
+        network_address: Option<String>,
+        /// Register the key of the configuration's network key file.
+        #[arg(long)]
+        network_key: bool,
+    },
+    /// Make a new network key: the old file is kept beside it (`.old`); restart the node, which
+    /// registers the new key on chain as it starts.
+    RotateNetworkKey,
     /// The node's record on chain: ID, stake, commission, votes.
     Info,
 }
@@ -240,8 +256,8 @@ fn register(args: RegisterArgs, config: &Path, json: bool) -> Result<()> {
 pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
     let config = global.config.as_deref().context("`walrus node-admin` needs --config D/node.yaml")?;
     let operator = Operator::load(config)?;
-    let runtime = tokio::runtime::Runtime::new()?;
     let json = global.json;
+    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let node_id = operator.node_id().await?;
         let system = operator.chain.system().await?.system;
@@ -256,6 +272,15 @@ pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
                 Call::SetNodeVotes { node_id, votes }
             }
             AdminCommand::CollectCommission => Call::CollectNodeRewards { node_id },
+            AdminCommand::SetInfo { name, network_address, network_key } => {
+                let key = network_key.then(|| read_network_key(&operator.config.network_key)).transpose()?;
+                let network_public_key = key.map(|k| *k.public());
+                if name.is_none() && network_address.is_none() && network_public_key.is_none() {
+                    bail!("nothing to change: give --name, --network-address or --network-key");
+                }
+                Call::SetNodeInfo { node_id, name, network_address, network_public_key }
+            }
+            AdminCommand::RotateNetworkKey => return rotate_network_key(&operator.config.network_key, json),
             AdminCommand::Info => {
                 let value = serde_json::json!({
                     "nodeId": node_id,
@@ -287,4 +312,32 @@ pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
         print(json, serde_json::json!({ "digest": executed.effects.digest }), || format!("Done: {call:?}"));
         anyhow::Ok(())
     })
+}
+
+/// Replaces the network key file at `path` with a new key, keeping the old one as `path.old`.
+fn rotate_network_key(path: &Path, json: bool) -> Result<()> {
+    let old = read_network_key(path)?;
+    let kept = path.with_extension("key.old");
+    if kept.exists() {
+        bail!("{} exists: move it away first (it is the key before the last rotation)", kept.display());
+    }
+    std::fs::rename(path, &kept).with_context(|| format!("cannot move {} aside", path.display()))?;
+    let new = write_network_key(path)?;
+    let value = serde_json::json!({
+        "networkKeyFile": path,
+        "oldKeyFile": kept,
+        "oldNetworkPublicKey": old.public().to_string(),
+        "networkPublicKey": new.public().to_string(),
+    });
+    print(json, value, || {
+        format!(
+            "New network key {} in {} (the old one, {}, is in {}). Restart the node: it registers \
+             the new key on chain as it starts.",
+            new.public(),
+            path.display(),
+            old.public(),
+            kept.display()
+        )
+    });
+    Ok(())
 }

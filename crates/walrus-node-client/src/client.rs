@@ -115,7 +115,7 @@ impl NodeError {
     }
 }
 
-/// A client of the node at `address` (`host:port`).
+/// A client of one storage node.
 #[derive(Debug, Clone)]
 pub struct NodeClient {
     base: String,
@@ -129,11 +129,11 @@ pub struct NodeClient {
 }
 
 impl NodeClient {
-    /// A client of the node at `base` (a URL, or `host:port` for plain HTTP) through the
-    /// connection pool `http`, which checks the node's certificate if `base` is HTTPS. Clients
-    /// of committee members come from [`crate::NodeConnector`], which pins each one's key.
+    /// A client of the node at `base` (a URL: `https://host:port` or `http://host:port`)
+    /// through the connection pool `http`, which checks the node's certificate if `base` is
+    /// HTTPS. Clients of committee members come from [`crate::NodeConnector`], which turns a
+    /// registered address into its URL ([`walrus_tls::node_base_url`]) and pins each one's key.
     pub fn new(base: &str, http: reqwest::Client) -> Self {
-        let base = if base.starts_with("http") { base.to_string() } else { format!("http://{base}") };
         NodeClient {
             base: base.trim_end_matches('/').to_string(),
             http,

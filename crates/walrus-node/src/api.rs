@@ -361,40 +361,64 @@ async fn sync_shard(
         .and_then(|value| value.trim().parse().ok())
         .ok_or(ServiceError::SyncUnauthorized("no BLS public key in the Authorization header"))?;
     let signed: SignedMessage = bcs::from_bytes(&body(payload)?).map_err(ServiceError::SyncBcs)?;
-    // Refused requests cost a signature check, and take none of the response budget.
+    // Refused requests cost a signature check, and take none of the response budget. An
+    // answer holds at most its sliver budget, or its first sliver if that is larger, and the
+    // framing (BCS tags and blob IDs: under 1 MiB for the most slivers an answer carries).
     let worker = Arc::clone(&node);
-    let request = blocking(move || crate::shard_sync::authorize(&worker, &requester, &signed)).await?;
-    // An answer holds at most its sliver budget, or its first sliver if that is larger, and
-    // the framing (BCS tags and blob IDs: under 1 MiB for the most slivers an answer carries).
-    let worker = Arc::clone(&node);
-    let (shard, axis, from) = (request.shard_index, request.sliver_type, request.starting_blob_id);
-    let first = blocking(move || Ok(worker.store.first_shard_sliver_len(shard, axis, &from)?)).await?;
+    let (request, first) = blocking(move || {
+        let request = crate::shard_sync::authorize(&worker, &requester, &signed)?;
+        let (shard, axis, from) = (request.shard_index, request.sliver_type, request.starting_blob_id);
+        Ok((request, worker.store.first_shard_sliver_len(shard, axis, &from)?))
+    })
+    .await?;
     let holds = SYNC_ANSWER_SLIVER_BYTES.max(first.unwrap_or(0)) + (4 << 20);
     let _permit = crate::edge::response_permit(&node, holds)?;
     Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &request)).await?))
 }
 
-async fn health(State(node): State<Arc<Node>>) -> Response {
+/// `?detailed=true`: each shard's status besides the summary.
+#[derive(Debug, Default, serde::Deserialize)]
+struct HealthQuery {
+    #[serde(default)]
+    detailed: bool,
+}
+
+/// `GET /v1/health`: the reference's `ServiceHealthInfo`; `shardDetail` (each owned shard's
+/// status, and the shards stored but not owned, read-only) when detailed.
+async fn health(State(node): State<Arc<Node>>, Query(query): Query<HealthQuery>) -> Response {
     let view = node.view();
-    let (ready, in_transfer, in_recovery) = node.shard_status_counts();
+    let owned = node.owned_shard_statuses();
+    let count = |wanted: &str| owned.iter().filter(|(_, status)| *status == wanted).count();
     let cursor = node.store.event_cursor().ok().flatten();
-    success(
-        StatusCode::OK,
-        json!({
-            "uptime": node.started.elapsed().as_secs(),
-            "epoch": view.epoch.0,
-            "publicKey": node.bls.public().to_string(),
-            "nodeStatus": if view.shards.is_empty() { "Standby" } else { "Active" },
-            "eventProgress": { "persisted": cursor.map(|c| c.height), "pending": 0 },
-            "shardSummary": {
-                "owned": view.shards.len(),
-                "ownedShardStatus": { "ready": ready, "inTransfer": in_transfer, "inRecovery": in_recovery },
-                // The reference counts every `LockedToMove` shard: read-only and retained.
-                "readOnly": view.read_only.len() + view.retained.len(),
+    // The reference counts every `LockedToMove` shard: read-only and retained.
+    let other: Vec<_> = view.read_only.iter().chain(&view.retained).collect();
+    let mut body = json!({
+        "uptime": node.started.elapsed().as_secs(),
+        "epoch": view.epoch.0,
+        "publicKey": node.bls.public().to_string(),
+        "nodeStatus": if view.shards.is_empty() { "Standby" } else { "Active" },
+        "eventProgress": { "persisted": cursor.map(|c| c.height), "pending": 0 },
+        "shardSummary": {
+            "owned": view.shards.len(),
+            "ownedShardStatus": {
+                "unknown": 0,
+                "ready": count("ready"),
+                "inTransfer": count("inTransfer"),
+                "inRecovery": count("inRecovery"),
             },
-            "name": node.config.name,
-        }),
-    )
+            "readOnly": other.len(),
+        },
+        "name": node.config.name,
+    });
+    if query.detailed {
+        let shard =
+            |(shard, status): (&walrus_core::ShardIndex, &str)| json!({ "shard": shard.0, "status": status });
+        body["shardDetail"] = json!({
+            "owned": owned.iter().map(|(s, status)| shard((s, status))).collect::<Vec<_>>(),
+            "other": other.into_iter().map(|s| shard((s, "readOnly"))).collect::<Vec<_>>(),
+        });
+    }
+    success(StatusCode::OK, body)
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {

@@ -206,11 +206,18 @@ pub enum ShardStatus {
 
 /// Pulls the shards the node gained from their previous owners ([`crate::shard_sync`]), then
 /// sweeps over the certified blobs, recovering what is still missing, until the node lacks no
-/// sliver of its shards; then marks `epoch` ready.
+/// sliver of its shards; then marks `epoch` ready. Stops unmarked if a later epoch begins
+/// meanwhile (that epoch's sync takes over).
 pub async fn ensure_synced(node: Arc<Node>, epoch: Epoch) {
     crate::shard_sync::pull_gained(&node, epoch).await;
     node.set_shard_status(&node.view().gained, Some(ShardStatus::InRecovery));
     loop {
+        // A later epoch began before this one's sync ended: its own sync covers these blobs
+        // (certified before it) and its shards, and this sweep would only compete with it.
+        if node.view().epoch > epoch {
+            tracing::info!("epoch {epoch}: superseded by epoch {} before its sync ended", node.view().epoch);
+            return;
+        }
         // Recoveries waiting out a backoff try again now: the peers they need may serve now.
         node.heal_wake.notify_waiters();
         match crate::recovery::sweep_once(&node, crate::recovery::Patience::OneAttempt { epoch }).await {

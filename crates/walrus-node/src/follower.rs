@@ -187,6 +187,8 @@ pub async fn fetch_view(chain: &ChainClient, me: &BlsPublicKey) -> Result<ChainV
 struct Work {
     /// The newest epoch an `EpochChangeStart` of the page announced.
     epoch_changed: Option<Epoch>,
+    /// A node's address or network key changed (`NodeInfoUpdated`): the view is read again.
+    node_info_changed: bool,
     registered: Vec<BlobId>,
     /// Newly certified blobs, with the epoch of their certification.
     certified: Vec<(BlobId, Epoch)>,
@@ -206,6 +208,7 @@ impl Work {
                     work.certified.push((blob_id, epoch))
                 }
                 Event::InvalidBlobID { blob_id, .. } => work.invalid.push(blob_id),
+                Event::NodeInfoUpdated { .. } => work.node_info_changed = true,
                 _ => {}
             }
         }
@@ -268,6 +271,9 @@ async fn react(node: &Arc<Node>, work: Work) {
                 Err(e) => tracing::error!("garbage collection task failed: {e}"),
             }
         });
+    }
+    if work.node_info_changed && work.epoch_changed.is_none() {
+        refresh_view(node, node.view().epoch).await;
     }
     let worker = Arc::clone(node);
     let (registered, invalid) = (work.registered, work.invalid);

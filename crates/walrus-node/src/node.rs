@@ -9,7 +9,7 @@ use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::{read_bls, InitError};
-use walrus_core::keys::BlsKeyPair;
+use walrus_core::keys::{BlsKeyPair, NetworkPublicKey};
 use walrus_core::BlobId;
 use walrus_http::ByteBudget;
 use walrus_store::NodeStore;
@@ -131,13 +131,17 @@ impl Node {
         }
     }
 
-    /// How many of the node's shards are ready, in transfer and in recovery.
-    pub fn shard_status_counts(&self) -> (usize, usize, usize) {
+    /// Each shard the node owns, in order, with its status as `/v1/health` names it: `ready`,
+    /// `inTransfer` or `inRecovery`.
+    pub fn owned_shard_statuses(&self) -> Vec<(walrus_core::ShardIndex, &'static str)> {
         let view = self.view();
         let statuses = self.shard_status.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = |wanted| view.shards.iter().filter(|s| statuses.get(s) == Some(&wanted)).count();
-        let (transfer, recovery) = (count(ShardStatus::InTransfer), count(ShardStatus::InRecovery));
-        (view.shards.len() - transfer - recovery, transfer, recovery)
+        let name = |shard| match statuses.get(shard) {
+            None => "ready",
+            Some(ShardStatus::InTransfer) => "inTransfer",
+            Some(ShardStatus::InRecovery) => "inRecovery",
+        };
+        view.shards.iter().map(|shard| (*shard, name(shard))).collect()
     }
 
     /// Runs `task` in the background until it ends or the node stops.
@@ -206,9 +210,11 @@ pub enum StartError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// The REST API's TLS configuration: a self-signed certificate on the network key, or none if
-/// the configuration asks for plain HTTP on a loopback address.
-fn tls_config(config: &NodeConfig) -> Result<Option<Arc<walrus_tls::rustls::ServerConfig>>, StartError> {
+/// The REST API's TLS configuration: a self-signed certificate on the network key, with the
+/// key's public half; or none if the configuration asks for plain HTTP on a loopback address.
+type Tls = (Arc<walrus_tls::rustls::ServerConfig>, NetworkPublicKey);
+
+fn tls_config(config: &NodeConfig) -> Result<Option<Tls>, StartError> {
     if config.plain_http {
         if !config.rest_listen.ip().is_loopback() {
             return Err(StartError::PlainNotLoopback(config.rest_listen));
@@ -219,7 +225,59 @@ fn tls_config(config: &NodeConfig) -> Result<Option<Arc<walrus_tls::rustls::Serv
     let tls = key
         .server_config(None)
         .map_err(|source| StartError::Tls { path: config.network_key.clone(), source })?;
-    Ok(Some(tls))
+    Ok(Some((tls, *key.public())))
+}
+
+/// Pause between two attempts at [`register_network_key`].
+const REGISTER_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// At start-up over TLS: if the chain registered another network key for this node than the
+/// one its certificate carries (the operator replaced the key file, `walrus node-admin
+/// rotate-network-key`), registers this one with the operator key, as the reference's node
+/// brings its on-chain parameters in line with its configuration when it starts. Clients and
+/// peers pin the registered key, so they refuse the node until this lands. A node not
+/// registered yet is left alone (`walrus node register` registers the key file's key).
+async fn register_network_key(node: Arc<Node>, key: NetworkPublicKey) {
+    loop {
+        match register_network_key_once(&node, key).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!("cannot register this node's network key {key} yet: {e}"),
+        }
+        tokio::time::sleep(REGISTER_RETRY_PAUSE).await;
+    }
+}
+
+async fn register_network_key_once(
+    node: &Node,
+    key: NetworkPublicKey,
+) -> Result<(), crate::epoch_driver::DriveError> {
+    let system = node.chain.system().await?.system;
+    let Some((node_id, record)) = system.nodes.iter().find(|(_, n)| n.public_key == *node.bls.public())
+    else {
+        return Ok(());
+    };
+    if record.network_public_key == key {
+        return Ok(());
+    }
+    let owner = node.owner_key()?;
+    if owner.address() != record.owner {
+        tracing::error!(
+            "the chain registered network key {} for node {node_id}, not this node's {key}, and the \
+             configured operator key does not own the node: clients and peers refuse this node \
+             until its owner registers the key (`walrus node-admin set-info --network-key`)",
+            record.network_public_key
+        );
+        return Ok(());
+    }
+    let call = walrus_chain::Call::SetNodeInfo {
+        node_id: *node_id,
+        name: None,
+        network_address: None,
+        network_public_key: Some(key),
+    };
+    node.chain.execute(owner, call).await?;
+    tracing::info!("registered network key {key} for node {node_id} (it was {})", record.network_public_key);
+    Ok(())
 }
 
 /// A running node.
@@ -297,12 +355,15 @@ pub async fn start_on(
     node.spawn(crate::pending::expire_on_timer(Arc::clone(&node)));
     node.spawn(crate::epoch_driver::at_start(Arc::clone(&node)));
     crate::epoch_driver::shed(&node);
+    if let Some((_, key)) = &tls {
+        node.spawn(register_network_key(Arc::clone(&node), *key));
+    }
     node.spawn(crate::epoch_driver::drive(Arc::clone(&node)));
     let (shutdown, stopped) = oneshot::channel::<()>();
     let app = router(Arc::clone(&node));
     let limits = node.config.server;
     let server = tokio::spawn(async move {
-        walrus_http::serve_tls(listener, app, limits, tls, async {
+        walrus_http::serve_tls(listener, app, limits, tls.map(|(config, _)| config), async {
             let _ = stopped.await;
         })
         .await

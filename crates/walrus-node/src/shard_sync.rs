@@ -158,7 +158,7 @@ pub async fn pull(
                 epoch,
             });
             let signed = SignedMessage::sign(&node.bls, &ProtocolMessage::new(epoch, body));
-            let page = ask(&peer, &signed, node.bls.public()).await?;
+            let page = ask(node, &peer, &signed, epoch).await?;
             if page.first().is_some_and(|(first, _)| *first < start)
                 || page.windows(2).any(|w| w[0].0 >= w[1].0)
             {
@@ -182,27 +182,43 @@ pub async fn pull(
     Ok(stored)
 }
 
-/// Attempts at one page while the owner answers that it is busy (503).
+/// Attempts at one page while the owner answers that it is busy (503), or that it is not in
+/// the epoch of a sync this node runs for the current epoch (its view of the chain lags: an
+/// owner asked within a second of the change may not have read it yet).
 const BUSY_ATTEMPTS: u32 = 30;
+/// Attempts at one page while the owner does not answer at all: an overloaded node may drop a
+/// connection; one that is down is left to recovery within seconds.
+const UNANSWERED_ATTEMPTS: u32 = 4;
 
-/// One page, asked again (after 0.1 s, doubling up to 2 s) while the owner is busy: it serves
-/// only as many answers at once as its response budget holds.
+/// One page, asked again (after 0.1 s, doubling up to 2 s) while the owner is busy or behind
+/// ([`BUSY_ATTEMPTS`]) or silent ([`UNANSWERED_ATTEMPTS`]).
 async fn ask(
+    node: &Node,
     peer: &walrus_node_client::NodeClient,
     signed: &SignedMessage,
-    me: &BlsPublicKey,
+    epoch: Epoch,
 ) -> Result<Vec<(BlobId, walrus_core::sliver::UnverifiedSliver)>, walrus_node_client::NodeError> {
+    use walrus_node_client::{NodeError, Reason};
     let mut pause = std::time::Duration::from_millis(100);
     let mut attempt = 1;
     loop {
-        match peer.sync_shard(signed, me).await {
-            Err(e) if attempt < BUSY_ATTEMPTS && e.reason().is_some_and(|r| r.is_retriable()) => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                attempt += 1;
+        let answer = peer.sync_shard(signed, node.bls.public()).await;
+        let attempts = match &answer {
+            Err(NodeError::Refused { reason, .. }) if reason.is_retriable() => BUSY_ATTEMPTS,
+            Err(NodeError::Refused { reason: Reason::InvalidEpoch, .. })
+                if node.epoch_seen.load(Ordering::Relaxed) == epoch.0 =>
+            {
+                BUSY_ATTEMPTS
             }
-            answer => return answer,
+            Err(NodeError::Transport { .. }) => UNANSWERED_ATTEMPTS,
+            _ => return answer,
+        };
+        if attempt >= attempts {
+            return answer;
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        attempt += 1;
     }
 }
 

@@ -115,29 +115,28 @@ async fn store_confirm_and_certify_through_two_nodes() {
     net.stop().await;
 }
 
-/// Runs the official SDK's storage-node client against one node (all its pairs).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the official packages: WALRUS_CONFORMANCE_DIR from ../shared/conformance/setup.sh (.ci/run sets it and runs the ignored tests)"]
-async fn the_official_sdk_client_works_against_a_node() {
+/// Registers a 20 000-byte blob and runs the official SDK's storage-node client
+/// (`node-api.mjs` from `WALRUS_CONFORMANCE_DIR`) against node `node`, on the pairs it holds:
+/// stores, reads back and checks the confirmation signed in the current epoch.
+async fn official_client_against(net: &Net, node: usize, seed: u32) {
     let conformance = std::env::var_os("WALRUS_CONFORMANCE_DIR").expect(
         "WALRUS_CONFORMANCE_DIR is not set: run ../shared/conformance/setup.sh and set it to its output",
     );
-    let net = Net::start(2).await;
-    let file = net._tmp.path().join("blob.bin");
-    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = net._tmp.path().join(format!("blob-{seed}.bin"));
+    let data: Vec<u8> = (0..20_000u32).map(|i| ((i + seed) * 7 % 251) as u8).collect();
     std::fs::write(&file, &data).expect("write blob");
     let params = EncodingParams::new(u64::from(N)).expect("params");
     let blob = encode_blob(params, &data).expect("encodable");
     net.register(&blob, false).await;
     let blob_id = *blob.metadata().blob_id();
-    // The official client stores to node 0 only; node 0 then needs its own pairs only.
-    let pairs: Vec<String> = net.pairs_of(0, &blob_id).iter().map(|p| p.0.to_string()).collect();
-    let key = hex_of(net.nodes[0].node.bls.public().as_bytes());
+    // The official client stores to this node only; it then needs its own pairs only.
+    let pairs: Vec<String> = net.pairs_of(node, &blob_id).iter().map(|p| p.0.to_string()).collect();
+    let key = hex_of(net.nodes[node].node.bls.public().as_bytes());
     let output = tokio::process::Command::new("node")
         .arg(Path::new(&conformance).join("node-api.mjs"))
         .args([
             "--node",
-            &net.url(0, ""),
+            &net.url(node, ""),
             "--file",
             file.to_str().expect("utf-8"),
             "--shards",
@@ -151,7 +150,28 @@ async fn the_official_sdk_client_works_against_a_node() {
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "node-api.mjs failed:\n{stdout}");
     assert!(stdout.contains("all checks passed"));
-    let _ = SliverType::Primary;
+}
+
+/// Runs the official SDK's storage-node client against one node (all its pairs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official packages: WALRUS_CONFORMANCE_DIR from ../shared/conformance/setup.sh (.ci/run sets it and runs the ignored tests)"]
+async fn the_official_sdk_client_works_against_a_node() {
+    let net = Net::start(2).await;
+    official_client_against(&net, 0, 0).await;
+    net.stop().await;
+}
+
+/// The official SDK's storage-node client still works against a node after an epoch change
+/// that gave it three more shards: on the pairs it holds now, with a confirmation of epoch 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the official packages: WALRUS_CONFORMANCE_DIR from ../shared/conformance/setup.sh (.ci/run sets it and runs the ignored tests)"]
+async fn the_official_sdk_client_works_against_a_node_after_an_epoch_change() {
+    let net = Net::start_with(3, 8_000).await;
+    let (before, _) = stake_for_three_more_shards(&net).await;
+    wait_for_the_first_change(&net).await;
+    let view = net.nodes[0].node.view();
+    assert!(view.epoch.0 >= 1 && view.shards.len() == before.len() + 3, "node 0 holds {:?}", view.shards);
+    official_client_against(&net, 0, 1).await;
     net.stop().await;
 }
 
@@ -677,6 +697,30 @@ async fn a_lost_shard_is_retained_one_epoch_for_a_late_sync_then_dropped() {
     wait_for_views(&net, 2).await;
     assert!(net.nodes[owner].node.view().retained.contains(&shard));
     assert!(net.metric(owner, "walrus_retained_shards").await >= 1);
+    // `/v1/health?detailed=true` lists it among the other shards stored, read-only.
+    let health: serde_json::Value = net
+        .http
+        .get(net.url(owner, "/v1/health?detailed=true"))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("JSON");
+    let detail = &health["success"]["data"]["shardDetail"];
+    assert!(
+        detail["other"]
+            .as_array()
+            .expect("other")
+            .contains(&serde_json::json!({ "shard": shard.0, "status": "readOnly" })),
+        "{health}"
+    );
+    let owned = detail["owned"].as_array().expect("owned");
+    assert_eq!(
+        owned.len() as u64,
+        health["success"]["data"]["shardSummary"]["owned"].as_u64().expect("owned")
+    );
+    assert!(owned.iter().all(|s| s["status"] == "ready"), "{health}");
     let slivers = sync_as_node_0(&net, owner, shard, 1).await.expect("a late sync is served");
     assert_eq!(slivers.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![blob_id]);
     // Not for epoch 0, nor as a node that did not hold the shard in epoch 1.

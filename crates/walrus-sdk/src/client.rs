@@ -447,17 +447,19 @@ impl Client {
             tasks
                 .spawn(async move { (index, client.upload_and_confirm(&blob, &committee, deletable).await) });
         }
-        let mut confirmed: Vec<Result<(Certificate, usize), StoreError>> = Vec::new();
+        let mut confirmed: Vec<Result<Confirmed, StoreError>> = Vec::new();
         confirmed.resize_with(to_upload.len(), || Err(StoreError::NoResult));
         while let Some(joined) = tasks.join_next().await {
             if let Ok((index, outcome)) = joined {
                 confirmed[index] = outcome;
             }
         }
+        let mut tails = Vec::new();
         for ((position, blob, registered), confirmed) in to_upload.into_iter().zip(confirmed) {
             let outcome = match confirmed {
-                Ok((certificate, shards)) => {
-                    self.certify(&blob, registered.clone(), certificate, shards, committee).await
+                Ok(Confirmed { certificate, weight, tail }) => {
+                    tails.push(tail);
+                    self.certify(&blob, registered.clone(), certificate, weight, committee).await
                 }
                 Err(e) => Err(e),
             };
@@ -470,6 +472,9 @@ impl Client {
             };
             tracing::debug!("{}: done at {:?}", blob.metadata().blob_id(), started.elapsed());
             results[position] = Some(outcome);
+        }
+        for tail in tails {
+            Confirmed::tail_ends(tail).await;
         }
         results.into_iter().map(|r| r.unwrap_or(Err(StoreError::NoResult))).collect()
     }
@@ -652,13 +657,14 @@ impl Client {
 
     /// Uploads to every member in parallel and returns a certificate once the confirmations
     /// cover a quorum; the other uploads get a short tail (half the time so far plus 500 ms,
-    /// as the reference) and are then abandoned.
+    /// as the reference), which runs on while the certificate goes to the chain
+    /// ([`Confirmed::tail`]), and are then abandoned.
     pub(crate) async fn upload_and_confirm(
         &self,
         blob: &Arc<EncodedBlob>,
         committee: &Committee,
         deletable: Option<ObjectId>,
-    ) -> Result<(Certificate, usize), StoreError> {
+    ) -> Result<Confirmed, StoreError> {
         let n = blob.metadata().params().n();
         let quorum = Quorum::new(n);
         let blob_type = match deletable {
@@ -714,14 +720,36 @@ impl Client {
             });
         }
         let tail = started.elapsed() / 2 + Duration::from_millis(500);
-        if !tasks.is_empty() {
+        let tail = (!tasks.is_empty()).then(|| {
             let rest = async move { while tasks.join_next().await.is_some() {} };
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(tail, rest).await;
-            });
-        }
+            })
+        });
         let certificate = Certificate::aggregate(signed)?;
-        Ok((certificate, weight))
+        Ok(Confirmed { certificate, weight, tail })
+    }
+}
+
+/// A quorum's certificate, and the uploads to the other members still running.
+pub(crate) struct Confirmed {
+    /// The aggregated confirmations.
+    pub(crate) certificate: Certificate,
+    /// The shards they cover.
+    pub(crate) weight: usize,
+    /// Ends when the other uploads end or their tail runs out. A store waits for it after
+    /// certifying (the reference's blocking tail, overlapped with the chain's round trip): a
+    /// process that exits at once would cut the uploads short and leave those members to
+    /// rebuild their slivers by recovery.
+    pub(crate) tail: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Confirmed {
+    /// Waits for the tail.
+    pub(crate) async fn tail_ends(tail: Option<tokio::task::JoinHandle<()>>) {
+        if let Some(tail) = tail {
+            let _ = tail.await;
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use walrus_chain_client::ClientError;
 use walrus_core::encode::EncodedBlob;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
 
-use crate::client::{BlobStoreResult, Registered, StoreError};
+use crate::client::{BlobStoreResult, Confirmed, Registered, StoreError};
 use crate::Client;
 
 /// How often a store starts again after the committee changed under it (the reference: 5).
@@ -46,8 +46,11 @@ impl Client {
             );
             tokio::time::sleep(EPOCH_CHANGE_PAUSE).await;
             let attempt = match self.upload_and_confirm(blob, &network.committee, deletable).await {
-                Ok((certificate, shards)) => {
-                    self.certify(blob, registered.clone(), certificate, shards, &network.committee).await
+                Ok(Confirmed { certificate, weight, tail }) => {
+                    let certified =
+                        self.certify(blob, registered.clone(), certificate, weight, &network.committee).await;
+                    Confirmed::tail_ends(tail).await;
+                    certified
                 }
                 Err(e) => Err(e),
             };

@@ -68,3 +68,63 @@ async fn stores_reads_and_recovery_run_over_pinned_tls() {
     assert!(matches!(remote, Err(NodeError::Unusable { .. })), "{remote:?}");
     net.stop().await;
 }
+
+/// An operator rotates a node's network key (a new key file, then a restart): the node
+/// registers the new key on chain as it starts; clients pin it from then on and refuse the old
+/// one, its peers read it from the chain's `NodeInfoUpdated`, and the SDK stores through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_network_key_is_registered_by_the_node_and_pinned_by_everyone() {
+    let mut net = Net::start_tls(4).await;
+    let key = *net.nodes[3].node.bls.public();
+    let chain = net.chain_client.clone();
+    let member_of = |committee: walrus_chain::system::Committee| {
+        committee.members.into_iter().find(|m| m.public_key == key).expect("member")
+    };
+    let before = member_of(chain.committee().await.expect("committee"));
+    net.nodes.remove(3).run_until(async {}).await.expect("node 3 stops");
+    let path = net.dir.node(3).join("network.key");
+    let new = walrus_tls::NetworkKeyPair::generate().expect("a new key");
+    std::fs::write(&path, new.to_pem()).expect("key file replaced");
+    let new = *new.public();
+    assert_ne!(new, before.network_public_key);
+
+    let restarted = net.restart(3).await;
+    let registered = eventually(30, || async {
+        member_of(chain.committee().await.expect("committee")).network_public_key == new
+    })
+    .await;
+    assert!(registered, "node 3 never registered its new network key");
+    let connector = NodeConnector::new();
+    let health = connector.node(&before.network_address, &new).health().await;
+    assert!(health.expect("health pinned to the new key")["epoch"].is_number());
+    let old = connector.node(&before.network_address, &before.network_public_key).health().await;
+    assert!(old.expect_err("the old key is refused").to_string().contains("the chain registered"));
+    let peers_know = eventually(30, || async {
+        member_of(net.nodes[0].node.view().committee.clone()).network_public_key == new
+    })
+    .await;
+    assert!(peers_know, "node 0 still pins node 3's old key");
+
+    let wallet = Ed25519KeyPair::from_seed(&[79; 32]);
+    net.chain_client.faucet(wallet.address(), 1_000_000_000_000).await.expect("funded");
+    let client = Client::new(&net.chain_url, wallet);
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let options = StoreOptions { epochs_ahead: 2, ..StoreOptions::default() };
+    let blob_id = match client.store(data.clone(), options).await.expect("stored") {
+        BlobStoreResult::NewlyCreated(stored) => stored.blob_id,
+        other => panic!("expected a new blob, got {other:?}"),
+    };
+    // Node 3 got its slivers from the client, through its new key.
+    let node = &net.nodes[restarted].node;
+    let shards = node.view().shards.clone();
+    let held = eventually(30, || async {
+        shards
+            .iter()
+            .all(|shard| node.store.has_sliver(*shard, SliverType::Primary, &blob_id).unwrap_or(false))
+    })
+    .await;
+    assert!(held, "node 3 lacks its slivers");
+    assert_eq!(node.metrics.slivers_recovered.load(Ordering::Relaxed), 0);
+    assert_eq!(client.read(&blob_id).await.expect("read"), data);
+    net.stop().await;
+}
