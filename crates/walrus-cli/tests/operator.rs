@@ -54,6 +54,30 @@ fn synced(view: &serde_json::Value) -> bool {
     view["system"]["epoch_state"].get("ChangeSync").is_none()
 }
 
+/// The operator's own calls on a registered node (`node-admin`, with its configuration in
+/// `dir`): votes, name, and a new network key before the node's first start, which the node
+/// registers as it starts. Returns the new key.
+fn admin_calls(config: &str, dir: &std::path::Path) -> String {
+    walrus(&["--config", config, "node-admin", "set-votes", "--capacity", "1000000000000"]);
+    walrus(&["--config", config, "node-admin", "set-info", "--name", "fifth-node"]);
+    let rotated: serde_json::Value =
+        serde_json::from_str(&walrus(&["--config", config, "node-admin", "rotate-network-key", "--json"]))
+            .expect("JSON");
+    let new_key = rotated["networkPublicKey"].as_str().expect("new key").to_string();
+    assert_ne!(rotated["oldNetworkPublicKey"].as_str(), Some(new_key.as_str()));
+    assert!(dir.join("network.key.old").exists());
+    new_key
+}
+
+/// The node's record shows [`admin_calls`]: its name, capacity vote, and the key it registered.
+fn admin_calls_took_effect(config: &str, new_key: &str) {
+    let info: serde_json::Value =
+        serde_json::from_str(&walrus(&["--config", config, "node-admin", "info", "--json"])).expect("JSON");
+    assert_eq!(info["name"], "fifth-node", "{info}");
+    assert_eq!(info["capacity"], 1_000_000_000_000u64, "{info}");
+    assert_eq!(info["networkPublicKey"].as_str(), Some(new_key), "{info}");
+}
+
 #[test]
 fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -117,16 +141,7 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let registered: serde_json::Value =
         serde_json::from_str(&walrus(&["--config", config, "node", "register", "--json"])).expect("JSON");
     let node_id = registered["nodeId"].as_str().expect("node ID").to_string();
-    // The operator's own calls: votes, name, and a new network key before the first start,
-    // which the node registers as it starts.
-    walrus(&["--config", config, "node-admin", "set-votes", "--capacity", "1000000000000"]);
-    walrus(&["--config", config, "node-admin", "set-info", "--name", "fifth-node"]);
-    let rotated: serde_json::Value =
-        serde_json::from_str(&walrus(&["--config", config, "node-admin", "rotate-network-key", "--json"]))
-            .expect("JSON");
-    let new_key = rotated["networkPublicKey"].as_str().expect("new key").to_string();
-    assert_ne!(rotated["oldNetworkPublicKey"].as_str(), Some(new_key.as_str()));
-    assert!(dir.join("network.key.old").exists());
+    let new_key = admin_calls(config, &dir);
     let (fifth, _) = spawn(&["node", "run", "--config", config], " on https://");
     // Killed with the network's own nodes when the test ends, failed or not.
     net.nodes.push(fifth);
@@ -146,11 +161,7 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let copy = tmp.path().join("copy.bin");
     walrus(&["read", &blob_id, "--out", copy.to_str().expect("utf-8"), "--wallet", user, "--chain-url", url]);
     assert_eq!(std::fs::read(&copy).expect("copy"), data);
-    let info: serde_json::Value =
-        serde_json::from_str(&walrus(&["--config", config, "node-admin", "info", "--json"])).expect("JSON");
-    assert_eq!(info["name"], "fifth-node", "{info}");
-    assert_eq!(info["capacity"], 1_000_000_000_000u64, "{info}");
-    assert_eq!(info["networkPublicKey"].as_str(), Some(new_key.as_str()), "{info}");
+    admin_calls_took_effect(config, &new_key);
 
     // An original node's operator withdraws its stake: the node leaves, its shards move.
     let leaving = net.dir.join("nodes/2/owner.key");

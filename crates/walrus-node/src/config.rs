@@ -49,6 +49,11 @@ pub struct NodeConfig {
     /// certificate, registered on chain; clients accept no other.
     #[serde(default = "network_key_default")]
     pub network_key: PathBuf,
+    /// A certificate chain in PEM (leaf first) for the network key, issued by a CA, to serve
+    /// instead of the self-signed certificate (clients and peers still pin the key; browsers
+    /// and `curl` then check the chain as usual). None: self-signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<PathBuf>,
     /// Serve plain HTTP instead of HTTPS: allowed only on a loopback address (a localnet whose
     /// nodes registered `http://` addresses).
     #[serde(default)]
@@ -131,6 +136,7 @@ impl NodeConfig {
             bls_key: "bls.key".into(),
             owner_key: "owner.key".into(),
             network_key: network_key_default(),
+            tls_certificate: None,
             plain_http: false,
             body_bytes_max: body_bytes_max_default(),
             concurrent_uploads_max: concurrent_uploads_max_default(),

@@ -222,8 +222,19 @@ fn tls_config(config: &NodeConfig) -> Result<Option<Tls>, StartError> {
         return Ok(None);
     }
     let key = walrus_chain_node::init::read_network_key(&config.network_key)?;
+    let chain = match &config.tls_certificate {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| StartError::Tls {
+                path: path.clone(),
+                source: walrus_tls::TlsError::BadCertificate(e.to_string()),
+            })?;
+            let chain = key.certificate_chain_from_pem(&pem);
+            Some(chain.map_err(|source| StartError::Tls { path: path.clone(), source })?)
+        }
+    };
     let tls = key
-        .server_config(None)
+        .server_config(chain)
         .map_err(|source| StartError::Tls { path: config.network_key.clone(), source })?;
     Ok(Some((tls, *key.public())))
 }

@@ -35,6 +35,9 @@ pub enum TlsError {
     /// rustls refused the configuration.
     #[error(transparent)]
     Rustls(#[from] rustls::Error),
+    /// The operator's certificate file cannot be used.
+    #[error("the certificate chain cannot be used: {0}")]
+    BadCertificate(String),
     /// A plain-HTTP address names a host that is not loopback.
     #[error("plain HTTP is for loopback addresses only, not {0} (write HOST:PORT for HTTPS)")]
     PlainNotLoopback(String),
@@ -120,6 +123,26 @@ impl NetworkKeyPair {
         let mut params = rcgen::CertificateParams::new(vec![name.clone()])?;
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
         Ok(params.self_signed(&self.key)?.der().clone())
+    }
+
+    /// The certificate chain in `pem` (PEM `CERTIFICATE` blocks, the leaf first): one a CA
+    /// issued for this key, so that clients that check names against WebPKI roots (a browser,
+    /// `curl`) accept the node too. Refused unless the leaf carries this key: clients and peers
+    /// pin the registered key and would refuse any other.
+    pub fn certificate_chain_from_pem(&self, pem: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+        use rustls::pki_types::pem::PemObject;
+        let chain = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError::BadCertificate(e.to_string()))?;
+        let leaf = chain.first().ok_or_else(|| TlsError::BadCertificate("no CERTIFICATE block".into()))?;
+        match certificate_p256_key(leaf).and_then(|point| NetworkPublicKey::from_uncompressed(point).ok()) {
+            Some(key) if key == self.public => Ok(chain),
+            Some(key) => Err(TlsError::BadCertificate(format!(
+                "its leaf carries key {key}, not this node's network key {}",
+                self.public
+            ))),
+            None => Err(TlsError::BadCertificate("its leaf carries no secp256r1 key".into())),
+        }
     }
 
     /// A server configuration presenting `chain` (the self-signed certificate if `None`) with

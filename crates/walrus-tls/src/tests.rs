@@ -39,8 +39,17 @@ fn a_cut_or_altered_certificate_yields_no_key_and_no_panic() {
 /// A handshake over an in-memory pipe: the client pinned to `pinned`, the server on `key`.
 /// Returns what the client read back, or the client's error.
 async fn handshake(key: &NetworkKeyPair, pinned: NetworkPublicKey) -> Result<Vec<u8>, String> {
+    handshake_with(key, None, pinned).await
+}
+
+/// [`handshake`], the server presenting `chain` (its self-signed certificate if `None`).
+async fn handshake_with(
+    key: &NetworkKeyPair,
+    chain: Option<Vec<CertificateDer<'static>>>,
+    pinned: NetworkPublicKey,
+) -> Result<Vec<u8>, String> {
     let (client_end, server_end) = tokio::io::duplex(64 << 10);
-    let acceptor = TlsAcceptor::from(key.server_config(None).expect("server config"));
+    let acceptor = TlsAcceptor::from(key.server_config(chain).expect("server config"));
     let server = tokio::spawn(async move {
         let mut stream = acceptor.accept(server_end).await.map_err(|e| e.to_string())?;
         let mut buf = [0u8; 5];
@@ -71,6 +80,31 @@ async fn a_client_accepts_exactly_the_registered_key() {
     assert_eq!(handshake(&key, *key.public()).await, Ok(b"hello".to_vec()));
     let refused = handshake(&key, *other.public()).await.expect_err("another key is refused");
     assert!(refused.contains("the chain registered"), "{refused}");
+}
+
+/// A CA and a certificate it issued for `key`'s public half, as PEM (leaf, then the CA).
+fn ca_issued_chain(key: &NetworkKeyPair) -> String {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let leaf_params = rcgen::CertificateParams::new(vec!["node.example".to_string()]).expect("params");
+    let leaf = leaf_params.signed_by(&key.key, &ca).expect("issued");
+    format!("{}{}", leaf.pem(), ca.pem())
+}
+
+/// An operator's CA-issued certificate on the network key is served, and clients pinned to the
+/// key accept it; a chain whose leaf carries another key is refused when it is loaded.
+#[tokio::test]
+async fn a_ca_issued_certificate_on_the_network_key_is_served_and_accepted() {
+    let key = NetworkKeyPair::generate().expect("key");
+    let chain = key.certificate_chain_from_pem(&ca_issued_chain(&key)).expect("the chain carries the key");
+    assert_eq!(chain.len(), 2);
+    assert_eq!(handshake_with(&key, Some(chain), *key.public()).await, Ok(b"hello".to_vec()));
+    let other = NetworkKeyPair::generate().expect("key");
+    let refused = key.certificate_chain_from_pem(&ca_issued_chain(&other)).expect_err("another key");
+    assert!(refused.to_string().contains("not this node's network key"), "{refused}");
+    assert!(key.certificate_chain_from_pem("no certificate here").is_err());
 }
 
 #[test]
