@@ -113,6 +113,12 @@ impl NodeError {
             _ => None,
         }
     }
+
+    /// Whether the node refused because the request is for another epoch than its own
+    /// (`INVALID_EPOCH`).
+    pub fn is_wrong_epoch(&self) -> bool {
+        self.reason() == Some(&Reason::InvalidEpoch)
+    }
 }
 
 /// A client of one storage node.

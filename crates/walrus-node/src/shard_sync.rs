@@ -198,16 +198,14 @@ async fn ask(
     signed: &SignedMessage,
     epoch: Epoch,
 ) -> Result<Vec<(BlobId, walrus_core::sliver::UnverifiedSliver)>, walrus_node_client::NodeError> {
-    use walrus_node_client::{NodeError, Reason};
+    use walrus_node_client::NodeError;
     let mut pause = std::time::Duration::from_millis(100);
     let mut attempt = 1;
     loop {
         let answer = peer.sync_shard(signed, node.bls.public()).await;
         let attempts = match &answer {
-            Err(NodeError::Refused { reason, .. }) if reason.is_retriable() => BUSY_ATTEMPTS,
-            Err(NodeError::Refused { reason: Reason::InvalidEpoch, .. })
-                if node.epoch_seen.load(Ordering::Relaxed) == epoch.0 =>
-            {
+            Err(e) if e.reason().is_some_and(|r| r.is_retriable()) => BUSY_ATTEMPTS,
+            Err(e) if e.is_wrong_epoch() && node.epoch_seen.load(Ordering::Relaxed) == epoch.0 => {
                 BUSY_ATTEMPTS
             }
             Err(NodeError::Transport { .. }) => UNANSWERED_ATTEMPTS,

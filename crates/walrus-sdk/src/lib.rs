@@ -13,6 +13,7 @@ pub mod client;
 pub mod read;
 pub mod staking;
 pub mod transition;
+mod upload;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;

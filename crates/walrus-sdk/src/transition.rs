@@ -13,7 +13,8 @@ use walrus_chain_client::ClientError;
 use walrus_core::encode::EncodedBlob;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
 
-use crate::client::{BlobStoreResult, Confirmed, Registered, StoreError};
+use crate::client::{BlobStoreResult, Registered, StoreError};
+use crate::upload::Confirmed;
 use crate::Client;
 
 /// How often a store starts again after the committee changed under it (the reference: 5).
