@@ -23,6 +23,7 @@ pub mod merkle;
 pub mod messages;
 pub mod metadata;
 pub mod params;
+pub mod quilt;
 pub mod recovery;
 mod rs;
 pub mod sliver;
