@@ -14,70 +14,21 @@
 //   {"kind":"splitmix","seed":S,"len":L} the first L bytes of the splitmix64 stream seeded with S
 //                                        (each output u64 appended little-endian)
 // No npm dependencies of its own.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { conformanceDir, inputBytes, logger, packageVersion, runNode as runKit, vectorsDir } from './vector-kit.mjs';
 
-const t0 = Date.now();
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const vectorsDir = join(repoRoot, 'crates/walrus-core/tests/vectors');
+const { log, die } = logger('gen-vectors');
 const encodeDir = join(vectorsDir, 'encode');
-
-const die = (msg) => {
-  console.error(`gen-vectors: ERROR: ${msg}`);
-  process.exit(1);
-};
-const log = (msg) => console.error(`gen-vectors: ${msg} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-
-// ---------------------------------------------------------------------------------------------
-// Locate the conformance kit.
-function conformanceDir() {
-  const env = process.env.WALRUS_CONFORMANCE_DIR;
-  if (env && existsSync(join(env, 'blob-id.mjs')) && existsSync(join(env, 'node_modules/@mysten/walrus-wasm'))) {
-    return env;
-  }
-  const kit = process.env.WALRUS_CONFORMANCE_KIT || resolve(repoRoot, '../shared/conformance');
-  const setup = join(kit, 'setup.sh');
-  if (!existsSync(setup)) die(`conformance kit not found (no ${setup}); set WALRUS_CONFORMANCE_DIR or WALRUS_CONFORMANCE_KIT`);
-  const r = spawnSync(setup, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) die(`${setup} failed (exit ${r.status})`);
-  const dir = r.stdout.trim().split('\n').pop();
-  if (!dir || !existsSync(join(dir, 'blob-id.mjs'))) die(`${setup} printed no usable dir: ${JSON.stringify(r.stdout)}`);
-  return dir;
-}
-const dir = conformanceDir();
-const wasmVersion = JSON.parse(readFileSync(join(dir, 'node_modules/@mysten/walrus-wasm/package.json'), 'utf8')).version;
+const dir = conformanceDir(die);
+const wasmVersion = packageVersion(dir, '@mysten/walrus-wasm');
 if (wasmVersion !== '0.3.0') console.error(`gen-vectors: WARNING: expected @mysten/walrus-wasm 0.3.0, found ${wasmVersion}`);
 const encoderName = `@mysten/walrus-wasm ${wasmVersion}`;
 log(`conformance dir ${dir} (${encoderName})`);
 
 // ---------------------------------------------------------------------------------------------
-// Inputs.
-const M64 = (1n << 64n) - 1n;
-function splitmix(seed, len) {
-  const out = Buffer.alloc(Math.ceil(len / 8) * 8);
-  let state = BigInt(seed) & M64;
-  for (let off = 0; off < out.length; off += 8) {
-    state = (state + 0x9e3779b97f4a7c15n) & M64;
-    let z = state;
-    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
-    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
-    z ^= z >> 31n;
-    out.writeBigUInt64LE(z, off);
-  }
-  return out.subarray(0, len);
-}
-function inputBytes(input) {
-  if (input.kind === 'ascii') return Buffer.from(input.text, 'utf8');
-  if (input.kind === 'splitmix') return splitmix(input.seed, input.len);
-  throw new Error(`unknown input kind ${input.kind}`);
-}
-// Self-check of the stream against the published splitmix64 reference (seed 0 first output,
-// e.g. https://prng.di.unimi.it/splitmix64.c / Rust rand_xoshiro SplitMix64 tests).
-if (splitmix(0, 8).readBigUInt64LE(0) !== 0xe220a8397b1dcdafn) die('splitmix64 self-check failed');
-
+// Inputs (the rules are vector-kit.mjs's).
 const seedFor = (n, len) => (n * 1000003 + len) % 2 ** 32;
 const smInput = (n, len) => ({ kind: 'splitmix', seed: seedFor(n, len), len });
 
@@ -105,12 +56,7 @@ const symbolSizeFor = (n, len) => {
 };
 const uleb = (v) => { let k = 1; v = Math.floor(v / 128); while (v > 0) { k++; v = Math.floor(v / 128); } return k; };
 
-function runNode(script, args) {
-  const r = spawnSync(process.execPath, [join(dir, script), ...args], {
-    encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return r;
-}
+const runNode = (script, args) => runKit(dir, script, args);
 
 // ---------------------------------------------------------------------------------------------
 // (a) Blob IDs.

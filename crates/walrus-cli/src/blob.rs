@@ -60,14 +60,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let system = runtime.block_on(client.chain().system())?.system;
-    let epochs_ahead = match args.epochs.as_str() {
-        "max" => system.params.max_epochs_ahead,
-        text => text
-            .parse()
-            .ok()
-            .filter(|e| *e > 0)
-            .with_context(|| format!("--epochs must be a positive number or `max`, not {text:?}"))?,
-    };
+    let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
     let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
     let client = if json { client } else { with_progress_line(client) };
     let mut results = Vec::new();
@@ -115,6 +108,18 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--epochs`: a positive number, or `max` (the system's maximum).
+pub(crate) fn epochs_ahead(text: &str, system: &walrus_chain::system::System) -> Result<u32> {
+    match text {
+        "max" => Ok(system.params.max_epochs_ahead),
+        text => text
+            .parse()
+            .ok()
+            .filter(|e| *e > 0)
+            .with_context(|| format!("--epochs must be a positive number or `max`, not {text:?}")),
+    }
+}
+
 /// Prints (for people) and returns (for `--json`) a file's blob ID and encoded size.
 fn dry_run(path: &PathBuf, data: &[u8], n_shards: u16, json: bool) -> Result<serde_json::Value> {
     let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
@@ -136,7 +141,7 @@ fn dry_run(path: &PathBuf, data: &[u8], n_shards: u16, json: bool) -> Result<ser
 }
 
 /// Prints (for people) and returns (as the reference's JSON) one file's store result.
-fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool) -> serde_json::Value {
+pub(crate) fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool) -> serde_json::Value {
     if !json {
         match outcome {
             BlobStoreResult::AlreadyCertified { blob_id, object_id, end_epoch } => {
@@ -166,7 +171,7 @@ fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool) -> serde_
 }
 
 /// The client, drawing one progress line on standard error when it is a terminal.
-fn with_progress_line(client: Client) -> Client {
+pub(crate) fn with_progress_line(client: Client) -> Client {
     if !std::io::stderr().is_terminal() {
         return client;
     }
@@ -185,7 +190,7 @@ fn with_progress_line(client: Client) -> Client {
     })
 }
 
-fn clear_progress_line(json: bool) {
+pub(crate) fn clear_progress_line(json: bool) {
     if !json && std::io::stderr().is_terminal() {
         eprint!("\r\x1b[2K");
     }

@@ -15,6 +15,7 @@ mod json_cmd;
 mod localnet;
 mod manage;
 mod node;
+mod quilt;
 mod staking;
 mod wallet;
 
@@ -87,6 +88,14 @@ enum Command {
     Store(blob::StoreArgs),
     /// Read a blob back from the storage nodes.
     Read(blob::ReadArgs),
+    /// Store files as one quilt: one blob, each file readable alone.
+    #[command(alias = "write-quilt")]
+    StoreQuilt(quilt::StoreQuiltArgs),
+    /// Read patches of a quilt by identifier, tag or patch ID.
+    ReadQuilt(quilt::ReadQuiltArgs),
+    /// List a quilt's patches from its index.
+    #[command(alias = "resolve-quilt")]
+    ListPatchesInQuilt(quilt::ListPatchesArgs),
     /// Run a complete local network: the chain and storage nodes, each its own process.
     Localnet(localnet::LocalnetArgs),
     /// Show what the chain knows of a blob: status, certification, expiry, objects.
@@ -152,6 +161,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::NodeAdmin(args) => node::admin(args, &cli.global),
         Command::Store(args) => blob::store(args, &cli.global),
         Command::Read(args) => blob::read(args, &cli.global),
+        Command::StoreQuilt(args) => quilt::store(args, &cli.global),
+        Command::ReadQuilt(args) => quilt::read(args, &cli.global),
+        Command::ListPatchesInQuilt(args) => quilt::list_patches(args, &cli.global),
         Command::Localnet(args) => localnet::run(args),
         Command::BlobStatus(args) => blob::status(args, &cli.global),
         Command::ListBlobs(args) => manage::list(args, &cli.global),

@@ -471,6 +471,8 @@ pub struct DecodedPatch {
     pub tags: Tags,
     /// Its bytes.
     pub data: Vec<u8>,
+    /// The column after its last, as its header's length says.
+    pub end_index: u16,
 }
 
 /// Reads the patch whose first column is `column` (the header says how long it is).
@@ -500,7 +502,8 @@ pub fn decode_patch(source: &impl QuiltSource, column: u16) -> Result<DecodedPat
         Tags::new()
     };
     check_identifier(&identifier)?;
-    Ok(DecodedPatch { identifier, tags, data: rest.to_vec() })
+    let end_index = (col + (PATCH_HEADER_BYTES + length).div_ceil(source.column_bytes())) as u16;
+    Ok(DecodedPatch { identifier, tags, data: rest.to_vec(), end_index })
 }
 
 /// A patch's ID: the quilt's blob ID and the patch's column range (`0x01`, start and end as

@@ -122,3 +122,70 @@ fn the_two_vectors_from_the_walrus_sources() {
         assert_eq!(*metadata.blob_id(), expected.parse::<BlobId>().expect("valid ID"));
     }
 }
+
+/// Quilts of the official encoder (`scripts/gen-quilt-vectors.mjs`): the same blob ID, size,
+/// column ranges and patch IDs for the same files, identifiers and tags; every patch reads back.
+#[test]
+fn quilts_match_the_official_encoder() {
+    use walrus_core::quilt::{decode_index, decode_patch, encode_quilt, PatchInput, QuiltBlob, QuiltPatchId};
+    let vectors = load("quilts.json");
+    let cases = vectors["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 15);
+    let patches_of = |case: &Value| -> Vec<(String, walrus_core::quilt::Tags, Vec<u8>)> {
+        let files = case["files"].as_array().expect("files");
+        files
+            .iter()
+            .map(|f| {
+                let tags = serde_json::from_value(f["tags"].clone()).expect("tags");
+                (f["identifier"].as_str().expect("identifier").to_string(), tags, input(&f["input"]))
+            })
+            .collect()
+    };
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let files = patches_of(case);
+        let inputs = files
+            .iter()
+            .map(|(identifier, tags, data)| PatchInput {
+                identifier: identifier.clone(),
+                tags: tags.clone(),
+                data,
+            })
+            .collect();
+        let quilt = encode_quilt(params(case), inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(quilt.blob.len() as u64, case["size"].as_u64().expect("size"), "{name}");
+        let blob_id = *compute_metadata(params(case), &quilt.blob).expect("a blob").blob_id();
+        assert_eq!(blob_id.to_string(), case["quiltBlobId"].as_str().expect("id"), "{name}");
+        let expected = case["patches"].as_array().expect("patches");
+        assert_eq!(quilt.index.quilt_patches.len(), expected.len(), "{name}");
+        let blob = QuiltBlob::new(params(case), &quilt.blob).expect("aligned");
+        let index = decode_index(&blob, params(case).secondary_source_symbols()).expect("index");
+        assert_eq!(index, quilt.index, "{name}");
+        for (patch, want) in index.quilt_patches.iter().zip(expected) {
+            assert_eq!(patch.identifier, want["identifier"].as_str().expect("identifier"), "{name}");
+            assert_eq!(u64::from(patch.start_index), want["startIndex"].as_u64().expect("start"), "{name}");
+            assert_eq!(u64::from(patch.end_index), want["endIndex"].as_u64().expect("end"), "{name}");
+            let id = QuiltPatchId {
+                quilt_id: blob_id,
+                start_index: patch.start_index,
+                end_index: patch.end_index,
+            };
+            assert_eq!(id.to_string(), want["patchId"].as_str().expect("patch ID"), "{name}");
+            let read = decode_patch(&blob, patch.start_index).expect("patch");
+            let (_, tags, data) = files.iter().find(|(i, _, _)| *i == patch.identifier).expect("input");
+            assert_eq!((&read.tags, &read.data), (tags, data), "{name}: {}", patch.identifier);
+        }
+    }
+    for case in vectors["refused"].as_array().expect("refused") {
+        let files = patches_of(case);
+        let inputs = files
+            .iter()
+            .map(|(identifier, tags, data)| PatchInput {
+                identifier: identifier.clone(),
+                tags: tags.clone(),
+                data,
+            })
+            .collect();
+        assert!(encode_quilt(params(case), inputs).is_err(), "{} is refused", case["name"]);
+    }
+}

@@ -380,6 +380,9 @@ fn read_error(e: ReadError) -> GatewayError {
         ReadError::Decode(_) | ReadError::Task(_) => {
             GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
         }
+        // An identifier the quilt lacks, a patch ID whose columns hold no patch, a blob that is
+        // not a quilt: the reference's 404 for a patch that does not exist.
+        ReadError::Quilt(_) => GatewayError::new(StatusCode::NOT_FOUND, "QUILT_PATCH_NOT_FOUND", e),
     }
 }
 

@@ -147,6 +147,9 @@ fn store_error(e: StoreError) -> GatewayError {
         }
         StoreError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
         StoreError::InvalidEpochs { .. } => GatewayError::bad("INVALID_EPOCHS", e),
+        StoreError::Quilt(_) => {
+            GatewayError::bad("MALFORMED_REQUEST", format!("failed to construct quilt: {e}"))
+        }
         StoreError::Chain(_)
         | StoreError::Network(_)
         | StoreError::Task(_)

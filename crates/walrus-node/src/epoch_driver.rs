@@ -2,8 +2,8 @@
 //! only when someone calls, so every node watches the chain's schedule and sends `VotingEnd` at
 //! mid-epoch and `InitiateEpochChange` at the epoch's end, each after a jitter of its own (so
 //! that the nodes do not all pay for the same call; whoever comes second fails harmlessly), and
-//! reports `EpochSyncDone` once it holds every shard it has in the new epoch
-//! ([`Node::shards_ready`]).
+//! reports `EpochSyncDone` once it holds every shard it has in the current epoch
+//! ([`Node::shards_ready`]), also after the change completed without it.
 //!
 //! Shards a node gains at an epoch change are pulled from their previous owners by shard sync,
 //! and whatever that misses is rebuilt by recovery ([`ensure_synced`]), before it reports.
@@ -71,15 +71,15 @@ async fn step(node: &Arc<Node>) -> Result<Duration, DriveError> {
     let view = node.chain.system().await?;
     let system = &view.system;
     let epoch = system.epoch();
-    if let EpochState::ChangeSync { .. } = system.epoch_state {
-        let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
-        let reported = me.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.last_sync_done);
-        let ready = node.shards_ready.epoch() == Some(epoch);
-        if let Some(member) = me.filter(|_| reported < Some(epoch) && ready) {
-            let call = Call::EpochSyncDone { node_id: member.node_id, epoch };
-            node.chain.execute(node.owner_key()?, call).await?;
-            tracing::info!("reported holding {} shards for epoch {epoch}", member.shards.len());
-        }
+    // Reported in whatever state the epoch is: a member that finishes after the change
+    // completed without it still records that it holds its shards (`last_sync_done`).
+    let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
+    let reported = me.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.last_sync_done);
+    let ready = node.shards_ready.epoch() == Some(epoch);
+    if let Some(member) = me.filter(|_| reported < Some(epoch) && ready) {
+        let call = Call::EpochSyncDone { node_id: member.node_id, epoch };
+        node.chain.execute(node.owner_key()?, call).await?;
+        tracing::info!("reported holding {} shards for epoch {epoch}", member.shards.len());
     }
     let Some(due) = view.next_epoch_step_ms else { return Ok(POLL_MAX) };
     let due = due.saturating_add(jitter_ms(node, due, system.params.epoch_duration_ms));

@@ -218,6 +218,9 @@ pub enum StoreError {
     /// A transaction that creates an object created none.
     #[error("the transaction created no object")]
     NoObjectCreated,
+    /// The files do not make a quilt (identifiers, count, size).
+    #[error(transparent)]
+    Quilt(#[from] walrus_core::quilt::QuiltError),
 }
 
 /// Most input bytes encoded and uploaded at once by [`Client::store_many`] (the encoded form

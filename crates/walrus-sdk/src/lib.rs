@@ -10,6 +10,7 @@
 pub mod blobs;
 pub mod blocklist;
 pub mod client;
+pub mod quilt;
 pub mod read;
 pub mod staking;
 pub mod transition;

@@ -56,6 +56,9 @@ pub enum ReadError {
     /// Decoding failed otherwise.
     #[error("decoding failed: {0}")]
     Decode(#[from] DecodeError),
+    /// The blob is not a quilt, or not the quilt the read expected.
+    #[error("{0}")]
+    Quilt(walrus_core::quilt::QuiltError),
     /// A read task panicked or was cancelled.
     #[error("a read task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -187,6 +190,11 @@ impl OpenBlob {
         self.metadata.blob_id()
     }
 
+    /// The encoding parameters the blob was read with.
+    pub fn params(&self) -> EncodingParams {
+        self.metadata.params()
+    }
+
     /// The blob's length in bytes.
     pub fn len(&self) -> u64 {
         self.metadata.unencoded_length()
@@ -251,6 +259,73 @@ impl OpenBlob {
             })
             .await?;
         Ok(whole[range.start as usize..range.end as usize].to_vec())
+    }
+
+    /// The secondary slivers `columns` (by sliver index: a quilt's columns), as their symbol
+    /// bytes, each verified against the metadata, asked of their owners at once. If an owner
+    /// does not serve one, the columns are cut from the whole blob instead, read and decoded
+    /// once (the reference also falls back to the whole quilt).
+    pub(crate) async fn columns(&self, columns: Range<u16>) -> Result<BTreeMap<u16, Vec<u8>>, ReadError> {
+        let n = self.metadata.params().n_shards();
+        let failed = self.gathered().failed;
+        let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
+        for column in columns.clone() {
+            let pair = SliverIndex(column).to_pair_index(SliverType::Secondary, n);
+            if let Some(member) = self.owners.get(&self.blob_id().shard_for_pair(pair, n)) {
+                if !failed.contains(member) {
+                    asks.entry(*member).or_default().push(pair);
+                }
+            }
+        }
+        let mut tasks = JoinSet::new();
+        for (member, pairs) in asks {
+            let node = {
+                let member = &self.committee.members[member];
+                self.client.nodes.node(&member.network_address, &member.network_public_key)
+            };
+            let metadata = Arc::clone(&self.metadata);
+            tasks.spawn(async move {
+                (member, slivers_from(&node, &metadata, SliverType::Secondary, pairs).await)
+            });
+        }
+        let bytes = u64::from(columns.end - columns.start) * self.column_bytes();
+        let silence = SILENCE_BASE + Duration::from_secs_f64(bytes as f64 / SILENCE_RATE as f64);
+        let mut found = BTreeMap::new();
+        let mut gathered = self.gathered();
+        let deadline = Instant::now() + silence;
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline.into(), tasks.join_next()).await {
+            let Ok((member, (slivers, ask_again))) = joined else { continue };
+            for (pair, sliver) in slivers {
+                found.insert(pair.to_sliver_index(SliverType::Secondary, n).0, sliver.data().to_vec());
+            }
+            if !ask_again {
+                self.fail(&mut gathered, [member]);
+            }
+        }
+        if columns.clone().all(|column| found.contains_key(&column)) {
+            return Ok(found);
+        }
+        tracing::debug!("{}: columns {columns:?} not all served; decoding the blob", self.blob_id());
+        let whole = self
+            .whole
+            .get_or_try_init(|| async {
+                self.read_gathered(self.gathered(), ConsistencyCheck::Default).await.map(Arc::new)
+            })
+            .await?;
+        let quilt =
+            walrus_core::quilt::QuiltBlob::new(self.metadata.params(), whole).map_err(ReadError::Quilt)?;
+        let size = self.column_bytes() as usize;
+        columns
+            .map(|column| {
+                use walrus_core::quilt::QuiltSource as _;
+                Ok((column, quilt.read(usize::from(column), 0, size).map_err(ReadError::Quilt)?))
+            })
+            .collect()
+    }
+
+    /// Bytes of one systematic secondary sliver (a quilt's column): `(n - 2f) * symbol_size`.
+    fn column_bytes(&self) -> u64 {
+        self.metadata.params().primary_source_symbols() as u64 * u64::from(self.metadata.symbol_size())
     }
 
     /// A fresh gathering that already skips the members known to have failed.
@@ -398,7 +473,9 @@ impl OpenBlob {
                 self.client.nodes.node(&member.network_address, &member.network_public_key)
             };
             let metadata = Arc::clone(&self.metadata);
-            tasks.spawn(async move { (member, primaries_from(&node, &metadata, pairs).await) });
+            tasks.spawn(
+                async move { (member, slivers_from(&node, &metadata, SliverType::Primary, pairs).await) },
+            );
         }
         let blob_id = *self.blob_id();
         // Once a member has answered, the others get `HEDGE_FACTOR` times as long (at least
@@ -469,22 +546,20 @@ impl OpenBlob {
     }
 }
 
-/// The primary slivers of `pairs` a member serves that verify against the metadata, and
+/// The `axis` slivers of `pairs` a member serves that verify against the metadata, and
 /// whether the member may be asked again (it did not fail, and every sliver it served verified).
-async fn primaries_from(
+async fn slivers_from(
     node: &NodeClient,
     metadata: &Arc<VerifiedBlobMetadataWithId>,
+    axis: SliverType,
     pairs: Vec<SliverPairIndex>,
 ) -> (Vec<(SliverPairIndex, VerifiedSliver)>, bool) {
     let n = metadata.params().n_shards();
-    let wanted: Vec<(SliverPairIndex, SliverType)> =
-        pairs.iter().map(|pair| (*pair, SliverType::Primary)).collect();
+    let wanted: Vec<(SliverPairIndex, SliverType)> = pairs.iter().map(|pair| (*pair, axis)).collect();
     let blob_id = metadata.blob_id();
     // A node answers at most BATCH_READ_BYTES_MAX sliver bytes per request.
-    let sliver_bytes = metadata
-        .params()
-        .sliver_size(SliverType::Primary, metadata.unencoded_length())
-        .map_or(1, |size| size.max(1) as u64);
+    let sliver_bytes =
+        metadata.params().sliver_size(axis, metadata.unencoded_length()).map_or(1, |size| size.max(1) as u64);
     let per_request = usize::try_from(BATCH_READ_BYTES_MAX / sliver_bytes).unwrap_or(usize::MAX).max(1);
     let mut served = Vec::with_capacity(wanted.len());
     for chunk in wanted.chunks(per_request) {
@@ -514,16 +589,13 @@ async fn primaries_from(
         .zip(served)
         .filter_map(|(pair, sliver)| sliver.map(|sliver| (pair, sliver)))
         .unzip();
-    let indices_match = pairs
-        .iter()
-        .zip(&slivers)
-        .all(|(pair, sliver)| sliver.index == pair.to_sliver_index(SliverType::Primary, n));
+    let indices_match =
+        pairs.iter().zip(&slivers).all(|(pair, sliver)| sliver.index == pair.to_sliver_index(axis, n));
     if !indices_match {
         return (Vec::new(), false);
     }
     let metadata = Arc::clone(metadata);
-    let verified =
-        tokio::task::spawn_blocking(move || verify_slivers(SliverType::Primary, &metadata, slivers)).await;
+    let verified = tokio::task::spawn_blocking(move || verify_slivers(axis, &metadata, slivers)).await;
     let Ok(verified) = verified else { return (Vec::new(), false) };
     let served = verified.len();
     let good: Vec<(SliverPairIndex, VerifiedSliver)> = pairs
