@@ -29,6 +29,10 @@ pub struct DaemonArgs {
     /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
     #[arg(long, default_value_t = 10_240)]
     max_body_size: usize,
+    /// Largest quilt form (`PUT /v1/quilts`) a publisher takes, in KiB (the reference's
+    /// default: 100 MiB).
+    #[arg(long, default_value_t = 102_400)]
+    max_quilt_body_size: usize,
     /// A YAML list of blob IDs neither read nor stored (451), re-read when the file changes.
     #[arg(long)]
     blocklist: Option<std::path::PathBuf>,
@@ -103,6 +107,10 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     let mut config = GatewayConfig::new(args.bind);
     config.max_body_bytes =
         args.max_body_size.checked_mul(1024).ok_or_else(|| anyhow::anyhow!("--max-body-size too large"))?;
+    config.max_quilt_body_bytes = args
+        .max_quilt_body_size
+        .checked_mul(1024)
+        .ok_or_else(|| anyhow::anyhow!("--max-quilt-body-size too large"))?;
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
     config.store_queue = config.max_concurrent_stores;
     config.serve_reads = role != Role::Publisher;

@@ -139,7 +139,7 @@ pub(crate) async fn byte_range_read(
 
 /// The blob's verified metadata; a blob larger than `--max-blob-size` is refused (403), as the
 /// reference does.
-async fn open(gateway: &Gateway, blob_id: &BlobId) -> Result<OpenBlob, GatewayError> {
+pub(crate) async fn open(gateway: &Gateway, blob_id: &BlobId) -> Result<OpenBlob, GatewayError> {
     let blob = gateway.reader.open(blob_id).await.map_err(read_error)?;
     let max = gateway.config.max_blob_size;
     if blob.len() > max {
@@ -152,12 +152,12 @@ async fn open(gateway: &Gateway, blob_id: &BlobId) -> Result<OpenBlob, GatewayEr
     Ok(blob)
 }
 
-fn parse_blob_id(id: &str) -> Result<BlobId, GatewayError> {
+pub(crate) fn parse_blob_id(id: &str) -> Result<BlobId, GatewayError> {
     id.parse().map_err(|e| GatewayError::bad("INVALID_BLOB_ID", format!("{id:?} is not a blob ID: {e}")))
 }
 
 /// A 304 if the request's `If-None-Match` names `etag`.
-fn not_modified(request: &HeaderMap, etag: &str) -> Option<Response> {
+pub(crate) fn not_modified(request: &HeaderMap, etag: &str) -> Option<Response> {
     let matches = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').any(|tag| tag.trim().trim_start_matches("W/").trim_matches('"') == etag)
     });
@@ -216,7 +216,7 @@ async fn serve(
 }
 
 /// Immutable content: the blob ID is the ETag, and caches may keep it a day.
-fn cache_headers(headers: &mut HeaderMap, etag: &str) {
+pub(crate) fn cache_headers(headers: &mut HeaderMap, etag: &str) {
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
@@ -229,14 +229,16 @@ fn cache_headers(headers: &mut HeaderMap, etag: &str) {
 
 /// As the reference: the request's `Accept` if it names one type (no `*`), else its
 /// `Content-Type`, else `application/octet-stream`.
-fn content_type(request: &HeaderMap) -> HeaderValue {
+pub(crate) fn content_type(request: &HeaderMap) -> HeaderValue {
+    requested_type(request).unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"))
+}
+
+/// The request's `Accept` if it names one type (no `*`), else its `Content-Type`, if any.
+pub(crate) fn requested_type(request: &HeaderMap) -> Option<HeaderValue> {
     let accept = request
         .get(header::ACCEPT)
         .filter(|v| v.to_str().is_ok_and(|s| !s.contains('*') && !s.contains(',') && !s.trim().is_empty()));
-    accept
-        .or_else(|| request.get(header::CONTENT_TYPE))
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"))
+    accept.or_else(|| request.get(header::CONTENT_TYPE)).cloned()
 }
 
 /// One closed range of `bytes=a-b`, `bytes=a-` or `bytes=-n` within `total` bytes, as inclusive
@@ -365,7 +367,7 @@ impl http_body::Body for Streamed {
     }
 }
 
-fn read_error(e: ReadError) -> GatewayError {
+pub(crate) fn read_error(e: ReadError) -> GatewayError {
     match e {
         ReadError::NotFound(_) | ReadError::Inconsistent(_) => {
             GatewayError::new(StatusCode::NOT_FOUND, "BLOB_NOT_FOUND", e)
@@ -398,7 +400,7 @@ fn unavailable(e: impl ToString) -> GatewayError {
     GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
 }
 
-fn internal(e: impl ToString) -> GatewayError {
+pub(crate) fn internal(e: impl ToString) -> GatewayError {
     GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
 }
 

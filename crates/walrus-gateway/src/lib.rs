@@ -14,6 +14,7 @@
 mod aggregator;
 pub mod auth;
 mod publisher;
+mod quilts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct GatewayConfig {
     pub bind: SocketAddr,
     /// Largest blob a `PUT /v1/blobs` may carry (the reference's default: 10 MiB).
     pub max_body_bytes: usize,
+    /// Largest form a `PUT /v1/quilts` may carry (the reference's default: 100 MiB).
+    pub max_quilt_body_bytes: usize,
     /// Stores running at once (the reference's default: 8).
     pub max_concurrent_stores: usize,
     /// Stores waiting for a turn beyond those (8); more are answered 429.
@@ -73,6 +76,7 @@ impl GatewayConfig {
         GatewayConfig {
             bind,
             max_body_bytes: 10 << 20,
+            max_quilt_body_bytes: 100 << 20,
             max_concurrent_stores: 8,
             store_queue: 8,
             max_concurrent_reads: 576,
@@ -206,12 +210,18 @@ fn router(gateway: Arc<Gateway>) -> Router {
         app = app
             .route("/v1/blobs/{blob_id}", get(aggregator::blob))
             .route("/v1/blobs/{blob_id}/byte-range", get(aggregator::byte_range_read))
-            .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id));
+            .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id))
+            .route("/v1/blobs/by-quilt-patch-id/{quilt_patch_id}", get(quilts::by_patch_id))
+            .route("/v1/blobs/by-quilt-id/{quilt_id}/{identifier}", get(quilts::by_identifier))
+            .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches));
     }
     if gateway.writer.is_some() {
         // The store slot is taken before the body is read: waiting bodies cannot pile up.
         let slot = axum::middleware::from_fn_with_state(Arc::clone(&gateway), publisher::store_slot);
-        app = app.route("/v1/blobs", axum::routing::put(publisher::store).route_layer(slot));
+        app = app.route("/v1/blobs", axum::routing::put(publisher::store).route_layer(slot.clone()));
+        // A quilt's form has its own body limit.
+        let quilt_limit = axum::extract::DefaultBodyLimit::max(gateway.config.max_quilt_body_bytes);
+        app = app.route("/v1/quilts", axum::routing::put(quilts::store).route_layer(slot).layer(quilt_limit));
     }
     app.fallback(|| async { GatewayError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {

@@ -17,7 +17,7 @@ use crate::auth::Upload;
 use crate::{Checked, Gateway, GatewayError};
 
 /// Longest a store may take before the publisher answers 504.
-const STORE_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The reference's query parameters of `PUT /v1/blobs`.
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,9 @@ pub(crate) struct StoreQuery {
     share: bool,
     #[serde(default)]
     encoding_type: Option<String>,
+    /// `PUT /v1/quilts` only: the quilt format (`v1`, the one there is).
+    #[serde(default)]
+    pub(crate) quilt_version: Option<String>,
 }
 
 /// Middleware of `PUT /v1/blobs`: one of the store slots (running or waiting stores), taken
@@ -73,6 +76,25 @@ pub(crate) async fn store(
             GatewayError::bad("INVALID_BODY", e.body_text())
         }
     })?;
+    let (options, send_to) = options(&gateway, &query, &headers, body.len() as u64)?;
+    let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
+    let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
+    let outcome = tokio::time::timeout(STORE_TIMEOUT, writer.store(body.to_vec(), options))
+        .await
+        .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
+        .map_err(store_error)?;
+    let body = answer(writer, &outcome, send_to).await?;
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The store's options from the reference's query parameters, after the upload's JWT (if
+/// required) is checked against them and the stored `size`.
+pub(crate) fn options(
+    gateway: &Gateway,
+    query: &StoreQuery,
+    headers: &HeaderMap,
+    size: u64,
+) -> Result<(StoreOptions, Option<Address>), GatewayError> {
     if query.permanent && query.deletable {
         return Err(GatewayError::bad("INVALID_BLOB_PERSISTENCE", "a blob is either permanent or deletable"));
     }
@@ -98,17 +120,20 @@ pub(crate) async fn store(
         return Err(GatewayError::bad("INVALID_EPOCHS", "epochs must be at least 1"));
     }
     if let Some(auth) = &gateway.auth {
-        let upload = Upload { epochs, size: body.len() as u64, send_object_to: send_to };
-        auth.check(&headers, &upload)?;
+        let upload = Upload { epochs, size, send_object_to: send_to };
+        auth.check(headers, &upload)?;
     }
-    let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
-    let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
-    let options = StoreOptions { epochs_ahead: epochs, deletable: !query.permanent, force: query.force };
-    let outcome = tokio::time::timeout(STORE_TIMEOUT, writer.store(body.to_vec(), options))
-        .await
-        .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
-        .map_err(store_error)?;
-    let body = match &outcome {
+    Ok((StoreOptions { epochs_ahead: epochs, deletable: !query.permanent, force: query.force }, send_to))
+}
+
+/// The JSON answer to a store that ended with `outcome`: its `BlobStoreResult`, after sending
+/// a new object to `send_to`; a blob marked invalid is an internal error, as the reference's.
+pub(crate) async fn answer(
+    writer: &walrus_sdk::Client,
+    outcome: &BlobStoreResult,
+    send_to: Option<Address>,
+) -> Result<serde_json::Value, GatewayError> {
+    Ok(match outcome {
         // As the reference's publisher: an internal error, as it is likely a system error.
         BlobStoreResult::MarkedInvalid { blob_id, event } => {
             let event = serde_json::json!(event.as_ref().map(walrus_chain::EventEnvelope::event_id));
@@ -134,11 +159,10 @@ pub(crate) async fn store(
             }
             outcome.to_json()
         }
-    };
-    Ok((StatusCode::OK, Json(body)).into_response())
+    })
 }
 
-fn store_error(e: StoreError) -> GatewayError {
+pub(crate) fn store_error(e: StoreError) -> GatewayError {
     match e {
         StoreError::TooLarge(_) => GatewayError::new(StatusCode::PAYLOAD_TOO_LARGE, "BLOB_TOO_LARGE", e),
         // The reference's NotEnoughConfirmations: a deadline, to be retried.

@@ -547,9 +547,12 @@ mod tests {
         let blob_id = BlobId([1; 32]);
         // Declared too large: refused before a byte of the body is read.
         let address = answering("HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n", vec![vec![0; 10]]);
-        let error = NodeClient::new(&address, walrus_tls::http_client().build().expect("an HTTP client"))
-            .metadata(&blob_id)
-            .await;
+        let error = NodeClient::new(
+            &format!("http://{address}"),
+            walrus_tls::http_client().build().expect("an HTTP client"),
+        )
+        .metadata(&blob_id)
+        .await;
         assert!(
             matches!(error, Err(NodeError::TooLarge { cap: METADATA_ANSWER_BYTES_MAX, .. })),
             "{error:?}"
@@ -563,8 +566,11 @@ mod tests {
             vec![chunk(40_000), chunk(40_000), b"0\r\n\r\n".to_vec()],
         );
         let received = Arc::new(AtomicU64::new(0));
-        let client = NodeClient::new(&address, walrus_tls::http_client().build().expect("an HTTP client"))
-            .counting(Arc::clone(&received));
+        let client = NodeClient::new(
+            &format!("http://{address}"),
+            walrus_tls::http_client().build().expect("an HTTP client"),
+        )
+        .counting(Arc::clone(&received));
         let error = client.confirmation(&blob_id, None).await;
         assert!(matches!(error, Err(NodeError::TooLarge { cap: SMALL_ANSWER_BYTES_MAX, .. })), "{error:?}");
         assert_eq!(received.load(Ordering::Relaxed), 0, "a refused answer is not counted");

@@ -92,6 +92,15 @@ impl Client {
         options: StoreOptions,
     ) -> Result<QuiltStoreResult, StoreError> {
         let quilt = self.encode_quilt(files).await?;
+        self.store_encoded_quilt(quilt, options).await
+    }
+
+    /// Stores a quilt built by [`Client::encode_quilt`].
+    pub async fn store_encoded_quilt(
+        &self,
+        quilt: walrus_core::quilt::EncodedQuilt,
+        options: StoreOptions,
+    ) -> Result<QuiltStoreResult, StoreError> {
         let blob_store_result = self.store(quilt.blob, options).await?;
         let stored_quilt_blobs = match blob_store_result {
             BlobStoreResult::MarkedInvalid { .. } => Vec::new(),
@@ -102,39 +111,25 @@ impl Client {
 
     /// Opens the quilt `quilt_id`: its metadata, then its index from its first columns.
     pub async fn open_quilt(&self, quilt_id: &BlobId) -> Result<OpenQuilt, ReadError> {
-        let blob = self.open(quilt_id).await?;
-        let n_columns = blob.params().secondary_source_symbols();
-        let mut columns = blob.columns(0..1).await?;
-        let index = loop {
-            let source =
-                QuiltColumns { columns: columns.iter().map(|(c, bytes)| (*c, bytes.as_slice())).collect() };
-            match decode_index(&source, n_columns) {
-                Ok(index) => break index,
-                // The index spans more columns (at most 10): fetch those.
-                Err(QuiltError::MissingColumns(missing))
-                    if !missing.iter().any(|c| columns.contains_key(c)) =>
-                {
-                    let (first, last) = (missing[0], missing[missing.len() - 1]);
-                    columns.extend(blob.columns(first..last + 1).await?);
-                }
-                Err(e) => return Err(ReadError::Quilt(e)),
-            }
-        };
-        Ok(OpenQuilt { blob, index })
+        OpenQuilt::new(self.open(quilt_id).await?).await
     }
 
     /// The patch `id` (read from its columns alone; the quilt's index is not read).
     pub async fn read_quilt_patch(&self, id: &QuiltPatchId) -> Result<DecodedPatch, ReadError> {
-        let blob = self.open(&id.quilt_id).await?;
-        let n_columns = blob.params().secondary_source_symbols() as u16;
-        if id.end_index > n_columns {
-            return Err(ReadError::Quilt(QuiltError::OutOfBounds(
-                usize::from(id.end_index),
-                usize::from(n_columns),
-            )));
-        }
-        patch_from(&blob, id.start_index, id.end_index).await
+        read_patch(&self.open(&id.quilt_id).await?, id).await
     }
+}
+
+/// The patch `id` of `blob` (its quilt, opened), from the patch's columns alone.
+pub async fn read_patch(blob: &OpenBlob, id: &QuiltPatchId) -> Result<DecodedPatch, ReadError> {
+    let n_columns = blob.params().secondary_source_symbols() as u16;
+    if id.quilt_id != *blob.blob_id() || id.end_index > n_columns {
+        return Err(ReadError::Quilt(QuiltError::OutOfBounds(
+            usize::from(id.end_index),
+            usize::from(n_columns),
+        )));
+    }
+    patch_from(blob, id.start_index, id.end_index).await
 }
 
 /// The quilt of `files` for `params`.
@@ -183,6 +178,33 @@ pub struct OpenQuilt {
 }
 
 impl OpenQuilt {
+    /// The quilt in `blob` (opened): its index, read from its first columns (more of them if
+    /// the index spans several, at most 10).
+    pub async fn new(blob: OpenBlob) -> Result<OpenQuilt, ReadError> {
+        let n_columns = blob.params().secondary_source_symbols();
+        let mut columns = blob.columns(0..1).await?;
+        let index = loop {
+            let source =
+                QuiltColumns { columns: columns.iter().map(|(c, bytes)| (*c, bytes.as_slice())).collect() };
+            match decode_index(&source, n_columns) {
+                Ok(index) => break index,
+                Err(QuiltError::MissingColumns(missing))
+                    if !missing.iter().any(|c| columns.contains_key(c)) =>
+                {
+                    let (first, last) = (missing[0], missing[missing.len() - 1]);
+                    columns.extend(blob.columns(first..last + 1).await?);
+                }
+                Err(e) => return Err(ReadError::Quilt(e)),
+            }
+        };
+        Ok(OpenQuilt { blob, index })
+    }
+
+    /// The quilt's blob, opened.
+    pub fn blob(&self) -> &OpenBlob {
+        &self.blob
+    }
+
     /// The quilt's ID (its blob ID).
     pub fn quilt_id(&self) -> BlobId {
         *self.blob.blob_id()
