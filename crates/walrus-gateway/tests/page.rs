@@ -149,6 +149,23 @@ async fn the_page_uploads_a_file_and_reads_it_back_in_chromium() {
     let shown = driver.text_when("#content", |t| !t.is_empty()).await;
     assert_eq!(shown.trim_end(), content.trim_end());
 
+    // Two files as a quilt: each listed with a link to its patch, which serves its bytes.
+    let other = tmp.path().join("other.txt");
+    std::fs::write(&other, "a second file\n").expect("write");
+    let both = format!("{}\n{}", file.display(), other.display());
+    driver.type_into("#files", &both).await;
+    driver.click("#upload-quilt").await;
+    let quilt = driver.text_when("#quilt-result", |t| t.starts_with("Quilt") || t.contains("failed")).await;
+    assert!(quilt.ends_with("(2 patches)"), "{quilt}");
+    let listed = driver.text_when("#patches", |t| !t.is_empty()).await;
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["hello.txt", "other.txt"]);
+    let quilt_id = quilt["Quilt: ".len()..].split_whitespace().next().expect("a quilt ID");
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let base = format!("http://{}", gateway.addr);
+    let read =
+        http.get(format!("{base}/v1/blobs/by-quilt-id/{quilt_id}/hello.txt")).send().await.expect("patch");
+    assert_eq!(read.text().await.expect("text"), content);
+
     driver.call("DELETE", &format!("/session/{}", driver.session), json!({})).await;
     drop(driver);
     gateway.stop().await.expect("stopped");
