@@ -46,6 +46,15 @@ pub struct BenchArgs {
     /// Rewrite the `walrus bench` section of this Markdown file with the results.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// The small-file case instead: `--quilt-files` files stored as one quilt and one by one.
+    #[arg(long)]
+    quilt: bool,
+    /// Files of the quilt case.
+    #[arg(long, default_value_t = 600)]
+    quilt_files: usize,
+    /// Each file's size in the quilt case.
+    #[arg(long, default_value = "10KiB", value_parser = parse_size)]
+    quilt_file_size: u64,
     #[command(flatten)]
     account: Account,
 }
@@ -96,6 +105,25 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     let system = runtime.block_on(client.chain().system())?.system;
     let n_shards = system.params.n_shards;
     let nodes = system.committee.members.len();
+    if args.quilt {
+        if args.quilt_files == 0 || args.quilt_files > 65_535 || args.quilt_file_size > 64 << 20 {
+            bail!("--quilt-files must be 1..=65535 and --quilt-file-size at most 64 MiB");
+        }
+        let figures = crate::bench_quilt::measure(
+            &runtime,
+            &client,
+            n_shards,
+            args.quilt_files,
+            args.quilt_file_size,
+            args.runs.max(1) * 2,
+        )?;
+        if global.json {
+            println!("{}", serde_json::to_string(&figures)?);
+        } else {
+            print!("{}", crate::bench_quilt::markdown(&figures, &machine()));
+        }
+        return Ok(());
+    }
     let mut results = Vec::new();
     for &size in &args.sizes {
         let runs = if size >= 16 << 20 { args.large_runs.min(args.runs) } else { args.runs };

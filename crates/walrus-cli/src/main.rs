@@ -5,6 +5,7 @@
 //! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
 
 mod bench;
+mod bench_quilt;
 mod blob;
 mod blob_id;
 mod chain;
