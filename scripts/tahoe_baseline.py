@@ -6,6 +6,9 @@
 # Normally called by scripts/tahoe_baseline.sh inside its network namespace:
 #   tahoe_baseline.py --url http://127.0.0.1:PORT [--servers 4] [--runs 5]
 #                     [--sizes 1024,1048576,67108864] [--out FILE]
+#                     [--small-files N [--small-size 10240]]
+# --small-files N: instead, the small-file case beside `walrus bench --quilt`: N files of
+# --small-size bytes put one by one (the wall time of all of them), then 20 of them read back.
 # Prints the JSON result to stdout (and FILE); progress goes to stderr.
 import argparse, json, os, statistics, sys, tempfile, time
 import urllib.parse, urllib.request
@@ -73,9 +76,13 @@ def main():
     ap.add_argument("--sizes", default="1024,1048576,67108864")
     ap.add_argument("--out")
     ap.add_argument("--wait-timeout", type=float, default=60)
+    ap.add_argument("--small-files", type=int, default=0)
+    ap.add_argument("--small-size", type=int, default=10240)
     a = ap.parse_args()
     url = a.url.rstrip("/")
     wait_for_servers(url, a.servers, a.wait_timeout)
+    if a.small_files > 0:
+        return small_files(url, a)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         out_path = os.path.join(tmp, "read.bin")
@@ -97,6 +104,36 @@ def main():
     doc = {"system": "tahoe-lafs 1.20.0", "servers": a.servers,
            "shares": {"needed": 2, "happy": 4, "total": 6},
            "machine": machine(), "results": results}
+    text = json.dumps(doc)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
+
+def small_files(url, a):
+    """N files put one by one, then 20 of them read back (each compared)."""
+    files = [os.urandom(a.small_size) for _ in range(a.small_files)]
+    t0 = time.perf_counter()
+    caps = []
+    for i, data in enumerate(files):
+        caps.append(store(url, data)[1])
+        if (i + 1) % 100 == 0:
+            log(f"{i + 1} of {a.small_files} files put")
+    put_all = time.perf_counter() - t0
+    reads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "read.bin")
+        for i in range(0, a.small_files, max(1, a.small_files // 20)):
+            reads.append(read(url, caps[i], path))
+            with open(path, "rb") as f:
+                if f.read() != files[i]:
+                    sys.exit(f"tahoe_baseline: read of {caps[i]} differs from stored data")
+    doc = {"system": "tahoe-lafs 1.20.0", "servers": a.servers,
+           "shares": {"needed": 2, "happy": 4, "total": 6}, "machine": machine(),
+           "smallFiles": {"files": a.small_files, "fileSize": a.small_size, "putAllS": round(put_all, 3),
+                          "reads": len(reads), "readP50S": round(statistics.median(reads), 4),
+                          "readMaxS": round(max(reads), 4)}}
     text = json.dumps(doc)
     print(text)
     if a.out:

@@ -9,19 +9,21 @@
 # directory are removed at the end, also on error.
 #
 #   scripts/tahoe_baseline.sh [--runs N] [--sizes 1024,1048576,67108864] [--out FILE]
+#                             [--small-files N]   (N files of 10 KiB put one by one instead)
 #
 # JSON result on stdout (and FILE); progress on stderr.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$HOME/.cache/walrus-rs/tahoe-venv"
-runs=5 sizes=1024,1048576,67108864 out=""
+runs=5 sizes=1024,1048576,67108864 out="" small=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --sizes) sizes="$2"; shift 2 ;;
     --out) out="$(realpath -m "$2")"; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--sizes S1,S2,...] [--out FILE]" >&2; exit 2 ;;
+    --small-files) small="$2"; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--sizes S1,S2,...] [--out FILE] [--small-files N]" >&2; exit 2 ;;
   esac
 done
 log() { echo "[tahoe_baseline] $*" >&2; }
@@ -33,7 +35,7 @@ if [ -z "${TAHOE_BASELINE_INNER:-}" ]; then
     "$venv/bin/pip" install -q tahoe-lafs==1.20.0 >&2
   fi
   # Re-run this script in a private network namespace (loopback only).
-  exec env TAHOE_BASELINE_INNER=1 unshare -n -- bash "$0" --runs "$runs" --sizes "$sizes" ${out:+--out "$out"}
+  exec env TAHOE_BASELINE_INNER=1 unshare -n -- bash "$0" --runs "$runs" --sizes "$sizes" --small-files "$small" ${out:+--out "$out"}
 fi
 
 # --- inside the namespace ---
@@ -82,7 +84,7 @@ start client
 
 t0=$SECONDS
 python3 "$here/tahoe_baseline.py" --url "http://127.0.0.1:$((base + 10))" --servers 4 \
-  --runs "$runs" --sizes "$sizes" ${out:+--out "$out"} &
+  --runs "$runs" --sizes "$sizes" --small-files "$small" ${out:+--out "$out"} &
 pids+=($!)
 wait $!  # in the background so that a TERM reaches the trap at once
 log "measurement took $((SECONDS - t0)) s"
