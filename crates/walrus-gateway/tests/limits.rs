@@ -1,6 +1,7 @@
 //! The gateway against clients that try to make it hold more than it pays for: stores that hold
 //! their bodies back take their slot before a byte of the body is read (so waiting bodies cannot
-//! pile up), and reads take what they will hold from the read-memory budget.
+//! pile up), quilt forms are bounded in slots, parts and bytes, and reads take what they will
+//! hold from the read-memory budget.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -64,6 +65,66 @@ async fn reads_take_what_they_hold_from_the_read_budget() {
     // HEAD holds nothing and is answered whatever the size.
     let head = http.head(format!("{base}/v1/blobs/{big}")).send().await.expect("answer");
     assert_eq!(head.status().as_u16(), 200);
+    gateway.stop().await.expect("stopped");
+    net.stop().await;
+}
+
+/// `PUT /v1/quilts` against abusive clients: forms held back take the store slots before a
+/// byte is read (a third quilt and a blob are refused 429 at once), a form of more parts than a
+/// quilt can hold is refused 400 without being stored, and one past the quilt body limit 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quilt_forms_that_hold_back_or_overflow_are_bounded() {
+    let (net, gateway, writer) = common::daemon(16, |config| {
+        config.max_concurrent_stores = 1;
+        config.store_queue = 1;
+        config.max_quilt_body_bytes = 8 << 20;
+    })
+    .await;
+    let base = format!("http://{}", gateway.addr);
+    let boundary = "xyzzy";
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let holders: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(gateway.addr).expect("connects");
+            let head = format!(
+                "PUT /v1/quilts HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: 1000000\r\n\r\n--{boundary}\r\n"
+            );
+            stream.write_all(head.as_bytes()).expect("writes");
+            stream
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let started = Instant::now();
+    let form =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--{boundary}--\r\n");
+    let refused =
+        http.put(format!("{base}/v1/quilts")).header("content-type", &content_type).body(form.clone());
+    assert_eq!(reason(refused.send().await.expect("answer")).await, (429, "TOO_MANY_REQUESTS".to_string()));
+    let blob = http.put(format!("{base}/v1/blobs")).body("a small blob").send().await.expect("answer");
+    assert_eq!(reason(blob).await, (429, "TOO_MANY_REQUESTS".to_string()));
+    assert!(started.elapsed() < Duration::from_secs(2), "refused at once: {:?}", started.elapsed());
+    drop(holders);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let before = writer.owned_blobs().await.expect("blobs").len();
+    // 70 000 one-byte parts (about 5 MB, under the body limit): more than any quilt holds.
+    let mut many = String::new();
+    for i in 0..70_000 {
+        many.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\nx\r\n"));
+    }
+    many.push_str(&format!("--{boundary}--\r\n"));
+    let put = http.put(format!("{base}/v1/quilts")).header("content-type", &content_type).body(many);
+    assert_eq!(reason(put.send().await.expect("answer")).await, (400, "MALFORMED_REQUEST".to_string()));
+    let big = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"big\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        "x".repeat(9 << 20)
+    );
+    let put = http.put(format!("{base}/v1/quilts")).header("content-type", &content_type).body(big);
+    assert_eq!(reason(put.send().await.expect("answer")).await, (413, "BLOB_TOO_LARGE".to_string()));
+    assert_eq!(writer.owned_blobs().await.expect("blobs").len(), before, "nothing was stored");
+    let stored = http.put(format!("{base}/v1/quilts")).header("content-type", &content_type).body(form);
+    assert_eq!(stored.send().await.expect("answer").status().as_u16(), 200);
     gateway.stop().await.expect("stopped");
     net.stop().await;
 }
