@@ -123,11 +123,25 @@ fn the_two_vectors_from_the_walrus_sources() {
     }
 }
 
+/// The quilt inputs of files given as (identifier, tags, bytes).
+fn inputs_of(
+    files: &[(String, walrus_core::quilt::Tags, Vec<u8>)],
+) -> Vec<walrus_core::quilt::PatchInput<'_>> {
+    files
+        .iter()
+        .map(|(identifier, tags, data)| walrus_core::quilt::PatchInput {
+            identifier: identifier.clone(),
+            tags: tags.clone(),
+            data,
+        })
+        .collect()
+}
+
 /// Quilts of the official encoder (`scripts/gen-quilt-vectors.mjs`): the same blob ID, size,
 /// column ranges and patch IDs for the same files, identifiers and tags; every patch reads back.
 #[test]
 fn quilts_match_the_official_encoder() {
-    use walrus_core::quilt::{decode_index, decode_patch, encode_quilt, PatchInput, QuiltBlob, QuiltPatchId};
+    use walrus_core::quilt::{decode_index, decode_patch, encode_quilt, QuiltBlob, QuiltPatchId};
     let vectors = load("quilts.json");
     let cases = vectors["cases"].as_array().expect("cases");
     assert!(cases.len() >= 15);
@@ -144,14 +158,7 @@ fn quilts_match_the_official_encoder() {
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let files = patches_of(case);
-        let inputs = files
-            .iter()
-            .map(|(identifier, tags, data)| PatchInput {
-                identifier: identifier.clone(),
-                tags: tags.clone(),
-                data,
-            })
-            .collect();
+        let inputs = inputs_of(&files);
         let quilt = encode_quilt(params(case), inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(quilt.blob.len() as u64, case["size"].as_u64().expect("size"), "{name}");
         let blob_id = *compute_metadata(params(case), &quilt.blob).expect("a blob").blob_id();
@@ -178,14 +185,7 @@ fn quilts_match_the_official_encoder() {
     }
     for case in vectors["refused"].as_array().expect("refused") {
         let files = patches_of(case);
-        let inputs = files
-            .iter()
-            .map(|(identifier, tags, data)| PatchInput {
-                identifier: identifier.clone(),
-                tags: tags.clone(),
-                data,
-            })
-            .collect();
+        let inputs = inputs_of(&files);
         assert!(encode_quilt(params(case), inputs).is_err(), "{} is refused", case["name"]);
     }
 }
