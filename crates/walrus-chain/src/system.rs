@@ -75,6 +75,17 @@ pub struct Parameters {
     pub active_set_size: u16,
 }
 
+impl Parameters {
+    /// FROST to buy storage for `encoded_size` bytes for `epochs_ahead` epochs and register a
+    /// blob on it (transaction fees aside): the reference's `RegisterFromScratch` cost.
+    pub fn register_from_scratch_cost(&self, encoded_size: u64, epochs_ahead: u32) -> u64 {
+        let units = crate::amount::storage_units(encoded_size);
+        let storage =
+            self.storage_price_per_unit.0.saturating_mul(units).saturating_mul(u64::from(epochs_ahead));
+        storage.saturating_add(self.write_price_per_unit.0.saturating_mul(units))
+    }
+}
+
 /// The chain's system object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct System {

@@ -109,14 +109,15 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
         if args.quilt_files == 0 || args.quilt_files > 65_535 || args.quilt_file_size > 64 << 20 {
             bail!("--quilt-files must be 1..=65535 and --quilt-file-size at most 64 MiB");
         }
-        let figures = crate::bench_quilt::measure(
-            &runtime,
-            &client,
+        let case = crate::bench_quilt::QuiltCase {
             n_shards,
-            args.quilt_files,
-            args.quilt_file_size,
-            args.runs.max(1) * 2,
-        )?;
+            files: args.quilt_files,
+            size: args.quilt_file_size,
+            warmup: args.warmup,
+            runs: args.runs,
+            reads: args.runs * 2,
+        };
+        let figures = crate::bench_quilt::measure(&runtime, &client, case)?;
         if global.json {
             println!("{}", serde_json::to_string(&figures)?);
         } else {

@@ -1,7 +1,8 @@
 //! `walrus bench --quilt`: the small-file case on a running network. `--quilt-files` files of
-//! `--quilt-file-size` bytes stored as one quilt and, for comparison, one by one as separate
-//! blobs; wall time and WAL paid (the wallet's balance before and after: storage, write fees and
-//! transaction fees) for each, a patch read's p50 by patch ID, and encoded bytes per file.
+//! `--quilt-file-size` bytes stored as one quilt (`--warmup` unrecorded quilts, then `--runs`
+//! measured ones, each of fresh files) and, for comparison, one by one as separate blobs; wall
+//! time and WAL paid (the wallet's balance before and after: storage, write fees and transaction
+//! fees) for each, a patch read's p50 by patch ID, and encoded bytes per file.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,12 @@ pub struct QuiltFigures {
     files: usize,
     file_size: u64,
     n_shards: u16,
-    quilt_store_s: f64,
+    quilt_runs: usize,
+    quilt_store_p50_s: f64,
+    quilt_store_min_s: f64,
+    quilt_store_max_s: f64,
+    /// The first measured quilt store (after the warm-up ones).
+    quilt_store_first_s: f64,
     quilt_frost: u64,
     quilt_encoded_bytes: u64,
     separate_stores: usize,
@@ -34,40 +40,65 @@ fn balance(runtime: &tokio::runtime::Runtime, client: &Client) -> Result<u64> {
     Ok(runtime.block_on(client.chain().account(&address))?.account.balance.0)
 }
 
-/// Stores `files` files of `size` bytes as a quilt and as separate blobs; reads `reads`
-/// patches back by ID. The blobs stay stored (deletable, one epoch).
-pub fn measure(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    n_shards: u16,
-    files: usize,
-    size: u64,
-    reads: usize,
-) -> Result<QuiltFigures> {
-    let len = usize::try_from(size).context("file size")?;
+/// `files` files of `size` fresh random bytes.
+fn fresh_files(files: usize, len: usize) -> Result<Vec<QuiltFile>> {
     let seed = u64::from_le_bytes(walrus_chain_node::init::random_seed()?[..8].try_into().context("seed")?);
-    let inputs: Vec<QuiltFile> = (0..files)
+    Ok((0..files)
         .map(|i| QuiltFile {
             identifier: format!("file-{i:05}.bin"),
             tags: Default::default(),
             data: splitmix_bytes(seed.wrapping_add(i as u64), len),
         })
-        .collect();
-    let options = StoreOptions { epochs_ahead: 1, deletable: true, force: true };
+        .collect())
+}
 
-    let before = balance(runtime, client)?;
-    let started = Instant::now();
-    let stored =
-        runtime.block_on(client.store_quilt(&inputs, options)).context("storing the quilt failed")?;
-    let quilt_store = started.elapsed();
-    let quilt_frost = before.saturating_sub(balance(runtime, client)?);
+/// How a quilt case runs: its shape, and how many quilts and patch reads.
+#[derive(Debug, Clone, Copy)]
+pub struct QuiltCase {
+    pub n_shards: u16,
+    pub files: usize,
+    pub size: u64,
+    pub warmup: usize,
+    pub runs: usize,
+    pub reads: usize,
+}
+
+/// Stores `warmup + runs` quilts of `files` files of `size` bytes (timing the last `runs`)
+/// and the last quilt's files as separate blobs; reads `reads` patches of the last quilt back
+/// by ID. The blobs stay stored (deletable, one epoch).
+pub fn measure(runtime: &tokio::runtime::Runtime, client: &Client, case: QuiltCase) -> Result<QuiltFigures> {
+    let QuiltCase { n_shards, files, size, warmup, runs, reads } = case;
+    let len = usize::try_from(size).context("file size")?;
+    let options = StoreOptions { epochs_ahead: 1, deletable: true, force: true };
+    let mut store_times = Vec::with_capacity(runs);
+    let mut last = None;
+    let mut quilt_frost = 0;
+    for round in 0..warmup + runs.max(1) {
+        let inputs = fresh_files(files, len)?;
+        let before = balance(runtime, client)?;
+        let started = Instant::now();
+        let stored =
+            runtime.block_on(client.store_quilt(&inputs, options)).context("storing the quilt failed")?;
+        let elapsed = started.elapsed();
+        quilt_frost = before.saturating_sub(balance(runtime, client)?);
+        let measured = round >= warmup;
+        eprintln!(
+            "quilt of {files} files of {size} B: stored in {:.3} s, {quilt_frost} FROST{}",
+            elapsed.as_secs_f64(),
+            if measured { "" } else { " (warm-up)" }
+        );
+        if measured {
+            store_times.push(elapsed);
+        }
+        last = Some((inputs, stored));
+    }
+    let (inputs, stored) = last.context("no quilt was stored")?;
     let BlobStoreResult::NewlyCreated(created) = &stored.blob_store_result else {
         bail!("a forced quilt store did not create a blob")
     };
-    eprintln!(
-        "quilt of {files} files of {size} B: stored in {:.2} s, {quilt_frost} FROST",
-        quilt_store.as_secs_f64()
-    );
+    let quilt_store_first = store_times.first().copied().unwrap_or_default();
+    store_times.sort();
+    let quilt_store_p50 = store_times[store_times.len().saturating_sub(1) / 2];
 
     let mut times = Vec::with_capacity(reads);
     for i in 0..reads.min(files) {
@@ -102,7 +133,11 @@ pub fn measure(
         files,
         file_size: size,
         n_shards,
-        quilt_store_s: quilt_store.as_secs_f64(),
+        quilt_runs: store_times.len(),
+        quilt_store_p50_s: quilt_store_p50.as_secs_f64(),
+        quilt_store_min_s: store_times[0].as_secs_f64(),
+        quilt_store_max_s: store_times[store_times.len() - 1].as_secs_f64(),
+        quilt_store_first_s: quilt_store_first.as_secs_f64(),
         quilt_frost,
         quilt_encoded_bytes: created.encoded_size,
         separate_stores: files,
@@ -121,20 +156,24 @@ pub fn markdown(f: &QuiltFigures, machine: &str) -> String {
     format!(
         "Measured by `walrus bench --quilt` (n = {} shards) on {machine}: {} files of {} B.\n\n\
          | | Wall time | WAL paid (FROST) | Encoded bytes per file |\n|---|---|---|---|\n\
-         | one quilt | {:.2} s | {} | {per_file} |\n\
+         | one quilt, p50 of {} (min {:.2}, max {:.2}, first {:.2}) | {:.2} s | {} | {per_file} |\n\
          | {} separate stores | {:.2} s | {} | {} |\n\
          | ratio | {:.1}x | {:.1}x | {:.1}x |\n\n\
          One patch read by patch ID: p50 {:.1} ms, max {:.1} ms ({} reads).\n",
         f.n_shards,
         f.files,
         f.file_size,
-        f.quilt_store_s,
+        f.quilt_runs,
+        f.quilt_store_min_s,
+        f.quilt_store_max_s,
+        f.quilt_store_first_s,
+        f.quilt_store_p50_s,
         f.quilt_frost,
         f.separate_stores,
         f.separate_store_s,
         f.separate_frost,
         f.separate_encoded_bytes_per_file,
-        f.separate_store_s / f.quilt_store_s.max(1e-9),
+        f.separate_store_s / f.quilt_store_p50_s.max(1e-9),
         f.separate_frost as f64 / f.quilt_frost.max(1) as f64,
         f.separate_encoded_bytes_per_file as f64 / per_file.max(1) as f64,
         f.patch_read_p50_s * 1e3,

@@ -2,7 +2,7 @@
 //! `walrus blob-status` (what the chain knows of a blob).
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use walrus_core::decode::ConsistencyCheck;
@@ -82,7 +82,17 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         }
         if args.dry_run {
             for (path, data) in &group {
-                results.push(dry_run(path, data, system.params.n_shards, json)?);
+                let output = dry_run(path, data, &system.params, epochs_ahead)?;
+                if !json {
+                    println!(
+                        "{}: blob ID {}, encoded size {} B, cost {} FROST (dry run)",
+                        path.display(),
+                        output["blobId"].as_str().unwrap_or_default(),
+                        output["encodedSize"],
+                        output["storageCost"]
+                    );
+                }
+                results.push(output);
             }
             continue;
         }
@@ -120,23 +130,24 @@ pub(crate) fn epochs_ahead(text: &str, system: &walrus_chain::system::System) ->
     }
 }
 
-/// Prints (for people) and returns (for `--json`) a file's blob ID and encoded size.
-fn dry_run(path: &PathBuf, data: &[u8], n_shards: u16, json: bool) -> Result<serde_json::Value> {
-    let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
-    let metadata = walrus_core::encode::compute_metadata(params, data)?;
-    let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-    if !json {
-        println!(
-            "{}: blob ID {}, encoded size {encoded_size} B (dry run)",
-            path.display(),
-            metadata.blob_id()
-        );
-    }
+/// The reference's dry-run output of `data` (from `path`): its blob ID, sizes, and what
+/// buying storage for it and registering it would cost.
+pub(crate) fn dry_run(
+    path: &Path,
+    data: &[u8],
+    params: &walrus_chain::system::Parameters,
+    epochs_ahead: u32,
+) -> Result<serde_json::Value> {
+    let encoding = walrus_core::EncodingParams::new(u64::from(params.n_shards))?;
+    let metadata = walrus_core::encode::compute_metadata(encoding, data)?;
+    let encoded_size = encoding.encoded_blob_length(metadata.unencoded_length())?;
     Ok(serde_json::json!({
         "path": path,
         "blobId": metadata.blob_id().to_string(),
+        "encodingType": "RS2",
         "unencodedSize": metadata.unencoded_length(),
         "encodedSize": encoded_size,
+        "storageCost": params.register_from_scratch_cost(encoded_size, epochs_ahead),
     }))
 }
 

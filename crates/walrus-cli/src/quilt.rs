@@ -121,37 +121,24 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
     let network = args.account.resolve(global)?;
     let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
+    let system = runtime.block_on(client.chain().system())?.system;
+    let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
     if args.dry_run {
         let quilt = runtime.block_on(client.encode_quilt(&files))?;
-        let n_shards = runtime.block_on(client.chain().system())?.system.params.n_shards;
-        let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
-        let metadata = walrus_core::encode::compute_metadata(params, &quilt.blob)?;
-        let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
-        let value = serde_json::json!({
-            "quiltBlobOutput": {
-                "path": "n/a",
-                "blobId": metadata.blob_id().to_string(),
-                "encodingType": "RS2",
-                "unencodedSize": metadata.unencoded_length(),
-                "encodedSize": encoded_size,
-            },
-            "quiltIndex": index_json(*metadata.blob_id(), &quilt.index),
-        });
-        print(json, value, || {
-            format!(
-                "Quilt of {} files: blob ID {}, encoded size {encoded_size} B (dry run)",
-                files.len(),
-                metadata.blob_id()
-            )
-        });
+        let output = crate::blob::dry_run(Path::new("n/a"), &quilt.blob, &system.params, epochs_ahead)?;
+        let text = format!(
+            "Quilt of {} files: blob ID {}, encoded size {} B, cost {} FROST (dry run)",
+            files.len(),
+            output["blobId"].as_str().unwrap_or_default(),
+            output["encodedSize"],
+            output["storageCost"]
+        );
+        let value =
+            serde_json::json!({ "quiltBlobOutput": output, "quiltIndex": quilt_index_json(&quilt.index) });
+        print(json, value, || text);
         return Ok(());
     }
-    let system = runtime.block_on(client.chain().system())?.system;
-    let options = StoreOptions {
-        epochs_ahead: epochs_ahead(&args.epochs, &system)?,
-        deletable: !args.permanent,
-        force: args.force,
-    };
+    let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
     let client = if json { client } else { with_progress_line(client) };
     let stored = runtime.block_on(client.store_quilt(&files, options));
     clear_progress_line(json);
@@ -169,6 +156,17 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The index as the reference's `QuiltIndex` JSON (which `site-builder` reads from a dry run):
+/// `{"v1": {"quiltPatches": [{"endIndex", "identifier", "tags"}]}}`.
+fn quilt_index_json(index: &walrus_core::quilt::QuiltIndexV1) -> serde_json::Value {
+    let patches: Vec<_> = index
+        .quilt_patches
+        .iter()
+        .map(|p| serde_json::json!({ "endIndex": p.end_index, "identifier": p.identifier, "tags": tags_json(&p.tags) }))
+        .collect();
+    serde_json::json!({ "v1": { "quiltPatches": patches } })
 }
 
 /// The index as JSON: each patch's identifier, ID, columns and tags.

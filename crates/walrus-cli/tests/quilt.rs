@@ -1,6 +1,7 @@
 //! `walrus store-quilt`, `read-quilt` and `list-patches-in-quilt` against a network of real
 //! processes (a chain and four storage nodes, n = 10): a directory stored as one quilt, each
-//! file read back by identifier, by tag and by patch ID; bad input refused with nothing stored.
+//! file read back by identifier, by tag and by patch ID, also with nodes holding 2f shards down;
+//! bad input refused with nothing stored.
 //! With the official packages (ignored test): the same files give the official encoder's blob
 //! ID and patch IDs, and a quilt the official encoder made, stored as a plain blob, reads as a
 //! quilt.
@@ -40,7 +41,7 @@ fn walrus_fails(args: &[&str]) -> String {
 #[test]
 fn a_directory_stored_as_a_quilt_reads_back_file_by_file() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let net = Network::start(&tmp.path().join("net"), 4, 10);
+    let mut net = Network::start(&tmp.path().join("net"), 4, 10);
     let wallet = tmp.path().join("wallet.key");
     let wallet = wallet.to_str().expect("utf-8");
     let account = ["--wallet", wallet, "--chain-url", &net.chain_url];
@@ -50,13 +51,24 @@ fn a_directory_stored_as_a_quilt_reads_back_file_by_file() {
     let files = write_site(&site);
     let site = site.to_str().expect("utf-8");
 
-    let dry =
-        json(&walrus(&[&["store-quilt", "--paths", site, "--dry-run", "--json"][..], &account].concat()));
+    let dry = json(&walrus(
+        &[&["store-quilt", "--paths", site, "--epochs", "2", "--dry-run", "--json"][..], &account].concat(),
+    ));
     let stored =
         json(&walrus(&[&["store-quilt", "--paths", site, "--epochs", "2", "--json"][..], &account].concat()));
     let quilt_id =
         stored["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"].as_str().expect("id").to_string();
+    // The dry run in the reference's shape (`site-builder` reads it): the blob's ID, sizes and
+    // cost, and the index as `QuiltIndex::V1`.
     assert_eq!(dry["quiltBlobOutput"]["blobId"], quilt_id.as_str(), "{dry}");
+    assert_eq!(dry["quiltBlobOutput"]["storageCost"], stored["blobStoreResult"]["newlyCreated"]["cost"]);
+    let indexed: Vec<&str> = dry["quiltIndex"]["v1"]["quiltPatches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .map(|p| p["identifier"].as_str().expect("identifier"))
+        .collect();
+    assert_eq!(indexed, ["data.bin", "index.html", "style.css"], "{dry}");
     let patches = stored["storedQuiltBlobs"].as_array().expect("patches");
     let names: Vec<&str> = patches.iter().map(|p| p["identifier"].as_str().expect("identifier")).collect();
     assert_eq!(names, ["data.bin", "index.html", "style.css"], "{stored}");
@@ -115,25 +127,11 @@ fn a_directory_stored_as_a_quilt_reads_back_file_by_file() {
         assert_eq!(&std::fs::read(all.join(name)).expect("read"), data, "{name}");
     }
 
-    // Tags come from --blobs; read back by tag.
-    let page = tmp.path().join("site/index.html");
-    let tagged =
-        format!(r#"{{"path": "{}", "identifier": "home", "tags": {{"kind": "page"}}}}"#, page.display());
-    let other = format!(r#"{{"path": "{}"}}"#, tmp.path().join("site/data.bin").display());
-    let stored = json(&walrus(
-        &[&["store-quilt", "--blobs", &tagged, &other, "--epochs", "2", "--json"][..], &account].concat(),
-    ));
-    let tagged_id =
-        stored["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"].as_str().expect("id").to_string();
-    let pages = json(&walrus(
-        &[&["read-quilt", "--quilt-id", &tagged_id, "--tag", "kind", "page", "--json"][..], &account]
-            .concat(),
-    ));
-    assert_eq!(pages["retrievedBlobs"].as_array().map(Vec::len), Some(1), "{pages}");
-    assert_eq!(pages["retrievedBlobs"][0]["identifier"], "home");
+    tags_select_patches(tmp.path(), &account);
 
     // Refused, with nothing stored: duplicate identifiers, an identifier missing from the quilt.
     let before = json(&walrus(&[&["list-blobs", "--json"][..], &account].concat()));
+    let page = tmp.path().join("site/index.html");
     let same = format!(r#"{{"path": "{}", "identifier": "x"}}"#, page.display());
     let error = walrus_fails(&[&["store-quilt", "--blobs", &same, &same][..], &account].concat());
     assert!(error.contains("duplicate identifier found: x"), "{error}");
@@ -143,6 +141,53 @@ fn a_directory_stored_as_a_quilt_reads_back_file_by_file() {
         &[&["read-quilt", "--quilt-id", &quilt_id, "--identifiers", "nope"][..], &account].concat(),
     );
     assert!(error.contains("not found in the quilt: nope"), "{error}");
+
+    reads_with_2f_down(&mut net.nodes, tmp.path(), &account, &quilt_id, &stored_ids, &files);
+}
+
+/// Nodes 0 and 1 (3 + 3 of the 10 shards, 2f) down: each file still reads, by identifier and by
+/// patch ID.
+fn reads_with_2f_down(
+    nodes: &mut Vec<std::process::Child>,
+    tmp: &Path,
+    account: &[&str],
+    quilt_id: &str,
+    stored_ids: &[&str],
+    files: &[(String, Vec<u8>)],
+) {
+    for mut node in nodes.drain(..2) {
+        node.kill().expect("kill");
+        node.wait().expect("reaped");
+    }
+    let down = tmp.join("down");
+    let down = down.to_str().expect("utf-8");
+    walrus(&[&["read-quilt", "--quilt-id", quilt_id, "--out", down][..], account].concat());
+    let by_id = tmp.join("down-by-id");
+    let ids: Vec<String> = stored_ids.iter().map(|id| format!("--quilt-patch-ids={id}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    walrus(&[&["read-quilt"][..], &ids, &["--out", by_id.to_str().expect("utf-8")], account].concat());
+    for (name, data) in files {
+        assert_eq!(&std::fs::read(Path::new(down).join(name)).expect("read"), data, "{name} by name");
+        assert_eq!(&std::fs::read(by_id.join(name)).expect("read"), data, "{name} by patch ID");
+    }
+}
+
+/// Tags come from `--blobs`; `read-quilt --tag` selects by them.
+fn tags_select_patches(tmp: &Path, account: &[&str]) {
+    let page = tmp.join("site/index.html");
+    let tagged =
+        format!(r#"{{"path": "{}", "identifier": "home", "tags": {{"kind": "page"}}}}"#, page.display());
+    let other = format!(r#"{{"path": "{}"}}"#, tmp.join("site/data.bin").display());
+    let stored = json(&walrus(
+        &[&["store-quilt", "--blobs", &tagged, &other, "--epochs", "2", "--json"][..], account].concat(),
+    ));
+    let tagged_id =
+        stored["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"].as_str().expect("id").to_string();
+    let pages = json(&walrus(
+        &[&["read-quilt", "--quilt-id", &tagged_id, "--tag", "kind", "page", "--json"][..], account].concat(),
+    ));
+    assert_eq!(pages["retrievedBlobs"].as_array().map(Vec::len), Some(1), "{pages}");
+    assert_eq!(pages["retrievedBlobs"][0]["identifier"], "home");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! with a multipart form as the reference's docs send it (`curl -F`), then each patch by patch
 //! ID and by identifier with the reference's headers, a byte range of a patch, the index as
 //! `GET /v1/quilts/{id}/patches`; bad forms and bad patch IDs get the reference's errors, and
-//! nothing is stored.
+//! nothing is stored; with nodes holding 2f shards down, every patch still reads.
 
 use walrus_core::encode::compute_metadata;
 use walrus_core::quilt::Tags;
@@ -42,7 +42,7 @@ async fn reason(response: reqwest::Response) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quilts_store_as_one_blob_and_each_patch_reads_with_the_reference_headers() {
-    let (net, gateway, writer) = common::daemon(71, |config| config.max_quilt_body_bytes = 1 << 20).await;
+    let (mut net, gateway, writer) = common::daemon(71, |config| config.max_quilt_body_bytes = 1 << 20).await;
     let base = format!("http://{}", gateway.addr);
     let http = walrus_tls::http_client().build().expect("an HTTP client");
     let page = b"<h1>quilt</h1>".to_vec();
@@ -124,6 +124,15 @@ async fn quilts_store_as_one_blob_and_each_patch_reads_with_the_reference_header
     assert_eq!(listed[0]["tags"]["n"], "3");
 
     check_refusals(&http, &base, &writer, &quilt_id, &id_of("style.css")).await;
+
+    // Nodes holding 2f = 6 of the 10 shards down: each patch still reads, by ID and by name.
+    net.stop_nodes_holding(6).await;
+    for (name, bytes) in [("index.html", &page[..]), ("style.css", b"h1{}"), ("data.bin", &data)] {
+        let by_id = http.get(format!("{base}/v1/blobs/by-quilt-patch-id/{}", id_of(name))).send().await;
+        assert_eq!(by_id.expect("get").bytes().await.expect("body").as_ref(), bytes, "{name} by ID");
+        let by_name = http.get(format!("{base}/v1/blobs/by-quilt-id/{quilt_id}/{name}")).send().await;
+        assert_eq!(by_name.expect("get").bytes().await.expect("body").as_ref(), bytes, "{name} by name");
+    }
     gateway.stop().await.expect("stops");
     net.stop().await;
 }

@@ -583,12 +583,7 @@ impl Client {
                     encoded_length: encoded_size,
                     epochs_ahead: options.epochs_ahead,
                 };
-                let storage_cost = prices
-                    .storage_price_per_unit
-                    .0
-                    .saturating_mul(units)
-                    .saturating_mul(u64::from(options.epochs_ahead));
-                (created, bought, storage_cost.saturating_add(write_cost))
+                (created, bought, prices.register_from_scratch_cost(encoded_size, options.epochs_ahead))
             }
         };
         let register = Call::RegisterBlob {

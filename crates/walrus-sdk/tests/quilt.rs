@@ -76,33 +76,7 @@ async fn a_quilt_stores_once_and_each_patch_reads_alone() {
 
     // Nodes holding 2f = 6 of the 10 shards down: the patches still read (from the columns
     // served, else from the decoded blob).
-    let down: Vec<usize> = {
-        let committee = net.chain_client.committee().await.expect("committee");
-        let mut by_shards: Vec<(usize, usize)> = net
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let key = *n.node.bls.public();
-                (committee.members.iter().find(|m| m.public_key == key).map_or(0, |m| m.shards.len()), i)
-            })
-            .collect();
-        by_shards.sort();
-        let mut down = Vec::new();
-        let mut shards = 0;
-        while shards < 6 {
-            let (count, i) = by_shards.pop().expect("a node");
-            shards += count;
-            down.push(i);
-        }
-        assert_eq!(shards, 6, "nodes of exactly 2f shards");
-        down
-    };
-    let mut down = down;
-    down.sort_unstable_by(|a, b| b.cmp(a));
-    for i in down {
-        net.nodes.remove(i).run_until(async {}).await.expect("stops");
-    }
+    net.stop_nodes_holding(6).await;
     for file in &files {
         let id =
             stored.stored_quilt_blobs.iter().find(|p| p.identifier == file.identifier).expect("id").patch_id;

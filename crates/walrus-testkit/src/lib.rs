@@ -341,6 +341,34 @@ impl Net {
             .unwrap_or(0)
     }
 
+    /// Stops the largest nodes until they held `shards` shards of the current committee
+    /// (panics if no set of largest-first nodes adds up to exactly that).
+    pub async fn stop_nodes_holding(&mut self, shards: usize) {
+        let committee = self.chain_client.committee().await.expect("committee");
+        let mut by_shards: Vec<(usize, usize)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let key = *n.node.bls.public();
+                (committee.members.iter().find(|m| m.public_key == key).map_or(0, |m| m.shards.len()), i)
+            })
+            .collect();
+        by_shards.sort();
+        let mut down = Vec::new();
+        let mut held = 0;
+        while held < shards {
+            let (count, i) = by_shards.pop().expect("a node");
+            held += count;
+            down.push(i);
+        }
+        assert_eq!(held, shards, "nodes of exactly {shards} shards");
+        down.sort_unstable_by(|a, b| b.cmp(a));
+        for i in down {
+            self.nodes.remove(i).run_until(async {}).await.expect("node stops");
+        }
+    }
+
     /// Stops the nodes, then the chain.
     pub async fn stop(mut self) {
         for node in self.nodes.drain(..) {
