@@ -2,7 +2,8 @@
 //! with a multipart form as the reference's docs send it (`curl -F`), then each patch by patch
 //! ID and by identifier with the reference's headers, a byte range of a patch, the index as
 //! `GET /v1/quilts/{id}/patches`; bad forms and bad patch IDs get the reference's errors, and
-//! nothing is stored; with nodes holding 2f shards down, every patch still reads.
+//! nothing is stored; a quilt of the official encoder stored as a plain blob reads through the
+//! quilt routes; with nodes holding 2f shards down, every patch still reads.
 
 use walrus_core::encode::compute_metadata;
 use walrus_core::quilt::Tags;
@@ -124,6 +125,7 @@ async fn quilts_store_as_one_blob_and_each_patch_reads_with_the_reference_header
     assert_eq!(listed[0]["tags"]["n"], "3");
 
     check_refusals(&http, &base, &writer, &quilt_id, &id_of("style.css")).await;
+    official_quilt_reads_through_the_quilt_routes(&http, &base).await;
 
     // Nodes holding 2f = 6 of the 10 shards down: each patch still reads, by ID and by name.
     net.stop_nodes_holding(6).await;
@@ -135,6 +137,72 @@ async fn quilts_store_as_one_blob_and_each_patch_reads_with_the_reference_header
     }
     gateway.stop().await.expect("stops");
     net.stop().await;
+}
+
+/// A quilt of the official encoder (a golden vector of `walrus-core`, rebuilt here: the same
+/// blob ID means the same bytes) stored as a plain blob (`PUT /v1/blobs`) reads through every
+/// quilt route, with the official patch IDs.
+async fn official_quilt_reads_through_the_quilt_routes(http: &reqwest::Client, base: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../walrus-core/tests/vectors/quilts.json");
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
+    let case = vectors["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["name"] == "n10-random-101")
+        .expect("the case");
+    let files: Vec<QuiltFile> = case["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| QuiltFile {
+            identifier: f["identifier"].as_str().expect("identifier").to_string(),
+            tags: serde_json::from_value(f["tags"].clone()).expect("tags"),
+            data: walrus_core::splitmix::splitmix_bytes(
+                f["input"]["seed"].as_u64().expect("seed"),
+                f["input"]["len"].as_u64().expect("len") as usize,
+            ),
+        })
+        .collect();
+    let quilt_id = case["quiltBlobId"].as_str().expect("quilt ID");
+    let quilt = quilt_of(EncodingParams::new(10).expect("params"), &files).expect("a quilt");
+    let stored: serde_json::Value = http
+        .put(format!("{base}/v1/blobs?epochs=2"))
+        .body(quilt.blob)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(stored["newlyCreated"]["blobObject"]["blobId"], quilt_id, "the official quilt's bytes");
+    let listed: serde_json::Value = http
+        .get(format!("{base}/v1/quilts/{quilt_id}/patches"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("JSON");
+    let listed: Vec<&str> =
+        listed.as_array().expect("an array").iter().map(|p| p["patch_id"].as_str().expect("ID")).collect();
+    let official: Vec<&str> = case["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .map(|p| p["patchId"].as_str().expect("ID"))
+        .collect();
+    assert_eq!(listed, official);
+    for patch in case["patches"].as_array().expect("patches") {
+        let name = patch["identifier"].as_str().expect("identifier");
+        let want = &files.iter().find(|f| f.identifier == name).expect("file").data;
+        let by_id =
+            http.get(format!("{base}/v1/blobs/by-quilt-patch-id/{}", patch["patchId"].as_str().expect("ID")));
+        assert_eq!(&by_id.send().await.expect("get").bytes().await.expect("body")[..], &want[..], "{name}");
+        let by_name = http.get(format!("{base}/v1/blobs/by-quilt-id/{quilt_id}/{name}"));
+        assert_eq!(&by_name.send().await.expect("get").bytes().await.expect("body")[..], &want[..], "{name}");
+    }
 }
 
 /// A form's parts: name and bytes.

@@ -88,6 +88,18 @@ impl Client {
         self.chain.execute(&self.wallet, Call::TransferObject { object, to }).await.map(drop)
     }
 
+    /// Removes the attributes `remove` (each must be present), then sets `set`, on a blob object
+    /// of the wallet.
+    pub async fn set_blob_attributes(
+        &self,
+        blob: ObjectId,
+        set: Vec<(String, String)>,
+        remove: Vec<String>,
+    ) -> Result<(), ClientError> {
+        let _turn = self.tx_turn.lock().await;
+        self.chain.execute(&self.wallet, Call::SetBlobAttributes { blob, set, remove }).await.map(drop)
+    }
+
     /// Deletes a deletable blob object of the wallet; its storage resource returns to it.
     pub async fn delete_blob(&self, object_id: ObjectId) -> Result<(), ClientError> {
         let _turn = self.tx_turn.lock().await;

@@ -12,6 +12,12 @@ use walrus_core::{BlobId, EncodingParams};
 use crate::client::{BlobStoreResult, Client, StoreError, StoreOptions};
 use crate::read::{OpenBlob, ReadError};
 
+/// The blob attribute that names a blob's type, and its value for a quilt (the reference's
+/// `BLOB_TYPE_ATTRIBUTE_KEY` and `QUILT_TYPE_VALUE`).
+pub const BLOB_TYPE_ATTRIBUTE: &str = "_walrusBlobType";
+/// See [`BLOB_TYPE_ATTRIBUTE`].
+pub const QUILT_TYPE_VALUE: &str = "quilt";
+
 /// A file to store in a quilt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuiltFile {
@@ -101,7 +107,13 @@ impl Client {
         quilt: walrus_core::quilt::EncodedQuilt,
         options: StoreOptions,
     ) -> Result<QuiltStoreResult, StoreError> {
-        let blob_store_result = self.store(quilt.blob, options).await?;
+        let mut blob_store_result = self.store(quilt.blob, options).await?;
+        if let BlobStoreResult::NewlyCreated(stored) = &mut blob_store_result {
+            // Marked as a quilt, as the reference marks it (readers may look for the mark).
+            let mark = (BLOB_TYPE_ATTRIBUTE.to_string(), QUILT_TYPE_VALUE.to_string());
+            self.set_blob_attributes(stored.object_id, vec![mark.clone()], Vec::new()).await?;
+            stored.blob_object.attributes.insert(mark.0, mark.1);
+        }
         let stored_quilt_blobs = match blob_store_result {
             BlobStoreResult::MarkedInvalid { .. } => Vec::new(),
             _ => patch_ids(*blob_store_result.blob_id(), &quilt.index),

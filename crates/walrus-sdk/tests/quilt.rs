@@ -51,6 +51,10 @@ async fn a_quilt_stores_once_and_each_patch_reads_alone() {
     assert_eq!(stored.stored_quilt_blobs.len(), files.len());
     let json = stored.to_json();
     assert_eq!(json["storedQuiltBlobs"][0]["identifier"], "data.bin", "{json}");
+    // Marked as a quilt on chain, as the reference marks it.
+    let owned = client.owned_blobs().await.expect("blobs");
+    let (_, object) = owned.iter().find(|(_, b)| b.blob_id == quilt_id).expect("the quilt's object");
+    assert_eq!(object.attributes.get("_walrusBlobType").map(String::as_str), Some("quilt"));
 
     let open = client.open_quilt(&quilt_id).await.expect("index");
     assert_eq!(open.index(), &quilt.index);
