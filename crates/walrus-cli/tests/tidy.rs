@@ -13,6 +13,7 @@ const LAYERS: &[&str] = &[
     "walrus-chain-client",
     "walrus-node-client",
     "walrus-http",
+    "walrus-consensus",
     "walrus-chain-node",
     "walrus-store",
     "walrus-node",
@@ -30,7 +31,7 @@ const NEVER_LINKED: &[(&str, &[&str])] = &[
     ("walrus-gateway", &["fjall", "walrus-chain-node", "walrus-store", "walrus-node"]),
 ];
 const CLIENT_NEVER_LINKS: &[&str] =
-    &["axum", "fjall", "walrus-http", "walrus-chain-node", "walrus-store", "walrus-node"];
+    &["axum", "fjall", "walrus-http", "walrus-consensus", "walrus-chain-node", "walrus-store", "walrus-node"];
 /// Crates that may only ever be dev-dependencies.
 const DEV_ONLY: &[&str] = &["walrus-testkit"];
 /// Crates whose library code must be deterministic and free of I/O.

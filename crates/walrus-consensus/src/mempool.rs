@@ -1,0 +1,218 @@
+//! The mempool: admitted transactions waiting for a proposer, bounded and deduplicated.
+//!
+//! A transaction is admitted with [`walrus_chain::admission::admit`] against the newest state
+//! this node has executed (so it could pay its fee and its nonce is not used), and kept per
+//! sender in nonce order. The same transaction submitted twice is kept once (by digest); another
+//! transaction with a waiting one's sender and nonce is refused. A proposer takes, per sender,
+//! the run of nonces that follows what is executed and what the unfinalized ancestry already
+//! holds ([`Mempool::select`]); the executor drops what finalized blocks included and whatever
+//! their execution made stale ([`Mempool::remove_executed`]). Transaction gossip between
+//! validators comes later; until then a transaction waits in the mempools it was submitted to.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use commonware_utils::sync::Mutex;
+use walrus_chain::admission::{admit, AdmissionError};
+use walrus_chain::{Frost, SignedTransaction, State, TxDigest};
+use walrus_core::keys::Address;
+
+/// The default bound on waiting transactions.
+pub const MEMPOOL_TRANSACTIONS_MAX: usize = 50_000;
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    /// The chain's admission rule refuses it.
+    #[error(transparent)]
+    Refused(#[from] AdmissionError),
+    /// Another transaction with the same sender and nonce is waiting.
+    #[error("another transaction with nonce {0} from this sender is waiting")]
+    Conflict(u64),
+    /// The mempool is full; retry later.
+    #[error("the mempool is full; retry later")]
+    Full,
+}
+
+struct Entry {
+    tx: SignedTransaction,
+    digest: TxDigest,
+    size: usize,
+}
+
+#[derive(Default)]
+struct Pool {
+    by_sender: BTreeMap<Address, BTreeMap<u64, Entry>>,
+    by_digest: BTreeMap<TxDigest, (Address, u64)>,
+}
+
+/// The bounded mempool (shared between the RPC, the proposer and the executor).
+pub struct Mempool {
+    pool: Mutex<Pool>,
+    max: usize,
+}
+
+impl Mempool {
+    /// An empty mempool holding at most `max` transactions.
+    pub fn new(max: usize) -> Mempool {
+        Mempool { pool: Mutex::new(Pool::default()), max }
+    }
+
+    /// How many transactions wait.
+    pub fn len(&self) -> usize {
+        self.pool.lock().by_digest.len()
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the transaction `digest` waits.
+    pub fn contains(&self, digest: &TxDigest) -> bool {
+        self.pool.lock().by_digest.contains_key(digest)
+    }
+
+    /// Admits `tx` against `state` (the newest executed state). Submitting a waiting
+    /// transaction again changes nothing and succeeds.
+    pub fn submit(&self, state: &State, tx: SignedTransaction) -> Result<TxDigest, MempoolError> {
+        let digest = tx.data.digest();
+        let (sender, nonce) = (tx.data.sender, tx.data.nonce);
+        let mut pool = self.pool.lock();
+        if pool.by_digest.contains_key(&digest) {
+            return Ok(digest);
+        }
+        let queue = pool.by_sender.get(&sender);
+        if queue.is_some_and(|q| q.contains_key(&nonce)) {
+            return Err(MempoolError::Conflict(nonce));
+        }
+        let queued = queue.map_or(0, |q| q.values().map(|e| e.tx.data.fee.0).fold(0u64, u64::saturating_add));
+        admit(state, &tx, Frost(queued))?;
+        if pool.by_digest.len() >= self.max {
+            return Err(MempoolError::Full);
+        }
+        let size = tx.to_bcs().len();
+        pool.by_sender.entry(sender).or_default().insert(nonce, Entry { tx, digest, size });
+        pool.by_digest.insert(digest, (sender, nonce));
+        Ok(digest)
+    }
+
+    /// Picks transactions for a block that follows an ancestry whose unexecuted blocks hold the
+    /// transactions `in_ancestry` and, per sender, nonces up to `next_nonces` (exclusive). For
+    /// each sender it takes the consecutive nonces from the larger of the executed account's
+    /// nonce and the ancestry's, skipping what the ancestry holds, within `max_transactions`
+    /// and `max_bytes` of transaction BCS.
+    pub fn select(
+        &self,
+        state: &State,
+        in_ancestry: &BTreeSet<TxDigest>,
+        next_nonces: &BTreeMap<Address, u64>,
+        max_transactions: usize,
+        max_bytes: usize,
+    ) -> Vec<SignedTransaction> {
+        let pool = self.pool.lock();
+        let mut picked = Vec::new();
+        let mut bytes = 0usize;
+        'senders: for (sender, queue) in &pool.by_sender {
+            let executed = state.account(sender).nonce;
+            let first = next_nonces.get(sender).copied().unwrap_or(executed).max(executed);
+            for (expected, (&nonce, entry)) in (first..).zip(queue.range(first..)) {
+                if nonce != expected {
+                    break;
+                }
+                if in_ancestry.contains(&entry.digest) {
+                    continue;
+                }
+                if picked.len() >= max_transactions || bytes + entry.size > max_bytes {
+                    break 'senders;
+                }
+                bytes += entry.size;
+                picked.push(entry.tx.clone());
+            }
+        }
+        picked
+    }
+
+    /// Drops the transactions a finalized block included (`included`) and those whose nonce
+    /// the executed `state` has passed.
+    pub fn remove_executed(&self, state: &State, included: &[TxDigest]) {
+        let mut pool = self.pool.lock();
+        let Pool { by_sender, by_digest } = &mut *pool;
+        for digest in included {
+            if let Some((sender, nonce)) = by_digest.remove(digest) {
+                if let Some(queue) = by_sender.get_mut(&sender) {
+                    queue.remove(&nonce);
+                }
+            }
+        }
+        for (sender, queue) in by_sender.iter_mut() {
+            let next = state.account(sender).nonce;
+            while let Some(entry) = queue.first_entry().filter(|e| *e.key() < next) {
+                by_digest.remove(&entry.remove().digest);
+            }
+        }
+        by_sender.retain(|_, queue| !queue.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_chain::{Call, TransactionData};
+    use walrus_core::keys::Ed25519KeyPair;
+
+    use super::*;
+    use crate::testing;
+
+    fn transfer(state: &State, key: &Ed25519KeyPair, nonce: u64) -> SignedTransaction {
+        TransactionData {
+            chain_id: state.chain_id,
+            sender: key.address(),
+            nonce,
+            fee: state.system.params.min_fee,
+            call: Call::Transfer { to: Address([7; 32]), amount: Frost(1) },
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn deduplicates_refuses_conflicts_and_respects_the_bound() {
+        let users = testing::users(2);
+        let state = testing::genesis(&users).build().expect("valid genesis");
+        let pool = Mempool::new(2);
+        let tx = transfer(&state, &users[0], 0);
+        let digest = pool.submit(&state, tx.clone()).expect("admitted");
+        assert_eq!(pool.submit(&state, tx).expect("again"), digest);
+        assert_eq!(pool.len(), 1);
+        let mut other = transfer(&state, &users[0], 0);
+        other.data.fee = Frost(other.data.fee.0 + 1);
+        let other = other.data.sign(&users[0]);
+        assert_eq!(pool.submit(&state, other), Err(MempoolError::Conflict(0)));
+        pool.submit(&state, transfer(&state, &users[0], 1)).expect("admitted");
+        assert_eq!(pool.submit(&state, transfer(&state, &users[1], 0)), Err(MempoolError::Full));
+        let stranger = Ed25519KeyPair::from_seed(&[9; 32]);
+        assert!(matches!(
+            Mempool::new(10).submit(&state, transfer(&state, &stranger, 0)),
+            Err(MempoolError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn selects_runs_after_the_ancestry_and_forgets_what_executed() {
+        let users = testing::users(1);
+        let state = testing::genesis(&users).build().expect("valid genesis");
+        let pool = Mempool::new(100);
+        let txs: Vec<_> = (0..4).map(|n| transfer(&state, &users[0], n)).collect();
+        for tx in [&txs[0], &txs[1], &txs[3]] {
+            pool.submit(&state, tx.clone()).expect("admitted");
+        }
+        let none = BTreeMap::new();
+        let picked = pool.select(&state, &BTreeSet::new(), &none, 100, usize::MAX);
+        assert_eq!(picked, txs[..2].to_vec(), "stops at the gap before nonce 3");
+        let ancestry = BTreeSet::from([txs[0].data.digest()]);
+        let next = BTreeMap::from([(users[0].address(), 1)]);
+        assert_eq!(pool.select(&state, &ancestry, &next, 100, usize::MAX), txs[1..2].to_vec());
+        assert_eq!(pool.select(&state, &BTreeSet::new(), &none, 1, usize::MAX).len(), 1);
+        assert!(pool.select(&state, &BTreeSet::new(), &none, 100, 10).is_empty());
+        pool.remove_executed(&state, &[txs[0].data.digest()]);
+        assert_eq!(pool.len(), 2);
+    }
+}

@@ -1,0 +1,295 @@
+//! Four validators on the deterministic runtime and the simulated p2p network, built with the
+//! same constructor the binary will use, with a real genesis and real signed transfers:
+//! - honest: all reach height [`HEIGHT`], agree on every block and state digest, and execute
+//!   every submitted transfer exactly once (each was submitted to every validator's mempool);
+//! - one validator crashed from the start (f = 1): the other three do the same;
+//! - determinism: one seed gives one run (the runtime auditor's digest).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::{Duration, UNIX_EPOCH};
+
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_cryptography::Signer as _;
+use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_runtime::{deterministic, Clock as _, Quota, Runner as _, Supervisor as _};
+use commonware_utils::ordered::Set;
+use commonware_utils::probability;
+use walrus_chain::system::Parameters as ChainParameters;
+use walrus_chain::{
+    Call, Frost, Genesis, GenesisNode, SignedTransaction, TransactionData, TxDigest, TxStatus,
+};
+use walrus_consensus::{channels, BlockConfig, ChainBlock, Channels, Config, Parameters, Validator};
+use walrus_core::hash::Digest;
+use walrus_core::keys::{BlsKeyPair, Ed25519KeyPair, NetworkPublicKey};
+use walrus_core::messages::proof_of_possession;
+use walrus_core::Epoch;
+
+/// Validators.
+const N: usize = 4;
+/// The height every live validator must reach.
+const HEIGHT: u64 = 20;
+/// Simulated time allowed to reach it.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// Genesis time, also the simulation's start time.
+const GENESIS_MS: u64 = 1_700_000_000_000;
+/// Funded users, and transfers each sends (half at the start, half later).
+const USERS: u8 = 4;
+const TRANSFERS: u64 = 6;
+const LINK: Link = Link {
+    latency: Duration::from_millis(50),
+    jitter: Duration::from_millis(10),
+    success_rate: probability!(1.0),
+};
+
+fn users() -> Vec<Ed25519KeyPair> {
+    (0..USERS).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect()
+}
+
+/// One storage node with all 10 shards; 1 000 WAL for each user.
+fn genesis(users: &[Ed25519KeyPair]) -> Genesis {
+    let bls = BlsKeyPair::from_seed(&[1; 32]);
+    let owner = Ed25519KeyPair::from_seed(&[200; 32]).address();
+    let mut network_key = [3u8; 33];
+    network_key[0] = 0x02;
+    Genesis {
+        chain_name: "walrus-consensus-simulation".into(),
+        timestamp_ms: GENESIS_MS,
+        params: ChainParameters {
+            n_shards: 10,
+            epoch_duration_ms: 86_400_000,
+            max_epochs_ahead: 53,
+            storage_price_per_unit: Frost(100_000),
+            write_price_per_unit: Frost(20_000),
+            total_capacity: 1 << 40,
+            min_fee: Frost(1_000),
+            active_set_size: 111,
+        },
+        allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
+        nodes: vec![GenesisNode {
+            owner,
+            public_key: *bls.public(),
+            proof_of_possession: proof_of_possession(&bls, owner, Epoch(0)),
+            network_address: "127.0.0.1:9000".into(),
+            network_public_key: NetworkPublicKey::from_bytes(&network_key).expect("compressed form"),
+            shards: 10,
+            stake: Frost::from_wal(1_000).expect("fits"),
+            commission_rate: 1_000,
+        }],
+    }
+}
+
+/// Transfers of `user` with nonces in `nonces`, each to the next user.
+fn transfers(
+    genesis: &Genesis,
+    users: &[Ed25519KeyPair],
+    nonces: std::ops::Range<u64>,
+) -> Vec<SignedTransaction> {
+    let chain_id = genesis.digest();
+    let mut txs = Vec::new();
+    for nonce in nonces {
+        for (i, user) in users.iter().enumerate() {
+            let to = users[(i + 1) % users.len()].address();
+            let call = Call::Transfer { to, amount: Frost(1_000 + nonce) };
+            let data = TransactionData { chain_id, sender: user.address(), nonce, fee: Frost(1_000), call };
+            txs.push(data.sign(user));
+        }
+    }
+    txs
+}
+
+/// Per height: the block digest and the state digest after it.
+type Log = BTreeMap<u64, (Digest, Digest)>;
+
+/// What one run shows.
+struct Outcome {
+    /// Per live validator: its log, from its executed effects.
+    logs: Vec<Log>,
+    /// Per live validator: every executed transaction with its status.
+    executed: Vec<Vec<(TxDigest, TxStatus)>>,
+    /// The submitted transactions.
+    submitted: BTreeSet<TxDigest>,
+    /// The runtime auditor's digest of the run.
+    audit: String,
+}
+
+fn submit(validators: &[Validator], txs: &[SignedTransaction]) {
+    for validator in validators {
+        for tx in txs {
+            let state = validator.executor.state();
+            validator.mempool.submit(&state, tx.clone()).expect("admitted");
+        }
+    }
+}
+
+/// Starts the simulated network and the `N` validators but those in `crashed` (never started,
+/// without links).
+async fn start_validators(
+    context: &deterministic::Context,
+    genesis: &Genesis,
+    crashed: &[usize],
+) -> (Vec<Validator>, Oracle<PublicKey, deterministic::Context>) {
+    let keys: Vec<PrivateKey> = (0..N as u64).map(PrivateKey::from_seed).collect();
+    let participants: Set<PublicKey> = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+    let state = genesis.build().expect("valid genesis");
+    let block_config = BlockConfig::new(ChainBlock::genesis(genesis, &state));
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: walrus_consensus::max_message_size(N as u32, &block_config),
+            max_peers_per_set: NonZeroUsize::new(N).expect("non-zero"),
+            disconnect_on_block: true,
+            tracked_peer_sets: NonZeroUsize::new(1).expect("non-zero"),
+        },
+        participants.clone(),
+    )
+    .await;
+    network.start();
+    let live: Vec<usize> = (0..N).filter(|i| !crashed.contains(i)).collect();
+    for &a in &live {
+        for &b in &live {
+            if a != b {
+                let (pa, pb) = (keys[a].public_key(), keys[b].public_key());
+                oracle.add_link(pa, pb, LINK).await.expect("link added");
+            }
+        }
+    }
+    let quota = Quota::per_second(NonZeroU32::new(10_000).expect("non-zero"));
+    let mut validators = Vec::new();
+    for &i in &live {
+        let control = oracle.control(keys[i].public_key());
+        let register = async |channel| control.register(channel, quota).await.expect("channel registered");
+        let channels = Channels {
+            votes: register(channels::VOTES).await,
+            certificates: register(channels::CERTIFICATES).await,
+            resolver: register(channels::RESOLVER).await,
+            backfill: register(channels::BACKFILL).await,
+            blocks: register(channels::BLOCKS).await,
+        };
+        let config = Config {
+            signer: keys[i].clone(),
+            participants: participants.clone(),
+            genesis: genesis.clone(),
+            store: None,
+            blocker: control.clone(),
+            peers: oracle.manager(),
+            partition_prefix: format!("validator-{i}"),
+            parameters: Parameters::default(),
+        };
+        let context = context.child("validator").with_attribute("index", i);
+        validators.push(walrus_consensus::start(context, config, channels).await.expect("validator starts"));
+    }
+    (validators, oracle)
+}
+
+/// Runs `N` validators from `seed`, those in `crashed` never started, until every live one
+/// has executed [`HEIGHT`] blocks and every submitted transfer.
+fn run(seed: u64, crashed: &[usize]) -> Outcome {
+    let config = deterministic::Config::new()
+        .with_seed(seed)
+        .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
+        .with_timeout(Some(DEADLINE * 2));
+    deterministic::Runner::new(config).start(|context| async move {
+        let users = users();
+        let genesis = genesis(&users);
+        let (validators, _oracle) = start_validators(&context, &genesis, crashed).await;
+        let mut effects: Vec<_> = validators.iter().map(|v| v.executor.subscribe_effects()).collect();
+
+        let first = transfers(&genesis, &users, 0..TRANSFERS / 2);
+        let later = transfers(&genesis, &users, TRANSFERS / 2..TRANSFERS);
+        let submitted: BTreeSet<TxDigest> = first.iter().chain(&later).map(|tx| tx.data.digest()).collect();
+        submit(&validators, &first);
+        let deadline = context.current() + DEADLINE;
+        let mut later = Some(later);
+        loop {
+            let heights: Vec<u64> = validators.iter().map(|v| v.executor.head().height).collect();
+            let pending = validators.iter().map(|v| v.mempool.len()).sum::<usize>();
+            if heights.iter().all(|h| *h >= HEIGHT) && later.is_none() && pending == 0 {
+                break;
+            }
+            if later.is_some() && heights.iter().all(|h| *h >= 5) {
+                submit(&validators, &later.take().unwrap_or_default());
+            }
+            for validator in &validators {
+                assert_eq!(validator.executor.failure(), None, "an executor stopped");
+            }
+            assert!(
+                context.current() < deadline,
+                "heights {heights:?} and {pending} pending at the deadline"
+            );
+            context.sleep(Duration::from_millis(100)).await;
+        }
+
+        for validator in &validators {
+            // Blocks commit to the states their proposers executed, a few heights back.
+            let committed = validator.executor.state().last_exec_height;
+            assert!(committed >= HEIGHT / 2, "blocks commit to the state at height {committed} only");
+        }
+        let mut logs = Vec::new();
+        let mut executed = Vec::new();
+        for receiver in &mut effects {
+            let mut log = BTreeMap::new();
+            let mut txs = Vec::new();
+            while let Ok(block) = receiver.try_recv() {
+                log.insert(block.height, (block.block_digest, block.state_digest));
+                txs.extend(block.transactions.iter().map(|tx| (tx.digest, tx.status.clone())));
+            }
+            logs.push(log);
+            executed.push(txs);
+        }
+        for validator in validators {
+            validator.abort();
+        }
+        Outcome { logs, executed, submitted, audit: context.auditor().state() }
+    })
+}
+
+/// Safety and completeness: every live validator executed heights 1..=HEIGHT (at least) with
+/// the same block and state digests as every other, and every submitted transfer exactly once,
+/// successfully.
+fn check(outcome: &Outcome, live: usize) {
+    assert_eq!(outcome.logs.len(), live);
+    for log in &outcome.logs {
+        let heights: Vec<u64> = log.keys().copied().collect();
+        let expected: Vec<u64> = (1..=heights.len() as u64).collect();
+        assert_eq!(heights, expected, "executed heights are 1, 2, ... without gaps");
+        assert!(heights.len() as u64 >= HEIGHT);
+    }
+    for a in &outcome.logs {
+        for b in &outcome.logs {
+            for height in 1..=HEIGHT {
+                assert_eq!(a.get(&height), b.get(&height), "validators disagree at height {height}");
+            }
+        }
+    }
+    for executed in &outcome.executed {
+        let mut seen = BTreeSet::new();
+        for (digest, status) in executed {
+            assert!(seen.insert(*digest), "transaction {digest} executed twice");
+            assert_eq!(*status, TxStatus::Success, "transaction {digest}");
+        }
+        assert_eq!(seen, outcome.submitted, "every submitted transfer executes");
+    }
+}
+
+#[test]
+fn honest_validators_agree_and_execute_every_transfer_once() {
+    let outcome = run(1, &[]);
+    check(&outcome, N);
+}
+
+#[test]
+fn three_of_four_validators_make_progress_with_one_crashed() {
+    let outcome = run(2, &[3]);
+    check(&outcome, N - 1);
+}
+
+#[test]
+fn a_seed_determines_the_run() {
+    let first = run(3, &[]);
+    let second = run(3, &[]);
+    assert_eq!(first.audit, second.audit);
+    assert_eq!(first.logs, second.logs);
+    let other = run(4, &[]);
+    assert_ne!(first.audit, other.audit, "another seed gives another schedule");
+}
