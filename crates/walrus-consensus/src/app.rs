@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn stateless_checks_refuse_malformed_children() {
         let users = testing::users(1);
-        let genesis = testing::genesis(&users);
+        let genesis = testing::genesis(&users, 1_000);
         let state = genesis.build().expect("valid genesis");
         let parent = ChainBlock::genesis(&genesis, &state);
         let good = Block::next(&state, 2_000, vec![transfer(&state, &users[0], 0)]);
@@ -389,7 +389,7 @@ mod tests {
     fn a_block_from_the_future_waits_and_a_repeat_of_the_ancestry_is_refused() {
         deterministic::Runner::default().start(|context| async move {
             let users = testing::users(1);
-            let genesis = testing::genesis(&users);
+            let genesis = testing::genesis(&users, 1_000);
             let state = genesis.build().expect("valid genesis");
             let first = ChainBlock::genesis(&genesis, &state);
             let mempool = Arc::new(Mempool::new(10));

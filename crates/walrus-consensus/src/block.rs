@@ -196,7 +196,7 @@ mod tests {
     use super::*;
 
     fn genesis() -> (Genesis, State) {
-        let genesis = crate::testing::genesis(&[]);
+        let genesis = crate::testing::genesis(&[], 1_000);
         let state = genesis.build().expect("valid genesis");
         (genesis, state)
     }

@@ -17,6 +17,7 @@
 //! drops the acknowledgement, which stops marshal too.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use commonware_actor::Feedback;
@@ -26,7 +27,7 @@ use commonware_cryptography::Digested;
 use commonware_runtime::{Handle, Spawner};
 use commonware_utils::acknowledgement::{Acknowledgement as _, Exact};
 use commonware_utils::channel::{mpsc, oneshot, watch};
-use commonware_utils::sync::{Mutex, RwLock, RwLockReadGuard};
+use commonware_utils::sync::{Mutex, RwLock};
 use walrus_chain::{
     execute_verified, verify_block, Block, BlockEffects, BlockError, State, TxDigest, TxEffects,
 };
@@ -40,14 +41,28 @@ use crate::mempool::Mempool;
 /// heights from their parent).
 pub const DIGEST_HISTORY: usize = 1_024;
 
+/// A read guard on the executed state (whatever lock the store uses).
+pub type StateGuard<'a> = Box<dyn Deref<Target = State> + 'a>;
+
+/// Why a store could not apply a finalized block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The state machine refuses the block.
+    #[error(transparent)]
+    Rejected(#[from] BlockError),
+    /// The store failed to persist it (the block may be on disk without having run).
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
 /// Where the executed state lives.
 pub trait StateStore: Send + Sync + 'static {
     /// The newest executed state.
-    fn read(&self) -> RwLockReadGuard<'_, State>;
+    fn read(&self) -> StateGuard<'_>;
 
     /// Applies the finalized `block`, which follows the newest executed state, and returns its
     /// effects. A durable store persists before it returns.
-    fn apply(&self, block: &Block) -> Result<BlockEffects, BlockError>;
+    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError>;
 }
 
 /// A state kept in memory only.
@@ -63,14 +78,14 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read()
+    fn read(&self) -> StateGuard<'_> {
+        Box::new(self.state.read())
     }
 
-    fn apply(&self, block: &Block) -> Result<BlockEffects, BlockError> {
+    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError> {
         // The costly checks (signatures, certificates) run while readers still use the state.
         let verified = verify_block(&self.state.read(), block);
-        execute_verified(&mut self.state.write(), block, &verified)
+        Ok(execute_verified(&mut self.state.write(), block, &verified)?)
     }
 }
 
@@ -89,13 +104,14 @@ pub type Executed = (u64, TxEffects);
 /// Why the executor stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecutorError {
-    /// The state machine refuses a finalized block: this node's state diverged.
+    /// The state machine refuses a finalized block (this node's state diverged), or the store
+    /// failed to persist it.
     #[error("finalized block {height} does not apply: {source}")]
     Rejected {
         /// Its height.
         height: u64,
         /// Why.
-        source: BlockError,
+        source: ApplyError,
     },
     /// A finalized block does not follow the newest applied height.
     #[error("finalized block {got} delivered after height {applied}")]
@@ -190,7 +206,7 @@ impl Executor {
     }
 
     /// The newest executed state (hold the guard briefly: execution waits for it).
-    pub fn state(&self) -> RwLockReadGuard<'_, State> {
+    pub fn state(&self) -> StateGuard<'_> {
         self.shared.store.read()
     }
 
@@ -286,7 +302,7 @@ mod tests {
     #[test]
     fn applies_each_height_once_and_tells_waiters() {
         let users = testing::users(1);
-        let state = testing::genesis(&users).build().expect("valid genesis");
+        let state = testing::genesis(&users, 1_000).build().expect("valid genesis");
         let mempool = Arc::new(Mempool::new(10));
         let tx = TransactionData {
             chain_id: state.chain_id,

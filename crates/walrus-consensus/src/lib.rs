@@ -10,6 +10,8 @@
 //! - [`app`] is marshal's application. A proposer builds a block from the [`mempool`] on a
 //!   parent that may not be final yet; every validator checks a proposed block only with what
 //!   its ancestry determines (format, signatures, no repeated transaction, time, the lag rule).
+//! - [`host`] runs a validator as a process does: commonware's tokio runtime and authenticated
+//!   p2p (every validator's key and address known from the genesis) on a thread of its own.
 //! - [`executor`] applies each finalized block once per height and acknowledges it to marshal
 //!   only afterwards; it publishes the new state digest and the transactions' effects.
 //!
@@ -30,6 +32,7 @@
 pub mod app;
 pub mod block;
 pub mod executor;
+pub mod host;
 pub mod mempool;
 pub mod validator;
 
@@ -38,7 +41,10 @@ mod testing;
 
 pub use app::{BlockLimits, ChainApp};
 pub use block::{BlockConfig, ChainBlock, ConsensusDigest, BLOCK_BYTES_MAX};
-pub use executor::{Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateStore};
+pub use executor::{
+    ApplyError, Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateGuard, StateStore,
+};
+pub use host::{spawn, HostConfig, HostError, RunningHost};
 pub use mempool::{Mempool, MempoolError};
 pub use validator::{
     channels, max_message_size, start, Channels, Config, Parameters, Validator, ValidatorError, NAMESPACE,

@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn deduplicates_refuses_conflicts_and_respects_the_bound() {
         let users = testing::users(2);
-        let state = testing::genesis(&users).build().expect("valid genesis");
+        let state = testing::genesis(&users, 1_000).build().expect("valid genesis");
         let pool = Mempool::new(2);
         let tx = transfer(&state, &users[0], 0);
         let digest = pool.submit(&state, tx.clone()).expect("admitted");
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn selects_runs_after_the_ancestry_and_forgets_what_executed() {
         let users = testing::users(1);
-        let state = testing::genesis(&users).build().expect("valid genesis");
+        let state = testing::genesis(&users, 1_000).build().expect("valid genesis");
         let pool = Mempool::new(100);
         let txs: Vec<_> = (0..4).map(|n| transfer(&state, &users[0], n)).collect();
         for tx in [&txs[0], &txs[1], &txs[3]] {

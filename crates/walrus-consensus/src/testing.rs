@@ -1,4 +1,5 @@
-//! Unit-test helpers: a small genesis with funded accounts.
+//! Test helpers: a small genesis with funded accounts (the unit tests', and through
+//! `tests/common` the integration tests').
 
 use walrus_chain::system::Parameters;
 use walrus_chain::{Frost, Genesis, GenesisNode};
@@ -11,16 +12,16 @@ pub fn users(n: u8) -> Vec<Ed25519KeyPair> {
     (0..n).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect()
 }
 
-/// A genesis at time 1 000 ms: one storage node holding all 10 shards, and 1 000 WAL for each
-/// of `users`.
-pub fn genesis(users: &[Ed25519KeyPair]) -> Genesis {
+/// A genesis at `timestamp_ms`: one storage node holding all 10 shards, and 1 000 WAL for
+/// each of `users`.
+pub fn genesis(users: &[Ed25519KeyPair], timestamp_ms: u64) -> Genesis {
     let bls = BlsKeyPair::from_seed(&[1; 32]);
     let owner = Ed25519KeyPair::from_seed(&[200; 32]).address();
     let mut network_key = [3u8; 33];
     network_key[0] = 0x02;
     Genesis {
         chain_name: "walrus-consensus-test".into(),
-        timestamp_ms: 1_000,
+        timestamp_ms,
         params: Parameters {
             n_shards: 10,
             epoch_duration_ms: 86_400_000,

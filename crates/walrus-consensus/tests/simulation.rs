@@ -9,21 +9,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, UNIX_EPOCH};
 
+mod common;
+
+use common::{genesis, transfers, users, TRANSFERS, USERS};
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::Signer as _;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{deterministic, Clock as _, Quota, Runner as _, Supervisor as _};
 use commonware_utils::ordered::Set;
 use commonware_utils::probability;
-use walrus_chain::system::Parameters as ChainParameters;
-use walrus_chain::{
-    Call, Frost, Genesis, GenesisNode, SignedTransaction, TransactionData, TxDigest, TxStatus,
-};
+use walrus_chain::{Genesis, SignedTransaction, TxDigest, TxStatus};
 use walrus_consensus::{channels, BlockConfig, ChainBlock, Channels, Config, Parameters, Validator};
 use walrus_core::hash::Digest;
-use walrus_core::keys::{BlsKeyPair, Ed25519KeyPair, NetworkPublicKey};
-use walrus_core::messages::proof_of_possession;
-use walrus_core::Epoch;
 
 /// Validators.
 const N: usize = 4;
@@ -33,70 +30,11 @@ const HEIGHT: u64 = 20;
 const DEADLINE: Duration = Duration::from_secs(120);
 /// Genesis time, also the simulation's start time.
 const GENESIS_MS: u64 = 1_700_000_000_000;
-/// Funded users, and transfers each sends (half at the start, half later).
-const USERS: u8 = 4;
-const TRANSFERS: u64 = 6;
 const LINK: Link = Link {
     latency: Duration::from_millis(50),
     jitter: Duration::from_millis(10),
     success_rate: probability!(1.0),
 };
-
-fn users() -> Vec<Ed25519KeyPair> {
-    (0..USERS).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect()
-}
-
-/// One storage node with all 10 shards; 1 000 WAL for each user.
-fn genesis(users: &[Ed25519KeyPair]) -> Genesis {
-    let bls = BlsKeyPair::from_seed(&[1; 32]);
-    let owner = Ed25519KeyPair::from_seed(&[200; 32]).address();
-    let mut network_key = [3u8; 33];
-    network_key[0] = 0x02;
-    Genesis {
-        chain_name: "walrus-consensus-simulation".into(),
-        timestamp_ms: GENESIS_MS,
-        params: ChainParameters {
-            n_shards: 10,
-            epoch_duration_ms: 86_400_000,
-            max_epochs_ahead: 53,
-            storage_price_per_unit: Frost(100_000),
-            write_price_per_unit: Frost(20_000),
-            total_capacity: 1 << 40,
-            min_fee: Frost(1_000),
-            active_set_size: 111,
-        },
-        allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
-        nodes: vec![GenesisNode {
-            owner,
-            public_key: *bls.public(),
-            proof_of_possession: proof_of_possession(&bls, owner, Epoch(0)),
-            network_address: "127.0.0.1:9000".into(),
-            network_public_key: NetworkPublicKey::from_bytes(&network_key).expect("compressed form"),
-            shards: 10,
-            stake: Frost::from_wal(1_000).expect("fits"),
-            commission_rate: 1_000,
-        }],
-    }
-}
-
-/// Transfers of `user` with nonces in `nonces`, each to the next user.
-fn transfers(
-    genesis: &Genesis,
-    users: &[Ed25519KeyPair],
-    nonces: std::ops::Range<u64>,
-) -> Vec<SignedTransaction> {
-    let chain_id = genesis.digest();
-    let mut txs = Vec::new();
-    for nonce in nonces {
-        for (i, user) in users.iter().enumerate() {
-            let to = users[(i + 1) % users.len()].address();
-            let call = Call::Transfer { to, amount: Frost(1_000 + nonce) };
-            let data = TransactionData { chain_id, sender: user.address(), nonce, fee: Frost(1_000), call };
-            txs.push(data.sign(user));
-        }
-    }
-    txs
-}
 
 /// Per height: the block digest and the state digest after it.
 type Log = BTreeMap<u64, (Digest, Digest)>;
@@ -190,8 +128,8 @@ fn run(seed: u64, crashed: &[usize]) -> Outcome {
         .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
         .with_timeout(Some(DEADLINE * 2));
     deterministic::Runner::new(config).start(|context| async move {
-        let users = users();
-        let genesis = genesis(&users);
+        let users = users(USERS);
+        let genesis = genesis(&users, GENESIS_MS);
         let (validators, _oracle) = start_validators(&context, &genesis, crashed).await;
         let mut effects: Vec<_> = validators.iter().map(|v| v.executor.subscribe_effects()).collect();
 
