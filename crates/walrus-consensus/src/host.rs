@@ -27,6 +27,7 @@ use walrus_chain::Genesis;
 
 use crate::block::{BlockConfig, ChainBlock};
 use crate::executor::{Executor, StateStore};
+use crate::gossip::Gossip;
 use crate::mempool::Mempool;
 use crate::validator::{self, channels, Channels, Parameters, ValidatorError, P2P_NAMESPACE};
 
@@ -71,8 +72,10 @@ pub enum HostError {
 pub struct RunningHost {
     /// Its public key.
     pub public_key: PublicKey,
-    /// The mempool it proposes from (admit transactions here).
+    /// The mempool it proposes from.
     pub mempool: Arc<Mempool>,
+    /// Admits client transactions and gossips them to the other validators.
+    pub gossip: Gossip,
     /// Its executor (the executed state, heads, transaction effects).
     pub executor: Executor,
     /// The genesis block (height 0, digest the chain ID).
@@ -110,7 +113,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_RATE: u32 = 10_000;
 
 /// The handles a started validator hands back to the caller's thread.
-type Started = Result<(Arc<Mempool>, Executor, ChainBlock), HostError>;
+type Started = Result<(Arc<Mempool>, Gossip, Executor, ChainBlock), HostError>;
 
 /// Starts a validator on a thread of its own; returns once it is built (its p2p connects and
 /// consensus proceeds in the background).
@@ -131,9 +134,10 @@ pub fn spawn(config: HostConfig) -> Result<RunningHost, HostError> {
         .spawn(move || run(config, participants, started_tx, stop_rx))
         .map_err(|e| HostError::Thread(e.to_string()))?;
     match started_rx.recv() {
-        Ok(Ok((mempool, executor, genesis))) => Ok(RunningHost {
+        Ok(Ok((mempool, gossip, executor, genesis))) => Ok(RunningHost {
             public_key,
             mempool,
+            gossip,
             executor,
             genesis,
             stop: Some(stop_tx),
@@ -207,6 +211,7 @@ fn run(
             resolver: network.register(channels::RESOLVER, quota),
             backfill: network.register(channels::BACKFILL, quota),
             blocks: network.register(channels::BLOCKS, quota),
+            transactions: network.register(channels::TRANSACTIONS, quota),
         };
         let _network = network.start();
         let config = validator::Config {
@@ -226,7 +231,12 @@ fn run(
                 return;
             }
         };
-        let handles = (Arc::clone(&validator.mempool), validator.executor.clone(), genesis_block);
+        let handles = (
+            Arc::clone(&validator.mempool),
+            validator.gossip.clone(),
+            validator.executor.clone(),
+            genesis_block,
+        );
         if started.send(Ok(handles)).is_err() {
             validator.abort();
             return;

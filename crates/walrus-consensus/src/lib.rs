@@ -12,6 +12,7 @@
 //!   its ancestry determines (format, signatures, no repeated transaction, time, the lag rule).
 //! - [`host`] runs a validator as a process does: commonware's tokio runtime and authenticated
 //!   p2p (every validator's key and address known from the genesis) on a thread of its own.
+//! - [`gossip`] brings a transaction admitted by any validator into every validator's mempool.
 //! - [`executor`] applies each finalized block once per height and acknowledges it to marshal
 //!   only afterwards; it publishes the new state digest and the transactions' effects.
 //!
@@ -32,6 +33,7 @@
 pub mod app;
 pub mod block;
 pub mod executor;
+pub mod gossip;
 pub mod host;
 pub mod mempool;
 pub mod validator;
@@ -44,6 +46,7 @@ pub use block::{BlockConfig, ChainBlock, ConsensusDigest, BLOCK_BYTES_MAX};
 pub use executor::{
     ApplyError, Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateGuard, StateStore,
 };
+pub use gossip::{Gossip, GOSSIP_TX_BYTES_MAX};
 pub use host::{spawn, HostConfig, HostError, RunningHost};
 pub use mempool::{Mempool, MempoolError};
 pub use validator::{

@@ -6,8 +6,8 @@
 //! transaction with a waiting one's sender and nonce is refused. A proposer takes, per sender,
 //! the run of nonces that follows what is executed and what the unfinalized ancestry already
 //! holds ([`Mempool::select`]); the executor drops what finalized blocks included and whatever
-//! their execution made stale ([`Mempool::remove_executed`]). Transaction gossip between
-//! validators comes later; until then a transaction waits in the mempools it was submitted to.
+//! their execution made stale ([`Mempool::remove_executed`]). [`crate::gossip`] brings a
+//! transaction admitted by one validator into the others' mempools.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +31,9 @@ pub enum MempoolError {
     /// The mempool is full; retry later.
     #[error("the mempool is full; retry later")]
     Full,
+    /// Larger than a transaction may be (BCS bytes).
+    #[error("the transaction is {0} bytes, more than a transaction may be")]
+    TooLarge(usize),
 }
 
 struct Entry {

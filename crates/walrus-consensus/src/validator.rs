@@ -11,6 +11,8 @@
 //!   delivering finalized blocks to the [`Executor`];
 //! - the [`ChainApp`] behind marshal's standard `Inline` wrapper, which is simplex's automaton,
 //!   relay and reporter;
+//! - transaction gossip (channel 5), so a transaction admitted by any validator can be proposed
+//!   by whichever leads;
 //! - simplex with the ed25519 scheme and a round-robin leader (votes, certificates and its own
 //!   certificate resolver on channels 0, 1 and 2), in one endless consensus epoch.
 
@@ -44,6 +46,7 @@ use walrus_chain::Genesis;
 use crate::app::{BlockLimits, ChainApp};
 use crate::block::{BlockConfig, ChainBlock, ConsensusDigest};
 use crate::executor::{Executor, MemoryStore, StateStore};
+use crate::gossip::Gossip;
 use crate::mempool::{Mempool, MEMPOOL_TRANSACTIONS_MAX};
 
 /// The namespace of consensus signatures (votes and certificates).
@@ -65,7 +68,7 @@ pub mod channels {
     pub const BACKFILL: Channel = 3;
     /// Full blocks (buffered broadcast).
     pub const BLOCKS: Channel = 4;
-    /// Transaction gossip (reserved; not wired yet).
+    /// Transaction gossip.
     pub const TRANSACTIONS: Channel = 5;
 }
 
@@ -178,6 +181,8 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     /// [`channels::BLOCKS`].
     pub blocks: (S, R),
+    /// [`channels::TRANSACTIONS`].
+    pub transactions: (S, R),
 }
 
 /// Why a validator cannot start.
@@ -203,6 +208,8 @@ pub struct Validator {
     pub public_key: PublicKey,
     /// The mempool it proposes from.
     pub mempool: Arc<Mempool>,
+    /// Admits client transactions and sends them to the other validators.
+    pub gossip: Gossip,
     /// Its executor.
     pub executor: Executor,
     /// Marshal's mailbox.
@@ -332,6 +339,14 @@ where
     let executor = Executor::new(store, Arc::clone(&mempool));
     let (finalized, handle) = executor.start(context.child("executor"));
     handles.push(handle);
+    let (gossip, gossip_handles) = crate::gossip::start(
+        context.child("gossip"),
+        Arc::clone(&mempool),
+        executor.clone(),
+        channels.transactions,
+        blocker.clone(),
+    );
+    handles.extend(gossip_handles);
 
     // Full blocks travel by buffered broadcast; missed ones come through the backfill resolver.
     let (broadcast, buffer) = buffered::Engine::new(
@@ -406,7 +421,7 @@ where
     let network = (channels.votes, channels.certificates, channels.resolver);
     handles.push(start_simplex(context.child("simplex"), setup, &parameters, inline, network));
 
-    Ok(Validator { public_key, mempool, executor, marshal, genesis: genesis_block, handles })
+    Ok(Validator { public_key, mempool, gossip, executor, marshal, genesis: genesis_block, handles })
 }
 
 /// What simplex is built from besides the application and the parameters.

@@ -1,12 +1,13 @@
 //! Four validators as the binary runs them (commonware's tokio runtime, authenticated p2p on
 //! 127.0.0.1 with real TCP connections, each on its own runtime and storage directory), with a
-//! real genesis and signed transfers submitted to one validator each: every validator executes
-//! every transfer once and they agree on the state digest at every height they share.
+//! real genesis and signed transfers: transfers submitted to one validator reach the others by
+//! gossip; with that validator stopped, the other three execute every transfer once and agree
+//! on the state digest at every height they share.
 
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{genesis, transfers, users, TRANSFERS, USERS};
 use commonware_cryptography::ed25519::PrivateKey;
@@ -26,7 +27,7 @@ fn free_ports(count: usize) -> Vec<SocketAddr> {
 }
 
 #[test]
-fn four_validators_over_tcp_finalize_and_agree() {
+fn transactions_gossip_and_three_of_four_validators_over_tcp_finalize_and_agree() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let users = users(USERS);
     let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis())
@@ -54,18 +55,41 @@ fn four_validators_over_tcp_finalize_and_agree() {
         })
         .collect();
 
-    // Each transfer goes to one validator only: without gossip it waits for that one's turn
-    // as leader, which round-robin gives it.
-    let txs = transfers(&genesis, &users, 0..TRANSFERS);
-    let mut waiting = Vec::new();
-    for (i, tx) in txs.iter().enumerate() {
-        let host = &hosts[i % hosts.len()];
-        host.mempool.submit(&host.executor.state(), tx.clone()).expect("admitted");
-        waiting.push(
-            hosts.iter().map(|h| h.executor.wait_for_transaction(tx.data.digest())).collect::<Vec<_>>(),
-        );
-    }
+    // Connected: every validator has executed a few (empty) blocks. Gossip is best effort, and
+    // a message to a peer not yet connected is dropped.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+    runtime.block_on(async {
+        for host in &hosts {
+            let head = tokio::time::timeout(DEADLINE, host.executor.wait_for_height(3)).await;
+            assert!(head.expect("progress within the deadline").is_some(), "the executor runs");
+        }
+    });
+
+    // Every transfer but each user's first goes to validator 0 alone. None can be proposed yet
+    // (each user's nonce 0 is missing), so they wait in the mempools: in the others' only if
+    // gossip carried them there.
+    let txs = transfers(&genesis, &users, 0..TRANSFERS);
+    let (first, rest): (Vec<_>, Vec<_>) = txs.iter().partition(|tx| tx.data.nonce == 0);
+    for tx in &rest {
+        hosts[0].gossip.submit((*tx).clone()).expect("admitted");
+    }
+    let gossiped = |host: &RunningHost| rest.iter().all(|tx| host.mempool.contains(&tx.data.digest()));
+    let started = Instant::now();
+    while !hosts[1..].iter().all(gossiped) {
+        assert!(started.elapsed() < DEADLINE, "gossip did not reach every validator");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Validator 0 stops; the other three (2f + 1) execute everything once the first transfers
+    // arrive, through validator 1.
+    let mut hosts = hosts;
+    hosts.remove(0).stop();
+    let waiting: Vec<Vec<_>> = txs
+        .iter()
+        .map(|tx| hosts.iter().map(|h| h.executor.wait_for_transaction(tx.data.digest())).collect())
+        .collect();
+    for tx in first {
+        hosts[0].gossip.submit(tx.clone()).expect("admitted");
+    }
     runtime.block_on(async {
         for receivers in waiting {
             for receiver in receivers {

@@ -103,6 +103,7 @@ async fn start_validators(
             resolver: register(channels::RESOLVER).await,
             backfill: register(channels::BACKFILL).await,
             blocks: register(channels::BLOCKS).await,
+            transactions: register(channels::TRANSACTIONS).await,
         };
         let config = Config {
             signer: keys[i].clone(),
