@@ -124,7 +124,9 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
     let system = runtime.block_on(client.chain().system())?.system;
     let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
     if args.dry_run {
-        let quilt = runtime.block_on(client.encode_quilt(&files))?;
+        // The system is at hand: build the quilt without asking the chain again.
+        let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
+        let quilt = walrus_sdk::quilt::quilt_of(params, &files)?;
         let output = crate::blob::dry_run(Path::new("n/a"), &quilt.blob, &system.params, epochs_ahead)?;
         let text = format!(
             "Quilt of {} files: blob ID {}, encoded size {} B, cost {} FROST (dry run)",

@@ -110,14 +110,7 @@ async fn quilts_store_as_one_blob_and_each_patch_reads_with_the_reference_header
     assert_eq!(ranged.headers()["content-range"], format!("bytes 100-199/{}", data.len()));
     assert_eq!(ranged.bytes().await.expect("body").as_ref(), &data[100..200]);
     // The index.
-    let listed: serde_json::Value = http
-        .get(format!("{base}/v1/quilts/{quilt_id}/patches"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let listed = patches_of(&http, &base, &quilt_id).await;
     let listed = listed.as_array().expect("an array");
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[0]["identifier"], "data.bin");
@@ -177,14 +170,7 @@ async fn official_quilt_reads_through_the_quilt_routes(http: &reqwest::Client, b
         .await
         .expect("JSON");
     assert_eq!(stored["newlyCreated"]["blobObject"]["blobId"], quilt_id, "the official quilt's bytes");
-    let listed: serde_json::Value = http
-        .get(format!("{base}/v1/quilts/{quilt_id}/patches"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let listed = patches_of(http, base, quilt_id).await;
     let listed: Vec<&str> =
         listed.as_array().expect("an array").iter().map(|p| p["patch_id"].as_str().expect("ID")).collect();
     let official: Vec<&str> = case["patches"]
@@ -203,6 +189,12 @@ async fn official_quilt_reads_through_the_quilt_routes(http: &reqwest::Client, b
         let by_name = http.get(format!("{base}/v1/blobs/by-quilt-id/{quilt_id}/{name}"));
         assert_eq!(&by_name.send().await.expect("get").bytes().await.expect("body")[..], &want[..], "{name}");
     }
+}
+
+/// `GET /v1/quilts/{quilt_id}/patches`, as JSON.
+async fn patches_of(http: &reqwest::Client, base: &str, quilt_id: &str) -> serde_json::Value {
+    let response = http.get(format!("{base}/v1/quilts/{quilt_id}/patches")).send().await.expect("get");
+    response.json().await.expect("JSON")
 }
 
 /// A form's parts: name and bytes.
