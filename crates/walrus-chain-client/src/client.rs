@@ -1,5 +1,13 @@
 //! The Rust client of the chain RPC, for storage nodes, the SDK and the CLI.
+//!
+//! A client may be given several validators' RPC URLs (a comma-separated list): it sends each
+//! request to the one that answered last, and moves on to the next when a validator cannot be
+//! reached or says it is unavailable (502, 503). A submission that reached a validator is not
+//! sent again on a timeout (504): the transaction waits in the validators' mempools, and the
+//! caller gets the error within [`SUBMIT_TIMEOUT`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -69,23 +77,77 @@ impl ClientError {
     }
 }
 
-/// A client of one chain node.
+/// A client of the chain's validators.
 #[derive(Debug, Clone)]
 pub struct ChainClient {
-    base: String,
+    bases: Arc<Vec<String>>,
+    /// The index of the validator that answered last.
+    current: Arc<AtomicUsize>,
     http: reqwest::Client,
 }
 
+/// Whether a request that got `status` should go to the next validator.
+fn unavailable(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 502 | 503)
+}
+
 impl ChainClient {
-    /// A client of the node at `base` (for example `http://127.0.0.1:9184`).
+    /// A client of the validator RPC at `base` (for example `http://127.0.0.1:9184`), or of
+    /// several, comma-separated, that it fails over between.
     pub fn new(base: &str) -> Self {
         let http = walrus_tls::http_client().build().expect("a client without TLS always builds");
-        ChainClient { base: base.trim_end_matches('/').to_string(), http }
+        let mut bases: Vec<String> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+        if bases.is_empty() {
+            bases.push(String::new());
+        }
+        ChainClient { bases: Arc::new(bases), current: Arc::new(AtomicUsize::new(0)), http }
     }
 
-    /// The node's base URL.
+    /// The base URL of the validator requests go to now.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Every validator's base URL.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Sends the request `build` makes for a base URL to the current validator, and to the
+    /// next ones while a validator is unreachable or unavailable (or, if `idempotent`, does not
+    /// answer in time). Returns the request URL and the response.
+    async fn send(
+        &self,
+        path: &str,
+        idempotent: bool,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<(String, reqwest::Response), ClientError> {
+        let first = self.current.load(Ordering::Relaxed);
+        let count = self.bases.len();
+        let mut last = None;
+        for attempt in 0..count {
+            let index = (first + attempt) % count;
+            let url = format!("{}{path}", self.bases[index]);
+            match build(&url).send().await {
+                Ok(response) if attempt + 1 < count && unavailable(response.status()) => {
+                    tracing::debug!(url, status = %response.status(), "chain validator unavailable; trying the next");
+                }
+                Ok(response) => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return Ok((url, response));
+                }
+                Err(source) if source.is_connect() || (idempotent && source.is_timeout()) => {
+                    tracing::debug!(url, "chain validator unreachable ({source}); trying the next");
+                    last = Some(ClientError::Transport { url, source });
+                }
+                Err(source) => return Err(ClientError::Transport { url, source }),
+            }
+        }
+        Err(last.expect("at least one base URL"))
     }
 
     async fn answer<T: DeserializeOwned>(url: String, response: reqwest::Response) -> Result<T, ClientError> {
@@ -110,29 +172,22 @@ impl ChainClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let (url, response) = self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?;
         Self::answer(url, response).await
     }
 
     /// Submits `tx` and waits for it to be final; returns its effects whatever its status.
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<ExecutedTx, ClientError> {
-        let url = format!("{}/v1/transactions", self.base);
-        let response = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(tx.to_bcs())
-            .timeout(SUBMIT_TIMEOUT)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let body = tx.to_bcs();
+        let (url, response) = self
+            .send("/v1/transactions", false, |url| {
+                self.http
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(body.clone())
+                    .timeout(SUBMIT_TIMEOUT)
+            })
+            .await?;
         Self::answer(url, response).await
     }
 
@@ -200,15 +255,10 @@ impl ChainClient {
 
     /// Asks a local network's faucet for `amount` FROST.
     pub async fn faucet(&self, address: Address, amount: u64) -> Result<ExecutedTx, ClientError> {
-        let url = format!("{}/v1/faucet", self.base);
-        let response = self
-            .http
-            .post(&url)
-            .json(&FaucetRequest { address, amount })
-            .timeout(SUBMIT_TIMEOUT)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let request = FaucetRequest { address, amount };
+        let (url, response) = self
+            .send("/v1/faucet", false, |url| self.http.post(url).json(&request).timeout(SUBMIT_TIMEOUT))
+            .await?;
         Self::answer(url, response).await
     }
 

@@ -166,7 +166,7 @@ fn restart(world: &World, at: u64) -> Disk {
     // A store holding a snapshot of this state and TAIL_BLOCKS blocks after it.
     let genesis = world.chain_dir.read_genesis().expect("genesis");
     let open_store =
-        || Arc::new(FjallBlockStore::open(&world.chain_dir.store(), &genesis.digest()).expect("store"));
+        || Arc::new(FjallBlockStore::open(&world.chain_dir.store(0), &genesis.digest()).expect("store"));
     let clone_start = Instant::now();
     let copy = world.state.clone();
     let clone = clone_start.elapsed();

@@ -1,10 +1,13 @@
-//! Chain throughput through the HTTP RPC on loopback: a real node (fjall store, synced blocks)
-//! with n = 1000 shards on four genesis nodes, and 32 concurrent clients.
+//! Chain throughput through the HTTP RPC on loopback: real chain nodes (fjall store, synced
+//! blocks, commonware consensus over TCP), one validator or four in this process, with
+//! n = 1000 shards on four genesis storage nodes, and 32 concurrent clients.
 //!
-//! - `rpc/transfer_{1,32}_clients`: one signed transfer, submitted and waited for until final;
-//!   with one client the time per element is the finality latency.
-//! - `rpc/store_pair`: what a store costs on chain: reserve space, register the blob, certify it
-//!   with a three-node certificate (three transactions, each waited for).
+//! - `rpc_{1,4}v/transfer_{1,32}_clients`: one signed transfer, submitted and waited for until
+//!   final; with one client the time per element is the finality latency. Clients spread over
+//!   the validators' RPCs.
+//! - `rpc_{1,4}v/store_pair`: what a store costs on chain: reserve space, register the blob,
+//!   certify it with a three-node certificate (three transactions, each waited for).
+//! - Before each group, 200 sequential transfers print the finality p50 and p99.
 //!
 //! Each client keeps its own nonce, as the SDK does. Every pair registers the same 1 KiB blob
 //! (several objects may share a blob ID), so that encoding stays out of the measurement.
@@ -30,7 +33,9 @@ const N_SHARDS: u16 = 1000;
 
 struct Setup {
     _dir: tempfile::TempDir,
-    node: Option<RunningNode>,
+    nodes: Vec<RunningNode>,
+    /// One client per validator.
+    clients: Vec<ChainClient>,
     client: ChainClient,
     chain_id: Digest,
     users: Vec<Arc<Ed25519KeyPair>>,
@@ -40,21 +45,38 @@ struct Setup {
     certificate: CertificateArgs,
 }
 
-async fn setup() -> Setup {
+/// `count` ports free on 127.0.0.1 now.
+fn free_ports(count: usize) -> Vec<String> {
+    let listeners: Vec<_> =
+        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("bound").to_string()).collect()
+}
+
+async fn setup(validators: usize) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain_dir = ChainDir(dir.path().to_path_buf());
     let addresses = (0..4).map(|i| format!("127.0.0.1:{}", 19100 + i)).collect();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-    init_dir(&chain_dir, &InitSpec::localnet(N_SHARDS, addresses, 3_600_000, now as u64)).expect("init");
-    let faucet = read_ed25519(&chain_dir.faucet_key()).expect("faucet key");
-    let config = NodeConfig {
-        dir: chain_dir.clone(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        faucet: Some(faucet),
-        server: Default::default(),
-    };
-    let node = start(config).await.expect("node");
-    let client = ChainClient::new(&format!("http://{}", node.addr));
+    let mut spec = InitSpec::localnet(N_SHARDS, addresses, 3_600_000, now as u64);
+    if validators > 1 {
+        spec.validator_addresses = free_ports(validators);
+    }
+    init_dir(&chain_dir, &spec).expect("init");
+    let mut nodes = Vec::new();
+    for validator in 0..validators {
+        let faucet = read_ed25519(&chain_dir.faucet_key()).expect("faucet key");
+        let config = NodeConfig {
+            dir: chain_dir.clone(),
+            validator,
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            faucet: Some(faucet).filter(|_| validator == 0),
+            server: Default::default(),
+        };
+        nodes.push(start(config).await.expect("node"));
+    }
+    let clients: Vec<_> =
+        nodes.iter().map(|node| ChainClient::new(&format!("http://{}", node.addr))).collect();
+    let client = clients[0].clone();
     let users: Vec<_> =
         (0..CLIENTS).map(|i| Arc::new(Ed25519KeyPair::from_seed(&[i as u8 + 1; 32]))).collect();
     for user in &users {
@@ -85,7 +107,8 @@ async fn setup() -> Setup {
     let chain_id = client.health().await.expect("health").chain_id;
     Setup {
         _dir: dir,
-        node: Some(node),
+        nodes,
+        clients,
         client,
         chain_id,
         users,
@@ -108,7 +131,8 @@ impl Signer {
     async fn new(setup: &Setup, user: usize) -> Signer {
         let key = Arc::clone(&setup.users[user]);
         let nonce = setup.client.account(&key.address()).await.expect("account").account.nonce;
-        Signer { key, nonce, chain_id: setup.chain_id, client: setup.client.clone() }
+        let client = setup.clients[user % setup.clients.len()].clone();
+        Signer { key, nonce, chain_id: setup.chain_id, client }
     }
 
     async fn run(&mut self, call: Call) -> walrus_chain::TxEffects {
@@ -153,10 +177,33 @@ where
     start.elapsed()
 }
 
+/// Prints the p50 and p99 of 200 sequential transfers' submit-to-final times.
+async fn finality_percentiles(setup: &Setup, label: &str) {
+    let mut signer = Signer::new(setup, 0).await;
+    let to = Ed25519KeyPair::from_seed(&[99; 32]).address();
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        signer.run(Call::Transfer { to, amount: Frost(1) }).await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    eprintln!("{label}: finality of a transfer over the RPC: p50 {:?}, p99 {:?}", at(0.5), at(0.99));
+}
+
 fn rpc(c: &mut Criterion) {
+    for validators in [1, 4] {
+        rpc_with(c, validators);
+    }
+}
+
+fn rpc_with(c: &mut Criterion, validators: usize) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut setup = runtime.block_on(setup());
-    let mut group = c.benchmark_group("rpc");
+    let setup = runtime.block_on(setup(validators));
+    let label = format!("rpc_{validators}v");
+    runtime.block_on(finality_percentiles(&setup, &label));
+    let mut group = c.benchmark_group(label);
     group.sample_size(10).throughput(Throughput::Elements(1));
     for clients in [1, CLIENTS] {
         group.bench_function(format!("transfer_{clients}_clients"), |b| {
@@ -197,7 +244,7 @@ fn rpc(c: &mut Criterion) {
         })
     });
     group.finish();
-    if let Some(node) = setup.node.take() {
+    for node in setup.nodes {
         runtime.block_on(node.run_until(async {})).expect("clean stop");
     }
 }

@@ -1,8 +1,9 @@
-//! The executor: owns the state, applies finalized blocks in order, and tells waiting clients.
+//! The durable state: applies finalized blocks in order, and tells waiting clients.
 //!
-//! Whatever orders the blocks (the single sequencer now, a BFT engine later) hands each one to
-//! [`Chain::commit`], which persists it, executes it with the pure state machine, records its
-//! effects and wakes whoever waits for its transactions or events.
+//! The validator's executor (`walrus_consensus::Executor`) hands each finalized block to
+//! [`Chain::commit`] through the [`StateStore`] seam; it persists the block, executes it with
+//! the pure state machine, records its effects and wakes whoever waits for its transactions or
+//! events, and only then does the executor acknowledge the block to consensus.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use walrus_chain::{
     check_block, execute_block, execute_verified, verify_block, Block, BlockEffects, BlockError, Genesis,
     State, TxDigest, TxEffects,
 };
+use walrus_consensus::{ApplyError, StateGuard, StateStore};
 use walrus_core::hash::Digest;
 
 use crate::store::{BlockStore, StoreError};
@@ -217,6 +219,19 @@ impl Chain {
             }
         }
         Ok(effects)
+    }
+}
+
+impl StateStore for Chain {
+    fn read(&self) -> StateGuard<'_> {
+        Box::new(self.state())
+    }
+
+    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError> {
+        self.commit(block).map_err(|e| match e {
+            ChainError::Block(refused) => ApplyError::Rejected(refused),
+            other => ApplyError::Store(other.to_string()),
+        })
     }
 }
 

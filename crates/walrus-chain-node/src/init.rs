@@ -1,9 +1,11 @@
 //! A chain directory: its layout, key files, and `walrus chain init`.
 //!
 //! ```text
-//! D/genesis.json          the genesis (its digest is the chain ID)
-//! D/chain/                the block store
-//! D/faucet.key            the faucet account's key (local networks only)
+//! D/genesis.json                  the genesis (its digest is the chain ID)
+//! D/validators/<i>/validator.key  validator i's ed25519 key (consensus votes, p2p identity)
+//! D/validators/<i>/chain/         validator i's block store
+//! D/validators/<i>/consensus/     validator i's consensus storage (write-ahead log, archives)
+//! D/faucet.key                    the faucet account's key (local networks only)
 //! D/nodes/<i>/bls.key     storage node i's BLS key
 //! D/nodes/<i>/owner.key   the account operating storage node i
 //! ```
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use walrus_chain::amount::FROST_PER_WAL;
 use walrus_chain::system::Parameters;
-use walrus_chain::{Frost, Genesis, GenesisNode};
+use walrus_chain::{Frost, Genesis, GenesisNode, GenesisValidator};
 use walrus_core::keys::{Address, BlsKeyPair, Ed25519KeyPair};
 use walrus_core::messages::proof_of_possession;
 use walrus_core::Epoch;
@@ -70,6 +72,14 @@ pub enum InitError {
     /// The directory already has a genesis.
     #[error("{} already exists; choose an empty directory", .0.display())]
     Exists(PathBuf),
+    /// Not a possible number of validators.
+    #[error("need between 1 and {max} validators, got {got}")]
+    ValidatorCount {
+        /// The most a genesis may name.
+        max: usize,
+        /// Validators asked for.
+        got: usize,
+    },
     /// Not a possible number of storage nodes.
     #[error("need between 1 and {n_shards} storage nodes, got {nodes}")]
     NodeCount {
@@ -93,9 +103,21 @@ impl ChainDir {
     pub fn genesis(&self) -> PathBuf {
         self.0.join("genesis.json")
     }
-    /// The block store.
-    pub fn store(&self) -> PathBuf {
-        self.0.join("chain")
+    /// Validator `i`'s directory.
+    pub fn validator(&self, i: usize) -> PathBuf {
+        self.0.join("validators").join(i.to_string())
+    }
+    /// Validator `i`'s key.
+    pub fn validator_key(&self, i: usize) -> PathBuf {
+        self.validator(i).join("validator.key")
+    }
+    /// Validator `i`'s block store.
+    pub fn store(&self, i: usize) -> PathBuf {
+        self.validator(i).join("chain")
+    }
+    /// Validator `i`'s consensus storage.
+    pub fn consensus(&self, i: usize) -> PathBuf {
+        self.validator(i).join("consensus")
     }
     /// The faucet key.
     pub fn faucet_key(&self) -> PathBuf {
@@ -199,6 +221,9 @@ pub struct InitSpec {
     pub commission_rate: u16,
     /// Further allocations.
     pub allocations: Vec<(Address, Frost)>,
+    /// The validators' p2p addresses (`host:port`), one per validator; a chain of one may use
+    /// port 0.
+    pub validator_addresses: Vec<String>,
 }
 
 impl InitSpec {
@@ -229,6 +254,7 @@ impl InitSpec {
             node_stake_wal_per_shard: 100,
             commission_rate: 6_000,
             allocations: Vec::new(),
+            validator_addresses: vec!["127.0.0.1:0".into()],
         }
     }
 }
@@ -244,7 +270,18 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
     if k == 0 || k > n {
         return Err(InitError::NodeCount { n_shards: n, nodes: k });
     }
+    let v = spec.validator_addresses.len();
+    if v == 0 || v > walrus_chain::genesis::VALIDATORS_MAX {
+        return Err(InitError::ValidatorCount { max: walrus_chain::genesis::VALIDATORS_MAX, got: v });
+    }
     fs::create_dir_all(&dir.0).map_err(io_at(&dir.0))?;
+    let mut validators = Vec::new();
+    for (i, p2p_address) in spec.validator_addresses.iter().enumerate() {
+        let seed = random_seed()?;
+        write_secret(&dir.validator_key(i), &seed)?;
+        let public_key = Ed25519KeyPair::from_seed(&seed).public();
+        validators.push(GenesisValidator { public_key, p2p_address: p2p_address.clone() });
+    }
     let faucet = random_seed()?;
     write_secret(&dir.faucet_key(), &faucet)?;
     let mut allocations =
@@ -279,6 +316,7 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
         params: spec.params.clone(),
         allocations,
         nodes,
+        validators,
     };
     genesis.build()?;
     let text = serde_json::to_string_pretty(&genesis).expect("a genesis is plain JSON") + "\n";

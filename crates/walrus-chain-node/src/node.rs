@@ -1,16 +1,17 @@
-//! Running a chain node: open the store, replay, start the sequencer and the RPC server.
+//! Running a chain node: open the store and replay, start the validator, serve the RPC.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
+use walrus_consensus::{HostConfig, Parameters, RunningHost, StateStore};
 use walrus_core::keys::Ed25519KeyPair;
 
 use crate::chain::{Chain, ChainError};
 use crate::faucet::Faucet;
-use crate::init::{ChainDir, InitError};
+use crate::init::{read_secret, ChainDir, InitError};
 use crate::rpc::{router, Rpc};
-use crate::sequencer::Sequencer;
 use crate::store::{FjallBlockStore, StoreError};
 
 /// Why a chain node cannot start, or stopped.
@@ -25,6 +26,25 @@ pub enum HostError {
     /// The stored chain cannot be opened, or a block could not be committed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The validator cannot start.
+    #[error("validator: {0}")]
+    Validator(#[from] walrus_consensus::HostError),
+    /// The genesis names no validator with this index.
+    #[error("the genesis names {count} validators; there is no validator {index}")]
+    NoSuchValidator {
+        /// The index asked for.
+        index: usize,
+        /// How many the genesis names.
+        count: usize,
+    },
+    /// The key file is not the key the genesis names for this validator.
+    #[error("{} is not the key the genesis names for validator {index}", path.display())]
+    WrongKey {
+        /// The validator.
+        index: usize,
+        /// The key file.
+        path: std::path::PathBuf,
+    },
     /// The RPC address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -36,18 +56,23 @@ pub enum HostError {
     /// The task opening the chain panicked.
     #[error("opening the chain failed: {0}")]
     Join(#[from] tokio::task::JoinError),
-    /// The block loop ended without reporting why.
-    #[error("the block loop ended without a word")]
-    BlockLoopGone,
+    /// The validator stopped executing finalized blocks.
+    #[error("the validator stopped: {0}")]
+    Executor(#[from] walrus_consensus::ExecutorError),
 }
 
 /// Default RPC address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9184";
 
+/// How often a running node looks whether its validator's executor stopped.
+const HEALTH_CHECK: Duration = Duration::from_millis(500);
+
 /// How to run a node.
 pub struct NodeConfig {
     /// The chain directory.
     pub dir: ChainDir,
+    /// Which of the genesis validators this node is.
+    pub validator: usize,
     /// Where the RPC listens.
     pub listen: SocketAddr,
     /// The faucet's key; honoured only on a loopback address.
@@ -62,23 +87,48 @@ pub struct RunningNode {
     pub addr: SocketAddr,
     /// The chain.
     pub chain: Arc<Chain>,
-    sequencer: Arc<Sequencer>,
-    blocks: oneshot::Receiver<Result<(), ChainError>>,
+    host: RunningHost,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: oneshot::Sender<()>,
 }
 
-/// Opens the chain in `config.dir` (replaying its blocks) and starts serving.
+/// Opens the chain of validator `config.validator` in `config.dir` (replaying its blocks),
+/// starts the validator and serves the RPC.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
     let genesis = config.dir.read_genesis()?;
     let chain_id = genesis.digest();
-    let store_dir = config.dir.store();
-    let chain = tokio::task::spawn_blocking(move || -> Result<Chain, HostError> {
-        let store = Arc::new(FjallBlockStore::open(&store_dir, &chain_id)?);
-        Ok(Chain::open(genesis, store)?)
+    let index = config.validator;
+    let validators = walrus_consensus::genesis_validators(&genesis)?;
+    let count = validators.len();
+    let p2p =
+        validators.get(index).map(|(_, p2p)| *p2p).ok_or(HostError::NoSuchValidator { index, count })?;
+    let key_path = config.dir.validator_key(index);
+    let seed = read_secret(&key_path)?;
+    if genesis.validators[index].public_key != Ed25519KeyPair::from_seed(&seed).public() {
+        return Err(HostError::WrongKey { index, path: key_path });
+    }
+    let signer = walrus_consensus::signer_from_seed(&seed);
+    let store_dir = config.dir.store(index);
+    let chain = tokio::task::spawn_blocking({
+        let genesis = genesis.clone();
+        move || -> Result<Chain, HostError> {
+            let store = Arc::new(FjallBlockStore::open(&store_dir, &chain_id)?);
+            Ok(Chain::open(genesis, store)?)
+        }
     })
     .await??;
     let chain = Arc::new(chain);
+    let host_config = HostConfig {
+        signer,
+        validators,
+        listen: p2p,
+        storage_dir: config.dir.consensus(index),
+        genesis,
+        store: Some(Arc::clone(&chain) as Arc<dyn StateStore>),
+        parameters: Parameters::default(),
+        worker_threads: 2,
+    };
+    let host = tokio::task::spawn_blocking(move || walrus_consensus::spawn(host_config)).await??;
     let faucet = match config.faucet {
         Some(key) if config.listen.ip().is_loopback() => Some(Arc::new(Faucet::new(key))),
         Some(_) => {
@@ -87,9 +137,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
         }
         None => None,
     };
-    let sequencer = Sequencer::new(Arc::clone(&chain));
-    let blocks = sequencer.start();
-    let rpc = Rpc { chain: Arc::clone(&chain), orderer: sequencer.clone(), faucet };
+    let rpc = Rpc { chain: Arc::clone(&chain), orderer: Arc::new(host.gossip.clone()), faucet };
     let listener = walrus_http::bind(config.listen)
         .await
         .map_err(|source| HostError::Listen { addr: config.listen, source })?;
@@ -101,24 +149,29 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
         })
         .await
     });
-    Ok(RunningNode { addr, chain, sequencer, blocks, server, shutdown })
+    Ok(RunningNode { addr, chain, host, server, shutdown })
 }
 
 impl RunningNode {
-    /// Runs until `stop` resolves or the block loop fails; then shuts down cleanly.
+    /// Runs until `stop` resolves or the validator stops executing; then shuts down cleanly.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), HostError> {
-        let RunningNode { sequencer, blocks, server, shutdown, .. } = self;
+        let RunningNode { host, server, shutdown, .. } = self;
+        let executor = host.executor.clone();
+        let failed = async {
+            loop {
+                if let Some(e) = executor.failure() {
+                    return e;
+                }
+                tokio::time::sleep(HEALTH_CHECK).await;
+            }
+        };
         let outcome = tokio::select! {
             () = stop => None,
-            outcome = blocks => Some(outcome),
+            e = failed => Some(e),
         };
-        sequencer.stop();
         let _ = shutdown.send(());
         let _ = server.await;
-        match outcome {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(HostError::Chain(e)),
-            Some(Err(_)) => Err(HostError::BlockLoopGone),
-        }
+        tokio::task::spawn_blocking(move || host.stop()).await?;
+        outcome.map_or(Ok(()), |e| Err(HostError::Executor(e)))
     }
 }

@@ -27,7 +27,7 @@ use walrus_core::{BlobId, ObjectId};
 
 use crate::chain::Chain;
 use crate::faucet::Faucet;
-use crate::sequencer::{Orderer, SubmitError};
+use crate::orderer::{Orderer, SubmitError};
 use crate::store::{tx_effects, StoreError};
 use walrus_chain::admission::AdmissionError;
 
@@ -92,10 +92,9 @@ impl From<SubmitError> for ApiError {
                 AdmissionError::NonceTooFarAhead { .. } => (unprocessable, "NonceTooFarAhead"),
                 AdmissionError::CannotPayFee { .. } => (unprocessable, "CannotPayFee"),
             },
-            SubmitError::NonceGap { .. } => (unprocessable, "NonceTooFarAhead"),
             SubmitError::Conflict(_) => (StatusCode::CONFLICT, "NonceConflict"),
             SubmitError::Full => (StatusCode::SERVICE_UNAVAILABLE, "MempoolFull"),
-            SubmitError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "Stopped"),
+            SubmitError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "TransactionTooLarge"),
         };
         ApiError::new(status, code, e)
     }

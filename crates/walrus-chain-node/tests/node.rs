@@ -34,6 +34,7 @@ async fn run(dir: &ChainDir) -> (RunningNode, ChainClient) {
     let faucet = walrus_chain_node::init::read_ed25519(&dir.faucet_key()).expect("faucet key");
     let config = NodeConfig {
         dir: dir.clone(),
+        validator: 0,
         listen: "127.0.0.1:0".parse().expect("address"),
         faucet: Some(faucet),
         server: Default::default(),
@@ -278,12 +279,13 @@ impl WithAmount for walrus_chain::SignedTransaction {
 }
 
 /// Epochs step only when someone calls, once each step is due (and the chain cuts no empty
-/// blocks while it waits); the members' sync reports end each change.
+/// blocks while it waits, past the one that commits to the state after the last
+/// transactions); the members' sync reports end each change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epochs_change_when_their_steps_are_called() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // Long enough that the first call lands before voting ends even on a loaded machine.
-    let dir = init_with_epoch(tmp.path(), 3000);
+    let dir = init_with_epoch(tmp.path(), 5000);
     let (node, client) = run(&dir).await;
     let owners: Vec<Ed25519KeyPair> = (0..2)
         .map(|i| walrus_chain_node::init::read_ed25519(&dir.node(i).join("owner.key")).expect("owner key"))
@@ -291,8 +293,10 @@ async fn epochs_change_when_their_steps_are_called() {
     let caller = &owners[0];
     let early = client.execute(caller, Call::VotingEnd).await.expect_err("not due yet");
     assert!(early.to_string().contains("EWrongEpochState"), "{early}");
+    // One empty block follows the last transactions, committing to the state after them.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let idle = client.health().await.expect("health").height;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(client.health().await.expect("health").height, idle, "no empty blocks");
     for _ in 0..2 {
         for call in [Call::VotingEnd, Call::InitiateEpochChange] {

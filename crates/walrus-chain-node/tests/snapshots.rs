@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
 impl Fixture {
     fn open(&self) -> Chain {
         let genesis = self.chain_dir.read_genesis().expect("genesis");
-        let store = FjallBlockStore::open(&self.chain_dir.store(), &genesis.digest()).expect("store");
+        let store = FjallBlockStore::open(&self.chain_dir.store(0), &genesis.digest()).expect("store");
         Chain::open(genesis, Arc::new(store)).expect("chain opens")
     }
 
@@ -74,12 +74,12 @@ fn a_restart_starts_from_the_newest_snapshot_and_replays_the_rest() {
     drop(reopened);
 
     // A torn newest snapshot is passed over: the older one and more blocks give the same state.
-    let newest = fixture.chain_dir.store().join("snapshots").join(format!("{:020}.snap", 10));
+    let newest = fixture.chain_dir.store(0).join("snapshots").join(format!("{:020}.snap", 10));
     let bytes = std::fs::read(&newest).expect("snapshot file");
     std::fs::write(&newest, &bytes[..bytes.len() / 2]).expect("tear it");
     let store_error = {
         let genesis = fixture.chain_dir.read_genesis().expect("genesis");
-        let store = FjallBlockStore::open(&fixture.chain_dir.store(), &genesis.digest()).expect("store");
+        let store = FjallBlockStore::open(&fixture.chain_dir.store(0), &genesis.digest()).expect("store");
         store.snapshot(10).expect_err("a torn snapshot is an error")
     };
     assert!(matches!(store_error, StoreError::Snapshot { .. }), "{store_error}");

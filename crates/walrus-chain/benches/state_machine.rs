@@ -68,6 +68,7 @@ impl Bench {
                     commission_rate: 0,
                 })
                 .collect(),
+            validators: Vec::new(),
         };
         Bench { state: genesis.build().expect("valid genesis"), nodes, users }
     }

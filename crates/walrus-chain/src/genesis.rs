@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
-use walrus_core::keys::{Address, BlsPublicKey, BlsSignature, NetworkPublicKey};
+use walrus_core::keys::{Address, BlsPublicKey, BlsSignature, Ed25519PublicKey, NetworkPublicKey};
 use walrus_core::messages::verify_proof_of_possession;
 use walrus_core::{EncodingParams, Epoch, ObjectId, ShardIndex};
 
@@ -40,6 +40,18 @@ pub struct GenesisNode {
     pub commission_rate: u16,
 }
 
+/// A validator of the chain: it votes in consensus and proposes blocks in turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// Its ed25519 key: consensus votes and the p2p identity.
+    pub public_key: Ed25519PublicKey,
+    /// Where its consensus p2p listens (`host:port`).
+    pub p2p_address: String,
+}
+
+/// Most validators a genesis may name.
+pub const VALIDATORS_MAX: usize = 256;
+
 /// Everything a chain starts from. Its digest is the chain ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
@@ -53,6 +65,10 @@ pub struct Genesis {
     pub allocations: Vec<(Address, Frost)>,
     /// The first committee, in any order.
     pub nodes: Vec<GenesisNode>,
+    /// The validators ordering the chain's blocks (fixed at genesis; their order is their
+    /// index). The chain ID commits to them, so a client that trusts the genesis knows whose
+    /// signatures finalize a block.
+    pub validators: Vec<GenesisValidator>,
 }
 
 /// Why a genesis is unusable.
@@ -99,6 +115,13 @@ impl Genesis {
         }
         if self.params.active_set_size == 0 {
             return Err(bad("the active set must take at least one node"));
+        }
+        if self.validators.len() > VALIDATORS_MAX {
+            return Err(bad("more than 256 validators"));
+        }
+        let keys: std::collections::BTreeSet<_> = self.validators.iter().map(|v| v.public_key).collect();
+        if keys.len() != self.validators.len() {
+            return Err(bad("two validators share a key"));
         }
         if self.nodes.iter().any(|n| n.commission_rate > COMMISSION_BPS_MAX) {
             return Err(bad("a commission rate is above 10 000 basis points"));

@@ -33,6 +33,6 @@ pub use block::{
 };
 pub use error::ExecError;
 pub use events::{Event, EventCursor, EventEnvelope, EventId};
-pub use genesis::{Genesis, GenesisNode};
+pub use genesis::{Genesis, GenesisNode, GenesisValidator};
 pub use state::State;
 pub use tx::{Call, CertificateArgs, SignedTransaction, TransactionData, TxDigest};

@@ -13,7 +13,7 @@ use walrus_chain_node::node::{NodeConfig, DEFAULT_LISTEN};
 pub enum ChainCommand {
     /// Create a chain directory: genesis, storage-node keys and a funded faucet.
     Init(InitArgs),
-    /// Run the chain's sequencer and RPC server until interrupted.
+    /// Run one validator of the chain and its RPC server until interrupted.
     Run(RunArgs),
 }
 
@@ -30,8 +30,16 @@ pub struct InitArgs {
     #[arg(long, default_value_t = 4)]
     nodes: usize,
     /// Port of the first storage node; node i listens on this plus i, on 127.0.0.1.
-    #[arg(long, default_value_t = 9185)]
+    #[arg(long, default_value_t = DEFAULT_FIRST_NODE_PORT)]
     first_node_port: u16,
+    /// Validators ordering the chain's blocks (BFT: up to a third less one may fail); each runs
+    /// as `walrus chain run --validator i`.
+    #[arg(long, default_value_t = 1)]
+    validators: usize,
+    /// Consensus p2p port of the first validator; validator i listens on this plus i, on
+    /// 127.0.0.1 [default: 9284; a chain of one validator takes any free port].
+    #[arg(long)]
+    first_p2p_port: Option<u16>,
     /// Epoch length, for example `1h`, `10m`, `30s`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     epoch_duration: Duration,
@@ -50,10 +58,18 @@ pub struct RunArgs {
     /// The chain directory made by `walrus chain init`.
     #[arg(long)]
     dir: PathBuf,
+    /// Which validator of the genesis to run (its key is `D/validators/<i>/validator.key`).
+    #[arg(long, default_value_t = 0)]
+    validator: usize,
     /// Where the RPC listens. The faucet is served only on a loopback address.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
 }
+
+/// Default port of the first storage node.
+pub const DEFAULT_FIRST_NODE_PORT: u16 = 9200;
+/// Default consensus p2p port of the first validator of a chain of several.
+pub const DEFAULT_FIRST_P2P_PORT: u16 = 9284;
 
 /// Parses `250ms`, `30s`, `10m`, `2h` or `1d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -100,6 +116,8 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
         first_node_port: args.first_node_port,
         epoch_ms,
         plain_http: args.plain_http,
+        validators: args.validators,
+        first_p2p_port: args.first_p2p_port,
     };
     let genesis = create(&dir, &shape, args.faucet_wal, &chain_url)?;
     let chain_id = format!("0x{}", hex::encode(genesis.digest()));
@@ -111,13 +129,18 @@ fn init(args: &InitArgs, json: bool) -> Result<()> {
                 "genesis": dir.genesis(),
                 "nShards": args.shards,
                 "nodes": args.nodes,
+                "validators": genesis.validators.iter().map(|v| serde_json::json!({
+                    "publicKey": hex::encode(v.public_key.0),
+                    "p2pAddress": v.p2p_address,
+                })).collect::<Vec<_>>(),
             })
         );
     } else {
         let faucet = genesis.allocations.first().map(|(_, amount)| wal(*amount)).unwrap_or_default();
         println!("Created chain {chain_id} in {}", args.dir.display());
         println!("  {} shards on {} storage nodes; faucet holds {faucet}", args.shards, args.nodes);
-        println!("Next: walrus chain run --dir {}", args.dir.display());
+        println!("  {} validators", genesis.validators.len());
+        println!("Next: walrus chain run --dir {} [--validator I --listen ADDR]", args.dir.display());
         println!("      walrus node run --config {}", dir.node(0).join("node.yaml").display());
     }
     Ok(())
@@ -136,6 +159,22 @@ pub struct Shape {
     pub epoch_ms: u64,
     /// Nodes serve plain HTTP instead of HTTPS.
     pub plain_http: bool,
+    /// Validators of the chain.
+    pub validators: usize,
+    /// Validator `i`'s consensus p2p listens on 127.0.0.1 at this port plus `i` (`None`: the
+    /// default, and any free port for a chain of one).
+    pub first_p2p_port: Option<u16>,
+}
+
+/// `count` consecutive loopback addresses from `first`.
+fn loopback_range(first: u16, count: usize, what: &str) -> Result<Vec<SocketAddr>> {
+    (0..count)
+        .map(|i| {
+            let port = u16::try_from(usize::from(first) + i)
+                .with_context(|| format!("{what} ports run past 65535"))?;
+            Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+        })
+        .collect()
 }
 
 /// Creates a chain directory for a local network: the genesis (nodes on 127.0.0.1 from
@@ -146,17 +185,21 @@ pub fn create(
     faucet_wal: u64,
     chain_url: &str,
 ) -> Result<walrus_chain::Genesis> {
-    let listens = (0..shape.nodes)
-        .map(|i| {
-            let port = usize::from(shape.first_node_port) + i;
-            let port = u16::try_from(port).context("node ports run past 65535")?;
-            Ok(SocketAddr::from(([127, 0, 0, 1], port)))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let listens = loopback_range(shape.first_node_port, shape.nodes, "node")?;
     let scheme = if shape.plain_http { "http://" } else { "" };
     let addresses = listens.iter().map(|listen| format!("{scheme}{listen}")).collect();
     let mut spec = InitSpec::localnet(shape.shards, addresses, shape.epoch_ms, now_ms());
     spec.faucet_wal = faucet_wal;
+    let first_p2p = match (shape.first_p2p_port, shape.validators) {
+        (Some(port), _) => port,
+        (None, 1) => 0,
+        (None, _) => DEFAULT_FIRST_P2P_PORT,
+    };
+    spec.validator_addresses = if first_p2p == 0 {
+        vec!["127.0.0.1:0".into(); shape.validators]
+    } else {
+        loopback_range(first_p2p, shape.validators, "validator")?.iter().map(ToString::to_string).collect()
+    };
     let genesis = init_dir(dir, &spec)?;
     for (i, listen) in listens.into_iter().enumerate() {
         let mut config =
@@ -168,13 +211,24 @@ pub fn create(
 }
 
 async fn serve(args: RunArgs) -> Result<()> {
+    if args.validator > 0 && args.listen.to_string() == DEFAULT_LISTEN {
+        anyhow::bail!("validator {} needs its own RPC address: pass --listen", args.validator);
+    }
     let dir = ChainDir(args.dir.clone());
     let faucet = if dir.faucet_key().exists() { Some(read_ed25519(&dir.faucet_key())?) } else { None };
-    let node =
-        walrus_chain_node::start(NodeConfig { dir, listen: args.listen, faucet, server: Default::default() })
-            .await?;
+    let node = walrus_chain_node::start(NodeConfig {
+        dir,
+        validator: args.validator,
+        listen: args.listen,
+        faucet,
+        server: Default::default(),
+    })
+    .await?;
     let (height, _) = *node.chain.head().borrow();
-    eprintln!("chain RPC on http://{} (height {height}); Ctrl-C to stop", node.addr);
+    eprintln!(
+        "chain RPC on http://{} (validator {}, height {height}); Ctrl-C to stop",
+        node.addr, args.validator
+    );
     Ok(node.run_until(shutdown_signal()).await?)
 }
 

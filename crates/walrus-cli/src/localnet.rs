@@ -1,7 +1,10 @@
-//! `walrus localnet`: a complete network on this machine in one command. The chain and every
-//! storage node run as their own `walrus` processes (each restartable alone with
-//! `walrus node run --config D/nodes/<i>/node.yaml`); the wallet is funded from the faucet; a
-//! self-check stores a small blob and reads it back; then it serves until interrupted.
+//! `walrus localnet`: a complete network on this machine in one command. Every chain validator
+//! and every storage node runs as its own `walrus` process (each restartable alone with the
+//! command `D/localnet.json` records); the nodes, the gateway and the client configuration are
+//! given every validator's RPC URL and fail over between them; the wallet is funded from the
+//! faucet; a self-check stores a small blob and reads it back; then it serves until
+//! interrupted. A validator that dies is reported and the network goes on (it tolerates
+//! fewer than a third of them down); a node or the gateway that dies stops it.
 //! It writes `D/client_config.yaml` (found by the other commands for the default directory)
 //! and `D/localnet.json`. Restarting with the same directory keeps every blob (the chain replays its blocks, the nodes
 //! reopen their databases).
@@ -40,11 +43,18 @@ pub struct LocalnetArgs {
     /// Epoch length (for a new network).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     epoch_duration: Duration,
-    /// The chain RPC's port on 127.0.0.1.
+    /// Chain validators (for a new network), each its own process.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// The first validator's chain RPC port on 127.0.0.1; validator i serves on this plus i.
     #[arg(long, default_value_t = 9184)]
     chain_port: u16,
+    /// The first validator's consensus p2p port on 127.0.0.1 (for a new network); validator i
+    /// listens on this plus i.
+    #[arg(long, default_value_t = crate::chain::DEFAULT_FIRST_P2P_PORT)]
+    p2p_port: u16,
     /// Port of the first storage node (for a new network); node i listens on this plus i.
-    #[arg(long, default_value_t = 9185)]
+    #[arg(long, default_value_t = crate::chain::DEFAULT_FIRST_NODE_PORT)]
     first_node_port: u16,
     /// The wallet to fund (created if missing).
     #[arg(long, env = "WALRUS_WALLET", default_value_os_t = default_wallet())]
@@ -61,6 +71,10 @@ pub struct LocalnetArgs {
 struct Process {
     name: String,
     child: Child,
+    /// Whether the network stops when it exits (a validator's exit is only reported).
+    critical: bool,
+    /// Whether its exit was reported.
+    reported: bool,
 }
 
 impl Drop for Process {
@@ -90,7 +104,7 @@ fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> 
         .spawn()
         .with_context(|| format!("cannot start {name}"))?;
     let stderr = child.stderr.take().context("no stderr pipe")?;
-    let mut process = Process { name: name.to_string(), child };
+    let mut process = Process { name: name.to_string(), child, critical: true, reported: false };
     let mut file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = ready.to_string();
@@ -113,13 +127,29 @@ fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> 
     }
 }
 
+/// The chain RPC URLs of `count` validators from `port`.
+fn validator_urls(port: u16, count: usize) -> Result<Vec<String>> {
+    (0..count)
+        .map(|i| {
+            let port = u16::try_from(usize::from(port) + i).context("validator ports run past 65535")?;
+            Ok(format!("http://127.0.0.1:{port}"))
+        })
+        .collect()
+}
+
 /// Runs the local network until interrupted.
 pub fn run(args: LocalnetArgs) -> Result<()> {
     let dir = ChainDir(args.dir.clone());
-    let chain_url = format!("http://127.0.0.1:{}", args.chain_port);
     if dir.genesis().exists() {
         eprintln!("Reusing the network in {} (its blobs are kept)", args.dir.display());
     } else {
+        let rpc_end = usize::from(args.chain_port) + args.validators;
+        let nodes_end = usize::from(args.first_node_port) + args.nodes;
+        if usize::from(args.first_node_port) < rpc_end && usize::from(args.chain_port) < nodes_end {
+            bail!(
+                "the validators' RPC ports (from --chain-port) overlap the nodes' (from --first-node-port)"
+            );
+        }
         let epoch_ms = u64::try_from(args.epoch_duration.as_millis()).context("epoch duration too long")?;
         let shape = crate::chain::Shape {
             shards: args.shards,
@@ -127,26 +157,33 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
             first_node_port: args.first_node_port,
             epoch_ms,
             plain_http: args.plain_http,
+            validators: args.validators,
+            first_p2p_port: Some(args.p2p_port),
         };
-        create(&dir, &shape, 1_000_000_000, &chain_url)?;
+        let chain_urls = validator_urls(args.chain_port, args.validators)?.join(",");
+        create(&dir, &shape, 1_000_000_000, &chain_urls)?;
         eprintln!(
-            "Created a network of {} nodes and {} shards in {}",
+            "Created a network of {} validators, {} nodes and {} shards in {}",
+            args.validators,
             args.nodes,
             args.shards,
             args.dir.display()
         );
     }
     let genesis = dir.read_genesis()?;
+    let chain_urls = validator_urls(args.chain_port, genesis.validators.len())?;
+    let chain_url = chain_urls.join(",");
     let logs = args.dir.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let dir_text = args.dir.to_str().context("the directory path is not UTF-8")?;
-    let listen = format!("127.0.0.1:{}", args.chain_port);
-    let mut processes = vec![start(
-        "chain",
-        &["chain", "run", "--dir", dir_text, "--listen", &listen],
-        "chain RPC on",
-        &logs.join("chain.log"),
-    )?];
+    let mut processes = Vec::new();
+    for (i, url) in chain_urls.iter().enumerate() {
+        let command = validator_command(&args.dir, i, url)?;
+        let name = format!("validator-{i}");
+        let command: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+        let mut process = start(&name, &command, "chain RPC on", &logs.join(format!("{name}.log")))?;
+        process.critical = false;
+        processes.push(process);
+    }
     for i in 0..genesis.nodes.len() {
         let config = dir.node(i).join("node.yaml");
         let config = config.to_str().context("the directory path is not UTF-8")?;
@@ -172,12 +209,44 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         &logs.join("gateway.log"),
     )?);
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
-    let served = runtime.block_on(serve(&args, &chain_url, &mut processes, &addresses));
+    let network = Network { chain_urls: &chain_urls, validators: &genesis.validators, addresses: &addresses };
+    let served = runtime.block_on(serve(&args, &network, &mut processes));
     // The gateway stops first, then the nodes, then the chain they follow.
     while let Some(process) = processes.pop() {
         drop(process);
     }
     served
+}
+
+/// The command that runs validator `i` of the network in `dir` with its RPC at `url` (the
+/// program first).
+fn validator_command(dir: &Path, i: usize, url: &str) -> Result<Vec<String>> {
+    let exe = std::env::current_exe().context("cannot find the walrus binary")?;
+    let listen = url.trim_start_matches("http://");
+    Ok([
+        exe.to_str().context("the walrus binary's path is not UTF-8")?,
+        "chain",
+        "run",
+        "--dir",
+        dir.to_str().context("the directory path is not UTF-8")?,
+        "--validator",
+        &i.to_string(),
+        "--listen",
+        listen,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect())
+}
+
+/// What `localnet.json` describes besides the processes.
+struct Network<'a> {
+    /// Each validator's chain RPC URL.
+    chain_urls: &'a [String],
+    /// The genesis validators.
+    validators: &'a [walrus_chain::GenesisValidator],
+    /// The storage nodes' addresses, in genesis order.
+    addresses: &'a [String],
 }
 
 /// The key in `path` (created if missing), topped up from the faucet when below half of
@@ -196,14 +265,12 @@ async fn fund(chain: &ChainClient, path: &Path) -> Result<Ed25519KeyPair> {
 }
 
 /// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
-/// `processes` are the chain's, the nodes' in genesis order (at `addresses`), then the
-/// gateway's.
-async fn serve(
-    args: &LocalnetArgs,
-    chain_url: &str,
-    processes: &mut [Process],
-    addresses: &[String],
-) -> Result<()> {
+/// `processes` are the validators', the nodes' in genesis order, then the gateway's.
+async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Process]) -> Result<()> {
+    let chain_url = network.chain_urls.join(",");
+    let chain_url = chain_url.as_str();
+    let addresses = network.addresses;
+    let first_node = network.chain_urls.len();
     let chain = ChainClient::new(chain_url);
     let wallet = fund(&chain, &args.wallet).await?;
     let committee = chain.committee().await?;
@@ -212,7 +279,7 @@ async fn serve(
         .iter()
         .map(|member| {
             let index = addresses.iter().position(|a| *a == member.network_address);
-            let pid = index.and_then(|i| processes.get(i + 1)).map(|p| p.child.id());
+            let pid = index.and_then(|i| processes.get(first_node + i)).map(|p| p.child.id());
             serde_json::json!({
                 "url": walrus_tls::node_base_url(&member.network_address).unwrap_or_default(),
                 "networkPublicKey": member.network_public_key.to_string(),
@@ -223,10 +290,26 @@ async fn serve(
             })
         })
         .collect();
+    let validators = network
+        .chain_urls
+        .iter()
+        .zip(network.validators)
+        .enumerate()
+        .map(|(i, (url, validator))| {
+            Ok(serde_json::json!({
+                "url": url,
+                "publicKey": hex::encode(validator.public_key.0),
+                "p2pAddress": validator.p2p_address,
+                "pid": processes.get(i).map(|p| p.child.id()),
+                "command": validator_command(&args.dir, i, url)?,
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let gateway_url = format!("http://127.0.0.1:{}", args.gateway_port);
     let description = serde_json::json!({
         "chainUrl": chain_url,
         "chainPid": processes[0].child.id(),
+        "validators": validators,
         "gatewayUrl": gateway_url,
         "gatewayPid": processes.last().map(|p| p.child.id()),
         "wallet": args.wallet,
@@ -239,7 +322,11 @@ async fn serve(
         .save(&client_config)?;
 
     let check = self_check(chain_url, Ed25519KeyPair::from_seed(&wallet.seed())).await?;
-    println!("Local Walrus network up: chain {chain_url}, {} storage nodes", committee.members.len());
+    println!(
+        "Local Walrus network up: {} chain validators ({chain_url}), {} storage nodes",
+        network.chain_urls.len(),
+        committee.members.len()
+    );
     for node in &nodes {
         println!("  node {} ({} shards)", node["url"].as_str().unwrap_or("?"), node["shards"]);
     }
@@ -278,11 +365,21 @@ async fn serve(
     Ok(())
 }
 
-/// The first of `processes` that has exited, as a sentence, if one has.
+/// The first critical process of `processes` that has exited, as a sentence, if one has;
+/// a validator that exited is reported once on standard error.
 fn exited(processes: &mut [Process]) -> Option<String> {
     processes.iter_mut().find_map(|process| {
+        if process.reported {
+            return None;
+        }
         let status = process.child.try_wait().ok().flatten()?;
-        Some(format!("{} (pid {}) exited unexpectedly ({status})", process.name, process.child.id()))
+        let sentence = format!("{} (pid {}) exited unexpectedly ({status})", process.name, process.child.id());
+        if process.critical {
+            return Some(sentence);
+        }
+        process.reported = true;
+        eprintln!("{sentence}; the chain goes on while more than two thirds of its validators run (restart it with the command in localnet.json)");
+        None
     })
 }
 

@@ -1,7 +1,9 @@
-//! `walrus localnet` end to end: it starts a chain and four node processes, funds the wallet,
-//! passes its self-check and describes itself in `localnet.json` and `client_config.yaml`; the
-//! CLI stores and reads against it through that configuration; SIGTERM stops every process it started; a restart on the same directory keeps
-//! the blob readable.
+//! `walrus localnet` end to end: it starts four chain validators and four node processes,
+//! funds the wallet, passes its self-check and describes itself in `localnet.json` and
+//! `client_config.yaml`; the CLI stores and reads against it through that configuration;
+//! SIGTERM stops every process it started; a restart on the same directory keeps the blob
+//! readable; with a validator killed (-9) the network stores and reads on, and the validator,
+//! restarted alone with the command `localnet.json` records, catches up.
 
 mod common;
 
@@ -42,6 +44,50 @@ fn stop(mut child: Child) {
     assert!(exit.success(), "localnet exited with {exit}");
 }
 
+/// The validators `localnet.json` lists: four, from `port` on, with their process IDs and
+/// commands; the chain URL lists them all.
+fn described_validators(described: &serde_json::Value, port: u16) -> &[serde_json::Value] {
+    let validators = described["validators"].as_array().expect("validators");
+    assert_eq!(validators.len(), 4);
+    for (i, validator) in validators.iter().enumerate() {
+        assert_eq!(validator["url"], format!("http://127.0.0.1:{}", port + i as u16), "{validator}");
+        assert!(validator["pid"].as_u64().is_some() && validator["command"].is_array(), "{validator}");
+    }
+    let urls: Vec<&str> = validators.iter().map(|v| v["url"].as_str().expect("url")).collect();
+    assert_eq!(described["chainUrl"], urls.join(","));
+    validators
+}
+
+/// `walrus localnet` arguments for a network in `dir` of four validators from `port` on, their
+/// p2p from `port + 10`, four nodes from `port + 20` and the gateway at `port + 30`.
+fn localnet_args(dir: &std::path::Path, wallet: &std::path::Path, port: u16) -> Vec<String> {
+    [
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--nodes",
+        "4",
+        "--shards",
+        "10",
+        "--epoch-duration",
+        "1h",
+        "--validators",
+        "4",
+        "--chain-port",
+        &port.to_string(),
+        "--p2p-port",
+        &(port + 10).to_string(),
+        "--first-node-port",
+        &(port + 20).to_string(),
+        "--wallet",
+        wallet.to_str().expect("utf-8"),
+        "--gateway-port",
+        &(port + 30).to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 fn alive(pid: u64) -> bool {
     Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -56,28 +102,8 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let dir = tmp.path().join("localnet");
     let wallet = tmp.path().join("wallet.key");
     // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
-    let port = 15_000 + (std::process::id() % 500) as u16 * 10;
-    let args: Vec<String> = [
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--nodes",
-        "4",
-        "--shards",
-        "10",
-        "--epoch-duration",
-        "1h",
-        "--chain-port",
-        &port.to_string(),
-        "--first-node-port",
-        &(port + 1).to_string(),
-        "--wallet",
-        wallet.to_str().expect("utf-8"),
-        "--gateway-port",
-        &(port + 8).to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let port = 15_000 + (std::process::id() % 400) as u16 * 40;
+    let args = localnet_args(&dir, &wallet, port);
     let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let described: serde_json::Value =
@@ -92,7 +118,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         assert!(node["url"].as_str().is_some_and(|url| url.starts_with("https://")), "{node}");
         assert!(node["networkPublicKey"].as_str().is_some(), "{node}");
     }
-    assert!(described["chainUrl"].as_str().is_some_and(|url| url.ends_with(&port.to_string())));
+    let validators = described_validators(&described, port);
     // The client configuration it wrote is all the other commands need, given as the global
     // `--config` flag (here before the subcommand) or as `WALRUS_CONFIG`.
     let config = dir.join("client_config.yaml");
@@ -115,7 +141,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         .to_string();
     // The gateway it started stores and reads over HTTP, as the Walrus docs' examples do.
     let gateway = described["gatewayUrl"].as_str().expect("gateway URL").to_string();
-    assert_eq!(gateway, format!("http://127.0.0.1:{}", port + 8));
+    assert_eq!(gateway, format!("http://127.0.0.1:{}", port + 30));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let via_gateway = b"through the gateway\n".repeat(100);
     let http = walrus_tls::http_client().build().expect("an HTTP client");
@@ -139,7 +165,9 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     };
     assert_eq!(get(gateway_blob.clone()), via_gateway);
     assert_eq!(get(blob_id.clone()), std::fs::read(&file).expect("original"), "a CLI blob via the gateway");
-    let pids: Vec<u64> = std::iter::once(described["chainPid"].as_u64().expect("pid"))
+    let pids: Vec<u64> = validators
+        .iter()
+        .map(|v| v["pid"].as_u64().expect("pid"))
         .chain(std::iter::once(described["gatewayPid"].as_u64().expect("gateway pid")))
         .chain(nodes.iter().map(|n| n["pid"].as_u64().expect("pid")))
         .collect();
@@ -158,7 +186,109 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(get(gateway_blob), via_gateway, "a gateway blob after the restart");
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
 
+    a_killed_validator_is_tolerated_and_catches_up(&dir, config, &file, tmp.path());
     a_dead_node_stops_the_localnet(child, &dir, &tmp.path().join("localnet.err"));
+}
+
+/// Kills validator 0 (the one clients try first) with SIGKILL: the CLI stores and reads through
+/// the others; restarted alone with its recorded command, it catches up with them. Then two of
+/// four validators are down: a store fails with a clear error within the submission timeout
+/// instead of hanging, and succeeds again once one of them is back.
+fn a_killed_validator_is_tolerated_and_catches_up(
+    dir: &std::path::Path,
+    config: &str,
+    file: &std::path::Path,
+    tmp: &std::path::Path,
+) {
+    let described: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
+            .expect("JSON");
+    let validators = described["validators"].as_array().expect("validators");
+    kill(validators[0]["pid"].as_u64().expect("pid"));
+    store_and_read(config, file, tmp);
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut restarted = vec![restart(&validators[0], tmp)];
+    let client =
+        |i: usize| walrus_chain_client::ChainClient::new(validators[i]["url"].as_str().expect("url"));
+    let caught_up = runtime.block_on(async {
+        let target = client(1).health().await.expect("validator 1 answers").height;
+        for _ in 0..600 {
+            if client(0).health().await.is_ok_and(|health| health.height >= target) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    });
+    assert!(caught_up, "the restarted validator did not catch up within 60 s");
+
+    // Two of four down: no quorum.
+    kill(validators[2]["pid"].as_u64().expect("pid"));
+    kill(validators[3]["pid"].as_u64().expect("pid"));
+    let started = std::time::Instant::now();
+    let output = Command::new(WALRUS)
+        .args(["--config", config, "store", file.to_str().expect("utf-8"), "--force"])
+        .output()
+        .expect("walrus runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a store without a quorum of validators succeeded");
+    assert!(stderr.contains("not final yet"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(45), "the store took {:?}", started.elapsed());
+    let stuck = runtime.block_on(client(1).health()).expect("validator 1 answers").height;
+    restarted.push(restart(&validators[2], tmp));
+    // The failed store's first transaction waited in the mempools; it runs first, so that the
+    // next store's nonce is past it.
+    let resumed = runtime.block_on(async {
+        for _ in 0..600 {
+            if client(1).health().await.is_ok_and(|health| health.height > stuck) {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    });
+    assert!(resumed, "the chain did not resume within 60 s of a third validator's return");
+    store_and_read(config, file, tmp);
+    for mut child in restarted {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn kill(pid: u64) {
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("kill runs").success());
+}
+
+/// Stores `file` (a new object) and reads it back.
+fn store_and_read(config: &str, file: &std::path::Path, tmp: &std::path::Path) {
+    let stored: serde_json::Value = serde_json::from_str(&walrus(&[
+        "--config",
+        config,
+        "store",
+        file.to_str().expect("utf-8"),
+        "--json",
+        "--force",
+    ]))
+    .expect("JSON");
+    let blob_id =
+        stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"].as_str().expect("blob ID");
+    let copy = tmp.join("copy-of-store.txt");
+    walrus(&["--config", config, "read", blob_id, "--out", copy.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(file).expect("original"));
+}
+
+/// Restarts a validator with the command `localnet.json` records for it.
+fn restart(validator: &serde_json::Value, tmp: &std::path::Path) -> Child {
+    let command: Vec<&str> =
+        validator["command"].as_array().expect("command").iter().map(|a| a.as_str().expect("text")).collect();
+    let log = tmp.join(format!("restarted-{}.err", validator["pid"]));
+    Command::new(command[0])
+        .args(&command[1..])
+        .stderr(std::fs::File::create(log).expect("a file"))
+        .spawn()
+        .expect("the validator restarts")
 }
 
 /// Kills one node process of a running localnet: the localnet says which and stops, with an

@@ -47,6 +47,12 @@ pub struct BlockLimits {
     pub max_bytes: usize,
     /// How far a block's time may be ahead of this node's clock before it waits to vote.
     pub max_future: Duration,
+    /// How long a proposer with nothing to include, on a parent that holds transactions, waits
+    /// for one before it proposes an empty block (well below the leader timeout): that block
+    /// commits to the state after the parent's transactions, so that a light client can check
+    /// reads of it. On an empty parent a proposer waits for a transaction as long as its view
+    /// lasts; an idle chain makes no blocks, and its views end by timeout.
+    pub idle_wait: Duration,
 }
 
 impl Default for BlockLimits {
@@ -55,6 +61,7 @@ impl Default for BlockLimits {
             max_transactions: BLOCK_TRANSACTIONS_MAX,
             max_bytes: BLOCK_BYTES_MAX,
             max_future: Duration::from_millis(500),
+            idle_wait: Duration::from_millis(500),
         }
     }
 }
@@ -214,10 +221,11 @@ impl ChainApp {
         Some(ExecCommitment { height, state_digest })
     }
 
-    /// Builds a block on the first block of `ancestry` (the parent).
-    async fn build(
+    /// Builds a block on the first block of `ancestry` (the parent). With nothing to include,
+    /// it waits for a transaction first (see [`BlockLimits::idle_wait`]).
+    async fn build<E: Clock>(
         &self,
-        now: SystemTime,
+        clock: &E,
         mut ancestry: impl Ancestry<ChainBlock>,
     ) -> Option<Digested<ChainBlock>> {
         let parent = ancestry.next().await?;
@@ -227,18 +235,35 @@ impl ChainApp {
         let unexecuted = unexecuted(parent, ancestry, exec.height).await?;
         let max_transactions = self.limits.max_transactions.min(BLOCK_TRANSACTIONS_MAX);
         let max_bytes = self.limits.max_bytes.saturating_sub(HEADER_BYTES);
-        let transactions = self.mempool.select(
-            &self.executor.state(),
-            &unexecuted.transactions,
-            &unexecuted.next_nonces,
-            max_transactions,
-            max_bytes,
-        );
+        let select = || {
+            self.mempool.select(&self.executor.state(), &unexecuted.next_nonces, max_transactions, max_bytes)
+        };
+        let mut admissions = self.mempool.admissions();
+        let mut transactions = select();
+        // Consensus drops this build when the view ends, so an endless wait ends with the view.
+        let deadline = if parent_block.transactions.is_empty() {
+            None
+        } else {
+            Some(clock.current() + self.limits.idle_wait)
+        };
+        while transactions.is_empty() {
+            let admitted = std::pin::pin!(admissions.changed());
+            let timeout = std::pin::pin!(async {
+                match deadline {
+                    Some(deadline) => clock.sleep_until(deadline).await,
+                    None => futures::future::pending().await,
+                }
+            });
+            match futures::future::select(admitted, timeout).await {
+                futures::future::Either::Left((Ok(()), _)) => transactions = select(),
+                _ => break,
+            }
+        }
         let block = ChainBlock::new(Block {
             version: BLOCK_VERSION,
             height: parent_block.height + 1,
             parent: parent_digest,
-            timestamp_ms: millis(now).max(parent_block.timestamp_ms),
+            timestamp_ms: millis(clock.current()).max(parent_block.timestamp_ms),
             exec,
             transactions,
         });
@@ -300,7 +325,7 @@ impl<E: Clock> Application<E> for ChainApp {
         ancestry: impl Ancestry<ChainBlock>,
         _input: (),
     ) -> Option<Digested<ChainBlock>> {
-        self.build(clock.current(), ancestry).await
+        self.build(&clock, ancestry).await
     }
 
     async fn verify(

@@ -8,12 +8,13 @@
 //! runs on a thread of its own; the rest of the process reaches it through the [`Mempool`] and
 //! the [`Executor`] handles of [`RunningHost`], whose channels work across runtimes.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use commonware_codec::DecodeExt as _;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_p2p::authenticated::lookup;
@@ -66,6 +67,50 @@ pub enum HostError {
     /// The host's thread cannot be started, or ended before the validator was built.
     #[error("the validator's runtime thread failed: {0}")]
     Thread(String),
+    /// A genesis validator's key or address is unusable.
+    #[error("genesis validator {index}: {reason}")]
+    BadValidator {
+        /// Its index in the genesis.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The consensus signer of a validator key seed: the same ed25519 key as
+/// `walrus_core::keys::Ed25519KeyPair::from_seed(seed)`.
+pub fn signer_from_seed(seed: &[u8; 32]) -> PrivateKey {
+    PrivateKey::decode(seed.to_vec()).expect("any 32 bytes are an ed25519 seed")
+}
+
+/// The validators a genesis names, with their keys in consensus form and their p2p addresses
+/// resolved. A p2p port 0 (listen anywhere) is allowed only for a chain of one validator, which
+/// no peer dials.
+pub fn genesis_validators(genesis: &Genesis) -> Result<Vec<(PublicKey, SocketAddr)>, HostError> {
+    if genesis.validators.is_empty() {
+        return Err(HostError::ValidatorSet);
+    }
+    let alone = genesis.validators.len() == 1;
+    genesis
+        .validators
+        .iter()
+        .enumerate()
+        .map(|(index, validator)| {
+            let bad = |reason: String| HostError::BadValidator { index, reason };
+            let key = PublicKey::decode(validator.public_key.0.to_vec())
+                .map_err(|e| bad(format!("not an ed25519 public key ({e})")))?;
+            let address = validator
+                .p2p_address
+                .to_socket_addrs()
+                .map_err(|e| bad(format!("p2p address {:?}: {e}", validator.p2p_address)))?
+                .next()
+                .ok_or_else(|| bad(format!("p2p address {:?} resolves to nothing", validator.p2p_address)))?;
+            if address.port() == 0 && !alone {
+                return Err(bad("p2p port 0 is only for a chain of one validator".into()));
+            }
+            Ok((key, address))
+        })
+        .collect()
 }
 
 /// A running validator.

@@ -47,7 +47,7 @@ pub use executor::{
     ApplyError, Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateGuard, StateStore,
 };
 pub use gossip::{Gossip, GOSSIP_TX_BYTES_MAX};
-pub use host::{spawn, HostConfig, HostError, RunningHost};
+pub use host::{genesis_validators, signer_from_seed, spawn, HostConfig, HostError, RunningHost};
 pub use mempool::{Mempool, MempoolError};
 pub use validator::{
     channels, max_message_size, start, Channels, Config, Parameters, Validator, ValidatorError, NAMESPACE,

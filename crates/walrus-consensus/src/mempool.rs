@@ -3,21 +3,31 @@
 //! A transaction is admitted with [`walrus_chain::admission::admit`] against the newest state
 //! this node has executed (so it could pay its fee and its nonce is not used), and kept per
 //! sender in nonce order. The same transaction submitted twice is kept once (by digest); another
-//! transaction with a waiting one's sender and nonce is refused. A proposer takes, per sender,
-//! the run of nonces that follows what is executed and what the unfinalized ancestry already
-//! holds ([`Mempool::select`]); the executor drops what finalized blocks included and whatever
-//! their execution made stale ([`Mempool::remove_executed`]). [`crate::gossip`] brings a
+//! transaction with a waiting one's sender and nonce is refused. A proposer takes, per sender
+//! with nothing in the unexecuted ancestry, the run of nonces after the executed one that will
+//! not be skipped ([`Mempool::select`]); the executor drops what finalized blocks included and
+//! whatever their execution made stale ([`Mempool::remove_executed`]). [`crate::gossip`] brings a
 //! transaction admitted by one validator into the others' mempools.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use commonware_utils::channel::watch;
 use commonware_utils::sync::Mutex;
-use walrus_chain::admission::{admit, AdmissionError};
+use walrus_chain::admission::{admit, runnable, AdmissionError};
 use walrus_chain::{Frost, SignedTransaction, State, TxDigest};
 use walrus_core::keys::Address;
 
 /// The default bound on waiting transactions.
 pub const MEMPOOL_TRANSACTIONS_MAX: usize = 50_000;
+/// How long a transaction may wait (for the nonces before it, or for its turn) before a full
+/// mempool drops it to make room.
+pub const PENDING_AGE_MAX: Duration = Duration::from_secs(60);
+
+/// The clock a mempool stamps admissions with (the runtime's, so that simulations stay
+/// deterministic).
+pub type MempoolClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +50,7 @@ struct Entry {
     tx: SignedTransaction,
     digest: TxDigest,
     size: usize,
+    admitted: SystemTime,
 }
 
 #[derive(Default)]
@@ -48,16 +59,46 @@ struct Pool {
     by_digest: BTreeMap<TxDigest, (Address, u64)>,
 }
 
+impl Pool {
+    /// Drops every transaction admitted before `oldest`.
+    fn expire(&mut self, oldest: SystemTime) {
+        let Pool { by_sender, by_digest } = self;
+        for queue in by_sender.values_mut() {
+            queue.retain(|_, entry| {
+                let keep = entry.admitted >= oldest;
+                if !keep {
+                    by_digest.remove(&entry.digest);
+                }
+                keep
+            });
+        }
+        by_sender.retain(|_, queue| !queue.is_empty());
+    }
+}
+
 /// The bounded mempool (shared between the RPC, the proposer and the executor).
 pub struct Mempool {
     pool: Mutex<Pool>,
     max: usize,
+    /// Counts admissions, so that an idle proposer wakes when one arrives.
+    admitted: watch::Sender<u64>,
+    clock: MempoolClock,
 }
 
 impl Mempool {
-    /// An empty mempool holding at most `max` transactions.
+    /// An empty mempool holding at most `max` transactions, on the system clock.
     pub fn new(max: usize) -> Mempool {
-        Mempool { pool: Mutex::new(Pool::default()), max }
+        Mempool::with_clock(max, Arc::new(SystemTime::now))
+    }
+
+    /// An empty mempool holding at most `max` transactions, stamping them with `clock`.
+    pub fn with_clock(max: usize, clock: MempoolClock) -> Mempool {
+        Mempool { pool: Mutex::new(Pool::default()), max, admitted: watch::channel(0).0, clock }
+    }
+
+    /// A receiver that changes whenever a transaction is admitted.
+    pub fn admissions(&self) -> watch::Receiver<u64> {
+        self.admitted.subscribe()
     }
 
     /// How many transactions wait.
@@ -90,24 +131,34 @@ impl Mempool {
         }
         let queued = queue.map_or(0, |q| q.values().map(|e| e.tx.data.fee.0).fold(0u64, u64::saturating_add));
         admit(state, &tx, Frost(queued))?;
+        let now = (self.clock)();
+        if pool.by_digest.len() >= self.max {
+            // Make room by dropping what waited too long (a nonce gap that never filled).
+            let oldest = now.checked_sub(PENDING_AGE_MAX).unwrap_or(SystemTime::UNIX_EPOCH);
+            pool.expire(oldest);
+        }
         if pool.by_digest.len() >= self.max {
             return Err(MempoolError::Full);
         }
         let size = tx.to_bcs().len();
-        pool.by_sender.entry(sender).or_default().insert(nonce, Entry { tx, digest, size });
+        pool.by_sender.entry(sender).or_default().insert(nonce, Entry { tx, digest, size, admitted: now });
         pool.by_digest.insert(digest, (sender, nonce));
+        drop(pool);
+        self.admitted.send_modify(|count| *count = count.wrapping_add(1));
         Ok(digest)
     }
 
-    /// Picks transactions for a block that follows an ancestry whose unexecuted blocks hold the
-    /// transactions `in_ancestry` and, per sender, nonces up to `next_nonces` (exclusive). For
-    /// each sender it takes the consecutive nonces from the larger of the executed account's
-    /// nonce and the ancestry's, skipping what the ancestry holds, within `max_transactions`
-    /// and `max_bytes` of transaction BCS.
+    /// Picks transactions for a block that follows an ancestry whose unexecuted blocks hold,
+    /// per sender, nonces up to `next_nonces` (exclusive), within `max_transactions` and
+    /// `max_bytes` of transaction BCS.
+    ///
+    /// None may be skipped at execution: a sender whose transactions the unexecuted ancestry
+    /// holds waits until they are executed (what they leave of its balance is unknown until
+    /// then); from any other sender it takes the run that [`runnable`] says passes the
+    /// pre-checks on the executed `state`, which ends after the first call that may take WAL.
     pub fn select(
         &self,
         state: &State,
-        in_ancestry: &BTreeSet<TxDigest>,
         next_nonces: &BTreeMap<Address, u64>,
         max_transactions: usize,
         max_bytes: usize,
@@ -117,14 +168,12 @@ impl Mempool {
         let mut bytes = 0usize;
         'senders: for (sender, queue) in &pool.by_sender {
             let executed = state.account(sender).nonce;
-            let first = next_nonces.get(sender).copied().unwrap_or(executed).max(executed);
-            for (expected, (&nonce, entry)) in (first..).zip(queue.range(first..)) {
-                if nonce != expected {
-                    break;
-                }
-                if in_ancestry.contains(&entry.digest) {
-                    continue;
-                }
+            if next_nonces.get(sender).is_some_and(|next| *next > executed) {
+                continue;
+            }
+            let run = queue.range(executed..).map(|(_, entry)| entry);
+            let take = runnable(state, run.clone().map(|e| &e.tx));
+            for entry in run.take(take) {
                 if picked.len() >= max_transactions || bytes + entry.size > max_bytes {
                     break 'senders;
                 }
@@ -191,6 +240,15 @@ mod tests {
         assert_eq!(pool.submit(&state, other), Err(MempoolError::Conflict(0)));
         pool.submit(&state, transfer(&state, &users[0], 1)).expect("admitted");
         assert_eq!(pool.submit(&state, transfer(&state, &users[1], 0)), Err(MempoolError::Full));
+        // Once the waiting ones are older than the bound, a full mempool drops them for room.
+        let later = Arc::new(std::sync::Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000)));
+        let clock = Arc::clone(&later);
+        let aging = Mempool::with_clock(1, Arc::new(move || *clock.lock().expect("clock")));
+        aging.submit(&state, transfer(&state, &users[0], 5)).expect("a gap admitted");
+        assert_eq!(aging.submit(&state, transfer(&state, &users[1], 0)), Err(MempoolError::Full));
+        *later.lock().expect("clock") += PENDING_AGE_MAX + Duration::from_secs(1);
+        aging.submit(&state, transfer(&state, &users[1], 0)).expect("room made");
+        assert_eq!(aging.len(), 1);
         let stranger = Ed25519KeyPair::from_seed(&[9; 32]);
         assert!(matches!(
             Mempool::new(10).submit(&state, transfer(&state, &stranger, 0)),
@@ -199,23 +257,25 @@ mod tests {
     }
 
     #[test]
-    fn selects_runs_after_the_ancestry_and_forgets_what_executed() {
-        let users = testing::users(1);
+    fn selects_runs_that_cannot_be_skipped_and_forgets_what_executed() {
+        let users = testing::users(2);
         let state = testing::genesis(&users, 1_000).build().expect("valid genesis");
         let pool = Mempool::new(100);
-        let txs: Vec<_> = (0..4).map(|n| transfer(&state, &users[0], n)).collect();
-        for tx in [&txs[0], &txs[1], &txs[3]] {
+        let txs: Vec<_> = (0..3).map(|n| transfer(&state, &users[0], n)).collect();
+        for tx in &txs {
             pool.submit(&state, tx.clone()).expect("admitted");
         }
+        let other = transfer(&state, &users[1], 0);
+        pool.submit(&state, other.clone()).expect("admitted");
         let none = BTreeMap::new();
-        let picked = pool.select(&state, &BTreeSet::new(), &none, 100, usize::MAX);
-        assert_eq!(picked, txs[..2].to_vec(), "stops at the gap before nonce 3");
-        let ancestry = BTreeSet::from([txs[0].data.digest()]);
+        let picked = pool.select(&state, &none, 100, usize::MAX);
+        assert_eq!(picked, vec![txs[0].clone(), other.clone()], "a transfer ends its sender's run");
+        // A sender with unexecuted transactions in the ancestry waits for their execution.
         let next = BTreeMap::from([(users[0].address(), 1)]);
-        assert_eq!(pool.select(&state, &ancestry, &next, 100, usize::MAX), txs[1..2].to_vec());
-        assert_eq!(pool.select(&state, &BTreeSet::new(), &none, 1, usize::MAX).len(), 1);
-        assert!(pool.select(&state, &BTreeSet::new(), &none, 100, 10).is_empty());
+        assert_eq!(pool.select(&state, &next, 100, usize::MAX), vec![other.clone()]);
+        assert_eq!(pool.select(&state, &none, 1, usize::MAX).len(), 1);
+        assert!(pool.select(&state, &none, 100, 10).is_empty());
         pool.remove_executed(&state, &[txs[0].data.digest()]);
-        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.len(), 3);
     }
 }

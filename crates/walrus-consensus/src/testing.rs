@@ -43,5 +43,6 @@ pub fn genesis(users: &[Ed25519KeyPair], timestamp_ms: u64) -> Genesis {
             stake: Frost::from_wal(1_000).expect("fits"),
             commission_rate: 1_000,
         }],
+        validators: Vec::new(),
     }
 }

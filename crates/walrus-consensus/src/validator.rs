@@ -334,7 +334,8 @@ where
     let mut handles = Vec::new();
 
     // Execution side: the mempool, the state and the executor's task.
-    let mempool = Arc::new(Mempool::new(parameters.mempool_max));
+    let clock = context.child("mempool");
+    let mempool = Arc::new(Mempool::with_clock(parameters.mempool_max, Arc::new(move || clock.current())));
     let store = store.unwrap_or_else(|| Arc::new(MemoryStore::new(genesis_state)));
     let executor = Executor::new(store, Arc::clone(&mempool));
     let (finalized, handle) = executor.start(context.child("executor"));

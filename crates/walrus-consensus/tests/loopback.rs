@@ -9,13 +9,15 @@ mod common;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{genesis, transfers, users, TRANSFERS, USERS};
+use common::{genesis, transfers, users, USERS};
 use commonware_cryptography::ed25519::PrivateKey;
 use commonware_cryptography::Signer as _;
 use walrus_chain::TxStatus;
 use walrus_consensus::{HostConfig, Parameters, RunningHost};
 
 const N: u64 = 4;
+/// Transfers each user sends.
+const TRANSFERS: u64 = 6;
 /// How long the validators get to execute every transfer (real time).
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -29,10 +31,13 @@ fn free_ports(count: usize) -> Vec<SocketAddr> {
 #[test]
 fn transactions_gossip_and_three_of_four_validators_over_tcp_finalize_and_agree() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let users = users(USERS);
+    // The last user only warms the network up.
+    let all = users(USERS + 1);
+    let (users, warm_up) = all.split_at(usize::from(USERS));
+    let warm_up = &warm_up[0];
     let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis())
         .expect("fits");
-    let genesis = genesis(&users, now_ms);
+    let genesis = genesis(&all, now_ms);
     let keys: Vec<PrivateKey> = (0..N).map(|i| PrivateKey::from_seed(1_000 + i)).collect();
     let addresses = free_ports(keys.len());
     let validators: Vec<_> = keys.iter().map(|k| k.public_key()).zip(addresses.iter().copied()).collect();
@@ -55,20 +60,36 @@ fn transactions_gossip_and_three_of_four_validators_over_tcp_finalize_and_agree(
         })
         .collect();
 
-    // Connected: every validator has executed a few (empty) blocks. Gossip is best effort, and
-    // a message to a peer not yet connected is dropped.
+    // Connected: a transfer submitted to each validator in turn is executed by all (an idle
+    // chain makes no blocks). Gossip is best effort, and a message to a peer not yet connected
+    // is dropped; a transfer that was not passed on waits for its validator's turn to lead.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
-    runtime.block_on(async {
-        for host in &hosts {
-            let head = tokio::time::timeout(DEADLINE, host.executor.wait_for_height(3)).await;
-            assert!(head.expect("progress within the deadline").is_some(), "the executor runs");
-        }
-    });
+    for (nonce, host) in hosts.iter().enumerate() {
+        let to = users[0].address();
+        let call = walrus_chain::Call::Transfer { to, amount: walrus_chain::Frost(1) };
+        let data = walrus_chain::TransactionData {
+            chain_id: genesis.digest(),
+            sender: warm_up.address(),
+            nonce: nonce as u64,
+            fee: walrus_chain::Frost(1_000),
+            call,
+        };
+        let tx = data.sign(warm_up);
+        let waiting: Vec<_> =
+            hosts.iter().map(|h| h.executor.wait_for_transaction(tx.data.digest())).collect();
+        host.gossip.submit(tx).expect("admitted");
+        runtime.block_on(async {
+            for receiver in waiting {
+                let executed = tokio::time::timeout(DEADLINE, receiver).await;
+                assert!(executed.expect("progress within the deadline").is_ok(), "the executor runs");
+            }
+        });
+    }
 
     // Every transfer but each user's first goes to validator 0 alone. None can be proposed yet
     // (each user's nonce 0 is missing), so they wait in the mempools: in the others' only if
     // gossip carried them there.
-    let txs = transfers(&genesis, &users, 0..TRANSFERS);
+    let txs = transfers(&genesis, users, 0..TRANSFERS);
     let (first, rest): (Vec<_>, Vec<_>) = txs.iter().partition(|tx| tx.data.nonce == 0);
     for tx in &rest {
         hosts[0].gossip.submit((*tx).clone()).expect("admitted");

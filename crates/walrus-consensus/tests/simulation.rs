@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 mod common;
 
-use common::{genesis, transfers, users, TRANSFERS, USERS};
+use common::{genesis, transfers, users, USERS};
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::Signer as _;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
@@ -134,20 +134,22 @@ fn run(seed: u64, crashed: &[usize]) -> Outcome {
         let (validators, _oracle) = start_validators(&context, &genesis, crashed).await;
         let mut effects: Vec<_> = validators.iter().map(|v| v.executor.subscribe_effects()).collect();
 
-        let first = transfers(&genesis, &users, 0..TRANSFERS / 2);
-        let later = transfers(&genesis, &users, TRANSFERS / 2..TRANSFERS);
-        let submitted: BTreeSet<TxDigest> = first.iter().chain(&later).map(|tx| tx.data.digest()).collect();
-        submit(&validators, &first);
+        // An idle chain makes no blocks: a round of transfers (one per user) goes in whenever
+        // the previous one is executed everywhere, until the chain is high enough.
+        let mut submitted = BTreeSet::new();
         let deadline = context.current() + DEADLINE;
-        let mut later = Some(later);
+        let mut round = 0;
         loop {
             let heights: Vec<u64> = validators.iter().map(|v| v.executor.head().height).collect();
             let pending = validators.iter().map(|v| v.mempool.len()).sum::<usize>();
-            if heights.iter().all(|h| *h >= HEIGHT) && later.is_none() && pending == 0 {
+            if heights.iter().all(|h| *h >= HEIGHT) && pending == 0 {
                 break;
             }
-            if later.is_some() && heights.iter().all(|h| *h >= 5) {
-                submit(&validators, &later.take().unwrap_or_default());
+            if pending == 0 {
+                let txs = transfers(&genesis, &users, round..round + 1);
+                submitted.extend(txs.iter().map(|tx| tx.data.digest()));
+                submit(&validators, &txs);
+                round += 1;
             }
             for validator in &validators {
                 assert_eq!(validator.executor.failure(), None, "an executor stopped");

@@ -142,6 +142,7 @@ impl Net {
         let faucet = read_ed25519(&dir.faucet_key()).expect("faucet");
         let chain = walrus_chain_node::start(ChainNodeConfig {
             dir: dir.clone(),
+            validator: 0,
             listen: "127.0.0.1:0".parse().expect("addr"),
             faucet: Some(faucet),
             server: Default::default(),

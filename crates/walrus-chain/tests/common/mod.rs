@@ -63,6 +63,7 @@ pub fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
                 commission_rate: 1_000,
             })
             .collect(),
+        validators: Vec::new(),
     }
 }
 

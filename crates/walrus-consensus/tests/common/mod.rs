@@ -7,10 +7,8 @@ use walrus_core::keys::Ed25519KeyPair;
 mod testing;
 pub use testing::{genesis, users};
 
-/// Funded users, and transfers each sends (half at the start, half later).
+/// Funded users.
 pub const USERS: u8 = 4;
-/// Transfers each user sends.
-pub const TRANSFERS: u64 = 6;
 
 /// Transfers of `user` with nonces in `nonces`, each to the next user.
 pub fn transfers(
