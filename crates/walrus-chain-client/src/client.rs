@@ -17,8 +17,8 @@ use walrus_core::keys::{Address, Ed25519KeyPair};
 use walrus_core::{BlobId, ObjectId};
 
 use crate::wire::{
-    format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, Health,
-    ObjectView, OwnedObjectsPage, SystemView, OWNED_OBJECTS_PAGE_MAX,
+    format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, FinalizedBlock,
+    Health, ObjectView, OwnedObjectsPage, SystemView, OWNED_OBJECTS_PAGE_MAX,
 };
 
 /// Timeout of a read request.
@@ -50,6 +50,14 @@ pub enum ClientError {
     /// The answer does not parse.
     #[error("chain RPC at {url}: unexpected response: {reason}")]
     Decode {
+        /// The request URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The answer does not prove what it claims (a lying or broken validator).
+    #[error("chain RPC at {url}: not proven: {reason}")]
+    Unproven {
         /// The request URL.
         url: String,
         /// Why.
@@ -246,6 +254,28 @@ impl ChainClient {
         let after = after.map(format_cursor).unwrap_or_default();
         let path = format!("/v1/events?after={after}&limit={limit}&wait_ms={}", wait.as_millis());
         self.get(&path, wait + READ_TIMEOUT).await
+    }
+
+    /// The block at `height`, after checking that a quorum of `validators` (the genesis
+    /// validators, which the caller trusts) finalized it.
+    pub async fn finalized_block(
+        &self,
+        height: u64,
+        validators: &[walrus_chain::GenesisValidator],
+    ) -> Result<walrus_chain::Block, ClientError> {
+        let path = format!("/v1/blocks/{height}");
+        let answer: FinalizedBlock = self.get(&path, READ_TIMEOUT).await?;
+        let unproven =
+            |reason: String| ClientError::Unproven { url: format!("{}{path}", self.base()), reason };
+        let bytes = hex::decode(&answer.block).map_err(|e| unproven(format!("block is not hex: {e}")))?;
+        let block: walrus_chain::Block =
+            bcs::from_bytes(&bytes).map_err(|e| unproven(format!("block does not decode: {e}")))?;
+        if block.height != height || answer.height != height {
+            return Err(unproven(format!("asked for height {height}, got block {}", block.height)));
+        }
+        walrus_chain::finality::verify_finality(validators, &block.digest(), &answer.proof)
+            .map_err(|e| unproven(e.to_string()))?;
+        Ok(block)
     }
 
     /// Liveness, chain ID and head.

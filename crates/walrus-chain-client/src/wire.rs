@@ -152,6 +152,17 @@ pub struct Health {
     pub faucet: bool,
 }
 
+/// A finalized block and the proof that it is final (`GET /v1/blocks/{height}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinalizedBlock {
+    /// Its height.
+    pub height: u64,
+    /// The block's BCS bytes, hex.
+    pub block: String,
+    /// The finalize votes of a quorum of validators on its digest.
+    pub proof: walrus_chain::finality::FinalityProof,
+}
+
 /// A faucet request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaucetRequest {

@@ -137,7 +137,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
         }
         None => None,
     };
-    let rpc = Rpc { chain: Arc::clone(&chain), orderer: Arc::new(host.gossip.clone()), faucet };
+    let rpc = Rpc {
+        chain: Arc::clone(&chain),
+        orderer: Arc::new(host.gossip.clone()),
+        faucet,
+        proofs: host.proofs.clone(),
+    };
     let listener = walrus_http::bind(config.listen)
         .await
         .map_err(|source| HostError::Listen { addr: config.listen, source })?;

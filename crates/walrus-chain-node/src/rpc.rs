@@ -19,8 +19,8 @@ use walrus_chain::system::Committee;
 use walrus_chain::{SignedTransaction, TxDigest};
 use walrus_chain_client::wire::{
     format_cursor, parse_cursor, AccountView, BlobView, ErrorBody, ErrorDetail, EventPage, ExecutedTx,
-    FaucetRequest, Health, ObjectView, OwnedObjectsPage, SystemView, EVENTS_PAGE_MAX, OWNED_OBJECTS_PAGE_MAX,
-    TX_BYTES_MAX, WAIT_MAX,
+    FaucetRequest, FinalizedBlock, Health, ObjectView, OwnedObjectsPage, SystemView, EVENTS_PAGE_MAX,
+    OWNED_OBJECTS_PAGE_MAX, TX_BYTES_MAX, WAIT_MAX,
 };
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, ObjectId};
@@ -43,6 +43,8 @@ pub struct Rpc {
     pub orderer: Arc<dyn Orderer>,
     /// The local network's faucet, if this is one.
     pub faucet: Option<Arc<Faucet>>,
+    /// Finality proofs of the blocks the validator finalized.
+    pub proofs: walrus_consensus::Proofs,
 }
 
 /// An RPC error: status, stable code, reason.
@@ -126,6 +128,7 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/system", get(system))
         .route("/v1/committee", get(committee))
         .route("/v1/blobs/{blob_id}", get(blob))
+        .route("/v1/blocks/{height}", get(block))
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
         .route("/v1/faucet", post(faucet))
@@ -283,6 +286,32 @@ async fn blob(State(rpc): State<Rpc>, Path(blob_id): Path<String>) -> Result<Jso
     let invalid = state.invalid_blob_ids.contains(&blob_id);
     let invalidation = if invalid { rpc.chain.store().invalidation(&blob_id)? } else { None };
     Ok(Json(BlobView { blob_id, invalid, invalidation, objects }))
+}
+
+/// `GET /v1/blocks/{height}`: a finalized block with the finalize votes of a quorum of
+/// validators on its digest, which a client checks against the genesis validators.
+async fn block(State(rpc): State<Rpc>, Path(height): Path<String>) -> Result<Json<FinalizedBlock>, ApiError> {
+    let height: u64 = parse("height", &height)?;
+    let not_found = || ApiError::not_found("BlockNotFound", format!("no finalized block at height {height}"));
+    let block = rpc.chain.store().block(height)?.ok_or_else(not_found)?;
+    let (digest, proof) = rpc.proofs.finality_proof(height).await.ok_or_else(|| {
+        ApiError::not_found(
+            "ProofNotFound",
+            format!("this validator holds no finalization of height {height}"),
+        )
+    })?;
+    if digest != block.digest() {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ProofMismatch",
+            format!("the finalization of height {height} is for another block"),
+        ));
+    }
+    Ok(Json(FinalizedBlock {
+        height,
+        block: hex::encode(bcs::to_bytes(&block).expect("a block is plain BCS")),
+        proof,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -30,6 +30,7 @@ use crate::block::{BlockConfig, ChainBlock};
 use crate::executor::{Executor, StateStore};
 use crate::gossip::Gossip;
 use crate::mempool::Mempool;
+use crate::proof::Proofs;
 use crate::validator::{self, channels, Channels, Parameters, ValidatorError, P2P_NAMESPACE};
 
 /// What a validator process is built from.
@@ -125,6 +126,8 @@ pub struct RunningHost {
     pub executor: Executor,
     /// The genesis block (height 0, digest the chain ID).
     pub genesis: ChainBlock,
+    /// Finality proofs of the blocks it finalized.
+    pub proofs: Proofs,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -158,7 +161,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_RATE: u32 = 10_000;
 
 /// The handles a started validator hands back to the caller's thread.
-type Started = Result<(Arc<Mempool>, Gossip, Executor, ChainBlock), HostError>;
+type Started = Result<(Arc<Mempool>, Gossip, Executor, ChainBlock, Proofs), HostError>;
 
 /// Starts a validator on a thread of its own; returns once it is built (its p2p connects and
 /// consensus proceeds in the background).
@@ -179,12 +182,13 @@ pub fn spawn(config: HostConfig) -> Result<RunningHost, HostError> {
         .spawn(move || run(config, participants, started_tx, stop_rx))
         .map_err(|e| HostError::Thread(e.to_string()))?;
     match started_rx.recv() {
-        Ok(Ok((mempool, gossip, executor, genesis))) => Ok(RunningHost {
+        Ok(Ok((mempool, gossip, executor, genesis, proofs))) => Ok(RunningHost {
             public_key,
             mempool,
             gossip,
             executor,
             genesis,
+            proofs,
             stop: Some(stop_tx),
             thread: Some(thread),
         }),
@@ -212,6 +216,7 @@ fn run(
         .with_storage_directory(config.storage_dir.clone());
     runtime::Runner::new(runtime_config).start(|context| async move {
         let HostConfig { signer, validators, listen, genesis, store, parameters, .. } = config;
+        let genesis_order: Vec<PublicKey> = validators.iter().map(|(key, _)| key.clone()).collect();
         let n = u32::try_from(validators.len()).unwrap_or(u32::MAX);
         let genesis_block = match genesis.build() {
             Ok(state) => ChainBlock::genesis(&genesis, &state),
@@ -281,6 +286,7 @@ fn run(
             validator.gossip.clone(),
             validator.executor.clone(),
             genesis_block,
+            Proofs::new(validator.marshal.clone(), &genesis_order),
         );
         if started.send(Ok(handles)).is_err() {
             validator.abort();

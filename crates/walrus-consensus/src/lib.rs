@@ -15,6 +15,8 @@
 //! - [`gossip`] brings a transaction admitted by any validator into every validator's mempool.
 //! - [`executor`] applies each finalized block once per height and acknowledges it to marshal
 //!   only afterwards; it publishes the new state digest and the transactions' effects.
+//! - [`proof`] turns marshal's finalization certificates into the chain's own
+//!   `walrus_chain::finality::FinalityProof`, which clients check without commonware.
 //!
 //! **Order first, execute after finality.** Validity never depends on executing unfinalized
 //! blocks: nonces, balances and call rules are decided by execution, which skips or fails a
@@ -36,6 +38,7 @@ pub mod executor;
 pub mod gossip;
 pub mod host;
 pub mod mempool;
+pub mod proof;
 pub mod validator;
 
 #[cfg(test)]
@@ -49,6 +52,7 @@ pub use executor::{
 pub use gossip::{Gossip, GOSSIP_TX_BYTES_MAX};
 pub use host::{genesis_validators, signer_from_seed, spawn, HostConfig, HostError, RunningHost};
 pub use mempool::{Mempool, MempoolError};
+pub use proof::Proofs;
 pub use validator::{
     channels, max_message_size, start, Channels, Config, Parameters, Validator, ValidatorError, NAMESPACE,
     P2P_NAMESPACE,

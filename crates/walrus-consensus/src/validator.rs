@@ -50,7 +50,7 @@ use crate::gossip::Gossip;
 use crate::mempool::{Mempool, MEMPOOL_TRANSACTIONS_MAX};
 
 /// The namespace of consensus signatures (votes and certificates).
-pub const NAMESPACE: &[u8] = b"_WALRUS_CHAIN_CONSENSUS";
+pub const NAMESPACE: &[u8] = walrus_chain::finality::CONSENSUS_NAMESPACE;
 /// The namespace of the p2p handshake (used by the binary's authenticated network).
 pub const P2P_NAMESPACE: &[u8] = b"_WALRUS_CHAIN_P2P";
 
