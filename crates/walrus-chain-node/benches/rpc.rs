@@ -130,8 +130,10 @@ struct Signer {
 impl Signer {
     async fn new(setup: &Setup, user: usize) -> Signer {
         let key = Arc::clone(&setup.users[user]);
-        let nonce = setup.client.account(&key.address()).await.expect("account").account.nonce;
+        // The nonce from the validator this client submits to: another may not have executed
+        // this client's last transaction yet.
         let client = setup.clients[user % setup.clients.len()].clone();
+        let nonce = client.account(&key.address()).await.expect("account").account.nonce;
         Signer { key, nonce, chain_id: setup.chain_id, client }
     }
 

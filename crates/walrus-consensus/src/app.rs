@@ -238,7 +238,10 @@ impl ChainApp {
         let select = || {
             self.mempool.select(&self.executor.state(), &unexecuted.next_nonces, max_transactions, max_bytes)
         };
+        // Wake when a transaction arrives, or when the executor catches up (a sender whose
+        // transactions the unexecuted ancestry holds waits for their execution).
         let mut admissions = self.mempool.admissions();
+        let mut heads = self.executor.subscribe_head();
         let mut transactions = select();
         // Consensus drops this build when the view ends, so an endless wait ends with the view.
         let deadline = if parent_block.transactions.is_empty() {
@@ -248,14 +251,19 @@ impl ChainApp {
         };
         while transactions.is_empty() {
             let admitted = std::pin::pin!(admissions.changed());
+            let executed = std::pin::pin!(heads.changed());
+            let woken = futures::future::select(admitted, executed);
             let timeout = std::pin::pin!(async {
                 match deadline {
                     Some(deadline) => clock.sleep_until(deadline).await,
                     None => futures::future::pending().await,
                 }
             });
-            match futures::future::select(admitted, timeout).await {
-                futures::future::Either::Left((Ok(()), _)) => transactions = select(),
+            match futures::future::select(woken, timeout).await {
+                futures::future::Either::Left((
+                    futures::future::Either::Left((Ok(()), _)) | futures::future::Either::Right((Ok(()), _)),
+                    _,
+                )) => transactions = select(),
                 _ => break,
             }
         }
