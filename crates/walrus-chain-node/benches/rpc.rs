@@ -36,7 +36,6 @@ struct Setup {
     nodes: Vec<RunningNode>,
     /// One client per validator.
     clients: Vec<ChainClient>,
-    client: ChainClient,
     chain_id: Digest,
     users: Vec<Arc<Ed25519KeyPair>>,
     blob_id: BlobId,
@@ -109,7 +108,6 @@ async fn setup(validators: usize) -> Setup {
         _dir: dir,
         nodes,
         clients,
-        client,
         chain_id,
         users,
         blob_id: *metadata.blob_id(),
