@@ -2,7 +2,8 @@
 //! TCP on loopback): every validator serves a finalized block with the finalize votes of a
 //! quorum on its digest, which the client checks against the genesis validators; a proof checked
 //! against other validators, a block changed by a man in the middle and a proof short of a
-//! quorum are refused.
+//! quorum are refused; bad heights get JSON errors, and a flood of requests for blocks that do
+//! not exist leaves the validator serving.
 
 use walrus_chain::{Block, GenesisValidator};
 use walrus_chain_client::wire::FinalizedBlock;
@@ -61,21 +62,32 @@ async fn clients_check_finality_and_refuse_forgeries() {
     let executed = client.faucet(user.address(), 5_000_000_000).await.expect("funded");
     let height = executed.height;
 
+    // A validator that learned of a height only through a later block's finalization holds no
+    // certificate of its own for it (`ProofNotFound`); it proves a later block instead.
+    let mut transfer_proven_by = None;
     for url in &urls {
         let validator = ChainClient::new(url);
-        let mut answer = validator.finalized_block(height, &genesis.validators).await;
+        let mut proven = None;
         for _ in 0..100 {
-            if answer.is_ok() {
+            let head = validator.health().await.expect("health").height;
+            for candidate in height..=head {
+                if let Ok(block) = validator.finalized_block(candidate, &genesis.validators).await {
+                    proven = Some(block);
+                    break;
+                }
+            }
+            if proven.is_some() {
                 break;
             }
-            // This validator may not have finalized the height yet.
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            answer = validator.finalized_block(height, &genesis.validators).await;
         }
-        let block = answer.unwrap_or_else(|e| panic!("{url}: {e}"));
-        assert_eq!(block.height, height);
-        assert!(block.transactions.iter().any(|tx| tx.data.digest() == executed.effects.digest));
+        let block = proven.unwrap_or_else(|| panic!("{url} proves no block from height {height} on"));
+        if block.height == height {
+            assert!(block.transactions.iter().any(|tx| tx.data.digest() == executed.effects.digest));
+            transfer_proven_by = Some(url.clone());
+        }
     }
+    let proving = transfer_proven_by.expect("no validator proves the transfer's block");
 
     let strangers: Vec<GenesisValidator> = (0..VALIDATORS as u8)
         .map(|i| GenesisValidator {
@@ -89,7 +101,7 @@ async fn clients_check_finality_and_refuse_forgeries() {
     let real: FinalizedBlock = walrus_tls::http_client()
         .build()
         .expect("an HTTP client")
-        .get(format!("{}/v1/blocks/{height}", urls[0]))
+        .get(format!("{proving}/v1/blocks/{height}"))
         .send()
         .await
         .expect("answer")
@@ -107,6 +119,26 @@ async fn clients_check_finality_and_refuse_forgeries() {
     let refused =
         ChainClient::new(&man_in_the_middle(short).await).finalized_block(height, &genesis.validators).await;
     assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{refused:?}");
+
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    for (text, status, code) in [
+        ("abc".to_string(), 400, "InvalidParameter"),
+        ("18446744073709551616".to_string(), 400, "InvalidParameter"),
+        (u64::MAX.to_string(), 404, "BlockNotFound"),
+    ] {
+        let response = http.get(format!("{}/v1/blocks/{text}", urls[1])).send().await.expect("answer");
+        assert_eq!(response.status().as_u16(), status, "{text}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], code, "{text}");
+    }
+    let flood: Vec<_> = (0..200u64)
+        .map(|i| tokio::spawn(http.get(format!("{}/v1/blocks/{}", urls[1], height + 1_000 + i)).send()))
+        .collect();
+    for request in flood {
+        let response = request.await.expect("task").expect("answer");
+        assert_eq!(response.status().as_u16(), 404);
+    }
+    ChainClient::new(&urls[1]).finalized_block(height, &genesis.validators).await.expect("still served");
 
     for node in nodes {
         node.run_until(async {}).await.expect("clean stop");
