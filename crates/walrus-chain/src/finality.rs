@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::Digest;
 use walrus_core::keys::Ed25519Signature;
+use walrus_core::sliver::push_uleb128;
 
 use crate::genesis::GenesisValidator;
 
@@ -57,16 +58,9 @@ pub fn quorum(n: usize) -> usize {
     n - n.saturating_sub(1) / 3
 }
 
-fn leb128(mut value: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+/// Appends `value` as commonware writes a varint (unsigned LEB128, as BCS writes lengths).
+fn leb128(value: u64, out: &mut Vec<u8>) {
+    push_uleb128(out, usize::try_from(value).expect("64-bit targets only"));
 }
 
 /// The bytes a validator signs to finalize the block with digest `block` in `proof`'s round.

@@ -167,7 +167,7 @@ pub struct Shape {
 }
 
 /// `count` consecutive loopback addresses from `first`.
-fn loopback_range(first: u16, count: usize, what: &str) -> Result<Vec<SocketAddr>> {
+pub fn loopback_range(first: u16, count: usize, what: &str) -> Result<Vec<SocketAddr>> {
     (0..count)
         .map(|i| {
             let port = u16::try_from(usize::from(first) + i)

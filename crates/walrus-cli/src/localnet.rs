@@ -129,12 +129,8 @@ fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> 
 
 /// The chain RPC URLs of `count` validators from `port`.
 fn validator_urls(port: u16, count: usize) -> Result<Vec<String>> {
-    (0..count)
-        .map(|i| {
-            let port = u16::try_from(usize::from(port) + i).context("validator ports run past 65535")?;
-            Ok(format!("http://127.0.0.1:{port}"))
-        })
-        .collect()
+    let addresses = crate::chain::loopback_range(port, count, "validator")?;
+    Ok(addresses.iter().map(|address| format!("http://{address}")).collect())
 }
 
 /// Runs the local network until interrupted.

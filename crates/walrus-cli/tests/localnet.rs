@@ -44,6 +44,12 @@ fn stop(mut child: Child) {
     assert!(exit.success(), "localnet exited with {exit}");
 }
 
+/// What the localnet in `dir` wrote to `localnet.json`.
+fn described(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
+        .expect("JSON")
+}
+
 /// The validators `localnet.json` lists: four, from `port` on, with their process IDs and
 /// commands; the chain URL lists them all.
 fn described_validators(described: &serde_json::Value, port: u16) -> &[serde_json::Value] {
@@ -106,9 +112,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let args = localnet_args(&dir, &wallet, port);
     let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
     assert!(printed.contains("Self-check: stored"), "{printed}");
-    let described: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
-            .expect("JSON");
+    let described = described(&dir);
     let nodes = described["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 4);
     let shards: u64 = nodes.iter().map(|n| n["shards"].as_u64().expect("shards")).sum();
@@ -200,9 +204,7 @@ fn a_killed_validator_is_tolerated_and_catches_up(
     file: &std::path::Path,
     tmp: &std::path::Path,
 ) {
-    let described: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
-            .expect("JSON");
+    let described = described(dir);
     let validators = described["validators"].as_array().expect("validators");
     kill(validators[0]["pid"].as_u64().expect("pid"));
     store_and_read(config, file, tmp);
@@ -294,9 +296,7 @@ fn restart(validator: &serde_json::Value, tmp: &std::path::Path) -> Child {
 /// Kills one node process of a running localnet: the localnet says which and stops, with an
 /// error (its standard error went to `errors`).
 fn a_dead_node_stops_the_localnet(mut child: Child, dir: &std::path::Path, errors: &std::path::Path) {
-    let described: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("localnet.json")).expect("localnet.json"))
-            .expect("JSON");
+    let described = described(dir);
     let node = described["nodes"][1]["pid"].as_u64().expect("pid").to_string();
     assert!(Command::new("kill").args(["-KILL", &node]).status().expect("kill runs").success());
     let status = child.wait().expect("the localnet ends by itself");
