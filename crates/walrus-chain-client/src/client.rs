@@ -6,19 +6,18 @@
 //! sent again on a timeout (504): the transaction waits in the validators' mempools, and the
 //! caller gets the error within [`SUBMIT_TIMEOUT`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use walrus_chain::system::Committee;
 use walrus_chain::{Call, EventCursor, Frost, SignedTransaction, TransactionData, TxDigest, TxStatus};
 use walrus_core::keys::{Address, Ed25519KeyPair};
 use walrus_core::{BlobId, ObjectId};
 
 use crate::wire::{
     format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, FinalizedBlock,
-    Health, ObjectView, OwnedObjectsPage, SystemView, OWNED_OBJECTS_PAGE_MAX,
+    Health, ObjectView, OwnedObjectsPage, OWNED_OBJECTS_PAGE_MAX,
 };
 
 /// Timeout of a read request.
@@ -92,6 +91,12 @@ pub struct ChainClient {
     /// The index of the validator that answered last.
     current: Arc<AtomicUsize>,
     http: reqwest::Client,
+    /// The chain ID the genesis must have (see [`crate::proven`]).
+    pub(crate) pinned: Option<walrus_core::hash::Digest>,
+    /// The genesis validators, once fetched.
+    pub(crate) trust: Arc<std::sync::OnceLock<Arc<crate::proven::Trust>>>,
+    /// The newest block this client saw run one of its transactions.
+    seen: Arc<AtomicU64>,
 }
 
 /// Whether a request that got `status` should go to the next validator.
@@ -112,7 +117,14 @@ impl ChainClient {
         if bases.is_empty() {
             bases.push(String::new());
         }
-        ChainClient { bases: Arc::new(bases), current: Arc::new(AtomicUsize::new(0)), http }
+        ChainClient {
+            bases: Arc::new(bases),
+            current: Arc::new(AtomicUsize::new(0)),
+            http,
+            pinned: None,
+            trust: Arc::default(),
+            seen: Arc::default(),
+        }
     }
 
     /// The base URL of the validator requests go to now.
@@ -179,7 +191,23 @@ impl ChainClient {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, ClientError> {
+    /// The newest block this client saw run one of its transactions (0 if none).
+    pub fn seen_height(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
+    }
+
+    fn saw(&self, executed: Result<ExecutedTx, ClientError>) -> Result<ExecutedTx, ClientError> {
+        if let Ok(executed) = &executed {
+            self.seen.fetch_max(executed.height, Ordering::Relaxed);
+        }
+        executed
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let (url, response) = self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?;
         Self::answer(url, response).await
     }
@@ -196,12 +224,12 @@ impl ChainClient {
                     .timeout(SUBMIT_TIMEOUT)
             })
             .await?;
-        Self::answer(url, response).await
+        self.saw(Self::answer(url, response).await)
     }
 
     /// The effects of an executed transaction.
     pub async fn transaction(&self, digest: &TxDigest) -> Result<ExecutedTx, ClientError> {
-        self.get(&format!("/v1/transactions/{digest}"), READ_TIMEOUT).await
+        self.saw(self.get(&format!("/v1/transactions/{digest}"), READ_TIMEOUT).await)
     }
 
     /// An account's balance and next nonce.
@@ -227,16 +255,6 @@ impl ChainClient {
     /// One live object.
     pub async fn object(&self, id: &ObjectId) -> Result<ObjectView, ClientError> {
         self.get(&format!("/v1/objects/{id}"), READ_TIMEOUT).await
-    }
-
-    /// The system state.
-    pub async fn system(&self) -> Result<SystemView, ClientError> {
-        self.get("/v1/system", READ_TIMEOUT).await
-    }
-
-    /// The current committee.
-    pub async fn committee(&self) -> Result<Committee, ClientError> {
-        self.get("/v1/committee", READ_TIMEOUT).await
     }
 
     /// The blob objects of a blob ID, and whether it is marked invalid.
@@ -289,7 +307,7 @@ impl ChainClient {
         let (url, response) = self
             .send("/v1/faucet", false, |url| self.http.post(url).json(&request).timeout(SUBMIT_TIMEOUT))
             .await?;
-        Self::answer(url, response).await
+        self.saw(Self::answer(url, response).await)
     }
 
     /// Signs `call` as `key` with the account's next nonce and the minimum fee, submits it, and

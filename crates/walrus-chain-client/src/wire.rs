@@ -163,6 +163,28 @@ pub struct FinalizedBlock {
     pub proof: walrus_chain::finality::FinalityProof,
 }
 
+/// A finalized block, its finality proof and the state header it commits to, with the system
+/// object under that header (`GET /v1/state`): see `walrus_chain::light`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateProofView {
+    /// The block's BCS bytes, hex.
+    pub block: String,
+    /// The finalize votes of a quorum of validators on its digest.
+    pub finality: walrus_chain::finality::FinalityProof,
+    /// The state at the block's execution height.
+    pub header: walrus_chain::light::StateHeader,
+    /// The system object's BCS bytes at that height, hex; absent if the validator no longer
+    /// keeps them.
+    pub system: Option<String>,
+}
+
+/// The genesis (`GET /v1/genesis`): its digest is the chain ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenesisView {
+    /// The genesis' BCS bytes, hex.
+    pub genesis: String,
+}
+
 /// A faucet request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaucetRequest {

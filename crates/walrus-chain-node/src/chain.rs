@@ -5,11 +5,12 @@
 //! the pure state machine, records its effects and wakes whoever waits for its transactions or
 //! events, and only then does the executor acknowledge the block to consensus.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{oneshot, watch};
+use walrus_chain::light::StateHeader;
 use walrus_chain::{
     check_block, execute_block, execute_verified, verify_block, Block, BlockEffects, BlockError, Genesis,
     State, TxDigest, TxEffects,
@@ -68,7 +69,15 @@ pub struct Chain {
     snapshot_interval: u64,
     /// Set while a snapshot is being written, so that a slow disk never queues a second one.
     snapshotting: Arc<AtomicBool>,
+    /// The state header at height 0 (later ones are in the blocks' effects).
+    genesis_header: StateHeader,
+    /// The system object's BCS bytes after each of the last [`SYSTEMS_KEPT`] blocks, for state
+    /// proofs: a finalized block commits to a state up to `EXEC_LAG_MAX` heights old.
+    systems: Mutex<BTreeMap<u64, Arc<Vec<u8>>>>,
 }
+
+/// Heights whose system object [`Chain::system_under`] keeps.
+pub const SYSTEMS_KEPT: u64 = walrus_chain::state::EXEC_LAG_MAX + 8;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -87,6 +96,11 @@ impl Chain {
         if state.height > 0 {
             tracing::info!(height = state.height, latest, "chain state loaded from a snapshot");
         }
+        let genesis_header = genesis.build()?.header().0;
+        let mut systems = BTreeMap::new();
+        if latest - state.height < SYSTEMS_KEPT {
+            systems.insert(state.height, Arc::new(state.header().1));
+        }
         let mut digest = state.digest();
         for height in state.height + 1..=latest {
             let block = store.block(height)?.ok_or(ChainError::Gap(height))?;
@@ -100,6 +114,9 @@ impl Chain {
                 store.put_effects(&effects)?;
             }
             digest = effects.state_digest;
+            if latest - height < SYSTEMS_KEPT {
+                systems.insert(height, Arc::new(state.header().1));
+            }
         }
         let (head, _) = watch::channel((state.height, digest));
         Ok(Chain {
@@ -110,7 +127,27 @@ impl Chain {
             waiters: Mutex::new(HashMap::new()),
             snapshot_interval: SNAPSHOT_INTERVAL_BLOCKS,
             snapshotting: Arc::new(AtomicBool::new(false)),
+            genesis_header,
+            systems: Mutex::new(systems),
         })
+    }
+
+    /// The state header after the block at `height` (the genesis state's at 0), if executed.
+    pub fn header_at(&self, height: u64) -> Result<Option<StateHeader>, ChainError> {
+        if height == 0 {
+            return Ok(Some(self.genesis_header.clone()));
+        }
+        Ok(self.store.effects(height)?.map(|effects| effects.header))
+    }
+
+    /// The system object's BCS bytes under `header`: kept for the last [`SYSTEMS_KEPT`]
+    /// heights executed, else the current one if it has not changed since.
+    pub fn system_under(&self, header: &StateHeader) -> Option<Arc<Vec<u8>>> {
+        if let Some(bytes) = lock(&self.systems).get(&header.height) {
+            return Some(Arc::clone(bytes));
+        }
+        let current = bcs::to_bytes(&self.state().system).expect("plain BCS");
+        (walrus_chain::light::system_digest(&current) == header.system_digest).then(|| Arc::new(current))
     }
 
     /// Writes a snapshot every `blocks` blocks instead of [`SNAPSHOT_INTERVAL_BLOCKS`] (0: never).
@@ -202,10 +239,18 @@ impl Chain {
             verify_block(&state, block)
         };
         self.store.append(block)?;
-        let effects = {
+        let (effects, system) = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-            execute_verified(&mut state, block, &verified)?
+            let effects = execute_verified(&mut state, block, &verified)?;
+            (effects, bcs::to_bytes(&state.system).expect("plain BCS"))
         };
+        {
+            let mut systems = lock(&self.systems);
+            systems.insert(effects.height, Arc::new(system));
+            while systems.len() as u64 > SYSTEMS_KEPT {
+                systems.pop_first();
+            }
+        }
         self.store.put_effects(&effects)?;
         if self.snapshot_interval > 0 && effects.height.is_multiple_of(self.snapshot_interval) {
             self.snapshot_in_background();

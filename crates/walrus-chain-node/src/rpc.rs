@@ -19,8 +19,8 @@ use walrus_chain::system::Committee;
 use walrus_chain::{SignedTransaction, TxDigest};
 use walrus_chain_client::wire::{
     format_cursor, parse_cursor, AccountView, BlobView, ErrorBody, ErrorDetail, EventPage, ExecutedTx,
-    FaucetRequest, FinalizedBlock, Health, ObjectView, OwnedObjectsPage, SystemView, EVENTS_PAGE_MAX,
-    OWNED_OBJECTS_PAGE_MAX, TX_BYTES_MAX, WAIT_MAX,
+    FaucetRequest, FinalizedBlock, GenesisView, Health, ObjectView, OwnedObjectsPage, StateProofView,
+    SystemView, EVENTS_PAGE_MAX, OWNED_OBJECTS_PAGE_MAX, TX_BYTES_MAX, WAIT_MAX,
 };
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, ObjectId};
@@ -130,6 +130,8 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/blobs/{blob_id}", get(blob))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/events", get(events))
+        .route("/v1/state", get(state_proof))
+        .route("/v1/genesis", get(genesis))
         .route("/v1/health", get(health))
         .route("/v1/faucet", post(faucet))
         .fallback(|| async { ApiError::not_found("NotFound", "no such endpoint") })
@@ -312,6 +314,53 @@ async fn block(State(rpc): State<Rpc>, Path(height): Path<String>) -> Result<Jso
         block: hex::encode(bcs::to_bytes(&block).expect("a block is plain BCS")),
         proof,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+struct StateQuery {
+    at: Option<u64>,
+}
+
+/// Finalized blocks a state proof search looks at, newest first.
+const PROOF_SEARCH: u64 = 64;
+
+/// `GET /v1/state[?at=H]`: the newest finalized block this validator holds a certificate for
+/// (among those that commit to a state at or below `H`, if given), the state header it commits
+/// to, and the system object under that header.
+async fn state_proof(
+    State(rpc): State<Rpc>,
+    Query(query): Query<StateQuery>,
+) -> Result<Json<StateProofView>, ApiError> {
+    let head = rpc.chain.head().borrow().0;
+    let lag = walrus_chain::state::EXEC_LAG_MAX + 1;
+    let top = query.at.map_or(head, |at| at.saturating_add(lag).min(head));
+    let bottom = top.saturating_sub(PROOF_SEARCH).max(1);
+    let internal =
+        |e: crate::chain::ChainError| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "StoreError", e);
+    for height in (bottom..=top).rev() {
+        let Some(block) = rpc.chain.store().block(height)? else { continue };
+        if query.at.is_some_and(|at| block.exec.height > at) {
+            continue;
+        }
+        let Some((digest, finality)) = rpc.proofs.finality_proof(height).await else { continue };
+        if digest != block.digest() {
+            continue;
+        }
+        let Some(header) = rpc.chain.header_at(block.exec.height).map_err(internal)? else { continue };
+        let system = rpc.chain.system_under(&header).map(|bytes| hex::encode(bytes.as_slice()));
+        let block = hex::encode(bcs::to_bytes(&block).expect("a block is plain BCS"));
+        return Ok(Json(StateProofView { block, finality, header, system }));
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "NoProvenState",
+        format!("no block among heights {bottom}..={top} is both finalized with a certificate here and committing to a state at or below the one asked for"),
+    ))
+}
+
+/// `GET /v1/genesis`: the genesis whose digest is the chain ID, for clients that pin the ID.
+async fn genesis(State(rpc): State<Rpc>) -> Json<GenesisView> {
+    Json(GenesisView { genesis: hex::encode(bcs::to_bytes(rpc.chain.genesis()).expect("plain BCS")) })
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,11 +3,17 @@
 //! quorum on its digest, which the client checks against the genesis validators; a proof checked
 //! against other validators, a block changed by a man in the middle and a proof short of a
 //! quorum are refused; bad heights get JSON errors, and a flood of requests for blocks that do
-//! not exist leaves the validator serving.
+//! not exist leaves the validator serving. A man in the middle between a client and a validator
+//! cannot make the client believe a forged committee or a changed or hidden event, nor another
+//! chain's genesis.
 
-use walrus_chain::{Block, GenesisValidator};
-use walrus_chain_client::wire::FinalizedBlock;
-use walrus_chain_client::{ChainClient, ClientError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use walrus_chain::system::System;
+use walrus_chain::{Block, Call, Event, Genesis, GenesisValidator};
+use walrus_chain_client::wire::{EventPage, FinalizedBlock, StateProofView};
+use walrus_chain_client::{ChainClient, ClientError, EventsPosition};
 use walrus_chain_node::init::{init_dir, read_ed25519, ChainDir, InitSpec};
 use walrus_chain_node::{start, NodeConfig, RunningNode};
 use walrus_core::keys::Ed25519KeyPair;
@@ -46,16 +52,137 @@ async fn man_in_the_middle(answer: FinalizedBlock) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_check_finality_and_refuse_forgeries() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+async fn network(tmp: &tempfile::TempDir) -> (Genesis, Vec<RunningNode>) {
     let dir = ChainDir(tmp.path().to_path_buf());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
     let nodes_addresses = vec!["127.0.0.1:19001".to_string(), "127.0.0.1:19002".to_string()];
     let mut spec = InitSpec::localnet(10, nodes_addresses, 3_600_000, now as u64);
     spec.validator_addresses = free_ports(VALIDATORS);
     let genesis = init_dir(&dir, &spec).expect("init");
-    let nodes = start_validators(&dir).await;
+    (genesis, start_validators(&dir).await)
+}
+
+/// What the man in the middle of [`tampering_proxy`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tamper {
+    Nothing,
+    /// Moves a committee member's address, and fixes the header's system digest to match.
+    Committee,
+    /// Changes the first event of a page.
+    ChangeEvent,
+    /// Leaves out the first event of a page.
+    HideEvent,
+}
+
+/// Forwards GET requests to `upstream`, changing answers as `tamper` says; returns its URL.
+async fn tampering_proxy(upstream: String, tamper: Arc<Mutex<Tamper>>) -> String {
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (http, upstream, tamper) = (http.clone(), upstream.clone(), *tamper.lock().expect("lock"));
+        async move {
+            let response = http.get(format!("{upstream}{uri}")).send().await.expect("upstream answers");
+            let status = response.status();
+            let body = response.bytes().await.expect("upstream body");
+            let body = match (uri.path(), tamper, status.is_success()) {
+                ("/v1/state", Tamper::Committee, true) => {
+                    let mut view: StateProofView = serde_json::from_slice(&body).expect("a state proof");
+                    let bytes = hex::decode(view.system.expect("system")).expect("hex");
+                    let mut system: System = bcs::from_bytes(&bytes).expect("system");
+                    system.committee.members[0].network_address = "203.0.113.1:9000".into();
+                    let bytes = bcs::to_bytes(&system).expect("BCS");
+                    view.header.system_digest = walrus_chain::light::system_digest(&bytes);
+                    view.system = Some(hex::encode(bytes));
+                    serde_json::to_vec(&view).expect("JSON")
+                }
+                ("/v1/events", Tamper::ChangeEvent | Tamper::HideEvent, true) => {
+                    let mut page: EventPage = serde_json::from_slice(&body).expect("events");
+                    if !page.events.is_empty() {
+                        if tamper == Tamper::HideEvent {
+                            page.events.remove(0);
+                        } else if let Event::BlobRegistered { size, .. } = &mut page.events[0].event {
+                            *size += 1;
+                        } else {
+                            page.events[0].tx_digest = None;
+                        }
+                    }
+                    serde_json::to_vec(&page).expect("JSON")
+                }
+                _ => body.to_vec(),
+            };
+            (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// Follows proven events from the genesis until one satisfies `wanted`.
+async fn proven_event(client: &ChainClient, wanted: impl Fn(&Event) -> bool) -> Result<(), ClientError> {
+    let mut position = EventsPosition::GENESIS;
+    for _ in 0..200 {
+        let page = client.proven_events(position, 1_000, Duration::from_millis(200)).await?;
+        if page.events.iter().any(|e| wanted(&e.event)) {
+            return Ok(());
+        }
+        position = page.position;
+    }
+    panic!("no such proven event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (genesis, nodes) = network(&tmp).await;
+    let direct = ChainClient::new(&format!("http://{}", nodes[0].addr)).pinned_to(genesis.digest());
+    let user = Ed25519KeyPair::from_seed(&[1; 32]);
+    direct.faucet(user.address(), 5_000_000_000).await.expect("funded");
+    let params = walrus_core::EncodingParams::new(10).expect("params");
+    let metadata = walrus_core::encode::compute_metadata(params, b"forge me not").expect("metadata");
+    let size = params.encoded_blob_length(12).expect("size");
+    let storage = direct.execute(&user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
+    let register = Call::RegisterBlob {
+        storage: storage.expect("reserved").effects.created[0],
+        blob_id: *metadata.blob_id(),
+        root_hash: metadata.metadata().compute_root_hash(),
+        size: 12,
+        encoding_type: 1,
+        deletable: false,
+    };
+    direct.execute(&user, register).await.expect("registered");
+    let committee = direct.committee().await.expect("a proven committee");
+    assert_eq!(committee, genesis.build().expect("genesis state").system.committee);
+
+    let tamper = Arc::new(Mutex::new(Tamper::Nothing));
+    let proxy = tampering_proxy(format!("http://{}", nodes[0].addr), Arc::clone(&tamper)).await;
+    let client = ChainClient::new(&proxy).pinned_to(genesis.digest());
+    assert_eq!(client.committee().await.expect("honest answers pass"), committee);
+    let registered = |event: &Event| matches!(event, Event::BlobRegistered { .. });
+    proven_event(&client, registered).await.expect("honest events pass");
+
+    for forgery in [Tamper::Committee, Tamper::ChangeEvent, Tamper::HideEvent] {
+        *tamper.lock().expect("lock") = forgery;
+        let refused = match forgery {
+            Tamper::Committee => client.committee().await.map(|_| ()),
+            _ => proven_event(&client, registered).await,
+        };
+        assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{forgery:?}: {refused:?}");
+    }
+    *tamper.lock().expect("lock") = Tamper::Nothing;
+    let other_chain = ChainClient::new(&proxy).pinned_to([7; 32]);
+    let refused = other_chain.committee().await;
+    assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{refused:?}");
+
+    for node in nodes {
+        node.run_until(async {}).await.expect("clean stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_check_finality_and_refuse_forgeries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (genesis, nodes) = network(&tmp).await;
     let urls: Vec<String> = nodes.iter().map(|node| format!("http://{}", node.addr)).collect();
     let client = ChainClient::new(&urls.join(","));
     let user = Ed25519KeyPair::from_seed(&[1; 32]);

@@ -166,6 +166,8 @@ pub struct BlockEffects {
     /// The state digest after the block.
     #[serde(with = "walrus_core::hash::hex_digest")]
     pub state_digest: Digest,
+    /// The state header after the block (its digest is `state_digest`).
+    pub header: crate::light::StateHeader,
     /// Per transaction, in order.
     pub transactions: Vec<TxEffects>,
 }
@@ -301,7 +303,7 @@ pub fn execute_verified(
         e
     };
     state.last_exec_height = block.exec.height;
-    let transactions = block
+    let transactions: Vec<TxEffects> = block
         .transactions
         .iter()
         .enumerate()
@@ -311,10 +313,13 @@ pub fn execute_verified(
             execute_transaction(state, tx, authentic, verdict, &mut envelope)
         })
         .collect();
+    for event in transactions.iter().flat_map(|tx| &tx.events) {
+        state.events_digest = crate::light::fold_event(&state.events_digest, event);
+    }
     let block_digest = block.digest();
     state.last_block = block_digest;
-    let state_digest = state.remember_digest();
-    Ok(BlockEffects { height: block.height, block_digest, state_digest, transactions })
+    let (header, state_digest) = state.remember_digest();
+    Ok(BlockEffects { height: block.height, block_digest, state_digest, header, transactions })
 }
 
 /// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.

@@ -164,6 +164,7 @@ impl Genesis {
             total_supply,
             burned: Frost::ZERO,
             records: Default::default(),
+            events_digest: [0; 32],
             last_exec_height: 0,
             recent_digests: BTreeMap::new(),
         };

@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod finality;
 pub mod genesis;
+pub mod light;
 pub mod objects;
 pub mod staking;
 pub mod state;

@@ -12,6 +12,7 @@ use crate::certify::Verdict;
 use crate::digest::SetHash;
 use crate::error::ExecError;
 use crate::events::Event;
+use crate::light::{system_digest, StateHeader};
 use crate::objects::{Object, ObjectBody, Owner};
 use crate::system::System;
 use crate::tx::TxDigest;
@@ -59,6 +60,8 @@ pub struct State {
     pub burned: Frost,
     /// The set hash of the accounts, objects and invalid blob IDs, kept in step by [`apply`].
     pub records: SetHash,
+    /// [`crate::light::fold_event`] over every event so far (zeros at genesis).
+    pub events_digest: Digest,
     /// The height of the state the last block committed to.
     pub last_exec_height: u64,
     /// The digests of the last [`EXEC_LAG_MAX`] states (this one's included), by height.
@@ -86,22 +89,29 @@ fn invalid_element(blob_id: &BlobId) -> Vec<u8> {
 }
 
 impl State {
-    /// The state digest: Blake2b-256 over a domain tag, the scalar fields, the system object and
-    /// the set hash of every account, object and invalid blob ID. It costs the size of the
-    /// system object, not of the state: the set hash moves with each write.
+    /// The state digest: that of its [`StateHeader`]. It costs the size of the system object,
+    /// not of the state: the set hash moves with each write.
     pub fn digest(&self) -> Digest {
-        let header = (
-            &self.chain_id,
-            self.height,
-            &self.last_block,
-            self.timestamp_ms,
-            self.total_supply,
-            self.burned,
-            self.last_exec_height,
-        );
-        let header = bcs::to_bytes(&header).expect("plain BCS");
+        self.header().0.digest()
+    }
+
+    /// The header a block's execution commitment names, and the system object's BCS bytes (the
+    /// header holds their digest).
+    pub fn header(&self) -> (StateHeader, Vec<u8>) {
         let system = bcs::to_bytes(&self.system).expect("plain BCS");
-        blake2b256_parts(&[b"walrus-chain/state/v2", &header, &system, &self.records.to_bytes()])
+        let header = StateHeader {
+            chain_id: self.chain_id,
+            height: self.height,
+            last_block: self.last_block,
+            timestamp_ms: self.timestamp_ms,
+            total_supply: self.total_supply,
+            burned: self.burned,
+            last_exec_height: self.last_exec_height,
+            events_digest: self.events_digest,
+            system_digest: system_digest(&system),
+            records_checksum: self.records.checksum(),
+        };
+        (header, system)
     }
 
     /// The set hash of the records computed from scratch: equal to [`State::records`] in every
@@ -121,13 +131,14 @@ impl State {
     }
 
     /// Records the digest of this state among the recent ones, forgetting the too old.
-    pub(crate) fn remember_digest(&mut self) -> Digest {
-        let digest = self.digest();
+    pub(crate) fn remember_digest(&mut self) -> (StateHeader, Digest) {
+        let header = self.header().0;
+        let digest = header.digest();
         self.recent_digests.insert(self.height, digest);
         while self.recent_digests.len() as u64 > EXEC_LAG_MAX {
             self.recent_digests.pop_first();
         }
-        digest
+        (header, digest)
     }
 
     /// The account of `address` (empty if it never received anything).

@@ -11,7 +11,10 @@ use walrus_core::splitmix::splitmix_bytes;
 
 /// The golden vectors at n = 1000 of these sizes: (seed, size, blob ID).
 fn vectors(sizes: &[u64]) -> Vec<(u64, u64, String)> {
-    let path = format!("{}/../walrus-core/tests/vectors/blob_ids.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../walrus-core/tests/vectors/blob_ids.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
     let vectors: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
     sizes

@@ -60,7 +60,10 @@ const IMPURE: &[&str] = &[
 const FILE_LINES_MAX: usize = 800;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -47,11 +47,13 @@ pub struct BlockLimits {
     pub max_bytes: usize,
     /// How far a block's time may be ahead of this node's clock before it waits to vote.
     pub max_future: Duration,
-    /// How long a proposer with nothing to include, on a parent that holds transactions, waits
-    /// for one before it proposes an empty block (well below the leader timeout): that block
-    /// commits to the state after the parent's transactions, so that a light client can check
-    /// reads of it. On an empty parent a proposer waits for a transaction as long as its view
-    /// lasts; an idle chain makes no blocks, and its views end by timeout.
+    /// How long a proposer with nothing to include waits for one before it proposes an empty
+    /// block (well below the leader timeout) when no block commits yet to the state after the
+    /// last transactions (a block with transactions above the parent's commitment) or to the
+    /// genesis: that block commits to it, so that a light client can check reads of it
+    /// (storage nodes wait for it before they act on events). Otherwise a proposer waits for a
+    /// transaction as long as its view lasts; an idle chain makes no blocks, and its views end
+    /// by timeout.
     pub idle_wait: Duration,
 }
 
@@ -61,7 +63,7 @@ impl Default for BlockLimits {
             max_transactions: BLOCK_TRANSACTIONS_MAX,
             max_bytes: BLOCK_BYTES_MAX,
             max_future: Duration::from_millis(500),
-            idle_wait: Duration::from_millis(500),
+            idle_wait: Duration::from_millis(50),
         }
     }
 }
@@ -163,27 +165,35 @@ pub fn check_stateless(
 struct Unexecuted {
     transactions: BTreeSet<TxDigest>,
     next_nonces: BTreeMap<Address, u64>,
+    /// Whether a block above the walk's floor holds transactions.
+    transactions_above_floor: bool,
 }
 
 /// Walks from `parent` (the newest ancestor) down the rest of `ancestry` while heights are
-/// above `above`. `None` if the stream ends before (marshal no longer has the blocks).
+/// above `above` (and above `floor`, if lower, only to see whether a block there has
+/// transactions). `None` if the stream ends before (marshal no longer has the blocks).
 async fn unexecuted(
     parent: Digested<ChainBlock>,
     mut ancestry: impl Ancestry<ChainBlock>,
     above: u64,
+    floor: u64,
 ) -> Option<Unexecuted> {
     let mut found = Unexecuted::default();
     let mut next = Some(parent);
     loop {
         let block = next?;
-        if block.inner().block().height <= above {
+        let height = block.inner().block().height;
+        if height <= above.min(floor) {
             return Some(found);
         }
         let inner = block.inner();
-        found.transactions.extend(inner.transaction_digests().iter().copied());
-        for tx in &inner.block().transactions {
-            let nonce = found.next_nonces.entry(tx.data.sender).or_default();
-            *nonce = (*nonce).max(tx.data.nonce.saturating_add(1));
+        found.transactions_above_floor |= height > floor && !inner.block().transactions.is_empty();
+        if height > above {
+            found.transactions.extend(inner.transaction_digests().iter().copied());
+            for tx in &inner.block().transactions {
+                let nonce = found.next_nonces.entry(tx.data.sender).or_default();
+                *nonce = (*nonce).max(tx.data.nonce.saturating_add(1));
+            }
         }
         next = ancestry.next().await;
     }
@@ -232,7 +242,10 @@ impl ChainApp {
         let exec = self.exec_commitment(parent.inner().block()).await?;
         let parent_block = parent.inner().block().clone();
         let parent_digest = parent.inner().chain_digest();
-        let unexecuted = unexecuted(parent, ancestry, exec.height).await?;
+        // Whether no block commits to the state after the ancestry's last transactions yet.
+        let floor = parent_block.exec.height;
+        let unexecuted = unexecuted(parent, ancestry, exec.height, floor).await?;
+        let uncommitted = parent_block.height == 0 || unexecuted.transactions_above_floor;
         let max_transactions = self.limits.max_transactions.min(BLOCK_TRANSACTIONS_MAX);
         let max_bytes = self.limits.max_bytes.saturating_sub(HEADER_BYTES);
         let select = || {
@@ -244,11 +257,7 @@ impl ChainApp {
         let mut heads = self.executor.subscribe_head();
         let mut transactions = select();
         // Consensus drops this build when the view ends, so an endless wait ends with the view.
-        let deadline = if parent_block.transactions.is_empty() {
-            None
-        } else {
-            Some(clock.current() + self.limits.idle_wait)
-        };
+        let deadline = if uncommitted { Some(clock.current() + self.limits.idle_wait) } else { None };
         while transactions.is_empty() {
             let admitted = std::pin::pin!(admissions.changed());
             let executed = std::pin::pin!(heads.changed());
@@ -296,7 +305,7 @@ impl ChainApp {
             tracing::warn!(height = block.height, error = %e, "refusing block");
             return Some(false);
         }
-        let seen = unexecuted(parent, ancestry, block.exec.height).await?;
+        let seen = unexecuted(parent, ancestry, block.exec.height, block.exec.height).await?;
         if let Some(repeated) = digests.iter().find(|d| seen.transactions.contains(d)) {
             tracing::warn!(height = block.height, error = %Invalid::Repeated(*repeated), "refusing block");
             return Some(false);

@@ -178,7 +178,10 @@ fn committed_bls_vector_is_reproduced() {
             "signature": hex::encode(key.sign(message).as_bytes()),
         })).collect::<Vec<_>>(),
     });
-    let path = format!("{}/tests/vectors/bls_messages.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/vectors/bls_messages.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
     let text = serde_json::to_string_pretty(&vector).expect("serializable") + "\n";
     if std::env::var_os("WALRUS_WRITE_VECTORS").is_some() {
         std::fs::write(&path, &text).expect("writable");

@@ -17,7 +17,10 @@ fn require(program: &str, args: &[&str]) {
 async fn store_and_read_with(program: &str, script: &str, variant: u16, seed: u8) {
     let (net, gateway, _) = common::daemon(seed, |_| {}).await;
     let url = format!("http://{}", gateway.addr);
-    let scripts = format!("{}/../../scripts/http-examples", env!("CARGO_MANIFEST_DIR"));
+    let scripts = format!(
+        "{}/../../scripts/http-examples",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("blob.bin");
     let len = 100_000 + usize::from(variant);

@@ -1,5 +1,5 @@
 //! Following the chain: the committee view (epoch, this node's shards) and the event loop that
-//! feeds blob info into the store with a persisted cursor.
+//! feeds blob info into the store with a persisted cursor, believing only proven events.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use walrus_chain::system::Committee;
 use walrus_chain::{Event, EventEnvelope};
-use walrus_chain_client::ChainClient;
+use walrus_chain_client::{ChainClient, EventsPosition};
 use walrus_core::keys::BlsPublicKey;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 
@@ -216,33 +216,42 @@ impl Work {
     }
 }
 
-/// Follows events until the process ends: applies each page to the store (blob info and cursor
-/// in one batch), then does what the page asks ([`react`]).
+/// Follows events until the process ends: takes each page only once a proven state shows it
+/// is the chain's ([`ChainClient::proven_events`]), applies it to the store (blob info, cursor
+/// and the follower's position in one batch), then does what the page asks ([`react`]).
 pub async fn follow(node: Arc<Node>) {
     loop {
-        let cursor = match node.store.event_cursor() {
-            Ok(cursor) => cursor,
+        let position = match node.store.follower_position() {
+            // A store written before positions were recorded starts over from the first
+            // event: the store skips those it applied, the digest is folded again.
+            Ok(bytes) => bytes.and_then(|b| bcs::from_bytes(&b).ok()).unwrap_or(EventsPosition::GENESIS),
             Err(e) => {
-                tracing::error!("cannot read the event cursor: {e}");
+                tracing::error!("cannot read the event follower's position: {e}");
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
         };
-        let page = match node.chain.events(cursor, EVENTS_PAGE, EVENTS_WAIT).await {
+        let page = match node.chain.proven_events(position, EVENTS_PAGE, EVENTS_WAIT).await {
             Ok(page) => page,
+            Err(e @ walrus_chain_client::ClientError::Unproven { .. }) => {
+                tracing::error!("refusing events that are not proven: {e}");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!("event poll failed: {e}");
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
         };
-        if page.events.is_empty() {
+        if page.position == position {
             continue;
         }
         let work = Work::of(&page.events);
         let store = Arc::clone(&node.store);
         let events = page.events;
-        match tokio::task::spawn_blocking(move || store.apply_events(&events)).await {
+        let position = bcs::to_bytes(&page.position).expect("plain BCS");
+        match tokio::task::spawn_blocking(move || store.apply_events_at(&events, &position)).await {
             Ok(Ok(())) => react(&node, work).await,
             Ok(Err(e)) => {
                 tracing::error!("cannot apply events: {e}");

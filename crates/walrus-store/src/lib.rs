@@ -18,6 +18,7 @@
 //! | `blob_objects` | blob ID · object ID | version 1 · BCS [`ObjectInfo`] (the unversioned `objects` keyspace is migrated on open) |
 //! | `invalid` | blob ID | BCS [`EventId`] of the invalidation |
 //! | `meta` | `event_cursor` | BCS `EventCursor` |
+//! | `meta` | `follower_position` | the event follower's position (the node's BCS) |
 //! | `meta` | `sync/` · shard (u16 BE) · axis | BCS [`SyncProgress`] of the shard's pull |
 
 mod blob_info;
@@ -65,6 +66,7 @@ pub struct NodeStore {
 }
 
 const EVENT_CURSOR_KEY: &[u8] = b"event_cursor";
+const FOLLOWER_POSITION_KEY: &[u8] = b"follower_position";
 /// The keyspace that held sliver bytes before they moved to files; migrated on open.
 const LEGACY_SLIVERS: &str = "slivers";
 /// Sliver bytes migrated per batch (bounds the memory a migration takes).
@@ -499,11 +501,30 @@ impl NodeStore {
         self.meta.get(EVENT_CURSOR_KEY)?.map(|bytes| decode("event cursor", &bytes)).transpose()
     }
 
+    /// The event follower's position as it last recorded it with [`Store::apply_events_at`]
+    /// (opaque here; the node keeps the cursor and the events digest through it).
+    pub fn follower_position(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(FOLLOWER_POSITION_KEY)?.map(|bytes| bytes.to_vec()))
+    }
+
+    /// [`Store::apply_events`], recording the follower's `position` after them in the same
+    /// batch.
+    pub fn apply_events_at(&self, events: &[EventEnvelope], position: &[u8]) -> Result<(), StoreError> {
+        self.apply(events, Some(position))
+    }
+
     /// Applies chain events (in order) to the blob info and advances the cursor, atomically.
     /// Events at or before the stored cursor are skipped.
     pub fn apply_events(&self, events: &[EventEnvelope]) -> Result<(), StoreError> {
+        self.apply(events, None)
+    }
+
+    fn apply(&self, events: &[EventEnvelope], position: Option<&[u8]>) -> Result<(), StoreError> {
         let after = self.event_cursor()?;
         let mut batch = self.db.batch();
+        if let Some(position) = position {
+            batch.insert(&self.meta, FOLLOWER_POSITION_KEY, position);
+        }
         let mut pending = blob_info::Pending::new();
         let mut last = None;
         for envelope in events.iter().filter(|e| after.is_none_or(|c| e.cursor > c)) {
