@@ -91,12 +91,20 @@ pub struct ChainClient {
     /// The index of the validator that answered last.
     current: Arc<AtomicUsize>,
     http: reqwest::Client,
-    /// The chain ID the genesis must have (see [`crate::proven`]).
-    pub(crate) pinned: Option<walrus_core::hash::Digest>,
+    /// The chain ID the genesis must have (see [`crate::proven`]), or why the one given does
+    /// not parse.
+    pub(crate) pinned: Option<Result<walrus_core::hash::Digest, String>>,
     /// The genesis validators, once fetched.
     pub(crate) trust: Arc<std::sync::OnceLock<Arc<crate::proven::Trust>>>,
     /// The newest block this client saw run one of its transactions.
     seen: Arc<AtomicU64>,
+}
+
+/// A chain ID as `0x` and 64 hex digits (or the digits alone).
+fn parse_chain_id(text: &str) -> Result<walrus_core::hash::Digest, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(digits).map_err(|e| format!("chain ID {text:?} is not hex: {e}"))?;
+    bytes.try_into().map_err(|_| format!("chain ID {text:?} is not 32 bytes"))
 }
 
 /// Whether a request that got `status` should go to the next validator.
@@ -106,9 +114,15 @@ fn unavailable(status: reqwest::StatusCode) -> bool {
 
 impl ChainClient {
     /// A client of the validator RPC at `base` (for example `http://127.0.0.1:9184`), or of
-    /// several, comma-separated, that it fails over between.
+    /// several, comma-separated, that it fails over between. A chain ID after a `#` at the end
+    /// (`http://a:9184,http://b:9184#0x59cc…`) pins the chain: the client refuses a genesis
+    /// with another digest (see [`crate::proven`]).
     pub fn new(base: &str) -> Self {
         let http = walrus_tls::http_client().build().expect("a client without TLS always builds");
+        let (base, pinned) = match base.rsplit_once('#') {
+            Some((list, pin)) => (list, Some(parse_chain_id(pin.trim()))),
+            None => (base, None),
+        };
         let mut bases: Vec<String> = base
             .split(',')
             .map(|b| b.trim().trim_end_matches('/').to_string())
@@ -121,7 +135,7 @@ impl ChainClient {
             bases: Arc::new(bases),
             current: Arc::new(AtomicUsize::new(0)),
             http,
-            pinned: None,
+            pinned,
             trust: Arc::default(),
             seen: Arc::default(),
         }

@@ -1,7 +1,8 @@
 //! Reads a client believes only with a proof from the genesis validators (see
 //! `walrus_chain::light`): the system object (committee, epoch, prices) and the events.
 //!
-//! The trust root is the chain ID. A client pinned to one ([`ChainClient::pinned_to`]) fetches
+//! The trust root is the chain ID. A client pinned to one ([`ChainClient::pinned_to`], or
+//! `#0x<chain ID>` after its URLs) fetches
 //! the genesis once and refuses it unless its digest is that ID; an unpinned client trusts the
 //! first genesis it is given and checks everything after against it. A state proof is the
 //! newest finalized block a validator holds a certificate for and the state header it commits
@@ -71,7 +72,7 @@ pub struct ProvenEvents {
 impl ChainClient {
     /// This client, refusing a genesis whose digest is not `chain_id`.
     pub fn pinned_to(mut self, chain_id: Digest) -> ChainClient {
-        self.pinned = Some(chain_id);
+        self.pinned = Some(Ok(chain_id));
         self
     }
 
@@ -87,8 +88,9 @@ impl ChainClient {
         let genesis: Genesis =
             bcs::from_bytes(&bytes).map_err(|e| unproven(format!("genesis does not decode: {e}")))?;
         let chain_id = genesis.digest();
-        if let Some(pinned) = self.pinned {
-            if pinned != chain_id {
+        if let Some(pinned) = &self.pinned {
+            let pinned = pinned.as_ref().map_err(|e| unproven(e.clone()))?;
+            if *pinned != chain_id {
                 return Err(unproven(format!(
                     "the genesis is of chain {}, not of the configured {}",
                     hex::encode(chain_id),

@@ -170,9 +170,12 @@ async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
         assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{forgery:?}: {refused:?}");
     }
     *tamper.lock().expect("lock") = Tamper::Nothing;
-    let other_chain = ChainClient::new(&proxy).pinned_to([7; 32]);
-    let refused = other_chain.committee().await;
-    assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{refused:?}");
+    let pinned = ChainClient::new(&format!("{proxy}#0x{}", hex::encode(genesis.digest())));
+    assert_eq!(pinned.committee().await.expect("the pinned chain"), committee);
+    for pin in [format!("0x{}", hex::encode([7; 32])), "0xzz".into(), "0x0102".into()] {
+        let refused = ChainClient::new(&format!("{proxy}#{pin}")).committee().await;
+        assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{pin}: {refused:?}");
+    }
 
     for node in nodes {
         node.run_until(async {}).await.expect("clean stop");

@@ -177,8 +177,15 @@ pub fn loopback_range(first: u16, count: usize, what: &str) -> Result<Vec<Socket
         .collect()
 }
 
+/// `urls` (comma-separated validator URLs) pinned to chain `chain_id`: clients refuse another
+/// chain's genesis (`ChainClient::new`).
+pub fn pinned_url(urls: &str, chain_id: &walrus_core::hash::Digest) -> String {
+    format!("{urls}#0x{}", hex::encode(chain_id))
+}
+
 /// Creates a chain directory for a local network: the genesis (nodes on 127.0.0.1 from
-/// `first_node_port` on), the keys, and each node's `nodes/<i>/node.yaml` pointing at `chain_url`.
+/// `first_node_port` on), the keys, and each node's `nodes/<i>/node.yaml` pointing at `chain_url`
+/// pinned to the new chain's ID.
 pub fn create(
     dir: &ChainDir,
     shape: &Shape,
@@ -201,9 +208,10 @@ pub fn create(
         loopback_range(first_p2p, shape.validators, "validator")?.iter().map(ToString::to_string).collect()
     };
     let genesis = init_dir(dir, &spec)?;
+    let chain_url = pinned_url(chain_url, &genesis.digest());
     for (i, listen) in listens.into_iter().enumerate() {
         let mut config =
-            walrus_node::NodeConfig::new(format!("node-{i}"), "db".into(), listen, chain_url.to_string());
+            walrus_node::NodeConfig::new(format!("node-{i}"), "db".into(), listen, chain_url.clone());
         config.plain_http = shape.plain_http;
         config.save(&dir.node(i).join("node.yaml"))?;
     }

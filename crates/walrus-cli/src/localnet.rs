@@ -168,7 +168,8 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
     }
     let genesis = dir.read_genesis()?;
     let chain_urls = validator_urls(args.chain_port, genesis.validators.len())?;
-    let chain_url = chain_urls.join(",");
+    let chain_id = genesis.digest();
+    let chain_url = crate::chain::pinned_url(&chain_urls.join(","), &chain_id);
     let logs = args.dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let mut processes = Vec::new();
@@ -205,7 +206,8 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         &logs.join("gateway.log"),
     )?);
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
-    let network = Network { chain_urls: &chain_urls, validators: &genesis.validators, addresses: &addresses };
+    let network =
+        Network { chain_urls: &chain_urls, chain_id, validators: &genesis.validators, addresses: &addresses };
     let served = runtime.block_on(serve(&args, &network, &mut processes));
     // The gateway stops first, then the nodes, then the chain they follow.
     while let Some(process) = processes.pop() {
@@ -239,6 +241,7 @@ fn validator_command(dir: &Path, i: usize, url: &str) -> Result<Vec<String>> {
 struct Network<'a> {
     /// Each validator's chain RPC URL.
     chain_urls: &'a [String],
+    chain_id: walrus_core::hash::Digest,
     /// The genesis validators.
     validators: &'a [walrus_chain::GenesisValidator],
     /// The storage nodes' addresses, in genesis order.
@@ -263,7 +266,7 @@ async fn fund(chain: &ChainClient, path: &Path) -> Result<Ed25519KeyPair> {
 /// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
 /// `processes` are the validators', the nodes' in genesis order, then the gateway's.
 async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Process]) -> Result<()> {
-    let chain_url = network.chain_urls.join(",");
+    let chain_url = crate::chain::pinned_url(&network.chain_urls.join(","), &network.chain_id);
     let chain_url = chain_url.as_str();
     let addresses = network.addresses;
     let first_node = network.chain_urls.len();
@@ -303,7 +306,8 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         .collect::<Result<Vec<_>>>()?;
     let gateway_url = format!("http://127.0.0.1:{}", args.gateway_port);
     let description = serde_json::json!({
-        "chainUrl": chain_url,
+        "chainUrl": network.chain_urls.join(","),
+        "chainId": format!("0x{}", hex::encode(network.chain_id)),
         "chainPid": processes[0].child.id(),
         "validators": validators,
         "gatewayUrl": gateway_url,
