@@ -3,6 +3,9 @@
 //! - honest: all reach height [`HEIGHT`], agree on every block and state digest, and execute
 //!   every submitted transfer exactly once (each was submitted to every validator's mempool);
 //! - one validator crashed from the start (f = 1): the other three do the same;
+//! - slow and lossy links (a tenth of the messages lost, 200 ± 100 ms): the same, later;
+//! - a partition into two halves: no half finalizes alone, and after it heals all go on and
+//!   agree;
 //! - determinism: one seed gives one run (the runtime auditor's digest).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +39,29 @@ const LINK: Link = Link {
     success_rate: probability!(1.0),
 };
 
+/// Links that lose a tenth of the messages and take 200 ± 100 ms.
+const LOSSY: Link = Link {
+    latency: Duration::from_millis(200),
+    jitter: Duration::from_millis(100),
+    success_rate: probability!(0.9),
+};
+
+/// What a run does besides the honest schedule.
+#[derive(Clone)]
+struct Scenario {
+    /// Validators never started.
+    crashed: &'static [usize],
+    /// Every link.
+    link: Link,
+    /// Once every validator reached [`PARTITION_AT`], cut {0, 1} from {2, 3} for this long.
+    partition: Option<Duration>,
+}
+
+const HONEST: Scenario = Scenario { crashed: &[], link: LINK, partition: None };
+
+/// The height at which the partition starts.
+const PARTITION_AT: u64 = 5;
+
 /// Per height: the block digest and the state digest after it.
 type Log = BTreeMap<u64, (Digest, Digest)>;
 
@@ -65,8 +91,9 @@ fn submit(validators: &[Validator], txs: &[SignedTransaction]) {
 async fn start_validators(
     context: &deterministic::Context,
     genesis: &Genesis,
-    crashed: &[usize],
-) -> (Vec<Validator>, Oracle<PublicKey, deterministic::Context>) {
+    scenario: &Scenario,
+) -> (Vec<Validator>, Oracle<PublicKey, deterministic::Context>, Vec<PublicKey>) {
+    let crashed = scenario.crashed;
     let keys: Vec<PrivateKey> = (0..N as u64).map(PrivateKey::from_seed).collect();
     let participants: Set<PublicKey> = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
     let state = genesis.build().expect("valid genesis");
@@ -88,7 +115,7 @@ async fn start_validators(
         for &b in &live {
             if a != b {
                 let (pa, pb) = (keys[a].public_key(), keys[b].public_key());
-                oracle.add_link(pa, pb, LINK).await.expect("link added");
+                oracle.add_link(pa, pb, scenario.link.clone()).await.expect("link added");
             }
         }
     }
@@ -118,12 +145,27 @@ async fn start_validators(
         let context = context.child("validator").with_attribute("index", i);
         validators.push(walrus_consensus::start(context, config, channels).await.expect("validator starts"));
     }
-    (validators, oracle)
+    (validators, oracle, keys.iter().map(|k| k.public_key()).collect())
 }
 
-/// Runs `N` validators from `seed`, those in `crashed` never started, until every live one
-/// has executed [`HEIGHT`] blocks and every submitted transfer.
-fn run(seed: u64, crashed: &[usize]) -> Outcome {
+/// Cuts (or restores, with `link`) every link between {0, 1} and {2, 3}.
+async fn split(oracle: &Oracle<PublicKey, deterministic::Context>, keys: &[PublicKey], link: Option<&Link>) {
+    for a in 0..N / 2 {
+        for b in N / 2..N {
+            for (from, to) in [(a, b), (b, a)] {
+                let (from, to) = (keys[from].clone(), keys[to].clone());
+                match link {
+                    Some(link) => oracle.add_link(from, to, link.clone()).await.expect("link added"),
+                    None => oracle.remove_link(from, to).await.expect("link removed"),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `N` validators from `seed` as `scenario` says, until every live one has executed
+/// [`HEIGHT`] blocks and every submitted transfer.
+fn run(seed: u64, scenario: Scenario) -> Outcome {
     let config = deterministic::Config::new()
         .with_seed(seed)
         .with_start_time(UNIX_EPOCH + Duration::from_millis(GENESIS_MS))
@@ -131,7 +173,8 @@ fn run(seed: u64, crashed: &[usize]) -> Outcome {
     deterministic::Runner::new(config).start(|context| async move {
         let users = users(USERS);
         let genesis = genesis(&users, GENESIS_MS);
-        let (validators, _oracle) = start_validators(&context, &genesis, crashed).await;
+        let (validators, oracle, keys) = start_validators(&context, &genesis, &scenario).await;
+        let mut partition = scenario.partition;
         let mut effects: Vec<_> = validators.iter().map(|v| v.executor.subscribe_effects()).collect();
 
         // An idle chain makes no blocks: a round of transfers (one per user) goes in whenever
@@ -144,6 +187,23 @@ fn run(seed: u64, crashed: &[usize]) -> Outcome {
             let pending = validators.iter().map(|v| v.mempool.len()).sum::<usize>();
             if heights.iter().all(|h| *h >= HEIGHT) && pending == 0 {
                 break;
+            }
+            if let Some(length) = partition.filter(|_| heights.iter().all(|h| *h >= PARTITION_AT)) {
+                partition = None;
+                split(&oracle, &keys, None).await;
+                // Blocks certified before the cut may still finalize; then nothing does.
+                context.sleep(Duration::from_secs(2)).await;
+                let cut: Vec<u64> = validators.iter().map(|v| v.executor.head().height).collect();
+                // Transactions submitted meanwhile wait for the heal.
+                let txs = transfers(&genesis, &users, round..round + 1);
+                submitted.extend(txs.iter().map(|tx| tx.data.digest()));
+                submit(&validators, &txs);
+                round += 1;
+                context.sleep(length).await;
+                let during: Vec<u64> = validators.iter().map(|v| v.executor.head().height).collect();
+                assert_eq!(cut, during, "a half of the validators finalized alone");
+                split(&oracle, &keys, Some(&scenario.link)).await;
+                continue;
             }
             if pending == 0 {
                 let txs = transfers(&genesis, &users, round..round + 1);
@@ -161,6 +221,7 @@ fn run(seed: u64, crashed: &[usize]) -> Outcome {
             context.sleep(Duration::from_millis(100)).await;
         }
 
+        assert!(partition.is_none(), "the chain ended before the partition began");
         for validator in &validators {
             // Blocks commit to the states their proposers executed, a few heights back.
             let committed = validator.executor.state().last_exec_height;
@@ -215,22 +276,34 @@ fn check(outcome: &Outcome, live: usize) {
 
 #[test]
 fn honest_validators_agree_and_execute_every_transfer_once() {
-    let outcome = run(1, &[]);
+    let outcome = run(1, HONEST);
     check(&outcome, N);
 }
 
 #[test]
 fn three_of_four_validators_make_progress_with_one_crashed() {
-    let outcome = run(2, &[3]);
+    let outcome = run(2, Scenario { crashed: &[3], ..HONEST });
     check(&outcome, N - 1);
 }
 
 #[test]
+fn slow_and_lossy_links_only_slow_the_chain() {
+    let outcome = run(5, Scenario { link: LOSSY, ..HONEST });
+    check(&outcome, N);
+}
+
+#[test]
+fn a_partition_stops_finality_and_healing_resumes_it() {
+    let outcome = run(6, Scenario { partition: Some(Duration::from_secs(20)), ..HONEST });
+    check(&outcome, N);
+}
+
+#[test]
 fn a_seed_determines_the_run() {
-    let first = run(3, &[]);
-    let second = run(3, &[]);
+    let first = run(3, HONEST);
+    let second = run(3, HONEST);
     assert_eq!(first.audit, second.audit);
     assert_eq!(first.logs, second.logs);
-    let other = run(4, &[]);
+    let other = run(4, HONEST);
     assert_ne!(first.audit, other.audit, "another seed gives another schedule");
 }
