@@ -47,11 +47,12 @@ pub struct BlockLimits {
     pub max_bytes: usize,
     /// How far a block's time may be ahead of this node's clock before it waits to vote.
     pub max_future: Duration,
-    /// How long a proposer with nothing to include waits for one before it proposes an empty
+    /// How long a proposer with nothing to include waits, at most, before it proposes an empty
     /// block (well below the leader timeout) when no block commits yet to the state after the
     /// last transactions (a block with transactions above the parent's commitment) or to the
     /// genesis: that block commits to it, so that a light client can check reads of it
-    /// (storage nodes wait for it before they act on events). Otherwise a proposer waits for a
+    /// (storage nodes wait for it before they act on events). It proposes as soon as its
+    /// executor has run the parent. Otherwise a proposer waits for a
     /// transaction as long as its view lasts; an idle chain makes no blocks, and its views end
     /// by timeout.
     pub idle_wait: Duration,
@@ -259,6 +260,10 @@ impl ChainApp {
         // Consensus drops this build when the view ends, so an endless wait ends with the view.
         let deadline = if uncommitted { Some(clock.current() + self.limits.idle_wait) } else { None };
         while transactions.is_empty() {
+            // Once the parent ran, an empty block can commit to the state after it at once.
+            if uncommitted && self.executor.head().height >= parent_block.height {
+                break;
+            }
             let admitted = std::pin::pin!(admissions.changed());
             let executed = std::pin::pin!(heads.changed());
             let woken = futures::future::select(admitted, executed);
@@ -276,6 +281,10 @@ impl ChainApp {
                 _ => break,
             }
         }
+        // An empty block commits to the newest state the executor reached meanwhile (the
+        // transactions were selected against the commitment computed first, so a block with
+        // transactions keeps it).
+        let exec = if transactions.is_empty() { self.exec_commitment(&parent_block).await? } else { exec };
         let block = ChainBlock::new(Block {
             version: BLOCK_VERSION,
             height: parent_block.height + 1,

@@ -112,6 +112,33 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| ServiceError::Task(e.to_string()))?
 }
 
+/// How long a metadata upload or a confirmation request for a blob the node has not seen
+/// registered waits for the event follower: a client registers and uploads at once, and the
+/// node learns of the registration once a later block proves it, tens of milliseconds after.
+const REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `work` on the blocking pool, again after each page of events the follower applies
+/// while it finds the blob not registered, for up to [`REGISTRATION_WAIT`].
+async fn once_registered<T: Send + 'static>(
+    node: &Arc<Node>,
+    work: impl Fn(&Node) -> Result<T, ServiceError> + Clone + Send + 'static,
+) -> Result<T, ServiceError> {
+    let deadline = tokio::time::Instant::now() + REGISTRATION_WAIT;
+    let mut applied = node.events_applied.subscribe();
+    loop {
+        applied.borrow_and_update();
+        let (worker, work_now) = (Arc::clone(node), work.clone());
+        match blocking(move || work_now(&worker)).await {
+            Err(ServiceError::NotRegistered(id)) if tokio::time::Instant::now() < deadline => {
+                if !matches!(tokio::time::timeout_at(deadline, applied.changed()).await, Ok(Ok(()))) {
+                    return Err(ServiceError::NotRegistered(id));
+                }
+            }
+            done => return done,
+        }
+    }
+}
+
 pub(crate) fn blob_id(text: &str) -> Result<BlobId, ServiceError> {
     text.parse().map_err(|_| ServiceError::InvalidBlobId(text.to_string()))
 }
@@ -211,7 +238,10 @@ async fn put_metadata(
 ) -> Result<Response, ServiceError> {
     let blob_id = blob_id(&id)?;
     let metadata: BlobMetadata = bcs::from_bytes(&body(payload)?).map_err(ServiceError::MetadataBcs)?;
-    let done = blocking(move || service::put_metadata(&node, blob_id, metadata, query.pending)).await?;
+    let pending = query.pending;
+    let done =
+        once_registered(&node, move |node| service::put_metadata(node, blob_id, metadata.clone(), pending))
+            .await?;
     Ok(stored("metadata", done))
 }
 
@@ -276,7 +306,7 @@ async fn confirm_permanent(
     Path(id): Path<String>,
 ) -> Result<Response, ServiceError> {
     let blob_id = blob_id(&id)?;
-    let signed = blocking(move || service::confirm_permanent(&node, blob_id)).await?;
+    let signed = once_registered(&node, move |node| service::confirm_permanent(node, blob_id)).await?;
     Ok(success(StatusCode::OK, json!({ "signed": signed })))
 }
 
@@ -286,7 +316,8 @@ async fn confirm_deletable(
 ) -> Result<Response, ServiceError> {
     let blob_id = blob_id(&id)?;
     let object_id: ObjectId = object.parse().map_err(|_| ServiceError::InvalidObjectId(object))?;
-    let signed = blocking(move || service::confirm_deletable(&node, blob_id, object_id)).await?;
+    let signed =
+        once_registered(&node, move |node| service::confirm_deletable(node, blob_id, object_id)).await?;
     Ok(success(StatusCode::OK, json!({ "signed": signed })))
 }
 

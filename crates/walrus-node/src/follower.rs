@@ -252,7 +252,10 @@ pub async fn follow(node: Arc<Node>) {
         let events = page.events;
         let position = bcs::to_bytes(&page.position).expect("plain BCS");
         match tokio::task::spawn_blocking(move || store.apply_events_at(&events, &position)).await {
-            Ok(Ok(())) => react(&node, work).await,
+            Ok(Ok(())) => {
+                node.events_applied.send_modify(|pages| *pages += 1);
+                react(&node, work).await
+            }
             Ok(Err(e)) => {
                 tracing::error!("cannot apply events: {e}");
                 tokio::time::sleep(RETRY_PAUSE).await;

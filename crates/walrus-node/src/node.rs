@@ -102,6 +102,9 @@ pub struct Node {
     /// The newest epoch the chain's events announced; ahead of the view while the committee
     /// of a new epoch has not been read yet.
     pub epoch_seen: std::sync::atomic::AtomicU32,
+    /// Bumped after each page of events is applied, so that a request for a blob the node has
+    /// not seen registered yet can wait for the follower a moment.
+    pub events_applied: tokio::sync::watch::Sender<u64>,
     pub(crate) view: SharedView,
     /// Blobs being recovered now: one recovery per blob at a time.
     pub(crate) healing: Mutex<BTreeSet<BlobId>>,
@@ -353,6 +356,7 @@ pub async fn start_on(
         pending: PendingUploads::default(),
         blob_locks: BlobLocks::default(),
         epoch_seen: std::sync::atomic::AtomicU32::new(epoch),
+        events_applied: tokio::sync::watch::Sender::new(0),
         view: Arc::clone(&view),
         healing: Mutex::default(),
         heal_wake: tokio::sync::Notify::new(),
