@@ -10,7 +10,7 @@ use walrus_core::encode::EncodedBlob;
 use walrus_core::messages::{BlobPersistenceType, Certificate, SignedMessage, StorageConfirmation};
 use walrus_core::params::Quorum;
 use walrus_core::{ObjectId, SliverPairIndex, SliverType};
-use walrus_node_client::{NodeClient, NodeError};
+use walrus_node_client::{NodeClient, NodeError, Reason};
 
 use crate::client::{Progress, StoreError, NODE_ATTEMPTS_MAX, RETRY_PAUSE};
 use crate::Client;
@@ -165,11 +165,15 @@ async fn store_on(
     }
 }
 
-/// Refusals worth retrying: the node has not seen the registration yet, or is busy.
+/// Refusals worth retrying: the node has not seen the registration yet, or is busy, or has not
+/// switched to the committee this client read yet (a node learns of an epoch change from
+/// proven events, a block or two after a client may read the new committee).
 fn retriable(e: &NodeError) -> bool {
     match e {
         // A node of another build may not send the codes this one knows: 503 is busy anyway.
-        NodeError::Refused { reason, status, .. } => reason.is_retriable() || *status == 503,
+        NodeError::Refused { reason, status, .. } => {
+            reason.is_retriable() || *reason == Reason::ShardNotAssigned || *status == 503
+        }
         NodeError::Transport { .. } => true,
         NodeError::Decode { .. } | NodeError::TooLarge { .. } | NodeError::Unusable { .. } => false,
     }

@@ -93,20 +93,22 @@ impl Network {
         walrus(&init);
         let (chain, chain_url) =
             spawn(&["chain", "run", "--dir", dir_text, "--listen", "127.0.0.1:0"], "chain RPC on ");
-        let mut children = Vec::new();
+        // Built before the nodes start, so that a node that fails to start does not leave the
+        // chain (or the nodes started before it) running: dropping the network kills them.
+        let mut network = Network { dir: dir.to_path_buf(), chain_url, chain, nodes: Vec::new() };
         for i in 0..nodes {
             let path = dir.join(format!("nodes/{i}/node.yaml"));
             let mut config = walrus_node::NodeConfig::load(&path).expect("node.yaml");
-            config.chain_url = chain_url.clone();
+            config.chain_url = network.chain_url.clone();
             config.storage_path = "db".into();
             config.bls_key = "bls.key".into();
             config.owner_key = "owner.key".into();
             config.network_key = "network.key".into();
             config.save(&path).expect("saved");
             let (child, _) = spawn(&["node", "run", "--config", path.to_str().expect("utf-8")], " on http");
-            children.push(child);
+            network.nodes.push(child);
         }
-        Network { dir: dir.to_path_buf(), chain_url, chain, nodes: children }
+        network
     }
 }
 
