@@ -129,7 +129,16 @@ async fn transfers_reads_events_and_restart() {
     assert_eq!(paged, owned.iter().map(|o| o.id).collect::<Vec<_>>());
     assert_eq!(paged.len(), 3, "alice owns the blob and two storage resources: {paged:?}");
 
-    let before = client.health().await.expect("health");
+    // The empty block that commits to the last transactions' state may still be on its way.
+    let mut before = client.health().await.expect("health");
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = client.health().await.expect("health");
+        if now.height == before.height {
+            break;
+        }
+        before = now;
+    }
     let bob_before = client.account(&bob.address()).await.expect("account");
     stop(node).await;
 

@@ -159,6 +159,10 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Messages per second and peer on each channel. Votes and certificates are a few per view;
 /// the bound is for a peer that floods.
 const CHANNEL_RATE: u32 = 10_000;
+/// Messages a peer may send on a channel at once. commonware preallocates every channel's
+/// inbound mailbox for one burst of every peer it may retain (four peer sets): with the burst
+/// at the rate (10 000), four validators held about 600 MiB each of empty queue slots.
+const CHANNEL_BURST: u32 = 512;
 
 /// The handles a started validator hands back to the caller's thread.
 type Started = Result<(Arc<Mempool>, Gossip, Executor, ChainBlock, Proofs), HostError>;
@@ -254,7 +258,8 @@ fn run(
             return;
         };
         oracle.track(0, addresses);
-        let quota = Quota::per_second(NonZeroU32::new(CHANNEL_RATE).unwrap_or(NonZeroU32::MIN));
+        let quota = Quota::per_second(NonZeroU32::new(CHANNEL_RATE).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(CHANNEL_BURST).unwrap_or(NonZeroU32::MIN));
         let channels = Channels {
             votes: network.register(channels::VOTES, quota),
             certificates: network.register(channels::CERTIFICATES, quota),
