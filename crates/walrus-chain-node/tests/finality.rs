@@ -154,6 +154,21 @@ async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
     let committee = direct.committee().await.expect("a proven committee");
     assert_eq!(committee, genesis.build().expect("genesis state").system.committee);
 
+    // The state proof route: JSON errors on bad input, and it keeps answering under a flood.
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let validator = format!("http://{}", nodes[1].addr);
+    for bad in ["abc", "-1", "18446744073709551616"] {
+        let response = http.get(format!("{validator}/v1/state?at={bad}")).send().await.expect("answer");
+        assert_eq!(response.status().as_u16(), 400, "{bad}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], "InvalidParameter", "{bad}");
+    }
+    let flood: Vec<_> =
+        (0..200u64).map(|i| tokio::spawn(http.get(format!("{validator}/v1/state?at={i}")).send())).collect();
+    for request in flood {
+        assert!(request.await.expect("task").expect("answer").status().is_success());
+    }
+
     let tamper = Arc::new(Mutex::new(Tamper::Nothing));
     let proxy = tampering_proxy(format!("http://{}", nodes[0].addr), Arc::clone(&tamper)).await;
     let client = ChainClient::new(&proxy).pinned_to(genesis.digest());
