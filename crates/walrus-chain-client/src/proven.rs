@@ -106,6 +106,24 @@ impl ChainClient {
     /// against the genesis validators; waits (up to [`READ_TIMEOUT`]) until it is at least at
     /// `min_height`.
     pub async fn proven_state(&self, at: Option<u64>, min_height: u64) -> Result<ProvenState, ClientError> {
+        let (state, new_enough) = self.proven_until(at, |state| state.header.height >= min_height).await?;
+        if !new_enough {
+            return Err(not_proven_yet(format!(
+                "the newest proven state is at height {}, this client saw height {min_height} run",
+                state.header.height
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Asks for the newest proven state (at or below `at`) until `wanted` accepts one, for up to
+    /// [`READ_TIMEOUT`]; else the last one given, and `false`. A chain that proves nothing yet
+    /// (a moment after it starts) is asked again as long.
+    async fn proven_until(
+        &self,
+        at: Option<u64>,
+        wanted: impl Fn(&ProvenState) -> bool,
+    ) -> Result<(ProvenState, bool), ClientError> {
         let trust = self.trust().await?;
         let path = match at {
             Some(at) => format!("/v1/state?at={at}"),
@@ -113,27 +131,16 @@ impl ChainClient {
         };
         let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
         loop {
-            // A new chain proves nothing until its first block, a moment after it starts.
-            let answer: StateProofView = match self.get(&path, READ_TIMEOUT).await {
-                Err(e) if e.api_code() == Some("NoProvenState") && tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(PROOF_RETRY).await;
-                    continue;
+            let late = tokio::time::Instant::now() >= deadline;
+            match self.get::<StateProofView>(&path, READ_TIMEOUT).await {
+                Err(e) if e.api_code() == Some("NoProvenState") && !late => {}
+                answer => {
+                    let state = self.check_state(&trust, &path, answer?)?;
+                    if wanted(&state) || late {
+                        let accepted = wanted(&state);
+                        return Ok((state, accepted));
+                    }
                 }
-                answer => answer?,
-            };
-            let state = self.check_state(&trust, &path, answer)?;
-            if state.header.height >= min_height || tokio::time::Instant::now() >= deadline {
-                if state.header.height < min_height {
-                    return Err(ClientError::Api {
-                        status: 503,
-                        code: "NotProvenYet".into(),
-                        reason: format!(
-                            "the newest proven state is at height {}, this client saw height {min_height} run",
-                            state.header.height
-                        ),
-                    });
-                }
-                return Ok(state);
             }
             tokio::time::sleep(PROOF_RETRY).await;
         }
@@ -165,30 +172,27 @@ impl ChainClient {
     /// its transactions.
     pub async fn system(&self) -> Result<SystemView, ClientError> {
         let min_height = self.seen_height();
-        let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
-        loop {
-            let state = self.proven_state(None, min_height).await?;
-            if let Some(system) = state.system {
-                let header = state.header;
-                return Ok(SystemView {
-                    height: header.height,
-                    timestamp_ms: header.timestamp_ms,
-                    next_epoch_step_ms: system.next_step_ms(),
-                    total_supply: header.total_supply.0,
-                    burned: header.burned.0,
-                    system,
-                });
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ClientError::Api {
-                    status: 503,
-                    code: "NotProvenYet".into(),
-                    reason: "the validator no longer keeps the system object of its newest proven state"
-                        .into(),
-                });
-            }
-            tokio::time::sleep(PROOF_RETRY).await;
+        let (state, _) =
+            self.proven_until(None, |s| s.header.height >= min_height && s.system.is_some()).await?;
+        let (header, Some(system)) = (state.header, state.system) else {
+            return Err(not_proven_yet(
+                "the validator no longer keeps the system object of its newest proven state".into(),
+            ));
+        };
+        if header.height < min_height {
+            return Err(not_proven_yet(format!(
+                "the newest proven state is at height {}, this client saw height {min_height} run",
+                header.height
+            )));
         }
+        Ok(SystemView {
+            height: header.height,
+            timestamp_ms: header.timestamp_ms,
+            next_epoch_step_ms: system.next_step_ms(),
+            total_supply: header.total_supply.0,
+            burned: header.burned.0,
+            system,
+        })
     }
 
     /// The current committee, proven (see [`ChainClient::system`]).
@@ -220,17 +224,11 @@ impl ChainClient {
             return Ok(unchanged);
         };
         // The newest proven state that holds the first event (a block or two after it).
-        let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
-        let mut header = loop {
-            let state = self.proven_state(None, 0).await?;
-            if state.header.height >= first {
-                break state.header;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(unchanged);
-            }
-            tokio::time::sleep(PROOF_RETRY).await;
-        };
+        let (state, holds_first) = self.proven_until(None, |state| state.header.height >= first).await?;
+        if !holds_first {
+            return Ok(unchanged);
+        }
+        let mut header = state.header;
         // Every event up to it is needed: read on while pages are full.
         let mut full = page.len() >= limit;
         let mut pages = 1;
@@ -268,4 +266,9 @@ impl ChainClient {
         let cursor = page.last().map(|e| e.cursor).or(from.cursor);
         Ok(ProvenEvents { events: page, position: EventsPosition { cursor, digest } })
     }
+}
+
+/// The error of a proof not new enough after [`READ_TIMEOUT`].
+fn not_proven_yet(reason: String) -> ClientError {
+    ClientError::Api { status: 503, code: "NotProvenYet".into(), reason }
 }

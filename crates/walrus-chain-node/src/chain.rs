@@ -5,7 +5,7 @@
 //! the pure state machine, records its effects and wakes whoever waits for its transactions or
 //! events, and only then does the executor acknowledge the block to consensus.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
@@ -71,13 +71,29 @@ pub struct Chain {
     snapshotting: Arc<AtomicBool>,
     /// The state header at height 0 (later ones are in the blocks' effects).
     genesis_header: StateHeader,
-    /// The system object's BCS bytes after each of the last [`SYSTEMS_KEPT`] blocks, for state
-    /// proofs: a finalized block commits to a state up to `EXEC_LAG_MAX` heights old.
-    systems: Mutex<BTreeMap<u64, Arc<Vec<u8>>>>,
+    /// The last [`SYSTEMS_KEPT`] distinct system objects, by digest, newest last: a state
+    /// proof names a state up to `EXEC_LAG_MAX` heights old, and the system object changes in
+    /// few blocks.
+    systems: Mutex<VecDeque<(Digest, Arc<Vec<u8>>)>>,
 }
 
-/// Heights whose system object [`Chain::system_under`] keeps.
-pub const SYSTEMS_KEPT: u64 = walrus_chain::state::EXEC_LAG_MAX + 8;
+/// Distinct system objects [`Chain::system_under`] keeps.
+pub const SYSTEMS_KEPT: usize = walrus_chain::state::EXEC_LAG_MAX as usize + 8;
+
+/// Keeps `system` (its digest in `header`) as the newest, unless it is already.
+fn keep_system(
+    systems: &mut VecDeque<(Digest, Arc<Vec<u8>>)>,
+    header: &StateHeader,
+    system: impl FnOnce() -> Vec<u8>,
+) {
+    if systems.back().is_some_and(|(digest, _)| *digest == header.system_digest) {
+        return;
+    }
+    systems.push_back((header.system_digest, Arc::new(system())));
+    while systems.len() > SYSTEMS_KEPT {
+        systems.pop_front();
+    }
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -89,19 +105,19 @@ impl Chain {
     /// checking each recorded state digest.
     pub fn open(genesis: Genesis, store: Arc<dyn BlockStore>) -> Result<Chain, ChainError> {
         let latest = store.latest_height()?;
+        let genesis_state = genesis.build()?;
+        let genesis_header = genesis_state.header().0;
         let mut state = match newest_snapshot(&genesis, store.as_ref(), latest)? {
             Some(state) => state,
-            None => genesis.build()?,
+            None => genesis_state,
         };
         if state.height > 0 {
             tracing::info!(height = state.height, latest, "chain state loaded from a snapshot");
         }
-        let genesis_header = genesis.build()?.header().0;
-        let mut systems = BTreeMap::new();
-        if latest - state.height < SYSTEMS_KEPT {
-            systems.insert(state.height, Arc::new(state.header().1));
-        }
-        let mut digest = state.digest();
+        let mut systems = VecDeque::new();
+        let (header, system) = state.header();
+        keep_system(&mut systems, &header, || system);
+        let mut digest = header.digest();
         for height in state.height + 1..=latest {
             let block = store.block(height)?.ok_or(ChainError::Gap(height))?;
             let recorded = store.effects(height)?;
@@ -114,9 +130,7 @@ impl Chain {
                 store.put_effects(&effects)?;
             }
             digest = effects.state_digest;
-            if latest - height < SYSTEMS_KEPT {
-                systems.insert(height, Arc::new(state.header().1));
-            }
+            keep_system(&mut systems, &effects.header, || bcs::to_bytes(&state.system).expect("plain BCS"));
         }
         let (head, _) = watch::channel((state.height, digest));
         Ok(Chain {
@@ -140,14 +154,12 @@ impl Chain {
         Ok(self.store.effects(height)?.map(|effects| effects.header))
     }
 
-    /// The system object's BCS bytes under `header`: kept for the last [`SYSTEMS_KEPT`]
-    /// heights executed, else the current one if it has not changed since.
+    /// The system object's BCS bytes under `header`, if it is among the last [`SYSTEMS_KEPT`]
+    /// distinct ones.
     pub fn system_under(&self, header: &StateHeader) -> Option<Arc<Vec<u8>>> {
-        if let Some(bytes) = lock(&self.systems).get(&header.height) {
-            return Some(Arc::clone(bytes));
-        }
-        let current = bcs::to_bytes(&self.state().system).expect("plain BCS");
-        (walrus_chain::light::system_digest(&current) == header.system_digest).then(|| Arc::new(current))
+        let systems = lock(&self.systems);
+        let found = systems.iter().rev().find(|(digest, _)| *digest == header.system_digest);
+        found.map(|(_, bytes)| Arc::clone(bytes))
     }
 
     /// Writes a snapshot every `blocks` blocks instead of [`SNAPSHOT_INTERVAL_BLOCKS`] (0: never).
@@ -239,18 +251,15 @@ impl Chain {
             verify_block(&state, block)
         };
         self.store.append(block)?;
-        let (effects, system) = {
+        let effects = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let effects = execute_verified(&mut state, block, &verified)?;
-            (effects, bcs::to_bytes(&state.system).expect("plain BCS"))
+            // Serialized again only when it changed (an epoch step, a registration, a price).
+            keep_system(&mut lock(&self.systems), &effects.header, || {
+                bcs::to_bytes(&state.system).expect("plain BCS")
+            });
+            effects
         };
-        {
-            let mut systems = lock(&self.systems);
-            systems.insert(effects.height, Arc::new(system));
-            while systems.len() as u64 > SYSTEMS_KEPT {
-                systems.pop_first();
-            }
-        }
         self.store.put_effects(&effects)?;
         if self.snapshot_interval > 0 && effects.height.is_multiple_of(self.snapshot_interval) {
             self.snapshot_in_background();
