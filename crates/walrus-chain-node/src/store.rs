@@ -255,7 +255,7 @@ impl BlockStore for FjallBlockStore {
     fn put_effects(&self, effects: &BlockEffects) -> Result<(), StoreError> {
         let mut batch = self.db.batch();
         batch.insert(&self.effects, effects.height.to_be_bytes(), encode(effects));
-        for event in effects.transactions.iter().flat_map(|t| &t.events) {
+        for event in effects.all_events() {
             batch.insert(&self.events, cursor_key(event.cursor), encode(event));
             if let Event::InvalidBlobID { blob_id, .. } = &event.event {
                 batch.insert(&self.invalidations, blob_id.as_bytes().as_slice(), cursor_key(event.cursor));

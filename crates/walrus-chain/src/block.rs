@@ -8,11 +8,13 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
+use walrus_core::keys::Ed25519PublicKey;
 use walrus_core::ObjectId;
 
 use crate::calls;
 use crate::error::ExecError;
 use crate::events::{Event, EventCursor, EventEnvelope};
+use crate::evidence::{Conviction, Equivocation, EvidenceError, EVIDENCE_PER_BLOCK_MAX};
 use crate::state::{apply, Overlay, State};
 use crate::tx::{SignedTransaction, TxDigest};
 
@@ -52,6 +54,9 @@ pub struct Block {
     pub exec: ExecCommitment,
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
+    /// Evidence of validators' equivocations, recorded before the transactions run (at most
+    /// [`EVIDENCE_PER_BLOCK_MAX`]).
+    pub evidence: Vec<Equivocation>,
 }
 
 impl Block {
@@ -72,6 +77,7 @@ impl Block {
                     .unwrap_or_else(|| state.digest()),
             },
             transactions,
+            evidence: Vec::new(),
         }
     }
 
@@ -119,6 +125,17 @@ pub enum BlockError {
     /// More than [`BLOCK_TRANSACTIONS_MAX`] transactions.
     #[error("too many transactions in one block")]
     TooManyTransactions,
+    /// More than [`EVIDENCE_PER_BLOCK_MAX`] pieces of evidence.
+    #[error("too much evidence in one block")]
+    TooMuchEvidence,
+    /// A piece of evidence proves nothing.
+    #[error("evidence {index} of the block: {source}")]
+    Evidence {
+        /// Its position in the block.
+        index: usize,
+        /// Why.
+        source: EvidenceError,
+    },
 }
 
 /// How a transaction ended.
@@ -168,8 +185,17 @@ pub struct BlockEffects {
     pub state_digest: Digest,
     /// The state header after the block (its digest is `state_digest`).
     pub header: crate::light::StateHeader,
+    /// The block's own events (recorded equivocations), before its transactions'.
+    pub events: Vec<EventEnvelope>,
     /// Per transaction, in order.
     pub transactions: Vec<TxEffects>,
+}
+
+impl BlockEffects {
+    /// Every event of the block, in cursor order.
+    pub fn all_events(&self) -> impl Iterator<Item = &EventEnvelope> {
+        self.events.iter().chain(self.transactions.iter().flat_map(|tx| &tx.events))
+    }
 }
 
 /// Why a transaction is not admissible now: it would be skipped.
@@ -244,6 +270,7 @@ pub fn check_block(state: &State, block: &Block) -> Result<(), BlockError> {
     if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
         return Err(BlockError::TooManyTransactions);
     }
+    check_evidence(&state.validators, &block.evidence)?;
     let min = state.last_exec_height.max(state.height.saturating_sub(crate::state::EXEC_LAG_MAX - 1));
     let max = state.height;
     if !(min..=max).contains(&block.exec.height) {
@@ -253,6 +280,39 @@ pub fn check_block(state: &State, block: &Block) -> Result<(), BlockError> {
         return Err(BlockError::ExecDigest(block.exec.height));
     }
     Ok(())
+}
+
+/// Checks the evidence a block carries against the genesis validators' keys (stateless, so that
+/// a proposer's peers check it before they vote).
+pub fn check_evidence(validators: &[Ed25519PublicKey], evidence: &[Equivocation]) -> Result<(), BlockError> {
+    if evidence.len() > EVIDENCE_PER_BLOCK_MAX {
+        return Err(BlockError::TooMuchEvidence);
+    }
+    for (index, piece) in evidence.iter().enumerate() {
+        piece.check(validators).map_err(|source| BlockError::Evidence { index, source })?;
+    }
+    Ok(())
+}
+
+/// Records each equivocation in a later round than the validator's last recorded one; the
+/// others were recorded already (two proposers may carry the same evidence).
+fn record_evidence(state: &mut State, evidence: &[Equivocation]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for piece in evidence {
+        let previous = state.convictions.get(&piece.validator);
+        if previous.is_some_and(|c| c.latest.round() >= piece.round()) {
+            continue;
+        }
+        let count = previous.map_or(0, |c| c.count) + 1;
+        state.set_conviction(piece.validator, Conviction { count, latest: *piece });
+        events.push(Event::ValidatorEquivocated {
+            validator: piece.validator,
+            consensus_epoch: piece.epoch,
+            view: piece.view,
+            count,
+        });
+    }
+    events
 }
 
 /// What a block's execution can learn before it takes the state for writing: whether each
@@ -303,6 +363,8 @@ pub fn execute_verified(
         e
     };
     state.last_exec_height = block.exec.height;
+    let events: Vec<EventEnvelope> =
+        record_evidence(state, &block.evidence).into_iter().map(|event| envelope(None, event)).collect();
     let transactions: Vec<TxEffects> = block
         .transactions
         .iter()
@@ -313,13 +375,13 @@ pub fn execute_verified(
             execute_transaction(state, tx, authentic, verdict, &mut envelope)
         })
         .collect();
-    for event in transactions.iter().flat_map(|tx| &tx.events) {
+    for event in events.iter().chain(transactions.iter().flat_map(|tx| &tx.events)) {
         state.events_digest = crate::light::fold_event(&state.events_digest, event);
     }
     let block_digest = block.digest();
     state.last_block = block_digest;
     let (header, state_digest) = state.remember_digest();
-    Ok(BlockEffects { height: block.height, block_digest, state_digest, header, transactions })
+    Ok(BlockEffects { height: block.height, block_digest, state_digest, header, events, transactions })
 }
 
 /// Executes one transaction: pre-checks, fee and nonce, then the call as a whole or not at all.

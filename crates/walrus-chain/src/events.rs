@@ -1,6 +1,7 @@
 //! Events with the reference's names and fields (`walrus::events`), and their cursors.
 
 use serde::{Deserialize, Serialize};
+use walrus_core::keys::Ed25519PublicKey;
 use walrus_core::{BlobId, Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
@@ -108,6 +109,18 @@ pub enum Event {
         epoch: Epoch,
         /// The node.
         node_id: ObjectId,
+    },
+    /// A validator was shown to have signed conflicting consensus votes (see
+    /// [`crate::evidence`]); emitted by the block that carries the evidence.
+    ValidatorEquivocated {
+        /// The validator's consensus key.
+        validator: Ed25519PublicKey,
+        /// The consensus epoch of the round.
+        consensus_epoch: u64,
+        /// The view of the round.
+        view: u64,
+        /// Equivocations recorded against it so far, this one included.
+        count: u64,
     },
 }
 

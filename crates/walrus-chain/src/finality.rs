@@ -4,7 +4,8 @@
 //! Validators vote with commonware's simplex (`walrus-consensus`); a finalize vote is an
 //! ed25519 signature over `varint(len(ns)) ‖ ns ‖ varint(epoch) ‖ varint(view) ‖
 //! varint(parent view) ‖ block digest`, where `ns` is [`CONSENSUS_NAMESPACE`] followed by
-//! `_FINALIZE` and the varints are unsigned LEB128 (commonware's codec). A [`FinalityProof`]
+//! `_FINALIZE` and the varints are unsigned LEB128 (commonware's codec); [`vote_message`] builds
+//! every kind of vote. A [`FinalityProof`]
 //! carries the vote's round and the signatures of at least a quorum, `n - ⌊(n - 1) / 3⌋` of the
 //! `n` validators (2f + 1 when n = 3f + 1); [`verify_finality`] rebuilds the message from the
 //! digest the verifier computed itself, so a proof cannot be moved to another block.
@@ -18,9 +19,6 @@ use crate::genesis::GenesisValidator;
 
 /// The namespace of the chain's consensus votes.
 pub const CONSENSUS_NAMESPACE: &[u8] = b"_WALRUS_CHAIN_CONSENSUS";
-/// What simplex appends to the namespace for finalize votes.
-const FINALIZE_SUFFIX: &[u8] = b"_FINALIZE";
-
 /// The finalize votes of a quorum of validators on one block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalityProof {
@@ -63,17 +61,54 @@ fn leb128(value: u64, out: &mut Vec<u8>) {
     push_uleb128(out, usize::try_from(value).expect("64-bit targets only"));
 }
 
-/// The bytes a validator signs to finalize the block with digest `block` in `proof`'s round.
-pub fn finalize_message(block: &Digest, proof: &FinalityProof) -> Vec<u8> {
-    let namespace = [CONSENSUS_NAMESPACE, FINALIZE_SUFFIX].concat();
+/// A consensus vote on one round (epoch and view), as simplex signs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Vote {
+    /// Notarizes the proposal of block `payload` on the block of view `parent_view`.
+    Notarize {
+        /// The parent's view.
+        parent_view: u64,
+        /// The block digest.
+        #[serde(with = "walrus_core::hash::hex_digest")]
+        payload: Digest,
+    },
+    /// Asks to skip the round.
+    Nullify,
+    /// Finalizes the proposal.
+    Finalize {
+        /// The parent's view.
+        parent_view: u64,
+        /// The block digest.
+        #[serde(with = "walrus_core::hash::hex_digest")]
+        payload: Digest,
+    },
+}
+
+/// The bytes a validator signs for `vote` in round (`epoch`, `view`): `varint(len(ns)) ‖ ns ‖
+/// varint(epoch) ‖ varint(view)`, then `varint(parent view) ‖ payload` for a proposal, where
+/// `ns` is [`CONSENSUS_NAMESPACE`] followed by `_NOTARIZE`, `_NULLIFY` or `_FINALIZE`.
+pub fn vote_message(epoch: u64, view: u64, vote: &Vote) -> Vec<u8> {
+    let (suffix, proposal): (&[u8], _) = match vote {
+        Vote::Notarize { parent_view, payload } => (b"_NOTARIZE", Some((parent_view, payload))),
+        Vote::Nullify => (b"_NULLIFY", None),
+        Vote::Finalize { parent_view, payload } => (b"_FINALIZE", Some((parent_view, payload))),
+    };
+    let namespace = [CONSENSUS_NAMESPACE, suffix].concat();
     let mut message = Vec::with_capacity(namespace.len() + 64);
     leb128(namespace.len() as u64, &mut message);
     message.extend_from_slice(&namespace);
-    leb128(proof.epoch, &mut message);
-    leb128(proof.view, &mut message);
-    leb128(proof.parent_view, &mut message);
-    message.extend_from_slice(block);
+    leb128(epoch, &mut message);
+    leb128(view, &mut message);
+    if let Some((parent_view, payload)) = proposal {
+        leb128(*parent_view, &mut message);
+        message.extend_from_slice(payload);
+    }
     message
+}
+
+/// The bytes a validator signs to finalize the block with digest `block` in `proof`'s round.
+pub fn finalize_message(block: &Digest, proof: &FinalityProof) -> Vec<u8> {
+    vote_message(proof.epoch, proof.view, &Vote::Finalize { parent_view: proof.parent_view, payload: *block })
 }
 
 /// Checks that `proof` holds valid finalize votes of a quorum of `validators` on the block

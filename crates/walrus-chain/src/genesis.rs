@@ -167,6 +167,8 @@ impl Genesis {
             events_digest: [0; 32],
             last_exec_height: 0,
             recent_digests: BTreeMap::new(),
+            validators: self.validators.iter().map(|v| v.public_key).collect(),
+            convictions: BTreeMap::new(),
         };
         for (owner, staked) in stakes {
             let id =

@@ -19,6 +19,7 @@ pub mod digest;
 pub mod epoch;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod finality;
 pub mod genesis;
 pub mod light;

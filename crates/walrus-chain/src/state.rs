@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
-use walrus_core::keys::Address;
+use walrus_core::keys::{Address, Ed25519PublicKey};
 use walrus_core::{BlobId, ObjectId};
 
 use crate::amount::Frost;
@@ -12,6 +12,7 @@ use crate::certify::Verdict;
 use crate::digest::SetHash;
 use crate::error::ExecError;
 use crate::events::Event;
+use crate::evidence::Conviction;
 use crate::light::{system_digest, StateHeader};
 use crate::objects::{Object, ObjectBody, Owner};
 use crate::system::System;
@@ -66,6 +67,10 @@ pub struct State {
     pub last_exec_height: u64,
     /// The digests of the last [`EXEC_LAG_MAX`] states (this one's included), by height.
     pub recent_digests: BTreeMap<u64, Digest>,
+    /// The genesis validators' consensus keys, in genesis order (the chain ID commits to them).
+    pub validators: Vec<Ed25519PublicKey>,
+    /// Per validator that equivocated, its record (in [`State::records`]).
+    pub convictions: BTreeMap<Ed25519PublicKey, Conviction>,
 }
 
 /// A record's element in [`State::records`]: a tag, the key, the value's BCS bytes.
@@ -86,6 +91,10 @@ fn object_element(id: &ObjectId, object: &Object) -> Vec<u8> {
 
 fn invalid_element(blob_id: &BlobId) -> Vec<u8> {
     element(b'I', blob_id.as_bytes(), &())
+}
+
+fn conviction_element(validator: &Ed25519PublicKey, conviction: &Conviction) -> Vec<u8> {
+    element(b'Q', &validator.0, conviction)
 }
 
 impl State {
@@ -127,7 +136,18 @@ impl State {
         for blob_id in &self.invalid_blob_ids {
             set.insert(&invalid_element(blob_id));
         }
+        for (validator, conviction) in &self.convictions {
+            set.insert(&conviction_element(validator, conviction));
+        }
         set
+    }
+
+    /// Records a conviction of `validator` (replacing its previous one, if any).
+    pub(crate) fn set_conviction(&mut self, validator: Ed25519PublicKey, conviction: Conviction) {
+        if let Some(old) = self.convictions.insert(validator, conviction) {
+            self.records.remove(&conviction_element(&validator, &old));
+        }
+        self.records.insert(&conviction_element(&validator, &conviction));
     }
 
     /// Records the digest of this state among the recent ones, forgetting the too old.

@@ -653,3 +653,106 @@ fn an_operator_changes_its_nodes_address_and_network_key_at_once() {
     };
     assert_eq!(failure(&net.run_as(&operator, long)), "EInvalidNodeInfo");
 }
+
+#[test]
+fn equivocation_evidence_is_recorded_once_per_round_and_forged_evidence_refuses_the_block() {
+    use walrus_chain::evidence::{Equivocation, EvidenceError, SignedVote};
+    use walrus_chain::finality::{vote_message, Vote};
+
+    let validators: Vec<Ed25519KeyPair> =
+        (0..4u8).map(|i| Ed25519KeyPair::from_seed(&[i + 50; 32])).collect();
+    let nodes: Vec<BlsKeyPair> = (0..4u8).map(|i| BlsKeyPair::from_seed(&[i + 1; 32])).collect();
+    let users: Vec<Ed25519KeyPair> = (0..3u8).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect();
+    let mut genesis = genesis(&nodes, &users);
+    genesis.validators = validators
+        .iter()
+        .map(|k| GenesisValidator { public_key: k.public(), p2p_address: "127.0.0.1:1".into() })
+        .collect();
+    let mut state = genesis.build().expect("valid genesis");
+    let sign = |key: &Ed25519KeyPair, view: u64, vote: Vote| SignedVote {
+        vote,
+        signature: key.sign(&vote_message(0, view, &vote)),
+    };
+    let conflicting = |key: &Ed25519KeyPair, view: u64| Equivocation {
+        validator: key.public(),
+        epoch: 0,
+        view,
+        first: sign(key, view, Vote::Notarize { parent_view: view - 1, payload: [1; 32] }),
+        second: sign(key, view, Vote::Notarize { parent_view: view - 1, payload: [2; 32] }),
+    };
+    let block_with = |state: &mut State, evidence: Vec<Equivocation>| {
+        let mut block = Block::next(state, state.timestamp_ms + 1, Vec::new());
+        block.evidence = evidence;
+        execute_block(state, &block)
+    };
+
+    // Two validators convicted in one block; the record is in the state digest.
+    let before = state.digest();
+    let effects =
+        block_with(&mut state, vec![conflicting(&validators[1], 9), conflicting(&validators[2], 4)])
+            .expect("valid");
+    assert_ne!(
+        state.header().0.records_checksum,
+        genesis.build().expect("valid").header().0.records_checksum
+    );
+    assert_ne!(state.digest(), before);
+    let events: Vec<_> = effects.all_events().map(|e| (e.tx_digest, e.event.clone())).collect();
+    assert_eq!(
+        events,
+        vec![
+            (
+                None,
+                Event::ValidatorEquivocated {
+                    validator: validators[1].public(),
+                    consensus_epoch: 0,
+                    view: 9,
+                    count: 1
+                }
+            ),
+            (
+                None,
+                Event::ValidatorEquivocated {
+                    validator: validators[2].public(),
+                    consensus_epoch: 0,
+                    view: 4,
+                    count: 1
+                }
+            ),
+        ]
+    );
+    assert_eq!(state.records, state.recompute_records(), "the records' set hash follows the convictions");
+
+    // The same evidence again, or an older round, changes nothing; a later round counts.
+    let effects =
+        block_with(&mut state, vec![conflicting(&validators[1], 9), conflicting(&validators[1], 3)])
+            .expect("valid");
+    assert_eq!(effects.all_events().count(), 0);
+    let effects = block_with(&mut state, vec![conflicting(&validators[1], 12)]).expect("valid");
+    assert_eq!(effects.all_events().count(), 1);
+    assert_eq!(state.convictions[&validators[1].public()].count, 2);
+    assert_eq!(state.convictions[&validators[1].public()].latest.view, 12);
+    assert_eq!(state.records, state.recompute_records());
+
+    // Forged, non-conflicting or a stranger's evidence makes the whole block invalid.
+    let height = state.height;
+    let mut forged = conflicting(&validators[3], 20);
+    forged.second.signature = validators[0].sign(b"something else");
+    assert_eq!(
+        block_with(&mut state, vec![forged]),
+        Err(BlockError::Evidence { index: 0, source: EvidenceError::Signature("second") })
+    );
+    let mut same = conflicting(&validators[3], 20);
+    same.second = same.first;
+    assert_eq!(
+        block_with(&mut state, vec![same]),
+        Err(BlockError::Evidence { index: 0, source: EvidenceError::NotConflicting })
+    );
+    let stranger = Ed25519KeyPair::from_seed(&[99; 32]);
+    assert_eq!(
+        block_with(&mut state, vec![conflicting(&stranger, 20)]),
+        Err(BlockError::Evidence { index: 0, source: EvidenceError::NotValidator })
+    );
+    let many = (0..17).map(|view| conflicting(&validators[3], 30 + view)).collect();
+    assert_eq!(block_with(&mut state, many), Err(BlockError::TooMuchEvidence));
+    assert_eq!(state.height, height, "a refused block changes nothing");
+}

@@ -24,13 +24,15 @@ use commonware_consensus::Application;
 use commonware_cryptography::Digested;
 use commonware_runtime::Clock;
 use futures::StreamExt as _;
-use walrus_chain::block::{BLOCK_TRANSACTIONS_MAX, BLOCK_VERSION};
+use walrus_chain::block::{check_evidence, BLOCK_TRANSACTIONS_MAX, BLOCK_VERSION};
+use walrus_chain::evidence::EVIDENCE_PER_BLOCK_MAX;
 use walrus_chain::state::EXEC_LAG_MAX;
-use walrus_chain::{Block, ExecCommitment, TxDigest};
+use walrus_chain::{Block, BlockError, ExecCommitment, TxDigest};
 use walrus_core::hash::Digest;
-use walrus_core::keys::Address;
+use walrus_core::keys::{Address, Ed25519PublicKey};
 
 use crate::block::{ChainBlock, ConsensusDigest, BLOCK_BYTES_MAX};
+use crate::evidence::EvidencePool;
 use crate::executor::Executor;
 use crate::mempool::Mempool;
 
@@ -111,6 +113,9 @@ pub enum Invalid {
     /// A transaction appears twice, in the block or in its unexecuted ancestry.
     #[error("transaction {0} is repeated")]
     Repeated(TxDigest),
+    /// Too much evidence, or a piece that convicts no validator.
+    #[error(transparent)]
+    Evidence(BlockError),
 }
 
 /// The range of heights a block following `parent` may commit to: the lag rule of
@@ -121,9 +126,10 @@ pub fn exec_bounds(parent: &Block) -> (u64, u64) {
 }
 
 /// Checks what makes `block` (whose transactions have the digests `digests`) invalid as a child
-/// of `parent` on the chain `chain_id`, whatever the state.
+/// of `parent` on the chain `chain_id` of the genesis `validators`, whatever the state.
 pub fn check_stateless(
     chain_id: &Digest,
+    validators: &[Ed25519PublicKey],
     parent: &ChainBlock,
     block: &Block,
     digests: &[TxDigest],
@@ -148,6 +154,7 @@ pub fn check_stateless(
     if !(min..=max).contains(&block.exec.height) {
         return Err(Invalid::ExecHeight { min, max, got: block.exec.height });
     }
+    check_evidence(validators, &block.evidence).map_err(Invalid::Evidence)?;
     let mut seen = BTreeSet::new();
     for (tx, digest) in block.transactions.iter().zip(digests) {
         if !seen.insert(*digest) {
@@ -211,14 +218,21 @@ pub struct ChainApp {
     chain_id: Digest,
     executor: Executor,
     mempool: Arc<Mempool>,
+    evidence: Arc<EvidencePool>,
     limits: BlockLimits,
 }
 
 impl ChainApp {
-    /// The application of chain `chain_id`, proposing from `mempool` and committing to the
-    /// states `executor` has executed.
-    pub fn new(chain_id: Digest, executor: Executor, mempool: Arc<Mempool>, limits: BlockLimits) -> ChainApp {
-        ChainApp { chain_id, executor, mempool, limits }
+    /// The application of chain `chain_id`, proposing from `mempool` and `evidence` and
+    /// committing to the states `executor` has executed.
+    pub fn new(
+        chain_id: Digest,
+        executor: Executor,
+        mempool: &Arc<Mempool>,
+        evidence: &Arc<EvidencePool>,
+        limits: BlockLimits,
+    ) -> ChainApp {
+        ChainApp { chain_id, executor, mempool: Arc::clone(mempool), evidence: Arc::clone(evidence), limits }
     }
 
     /// The state commitment of a block following `parent`: the newest executed state, no
@@ -256,10 +270,13 @@ impl ChainApp {
         // transactions the unexecuted ancestry holds waits for their execution).
         let mut admissions = self.mempool.admissions();
         let mut heads = self.executor.subscribe_head();
+        let select_evidence =
+            || self.evidence.pending(&self.executor.state().convictions, EVIDENCE_PER_BLOCK_MAX);
         let mut transactions = select();
+        let mut evidence = select_evidence();
         // Consensus drops this build when the view ends, so an endless wait ends with the view.
         let deadline = if uncommitted { Some(clock.current() + self.limits.idle_wait) } else { None };
-        while transactions.is_empty() {
+        while transactions.is_empty() && evidence.is_empty() {
             // Once the parent ran, an empty block can commit to the state after it at once.
             if uncommitted && self.executor.head().height >= parent_block.height {
                 break;
@@ -277,7 +294,10 @@ impl ChainApp {
                 futures::future::Either::Left((
                     futures::future::Either::Left((Ok(()), _)) | futures::future::Either::Right((Ok(()), _)),
                     _,
-                )) => transactions = select(),
+                )) => {
+                    transactions = select();
+                    evidence = select_evidence();
+                }
                 _ => break,
             }
         }
@@ -292,6 +312,7 @@ impl ChainApp {
             timestamp_ms: millis(clock.current()).max(parent_block.timestamp_ms),
             exec,
             transactions,
+            evidence,
         });
         tracing::debug!(
             height = block.block().height,
@@ -310,7 +331,9 @@ impl ChainApp {
         let parent = ancestry.next().await?;
         let block = candidate.inner().block();
         let digests = candidate.inner().transaction_digests();
-        if let Err(e) = check_stateless(&self.chain_id, parent.inner(), block, digests) {
+        if let Err(e) =
+            check_stateless(&self.chain_id, self.evidence.validators(), parent.inner(), block, digests)
+        {
             tracing::warn!(height = block.height, error = %e, "refusing block");
             return Some(false);
         }
@@ -410,7 +433,7 @@ mod tests {
         let good = Block::next(&state, 2_000, vec![transfer(&state, &users[0], 0)]);
         let check = |block: &Block| {
             let digests: Vec<_> = block.transactions.iter().map(|tx| tx.data.digest()).collect();
-            check_stateless(&state.chain_id, &parent, block, &digests)
+            check_stateless(&state.chain_id, &state.validators, &parent, block, &digests)
         };
         assert_eq!(check(&good), Ok(()));
         let mut block = good.clone();
@@ -445,7 +468,8 @@ mod tests {
             let first = ChainBlock::genesis(&genesis, &state);
             let mempool = Arc::new(Mempool::new(10));
             let executor = Executor::new(Arc::new(MemoryStore::new(state.clone())), Arc::clone(&mempool));
-            let mut app = ChainApp::new(state.chain_id, executor, mempool, BlockLimits::default());
+            let pool = Arc::new(EvidencePool::new(state.validators.clone(), Arc::clone(&mempool)));
+            let mut app = ChainApp::new(state.chain_id, executor, &mempool, &pool, BlockLimits::default());
 
             // Five seconds ahead of the clock: the verdict comes 4.5 s later.
             let start = millis(context.current());

@@ -79,6 +79,7 @@ impl ChainBlock {
             timestamp_ms: genesis.timestamp_ms,
             exec: ExecCommitment { height: 0, state_digest: state.digest() },
             transactions: Vec::new(),
+            evidence: Vec::new(),
         };
         let bytes = bcs::to_bytes(&block).expect("blocks are plain BCS");
         ChainBlock::from_parts(block, bytes.into(), ConsensusDigest(chain_id))

@@ -210,6 +210,11 @@ impl Executor {
         self.shared.store.read()
     }
 
+    /// The store it applies blocks to (a restarted validator opens the same one).
+    pub fn store(&self) -> Arc<dyn StateStore> {
+        Arc::clone(&self.shared.store)
+    }
+
     /// A receiver for the effects of the transaction `digest` once a finalized block executes
     /// it (dropped if the executor stops first).
     pub fn wait_for_transaction(&self, digest: TxDigest) -> oneshot::Receiver<Executed> {

@@ -15,6 +15,8 @@
 //! - [`gossip`] brings a transaction admitted by any validator into every validator's mempool.
 //! - [`executor`] applies each finalized block once per height and acknowledges it to marshal
 //!   only afterwards; it publishes the new state digest and the transactions' effects.
+//! - [`evidence`] turns the conflicting votes simplex reports into the chain's equivocation
+//!   evidence, which proposers put into blocks and execution records.
 //! - [`proof`] turns marshal's finalization certificates into the chain's own
 //!   `walrus_chain::finality::FinalityProof`, which clients check without commonware.
 //!
@@ -34,6 +36,7 @@
 
 pub mod app;
 pub mod block;
+pub mod evidence;
 pub mod executor;
 pub mod gossip;
 pub mod host;
@@ -46,6 +49,7 @@ mod testing;
 
 pub use app::{BlockLimits, ChainApp};
 pub use block::{BlockConfig, ChainBlock, ConsensusDigest, BLOCK_BYTES_MAX};
+pub use evidence::{EvidencePool, EvidenceReporter};
 pub use executor::{
     ApplyError, Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateGuard, StateStore,
 };

@@ -101,6 +101,12 @@ impl Mempool {
         self.admitted.subscribe()
     }
 
+    /// Wakes whoever waits on [`Mempool::admissions`] (a proposer), for something else to
+    /// propose (evidence).
+    pub fn wake(&self) {
+        self.admitted.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
     /// How many transactions wait.
     pub fn len(&self) -> usize {
         self.pool.lock().by_digest.len()

@@ -14,7 +14,8 @@
 //! - transaction gossip (channel 5), so a transaction admitted by any validator can be proposed
 //!   by whichever leads;
 //! - simplex with the ed25519 scheme and a round-robin leader (votes, certificates and its own
-//!   certificate resolver on channels 0, 1 and 2), in one endless consensus epoch.
+//!   certificate resolver on channels 0, 1 and 2), in one endless consensus epoch, reporting
+//!   conflicting votes to the evidence pool.
 
 use std::num::{NonZeroU16, NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::simplex::types::Finalization;
 use commonware_consensus::simplex::{self, scheme::ed25519, ForwardPolicy, SkipBudget, SkipPolicy};
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_consensus::Reporters;
 use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::sha256::Sha256;
@@ -42,10 +44,12 @@ use commonware_utils::ordered::Set;
 use commonware_utils::NonZeroDuration;
 use rand_core::CryptoRng;
 use walrus_chain::Genesis;
+use walrus_core::keys::Ed25519PublicKey;
 
 use crate::app::{BlockLimits, ChainApp};
 use crate::block::{BlockConfig, ChainBlock, ConsensusDigest};
-use crate::executor::{Executor, MemoryStore, StateStore};
+use crate::evidence::{EvidencePool, EvidenceReporter};
+use crate::executor::{Executor, Finalized, MemoryStore, StateStore};
 use crate::gossip::Gossip;
 use crate::mempool::{Mempool, MEMPOOL_TRANSACTIONS_MAX};
 
@@ -208,6 +212,8 @@ pub struct Validator {
     pub public_key: PublicKey,
     /// The mempool it proposes from.
     pub mempool: Arc<Mempool>,
+    /// The equivocation evidence it will propose.
+    pub evidence: Arc<EvidencePool>,
     /// Admits client transactions and sends them to the other validators.
     pub gossip: Gossip,
     /// Its executor.
@@ -322,7 +328,8 @@ where
         config;
     parameters.check()?;
     let public_key = signer.public_key();
-    let scheme = Scheme::signer(NAMESPACE, participants, signer).ok_or(ValidatorError::NotParticipant)?;
+    let scheme =
+        Scheme::signer(NAMESPACE, participants.clone(), signer).ok_or(ValidatorError::NotParticipant)?;
     let genesis_state = genesis.build()?;
     let chain_id = genesis.digest();
     let genesis_block = ChainBlock::genesis(&genesis, &genesis_state);
@@ -333,21 +340,10 @@ where
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
     let mut handles = Vec::new();
 
-    // Execution side: the mempool, the state and the executor's task.
-    let clock = context.child("mempool");
-    let mempool = Arc::new(Mempool::with_clock(parameters.mempool_max, Arc::new(move || clock.current())));
+    let execution = (genesis_state.validators.clone(), channels.transactions);
     let store = store.unwrap_or_else(|| Arc::new(MemoryStore::new(genesis_state)));
-    let executor = Executor::new(store, Arc::clone(&mempool));
-    let (finalized, handle) = executor.start(context.child("executor"));
-    handles.push(handle);
-    let (gossip, gossip_handles) = crate::gossip::start(
-        context.child("gossip"),
-        Arc::clone(&mempool),
-        executor.clone(),
-        channels.transactions,
-        blocker.clone(),
-    );
-    handles.extend(gossip_handles);
+    let (mempool, evidence, executor, finalized, gossip) =
+        start_execution(&context, store, execution, parameters.mempool_max, &blocker, &mut handles);
 
     // Full blocks travel by buffered broadcast; missed ones come through the backfill resolver.
     let (broadcast, buffer) = buffered::Engine::new(
@@ -407,8 +403,9 @@ where
     .await;
     handles.push(actor.start(finalized, buffer, resolver));
 
-    // Consensus: simplex around the application.
-    let app = ChainApp::new(chain_id, executor.clone(), Arc::clone(&mempool), parameters.limits);
+    // Consensus: simplex around the application; faults it sees go to the evidence pool.
+    let reporter = EvidenceReporter::new(&participants, Arc::clone(&evidence));
+    let app = ChainApp::new(chain_id, executor.clone(), &mempool, &evidence, parameters.limits);
     let inline = Inline::new(context.child("application"), app, marshal.clone(), epocher);
     let setup = SimplexSetup {
         scheme,
@@ -420,9 +417,52 @@ where
         page_cache,
     };
     let network = (channels.votes, channels.certificates, channels.resolver);
-    handles.push(start_simplex(context.child("simplex"), setup, &parameters, inline, network));
+    handles.push(start_simplex(context.child("simplex"), setup, &parameters, (inline, reporter), network));
 
-    Ok(Validator { public_key, mempool, gossip, executor, marshal, genesis: genesis_block, handles })
+    Ok(Validator {
+        public_key,
+        mempool,
+        evidence,
+        gossip,
+        executor,
+        marshal,
+        genesis: genesis_block,
+        handles,
+    })
+}
+
+/// Starts the execution side: the mempool, the evidence pool checking against the genesis
+/// `validators`, the executor's task over `store`, and transaction gossip on `transactions`.
+#[allow(clippy::type_complexity)]
+fn start_execution<E, B, S, R>(
+    context: &E,
+    store: Arc<dyn StateStore>,
+    (validators, transactions): (Vec<Ed25519PublicKey>, (S, R)),
+    mempool_max: usize,
+    blocker: &B,
+    handles: &mut Vec<Handle<()>>,
+) -> (Arc<Mempool>, Arc<EvidencePool>, Executor, Finalized, Gossip)
+where
+    E: Spawner + Clock + Metrics,
+    B: Blocker<PublicKey = PublicKey>,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+{
+    let clock = context.child("mempool");
+    let mempool = Arc::new(Mempool::with_clock(mempool_max, Arc::new(move || clock.current())));
+    let executor = Executor::new(store, Arc::clone(&mempool));
+    let (finalized, handle) = executor.start(context.child("executor"));
+    handles.push(handle);
+    let (gossip, gossip_handles) = crate::gossip::start(
+        context.child("gossip"),
+        Arc::clone(&mempool),
+        executor.clone(),
+        transactions,
+        blocker.clone(),
+    );
+    handles.extend(gossip_handles);
+    let evidence = Arc::new(EvidencePool::new(validators, Arc::clone(&mempool)));
+    (mempool, evidence, executor, finalized, gossip)
 }
 
 /// What simplex is built from besides the application and the parameters.
@@ -439,12 +479,13 @@ struct SimplexSetup<B> {
 /// The application wrapped for simplex.
 type Wrapped<E> = Inline<E, Scheme, ChainApp, ChainBlock, FixedEpocher>;
 
-/// Starts simplex (epoch 0, from genesis) on its three channels.
+/// Starts simplex (epoch 0, from genesis) on its three channels, reporting to the application
+/// and the evidence reporter.
 fn start_simplex<E, B, S, R>(
     context: E,
     setup: SimplexSetup<B>,
     parameters: &Parameters,
-    inline: Wrapped<E>,
+    (inline, evidence): (Wrapped<E>, EvidenceReporter),
     (votes, certificates, resolver): ((S, R), (S, R), (S, R)),
 ) -> Handle<()>
 where
@@ -461,7 +502,7 @@ where
             blocker: setup.blocker,
             automaton: inline.clone(),
             relay: inline.clone(),
-            reporter: inline,
+            reporter: Reporters::from((inline, evidence)),
             strategy: Sequential,
             partition: setup.partition,
             mailbox_size: setup.mailbox_size,
@@ -478,7 +519,8 @@ where
             fetch_timeout: setup.fetch_timeout,
             fetch_retry_delay: parameters.fetch_retry_delay,
             forward: ForwardPolicy::SilentVoters,
-            track_historical_votes: false,
+            // Keeps every vote until its view is pruned, so that a conflicting one is always caught.
+            track_historical_votes: true,
         },
     );
     engine.start(votes, certificates, resolver)
