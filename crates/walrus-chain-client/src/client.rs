@@ -13,11 +13,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use walrus_chain::{Call, EventCursor, Frost, SignedTransaction, TransactionData, TxDigest, TxStatus};
 use walrus_core::keys::{Address, Ed25519KeyPair};
-use walrus_core::{BlobId, ObjectId};
 
 use crate::wire::{
-    format_cursor, AccountView, BlobView, ErrorBody, EventPage, ExecutedTx, FaucetRequest, FinalizedBlock,
-    Health, ObjectView, OwnedObjectsPage, OWNED_OBJECTS_PAGE_MAX,
+    format_cursor, ErrorBody, EventPage, ExecutedTx, FaucetRequest, FinalizedBlock, Health, ObjectView,
+    OwnedObjectsPage, OWNED_OBJECTS_PAGE_MAX,
 };
 
 /// Timeout of a read request.
@@ -246,11 +245,6 @@ impl ChainClient {
         self.saw(self.get(&format!("/v1/transactions/{digest}"), READ_TIMEOUT).await)
     }
 
-    /// An account's balance and next nonce.
-    pub async fn account(&self, address: &Address) -> Result<AccountView, ClientError> {
-        self.get(&format!("/v1/accounts/{address}"), READ_TIMEOUT).await
-    }
-
     /// Every object `address` owns, read page by page.
     pub async fn owned_objects(&self, address: &Address) -> Result<Vec<ObjectView>, ClientError> {
         let mut objects = Vec::new();
@@ -264,16 +258,6 @@ impl ChainClient {
                 None => return Ok(objects),
             }
         }
-    }
-
-    /// One live object.
-    pub async fn object(&self, id: &ObjectId) -> Result<ObjectView, ClientError> {
-        self.get(&format!("/v1/objects/{id}"), READ_TIMEOUT).await
-    }
-
-    /// The blob objects of a blob ID, and whether it is marked invalid.
-    pub async fn blob(&self, blob_id: &BlobId) -> Result<BlobView, ClientError> {
-        self.get(&format!("/v1/blobs/{blob_id}"), READ_TIMEOUT).await
     }
 
     /// Up to `limit` events after `after`, waiting up to `wait` for the first one.

@@ -146,7 +146,7 @@ impl ChainClient {
         }
     }
 
-    fn check_state(
+    pub(crate) fn check_state(
         &self,
         trust: &Trust,
         path: &str,

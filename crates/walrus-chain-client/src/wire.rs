@@ -178,6 +178,65 @@ pub struct StateProofView {
     pub system: Option<String>,
 }
 
+/// Most records one `GET /v1/records` may ask for.
+pub const RECORD_KEYS_MAX: usize = 64;
+
+/// A record's name in a query: its tag's letter (`A`ccount, `B`lob index, `I`nvalid blob ID,
+/// `O`bject, `Q` conviction, `W` owned objects), a colon and its key in hex.
+pub fn format_record_key(tag: walrus_chain::records::Tag, key: &[u8; 32]) -> String {
+    use walrus_chain::records::Tag;
+    let letter = match tag {
+        Tag::Account => 'A',
+        Tag::BlobIndex => 'B',
+        Tag::Invalid => 'I',
+        Tag::Object => 'O',
+        Tag::Conviction => 'Q',
+        Tag::Owned => 'W',
+    };
+    format!("{letter}:{}", hex::encode(key))
+}
+
+/// Parses [`format_record_key`]'s form.
+pub fn parse_record_key(text: &str) -> Option<(walrus_chain::records::Tag, [u8; 32])> {
+    use walrus_chain::records::Tag;
+    let (letter, key) = text.split_once(':')?;
+    let tag = match letter {
+        "A" => Tag::Account,
+        "B" => Tag::BlobIndex,
+        "I" => Tag::Invalid,
+        "O" => Tag::Object,
+        "Q" => Tag::Conviction,
+        "W" => Tag::Owned,
+        _ => return None,
+    };
+    let key = key.strip_prefix("0x").unwrap_or(key);
+    let bytes = hex::decode(key).ok()?;
+    Some((tag, bytes.try_into().ok()?))
+}
+
+/// One record asked for, with its value's BCS bytes (hex) if the state holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordValue {
+    /// Its kind.
+    pub tag: walrus_chain::records::Tag,
+    /// Its key, hex.
+    pub key: String,
+    /// Its value's BCS bytes, hex; absent if the state has no such record.
+    pub value: Option<String>,
+}
+
+/// Records with their proof (`GET /v1/records?keys=...`): a finalized state, and for each
+/// record asked for its value and the proof of its bucket under the state's records root.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordsProofView {
+    /// The finalized state (its system object is left out).
+    pub state: StateProofView,
+    /// The proofs of the buckets of the records asked for, each once.
+    pub buckets: Vec<walrus_chain::records::BucketProof>,
+    /// The records asked for, in the order asked.
+    pub values: Vec<RecordValue>,
+}
+
 /// The genesis (`GET /v1/genesis`): its digest is the chain ID.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GenesisView {

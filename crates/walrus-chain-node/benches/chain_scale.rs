@@ -4,7 +4,7 @@
 //!
 //! The objects are put into the state directly (registering a million blobs through blocks
 //! would take the bench longer than the figures are worth), owned by 1,000 accounts, and the
-//! set hash is computed from scratch once. Each figure is the median of `RUNS` runs; the
+//! records tree is built from scratch once. Each figure is the median of `RUNS` runs; the
 //! executions run on a copy of the state made outside the timing. n = 1000 shards on four
 //! genesis nodes, as on Walrus Mainnet. `cargo bench -p walrus-chain-node --bench chain_scale`;
 //! `CHAIN_SCALE_OBJECTS=10000,100000` picks the sizes. Results in docs/benchmarks.md.

@@ -310,7 +310,7 @@ fn newest_snapshot(
                 continue;
             }
         };
-        let state: State = match bcs::from_bytes(&bytes) {
+        let mut state: State = match bcs::from_bytes(&bytes) {
             Ok(state) => state,
             Err(e) => {
                 tracing::warn!(height, "ignoring a state snapshot that does not decode: {e}");
@@ -321,6 +321,7 @@ fn newest_snapshot(
             tracing::warn!(height, "ignoring a state snapshot of another chain or height");
             continue;
         }
+        state.rebuild_records();
         let digest = state.digest();
         let recorded = store.effects(height)?.map(|effects| effects.state_digest);
         let committed = store

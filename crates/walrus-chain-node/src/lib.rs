@@ -14,6 +14,7 @@ pub mod faucet;
 pub mod init;
 pub mod node;
 pub mod orderer;
+mod records;
 pub mod rpc;
 pub mod store;
 

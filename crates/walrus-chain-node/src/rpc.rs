@@ -60,7 +60,7 @@ impl ApiError {
         ApiError { status, code, reason: reason.to_string() }
     }
 
-    fn bad_request(code: &'static str, reason: impl ToString) -> Self {
+    pub(crate) fn bad_request(code: &'static str, reason: impl ToString) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, reason)
     }
 
@@ -131,6 +131,7 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/events", get(events))
         .route("/v1/state", get(state_proof))
+        .route("/v1/records", get(crate::records::records))
         .route("/v1/genesis", get(genesis))
         .route("/v1/health", get(health))
         .route("/v1/faucet", post(faucet))
@@ -331,15 +332,32 @@ async fn state_proof(
     State(rpc): State<Rpc>,
     Query(query): Query<StateQuery>,
 ) -> Result<Json<StateProofView>, ApiError> {
+    find_state_proof(&rpc, query.at, true).await?.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NoProvenState",
+            format!("no block among the last {PROOF_SEARCH} heights is both finalized with a certificate here and committing to a state at or below the one asked for"),
+        )
+    })
+}
+
+/// The newest finalized block this validator holds a certificate for, among the last
+/// [`PROOF_SEARCH`] heights (and among those committing to a state at or below `at`, if given),
+/// with the header it commits to and, if `with_system`, the system object under it.
+pub(crate) async fn find_state_proof(
+    rpc: &Rpc,
+    at: Option<u64>,
+    with_system: bool,
+) -> Result<Option<StateProofView>, ApiError> {
     let head = rpc.chain.head().borrow().0;
     let lag = walrus_chain::state::EXEC_LAG_MAX + 1;
-    let top = query.at.map_or(head, |at| at.saturating_add(lag).min(head));
+    let top = at.map_or(head, |at| at.saturating_add(lag).min(head));
     let bottom = top.saturating_sub(PROOF_SEARCH).max(1);
     let internal =
         |e: crate::chain::ChainError| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "StoreError", e);
     for height in (bottom..=top).rev() {
         let Some(block) = rpc.chain.store().block(height)? else { continue };
-        if query.at.is_some_and(|at| block.exec.height > at) {
+        if at.is_some_and(|at| block.exec.height > at) {
             continue;
         }
         let Some((digest, finality)) = rpc.proofs.finality_proof(height).await else { continue };
@@ -347,15 +365,14 @@ async fn state_proof(
             continue;
         }
         let Some(header) = rpc.chain.header_at(block.exec.height).map_err(internal)? else { continue };
-        let system = rpc.chain.system_under(&header).map(|bytes| hex::encode(bytes.as_slice()));
+        let system = match with_system {
+            true => rpc.chain.system_under(&header).map(|bytes| hex::encode(bytes.as_slice())),
+            false => None,
+        };
         let block = hex::encode(bcs::to_bytes(&block).expect("a block is plain BCS"));
-        return Ok(Json(StateProofView { block, finality, header, system }));
+        return Ok(Some(StateProofView { block, finality, header, system }));
     }
-    Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "NoProvenState",
-        format!("no block among heights {bottom}..={top} is both finalized with a certificate here and committing to a state at or below the one asked for"),
-    ))
+    Ok(None)
 }
 
 /// `GET /v1/genesis`: the genesis whose digest is the chain ID, for clients that pin the ID.

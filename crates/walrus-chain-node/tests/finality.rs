@@ -5,14 +5,15 @@
 //! quorum are refused; bad heights get JSON errors, and a flood of requests for blocks that do
 //! not exist leaves the validator serving. A man in the middle between a client and a validator
 //! cannot make the client believe a forged committee or a changed or hidden event, nor another
-//! chain's genesis.
+//! chain's genesis, nor a forged or hidden account, object or blob record.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use walrus_chain::records::record_hash;
 use walrus_chain::system::System;
 use walrus_chain::{Block, Call, Event, Genesis, GenesisValidator};
-use walrus_chain_client::wire::{EventPage, FinalizedBlock, StateProofView};
+use walrus_chain_client::wire::{EventPage, FinalizedBlock, RecordsProofView, StateProofView};
 use walrus_chain_client::{ChainClient, ClientError, EventsPosition};
 use walrus_chain_node::init::{init_dir, read_ed25519, ChainDir, InitSpec};
 use walrus_chain_node::{start, NodeConfig, RunningNode};
@@ -72,6 +73,12 @@ enum Tamper {
     ChangeEvent,
     /// Leaves out the first event of a page.
     HideEvent,
+    /// Changes the value of the first record present, not its bucket.
+    RecordValue,
+    /// Changes the value of the first record present and its hash in the bucket proof.
+    RecordAndBucket,
+    /// Answers that the first record present is absent, and leaves it out of its bucket.
+    HideRecord,
 }
 
 /// Forwards GET requests to `upstream`, changing answers as `tamper` says; returns its URL.
@@ -106,6 +113,34 @@ async fn tampering_proxy(upstream: String, tamper: Arc<Mutex<Tamper>>) -> String
                         }
                     }
                     serde_json::to_vec(&page).expect("JSON")
+                }
+                ("/v1/records", Tamper::RecordValue | Tamper::RecordAndBucket | Tamper::HideRecord, true) => {
+                    let mut view: RecordsProofView = serde_json::from_slice(&body).expect("records");
+                    if let Some(value) = view.values.iter_mut().find(|v| v.value.is_some()) {
+                        let mut bytes = hex::decode(value.value.take().expect("present")).expect("hex");
+                        bytes[0] ^= 1;
+                        let key = hex::decode(&value.key).expect("hex");
+                        let records = view
+                            .buckets
+                            .iter_mut()
+                            .find(|b| b.records.iter().any(|r| r.key.as_slice() == key.as_slice()));
+                        let records = &mut records.expect("the bucket").records;
+                        let index = records
+                            .iter()
+                            .position(|r| r.tag == value.tag && r.key.as_slice() == key.as_slice());
+                        let index = index.expect("the entry");
+                        match tamper {
+                            Tamper::RecordValue => value.value = Some(hex::encode(&bytes)),
+                            Tamper::RecordAndBucket => {
+                                records[index].hash = record_hash(value.tag, &records[index].key, &bytes);
+                                value.value = Some(hex::encode(&bytes));
+                            }
+                            _ => {
+                                records.remove(index);
+                            }
+                        }
+                    }
+                    serde_json::to_vec(&view).expect("JSON")
                 }
                 _ => body.to_vec(),
             };
@@ -190,6 +225,77 @@ async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
     for pin in [format!("0x{}", hex::encode([7; 32])), "0xzz".into(), "0x0102".into()] {
         let refused = ChainClient::new(&format!("{proxy}#{pin}")).committee().await;
         assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{pin}: {refused:?}");
+    }
+
+    for node in nodes {
+        node.run_until(async {}).await.expect("clean stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_man_in_the_middle_cannot_forge_a_balance_an_object_or_a_blob_status() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (genesis, nodes) = network(&tmp).await;
+    let direct = ChainClient::new(&format!("http://{}", nodes[0].addr)).pinned_to(genesis.digest());
+    let user = Ed25519KeyPair::from_seed(&[1; 32]);
+    direct.faucet(user.address(), 5_000_000_000).await.expect("funded");
+    let params = walrus_core::EncodingParams::new(10).expect("params");
+    let metadata = walrus_core::encode::compute_metadata(params, b"forge me not").expect("metadata");
+    let blob_id = *metadata.blob_id();
+    let size = params.encoded_blob_length(12).expect("size");
+    let storage = direct.execute(&user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
+    let register = Call::RegisterBlob {
+        storage: storage.expect("reserved").effects.created[0],
+        blob_id,
+        root_hash: metadata.metadata().compute_root_hash(),
+        size: 12,
+        encoding_type: 1,
+        deletable: false,
+    };
+    let object_id = direct.execute(&user, register).await.expect("registered").effects.created[0];
+
+    // Proven reads through a client that reads its own writes.
+    let balance = direct.account(&user.address()).await.expect("a proven account").account.balance;
+    assert!(balance.0 > 0 && balance.0 < 5_000_000_000, "funded, less the fees and storage");
+    let blob = direct.blob(&blob_id).await.expect("a proven blob");
+    assert!(!blob.invalid);
+    assert_eq!(blob.objects.iter().map(|o| o.id).collect::<Vec<_>>(), vec![object_id]);
+    assert_eq!(direct.object(&object_id).await.expect("a proven object").id, object_id);
+    let nothing = direct.blob(&walrus_core::BlobId([9; 32])).await.expect("a proven absence");
+    assert!(nothing.objects.is_empty() && !nothing.invalid);
+    let missing = direct.object(&walrus_core::ObjectId([9; 32])).await;
+    assert!(matches!(missing, Err(ClientError::Api { status: 404, .. })), "{missing:?}");
+
+    // Bad requests get JSON errors.
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let validator = format!("http://{}", nodes[1].addr);
+    let many = vec![format!("A:{}", hex::encode([1; 32])); 65].join(",");
+    for bad in ["", "X:00", "A:zz", "A:0102", many.as_str()] {
+        let response = http.get(format!("{validator}/v1/records?keys={bad}")).send().await.expect("answer");
+        assert_eq!(response.status().as_u16(), 400, "{bad}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], "InvalidParameter", "{bad}");
+    }
+    // A flood of the largest requests (64 records each) is answered, each within its bound.
+    let keys: Vec<String> = (0..64u8).map(|i| format!("O:{}", hex::encode([i; 32]))).collect();
+    let url = format!("{validator}/v1/records?keys={}", keys.join(","));
+    let flood: Vec<_> = (0..200).map(|_| tokio::spawn(http.get(&url).send())).collect();
+    for request in flood {
+        assert!(request.await.expect("task").expect("answer").status().is_success());
+    }
+
+    let tamper = Arc::new(Mutex::new(Tamper::Nothing));
+    let proxy = tampering_proxy(format!("http://{}", nodes[0].addr), Arc::clone(&tamper)).await;
+    let client = ChainClient::new(&proxy).pinned_to(genesis.digest());
+    assert_eq!(client.account(&user.address()).await.expect("honest answers pass").account.balance, balance);
+    for forgery in [Tamper::RecordValue, Tamper::RecordAndBucket, Tamper::HideRecord] {
+        *tamper.lock().expect("lock") = forgery;
+        let account = client.account(&user.address()).await.map(|_| ());
+        let blob = client.blob(&blob_id).await.map(|_| ());
+        let object = client.object(&object_id).await.map(|_| ());
+        for refused in [account, blob, object] {
+            assert!(matches!(refused, Err(ClientError::Unproven { .. })), "{forgery:?}: {refused:?}");
+        }
     }
 
     for node in nodes {

@@ -51,16 +51,17 @@ pub struct StateHeader {
     /// [`system_digest`] of the system object.
     #[serde(with = "walrus_core::hash::hex_digest")]
     pub system_digest: Digest,
-    /// The checksum of the set hash of every account, object and invalid blob ID.
+    /// The root of the records tree ([`crate::records`]): accounts, objects, invalid blob IDs,
+    /// convictions and the blob-ID and owner indexes.
     #[serde(with = "walrus_core::hash::hex_digest")]
-    pub records_checksum: Digest,
+    pub records_root: Digest,
 }
 
 impl StateHeader {
-    /// The state digest (version 3): Blake2b-256 over a domain tag and the header's BCS bytes.
+    /// The state digest (version 4): Blake2b-256 over a domain tag and the header's BCS bytes.
     pub fn digest(&self) -> Digest {
         let bytes = bcs::to_bytes(self).expect("plain BCS");
-        blake2b256_parts(&[b"walrus-chain/state/v3", &bytes])
+        blake2b256_parts(&[b"walrus-chain/state/v4", &bytes])
     }
 }
 

@@ -9,12 +9,12 @@ use walrus_core::{BlobId, ObjectId};
 
 use crate::amount::Frost;
 use crate::certify::Verdict;
-use crate::digest::SetHash;
 use crate::error::ExecError;
 use crate::events::Event;
 use crate::evidence::Conviction;
 use crate::light::{system_digest, StateHeader};
 use crate::objects::{Object, ObjectBody, Owner};
+use crate::records::{record_hash, RecordEntry, RecordsTree, Tag};
 use crate::system::System;
 use crate::tx::TxDigest;
 
@@ -59,8 +59,11 @@ pub struct State {
     pub total_supply: Frost,
     /// WAL burned at epoch changes.
     pub burned: Frost,
-    /// The set hash of the accounts, objects and invalid blob IDs, kept in step by [`apply`].
-    pub records: SetHash,
+    /// The Merkle commitment to the accounts, objects, invalid blob IDs, convictions and the
+    /// blob-ID and owner indexes ([`crate::records`]), kept in step by [`apply`]. Derived from
+    /// them, so left out of snapshots: [`State::rebuild_records`] after decoding a state.
+    #[serde(skip)]
+    pub records: RecordsTree,
     /// [`crate::light::fold_event`] over every event so far (zeros at genesis).
     pub events_digest: Digest,
     /// The height of the state the last block committed to.
@@ -71,30 +74,6 @@ pub struct State {
     pub validators: Vec<Ed25519PublicKey>,
     /// Per validator that equivocated, its record (in [`State::records`]).
     pub convictions: BTreeMap<Ed25519PublicKey, Conviction>,
-}
-
-/// A record's element in [`State::records`]: a tag, the key, the value's BCS bytes.
-fn element(tag: u8, key: &[u8], value: &impl Serialize) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend_from_slice(key);
-    out.extend(bcs::to_bytes(value).expect("state records are plain BCS"));
-    out
-}
-
-fn account_element(address: &Address, account: &Account) -> Vec<u8> {
-    element(b'A', &address.0, account)
-}
-
-fn object_element(id: &ObjectId, object: &Object) -> Vec<u8> {
-    element(b'O', &id.0, object)
-}
-
-fn invalid_element(blob_id: &BlobId) -> Vec<u8> {
-    element(b'I', blob_id.as_bytes(), &())
-}
-
-fn conviction_element(validator: &Ed25519PublicKey, conviction: &Conviction) -> Vec<u8> {
-    element(b'Q', &validator.0, conviction)
 }
 
 impl State {
@@ -118,40 +97,85 @@ impl State {
             last_exec_height: self.last_exec_height,
             events_digest: self.events_digest,
             system_digest: system_digest(&system),
-            records_checksum: self.records.checksum(),
+            records_root: self.records.root(),
         };
         (header, system)
     }
 
-    /// The set hash of the records computed from scratch: equal to [`State::records`] in every
-    /// reachable state (a check for snapshots and tests; it costs the whole state).
-    pub fn recompute_records(&self) -> SetHash {
-        let mut set = SetHash::default();
-        for (address, account) in &self.accounts {
-            set.insert(&account_element(address, account));
+    /// The value's BCS bytes of record (`tag`, `key`), if the state holds it.
+    pub fn record_value(&self, tag: Tag, key: &[u8; 32]) -> Option<Vec<u8>> {
+        fn bcs_of(value: &impl Serialize) -> Vec<u8> {
+            bcs::to_bytes(value).expect("plain BCS")
         }
-        for (id, object) in &self.objects {
-            set.insert(&object_element(id, object));
+        match tag {
+            Tag::Account => self.accounts.get(&Address(*key)).map(bcs_of),
+            Tag::BlobIndex => self.blobs_by_id.get(&BlobId(*key)).map(bcs_of),
+            Tag::Invalid => self.invalid_blob_ids.contains(&BlobId(*key)).then(|| bcs_of(&())),
+            Tag::Object => self.objects.get(&ObjectId(*key)).map(bcs_of),
+            Tag::Conviction => self.convictions.get(&Ed25519PublicKey(*key)).map(bcs_of),
+            Tag::Owned => self.objects_by_owner.get(&Address(*key)).map(bcs_of),
         }
-        for blob_id in &self.invalid_blob_ids {
-            set.insert(&invalid_element(blob_id));
+    }
+
+    /// Every record, hashed.
+    fn record_entries(&self) -> impl Iterator<Item = RecordEntry> + '_ {
+        fn hashed<'a, K: 'a, V: Serialize + 'a>(
+            map: impl IntoIterator<Item = (&'a K, &'a V)> + 'a,
+            tag: Tag,
+            key: impl Fn(&K) -> [u8; 32] + 'a,
+        ) -> impl Iterator<Item = RecordEntry> + 'a {
+            map.into_iter().map(move |(k, v)| {
+                let key = key(k);
+                RecordEntry { tag, key, hash: record_hash(tag, &key, &bcs::to_bytes(v).expect("plain BCS")) }
+            })
         }
-        for (validator, conviction) in &self.convictions {
-            set.insert(&conviction_element(validator, conviction));
-        }
-        set
+        let unit = bcs::to_bytes(&()).expect("plain BCS");
+        let invalid = self.invalid_blob_ids.iter().map(move |id| RecordEntry {
+            tag: Tag::Invalid,
+            key: id.0,
+            hash: record_hash(Tag::Invalid, &id.0, &unit),
+        });
+        hashed(&self.accounts, Tag::Account, |k: &Address| k.0)
+            .chain(hashed(&self.blobs_by_id, Tag::BlobIndex, |k: &BlobId| k.0))
+            .chain(invalid)
+            .chain(hashed(&self.objects, Tag::Object, |k: &ObjectId| k.0))
+            .chain(hashed(&self.convictions, Tag::Conviction, |k: &Ed25519PublicKey| k.0))
+            .chain(hashed(&self.objects_by_owner, Tag::Owned, |k: &Address| k.0))
     }
 
     /// Records a conviction of `validator` (replacing its previous one, if any).
     pub(crate) fn set_conviction(&mut self, validator: Ed25519PublicKey, conviction: Conviction) {
-        if let Some(old) = self.convictions.insert(validator, conviction) {
-            self.records.remove(&conviction_element(&validator, &old));
-        }
-        self.records.insert(&conviction_element(&validator, &conviction));
+        self.convictions.insert(validator, conviction);
+        self.records.touch(Tag::Conviction, &validator.0);
+    }
+
+    /// Rehashes the records written since the last call.
+    pub fn refresh_records(&mut self) {
+        let dirty = self.records.take_dirty();
+        let hashes: Vec<_> = dirty
+            .into_iter()
+            .map(|(tag, key)| {
+                (tag, key, self.record_value(tag, &key).map(|value| record_hash(tag, &key, &value)))
+            })
+            .collect();
+        self.records.update(hashes);
+    }
+
+    /// Builds the records tree from the records (after decoding a state, whose snapshot leaves
+    /// it out). Linear in the state.
+    pub fn rebuild_records(&mut self) {
+        self.records = self.recompute_records();
+    }
+
+    /// The records tree computed from scratch: equal to [`State::records`] in every reachable
+    /// state between blocks (a check for tests; it costs the whole state).
+    pub fn recompute_records(&self) -> RecordsTree {
+        RecordsTree::build(self.record_entries())
     }
 
     /// Records the digest of this state among the recent ones, forgetting the too old.
     pub(crate) fn remember_digest(&mut self) -> (StateHeader, Digest) {
+        self.refresh_records();
         let header = self.header().0;
         let digest = header.digest();
         self.recent_digests.insert(self.height, digest);
@@ -367,10 +391,8 @@ pub(crate) struct Writes {
 /// Applies `writes` to `state`, keeping the blob-ID and owner indexes in step.
 pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     for (address, account) in writes.accounts {
-        if let Some(old) = state.accounts.insert(address, account) {
-            state.records.remove(&account_element(&address, &old));
-        }
-        state.records.insert(&account_element(&address, &account));
+        state.accounts.insert(address, account);
+        state.records.touch(Tag::Account, &address.0);
     }
     if let Some(system) = writes.system {
         state.system = system;
@@ -380,20 +402,19 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     state.burned = Frost(state.burned.0.saturating_add(writes.burned.0));
     for blob_id in writes.invalid {
         if state.invalid_blob_ids.insert(blob_id) {
-            state.records.insert(&invalid_element(&blob_id));
+            state.records.touch(Tag::Invalid, &blob_id.0);
         }
     }
     let (mut created, mut deleted) = (Vec::new(), Vec::new());
     for (id, object) in writes.objects {
         let old = state.objects.remove(&id);
+        state.records.touch(Tag::Object, &id.0);
         if let Some(old) = &old {
             index(state, id, old, false);
-            state.records.remove(&object_element(&id, old));
         }
         match (&old, object) {
             (_, Some(object)) => {
                 index(state, id, &object, true);
-                state.records.insert(&object_element(&id, &object));
                 state.objects.insert(id, object);
                 if old.is_none() {
                     created.push(id);
@@ -410,9 +431,11 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
 fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
     if let Some(blob) = object.body.blob() {
         set_member(&mut state.blobs_by_id, blob.blob_id, id, present);
+        state.records.touch(Tag::BlobIndex, &blob.blob_id.0);
     }
     if let Owner::Address(owner) = object.owner {
         set_member(&mut state.objects_by_owner, owner, id, present);
+        state.records.touch(Tag::Owned, &owner.0);
     }
 }
 
