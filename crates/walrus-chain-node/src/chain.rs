@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use tokio::sync::{oneshot, watch};
 use walrus_chain::light::StateHeader;
 use walrus_chain::{
-    check_block, execute_block, execute_verified, verify_block, Block, BlockEffects, BlockError, Genesis,
-    State, TxDigest, TxEffects,
+    check_block, execute_block, execute_verified, verify_block_with, Block, BlockEffects, BlockError,
+    Genesis, State, TxDigest, TxEffects,
 };
-use walrus_consensus::{ApplyError, StateGuard, StateStore};
+use walrus_consensus::{ApplyError, Known, StateGuard, StateStore};
 use walrus_core::hash::Digest;
 
 use crate::store::{BlockStore, StoreError};
@@ -243,12 +243,18 @@ impl Chain {
     /// Persists, executes and publishes the next block. An error leaves the chain unusable
     /// (the block may be on disk without having run); the host must stop and replay.
     pub fn commit(&self, block: &Block) -> Result<BlockEffects, ChainError> {
+        self.commit_with(block, &|_| false)
+    }
+
+    /// [`Chain::commit`], taking as authentic the transactions `known` says were checked at
+    /// admission.
+    pub fn commit_with(&self, block: &Block, known: &Known<'_>) -> Result<BlockEffects, ChainError> {
         // The signature and certificate checks share the state with readers; only the
         // execution itself takes it for writing.
         let verified = {
             let state = self.state();
             check_block(&state, block)?;
-            verify_block(&state, block)
+            verify_block_with(&state, block, known)
         };
         self.store.append(block)?;
         let effects = {
@@ -281,8 +287,8 @@ impl StateStore for Chain {
         Box::new(self.state())
     }
 
-    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError> {
-        self.commit(block).map_err(|e| match e {
+    fn apply(&self, block: &Block, known: &Known<'_>) -> Result<BlockEffects, ApplyError> {
+        self.commit_with(block, known).map_err(|e| match e {
             ChainError::Block(refused) => ApplyError::Rejected(refused),
             other => ApplyError::Store(other.to_string()),
         })

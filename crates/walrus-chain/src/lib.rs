@@ -31,8 +31,8 @@ pub mod tx;
 
 pub use amount::Frost;
 pub use block::{
-    check_block, execute_block, execute_verified, precheck, verify_block, Block, BlockEffects, BlockError,
-    ExecCommitment, PrecheckError, TxEffects, TxStatus, Verified,
+    check_block, execute_block, execute_verified, precheck, verify_block, verify_block_with, Block,
+    BlockEffects, BlockError, ExecCommitment, PrecheckError, TxEffects, TxStatus, Verified,
 };
 pub use error::ExecError;
 pub use events::{Event, EventCursor, EventEnvelope, EventId};

@@ -308,4 +308,11 @@ impl SignedTransaction {
     pub fn to_bcs(&self) -> Vec<u8> {
         bcs::to_bytes(self).expect("transactions are plain BCS")
     }
+
+    /// A digest of the whole signed transaction (data, key and signature), unlike
+    /// [`TransactionData::digest`]: what a host may remember as authentic once it checked the
+    /// signature, so that it does not check it again when a block carries the transaction.
+    pub fn authenticity_key(&self) -> Digest {
+        blake2b256_parts(&[b"walrus-chain/signed-tx/v1", &self.to_bcs()])
+    }
 }

@@ -27,7 +27,7 @@ use futures::StreamExt as _;
 use walrus_chain::block::{check_evidence, BLOCK_TRANSACTIONS_MAX, BLOCK_VERSION};
 use walrus_chain::evidence::EVIDENCE_PER_BLOCK_MAX;
 use walrus_chain::state::EXEC_LAG_MAX;
-use walrus_chain::{Block, BlockError, ExecCommitment, TxDigest};
+use walrus_chain::{Block, BlockError, ExecCommitment, SignedTransaction, TxDigest};
 use walrus_core::hash::Digest;
 use walrus_core::keys::{Address, Ed25519PublicKey};
 
@@ -126,13 +126,15 @@ pub fn exec_bounds(parent: &Block) -> (u64, u64) {
 }
 
 /// Checks what makes `block` (whose transactions have the digests `digests`) invalid as a child
-/// of `parent` on the chain `chain_id` of the genesis `validators`, whatever the state.
+/// of `parent` on the chain `chain_id` of the genesis `validators`, whatever the state. The
+/// signatures of the transactions `known` says were checked already are not checked again.
 pub fn check_stateless(
     chain_id: &Digest,
     validators: &[Ed25519PublicKey],
     parent: &ChainBlock,
     block: &Block,
     digests: &[TxDigest],
+    known: &dyn Fn(&SignedTransaction) -> bool,
 ) -> Result<(), Invalid> {
     let parent_block = parent.block();
     if block.version != BLOCK_VERSION {
@@ -160,7 +162,7 @@ pub fn check_stateless(
         if !seen.insert(*digest) {
             return Err(Invalid::Repeated(*digest));
         }
-        if tx.data.chain_id != *chain_id || !tx.is_authentic() {
+        if tx.data.chain_id != *chain_id || !(known(tx) || tx.is_authentic()) {
             return Err(Invalid::Transaction(*digest));
         }
     }
@@ -331,9 +333,9 @@ impl ChainApp {
         let parent = ancestry.next().await?;
         let block = candidate.inner().block();
         let digests = candidate.inner().transaction_digests();
-        if let Err(e) =
-            check_stateless(&self.chain_id, self.evidence.validators(), parent.inner(), block, digests)
-        {
+        let known = |tx: &SignedTransaction| self.mempool.is_verified(tx);
+        let validators = self.evidence.validators();
+        if let Err(e) = check_stateless(&self.chain_id, validators, parent.inner(), block, digests, &known) {
             tracing::warn!(height = block.height, error = %e, "refusing block");
             return Some(false);
         }
@@ -433,7 +435,7 @@ mod tests {
         let good = Block::next(&state, 2_000, vec![transfer(&state, &users[0], 0)]);
         let check = |block: &Block| {
             let digests: Vec<_> = block.transactions.iter().map(|tx| tx.data.digest()).collect();
-            check_stateless(&state.chain_id, &state.validators, &parent, block, &digests)
+            check_stateless(&state.chain_id, &state.validators, &parent, block, &digests, &|_| false)
         };
         assert_eq!(check(&good), Ok(()));
         let mut block = good.clone();

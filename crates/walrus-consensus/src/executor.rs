@@ -29,7 +29,8 @@ use commonware_utils::acknowledgement::{Acknowledgement as _, Exact};
 use commonware_utils::channel::{mpsc, oneshot, watch};
 use commonware_utils::sync::{Mutex, RwLock};
 use walrus_chain::{
-    execute_verified, verify_block, Block, BlockEffects, BlockError, State, TxDigest, TxEffects,
+    execute_verified, verify_block_with, Block, BlockEffects, BlockError, SignedTransaction, State, TxDigest,
+    TxEffects,
 };
 use walrus_core::hash::Digest;
 
@@ -61,9 +62,13 @@ pub trait StateStore: Send + Sync + 'static {
     fn read(&self) -> StateGuard<'_>;
 
     /// Applies the finalized `block`, which follows the newest executed state, and returns its
-    /// effects. A durable store persists before it returns.
-    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError>;
+    /// effects, taking as authentic the transactions `known` says were checked at admission.
+    /// A durable store persists before it returns.
+    fn apply(&self, block: &Block, known: &Known<'_>) -> Result<BlockEffects, ApplyError>;
 }
+
+/// Says whether a transaction's signature was checked already (at admission).
+pub type Known<'a> = dyn Fn(&SignedTransaction) -> bool + Sync + 'a;
 
 /// A state kept in memory only.
 pub struct MemoryStore {
@@ -82,9 +87,9 @@ impl StateStore for MemoryStore {
         Box::new(self.state.read())
     }
 
-    fn apply(&self, block: &Block) -> Result<BlockEffects, ApplyError> {
+    fn apply(&self, block: &Block, known: &Known<'_>) -> Result<BlockEffects, ApplyError> {
         // The costly checks (signatures, certificates) run while readers still use the state.
-        let verified = verify_block(&self.state.read(), block);
+        let verified = verify_block_with(&self.state.read(), block, known);
         Ok(execute_verified(&mut self.state.write(), block, &verified)?)
     }
 }
@@ -246,8 +251,11 @@ impl Executor {
         if height != applied + 1 {
             return Err(ExecutorError::Gap { applied, got: height });
         }
-        let effects =
-            shared.store.apply(block.block()).map_err(|source| ExecutorError::Rejected { height, source })?;
+        let known = |tx: &SignedTransaction| shared.mempool.is_verified(tx);
+        let effects = shared
+            .store
+            .apply(block.block(), &known)
+            .map_err(|source| ExecutorError::Rejected { height, source })?;
         {
             let mut history = shared.history.lock();
             history.insert(height, effects.state_digest);

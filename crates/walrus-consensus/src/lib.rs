@@ -51,7 +51,8 @@ pub use app::{BlockLimits, ChainApp};
 pub use block::{BlockConfig, ChainBlock, ConsensusDigest, BLOCK_BYTES_MAX};
 pub use evidence::{EvidencePool, EvidenceReporter};
 pub use executor::{
-    ApplyError, Executed, Executor, ExecutorError, Finalized, Head, MemoryStore, StateGuard, StateStore,
+    ApplyError, Executed, Executor, ExecutorError, Finalized, Head, Known, MemoryStore, StateGuard,
+    StateStore,
 };
 pub use gossip::{Gossip, GOSSIP_TX_BYTES_MAX};
 pub use host::{genesis_validators, signer_from_seed, spawn, HostConfig, HostError, RunningHost};

@@ -9,7 +9,7 @@
 //! whatever their execution made stale ([`Mempool::remove_executed`]). [`crate::gossip`] brings a
 //! transaction admitted by one validator into the others' mempools.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +17,7 @@ use commonware_utils::channel::watch;
 use commonware_utils::sync::Mutex;
 use walrus_chain::admission::{admit, runnable, AdmissionError};
 use walrus_chain::{Frost, SignedTransaction, State, TxDigest};
+use walrus_core::hash::Digest;
 use walrus_core::keys::Address;
 
 /// The default bound on waiting transactions.
@@ -24,6 +25,34 @@ pub const MEMPOOL_TRANSACTIONS_MAX: usize = 50_000;
 /// How long a transaction may wait (for the nonces before it, or for its turn) before a full
 /// mempool drops it to make room.
 pub const PENDING_AGE_MAX: Duration = Duration::from_secs(60);
+
+/// Signed transactions whose signatures admission checked, remembered by
+/// [`SignedTransaction::authenticity_key`].
+pub const VERIFIED_REMEMBERED: usize = 65_536;
+
+/// The newest [`VERIFIED_REMEMBERED`] authenticity keys admission checked.
+#[derive(Default)]
+struct Verified {
+    keys: HashSet<Digest>,
+    order: VecDeque<Digest>,
+}
+
+impl Verified {
+    fn insert(&mut self, key: Digest) {
+        if self.keys.insert(key) {
+            self.order.push_back(key);
+            while self.order.len() > VERIFIED_REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.keys.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, key: &Digest) -> bool {
+        self.keys.contains(key)
+    }
+}
 
 /// The clock a mempool stamps admissions with (the runtime's, so that simulations stay
 /// deterministic).
@@ -79,6 +108,9 @@ impl Pool {
 /// The bounded mempool (shared between the RPC, the proposer and the executor).
 pub struct Mempool {
     pool: Mutex<Pool>,
+    /// Transactions whose signatures admission checked, so that checking a block that carries
+    /// them (before voting and before executing) need not check them again.
+    verified: Mutex<Verified>,
     max: usize,
     /// Counts admissions, so that an idle proposer wakes when one arrives.
     admitted: watch::Sender<u64>,
@@ -93,7 +125,8 @@ impl Mempool {
 
     /// An empty mempool holding at most `max` transactions, stamping them with `clock`.
     pub fn with_clock(max: usize, clock: MempoolClock) -> Mempool {
-        Mempool { pool: Mutex::new(Pool::default()), max, admitted: watch::channel(0).0, clock }
+        let verified = Mutex::new(Verified::default());
+        Mempool { pool: Mutex::new(Pool::default()), verified, max, admitted: watch::channel(0).0, clock }
     }
 
     /// A receiver that changes whenever a transaction is admitted.
@@ -105,6 +138,11 @@ impl Mempool {
     /// propose (evidence).
     pub fn wake(&self) {
         self.admitted.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// Whether admission checked `tx`'s signature (recently: the memory is bounded).
+    pub fn is_verified(&self, tx: &SignedTransaction) -> bool {
+        self.verified.lock().contains(&tx.authenticity_key())
     }
 
     /// How many transactions wait.
@@ -137,6 +175,7 @@ impl Mempool {
         }
         let queued = queue.map_or(0, |q| q.values().map(|e| e.tx.data.fee.0).fold(0u64, u64::saturating_add));
         admit(state, &tx, Frost(queued))?;
+        self.verified.lock().insert(tx.authenticity_key());
         let now = (self.clock)();
         if pool.by_digest.len() >= self.max {
             // Make room by dropping what waited too long (a nonce gap that never filled).
@@ -260,6 +299,33 @@ mod tests {
             Mempool::new(10).submit(&state, transfer(&state, &stranger, 0)),
             Err(MempoolError::Refused(_))
         ));
+    }
+
+    #[test]
+    fn remembers_the_signatures_it_checked_and_only_those() {
+        let users = testing::users(2);
+        let state = testing::genesis(&users, 1_000).build().expect("valid genesis");
+        let pool = Mempool::new(10);
+        let tx = transfer(&state, &users[0], 0);
+        assert!(!pool.is_verified(&tx));
+        pool.submit(&state, tx.clone()).expect("admitted");
+        assert!(pool.is_verified(&tx));
+        // The same data with another signature is not the transaction that was checked.
+        let mut forged = tx.clone();
+        forged.signature.0[0] ^= 1;
+        assert_eq!(forged.data.digest(), tx.data.digest());
+        assert!(!pool.is_verified(&forged));
+        let refused = transfer(&state, &Ed25519KeyPair::from_seed(&[9; 32]), 0);
+        assert!(pool.submit(&state, refused.clone()).is_err());
+        assert!(!pool.is_verified(&refused), "a refused transaction is not remembered");
+        let mut verified = Verified::default();
+        for i in 0..=VERIFIED_REMEMBERED {
+            let mut key = [0; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            verified.insert(key);
+        }
+        assert!(!verified.contains(&[0; 32]), "the oldest is forgotten past the bound");
+        assert_eq!(verified.keys.len(), VERIFIED_REMEMBERED);
     }
 
     #[test]
