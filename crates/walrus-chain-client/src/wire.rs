@@ -182,7 +182,7 @@ pub struct StateProofView {
 pub const RECORD_KEYS_MAX: usize = 64;
 
 /// A record's name in a query: its tag's letter (`A`ccount, `B`lob index, `I`nvalid blob ID,
-/// `O`bject, `Q` conviction, `W` owned objects), a colon and its key in hex.
+/// `O`bject, `Q` conviction), a colon and its key in hex.
 pub fn format_record_key(tag: walrus_chain::records::Tag, key: &[u8; 32]) -> String {
     use walrus_chain::records::Tag;
     let letter = match tag {
@@ -191,7 +191,6 @@ pub fn format_record_key(tag: walrus_chain::records::Tag, key: &[u8; 32]) -> Str
         Tag::Invalid => 'I',
         Tag::Object => 'O',
         Tag::Conviction => 'Q',
-        Tag::Owned => 'W',
     };
     format!("{letter}:{}", hex::encode(key))
 }
@@ -206,7 +205,6 @@ pub fn parse_record_key(text: &str) -> Option<(walrus_chain::records::Tag, [u8; 
         "I" => Tag::Invalid,
         "O" => Tag::Object,
         "Q" => Tag::Conviction,
-        "W" => Tag::Owned,
         _ => return None,
     };
     let key = key.strip_prefix("0x").unwrap_or(key);

@@ -51,7 +51,7 @@ fn parse_keys(text: &str) -> Result<Vec<(Tag, [u8; 32])>, ApiError> {
             parse_record_key(key).ok_or_else(|| {
                 ApiError::bad_request(
                     "InvalidParameter",
-                    format!("record {key:?} is not T:<64 hex digits> with T one of A B I O Q W"),
+                    format!("record {key:?} is not T:<64 hex digits> with T one of A B I O Q"),
                 )
             })
         })

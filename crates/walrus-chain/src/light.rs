@@ -52,7 +52,7 @@ pub struct StateHeader {
     #[serde(with = "walrus_core::hash::hex_digest")]
     pub system_digest: Digest,
     /// The root of the records tree ([`crate::records`]): accounts, objects, invalid blob IDs,
-    /// convictions and the blob-ID and owner indexes.
+    /// convictions and the blob-ID index.
     #[serde(with = "walrus_core::hash::hex_digest")]
     pub records_root: Digest,
 }

@@ -38,14 +38,11 @@ pub enum Tag {
     Object,
     /// A validator's equivocations (key: its consensus key; value: `Conviction`).
     Conviction,
-    /// The objects an address owns (key: the address; value: `BTreeSet<ObjectId>`).
-    Owned,
 }
 
 impl Tag {
     /// Every tag, in bucket order.
-    pub const ALL: [Tag; 6] =
-        [Tag::Account, Tag::BlobIndex, Tag::Invalid, Tag::Object, Tag::Conviction, Tag::Owned];
+    pub const ALL: [Tag; 5] = [Tag::Account, Tag::BlobIndex, Tag::Invalid, Tag::Object, Tag::Conviction];
 
     fn byte(self) -> u8 {
         match self {
@@ -54,7 +51,6 @@ impl Tag {
             Tag::Invalid => b'I',
             Tag::Object => b'O',
             Tag::Conviction => b'Q',
-            Tag::Owned => b'W',
         }
     }
 }

@@ -60,7 +60,7 @@ pub struct State {
     /// WAL burned at epoch changes.
     pub burned: Frost,
     /// The Merkle commitment to the accounts, objects, invalid blob IDs, convictions and the
-    /// blob-ID and owner indexes ([`crate::records`]), kept in step by [`apply`]. Derived from
+    /// blob-ID index ([`crate::records`]), kept in step by [`apply`]. Derived from
     /// them, so left out of snapshots: [`State::rebuild_records`] after decoding a state.
     #[serde(skip)]
     pub records: RecordsTree,
@@ -113,7 +113,6 @@ impl State {
             Tag::Invalid => self.invalid_blob_ids.contains(&BlobId(*key)).then(|| bcs_of(&())),
             Tag::Object => self.objects.get(&ObjectId(*key)).map(bcs_of),
             Tag::Conviction => self.convictions.get(&Ed25519PublicKey(*key)).map(bcs_of),
-            Tag::Owned => self.objects_by_owner.get(&Address(*key)).map(bcs_of),
         }
     }
 
@@ -140,7 +139,6 @@ impl State {
             .chain(invalid)
             .chain(hashed(&self.objects, Tag::Object, |k: &ObjectId| k.0))
             .chain(hashed(&self.convictions, Tag::Conviction, |k: &Ed25519PublicKey| k.0))
-            .chain(hashed(&self.objects_by_owner, Tag::Owned, |k: &Address| k.0))
     }
 
     /// Records a conviction of `validator` (replacing its previous one, if any).
@@ -435,7 +433,6 @@ fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
     }
     if let Owner::Address(owner) = object.owner {
         set_member(&mut state.objects_by_owner, owner, id, present);
-        state.records.touch(Tag::Owned, &owner.0);
     }
 }
 
