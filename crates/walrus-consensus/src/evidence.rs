@@ -186,3 +186,61 @@ impl Reporter for EvidenceReporter {
         Feedback::Ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use commonware_consensus::simplex::types::{ConflictingFinalize, ConflictingNotarize, NullifyFinalize};
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::ed25519::PrivateKey;
+    use commonware_cryptography::Signer as _;
+    use walrus_chain::evidence::EvidenceError;
+
+    use super::*;
+    use crate::validator::NAMESPACE;
+
+    /// Every kind of fault simplex reports becomes evidence the chain accepts: our rebuilt vote
+    /// messages are the ones simplex signs.
+    #[test]
+    fn each_kind_of_fault_becomes_evidence_the_chain_accepts() {
+        let keys: Vec<PrivateKey> = (0..4u64).map(PrivateKey::from_seed).collect();
+        let participants = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+        let signer = keys[2].clone();
+        let accused = Ed25519PublicKey(signer.public_key().as_ref().try_into().expect("32 bytes"));
+        let scheme = Scheme::signer(NAMESPACE, participants.clone(), signer).expect("a participant");
+        let validators: Vec<Ed25519PublicKey> = keys
+            .iter()
+            .map(|k| Ed25519PublicKey(k.public_key().as_ref().try_into().expect("32 bytes")))
+            .collect();
+        let pool = Arc::new(EvidencePool::new(validators.clone(), Arc::new(Mempool::new(1))));
+        let reporter = EvidenceReporter::new(&participants, Arc::clone(&pool));
+
+        let round = Round::new(Epoch::new(3), View::new(41));
+        let proposal = |payload: u8| Proposal::new(round, View::new(40), ConsensusDigest([payload; 32]));
+        let notarize = |payload| Notarize::sign(&scheme, proposal(payload)).expect("signed");
+        let finalize = |payload| Finalize::sign(&scheme, proposal(payload)).expect("signed");
+        let nullify = Nullify::sign::<ConsensusDigest>(&scheme, round).expect("signed");
+        let faults = [
+            Activity::ConflictingNotarize(ConflictingNotarize::new(notarize(1), notarize(2))),
+            Activity::ConflictingFinalize(ConflictingFinalize::new(finalize(1), finalize(2))),
+            Activity::NullifyFinalize(NullifyFinalize::new(nullify, finalize(1))),
+        ];
+        for fault in &faults {
+            let evidence = reporter.equivocation(fault).expect("a fault");
+            assert_eq!((evidence.validator, evidence.epoch, evidence.view), (accused, 3, 41));
+            assert_eq!(evidence.check(&validators), Ok(()), "{fault:?}");
+            let mut moved = evidence;
+            moved.view += 1;
+            assert_eq!(moved.check(&validators), Err(EvidenceError::Signature("first")));
+        }
+        // The pool keeps one piece per validator and round, and only verified ones.
+        let mut reporter = reporter;
+        for fault in faults {
+            reporter.report(fault);
+        }
+        assert_eq!(pool.len(), 1);
+        let mut forged = pool.pending(&BTreeMap::new(), 16)[0];
+        forged.view = 42;
+        assert!(!pool.add(forged), "a piece whose signatures do not verify is dropped");
+        assert_eq!(pool.len(), 1);
+    }
+}
