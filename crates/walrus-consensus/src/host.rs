@@ -161,8 +161,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_RATE: u32 = 10_000;
 /// Messages a peer may send on a channel at once. commonware preallocates every channel's
 /// inbound mailbox for one burst of every peer it may retain (four peer sets): with the burst
-/// at the rate (10 000), four validators held about 600 MiB each of empty queue slots.
-const CHANNEL_BURST: u32 = 512;
+/// at the rate (10 000), four validators held about 600 MiB each of empty queue slots; at 512,
+/// 103-106 MiB; at 256, 89-100 MiB, with the same throughput (docs/benchmarks.md).
+const CHANNEL_BURST: u32 = 256;
 
 /// The handles a started validator hands back to the caller's thread.
 type Started = Result<(Arc<Mempool>, Gossip, Executor, ChainBlock, Proofs), HostError>;
