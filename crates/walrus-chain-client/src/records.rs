@@ -45,6 +45,10 @@ impl ProvenRecords {
     }
 }
 
+/// Records a bucket proof may list before a client refuses it: about 61 per bucket in a state
+/// of a million records; more means keys were ground into one bucket.
+pub const BUCKET_RECORDS_MAX: usize = 4_096;
+
 /// Blob objects a proven blob read covers; a blob ID registered more often is refused.
 pub const PROVEN_BLOB_OBJECTS_MAX: usize = RECORD_KEYS_MAX - 2;
 
@@ -53,11 +57,25 @@ impl ChainClient {
     pub async fn proven_records(&self, keys: &[(Tag, [u8; 32])]) -> Result<ProvenRecords, ClientError> {
         let trust = self.trust().await?;
         let names: Vec<String> = keys.iter().map(|(tag, key)| format_record_key(*tag, key)).collect();
-        let path = format!("/v1/records?keys={}&min_height={}", names.join(","), self.seen_height());
+        let min_height = self.seen_height();
+        let path = format!("/v1/records?keys={}&min_height={min_height}", names.join(","));
         let answer: RecordsProofView = self.get(&path, READ_TIMEOUT).await?;
         let unproven =
             |reason: String| ClientError::Unproven { url: format!("{}{path}", self.base()), reason };
+        if answer.buckets.len() > keys.len()
+            || answer.buckets.iter().any(|b| b.records.len() > BUCKET_RECORDS_MAX)
+        {
+            return Err(unproven("more bucket proofs, or longer ones, than a read needs".into()));
+        }
         let state = self.check_state(&trust, &path, answer.state)?;
+        // An older state, however well proven, could hide what this client's own transactions
+        // did since: a replayed proof is refused.
+        if state.header.height < min_height {
+            return Err(unproven(format!(
+                "the records are proven at height {}, older than height {min_height} this client saw run",
+                state.header.height
+            )));
+        }
         let root = state.header.records_root;
         let mut buckets: BTreeMap<u16, &BucketProof> = BTreeMap::new();
         for proof in &answer.buckets {

@@ -99,7 +99,8 @@ pub(crate) async fn records(
         // Marked seen before looking, so that a block executed meanwhile wakes the wait below.
         head.borrow_and_update();
         if let Some(state) = find_state_proof(&rpc, Some(read.height), false).await? {
-            if state.header.records_root == read.root {
+            // The client refuses a state older than `min_height`, even with the same records.
+            if state.header.records_root == read.root && state.header.height >= min_height {
                 let Read { buckets, values, .. } = read;
                 return Ok(Json(RecordsProofView { state, buckets, values }));
             }
@@ -107,6 +108,9 @@ pub(crate) async fn records(
         // Committed past the height read without committing to it: read again.
         let newest = find_state_proof(&rpc, None, false).await?;
         if newest.is_some_and(|newest| newest.header.height > read.height) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(late());
+            }
             read = self::read(&rpc, &keys);
             continue;
         }

@@ -3,8 +3,9 @@
 //!
 //! Every block carries an [`crate::ExecCommitment`]: the digest of the state at an earlier
 //! height. That digest is [`StateHeader::digest`], a hash of the state's scalars and of three
-//! digests: of the system object's BCS bytes, of the set hash of every record, and of every event
-//! so far ([`fold_event`], a running hash in cursor order). So a [`StateProof`] (a block, its
+//! digests: of the system object's BCS bytes, the root of the records tree
+//! ([`crate::records`]), and of every event so far ([`fold_event`], a running hash in cursor
+//! order). So a [`StateProof`] (a block, its
 //! finality proof and the header it commits to) proves, from the genesis validators alone:
 //! - the header's fields at that height (supply, time, last block);
 //! - the system object (committee, epoch, prices) given beside it, by its digest;
@@ -12,8 +13,8 @@
 //!   trusts (or from the genesis, whose events digest is all zeros) must reach the proven
 //!   header's events digest, so a forged, reordered, hidden or invented event is detected.
 //!
-//! Object and account reads are not proven this way: the set hash commits to the records but
-//! does not give membership proofs (see docs/chain.md).
+//! - any account, object, blob-ID index entry or invalid mark, with a bucket proof under the
+//!   records root ([`crate::records::BucketProof`]).
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};

@@ -205,7 +205,7 @@ impl RecordsTree {
     /// The root: up to date only when no record is dirty.
     pub fn root(&self) -> Digest {
         assert!(self.is_built(), "the records tree is not built (State::rebuild_records after decoding)");
-        debug_assert!(self.dirty.is_empty(), "a records root read before the written records were rehashed");
+        assert!(self.dirty.is_empty(), "a records root read before the written records were rehashed");
         self.nodes[1]
     }
 

@@ -78,7 +78,7 @@ pub struct State {
 
 impl State {
     /// The state digest: that of its [`StateHeader`]. It costs the size of the system object,
-    /// not of the state: the set hash moves with each write.
+    /// not of the state: the records tree is rehashed where a block writes.
     pub fn digest(&self) -> Digest {
         self.header().0.digest()
     }

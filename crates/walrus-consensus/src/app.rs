@@ -73,6 +73,9 @@ impl Default for BlockLimits {
 
 /// Room left in a block's encoding for everything but the transactions.
 const HEADER_BYTES: usize = 1_024;
+/// Room kept for the evidence a block may carry: [`EVIDENCE_PER_BLOCK_MAX`] pieces of at most
+/// 32 + 2 × 10 + 2 × (1 + 10 + 32 + 64) bytes each, rounded up.
+const EVIDENCE_BYTES_MAX: usize = EVIDENCE_PER_BLOCK_MAX * 320;
 
 /// Why a block is invalid whatever the state: it is refused for good.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -264,7 +267,7 @@ impl ChainApp {
         let unexecuted = unexecuted(parent, ancestry, exec.height, floor).await?;
         let uncommitted = parent_block.height == 0 || unexecuted.transactions_above_floor;
         let max_transactions = self.limits.max_transactions.min(BLOCK_TRANSACTIONS_MAX);
-        let max_bytes = self.limits.max_bytes.saturating_sub(HEADER_BYTES);
+        let max_bytes = self.limits.max_bytes.saturating_sub(HEADER_BYTES + EVIDENCE_BYTES_MAX);
         let select = || {
             self.mempool.select(&self.executor.state(), &unexecuted.next_nonces, max_transactions, max_bytes)
         };
@@ -316,6 +319,7 @@ impl ChainApp {
             transactions,
             evidence,
         });
+        debug_assert!(block.bcs_bytes().len() <= self.limits.max_bytes, "a proposal within the block bound");
         tracing::debug!(
             height = block.block().height,
             transactions = block.block().transactions.len(),

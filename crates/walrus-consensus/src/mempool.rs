@@ -175,7 +175,7 @@ impl Mempool {
         }
         let queued = queue.map_or(0, |q| q.values().map(|e| e.tx.data.fee.0).fold(0u64, u64::saturating_add));
         admit(state, &tx, Frost(queued))?;
-        self.verified.lock().insert(tx.authenticity_key());
+        let key = tx.authenticity_key();
         let now = (self.clock)();
         if pool.by_digest.len() >= self.max {
             // Make room by dropping what waited too long (a nonce gap that never filled).
@@ -189,6 +189,7 @@ impl Mempool {
         pool.by_sender.entry(sender).or_default().insert(nonce, Entry { tx, digest, size, admitted: now });
         pool.by_digest.insert(digest, (sender, nonce));
         drop(pool);
+        self.verified.lock().insert(key);
         self.admitted.send_modify(|count| *count = count.wrapping_add(1));
         Ok(digest)
     }
