@@ -166,17 +166,16 @@ async fn proven_event(client: &ChainClient, wanted: impl Fn(&Event) -> bool) -> 
     panic!("no such proven event");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (genesis, nodes) = network(&tmp).await;
-    let direct = ChainClient::new(&format!("http://{}", nodes[0].addr)).pinned_to(genesis.digest());
-    let user = Ed25519KeyPair::from_seed(&[1; 32]);
+/// Funds `user` from the faucet and registers a 12-byte blob: its blob ID and object.
+async fn register_blob(
+    direct: &ChainClient,
+    user: &Ed25519KeyPair,
+) -> (walrus_core::BlobId, walrus_core::ObjectId) {
     direct.faucet(user.address(), 5_000_000_000).await.expect("funded");
     let params = walrus_core::EncodingParams::new(10).expect("params");
     let metadata = walrus_core::encode::compute_metadata(params, b"forge me not").expect("metadata");
     let size = params.encoded_blob_length(12).expect("size");
-    let storage = direct.execute(&user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
+    let storage = direct.execute(user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
     let register = Call::RegisterBlob {
         storage: storage.expect("reserved").effects.created[0],
         blob_id: *metadata.blob_id(),
@@ -185,7 +184,17 @@ async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
         encoding_type: 1,
         deletable: false,
     };
-    direct.execute(&user, register).await.expect("registered");
+    let object_id = direct.execute(user, register).await.expect("registered").effects.created[0];
+    (*metadata.blob_id(), object_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_man_in_the_middle_cannot_forge_the_committee_or_events() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (genesis, nodes) = network(&tmp).await;
+    let direct = ChainClient::new(&format!("http://{}", nodes[0].addr)).pinned_to(genesis.digest());
+    let user = Ed25519KeyPair::from_seed(&[1; 32]);
+    register_blob(&direct, &user).await;
     let committee = direct.committee().await.expect("a proven committee");
     assert_eq!(committee, genesis.build().expect("genesis state").system.committee);
 
@@ -238,21 +247,7 @@ async fn a_man_in_the_middle_cannot_forge_a_balance_an_object_or_a_blob_status()
     let (genesis, nodes) = network(&tmp).await;
     let direct = ChainClient::new(&format!("http://{}", nodes[0].addr)).pinned_to(genesis.digest());
     let user = Ed25519KeyPair::from_seed(&[1; 32]);
-    direct.faucet(user.address(), 5_000_000_000).await.expect("funded");
-    let params = walrus_core::EncodingParams::new(10).expect("params");
-    let metadata = walrus_core::encode::compute_metadata(params, b"forge me not").expect("metadata");
-    let blob_id = *metadata.blob_id();
-    let size = params.encoded_blob_length(12).expect("size");
-    let storage = direct.execute(&user, Call::ReserveSpace { size, epochs_ahead: 2 }).await;
-    let register = Call::RegisterBlob {
-        storage: storage.expect("reserved").effects.created[0],
-        blob_id,
-        root_hash: metadata.metadata().compute_root_hash(),
-        size: 12,
-        encoding_type: 1,
-        deletable: false,
-    };
-    let object_id = direct.execute(&user, register).await.expect("registered").effects.created[0];
+    let (blob_id, object_id) = register_blob(&direct, &user).await;
 
     // Proven reads through a client that reads its own writes.
     let balance = direct.account(&user.address()).await.expect("a proven account").account.balance;
