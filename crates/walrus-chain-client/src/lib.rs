@@ -8,8 +8,10 @@
 pub mod client;
 pub mod proven;
 pub mod records;
+pub mod sites;
 pub mod wire;
 
 pub use client::{check_success, ChainClient, ClientError};
 pub use proven::{EventsPosition, ProvenEvents, ProvenState, Trust};
 pub use records::ProvenRecords;
+pub use sites::ProvenSite;

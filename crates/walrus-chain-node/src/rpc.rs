@@ -125,6 +125,9 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/accounts/{address}", get(account))
         .route("/v1/accounts/{address}/objects", get(owned_objects))
         .route("/v1/objects/{object_id}", get(object))
+        .route("/v1/objects/{object_id}/children", get(child_objects))
+        .route("/v1/sites/{site}/resource", get(site_resource))
+        .route("/v1/names/{name}", get(site_name))
         .route("/v1/system", get(system))
         .route("/v1/committee", get(committee))
         .route("/v1/blobs/{blob_id}", get(blob))
@@ -242,16 +245,70 @@ async fn owned_objects(
     Query(query): Query<OwnedQuery>,
 ) -> Result<Json<OwnedObjectsPage>, ApiError> {
     let address: Address = parse("address", &address)?;
+    objects_page(&rpc, &query, |state, after, limit| state.owned_objects(&address, after, limit))
+}
+
+/// `GET /v1/objects/{id}/children?after=ID&limit=N`: the objects an object owns (a site's
+/// resources), a page from the children index.
+async fn child_objects(
+    State(rpc): State<Rpc>,
+    Path(parent): Path<String>,
+    Query(query): Query<OwnedQuery>,
+) -> Result<Json<OwnedObjectsPage>, ApiError> {
+    let parent: ObjectId = parse("object ID", &parent)?;
+    objects_page(&rpc, &query, |state, after, limit| state.child_objects(&parent, after, limit))
+}
+
+/// One page of an index of objects, `read` from the state.
+fn objects_page(
+    rpc: &Rpc,
+    query: &OwnedQuery,
+    read: impl for<'s> Fn(
+        &'s walrus_chain::State,
+        Option<ObjectId>,
+        usize,
+    ) -> Vec<(ObjectId, &'s walrus_chain::objects::Object)>,
+) -> Result<Json<OwnedObjectsPage>, ApiError> {
     let after: Option<ObjectId> = query.after.as_deref().map(|id| parse("object ID", id)).transpose()?;
     let limit = query.limit.unwrap_or(OWNED_OBJECTS_PAGE_MAX).clamp(1, OWNED_OBJECTS_PAGE_MAX);
     let state = rpc.chain.state();
-    let objects: Vec<ObjectView> = state
-        .owned_objects(&address, after, limit)
+    let objects: Vec<ObjectView> = read(&state, after, limit)
         .into_iter()
         .map(|(id, object)| ObjectView { id, object: object.clone() })
         .collect();
     let next_cursor = if objects.len() == limit { objects.last().map(|o| o.id) } else { None };
     Ok(Json(OwnedObjectsPage { objects, next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+struct PathQuery {
+    path: String,
+}
+
+/// `GET /v1/sites/{site}/resource?path=/index.html`: one resource of a site, by path.
+async fn site_resource(
+    State(rpc): State<Rpc>,
+    Path(site): Path<String>,
+    Query(query): Query<PathQuery>,
+) -> Result<Json<ObjectView>, ApiError> {
+    let site: ObjectId = parse("object ID", &site)?;
+    walrus_chain::site::check_path(&query.path).map_err(|e| ApiError::bad_request("InvalidParameter", e))?;
+    let id = walrus_chain::site::resource_object_id(&site, &query.path);
+    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object = object.ok_or_else(|| {
+        ApiError::not_found("ResourceNotFound", format!("site {site} has no {:?}", query.path))
+    })?;
+    Ok(Json(ObjectView { id, object }))
+}
+
+/// `GET /v1/names/{name}`: a registered site name and the site it points to.
+async fn site_name(State(rpc): State<Rpc>, Path(name): Path<String>) -> Result<Json<ObjectView>, ApiError> {
+    walrus_chain::site::check_name(&name).map_err(|e| ApiError::bad_request("InvalidParameter", e))?;
+    let id = walrus_chain::site::name_object_id(&name);
+    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object =
+        object.ok_or_else(|| ApiError::not_found("NameNotFound", format!("no site name {name:?}")))?;
+    Ok(Json(ObjectView { id, object }))
 }
 
 async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<ObjectView>, ApiError> {

@@ -388,3 +388,68 @@ async fn unfunded_spam_is_refused_and_a_funded_transfer_stays_fast() {
     }
     stop(node).await;
 }
+
+/// GETs `path` on the node: its status and JSON body.
+async fn get_json(client: &ChainClient, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("{}{path}", client.base())).await.expect("answer");
+    (response.status().as_u16(), response.json().await.expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_are_read_by_path_and_by_name_with_proofs() {
+    use walrus_chain::site::{Resource, SiteMetadata, SiteUpdate};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = init(tmp.path());
+    let (node, client) = run(&dir).await;
+    let alice = funded_user(7);
+    check_success(client.faucet(alice.address(), 10 * WAL).await.expect("faucet")).expect("success");
+    let call = Call::CreateSite { name: "site".into(), metadata: SiteMetadata::default() };
+    let created = check_success(client.execute(&alice, call).await.expect("create")).expect("created");
+    let site = created.effects.created[0];
+    let resource = |path: &str| Resource {
+        path: path.into(),
+        headers: [("content-type".to_string(), "text/html".to_string())].into(),
+        blob_id: walrus_core::BlobId([3; 32]),
+        blob_hash: [4; 32],
+        range: None,
+    };
+    let update = SiteUpdate {
+        site,
+        routes: Some([("/*".to_string(), "/index.html".to_string())].into()),
+        put: vec![resource("/index.html"), resource("/a/b.html")],
+        ..Default::default()
+    };
+    check_success(client.execute(&alice, Call::UpdateSite(update)).await.expect("update")).expect("updated");
+    let call = Call::SetSiteName { name: "docs".into(), site: Some(site) };
+    check_success(client.execute(&alice, call).await.expect("name")).expect("named");
+
+    // Proven: the site, a present and an absent path, the name.
+    let proven = client.proven_site(&site, &["/index.html", "/nope"]).await.expect("proven").expect("a site");
+    assert_eq!(proven.site.routes["/*"], "/index.html");
+    assert_eq!(proven.resources["/index.html"], Some(resource("/index.html")));
+    assert_eq!(proven.resources["/nope"], None);
+    assert!(client.proven_site(&walrus_core::ObjectId([9; 32]), &[]).await.expect("proven").is_none());
+    assert_eq!(client.proven_site_name("docs").await.expect("name"), Some(site));
+    assert_eq!(client.proven_site_name("absent").await.expect("name"), None);
+    let listed = client.site_resources(&site).await.expect("sitemap");
+    assert_eq!(listed, vec![resource("/a/b.html"), resource("/index.html")]);
+
+    // The RPC by path and by name, with clear refusals.
+    let (status, body) = get_json(&client, &format!("/v1/sites/{site}/resource?path=/a/b.html")).await;
+    assert_eq!(
+        (status, &body["body"]["SiteResource"]["resource"]["path"]),
+        (200, &serde_json::json!("/a/b.html"))
+    );
+    let (status, body) = get_json(&client, &format!("/v1/sites/{site}/resource?path=/x")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("ResourceNotFound")));
+    let (status, _) = get_json(&client, &format!("/v1/sites/{site}/resource?path=x")).await;
+    assert_eq!(status, 400);
+    let (status, body) = get_json(&client, "/v1/names/docs").await;
+    assert_eq!((status, &body["body"]["SiteName"]["site"]), (200, &serde_json::json!(site.to_string())));
+    assert_eq!(get_json(&client, "/v1/names/absent").await.0, 404);
+    assert_eq!(get_json(&client, "/v1/names/Not.A.Name").await.0, 400);
+    let (status, body) = get_json(&client, &format!("/v1/objects/{site}/children?limit=1")).await;
+    assert_eq!((status, body["objects"].as_array().map(Vec::len)), (200, Some(1)));
+    assert!(body["next_cursor"].is_string());
+    stop(node).await;
+}

@@ -159,6 +159,10 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::SplitStakedWal { .. }
         | Call::JoinStakedWal { .. }
         | Call::SetCommissionRate { .. }
-        | Call::SetNodeInfo { .. } => false,
+        | Call::SetNodeInfo { .. }
+        | Call::CreateSite { .. }
+        | Call::UpdateSite(_)
+        | Call::DestroySite { .. }
+        | Call::SetSiteName { .. } => false,
     }
 }

@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
 use crate::state::Overlay;
 use crate::tx::{Call, CertificateArgs};
-use crate::{epoch, staking};
+use crate::{epoch, site, staking};
 
 /// Runs `call` for `sender` on the overlay.
 pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(), ExecError> {
@@ -78,6 +78,10 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         }
         Call::JoinStakedWal { first, second } => staking::join(o, sender, *first, *second),
         Call::SetCommissionRate { node_id, rate } => epoch::set_commission_rate(o, sender, *node_id, *rate),
+        Call::CreateSite { name, metadata } => site::create(o, sender, name, metadata).map(|_| ()),
+        Call::UpdateSite(update) => site::update(o, sender, update),
+        Call::DestroySite { site } => site::destroy(o, sender, *site),
+        Call::SetSiteName { name, site } => site::set_name(o, sender, name, *site),
         Call::SetNodeInfo { node_id, name, network_address, network_public_key } => {
             let info = epoch::NodeInfo { name, network_address, network_public_key };
             epoch::set_node_info(o, sender, *node_id, info)

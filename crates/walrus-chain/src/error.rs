@@ -165,6 +165,18 @@ pub enum ExecError {
     /// A staked WAL is not in the state the call needs.
     #[error("staked WAL: {0}")]
     WithdrawalState(&'static str),
+    /// A site, resource, route, redirect or name breaks a rule of Walrus Sites.
+    #[error("invalid site: {0}")]
+    InvalidSite(&'static str),
+    /// A site has no resource at this path.
+    #[error("the site has no resource at {0:?}")]
+    ResourceNotFound(String),
+    /// A site to destroy still has resources.
+    #[error("the site still has {resources} resources; remove them first")]
+    SiteNotEmpty {
+        /// Resources left.
+        resources: u64,
+    },
     /// A value exceeds a protocol limit.
     #[error("{what} exceeds its limit of {max}")]
     LimitExceeded {
@@ -217,6 +229,9 @@ impl ExecError {
             ExecError::EpochStepNotDue(_) => "EWrongEpochState",
             ExecError::StakeTooSmall { .. } => "EStakeBelowThreshold",
             ExecError::WithdrawalState(_) => "EWrongState",
+            ExecError::InvalidSite(_) => "EInvalidSite",
+            ExecError::ResourceNotFound(_) => "EResourceNotFound",
+            ExecError::SiteNotEmpty { .. } => "ERemoveResourcesFirst",
         }
     }
 }

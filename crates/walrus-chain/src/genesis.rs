@@ -160,6 +160,7 @@ impl Genesis {
             objects: BTreeMap::new(),
             blobs_by_id: BTreeMap::new(),
             objects_by_owner: BTreeMap::new(),
+            children: BTreeMap::new(),
             invalid_blob_ids: Default::default(),
             total_supply,
             burned: Frost::ZERO,

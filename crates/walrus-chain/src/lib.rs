@@ -24,6 +24,7 @@ pub mod genesis;
 pub mod light;
 pub mod objects;
 pub mod records;
+pub mod site;
 pub mod staking;
 pub mod state;
 pub mod system;

@@ -9,6 +9,7 @@ use walrus_core::{BlobId, EncodingType, Epoch, ObjectId};
 
 use crate::amount::Frost;
 use crate::error::ExecError;
+use crate::site::{Site, SiteName, SiteResource};
 use crate::staking::StakedWal;
 
 /// Space reserved for epochs `start_epoch..end_epoch` (end exclusive), in encoded bytes.
@@ -77,6 +78,12 @@ pub enum ObjectBody {
     },
     /// Stake with a node's pool (the WAL is in the pool).
     StakedWal(StakedWal),
+    /// A Walrus Site.
+    Site(Site),
+    /// One resource of a site, owned by the site.
+    SiteResource(SiteResource),
+    /// A registered name pointing at a site.
+    SiteName(SiteName),
 }
 
 impl ObjectBody {
@@ -84,7 +91,7 @@ impl ObjectBody {
     pub fn blob(&self) -> Option<&BlobObject> {
         match self {
             ObjectBody::Blob(blob) | ObjectBody::SharedBlob { blob, .. } => Some(blob),
-            ObjectBody::Storage(_) | ObjectBody::StakedWal(_) => None,
+            _ => None,
         }
     }
 }
@@ -96,6 +103,8 @@ pub enum Owner {
     Address(Address),
     /// Everyone (shared blobs).
     Shared,
+    /// Another object (a site's resources): reachable only through it.
+    Object(ObjectId),
 }
 
 /// A live object and its owner.
@@ -112,9 +121,7 @@ impl Object {
     pub fn as_storage(&self, id: ObjectId) -> Result<&StorageResource, ExecError> {
         match &self.body {
             ObjectBody::Storage(storage) => Ok(storage),
-            ObjectBody::Blob(_) | ObjectBody::SharedBlob { .. } | ObjectBody::StakedWal(_) => {
-                Err(ExecError::WrongObjectType { object: id, expected: "storage resource" })
-            }
+            _ => Err(ExecError::WrongObjectType { object: id, expected: "storage resource" }),
         }
     }
 
@@ -122,9 +129,7 @@ impl Object {
     pub fn as_blob(&self, id: ObjectId) -> Result<&BlobObject, ExecError> {
         match &self.body {
             ObjectBody::Blob(blob) => Ok(blob),
-            ObjectBody::Storage(_) | ObjectBody::SharedBlob { .. } | ObjectBody::StakedWal(_) => {
-                Err(ExecError::WrongObjectType { object: id, expected: "owned blob" })
-            }
+            _ => Err(ExecError::WrongObjectType { object: id, expected: "owned blob" }),
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct State {
     pub blobs_by_id: BTreeMap<BlobId, BTreeSet<ObjectId>>,
     /// Objects by owning account (an index of `objects`, kept by [`apply`]).
     pub objects_by_owner: BTreeMap<Address, BTreeSet<ObjectId>>,
+    /// Objects by owning object (a site's resources; an index of `objects`, kept by [`apply`]).
+    pub children: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
     /// Blob IDs marked invalid; never removed.
     pub invalid_blob_ids: BTreeSet<BlobId>,
     /// All WAL in existence: the genesis allocations less what was burned.
@@ -207,7 +209,28 @@ impl State {
         after: Option<ObjectId>,
         limit: usize,
     ) -> Vec<(ObjectId, &Object)> {
-        let Some(ids) = self.objects_by_owner.get(owner) else { return Vec::new() };
+        self.page_of(self.objects_by_owner.get(owner), after, limit)
+    }
+
+    /// Up to `limit` objects owned by the object `parent` (a site's resources), in ID order,
+    /// after `after`.
+    pub fn child_objects(
+        &self,
+        parent: &ObjectId,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Vec<(ObjectId, &Object)> {
+        self.page_of(self.children.get(parent), after, limit)
+    }
+
+    /// Up to `limit` of the objects `ids`, in ID order, after `after`.
+    fn page_of(
+        &self,
+        ids: Option<&BTreeSet<ObjectId>>,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Vec<(ObjectId, &Object)> {
+        let Some(ids) = ids else { return Vec::new() };
         let start = match after {
             Some(after) => std::ops::Bound::Excluded(after),
             None => std::ops::Bound::Unbounded,
@@ -431,8 +454,10 @@ fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
         set_member(&mut state.blobs_by_id, blob.blob_id, id, present);
         state.records.touch(Tag::BlobIndex, &blob.blob_id.0);
     }
-    if let Owner::Address(owner) = object.owner {
-        set_member(&mut state.objects_by_owner, owner, id, present);
+    match object.owner {
+        Owner::Address(owner) => set_member(&mut state.objects_by_owner, owner, id, present),
+        Owner::Object(parent) => set_member(&mut state.children, parent, id, present),
+        Owner::Shared => {}
     }
 }
 

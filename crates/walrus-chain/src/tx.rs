@@ -13,6 +13,7 @@ use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::amount::Frost;
 use crate::epoch::{NodeRegistration, Votes};
+use crate::site::{SiteMetadata, SiteUpdate};
 
 /// A transaction's digest; text form `0x` + 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -232,6 +233,27 @@ pub enum Call {
         network_address: Option<String>,
         /// The key its TLS certificate carries from now on.
         network_public_key: Option<NetworkPublicKey>,
+    },
+    /// Create a Walrus Site owned by the sender.
+    CreateSite {
+        /// Its name.
+        name: String,
+        /// Its metadata.
+        metadata: SiteMetadata,
+    },
+    /// Change a site's resources, routes, redirects, name or metadata in one batch.
+    UpdateSite(SiteUpdate),
+    /// Delete a site whose resources were all removed.
+    DestroySite {
+        /// The site.
+        site: ObjectId,
+    },
+    /// Point a registered name at a site (registering it if free), or release it (`None`).
+    SetSiteName {
+        /// The name.
+        name: String,
+        /// The site.
+        site: Option<ObjectId>,
     },
 }
 
