@@ -34,6 +34,9 @@ pub struct ClientConfig {
     /// The wallet's key file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet: Option<PathBuf>,
+    /// The Walrus Sites portal (`http://localhost:PORT`); sites are its subdomains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal_url: Option<String>,
 }
 
 impl ClientConfig {
@@ -111,9 +114,13 @@ mod tests {
     fn relative_wallets_are_relative_to_the_file_and_bad_files_are_clear_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(CLIENT_CONFIG_FILE);
-        ClientConfig { chain_url: Some("http://127.0.0.1:1".into()), wallet: Some("w.key".into()) }
-            .save(&path)
-            .expect("save");
+        ClientConfig {
+            chain_url: Some("http://127.0.0.1:1".into()),
+            wallet: Some("w.key".into()),
+            portal_url: Some("http://localhost:1".into()),
+        }
+        .save(&path)
+        .expect("save");
         let loaded = ClientConfig::load(&path).expect("load");
         assert_eq!(loaded.chain_url.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(loaded.wallet, Some(dir.path().join("w.key")));

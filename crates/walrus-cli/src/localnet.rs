@@ -62,6 +62,9 @@ pub struct LocalnetArgs {
     /// The gateway's (aggregator and publisher) port on 127.0.0.1.
     #[arg(long, default_value_t = 31415)]
     gateway_port: u16,
+    /// The Walrus Sites portal's port: sites at `http://SITE.localhost:PORT/`.
+    #[arg(long, default_value_t = 3000)]
+    portal_port: u16,
     /// Nodes serve plain HTTP instead of HTTPS (for a new network; loopback only).
     #[arg(long)]
     plain_http: bool,
@@ -205,11 +208,19 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         " on http://",
         &logs.join("gateway.log"),
     )?);
+    let portal_bind = format!("127.0.0.1:{}", args.portal_port);
+    let aggregator = format!("http://{bind}");
+    processes.push(start(
+        "portal",
+        &["portal", "--bind", &portal_bind, "--chain-url", &chain_url, "--aggregator", &aggregator],
+        " on http://",
+        &logs.join("portal.log"),
+    )?);
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
     let network =
         Network { chain_urls: &chain_urls, chain_id, validators: &genesis.validators, addresses: &addresses };
     let served = runtime.block_on(serve(&args, &network, &mut processes));
-    // The gateway stops first, then the nodes, then the chain they follow.
+    // The portal and the gateway stop first, then the nodes, then the chain they follow.
     while let Some(process) = processes.pop() {
         drop(process);
     }
@@ -263,17 +274,16 @@ async fn fund(chain: &ChainClient, path: &Path) -> Result<Ed25519KeyPair> {
     Ok(wallet)
 }
 
-/// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
-/// `processes` are the validators', the nodes' in genesis order, then the gateway's.
-async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Process]) -> Result<()> {
-    let chain_url = crate::chain::pinned_url(&network.chain_urls.join(","), &network.chain_id);
-    let chain_url = chain_url.as_str();
+/// The committee's nodes as `localnet.json` lists them.
+fn describe_nodes(
+    args: &LocalnetArgs,
+    network: &Network<'_>,
+    committee: &walrus_chain::system::Committee,
+    processes: &[Process],
+) -> Vec<serde_json::Value> {
     let addresses = network.addresses;
     let first_node = network.chain_urls.len();
-    let chain = ChainClient::new(chain_url);
-    let wallet = fund(&chain, &args.wallet).await?;
-    let committee = chain.committee().await?;
-    let nodes: Vec<serde_json::Value> = committee
+    committee
         .members
         .iter()
         .map(|member| {
@@ -288,7 +298,18 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
                 "config": index.map(|i| ChainDir(args.dir.clone()).node(i).join("node.yaml")),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Funds the wallet, describes the network, runs the self-check, and waits for a signal.
+/// `processes` are the validators', the nodes' in genesis order, the gateway's, the portal's.
+async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Process]) -> Result<()> {
+    let chain_url = crate::chain::pinned_url(&network.chain_urls.join(","), &network.chain_id);
+    let chain_url = chain_url.as_str();
+    let chain = ChainClient::new(chain_url);
+    let wallet = fund(&chain, &args.wallet).await?;
+    let committee = chain.committee().await?;
+    let nodes = describe_nodes(args, network, &committee, processes);
     let validators = network
         .chain_urls
         .iter()
@@ -305,20 +326,24 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         })
         .collect::<Result<Vec<_>>>()?;
     let gateway_url = format!("http://127.0.0.1:{}", args.gateway_port);
+    let portal_url = format!("http://localhost:{}", args.portal_port);
     let description = serde_json::json!({
         "chainUrl": network.chain_urls.join(","),
         "chainId": format!("0x{}", hex::encode(network.chain_id)),
         "chainPid": processes[0].child.id(),
         "validators": validators,
         "gatewayUrl": gateway_url,
-        "gatewayPid": processes.last().map(|p| p.child.id()),
+        "gatewayPid": processes.iter().rev().nth(1).map(|p| p.child.id()),
+        "portalUrl": portal_url,
+        "portalPid": processes.last().map(|p| p.child.id()),
         "wallet": args.wallet,
         "nodes": nodes,
     });
     std::fs::write(args.dir.join("localnet.json"), serde_json::to_string_pretty(&description)? + "\n")?;
     let wallet_path = std::path::absolute(&args.wallet).unwrap_or_else(|_| args.wallet.clone());
     let client_config = args.dir.join(CLIENT_CONFIG_FILE);
-    ClientConfig { chain_url: Some(chain_url.to_string()), wallet: Some(wallet_path) }
+    let portal = Some(portal_url.clone());
+    ClientConfig { chain_url: Some(chain_url.to_string()), wallet: Some(wallet_path), portal_url: portal }
         .save(&client_config)?;
 
     let check = self_check(chain_url, Ed25519KeyPair::from_seed(&wallet.seed())).await?;
@@ -331,6 +356,10 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         println!("  node {} ({} shards)", node["url"].as_str().unwrap_or("?"), node["shards"]);
     }
     println!("  gateway {gateway_url} (aggregator and publisher: GET/PUT {gateway_url}/v1/blobs)");
+    println!(
+        "  portal {portal_url} (Walrus Sites: `walrus site publish DIR`, then http://SITE.localhost:{}/)",
+        args.portal_port
+    );
     println!("{check}");
     println!(
         "Wallet {} ({}), network described in {}",

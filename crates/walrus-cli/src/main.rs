@@ -17,6 +17,7 @@ mod localnet;
 mod manage;
 mod node;
 mod quilt;
+mod site;
 mod staking;
 mod wallet;
 
@@ -127,6 +128,11 @@ enum Command {
     Publisher(daemon::DaemonArgs),
     /// Serve both the aggregator's and the publisher's API.
     Daemon(daemon::DaemonArgs),
+    /// Publish, update and manage Walrus Sites.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
+    /// Serve Walrus Sites: `http://SITE.localhost:PORT/`, every byte checked against the chain.
+    Portal(site::PortalArgs),
     /// Run one command given as JSON (on standard input, or as the argument), with JSON output:
     /// `{"config": PATH, "command": {"store": {"files": [PATH], "epochs": 2}}}`.
     Json(JsonArgs),
@@ -180,6 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),
         Command::Publisher(args) => daemon::run(args, &cli.global, daemon::Role::Publisher),
         Command::Daemon(args) => daemon::run(args, &cli.global, daemon::Role::Daemon),
+        Command::Site(command) => site::run(command, &cli.global),
+        Command::Portal(args) => site::portal(args, &cli.global),
         Command::Json(args) => {
             let line = json_cmd::read_args(args.command.as_deref())?;
             run(Cli::try_parse_from(line)?)
@@ -198,6 +206,7 @@ fn init_logging(command: &Command) {
             | Command::Aggregator(_)
             | Command::Publisher(_)
             | Command::Daemon(_)
+            | Command::Portal(_)
     );
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

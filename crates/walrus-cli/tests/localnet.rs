@@ -88,6 +88,8 @@ fn localnet_args(dir: &std::path::Path, wallet: &std::path::Path, port: u16) -> 
         wallet.to_str().expect("utf-8"),
         "--gateway-port",
         &(port + 30).to_string(),
+        "--portal-port",
+        &(port + 31).to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -173,6 +175,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         .iter()
         .map(|v| v["pid"].as_u64().expect("pid"))
         .chain(std::iter::once(described["gatewayPid"].as_u64().expect("gateway pid")))
+        .chain(std::iter::once(described["portalPid"].as_u64().expect("portal pid")))
         .chain(nodes.iter().map(|n| n["pid"].as_u64().expect("pid")))
         .collect();
     stop(child);
@@ -190,8 +193,47 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(get(gateway_blob), via_gateway, "a gateway blob after the restart");
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
 
+    a_site_is_published_and_served_by_the_portal(&runtime, config, &described, tmp.path());
     a_killed_validator_is_tolerated_and_catches_up(&dir, config, &file, tmp.path());
     a_dead_node_stops_the_localnet(child, &dir, &tmp.path().join("localnet.err"));
+}
+
+/// `walrus site publish` over the localnet; its portal serves the site at the URL printed.
+fn a_site_is_published_and_served_by_the_portal(
+    runtime: &tokio::runtime::Runtime,
+    config: &str,
+    described: &serde_json::Value,
+    tmp: &std::path::Path,
+) {
+    let site = tmp.join("site");
+    std::fs::create_dir_all(site.join("css")).expect("mkdir");
+    std::fs::write(site.join("index.html"), "<h1>A localnet site</h1>").expect("write");
+    std::fs::write(site.join("css/site.css"), "h1 { color: teal }").expect("write");
+    let published: serde_json::Value = serde_json::from_str(&walrus(&[
+        "--config",
+        config,
+        "site",
+        "publish",
+        site.to_str().expect("utf-8"),
+        "--epochs",
+        "2",
+        "--json",
+    ]))
+    .expect("JSON");
+    assert_eq!(published["uploadedFiles"], 2, "{published}");
+    let url = published["url"].as_str().expect("a portal URL").to_string();
+    let portal = described["portalUrl"].as_str().expect("portal URL");
+    let port = portal.rsplit(':').next().expect("port");
+    assert!(url.ends_with(&format!(".localhost:{port}/")), "{url}");
+    // `*.localhost` need not resolve here: the request goes to 127.0.0.1 with the site's host.
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let (status, body) = runtime.block_on(async {
+        let response =
+            http.get(format!("http://127.0.0.1:{port}/")).header("host", host).send().await.expect("GET");
+        (response.status().as_u16(), response.text().await.expect("text"))
+    });
+    assert_eq!((status, body.as_str()), (200, "<h1>A localnet site</h1>"));
 }
 
 /// Kills validator 0 (the one clients try first) with SIGKILL: the CLI stores and reads through

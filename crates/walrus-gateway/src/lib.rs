@@ -13,6 +13,7 @@
 
 mod aggregator;
 pub mod auth;
+pub mod portal;
 mod publisher;
 mod quilts;
 
@@ -147,6 +148,23 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
+    /// Serves `app` on `listener` (bound to `addr`) until stopped.
+    pub(crate) fn serve(
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        app: Router,
+        limits: walrus_http::ServerLimits,
+    ) -> Self {
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            walrus_http::serve(listener, app, limits, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        RunningGateway { addr, server, shutdown }
+    }
+
     /// Serves until `stop` resolves, then shuts down.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
         stop.await;
@@ -182,15 +200,7 @@ pub async fn start(
         config,
     });
     let limits = gateway.config.server;
-    let app = router(gateway);
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        walrus_http::serve(listener, app, limits, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    Ok(RunningGateway { addr, server, shutdown })
+    Ok(RunningGateway::serve(listener, addr, router(gateway), limits))
 }
 
 /// `client`, refusing the configured blocklist's blob IDs.
