@@ -2,6 +2,8 @@
 //! with helpers to register, upload, confirm and certify blobs through the public APIs. Shared
 //! by the node tests and benchmarks and the SDK tests.
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
