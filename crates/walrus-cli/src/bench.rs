@@ -52,7 +52,15 @@ pub struct BenchArgs {
     /// Files of the quilt case.
     #[arg(long, default_value_t = 600)]
     quilt_files: usize,
-    /// Each file's size in the quilt case.
+    /// The Walrus Sites case instead: a site of `--site-files` files of `--quilt-file-size`
+    /// published and updated, against one store per file, and its first page loaded through the
+    /// configured portal (the localnet's).
+    #[arg(long, conflicts_with = "quilt")]
+    site: bool,
+    /// Files of the site case.
+    #[arg(long, default_value_t = 200)]
+    site_files: usize,
+    /// Each file's size in the quilt and site cases.
     #[arg(long, default_value = "10KiB", value_parser = parse_size)]
     quilt_file_size: u64,
     #[command(flatten)]
@@ -122,6 +130,22 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
             println!("{}", serde_json::to_string(&figures)?);
         } else {
             print!("{}", crate::bench_quilt::markdown(&figures, &machine()));
+        }
+        return Ok(());
+    }
+    if args.site {
+        if args.site_files > 10_000 || args.quilt_file_size > 64 << 20 {
+            bail!("--site-files must be at most 10000 and --quilt-file-size at most 64 MiB");
+        }
+        let portal = crate::config::ClientConfig::find(global.config.as_deref())?
+            .portal_url
+            .context("no portal_url in the client configuration (run a localnet)")?;
+        let shape = (args.site_files, args.quilt_file_size);
+        let figures = crate::bench_site::measure(&runtime, &client, n_shards, shape, &portal)?;
+        if global.json {
+            println!("{}", serde_json::to_string(&figures)?);
+        } else {
+            print!("{}", crate::bench_site::markdown(&figures, &machine()));
         }
         return Ok(());
     }

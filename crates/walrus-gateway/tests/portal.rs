@@ -1,7 +1,8 @@
 //! Walrus Sites end to end over an in-process network (a chain and four storage nodes, 100
 //! shards): a site directory with `ws-resources.json` is published through the SDK (as
 //! quilts), served by the portal through an aggregator with the reference's resolution order,
-//! headers and 404s; an update uploads only the changed file; a lying aggregator is refused.
+//! headers and 404s; an update of one file of the 200 uploads only that file; a lying
+//! aggregator is refused, a slow one cannot hold the portal.
 
 use std::path::Path;
 
@@ -40,6 +41,10 @@ fn site_dir(dir: &Path) {
     write(dir, "/img/logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>");
     write(dir, "/404.html", b"<!doctype html><h1>Custom not found</h1>");
     write(dir, "/drafts/secret.html", b"not for publishing");
+    // 193 more: a 200-file site.
+    for i in 0..193 {
+        write(dir, &format!("/assets/file-{i:03}.txt"), format!("asset {i}\n").repeat(i + 1).as_bytes());
+    }
 }
 
 /// A GET of `path` on the portal for the site `label`.
@@ -54,6 +59,17 @@ async fn get(http: &reqwest::Client, portal: &str, label: &str, path: &str) -> r
 
 async fn text(response: reqwest::Response) -> (u16, String) {
     (response.status().as_u16(), response.text().await.expect("text"))
+}
+
+/// An aggregator that never answers.
+async fn silent_aggregator() -> std::net::SocketAddr {
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
 }
 
 /// An aggregator that flips the last byte of every answer from `upstream`.
@@ -99,8 +115,8 @@ async fn a_site_is_published_served_updated_and_checked() {
     site_dir(dir.path());
     let options = SiteOptions { epochs_ahead: 2, site_name: None };
     let report = client.publish_site(dir.path(), &options).await.expect("published");
-    assert_eq!((report.uploaded_files, report.unchanged), (7, 0), "the draft is ignored: {report:?}");
-    assert_eq!(report.blobs.len(), 1, "one quilt");
+    assert_eq!((report.uploaded_files, report.unchanged), (200, 0), "the draft is ignored: {report:?}");
+    assert!(report.blobs.len() <= 4, "quilts of up to 66 files: {report:?}");
     let written = walrus_sdk::site::WsResources::read(&dir.path().join("ws-resources.json")).expect("config");
     assert_eq!(written.object_id, Some(report.site), "the object ID is written back");
     let label = base36::encode(&report.site);
@@ -161,7 +177,9 @@ async fn a_site_is_published_served_updated_and_checked() {
     // An update of one file uploads that file alone; the portal serves it.
     write(dir.path(), "/css/site.css", b"h1 { color: purple }");
     let update = client.update_site(dir.path(), report.site, &options).await.expect("updated");
-    assert_eq!((update.uploaded_files, update.uploaded_bytes, update.unchanged), (1, 20, 6), "{update:?}");
+    assert_eq!((update.uploaded_files, update.uploaded_bytes, update.unchanged), (1, 20, 199), "{update:?}");
+    assert_eq!(update.blobs.len(), 1, "{update:?}");
+    assert!(update.paid.0 > 0 && update.paid.0 < report.paid.0 / 2, "{update:?} against {report:?}");
     assert_eq!(
         text(get(&http, &base, &label, "/css/site.css").await).await,
         (200, "h1 { color: purple }".into())
@@ -214,6 +232,24 @@ async fn refusals(
         let (status, page) = text(get(http, &blocked, label, "/").await).await;
         assert!(status == 404 && page.contains("coffee break"), "{label}: {status} {page}");
     }
+
+    // A client cannot hold more than the portal's requests at once, nor one for longer than
+    // the fetch timeout.
+    let mut stuck = config.clone();
+    stuck.aggregator_url = format!("http://{}", silent_aggregator().await);
+    stuck.max_concurrent = 1;
+    stuck.fetch_timeout = std::time::Duration::from_secs(2);
+    let stuck = start_portal(stuck).await.expect("portal");
+    let stuck_url = format!("http://{}", stuck.addr);
+    let first = tokio::spawn({
+        let (http, url, label) = (http.clone(), stuck_url.clone(), label.to_string());
+        async move { text(get(&http, &url, &label, "/js/app.js").await).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(get(http, &stuck_url, label, "/js/app.js").await.status(), 429);
+    let (status, page) = first.await.expect("first request");
+    assert!(status == 503 && page.contains("cannot answer"), "{status} {page}");
+    stuck.stop().await.expect("stops");
 
     (lied_to, blocking)
 }
