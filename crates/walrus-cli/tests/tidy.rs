@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "walrus-blake2b",
     "walrus-core",
+    "walrus-seal",
     "walrus-tls",
     "walrus-chain",
     "walrus-chain-client",
@@ -35,7 +36,7 @@ const CLIENT_NEVER_LINKS: &[&str] =
 /// Crates that may only ever be dev-dependencies.
 const DEV_ONLY: &[&str] = &["walrus-testkit"];
 /// Crates whose library code must be deterministic and free of I/O.
-const PURE: &[&str] = &["walrus-blake2b", "walrus-core", "walrus-chain"];
+const PURE: &[&str] = &["walrus-blake2b", "walrus-core", "walrus-seal", "walrus-chain"];
 /// The one crate allowed `unsafe` code (SIMD intrinsics behind run-time CPU detection).
 const UNSAFE_ALLOWED: &str = "walrus-blake2b";
 /// Files outside that crate allowed one FFI call each, with the reason.
