@@ -102,8 +102,9 @@ pub const SNAPSHOTS_KEPT: usize = 2;
 /// The store's format: version 1 is blocks with a version tag and a lagged state commitment;
 /// version 2 has staking in the state and effects without a system step; version 3 has each
 /// node's network key; version 4 has equivocation evidence in blocks and the records tree in
-/// the state; version 5 has Walrus Sites (objects owned by objects) in the state.
-pub const STORE_FORMAT: u16 = 5;
+/// the state; version 5 has Walrus Sites (objects owned by objects) in the state; version 6
+/// has access policies and the key server index.
+pub const STORE_FORMAT: u16 = 6;
 
 const SNAPSHOT_MAGIC: &[u8; 16] = b"walrus-chain-snp";
 const SNAPSHOT_VERSION: u16 = 1;

@@ -136,7 +136,8 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::ExtendBlob { .. }
         | Call::ShareBlob { .. }
         | Call::FundSharedBlob { .. }
-        | Call::StakeWithPool { .. } => true,
+        | Call::StakeWithPool { .. }
+        | Call::Subscribe { .. } => true,
         Call::TransferObject { .. }
         | Call::SplitStorageByEpoch { .. }
         | Call::SplitStorageBySize { .. }
@@ -163,6 +164,9 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::CreateSite { .. }
         | Call::UpdateSite(_)
         | Call::DestroySite { .. }
-        | Call::SetSiteName { .. } => false,
+        | Call::SetSiteName { .. }
+        | Call::CreatePolicy { .. }
+        | Call::UpdateAllowlist { .. }
+        | Call::RegisterKeyServer { .. } => false,
     }
 }

@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
 use crate::state::Overlay;
 use crate::tx::{Call, CertificateArgs};
-use crate::{epoch, site, staking};
+use crate::{access, epoch, site, staking};
 
 /// Runs `call` for `sender` on the overlay.
 pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(), ExecError> {
@@ -82,6 +82,14 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         Call::UpdateSite(update) => site::update(o, sender, update),
         Call::DestroySite { site } => site::destroy(o, sender, *site),
         Call::SetSiteName { name, site } => site::set_name(o, sender, name, *site),
+        Call::CreatePolicy { kind } => access::create_policy(o, sender, kind).map(|_| ()),
+        Call::UpdateAllowlist { policy, add, remove } => {
+            access::update_allowlist(o, sender, *policy, (add, remove))
+        }
+        Call::Subscribe { policy } => access::subscribe(o, sender, *policy).map(|_| ()),
+        Call::RegisterKeyServer { name, url, public_key, pop } => {
+            access::register_key_server(o, sender, (name, url), public_key, pop).map(|_| ())
+        }
         Call::SetNodeInfo { node_id, name, network_address, network_public_key } => {
             let info = epoch::NodeInfo { name, network_address, network_public_key };
             epoch::set_node_info(o, sender, *node_id, info)

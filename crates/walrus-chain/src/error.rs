@@ -171,6 +171,12 @@ pub enum ExecError {
     /// A site has no resource at this path.
     #[error("the site has no resource at {0:?}")]
     ResourceNotFound(String),
+    /// A policy call breaks a rule of access control.
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(&'static str),
+    /// A key server registration breaks a rule.
+    #[error("invalid key server: {0}")]
+    InvalidKeyServer(&'static str),
     /// A site to destroy still has resources.
     #[error("the site still has {resources} resources; remove them first")]
     SiteNotEmpty {
@@ -232,6 +238,8 @@ impl ExecError {
             ExecError::InvalidSite(_) => "EInvalidSite",
             ExecError::ResourceNotFound(_) => "EResourceNotFound",
             ExecError::SiteNotEmpty { .. } => "ERemoveResourcesFirst",
+            ExecError::InvalidPolicy(_) => "EInvalidPolicy",
+            ExecError::InvalidKeyServer(_) => "EInvalidKeyServer",
         }
     }
 }

@@ -161,6 +161,7 @@ impl Genesis {
             blobs_by_id: BTreeMap::new(),
             objects_by_owner: BTreeMap::new(),
             children: BTreeMap::new(),
+            key_servers: Default::default(),
             invalid_blob_ids: Default::default(),
             total_supply,
             burned: Frost::ZERO,

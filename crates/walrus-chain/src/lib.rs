@@ -9,6 +9,7 @@
 //! with the block), maps are ordered, arithmetic is checked, and no I/O happens here. The host
 //! (`walrus-chain-node`) orders, persists and serves blocks.
 
+pub mod access;
 pub mod admission;
 pub mod amount;
 pub mod block;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, EncodingType, Epoch, ObjectId};
 
+use crate::access::{KeyServerInfo, Policy, Subscription};
 use crate::amount::Frost;
 use crate::error::ExecError;
 use crate::site::{Site, SiteName, SiteResource};
@@ -84,6 +85,12 @@ pub enum ObjectBody {
     SiteResource(SiteResource),
     /// A registered name pointing at a site.
     SiteName(SiteName),
+    /// An access policy for encrypted blobs.
+    Policy(Policy),
+    /// A paid subscription to a policy.
+    Subscription(Subscription),
+    /// A registered Seal key server.
+    KeyServer(KeyServerInfo),
 }
 
 impl ObjectBody {

@@ -55,6 +55,8 @@ pub struct State {
     pub objects_by_owner: BTreeMap<Address, BTreeSet<ObjectId>>,
     /// Objects by owning object (a site's resources; an index of `objects`, kept by [`apply`]).
     pub children: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
+    /// The registered key servers (an index of `objects`, kept by [`apply`]).
+    pub key_servers: BTreeSet<ObjectId>,
     /// Blob IDs marked invalid; never removed.
     pub invalid_blob_ids: BTreeSet<BlobId>,
     /// All WAL in existence: the genesis allocations less what was burned.
@@ -453,6 +455,13 @@ fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
     if let Some(blob) = object.body.blob() {
         set_member(&mut state.blobs_by_id, blob.blob_id, id, present);
         state.records.touch(Tag::BlobIndex, &blob.blob_id.0);
+    }
+    if matches!(object.body, ObjectBody::KeyServer(_)) {
+        if present {
+            state.key_servers.insert(id);
+        } else {
+            state.key_servers.remove(&id);
+        }
     }
     match object.owner {
         Owner::Address(owner) => set_member(&mut state.objects_by_owner, owner, id, present),

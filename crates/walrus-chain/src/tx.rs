@@ -11,6 +11,7 @@ use walrus_core::keys::{
 };
 use walrus_core::{BlobId, Epoch, ObjectId};
 
+use crate::access::PolicyKind;
 use crate::amount::Frost;
 use crate::epoch::{NodeRegistration, Votes};
 use crate::site::{SiteMetadata, SiteUpdate};
@@ -247,6 +248,36 @@ pub enum Call {
     DestroySite {
         /// The site.
         site: ObjectId,
+    },
+    /// Create an access policy owned by the sender.
+    CreatePolicy {
+        /// What it allows.
+        kind: PolicyKind,
+    },
+    /// Add and remove addresses of an allowlist the sender owns.
+    UpdateAllowlist {
+        /// The policy.
+        policy: ObjectId,
+        /// Addresses to add.
+        add: Vec<Address>,
+        /// Addresses to remove.
+        remove: Vec<Address>,
+    },
+    /// Buy a subscription to a subscription policy (its price goes to the policy's owner).
+    Subscribe {
+        /// The policy.
+        policy: ObjectId,
+    },
+    /// Register a Seal key server operated by the sender.
+    RegisterKeyServer {
+        /// Its name.
+        name: String,
+        /// Its URL.
+        url: String,
+        /// Its IBE public key (96 bytes, compressed G2).
+        public_key: Vec<u8>,
+        /// Its proof of possession of the master key (48 bytes, compressed G1).
+        pop: Vec<u8>,
     },
     /// Point a registered name at a site (registering it if free), or release it (`None`).
     SetSiteName {
