@@ -260,6 +260,13 @@ impl ChainClient {
         }
     }
 
+    /// The object IDs of the registered key servers (at most [`crate::wire::KEY_SERVERS_MAX`];
+    /// not proven: read each object with a proof).
+    pub async fn key_server_ids(&self) -> Result<Vec<walrus_core::ObjectId>, ClientError> {
+        let list: crate::wire::KeyServerList = self.get("/v1/key-servers", READ_TIMEOUT).await?;
+        Ok(list.key_servers)
+    }
+
     /// Up to `limit` events after `after`, waiting up to `wait` for the first one.
     pub async fn events(
         &self,

@@ -69,6 +69,17 @@ pub struct ObjectView {
     pub object: Object,
 }
 
+/// Most key servers `GET /v1/key-servers` lists.
+pub const KEY_SERVERS_MAX: usize = 1_000;
+
+/// `GET /v1/key-servers`: the registered key servers' object IDs, in ID order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyServerList {
+    /// The IDs.
+    pub key_servers: Vec<ObjectId>,
+}
+
 /// A page of an owner's objects, in ID order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OwnedObjectsPage {

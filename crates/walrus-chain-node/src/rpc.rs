@@ -128,6 +128,7 @@ pub fn router(rpc: Rpc) -> Router {
         .route("/v1/objects/{object_id}/children", get(child_objects))
         .route("/v1/sites/{site}/resource", get(site_resource))
         .route("/v1/names/{name}", get(site_name))
+        .route("/v1/key-servers", get(key_servers))
         .route("/v1/system", get(system))
         .route("/v1/committee", get(committee))
         .route("/v1/blobs/{blob_id}", get(blob))
@@ -309,6 +310,13 @@ async fn site_name(State(rpc): State<Rpc>, Path(name): Path<String>) -> Result<J
     let object =
         object.ok_or_else(|| ApiError::not_found("NameNotFound", format!("no site name {name:?}")))?;
     Ok(Json(ObjectView { id, object }))
+}
+
+/// `GET /v1/key-servers`: the registered key servers' object IDs (the first 1 000).
+async fn key_servers(State(rpc): State<Rpc>) -> Json<walrus_chain_client::wire::KeyServerList> {
+    let max = walrus_chain_client::wire::KEY_SERVERS_MAX;
+    let key_servers = rpc.chain.state().key_servers.iter().take(max).copied().collect();
+    Json(walrus_chain_client::wire::KeyServerList { key_servers })
 }
 
 async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<ObjectView>, ApiError> {

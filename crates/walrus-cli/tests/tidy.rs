@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "walrus-chain-client",
     "walrus-node-client",
     "walrus-http",
+    "walrus-keyserver",
     "walrus-consensus",
     "walrus-chain-node",
     "walrus-store",

@@ -26,7 +26,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 use walrus_sdk::Client;
 
 /// How the gateway is set up.
@@ -119,7 +119,7 @@ pub(crate) struct Gateway {
     pub(crate) auth: Option<auth::Authenticator>,
 }
 
-/// Why a gateway cannot start, or did not stop cleanly.
+/// Why a gateway cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The address cannot be bound.
@@ -130,53 +130,13 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server ended with an error.
-    #[error("the gateway's server failed: {0}")]
-    Serve(std::io::Error),
-    /// The server's task panicked.
-    #[error("the gateway's server task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    /// No HTTP client could be built (the portal's, for the aggregator).
+    #[error("cannot build an HTTP client: {0}")]
+    HttpClient(String),
 }
 
-/// A running gateway.
-#[derive(Debug)]
-pub struct RunningGateway {
-    /// The address it listens on.
-    pub addr: SocketAddr,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    shutdown: oneshot::Sender<()>,
-}
-
-impl RunningGateway {
-    /// Serves `app` on `listener` (bound to `addr`) until stopped.
-    pub(crate) fn serve(
-        listener: tokio::net::TcpListener,
-        addr: SocketAddr,
-        app: Router,
-        limits: walrus_http::ServerLimits,
-    ) -> Self {
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            walrus_http::serve(listener, app, limits, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        RunningGateway { addr, server, shutdown }
-    }
-
-    /// Serves until `stop` resolves, then shuts down.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
-        stop.await;
-        self.stop().await
-    }
-
-    /// Stops serving.
-    pub async fn stop(self) -> Result<(), StartError> {
-        let _ = self.shutdown.send(());
-        self.server.await?.map_err(StartError::Serve)
-    }
-}
+/// A running gateway (or portal).
+pub type RunningGateway = walrus_http::RunningServer;
 
 /// Starts a gateway over the chain at `chain_url`: an aggregator, and a publisher too when
 /// `writer` (a client with a funded wallet) is given.
@@ -188,7 +148,7 @@ pub async fn start(
     let bind = config.bind;
     let listener =
         walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: bind, source })?;
+    let addr = bind;
     let gateway = Arc::new(Gateway {
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
@@ -200,7 +160,8 @@ pub async fn start(
         config,
     });
     let limits = gateway.config.server;
-    Ok(RunningGateway::serve(listener, addr, router(gateway), limits))
+    walrus_http::spawn(listener, router(gateway), limits)
+        .map_err(|source| StartError::Listen { addr, source })
 }
 
 /// `client`, refusing the configured blocklist's blob IDs.

@@ -83,8 +83,7 @@ pub async fn start_portal(config: PortalConfig) -> Result<RunningGateway, StartE
     let bind = config.bind;
     let listener =
         walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: bind, source })?;
-    let http = walrus_tls::http_client().build().map_err(|e| StartError::Serve(std::io::Error::other(e)))?;
+    let http = walrus_tls::http_client().build().map_err(|e| StartError::HttpClient(e.to_string()))?;
     let portal = Arc::new(Portal {
         chain: ChainClient::new(&config.chain_url),
         slots: Arc::new(Semaphore::new(config.max_concurrent)),
@@ -92,7 +91,8 @@ pub async fn start_portal(config: PortalConfig) -> Result<RunningGateway, StartE
         config,
     });
     let limits = portal.config.server;
-    Ok(RunningGateway::serve(listener, addr, Router::new().fallback(serve).with_state(portal), limits))
+    let app = Router::new().fallback(serve).with_state(portal);
+    walrus_http::spawn(listener, app, limits).map_err(|source| StartError::Listen { addr: bind, source })
 }
 
 /// The subdomain of `host` under `domain`: `None` for the bare domain (or another host).

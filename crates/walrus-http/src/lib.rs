@@ -109,6 +109,42 @@ pub async fn serve(
     serve_tls(listener, app, limits, None, shutdown).await
 }
 
+/// A server [`spawn`]ed on a task, stopped by [`RunningServer::stop`].
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves `app` on `listener` within `limits` on a task of its own, until stopped.
+pub fn spawn(listener: TcpListener, app: Router, limits: ServerLimits) -> std::io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve(listener, app, limits, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(RunningServer { addr, task, shutdown })
+}
+
+impl RunningServer {
+    /// Serves until `stop` resolves, then shuts down.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        stop.await;
+        self.stop().await
+    }
+
+    /// Stops accepting, lets open connections finish (within the shutdown grace) and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
 /// [`serve`], over TLS with `tls` if given. The handshake must end within
 /// [`ServerLimits::header_read_timeout`] (a client that stalls in it holds a connection slot
 /// no longer than one that stalls in its request head).

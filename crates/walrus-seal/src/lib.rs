@@ -15,6 +15,7 @@ pub mod dem;
 pub mod gf256;
 pub mod ibe;
 pub mod object;
+pub mod session;
 
 use sha3::{Digest as _, Sha3_256};
 
