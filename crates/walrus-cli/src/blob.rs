@@ -30,6 +30,16 @@ pub struct StoreArgs {
     /// Only encode: print each file's blob ID and encoded size; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Encrypt each file with Seal first (for the registered key servers); see `--policy`.
+    #[arg(long)]
+    encrypt: bool,
+    /// Who may decrypt: `private` (a new policy: the wallet only), `timelock:RFC3339` (a new
+    /// one: anyone from then on), `allowlist:ID` or `subscription:ID` (existing policies).
+    #[arg(long, default_value = "private", requires = "encrypt")]
+    policy: String,
+    /// Key servers needed to decrypt [default: a majority of those registered].
+    #[arg(long, requires = "encrypt")]
+    threshold: Option<usize>,
     #[command(flatten)]
     account: Account,
 }
@@ -49,6 +59,9 @@ pub struct ReadArgs {
     /// Rely on each sliver's own verification only.
     #[arg(long)]
     skip_consistency_check: bool,
+    /// Write a Seal-encrypted blob as stored, without decrypting it.
+    #[arg(long)]
+    no_decrypt: bool,
     #[command(flatten)]
     account: Account,
 }
@@ -62,6 +75,10 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let system = runtime.block_on(client.chain().system())?.system;
     let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
     let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
+    let sealing = match args.encrypt {
+        true => Some(runtime.block_on(sealing(&client, &args.policy, args.threshold))?),
+        false => None,
+    };
     let client = if json { client } else { with_progress_line(client) };
     let mut results = Vec::new();
     let mut failed = 0;
@@ -77,6 +94,12 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
             }
             let path = files.next().context("peeked")?;
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let data = match &sealing {
+                Some((policy, threshold)) => {
+                    runtime.block_on(client.seal_encrypt(*policy, &data, *threshold))?.to_bytes()
+                }
+                None => data,
+            };
             bytes += data.len() as u64;
             group.push((path, data));
         }
@@ -207,6 +230,34 @@ pub(crate) fn clear_progress_line(json: bool) {
     }
 }
 
+/// The policy and threshold a `store --encrypt` seals under (creating a private or time-lock
+/// policy first).
+async fn sealing(
+    client: &Client,
+    spec: &str,
+    threshold: Option<usize>,
+) -> Result<(walrus_core::ObjectId, usize)> {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    let policy = match kind {
+        "private" => {
+            crate::seal_cmd::create_policy(client, walrus_chain::access::PolicyKind::Private).await?
+        }
+        "timelock" => {
+            let kind = crate::seal_cmd::policy_kind("timelock", Some(arg), None, None)?;
+            crate::seal_cmd::create_policy(client, kind).await?
+        }
+        "allowlist" | "subscription" => {
+            arg.parse().with_context(|| format!("--policy {spec}: not a policy ID"))?
+        }
+        _ => anyhow::bail!("--policy {spec}: private, timelock:RFC3339, allowlist:ID or subscription:ID"),
+    };
+    let threshold = match threshold {
+        Some(t) => t,
+        None => client.key_servers().await?.len() / 2 + 1,
+    };
+    Ok((policy, threshold))
+}
+
 /// Reads a blob to `--out` or standard output.
 pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
@@ -222,6 +273,10 @@ pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
     let data = runtime.block_on(client.read_with(&args.blob_id, check));
     clear_progress_line(json);
     let data = data?;
+    let data = match runtime.block_on(client.sealed(&data))? {
+        Some(object) if !args.no_decrypt => runtime.block_on(client.seal_decrypt(&object))?,
+        _ => data,
+    };
     match &args.out {
         Some(out) => {
             std::fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;

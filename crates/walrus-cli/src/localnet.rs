@@ -65,6 +65,12 @@ pub struct LocalnetArgs {
     /// The Walrus Sites portal's port: sites at `http://SITE.localhost:PORT/`.
     #[arg(long, default_value_t = 3000)]
     portal_port: u16,
+    /// Seal key servers to run (each with its own master key, registered on chain).
+    #[arg(long, default_value_t = 3)]
+    key_servers: u16,
+    /// Port of the first key server; key server i listens on this plus i.
+    #[arg(long, default_value_t = 9300)]
+    first_key_server_port: u16,
     /// Nodes serve plain HTTP instead of HTTPS (for a new network; loopback only).
     #[arg(long)]
     plain_http: bool,
@@ -216,11 +222,17 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         " on http://",
         &logs.join("portal.log"),
     )?);
+    let key_servers = start_key_servers(&args, &chain_url, &runtime, &mut processes)?;
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
-    let network =
-        Network { chain_urls: &chain_urls, chain_id, validators: &genesis.validators, addresses: &addresses };
+    let network = Network {
+        chain_urls: &chain_urls,
+        chain_id,
+        validators: &genesis.validators,
+        addresses: &addresses,
+        key_servers: &key_servers,
+    };
     let served = runtime.block_on(serve(&args, &network, &mut processes));
-    // The portal and the gateway stop first, then the nodes, then the chain they follow.
+    // The key servers, the portal and the gateway stop first, then the nodes, then the chain.
     while let Some(process) = processes.pop() {
         drop(process);
     }
@@ -257,6 +269,44 @@ struct Network<'a> {
     validators: &'a [walrus_chain::GenesisValidator],
     /// The storage nodes' addresses, in genesis order.
     addresses: &'a [String],
+    /// The key servers, as `localnet.json` lists them.
+    key_servers: &'a [serde_json::Value],
+}
+
+/// Makes, registers (paid by a wallet of their own, `keyservers.key`) and starts the key
+/// servers; returns their descriptions.
+fn start_key_servers(
+    args: &LocalnetArgs,
+    chain_url: &str,
+    runtime: &tokio::runtime::Runtime,
+    processes: &mut Vec<Process>,
+) -> Result<Vec<serde_json::Value>> {
+    let wallet = args.dir.join("keyservers.key");
+    let key = runtime.block_on(fund(&ChainClient::new(chain_url), &wallet))?;
+    let client = walrus_sdk::Client::new(chain_url, key);
+    let mut described = Vec::new();
+    for i in 0..args.key_servers {
+        let port = args.first_key_server_port.checked_add(i).context("key server ports run past 65535")?;
+        let init = crate::seal_cmd::InitArgs {
+            dir: args.dir.join("keyservers").join(i.to_string()),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            url: None,
+            name: format!("localnet-{i}"),
+            account: crate::wallet::Account { wallet: None, chain_url: None },
+        };
+        let (config, object_id) = runtime.block_on(crate::seal_cmd::init(&init, chain_url, &client))?;
+        let config_text = config.to_str().context("the directory path is not UTF-8")?;
+        let name = format!("key-server-{i}");
+        let log = args.dir.join("logs").join(format!("{name}.log"));
+        processes.push(start(&name, &["key-server", "run", "--config", config_text], " on http://", &log)?);
+        described.push(serde_json::json!({
+            "objectId": object_id.to_string(),
+            "url": format!("http://127.0.0.1:{port}"),
+            "pid": processes.last().map(|p| p.child.id()),
+            "config": config,
+        }));
+    }
+    Ok(described)
 }
 
 /// The key in `path` (created if missing), topped up from the faucet when below half of
@@ -333,9 +383,10 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         "chainPid": processes[0].child.id(),
         "validators": validators,
         "gatewayUrl": gateway_url,
-        "gatewayPid": processes.iter().rev().nth(1).map(|p| p.child.id()),
+        "gatewayPid": processes.iter().find(|p| p.name == "gateway").map(|p| p.child.id()),
         "portalUrl": portal_url,
-        "portalPid": processes.last().map(|p| p.child.id()),
+        "portalPid": processes.iter().find(|p| p.name == "portal").map(|p| p.child.id()),
+        "keyServers": network.key_servers,
         "wallet": args.wallet,
         "nodes": nodes,
     });
@@ -360,6 +411,13 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         "  portal {portal_url} (Walrus Sites: `walrus site publish DIR`, then http://SITE.localhost:{}/)",
         args.portal_port
     );
+    for server in network.key_servers {
+        println!(
+            "  key server {} ({})",
+            server["url"].as_str().unwrap_or("?"),
+            server["objectId"].as_str().unwrap_or("?")
+        );
+    }
     println!("{check}");
     println!(
         "Wallet {} ({}), network described in {}",

@@ -18,6 +18,7 @@ mod localnet;
 mod manage;
 mod node;
 mod quilt;
+mod seal_cmd;
 mod site;
 mod staking;
 mod wallet;
@@ -132,6 +133,15 @@ enum Command {
     /// Publish, update and manage Walrus Sites.
     #[command(subcommand)]
     Site(site::SiteCommand),
+    /// Run a Seal key server (or make and register one).
+    #[command(subcommand)]
+    KeyServer(seal_cmd::KeyServerCommand),
+    /// Access policies for encrypted blobs: create, allowlist, subscribe, show.
+    #[command(subcommand)]
+    Policy(seal_cmd::PolicyCommand),
+    /// Seal encryption: key servers, keys, encrypt and decrypt files.
+    #[command(subcommand)]
+    Seal(seal_cmd::SealCommand),
     /// Serve Walrus Sites: `http://SITE.localhost:PORT/`, every byte checked against the chain.
     Portal(site::PortalArgs),
     /// Run one command given as JSON (on standard input, or as the argument), with JSON output:
@@ -189,6 +199,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daemon(args) => daemon::run(args, &cli.global, daemon::Role::Daemon),
         Command::Site(command) => site::run(command, &cli.global),
         Command::Portal(args) => site::portal(args, &cli.global),
+        Command::KeyServer(command) => seal_cmd::key_server(command, &cli.global),
+        Command::Policy(command) => seal_cmd::policy(command, &cli.global),
+        Command::Seal(command) => seal_cmd::seal(command, &cli.global),
         Command::Json(args) => {
             let line = json_cmd::read_args(args.command.as_deref())?;
             run(Cli::try_parse_from(line)?)
@@ -208,6 +221,7 @@ fn init_logging(command: &Command) {
             | Command::Publisher(_)
             | Command::Daemon(_)
             | Command::Portal(_)
+            | Command::KeyServer(seal_cmd::KeyServerCommand::Run { .. })
     );
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

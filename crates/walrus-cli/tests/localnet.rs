@@ -90,6 +90,8 @@ fn localnet_args(dir: &std::path::Path, wallet: &std::path::Path, port: u16) -> 
         &(port + 30).to_string(),
         "--portal-port",
         &(port + 31).to_string(),
+        "--first-key-server-port",
+        &(port + 32).to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -176,6 +178,13 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
         .map(|v| v["pid"].as_u64().expect("pid"))
         .chain(std::iter::once(described["gatewayPid"].as_u64().expect("gateway pid")))
         .chain(std::iter::once(described["portalPid"].as_u64().expect("portal pid")))
+        .chain(
+            described["keyServers"]
+                .as_array()
+                .expect("key servers")
+                .iter()
+                .map(|k| k["pid"].as_u64().expect("pid")),
+        )
         .chain(nodes.iter().map(|n| n["pid"].as_u64().expect("pid")))
         .collect();
     stop(child);
@@ -194,8 +203,38 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&file).expect("original"));
 
     a_site_is_published_and_served_by_the_portal(&runtime, config, &described, tmp.path());
+    an_encrypted_blob_is_stored_and_read_back(config, tmp.path());
     a_killed_validator_is_tolerated_and_catches_up(&dir, config, &file, tmp.path());
     a_dead_node_stops_the_localnet(child, &dir, &tmp.path().join("localnet.err"));
+}
+
+/// `walrus store --encrypt` seals a file for the localnet's three key servers (2 of 3 needed);
+/// the blob holds ciphertext, and `walrus read` decrypts it for the wallet.
+fn an_encrypted_blob_is_stored_and_read_back(config: &str, tmp: &std::path::Path) {
+    let file = tmp.join("secret.txt");
+    std::fs::write(&file, "a secret kept by key servers\n").expect("write");
+    let stored: serde_json::Value = serde_json::from_str(&walrus(&[
+        "--config",
+        config,
+        "store",
+        file.to_str().expect("utf-8"),
+        "--encrypt",
+        "--json",
+    ]))
+    .expect("JSON");
+    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .expect("blob ID")
+        .to_string();
+    let (raw, plain) = (tmp.join("secret.sealed"), tmp.join("secret.copy"));
+    walrus(&["--config", config, "read", &blob_id, "--no-decrypt", "--out", raw.to_str().expect("utf-8")]);
+    let sealed = std::fs::read(&raw).expect("read");
+    assert!(!String::from_utf8_lossy(&sealed).contains("a secret"), "the stored blob is ciphertext");
+    walrus(&["--config", config, "read", &blob_id, "--out", plain.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read(&plain).expect("read"), std::fs::read(&file).expect("original"));
+    let servers: serde_json::Value =
+        serde_json::from_str(&walrus(&["--config", config, "seal", "key-servers", "--json"])).expect("JSON");
+    assert_eq!(servers.as_array().map(Vec::len), Some(3));
 }
 
 /// `walrus site publish` over the localnet; its portal serves the site at the URL printed.

@@ -217,3 +217,105 @@ async fn fetch_one(
         _ => Err("the key is not this server's key for the identity (skipped)".into()),
     }
 }
+
+/// Why a sealed blob could not be made or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SealBlobError {
+    /// Keys or chain reads.
+    #[error(transparent)]
+    Client(#[from] SealClientError),
+    /// The cryptography refused.
+    #[error(transparent)]
+    Seal(#[from] walrus_seal::SealError),
+    /// Not enough key servers are registered for the threshold.
+    #[error("{registered} key servers are registered; a threshold of {threshold} needs at least that many")]
+    TooFewKeyServers {
+        /// Registered.
+        registered: usize,
+        /// Asked for.
+        threshold: usize,
+    },
+    /// The object's key servers are not (all) registered here.
+    #[error("the object names key servers this chain does not know: {0}")]
+    UnknownKeyServers(String),
+}
+
+impl Client {
+    /// Encrypts `data` under the policy `policy` (a fresh random nonce makes the identity) for
+    /// every registered key server, `threshold` of which give the key.
+    pub async fn seal_encrypt(
+        &self,
+        policy: ObjectId,
+        data: &[u8],
+        threshold: usize,
+    ) -> Result<walrus_seal::EncryptedObject, SealBlobError> {
+        let servers = self.key_servers().await?;
+        if threshold == 0 || threshold > servers.len() || threshold > 254 {
+            return Err(SealBlobError::TooFewKeyServers { registered: servers.len(), threshold });
+        }
+        let package = self.seal_package_id().await?;
+        let nonce = random32()?;
+        let identity = [policy.0.as_slice(), &nonce[..16]].concat();
+        let publics: Vec<KeyServer> = servers.iter().map(KeyServerView::as_key_server).collect();
+        let dem = (walrus_seal::Dem::Aes256Gcm, &[][..]);
+        let (object, _) =
+            walrus_seal::encrypt((&package, &identity), &publics, threshold as u8, dem, data, &random32()?)?;
+        Ok(object)
+    }
+
+    /// `data` as a Seal object of this chain's policies, if it is one.
+    pub async fn sealed(&self, data: &[u8]) -> Result<Option<walrus_seal::EncryptedObject>, SealClientError> {
+        let Ok(object) = walrus_seal::EncryptedObject::from_bytes(data) else { return Ok(None) };
+        Ok((object.package_id == self.seal_package_id().await?).then_some(object))
+    }
+
+    /// The user secret keys of `object`'s identity for this wallet, from its key servers (the
+    /// wallet's unexpired subscription to the policy is named if it holds one).
+    pub async fn seal_keys(
+        &self,
+        object: &walrus_seal::EncryptedObject,
+    ) -> Result<(Vec<KeyServerView>, Vec<([u8; 32], [u8; 48])>), SealBlobError> {
+        let registered = self.key_servers().await?;
+        let servers: Vec<KeyServerView> = registered
+            .into_iter()
+            .filter(|s| object.services.iter().any(|(id, _)| *id == s.object_id.0))
+            .collect();
+        if servers.len() < usize::from(object.threshold) {
+            let ids: Vec<String> = object.services.iter().map(|(id, _)| hex_of(id)).collect();
+            return Err(SealBlobError::UnknownKeyServers(ids.join(", ")));
+        }
+        let subscription = match walrus_chain::access::policy_of_identity(&object.id) {
+            Some(policy) => self.subscription_to(policy).await?,
+            None => None,
+        };
+        let session = self.seal_session(10).await?;
+        let keys = self
+            .fetch_keys(&session, (&object.id, subscription), &servers, usize::from(object.threshold))
+            .await?;
+        Ok((servers, keys))
+    }
+
+    /// Decrypts a Seal object of this chain's policies with keys this wallet may have.
+    pub async fn seal_decrypt(
+        &self,
+        object: &walrus_seal::EncryptedObject,
+    ) -> Result<Vec<u8>, SealBlobError> {
+        let (servers, keys) = self.seal_keys(object).await?;
+        let publics: Vec<KeyServer> = servers.iter().map(KeyServerView::as_key_server).collect();
+        Ok(walrus_seal::decrypt(object, &keys, Some(&publics))?)
+    }
+
+    /// The wallet's unexpired subscription to `policy`, if it holds one.
+    pub async fn subscription_to(&self, policy: ObjectId) -> Result<Option<ObjectId>, SealClientError> {
+        let epoch = self.chain.system().await?.system.epoch();
+        let owned = self.chain.owned_objects(&self.wallet.address()).await?;
+        Ok(owned.into_iter().find_map(|view| match view.object.body {
+            ObjectBody::Subscription(s) if s.policy == policy && epoch < s.expires_epoch => Some(view.id),
+            _ => None,
+        }))
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
