@@ -206,3 +206,102 @@ async fn a_lying_key_server_is_skipped_and_bad_requests_are_refused() {
     }
     net.stop().await;
 }
+
+/// Runs the official `seal.mjs` (from `WALRUS_CONFORMANCE_DIR`) with `args`; its standard output.
+fn seal_mjs(args: &[String]) -> String {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("WALRUS_CONFORMANCE_DIR")
+            .expect("WALRUS_CONFORMANCE_DIR names the official packages"),
+    );
+    let output = std::process::Command::new("node")
+        .arg(dir.join("seal.mjs"))
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    assert!(output.status.success(), "seal.mjs {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and the official packages; .ci/run sets WALRUS_CONFORMANCE_DIR and runs it"]
+async fn the_official_sdk_and_our_key_servers_interoperate() {
+    let net = Net::start(4).await;
+    let owner = funded(&net, 65).await;
+    let mut running = Vec::new();
+    for seed in [91, 92, 93] {
+        running.push(key_server(&net, &owner, seed, seed).await);
+    }
+    let servers = owner.key_servers().await.expect("key servers");
+    let package = owner.seal_package_id().await.expect("package");
+    let private = policy(&owner, PolicyKind::Private).await;
+    let id = [private.0.as_slice(), b"official"].concat();
+    let tmp = std::env::temp_dir().join(format!("walrus-seal-sdk-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("dir");
+    let path = |name: &str| tmp.join(name).to_str().expect("utf-8").to_string();
+    let server_args: Vec<String> = servers
+        .iter()
+        .flat_map(|s| ["--server".to_string(), format!("{}={}", s.object_id, hex::encode(s.public_key))])
+        .collect();
+
+    // The official SDK encrypts for our key servers; the blob is stored and read back, and the
+    // wallet allowed by the policy decrypts it.
+    std::fs::write(path("plain"), b"sealed by the official SDK").expect("write");
+    let mut args: Vec<String> = [
+        "encrypt",
+        "--package-id",
+        &format!("0x{}", hex::encode(package)),
+        "--id",
+        &hex::encode(&id),
+        "--threshold",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(server_args.clone());
+    args.extend(["--in", &path("plain"), "--out", &path("theirs")].map(String::from));
+    seal_mjs(&args);
+    let options = walrus_sdk::StoreOptions { epochs_ahead: 2, ..Default::default() };
+    let stored = owner.store(std::fs::read(path("theirs")).expect("read"), options).await.expect("stored");
+    let bytes = owner.read(stored.blob_id()).await.expect("read back");
+    let object = owner.sealed(&bytes).await.expect("chain").expect("a Seal object of this chain");
+    assert_eq!(owner.seal_decrypt(&object).await.expect("decrypts"), b"sealed by the official SDK");
+
+    // Ours decrypts with the official SDK given the keys our servers hand out, and the SDK
+    // accepts every key.
+    let ours = owner.seal_encrypt(private, b"sealed by us", 2).await.expect("encrypts");
+    std::fs::write(path("ours"), ours.to_bytes()).expect("write");
+    let (_, keys) = owner.seal_keys(&ours).await.expect("keys");
+    let key_args: Vec<String> = keys
+        .iter()
+        .flat_map(|(server, key)| {
+            ["--key".to_string(), format!("0x{}={}", hex::encode(server), hex::encode(key))]
+        })
+        .collect();
+    let mut args: Vec<String> =
+        ["decrypt", "--in", &path("ours"), "--out", &path("ours.plain")].map(String::from).to_vec();
+    args.extend(key_args.clone());
+    args.extend(server_args.clone());
+    seal_mjs(&args);
+    assert_eq!(std::fs::read(path("ours.plain")).expect("read"), b"sealed by us");
+    for (server, key) in &keys {
+        let public = servers.iter().find(|s| s.object_id.0 == *server).expect("a server");
+        let verified = seal_mjs(&[
+            "verify-key".into(),
+            "--package-id".into(),
+            format!("0x{}", hex::encode(package)),
+            "--id".into(),
+            hex::encode(&ours.id),
+            "--server".into(),
+            format!("{}={}", public.object_id, hex::encode(public.public_key)),
+            "--key".into(),
+            format!("0x{}={}", hex::encode(server), hex::encode(key)),
+        ]);
+        assert!(verified.contains("true"), "verify-key: {verified}");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    for server in running {
+        server.server.stop().await.expect("stopped");
+    }
+    net.stop().await;
+}
