@@ -57,6 +57,13 @@ pub struct BenchArgs {
     /// configured portal (the localnet's).
     #[arg(long, conflicts_with = "quilt")]
     site: bool,
+    /// The Seal case instead: key fetch latency from the key servers and one key server's
+    /// requests per second (`--runs` fetches, `--seal-requests` requests).
+    #[arg(long, conflicts_with_all = ["quilt", "site"])]
+    seal: bool,
+    /// Requests to one key server in the Seal case.
+    #[arg(long, default_value_t = 1000)]
+    seal_requests: usize,
     /// Files of the site case.
     #[arg(long, default_value_t = 200)]
     site_files: usize,
@@ -113,41 +120,8 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> Result<()> {
     let system = runtime.block_on(client.chain().system())?.system;
     let n_shards = system.params.n_shards;
     let nodes = system.committee.members.len();
-    if args.quilt {
-        if args.quilt_files == 0 || args.quilt_files > 65_535 || args.quilt_file_size > 64 << 20 {
-            bail!("--quilt-files must be 1..=65535 and --quilt-file-size at most 64 MiB");
-        }
-        let case = crate::bench_quilt::QuiltCase {
-            n_shards,
-            files: args.quilt_files,
-            size: args.quilt_file_size,
-            warmup: args.warmup,
-            runs: args.runs,
-            reads: args.runs * 2,
-        };
-        let figures = crate::bench_quilt::measure(&runtime, &client, case)?;
-        if global.json {
-            println!("{}", serde_json::to_string(&figures)?);
-        } else {
-            print!("{}", crate::bench_quilt::markdown(&figures, &machine()));
-        }
-        return Ok(());
-    }
-    if args.site {
-        if args.site_files > 10_000 || args.quilt_file_size > 64 << 20 {
-            bail!("--site-files must be at most 10000 and --quilt-file-size at most 64 MiB");
-        }
-        let portal = crate::config::ClientConfig::find(global.config.as_deref())?
-            .portal_url
-            .context("no portal_url in the client configuration (run a localnet)")?;
-        let shape = (args.site_files, args.quilt_file_size);
-        let figures = crate::bench_site::measure(&runtime, &client, n_shards, shape, &portal)?;
-        if global.json {
-            println!("{}", serde_json::to_string(&figures)?);
-        } else {
-            print!("{}", crate::bench_site::markdown(&figures, &machine()));
-        }
-        return Ok(());
+    if args.quilt || args.seal || args.site {
+        return small_cases(&args, global, &runtime, (&client, n_shards));
     }
     let mut results = Vec::new();
     for &size in &args.sizes {
@@ -307,6 +281,58 @@ fn splice(old: &str, table: &str) -> String {
         _ if old.is_empty() => section,
         _ => format!("{}\n{section}", old.trim_end_matches('\n').to_string() + "\n"),
     }
+}
+
+/// The quilt, Seal and Walrus Sites cases; prints their figures (JSON with `--json`).
+fn small_cases(
+    args: &BenchArgs,
+    global: &GlobalArgs,
+    runtime: &tokio::runtime::Runtime,
+    (client, n_shards): (&Client, u16),
+) -> Result<()> {
+    fn report<T: Serialize>(
+        global: &GlobalArgs,
+        figures: &T,
+        markdown: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if global.json {
+            println!("{}", serde_json::to_string(figures)?);
+        } else {
+            print!("{}", markdown());
+        }
+        Ok(())
+    }
+    if args.quilt {
+        if args.quilt_files == 0 || args.quilt_files > 65_535 || args.quilt_file_size > 64 << 20 {
+            bail!("--quilt-files must be 1..=65535 and --quilt-file-size at most 64 MiB");
+        }
+        let case = crate::bench_quilt::QuiltCase {
+            n_shards,
+            files: args.quilt_files,
+            size: args.quilt_file_size,
+            warmup: args.warmup,
+            runs: args.runs,
+            reads: args.runs * 2,
+        };
+        let figures = crate::bench_quilt::measure(runtime, client, case)?;
+        return report(global, &figures, || crate::bench_quilt::markdown(&figures, &machine()));
+    }
+    if args.seal {
+        if args.seal_requests == 0 || args.seal_requests > 100_000 {
+            bail!("--seal-requests must be 1..=100000");
+        }
+        let figures = crate::bench_seal::measure(runtime, client, args.runs, args.seal_requests)?;
+        return report(global, &figures, || crate::bench_seal::markdown(&figures, &machine()));
+    }
+    if args.site_files > 10_000 || args.quilt_file_size > 64 << 20 {
+        bail!("--site-files must be at most 10000 and --quilt-file-size at most 64 MiB");
+    }
+    let portal = crate::config::ClientConfig::find(global.config.as_deref())?
+        .portal_url
+        .context("no portal_url in the client configuration (run a localnet)")?;
+    let shape = (args.site_files, args.quilt_file_size);
+    let figures = crate::bench_site::measure(runtime, client, n_shards, shape, &portal)?;
+    report(global, &figures, || crate::bench_site::markdown(&figures, &machine()))
 }
 
 fn machine() -> String {

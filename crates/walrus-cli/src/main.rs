@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_quilt;
+mod bench_seal;
 mod bench_site;
 mod blob;
 mod blob_id;
