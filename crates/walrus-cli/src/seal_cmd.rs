@@ -87,19 +87,12 @@ pub enum PolicyCommand {
         #[command(flatten)]
         account: Account,
     },
-    /// Add (or with `--remove`, remove) addresses of an allowlist.
-    Allowlist {
-        /// The policy.
-        policy: ObjectId,
-        /// The addresses.
-        #[arg(required = true)]
-        addresses: Vec<Address>,
-        /// Remove them instead.
-        #[arg(long)]
-        remove: bool,
-        #[command(flatten)]
-        account: Account,
-    },
+    /// Allowlists: `create`, `add ID ADDRESS...`, `remove ID ADDRESS...`.
+    #[command(subcommand)]
+    Allowlist(AllowlistCommand),
+    /// Subscriptions for sale: `create --price WAL --epochs N`.
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
     /// Buy a subscription to a subscription policy.
     Subscribe {
         /// The policy.
@@ -111,6 +104,52 @@ pub enum PolicyCommand {
     Show {
         /// The policy.
         policy: ObjectId,
+        #[command(flatten)]
+        account: Account,
+    },
+}
+
+/// `walrus policy allowlist …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AllowlistCommand {
+    /// Create an empty allowlist owned by the wallet.
+    Create {
+        #[command(flatten)]
+        account: Account,
+    },
+    /// Add addresses.
+    Add {
+        /// The policy.
+        policy: ObjectId,
+        /// The addresses.
+        #[arg(required = true)]
+        addresses: Vec<Address>,
+        #[command(flatten)]
+        account: Account,
+    },
+    /// Remove addresses: they cannot fetch keys anymore.
+    Remove {
+        /// The policy.
+        policy: ObjectId,
+        /// The addresses.
+        #[arg(required = true)]
+        addresses: Vec<Address>,
+        #[command(flatten)]
+        account: Account,
+    },
+}
+
+/// `walrus policy subscription …`
+#[derive(Debug, clap::Subcommand)]
+pub enum SubscriptionCommand {
+    /// Sell access: a subscription costs `--price` WAL (paid to the wallet) for `--epochs`.
+    Create {
+        /// The price, in WAL.
+        #[arg(long)]
+        price: u64,
+        /// Epochs a subscription lasts.
+        #[arg(long)]
+        epochs: u32,
         #[command(flatten)]
         account: Account,
     },
@@ -327,13 +366,23 @@ pub fn policy(command: PolicyCommand, global: &GlobalArgs) -> Result<()> {
                 .block_on(create_policy(&client, policy_kind(&kind, unlock.as_deref(), price, epochs)?))?;
             print(global.json, json!({ "policy": id.to_string() }), || format!("Created {kind} policy {id}"));
         }
-        PolicyCommand::Allowlist { policy, addresses, remove, account } => {
+        PolicyCommand::Allowlist(AllowlistCommand::Create { account }) => {
             let client = client(&account, global)?;
-            let (add, remove) = if remove { (Vec::new(), addresses) } else { (addresses, Vec::new()) };
-            let call = Call::UpdateAllowlist { policy, add, remove };
-            check_success(runtime.block_on(client.chain().execute(client.wallet(), call))?)?;
-            print(global.json, json!({ "policy": policy.to_string() }), || {
-                format!("Updated allowlist {policy}")
+            let id = runtime.block_on(create_policy(&client, policy_kind("allowlist", None, None, None)?))?;
+            print(global.json, json!({ "policy": id.to_string() }), || format!("Created allowlist {id}"));
+        }
+        PolicyCommand::Allowlist(AllowlistCommand::Add { policy, addresses, account }) => {
+            update_allowlist(&runtime, global, (&account, policy), (addresses, Vec::new()))?;
+        }
+        PolicyCommand::Allowlist(AllowlistCommand::Remove { policy, addresses, account }) => {
+            update_allowlist(&runtime, global, (&account, policy), (Vec::new(), addresses))?;
+        }
+        PolicyCommand::Subscription(SubscriptionCommand::Create { price, epochs, account }) => {
+            let client = client(&account, global)?;
+            let kind = policy_kind("subscription", None, Some(price), Some(epochs))?;
+            let id = runtime.block_on(create_policy(&client, kind))?;
+            print(global.json, json!({ "policy": id.to_string() }), || {
+                format!("Created subscription policy {id}: {price} WAL for {epochs} epochs")
             });
         }
         PolicyCommand::Subscribe { policy, account } => {
@@ -355,6 +404,19 @@ pub fn policy(command: PolicyCommand, global: &GlobalArgs) -> Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+fn update_allowlist(
+    runtime: &tokio::runtime::Runtime,
+    global: &GlobalArgs,
+    (account, policy): (&Account, ObjectId),
+    (add, remove): (Vec<Address>, Vec<Address>),
+) -> Result<()> {
+    let client = client(account, global)?;
+    let call = Call::UpdateAllowlist { policy, add, remove };
+    check_success(runtime.block_on(client.chain().execute(client.wallet(), call))?)?;
+    print(global.json, json!({ "policy": policy.to_string() }), || format!("Updated allowlist {policy}"));
     Ok(())
 }
 

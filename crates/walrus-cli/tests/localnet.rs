@@ -235,6 +235,35 @@ fn an_encrypted_blob_is_stored_and_read_back(config: &str, tmp: &std::path::Path
     let servers: serde_json::Value =
         serde_json::from_str(&walrus(&["--config", config, "seal", "key-servers", "--json"])).expect("JSON");
     assert_eq!(servers.as_array().map(Vec::len), Some(3));
+
+    // An allowlist the wallet owns; the keys of a blob under it, as any Seal decryptor takes them.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--config", config];
+        all.extend_from_slice(args);
+        all.push("--json");
+        serde_json::from_str(&walrus(&all)).expect("JSON")
+    };
+    let list = json(&["policy", "allowlist", "create"])["policy"].as_str().expect("policy").to_string();
+    let shown = json(&["policy", "show", &list]);
+    assert!(shown["body"]["Policy"]["kind"]["Allowlist"].is_object(), "{shown}");
+    let under_list = format!("allowlist:{list}");
+    let stored = json(&[
+        "store",
+        file.to_str().expect("utf-8"),
+        "--encrypt",
+        "--policy",
+        &under_list,
+        "--epochs",
+        "2",
+    ]);
+    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .expect("blob ID")
+        .to_string();
+    let keys = json(&["seal", "fetch-keys", "--blob-id", &blob_id]);
+    assert_eq!(keys["keys"].as_array().map(Vec::len), Some(2), "{keys}");
+    walrus(&["--config", config, "read", &blob_id, "--out", plain.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read(&plain).expect("read"), std::fs::read(&file).expect("original"));
 }
 
 /// `walrus site publish` over the localnet; its portal serves the site at the URL printed.
