@@ -37,7 +37,8 @@ pub enum PolicyKind {
     Private,
     /// The owner and these addresses.
     Allowlist {
-        /// The allowed addresses.
+        /// The allowed addresses (in BCS, strictly increasing: one encoding per set).
+        #[serde(with = "canonical_set")]
         members: BTreeSet<Address>,
     },
     /// Anyone, from this chain time (ms since the Unix epoch) on.
@@ -52,6 +53,28 @@ pub enum PolicyKind {
         /// Epochs a subscription lasts.
         epochs: u32,
     },
+}
+
+/// A set as a sequence that must be strictly increasing when read, so that a set has exactly
+/// one encoding (a transaction's bytes are its identity).
+mod canonical_set {
+    use std::collections::BTreeSet;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize + Ord>(set: &BTreeSet<T>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(set)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de> + Ord>(
+        d: D,
+    ) -> Result<BTreeSet<T>, D::Error> {
+        let items = Vec::<T>::deserialize(d)?;
+        if items.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(serde::de::Error::custom("a set's members must be strictly increasing"));
+        }
+        Ok(items.into_iter().collect())
+    }
 }
 
 /// An access policy: the namespace of the identities it governs is its ID.

@@ -141,3 +141,19 @@ fn key_servers_register_with_a_proof_of_possession() {
     );
     assert_eq!(net.state.records, net.state.recompute_records());
 }
+
+#[test]
+fn an_allowlist_has_one_encoding() {
+    let (a, b) = (walrus_core::keys::Address([1; 32]), walrus_core::keys::Address([2; 32]));
+    let kind = PolicyKind::Allowlist { members: [a, b].into() };
+    let bytes = bcs::to_bytes(&kind).expect("BCS");
+    assert_eq!(bcs::from_bytes::<PolicyKind>(&bytes).expect("decodes"), kind);
+    // The same set written out of order, or with a repeat, is not a valid encoding.
+    let mut swapped = bytes.clone();
+    swapped[2..34].copy_from_slice(&b.0);
+    swapped[34..66].copy_from_slice(&a.0);
+    assert!(bcs::from_bytes::<PolicyKind>(&swapped).is_err());
+    let mut repeated = bytes;
+    repeated[34..66].copy_from_slice(&a.0);
+    assert!(bcs::from_bytes::<PolicyKind>(&repeated).is_err());
+}

@@ -207,6 +207,50 @@ async fn a_lying_key_server_is_skipped_and_bad_requests_are_refused() {
     net.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_lock_opens_with_the_chain_and_a_key_off_its_public_key_is_caught() {
+    let net = Net::start(4).await;
+    let owner = funded(&net, 66).await;
+    let running = vec![key_server(&net, &owner, 101, 101).await, key_server(&net, &owner, 102, 102).await];
+    let servers = owner.key_servers().await.expect("key servers");
+    let publics: Vec<_> = servers.iter().map(KeyServerView::as_key_server).collect();
+    let package = owner.seal_package_id().await.expect("package");
+
+    // A time-lock 3 s after the chain's time: refused before, released once the chain is past it.
+    let unlock_ms = owner.chain().system().await.expect("system").timestamp_ms + 3_000;
+    let lock = policy(&owner, PolicyKind::TimeLock { unlock_ms }).await;
+    let id = [lock.0.as_slice(), b"later"].concat();
+    let (object, _) = encrypt((&package, &id), &publics, 2, (Dem::Aes256Gcm, b""), b"opens later", &[8; 32])
+        .expect("encrypts");
+    let early = reads(&owner, &servers, &object, None).await.expect_err("locked");
+    assert!(early.to_string().contains("opens at"), "{early}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // Blocks move the chain's clock; a transfer makes one.
+        let nudge = Call::Transfer { to: owner.wallet().address(), amount: walrus_chain::Frost(1) };
+        check_success(owner.chain().execute(owner.wallet(), nudge).await.expect("transfer")).expect("ok");
+        match reads(&owner, &servers, &object, None).await {
+            Ok(plain) => {
+                assert_eq!(plain, b"opens later");
+                break;
+            }
+            Err(e) => assert!(std::time::Instant::now() < deadline, "never opened: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
+    // A server whose key is not under the public key the client holds for it is skipped.
+    let mut wrong = servers[0].clone();
+    wrong.public_key = servers[1].public_key;
+    let session = owner.seal_session(5).await.expect("session");
+    let error = owner.fetch_keys(&session, (&id, None), &[wrong], 1).await.expect_err("a wrong key");
+    assert!(error.to_string().contains("not this server's key"), "{error}");
+    for server in running {
+        server.server.stop().await.expect("stopped");
+    }
+    net.stop().await;
+}
+
 /// Runs the official `seal.mjs` (from `WALRUS_CONFORMANCE_DIR`) with `args`; its standard output.
 fn seal_mjs(args: &[String]) -> String {
     let dir = std::path::PathBuf::from(

@@ -1,14 +1,11 @@
 //! Seal's two data encapsulation mechanisms, under the 32-byte DEM key:
 //!
 //! - AES-256-GCM with Seal's fixed 16-byte IV `8a3799fdc62e79dba0805907d69c94dc` (a 128-bit IV:
-//!   GCM's `J0` is then a GHASH of it) and a 16-byte tag after the ciphertext;
+//!   GCM's `J0` is then a GHASH of it) and a 16-byte tag after the ciphertext ([`crate::gcm`],
+//!   on two cores for large payloads);
 //! - HMAC-256-CTR: keystream block `i` is `HMAC-SHA3-256(key, "HMAC-CTR-ENC" || u64le(i))`, and
 //!   the MAC `HMAC-SHA3-256(key, "HMAC-CTR-MAC" || u64le(|aad|) || aad || ciphertext)`.
 
-use aes_gcm::aead::consts::U16;
-use aes_gcm::aead::{Aead, KeyInit as _, Payload};
-use aes_gcm::aes::Aes256;
-use aes_gcm::AesGcm;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha3::Sha3_256;
 
@@ -18,20 +15,21 @@ use crate::SealError;
 pub const AES_IV: [u8; 16] =
     [0x8a, 0x37, 0x99, 0xfd, 0xc6, 0x2e, 0x79, 0xdb, 0xa0, 0x80, 0x59, 0x07, 0xd6, 0x9c, 0x94, 0xdc];
 
-type Aes256Gcm16 = AesGcm<Aes256, U16>;
-
 /// AES-256-GCM: the ciphertext with its tag.
 pub fn aes_encrypt(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
-    let cipher = Aes256Gcm16::new(key.into());
-    cipher
-        .encrypt((&AES_IV).into(), Payload { msg: plaintext, aad })
-        .expect("AES-GCM takes any length below 64 GiB")
+    let mut blob = Vec::with_capacity(plaintext.len() + 16);
+    blob.extend_from_slice(plaintext);
+    let tag = crate::gcm::encrypt(key, &AES_IV, aad, &mut blob);
+    blob.extend_from_slice(&tag);
+    blob
 }
 
 /// AES-256-GCM: the plaintext, if the tag checks.
 pub fn aes_decrypt(key: &[u8; 32], blob: &[u8], aad: &[u8]) -> Result<Vec<u8>, SealError> {
-    let cipher = Aes256Gcm16::new(key.into());
-    cipher.decrypt((&AES_IV).into(), Payload { msg: blob, aad }).map_err(|_| SealError::Decryption)
+    let split = blob.len().checked_sub(16).ok_or(SealError::Decryption)?;
+    let (ciphertext, tag) = blob.split_at(split);
+    let tag: &[u8; 16] = tag.try_into().map_err(|_| SealError::Decryption)?;
+    crate::gcm::decrypt(key, &AES_IV, aad, ciphertext, tag).ok_or(SealError::Decryption)
 }
 
 fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {

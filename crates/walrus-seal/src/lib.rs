@@ -8,10 +8,12 @@
 //! master key gives an allowed user the user secret key of the identity; `t` of them decrypt.
 //!
 //! No I/O, no clock, no global randomness: encryption takes a 32-byte seed from the caller and
-//! draws the base key, the IBE randomness and the sharing polynomials from it.
+//! draws the base key, the IBE randomness and the sharing polynomials from it. Parallelism is
+//! rayon data parallelism only (large AES-GCM payloads, [`gcm`]).
 
 pub mod bls;
 pub mod dem;
+pub mod gcm;
 pub mod gf256;
 pub mod ibe;
 pub mod object;
