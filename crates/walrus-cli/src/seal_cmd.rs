@@ -210,10 +210,6 @@ fn client(account: &Account, global: &GlobalArgs) -> Result<Client> {
     Ok(Client::new(&network.chain_url, network.key()?))
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A fresh master key (a uniform non-zero scalar).
 fn new_master() -> Result<Scalar> {
     loop {
@@ -429,12 +425,12 @@ pub fn seal(command: SealCommand, global: &GlobalArgs) -> Result<()> {
             let servers = runtime.block_on(client.key_servers())?;
             let value = json!(servers
                 .iter()
-                .map(|s| json!({ "objectId": s.object_id.to_string(), "name": s.name, "url": s.url, "publicKey": hex_of(&s.public_key) }))
+                .map(|s| json!({ "objectId": s.object_id.to_string(), "name": s.name, "url": s.url, "publicKey": hex::encode(s.public_key) }))
                 .collect::<Vec<_>>());
             print(global.json, value, || {
                 let lines: Vec<String> = servers
                     .iter()
-                    .map(|s| format!("{} {} {} {}", s.object_id, s.name, s.url, hex_of(&s.public_key)))
+                    .map(|s| format!("{} {} {} {}", s.object_id, s.name, s.url, hex::encode(s.public_key)))
                     .collect();
                 format!("{} key servers\n{}", servers.len(), lines.join("\n"))
             });
@@ -451,13 +447,13 @@ pub fn seal(command: SealCommand, global: &GlobalArgs) -> Result<()> {
             let object = EncryptedObject::from_bytes(&bytes)?;
             let (_, keys) = runtime.block_on(client.seal_keys(&object))?;
             let value = json!({
-                "packageId": format!("0x{}", hex_of(&object.package_id)),
-                "id": hex_of(&object.id),
-                "keys": keys.iter().map(|(id, key)| json!({ "objectId": format!("0x{}", hex_of(id)), "userSecretKey": hex_of(key) })).collect::<Vec<_>>(),
+                "packageId": format!("0x{}", hex::encode(object.package_id)),
+                "id": hex::encode(&object.id),
+                "keys": keys.iter().map(|(id, key)| json!({ "objectId": format!("0x{}", hex::encode(id)), "userSecretKey": hex::encode(key) })).collect::<Vec<_>>(),
             });
             print(global.json, value, || {
                 keys.iter()
-                    .map(|(id, key)| format!("0x{}={}", hex_of(id), hex_of(key)))
+                    .map(|(id, key)| format!("0x{}={}", hex::encode(id), hex::encode(key)))
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -244,7 +244,7 @@ fn sitemap(runtime: &tokio::runtime::Runtime, args: &IdArgs, global: &GlobalArgs
                 "\n  {}  blob {}{patch}  sha256 {}",
                 r.path,
                 r.blob_id,
-                hex_of(&r.blob_hash)
+                hex::encode(r.blob_hash)
             ));
         }
         for (pattern, path) in &site.routes {
@@ -256,10 +256,6 @@ fn sitemap(runtime: &tokio::runtime::Runtime, args: &IdArgs, global: &GlobalArgs
         text
     });
     Ok(())
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn list(runtime: &tokio::runtime::Runtime, args: &ListArgs, global: &GlobalArgs) -> Result<()> {

@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::{walrus, WALRUS};
+use common::{new_blob_id, walrus, WALRUS};
 
 /// Starts the localnet (its standard error into `errors`) and waits until it is up; returns
 /// the process and what it printed.
@@ -222,10 +222,7 @@ fn an_encrypted_blob_is_stored_and_read_back(config: &str, tmp: &std::path::Path
         "--json",
     ]))
     .expect("JSON");
-    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .expect("blob ID")
-        .to_string();
+    let blob_id = new_blob_id(&stored);
     let (raw, plain) = (tmp.join("secret.sealed"), tmp.join("secret.copy"));
     walrus(&["--config", config, "read", &blob_id, "--no-decrypt", "--out", raw.to_str().expect("utf-8")]);
     let sealed = std::fs::read(&raw).expect("read");
@@ -256,10 +253,7 @@ fn an_encrypted_blob_is_stored_and_read_back(config: &str, tmp: &std::path::Path
         "--epochs",
         "2",
     ]);
-    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .expect("blob ID")
-        .to_string();
+    let blob_id = new_blob_id(&stored);
     let keys = json(&["seal", "fetch-keys", "--blob-id", &blob_id]);
     assert_eq!(keys["keys"].as_array().map(Vec::len), Some(2), "{keys}");
     walrus(&["--config", config, "read", &blob_id, "--out", plain.to_str().expect("utf-8")]);

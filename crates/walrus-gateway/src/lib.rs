@@ -148,7 +148,6 @@ pub async fn start(
     let bind = config.bind;
     let listener =
         walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
-    let addr = bind;
     let gateway = Arc::new(Gateway {
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
@@ -161,7 +160,7 @@ pub async fn start(
     });
     let limits = gateway.config.server;
     walrus_http::spawn(listener, router(gateway), limits)
-        .map_err(|source| StartError::Listen { addr, source })
+        .map_err(|source| StartError::Listen { addr: bind, source })
 }
 
 /// `client`, refusing the configured blocklist's blob IDs.

@@ -152,8 +152,8 @@ fn refusal(status: StatusCode, code: &'static str, message: String) -> Response 
 async fn service(State(server): State<Arc<KeyServer>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "objectId": server.object_id.to_string(),
-        "publicKey": hex_of(&server.public_key),
-        "pop": hex_of(&server.pop),
+        "publicKey": hex::encode(&server.public_key),
+        "pop": hex::encode(&server.pop),
     }))
 }
 
@@ -286,8 +286,4 @@ impl KeyServer {
             Refused(StatusCode::BAD_REQUEST, "InvalidRequest", "enc_key is not an X25519 key".into())
         })
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

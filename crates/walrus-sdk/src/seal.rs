@@ -281,7 +281,7 @@ impl Client {
             .filter(|s| object.services.iter().any(|(id, _)| *id == s.object_id.0))
             .collect();
         if servers.len() < usize::from(object.threshold) {
-            let ids: Vec<String> = object.services.iter().map(|(id, _)| hex_of(id)).collect();
+            let ids: Vec<String> = object.services.iter().map(|(id, _)| hex::encode(id)).collect();
             return Err(SealBlobError::UnknownKeyServers(ids.join(", ")));
         }
         let subscription = match walrus_chain::access::policy_of_identity(&object.id) {
@@ -314,8 +314,4 @@ impl Client {
             _ => None,
         }))
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

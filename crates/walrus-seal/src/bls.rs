@@ -74,7 +74,7 @@ impl G1 {
 
 impl std::fmt::Debug for G1 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "G1({})", hex_of(&self.to_bytes()))
+        write!(f, "G1({})", hex::encode(self.to_bytes()))
     }
 }
 
@@ -107,7 +107,7 @@ impl G2 {
 
 impl std::fmt::Debug for G2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "G2({})", hex_of(&self.to_bytes()))
+        write!(f, "G2({})", hex::encode(self.to_bytes()))
     }
 }
 
@@ -125,8 +125,4 @@ impl Gt {
 /// The pairing `e(p, q)`.
 pub fn pairing(p: &G1, q: &G2) -> Gt {
     Gt(blst_fp12::miller_loop(q.affine(), p.affine()).final_exp())
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

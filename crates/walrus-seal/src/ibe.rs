@@ -36,7 +36,7 @@ fn with_prefix(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 
 /// `H(full_id)`.
 pub fn hash_identity(full_id: &[u8]) -> G1 {
-    Scalar::one().mul_hash_to_g1(&with_prefix(IBE_PREFIX, &[full_id]))
+    user_secret_key(&Scalar::one(), full_id)
 }
 
 /// A master key's public key.
@@ -44,9 +44,10 @@ pub fn public_key(master: &Scalar) -> G2 {
     master.mul_g2_generator()
 }
 
-/// The user secret key of `full_id` under `master`.
-pub fn user_secret_key(master: &Scalar, full_id: &[u8]) -> G1 {
-    master.mul_hash_to_g1(&with_prefix(IBE_PREFIX, &[full_id]))
+/// `scalar · H(full_id)`: the user secret key of `full_id` when `scalar` is a master key, and
+/// the encryption's `r · H(full_id)`.
+pub fn user_secret_key(scalar: &Scalar, full_id: &[u8]) -> G1 {
+    scalar.mul_hash_to_g1(&with_prefix(IBE_PREFIX, &[full_id]))
 }
 
 /// Whether `key` is the user secret key of `full_id` under the master key of `public`:

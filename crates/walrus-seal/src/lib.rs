@@ -125,7 +125,7 @@ pub fn encrypt(
     let full_id = full_id(package_id, id);
     let r = draw.scalar();
     let nonce = r.mul_g2_generator();
-    let gid_r = r.mul_hash_to_g1(&[ibe::IBE_PREFIX, &full_id].concat());
+    let gid_r = ibe::user_secret_key(&r, &full_id);
     let hashed_id = hash_identity(&full_id);
     let services: Vec<([u8; 32], u8)> =
         servers.iter().enumerate().map(|(i, s)| (s.object_id, i as u8 + 1)).collect();
@@ -198,7 +198,7 @@ pub fn dem_key(
         return Err(SealError::InvalidShares);
     }
     if let Some(servers) = public_keys {
-        let gid_r = r.mul_hash_to_g1(&[ibe::IBE_PREFIX, &full_id].concat());
+        let gid_r = ibe::user_secret_key(&r, &full_id);
         let mut all = Vec::with_capacity(object.services.len());
         for ((object_id, index), encrypted) in object.services.iter().zip(encrypted) {
             let server = servers

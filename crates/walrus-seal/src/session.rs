@@ -9,6 +9,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit as _, Payload};
 use aes_gcm::Aes256Gcm;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha3::{Digest as _, Sha3_256};
 use walrus_core::hash::blake2b256_parts;
@@ -84,11 +85,11 @@ pub fn personal_message(
     let (year, month, day) = civil_from_days(days as i64);
     format!(
         "Accessing keys of package 0x{} for {ttl_min} mins from {year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC, session key {}",
-        hex_of(package_id),
+        hex::encode(package_id),
         rest / 3600,
         rest % 3600 / 60,
         rest % 60,
-        base64_of(&session_key.0)
+        base64::engine::general_purpose::STANDARD.encode(session_key.0)
     )
 }
 
@@ -281,7 +282,7 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hex_of(bytes))
+        s.serialize_str(&hex::encode(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -290,32 +291,8 @@ mod hex_bytes {
         if text.len() > 2 * (super::REQUEST_IDENTITY_BYTES_MAX + 64) {
             return Err(serde::de::Error::custom("too long"));
         }
-        (0..text.len())
-            .step_by(2)
-            .map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| serde::de::Error::custom("not hex"))
+        hex::decode(text).map_err(|_| serde::de::Error::custom("not hex"))
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).

@@ -38,6 +38,14 @@ pub fn walrus(args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
 
+/// The blob ID of the first file of a `walrus store --json` answer that created a blob.
+pub fn new_blob_id(stored: &serde_json::Value) -> String {
+    stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .expect("blob ID")
+        .to_string()
+}
+
 /// A chain and its storage nodes, each its own `walrus` process; killed on drop.
 pub struct Network {
     /// The chain directory.

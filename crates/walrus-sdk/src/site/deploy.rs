@@ -7,12 +7,11 @@ use walrus_chain::objects::ObjectBody;
 use walrus_chain::site::{Resource, Site, SiteUpdate, QUILT_PATCH_HEADER, SITE_BATCH_MAX};
 use walrus_chain::{Call, Frost};
 use walrus_chain_client::{check_success, ClientError};
-use walrus_core::quilt::{EncodedQuilt, QuiltError};
+use walrus_core::quilt::{EncodedQuilt, PatchInput, QuiltError};
 use walrus_core::{BlobId, EncodingParams, ObjectId};
 
 use super::{plan, read_site_dir, LocalResource, SiteError, WsResources, WS_RESOURCES};
 use crate::client::{BlobStoreResult, Client, StoreError, StoreOptions};
-use crate::quilt::{quilt_of, QuiltFile};
 
 /// How to deploy.
 #[derive(Debug, Clone)]
@@ -254,11 +253,11 @@ enum Chunk<'a> {
 /// Splits `files` into quilts the network can hold: all in one if they fit, else halves.
 fn quilt_chunks(params: EncodingParams, files: &[LocalResource]) -> Result<Vec<Chunk<'_>>, StoreError> {
     let as_quilt = |files: &[LocalResource]| {
-        let inputs: Vec<QuiltFile> = files
+        let inputs = files
             .iter()
-            .map(|f| QuiltFile { identifier: f.path.clone(), tags: Default::default(), data: f.data.clone() })
+            .map(|f| PatchInput { identifier: f.path.clone(), tags: Default::default(), data: &f.data })
             .collect();
-        quilt_of(params, &inputs)
+        walrus_core::quilt::encode_quilt(params, inputs)
     };
     let mut chunks = Vec::new();
     let mut pending = vec![files];
