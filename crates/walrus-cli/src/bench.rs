@@ -350,7 +350,7 @@ fn machine() -> String {
 }
 
 /// `1024` → `1 KiB`.
-fn human(size: u64) -> String {
+pub(crate) fn human(size: u64) -> String {
     for (unit, bytes) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if size >= bytes && size.is_multiple_of(bytes) {
             return format!("{} {unit}", size / bytes);
@@ -360,7 +360,7 @@ fn human(size: u64) -> String {
 }
 
 /// `64MiB`, `1KiB`, `1000` → bytes.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, ""), |i| text.split_at(i));
     let factor = match unit.trim() {

@@ -40,6 +40,14 @@ pub struct StoreArgs {
     /// Key servers needed to decrypt [default: a majority of those registered].
     #[arg(long, requires = "encrypt")]
     threshold: Option<usize>,
+    /// The memory a store may use (bytes, or with a KiB / MiB / GiB suffix). A file whose
+    /// encoding does not fit is encoded streaming from the file, never held whole.
+    #[arg(long, default_value = "1GiB", value_parser = crate::bench::parse_size)]
+    memory_budget: u64,
+    /// Where a streaming encoding keeps its scratch files (about 2.5 times the file; removed
+    /// when the store ends) [default: the temporary directory].
+    #[arg(long)]
+    scratch_dir: Option<PathBuf>,
     #[command(flatten)]
     account: Account,
 }
@@ -79,17 +87,45 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         true => Some(runtime.block_on(sealing(&client, &args.policy, args.threshold))?),
         false => None,
     };
+    let budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
+    let client = client.with_memory_budget(budget, args.scratch_dir.clone());
     let client = if json { client } else { with_progress_line(client) };
+    let encoding = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
+    // Unencrypted files whose encoding does not fit the budget are streamed, one at a time.
+    let streamed = |path: &Path| {
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        sealing.is_none() && !walrus_sdk::streaming::fits_in_memory(encoding, len, budget)
+    };
     let mut results = Vec::new();
     let mut failed = 0;
     let mut files = args.files.iter().peekable();
     while files.peek().is_some() {
+        if let Some(path) = files.next_if(|path| streamed(path)) {
+            if args.dry_run {
+                let scratch = args.scratch_dir.as_deref();
+                let metadata = walrus_sdk::streaming::file_metadata(encoding, path, budget, scratch)?;
+                results.push(print_dry_run(path, &metadata, &system.params, epochs_ahead, json)?);
+                continue;
+            }
+            let outcome = runtime.block_on(client.store_file(path, options));
+            clear_progress_line(json);
+            match outcome {
+                Ok(outcome) => results.push(render_store(path, &outcome, json)),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("Error: storing {} failed: {e}", path.display());
+                }
+            }
+            continue;
+        }
         // Read a group of files (bounded in bytes) and store it in one SDK call.
         let mut group: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
         let mut bytes = 0;
         while let Some(path) = files.peek() {
             let len = std::fs::metadata(path).map_or(0, |m| m.len());
-            if !group.is_empty() && bytes + len > walrus_sdk::client::GROUP_BYTES_MAX as u64 {
+            // A group's encodings are held together: within the budget as well.
+            let group_max = walrus_sdk::client::GROUP_BYTES_MAX.min(budget / 6) as u64;
+            if (!group.is_empty() && bytes + len > group_max) || streamed(path) {
                 break;
             }
             let path = files.next().context("peeked")?;
@@ -105,17 +141,8 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         }
         if args.dry_run {
             for (path, data) in &group {
-                let output = dry_run(path, data, &system.params, epochs_ahead)?;
-                if !json {
-                    println!(
-                        "{}: blob ID {}, encoded size {} B, cost {} FROST (dry run)",
-                        path.display(),
-                        output["blobId"].as_str().unwrap_or_default(),
-                        output["encodedSize"],
-                        output["storageCost"]
-                    );
-                }
-                results.push(output);
+                let metadata = walrus_core::encode::compute_metadata(encoding, data)?;
+                results.push(print_dry_run(path, &metadata, &system.params, epochs_ahead, json)?);
             }
             continue;
         }
@@ -153,17 +180,15 @@ pub(crate) fn epochs_ahead(text: &str, system: &walrus_chain::system::System) ->
     }
 }
 
-/// The reference's dry-run output of `data` (from `path`): its blob ID, sizes, and what
-/// buying storage for it and registering it would cost.
+/// The reference's dry-run output of a blob (from `path`) with `metadata`: its blob ID, sizes,
+/// and what buying storage for it and registering it would cost.
 pub(crate) fn dry_run(
     path: &Path,
-    data: &[u8],
+    metadata: &walrus_core::metadata::VerifiedBlobMetadataWithId,
     params: &walrus_chain::system::Parameters,
     epochs_ahead: u32,
 ) -> Result<serde_json::Value> {
-    let encoding = walrus_core::EncodingParams::new(u64::from(params.n_shards))?;
-    let metadata = walrus_core::encode::compute_metadata(encoding, data)?;
-    let encoded_size = encoding.encoded_blob_length(metadata.unencoded_length())?;
+    let encoded_size = metadata.params().encoded_blob_length(metadata.unencoded_length())?;
     Ok(serde_json::json!({
         "path": path,
         "blobId": metadata.blob_id().to_string(),
@@ -172,6 +197,27 @@ pub(crate) fn dry_run(
         "encodedSize": encoded_size,
         "storageCost": params.register_from_scratch_cost(encoded_size, epochs_ahead),
     }))
+}
+
+/// [`dry_run`], also printed for people unless `json`.
+fn print_dry_run(
+    path: &Path,
+    metadata: &walrus_core::metadata::VerifiedBlobMetadataWithId,
+    params: &walrus_chain::system::Parameters,
+    epochs_ahead: u32,
+    json: bool,
+) -> Result<serde_json::Value> {
+    let output = dry_run(path, metadata, params, epochs_ahead)?;
+    if !json {
+        println!(
+            "{}: blob ID {}, encoded size {} B, cost {} FROST (dry run)",
+            path.display(),
+            output["blobId"].as_str().unwrap_or_default(),
+            output["encodedSize"],
+            output["storageCost"]
+        );
+    }
+    Ok(output)
 }
 
 /// Prints (for people) and returns (as the reference's JSON) one file's store result.
@@ -198,10 +244,25 @@ pub(crate) fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool
                     "  certified in epoch {}, by nodes holding {} shards",
                     stored.certified_epoch, stored.confirmed_shards
                 );
+                let uploaded = stored.uploaded;
+                if uploaded.held_bytes > 0 {
+                    println!(
+                        "  resumed: sent {} B of slivers; the nodes held {} B already",
+                        uploaded.sent_bytes, uploaded.held_bytes
+                    );
+                }
             }
         }
     }
-    serde_json::json!({ "path": path, "blobStoreResult": outcome.to_json() })
+    let mut value = serde_json::json!({ "path": path, "blobStoreResult": outcome.to_json() });
+    if let BlobStoreResult::NewlyCreated(stored) = outcome {
+        value["upload"] = serde_json::json!({
+            "sentBytes": stored.uploaded.sent_bytes,
+            "heldBytes": stored.uploaded.held_bytes,
+            "resumed": stored.uploaded.held_bytes > 0,
+        });
+    }
+    value
 }
 
 /// The client, drawing one progress line on standard error when it is a terminal.
@@ -209,8 +270,20 @@ pub(crate) fn with_progress_line(client: Client) -> Client {
     if !std::io::stderr().is_terminal() {
         return client;
     }
-    client.with_progress(|progress| {
+    let started = std::time::Instant::now();
+    client.with_progress(move |progress| {
         let line = match progress {
+            Progress::Sent { blob_id, sent, held, total } => {
+                let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-3) / f64::from(1u32 << 20);
+                let mib = |bytes: u64| bytes as f64 / f64::from(1u32 << 20);
+                let held =
+                    if held > 0 { format!(", {:.0} MiB held already", mib(held)) } else { String::new() };
+                format!(
+                    "{blob_id}: sent {:.0} of {:.0} MiB of slivers{held}, {rate:.1} MiB/s",
+                    mib(sent),
+                    mib(total)
+                )
+            }
             Progress::Encoded { blob_id } => format!("{blob_id}: encoded, registering"),
             Progress::Registered { blob_id, .. } => format!("{blob_id}: registered, uploading"),
             Progress::Confirmed { blob_id, confirmed, n_shards } => {
@@ -318,10 +391,10 @@ pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
         let blob_id = match (&args.blob_id, &args.file) {
             (Some(blob_id), _) => *blob_id,
             (None, Some(file)) => {
-                let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
                 let n_shards = chain.system().await?.system.params.n_shards;
                 let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
-                *walrus_core::encode::compute_metadata(params, &data)?.blob_id()
+                let budget = walrus_sdk::streaming::MEMORY_BUDGET_DEFAULT;
+                *walrus_sdk::streaming::file_metadata(params, file, budget, None)?.blob_id()
             }
             (None, None) => anyhow::bail!("give --blob-id or --file"),
         };

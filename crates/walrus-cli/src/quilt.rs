@@ -127,7 +127,8 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
         // The system is at hand: build the quilt without asking the chain again.
         let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
         let quilt = walrus_sdk::quilt::quilt_of(params, &files)?;
-        let output = crate::blob::dry_run(Path::new("n/a"), &quilt.blob, &system.params, epochs_ahead)?;
+        let metadata = walrus_core::encode::compute_metadata(params, &quilt.blob)?;
+        let output = crate::blob::dry_run(Path::new("n/a"), &metadata, &system.params, epochs_ahead)?;
         let text = format!(
             "Quilt of {} files: blob ID {}, encoded size {} B, cost {} FROST (dry run)",
             files.len(),

@@ -13,7 +13,10 @@
 //! `2n` roots form the metadata. The bottom-right quadrant of `E` is never kept.
 //!
 //! Memory: the outputs (about 4.5 times the blob), the leaf hashes (`32 n^2` bytes) and a few
-//! chunks of [`CHUNK_BYTES_MAX`] in flight.
+//! chunks of [`CHUNK_BYTES_MAX`] in flight. [`stream`] runs the same steps on chunks of a blob
+//! kept elsewhere, in a memory budget.
+
+pub mod stream;
 
 use rayon::prelude::*;
 
@@ -95,9 +98,8 @@ impl EncodedBlob {
 
 /// Encodes `blob` into `n` sliver pairs with metadata.
 pub fn encode_blob(params: EncodingParams, blob: &[u8]) -> Result<EncodedBlob, DataTooLargeError> {
-    let s = usize::from(params.symbol_size(blob.len() as u64)?);
-    let (n, kp, ks) = (params.n(), params.primary_source_symbols(), params.secondary_source_symbols());
-    let matrix = Matrix { params, s, blob };
+    let shape = Shape::new(params, blob.len() as u64)?;
+    let Shape { n, kp, ks, s, .. } = shape;
     // Primary slivers 0..kP are the padded blob rows; secondary slivers 0..kS its columns.
     // (Copied in parallel: the first touch of fresh pages costs about as much as the copy.)
     let mut primary = vec![0u8; n * ks * s];
@@ -110,13 +112,21 @@ pub fn encode_blob(params: EncodingParams, blob: &[u8]) -> Result<EncodedBlob, D
     let (source_columns, repair_columns) = secondary.split_at_mut(ks * kp * s);
     source_columns.par_chunks_mut(kp * s).enumerate().for_each(|(j, column)| {
         for (r, symbol) in column.chunks_exact_mut(s).enumerate() {
-            let src = matrix.blob_symbol(r, j);
+            let src = shape.blob_symbol(blob, r, j);
             symbol[..src.len()].copy_from_slice(src);
         }
     });
-    matrix.expand_rows(repair_columns);
-    let leaf_hashes = matrix.expand_columns(repair_columns, Some(&mut primary));
-    let metadata = matrix.metadata(&leaf_hashes);
+    shape.expand_rows(kp, &|r, c| shape.blob_symbol(blob, r, c), repair_columns);
+    let repair_columns = &*repair_columns;
+    let mut leaf_hashes = vec![[0u8; 32]; n * n];
+    let repair_rows = primary[kp * ks * s..].chunks_exact_mut(ks * s).collect();
+    shape.expand_columns(
+        0..n,
+        &|r, c| shape.row_symbol(blob, repair_columns, r, c),
+        &mut leaf_hashes,
+        repair_rows,
+    );
+    let metadata = shape.metadata(&leaf_hashes);
     Ok(EncodedBlob { params, symbol_size: s, primary, secondary, metadata })
 }
 
@@ -125,52 +135,81 @@ pub fn compute_metadata(
     params: EncodingParams,
     blob: &[u8],
 ) -> Result<VerifiedBlobMetadataWithId, DataTooLargeError> {
-    let s = usize::from(params.symbol_size(blob.len() as u64)?);
-    let (n, kp, ks) = (params.n(), params.primary_source_symbols(), params.secondary_source_symbols());
-    let matrix = Matrix { params, s, blob };
+    let shape = Shape::new(params, blob.len() as u64)?;
+    let Shape { n, kp, ks, s, .. } = shape;
     let mut repair_columns = vec![0u8; (n - ks) * kp * s];
-    matrix.expand_rows(&mut repair_columns);
-    let leaf_hashes = matrix.expand_columns(&repair_columns, None);
-    Ok(matrix.metadata(&leaf_hashes))
+    shape.expand_rows(kp, &|r, c| shape.blob_symbol(blob, r, c), &mut repair_columns);
+    let mut leaf_hashes = vec![[0u8; 32]; n * n];
+    let symbol = |r, c| shape.row_symbol(blob, &repair_columns, r, c);
+    shape.expand_columns(0..n, &symbol, &mut leaf_hashes, Vec::new());
+    Ok(shape.metadata(&leaf_hashes))
 }
 
-/// The blob as a message matrix, and the two expansion steps.
-struct Matrix<'a> {
-    params: EncodingParams,
-    s: usize,
-    blob: &'a [u8],
+/// Symbol `(r, c)` of a matrix (row `r`, column `c`), borrowed from wherever it is kept. Symbols
+/// past the blob's end are short or empty: the rest is zero padding.
+pub(crate) type SymbolAt<'a> = dyn Fn(usize, usize) -> &'a [u8] + Sync + 'a;
+
+/// The dimensions of a blob's expansion, and the two expansion steps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) params: EncodingParams,
+    /// The blob's length in bytes.
+    pub(crate) len: u64,
+    pub(crate) n: usize,
+    pub(crate) kp: usize,
+    pub(crate) ks: usize,
+    /// The symbol size in bytes.
+    pub(crate) s: usize,
 }
 
-impl<'a> Matrix<'a> {
-    /// Symbol `(r, c)` of the message matrix; shorter than `s` (or empty) past the blob's end.
-    fn blob_symbol(&self, r: usize, c: usize) -> &'a [u8] {
-        let ks = self.params.secondary_source_symbols();
-        let start = ((r * ks + c) * self.s).min(self.blob.len());
-        let end = (start + self.s).min(self.blob.len());
-        &self.blob[start..end]
+impl Shape {
+    pub(crate) fn new(params: EncodingParams, len: u64) -> Result<Shape, DataTooLargeError> {
+        Ok(Shape {
+            params,
+            len,
+            n: params.n(),
+            kp: params.primary_source_symbols(),
+            ks: params.secondary_source_symbols(),
+            s: usize::from(params.symbol_size(len)?),
+        })
     }
 
-    /// Step 1: writes columns `kS..n` (rows `0..kP`) into `repair_columns`, column after column.
-    fn expand_rows(&self, repair_columns: &mut [u8]) {
-        let (n, kp, ks, s) = (
-            self.params.n(),
-            self.params.primary_source_symbols(),
-            self.params.secondary_source_symbols(),
-            self.s,
-        );
+    /// Symbol `(r, c)` of the message matrix whose rows are `blob`'s bytes back to back.
+    fn blob_symbol<'a>(&self, blob: &'a [u8], r: usize, c: usize) -> &'a [u8] {
+        let start = ((r * self.ks + c) * self.s).min(blob.len());
+        let end = (start + self.s).min(blob.len());
+        &blob[start..end]
+    }
+
+    /// Symbol `(r, c)` of the row-expanded matrix, `r < kP`, `c < n`: from the blob for
+    /// `c < kS`, else from the repair columns (column after column).
+    fn row_symbol<'a>(&self, blob: &'a [u8], repair_columns: &'a [u8], r: usize, c: usize) -> &'a [u8] {
+        if c < self.ks {
+            self.blob_symbol(blob, r, c)
+        } else {
+            let at = ((c - self.ks) * self.kp + r) * self.s;
+            &repair_columns[at..at + self.s]
+        }
+    }
+
+    /// Step 1 for `rows` rows of the message matrix (`symbol(r, c)`, `c < kS`): writes their
+    /// symbols in columns `kS..n` into `repair_columns`, column after column (each `rows`
+    /// symbols long).
+    pub(crate) fn expand_rows(&self, rows: usize, symbol: &SymbolAt<'_>, repair_columns: &mut [u8]) {
+        let Shape { n, ks, s, .. } = *self;
         let code = RsCode { source: ks, total: n };
-        let rows = chunk_len(kp, n * s);
-        let starts: Vec<usize> = (0..kp).step_by(rows).collect();
+        let chunk = chunk_len(rows, n * s);
+        let starts: Vec<usize> = (0..rows).step_by(chunk).collect();
         // Each row chunk writes its rows of every repair column.
         let cuts: Vec<usize> = starts[1..].iter().map(|r| r * s).collect();
-        let pieces = cut_rows(repair_columns.chunks_exact_mut(kp * s), &cuts);
+        let pieces = cut_rows(repair_columns.chunks_exact_mut(rows * s), &cuts);
         starts.into_par_iter().zip(pieces).for_each(|(r0, mut columns)| {
-            let r1 = (r0 + rows).min(kp);
+            let r1 = (r0 + chunk).min(rows);
             let layout = StripLayout::new(r1 - r0, s);
             let len = layout.strip_len();
             let mut sources = vec![0u8; ks * len];
             for (c, strip) in sources.chunks_exact_mut(len).enumerate() {
-                layout.gather(strip, |m| self.blob_symbol(r0 + m, c));
+                layout.gather(strip, |m| symbol(r0 + m, c));
             }
             code.encode(len, sources.chunks_exact(len), |j, strip| {
                 let column = &mut columns[j];
@@ -182,42 +221,31 @@ impl<'a> Matrix<'a> {
         });
     }
 
-    /// Symbol `(r, c)` of the row-expanded matrix, `r < kP`, `c < n`.
-    fn row_symbol<'b>(&'b self, repair_columns: &'b [u8], r: usize, c: usize) -> &'b [u8] {
-        let (kp, ks) = (self.params.primary_source_symbols(), self.params.secondary_source_symbols());
-        if c < ks {
-            self.blob_symbol(r, c)
-        } else {
-            let at = ((c - ks) * kp + r) * self.s;
-            &repair_columns[at..at + self.s]
-        }
-    }
-
-    /// Step 2: extends every column to `n` rows, hashes every symbol of `E`, and (if given)
-    /// writes primary slivers `kP..n` into `primary`. Returns the `n x n` leaf hashes,
-    /// column-major (leaf `(r, c)` at `c * n + r`), so that each column chunk writes its own
-    /// contiguous part.
-    fn expand_columns(&self, repair_columns: &[u8], primary: Option<&mut [u8]>) -> Vec<Digest> {
-        let (n, kp, ks, s) = (
-            self.params.n(),
-            self.params.primary_source_symbols(),
-            self.params.secondary_source_symbols(),
-            self.s,
-        );
+    /// Step 2 for `columns` of the row-expanded matrix (`symbol(r, c)`, `r < kP`): extends each
+    /// to `n` rows and hashes every symbol into `hashes`, column-major (leaf `(r, c)` at
+    /// `(c - columns.start) * n + r`). If `repair_rows` is not empty, `repair_rows[j]` gets
+    /// row `kP + j`'s symbols in the columns of the range below `kS` (the repair primary
+    /// slivers are rows of the expansion cut to `kS` columns).
+    pub(crate) fn expand_columns(
+        &self,
+        columns: std::ops::Range<usize>,
+        symbol: &SymbolAt<'_>,
+        hashes: &mut [Digest],
+        repair_rows: Vec<&mut [u8]>,
+    ) {
+        let Shape { n, kp, ks, s, .. } = *self;
         let code = RsCode { source: kp, total: n };
-        let cols = chunk_len(n, n * (s + 32));
-        let mut all_hashes = vec![[0u8; 32]; n * n];
-        // Each column chunk writes its own leaf hashes and its columns of primary rows kP..n
-        // (which are rows of E cut to the first kS columns).
-        let cuts: Vec<usize> = (cols..ks).step_by(cols).map(|c| c * s).collect();
-        let mut primary_pieces = match primary {
-            Some(primary) => cut_rows(primary[kp * ks * s..].chunks_exact_mut(ks * s), &cuts),
-            None => Vec::new(),
-        };
-        primary_pieces.resize_with(n.div_ceil(cols), Vec::new);
-        let chunks: Vec<_> = all_hashes.chunks_mut(cols * n).enumerate().zip(primary_pieces).collect();
-        chunks.into_par_iter().for_each(|((i, hashes), mut primary_rows)| {
-            let c0 = i * cols;
+        let width = columns.len();
+        let cols = chunk_len(width, n * (s + 32));
+        // Each column chunk writes its own leaf hashes and its part of the repair rows.
+        let kept = ks.saturating_sub(columns.start).min(width);
+        let cuts: Vec<usize> = (cols..kept).step_by(cols).map(|c| c * s).collect();
+        let mut row_pieces =
+            if repair_rows.is_empty() { Vec::new() } else { cut_rows(repair_rows.into_iter(), &cuts) };
+        row_pieces.resize_with(width.div_ceil(cols), Vec::new);
+        let chunks: Vec<_> = hashes.chunks_mut(cols * n).enumerate().zip(row_pieces).collect();
+        chunks.into_par_iter().for_each(|((i, hashes), mut rows)| {
+            let c0 = columns.start + i * cols;
             let width = hashes.len() / n;
             let layout = StripLayout::new(width, s);
             let len = layout.strip_len();
@@ -226,9 +254,9 @@ impl<'a> Matrix<'a> {
             let mut symbols = vec![0u8; width * n * s];
             let mut sources = vec![0u8; kp * len];
             for (r, strip) in sources.chunks_exact_mut(len).enumerate() {
-                layout.gather(strip, |m| self.row_symbol(repair_columns, r, c0 + m));
+                layout.gather(strip, |m| symbol(r, c0 + m));
                 for m in 0..width {
-                    let symbol = self.row_symbol(repair_columns, r, c0 + m);
+                    let symbol = symbol(r, c0 + m);
                     let at = (m * n + r) * s;
                     symbols[at..at + symbol.len()].copy_from_slice(symbol);
                 }
@@ -238,7 +266,7 @@ impl<'a> Matrix<'a> {
                     let at = (m * n + kp + j) * s + offset;
                     symbols[at..at + bytes.len()].copy_from_slice(bytes);
                 });
-                if let Some(row) = primary_rows.get_mut(j) {
+                if let Some(row) = rows.get_mut(j) {
                     let kept = row.len();
                     layout.scatter(strip, |m, offset, bytes| {
                         if m * s < kept {
@@ -250,13 +278,12 @@ impl<'a> Matrix<'a> {
             .expect("RS2 parameters are validated when EncodingParams is built");
             leaf_hashes(&symbols, s, hashes);
         });
-        all_hashes
     }
 
     /// The metadata from the `n x n` leaf hashes (column-major): primary roots over rows,
     /// secondary roots over columns.
-    fn metadata(&self, leaf_hashes: &[Digest]) -> VerifiedBlobMetadataWithId {
-        let n = self.params.n();
+    pub(crate) fn metadata(&self, leaf_hashes: &[Digest]) -> VerifiedBlobMetadataWithId {
+        let n = self.n;
         let roots = |layout: fn(usize) -> TreeLayout, first_leaf: fn(usize, usize) -> usize| {
             let mut roots = vec![[0u8; 32]; n];
             let per_task = n.div_ceil(8 * rayon::current_num_threads()).next_multiple_of(8);
@@ -282,7 +309,7 @@ impl<'a> Matrix<'a> {
             .collect();
         let metadata = BlobMetadata::V1(BlobMetadataV1 {
             encoding_type: EncodingType::Rs2,
-            unencoded_length: self.blob.len() as u64,
+            unencoded_length: self.len,
             hashes,
         });
         VerifiedBlobMetadataWithId::new_trusted(self.params, metadata, self.s as u16)

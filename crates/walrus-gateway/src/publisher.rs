@@ -180,7 +180,8 @@ pub(crate) fn store_error(e: StoreError) -> GatewayError {
         | StoreError::NoResult
         | StoreError::Certificate(_)
         | StoreError::NotABlob(_)
-        | StoreError::NoObjectCreated => {
+        | StoreError::NoObjectCreated
+        | StoreError::File(_) => {
             tracing::warn!("store failed: {e}");
             GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
         }

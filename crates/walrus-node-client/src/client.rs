@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::source::SliverSource;
 use crate::Reason;
-use walrus_core::encode::EncodedBlob;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use walrus_core::inconsistency::InconsistencyProof;
@@ -19,7 +19,7 @@ use walrus_core::keys::BlsPublicKey;
 use walrus_core::messages::{SignedMessage, SyncShardResponse};
 use walrus_core::metadata::{UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_core::recovery::{GeneralRecoverySymbol, RecoveryRequest, RECOVERY_RESPONSE_BYTES_MAX};
-use walrus_core::sliver::{push_uleb128, SliverUploadRef, UnverifiedSliver};
+use walrus_core::sliver::{push_uleb128, SliverRef, SliverUploadRef, UnverifiedSliver};
 use walrus_core::{BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType};
 
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -92,6 +92,12 @@ pub enum NodeError {
     Unusable {
         /// The registered address.
         address: String,
+        /// Why.
+        reason: String,
+    },
+    /// The slivers to send could not be read (from the streaming encoder's files).
+    #[error("reading the slivers to send: {reason}")]
+    Local {
         /// Why.
         reason: String,
     },
@@ -280,15 +286,19 @@ impl NodeClient {
     }
 
     /// `PUT /v1/blobs/{id}/slivers` (our batch write) of `slivers` of `blob`, sent from the
-    /// encoder's buffers.
-    pub async fn put_slivers(
+    /// encoder's buffers (or read, off the async threads, from where it keeps them).
+    pub async fn put_slivers<S: SliverSource + ?Sized>(
         &self,
-        blob: &Arc<EncodedBlob>,
+        blob: &Arc<S>,
         slivers: &[(SliverPairIndex, SliverType)],
     ) -> Result<(), NodeError> {
         let url = format!("{}/v1/blobs/{}/slivers", self.base, blob.metadata().blob_id());
-        let body = reqwest::Body::wrap(UploadBody::new(blob, slivers));
-        let request = self.http.put(&url).body(body).timeout(SLIVER_TIMEOUT);
+        let (source, list) = (Arc::clone(blob), slivers.to_vec());
+        let body = tokio::task::spawn_blocking(move || UploadBody::new(&source, &list))
+            .await
+            .map_err(|e| NodeError::Local { reason: e.to_string() })?
+            .map_err(|e| NodeError::Local { reason: e.to_string() })?;
+        let request = self.http.put(&url).body(reqwest::Body::wrap(body)).timeout(SLIVER_TIMEOUT);
         self.send(request, &url).await.map(drop)
     }
 
@@ -303,13 +313,15 @@ impl NodeClient {
 
     /// Writes `slivers` of `blob` in batches of at most [`BATCH_BYTES_MAX`] sliver bytes, two
     /// in flight (the node verifies and syncs one while the next arrives); a node whose body
-    /// limit refuses a batch (413) gets its slivers one request each.
-    pub async fn put_slivers_chunked(
+    /// limit refuses a batch (413) gets its slivers one request each. `sent` hears the sliver
+    /// bytes of each request the node took.
+    pub async fn put_slivers_chunked<S: SliverSource + ?Sized>(
         &self,
-        blob: &Arc<EncodedBlob>,
+        blob: &Arc<S>,
         slivers: &[(SliverPairIndex, SliverType)],
+        sent: &(dyn Fn(u64) + Sync),
     ) -> Result<(), NodeError> {
-        let sliver_len = |axis| blob.sliver_bytes(axis, SliverIndex(0)).len();
+        let sliver_len = |axis| blob.sliver_len(axis);
         let mut batches: [Vec<&[(SliverPairIndex, SliverType)]>; 2] = Default::default();
         let mut start = 0;
         while start < slivers.len() {
@@ -326,27 +338,60 @@ impl NodeClient {
             start = end;
         }
         let [even, odd] = batches;
-        tokio::try_join!(self.put_batches(blob, even), self.put_batches(blob, odd))?;
+        tokio::try_join!(self.put_batches(blob, even, sent), self.put_batches(blob, odd, sent))?;
         Ok(())
     }
 
-    async fn put_batches(
+    async fn put_batches<S: SliverSource + ?Sized>(
         &self,
-        blob: &Arc<EncodedBlob>,
+        blob: &Arc<S>,
         batches: Vec<&[(SliverPairIndex, SliverType)]>,
+        sent: &(dyn Fn(u64) + Sync),
     ) -> Result<(), NodeError> {
-        let blob_id = blob.metadata().blob_id();
+        let metadata = blob.metadata();
+        let (blob_id, n) = (metadata.blob_id(), metadata.params().n_shards());
+        let symbol_size =
+            std::num::NonZeroU16::new(metadata.symbol_size()).unwrap_or(std::num::NonZeroU16::MIN);
         for batch in batches {
             match self.put_slivers(blob, batch).await {
                 Err(NodeError::Refused { status: 413, .. }) => {
                     for (pair, axis) in batch {
-                        self.put_sliver(blob_id, &blob.sliver_upload(*pair, *axis)).await?;
+                        let index = pair.to_sliver_index(*axis, n);
+                        let data = Arc::clone(blob)
+                            .sliver(*axis, index)
+                            .map_err(|e| NodeError::Local { reason: e.to_string() })?;
+                        let sliver = SliverRef { data: &data, symbol_size, index };
+                        self.put_sliver(blob_id, &SliverUploadRef { pair: *pair, axis: *axis, sliver })
+                            .await?;
+                        sent(data.len() as u64);
                     }
                 }
-                other => other?,
+                other => {
+                    other?;
+                    sent(batch.iter().map(|(_, axis)| blob.sliver_len(*axis) as u64).sum());
+                }
             }
         }
         Ok(())
+    }
+
+    /// `GET /v1/blobs/{id}/metadata/status`: whether the node stores the blob's metadata.
+    pub async fn metadata_stored(&self, blob_id: &BlobId) -> Result<bool, NodeError> {
+        let url = format!("{}/v1/blobs/{blob_id}/metadata/status", self.base);
+        let data = self.data(self.http.get(&url).timeout(SMALL_TIMEOUT), &url).await?;
+        Ok(data == "stored")
+    }
+
+    /// `GET /v1/blobs/{id}/slivers/{pair}/{axis}/status`: whether the node stores the sliver.
+    pub async fn sliver_stored(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<bool, NodeError> {
+        let url = format!("{}/v1/blobs/{blob_id}/slivers/{}/{axis}/status", self.base, pair.0);
+        let data = self.data(self.http.get(&url).timeout(SMALL_TIMEOUT), &url).await?;
+        Ok(data == "stored")
     }
 
     /// `GET /v1/blobs/{id}/confirmation/permanent` or `.../deletable/{object}`.
@@ -432,19 +477,6 @@ impl NodeClient {
     }
 }
 
-/// One sliver's symbols inside an encoded blob, shared as the owner of a [`Bytes`].
-struct SliverSymbols {
-    blob: Arc<EncodedBlob>,
-    axis: SliverType,
-    index: SliverIndex,
-}
-
-impl AsRef<[u8]> for SliverSymbols {
-    fn as_ref(&self) -> &[u8] {
-        self.blob.sliver_bytes(self.axis, self.index)
-    }
-}
-
 /// A batch upload body, BCS `Vec<SliverUpload>`, as a sequence of chunks: the symbols are the
 /// encoder's buffers (shared, not copied), between a few bytes of framing.
 struct UploadBody {
@@ -453,24 +485,29 @@ struct UploadBody {
 }
 
 impl UploadBody {
-    fn new(blob: &Arc<EncodedBlob>, slivers: &[(SliverPairIndex, SliverType)]) -> UploadBody {
+    fn new<S: SliverSource + ?Sized>(
+        blob: &Arc<S>,
+        slivers: &[(SliverPairIndex, SliverType)],
+    ) -> std::io::Result<UploadBody> {
+        let metadata = blob.metadata();
+        let (n, symbol_size) = (metadata.params().n_shards(), metadata.symbol_size());
         let mut chunks = VecDeque::with_capacity(2 * slivers.len() + 1);
         let mut framing = Vec::new();
         push_uleb128(&mut framing, slivers.len());
         for (pair, axis) in slivers {
-            let upload = blob.sliver_upload(*pair, *axis);
+            let index = pair.to_sliver_index(*axis, n);
+            let data = Arc::clone(blob).sliver(*axis, index)?;
             framing.extend_from_slice(&pair.0.to_le_bytes());
             framing.push(u8::from(*axis == SliverType::Secondary));
-            push_uleb128(&mut framing, upload.sliver.data.len());
+            push_uleb128(&mut framing, data.len());
             chunks.push_back(Bytes::from(std::mem::take(&mut framing)));
-            let index = upload.sliver.index;
-            chunks.push_back(Bytes::from_owner(SliverSymbols { blob: Arc::clone(blob), axis: *axis, index }));
-            framing.extend_from_slice(&upload.sliver.symbol_size.get().to_le_bytes());
+            chunks.push_back(data);
+            framing.extend_from_slice(&symbol_size.to_le_bytes());
             framing.extend_from_slice(&index.0.to_le_bytes());
         }
         chunks.push_back(Bytes::from(framing));
         let remaining = chunks.iter().map(|c| c.len() as u64).sum();
-        UploadBody { chunks, remaining }
+        Ok(UploadBody { chunks, remaining })
     }
 }
 
@@ -513,7 +550,7 @@ mod tests {
             [(0, SliverType::Primary), (7, SliverType::Secondary), (7, SliverType::Primary)]
                 .map(|(p, axis)| (SliverPairIndex(p), axis))
                 .to_vec();
-        let body = UploadBody::new(&blob, &slivers);
+        let body = UploadBody::new(&blob, &slivers).expect("in memory");
         let hint = http_body::Body::size_hint(&body).exact();
         let bytes = body.collect().await.expect("infallible").to_bytes();
         let uploads: Vec<SliverUploadRef<'_>> =

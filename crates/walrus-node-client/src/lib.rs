@@ -7,7 +7,9 @@ pub mod client;
 pub mod connector;
 pub mod envelope;
 pub mod reason;
+pub mod source;
 
 pub use client::{NodeClient, NodeError};
 pub use connector::NodeConnector;
 pub use reason::Reason;
+pub use source::SliverSource;

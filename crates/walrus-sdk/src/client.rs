@@ -10,10 +10,11 @@ use walrus_chain::tx::CertificateArgs;
 use walrus_chain::{Call, EventEnvelope};
 use walrus_chain_client::wire::BlobView;
 use walrus_chain_client::{ChainClient, ClientError};
-use walrus_core::encode::{encode_blob, EncodedBlob};
+use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::messages::{signers_to_bitmap, Certificate};
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
+use walrus_node_client::SliverSource;
 
 use crate::blocklist::Blocklist;
 use crate::upload::Confirmed;
@@ -167,6 +168,8 @@ pub struct StoreResult {
     pub cost: u64,
     /// The blob object as the chain holds it after certification.
     pub blob_object: Box<walrus_chain::objects::BlobObject>,
+    /// The sliver bytes sent before certification, and those the nodes held already.
+    pub uploaded: crate::upload::Uploaded,
 }
 
 /// Why a store failed.
@@ -218,6 +221,9 @@ pub enum StoreError {
     /// A transaction that creates an object created none.
     #[error("the transaction created no object")]
     NoObjectCreated,
+    /// The file could not be read or encoded in the memory budget.
+    #[error(transparent)]
+    File(#[from] crate::streaming::EncodeFileError),
     /// The files do not make a quilt (identifiers, count, size).
     #[error(transparent)]
     Quilt(#[from] walrus_core::quilt::QuiltError),
@@ -273,6 +279,18 @@ pub enum Progress {
         /// Rows rebuilt.
         slivers: usize,
     },
+    /// An upload has sent `sent` sliver bytes of `total` (all members together); the members
+    /// held `held` already (a resumed store).
+    Sent {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Sliver bytes sent so far.
+        sent: u64,
+        /// Sliver bytes the members held.
+        held: u64,
+        /// Sliver bytes of every member.
+        total: u64,
+    },
 }
 
 /// A progress callback.
@@ -296,6 +314,10 @@ pub struct Client {
     pub(crate) tx_turn: Arc<tokio::sync::Mutex<()>>,
     progress: Option<ProgressFn>,
     blocklist: Option<Blocklist>,
+    /// The memory a store from a file may use ([`Client::with_memory_budget`]).
+    pub(crate) memory_budget: usize,
+    /// Where the streaming encoder keeps its scratch files (default: the temporary directory).
+    pub(crate) scratch_dir: Option<std::path::PathBuf>,
 }
 
 /// A blob after [`Client::prepare`].
@@ -303,7 +325,28 @@ enum Prepared {
     /// Nothing more to do.
     Done(BlobStoreResult),
     /// Upload it for this blob object.
-    Upload(Arc<EncodedBlob>, Registered),
+    Upload(Arc<dyn SliverSource>, Registered),
+}
+
+/// The encoding of one blob to store: the in-memory or the streaming encoder's.
+pub(crate) type Encoder = Box<dyn FnOnce(EncodingParams) -> Result<Arc<dyn SliverSource>, StoreError> + Send>;
+
+/// A blob to store: its length (to group blobs by) and how it is encoded.
+pub(crate) struct Input {
+    pub(crate) len: u64,
+    pub(crate) encode: Encoder,
+}
+
+impl Input {
+    /// A blob held in memory, encoded in memory.
+    pub(crate) fn bytes(data: Vec<u8>) -> Input {
+        Input {
+            len: data.len() as u64,
+            encode: Box::new(
+                move |params| Ok(Arc::new(encode_blob(params, &data)?) as Arc<dyn SliverSource>),
+            ),
+        }
+    }
 }
 
 /// What the chain says a store works from: the encoding, the committee, the prices.
@@ -332,6 +375,8 @@ impl Client {
             tx_turn: Arc::default(),
             progress: None,
             blocklist: None,
+            memory_budget: crate::streaming::MEMORY_BUDGET_DEFAULT,
+            scratch_dir: None,
         }
     }
 
@@ -351,6 +396,14 @@ impl Client {
     /// ([`StoreError::Blocked`], [`crate::ReadError::Blocked`]).
     pub fn with_blocklist(mut self, blocklist: Blocklist) -> Self {
         self.blocklist = Some(blocklist);
+        self
+    }
+
+    /// This client, keeping a store from a file ([`Client::store_file`]) within `bytes` of
+    /// memory, and its scratch files in `scratch_dir` (default: the temporary directory).
+    pub fn with_memory_budget(mut self, bytes: usize, scratch_dir: Option<std::path::PathBuf>) -> Self {
+        self.memory_budget = bytes;
+        self.scratch_dir = scratch_dir;
         self
     }
 
@@ -388,6 +441,28 @@ impl Client {
         self.store_many(vec![data], options).await.pop().unwrap_or(Err(StoreError::NoResult))
     }
 
+    /// Stores the file at `path` within the client's memory budget
+    /// ([`Client::with_memory_budget`]): encoded in memory if that fits, else streamed from the
+    /// file ([`crate::streaming`]), never held whole. As [`Client::store`] otherwise; a store
+    /// that stopped after registering resumes, uploading only the slivers the nodes lack.
+    pub async fn store_file(
+        &self,
+        path: &std::path::Path,
+        options: StoreOptions,
+    ) -> Result<BlobStoreResult, StoreError> {
+        let len = std::fs::metadata(path)
+            .map_err(|source| crate::streaming::EncodeFileError::Io { path: path.into(), source })?
+            .len();
+        let (path, budget, scratch) = (path.to_path_buf(), self.memory_budget, self.scratch_dir.clone());
+        let encode: Encoder = Box::new(move |params| {
+            Ok(crate::streaming::encode_file(params, &path, budget, scratch.as_deref())?)
+        });
+        self.store_inputs(vec![Input { len, encode }], options)
+            .await
+            .pop()
+            .unwrap_or(Err(StoreError::NoResult))
+    }
+
     /// Stores several blobs, one result each, in order. For each: encode; unless `force`, stop
     /// if it is already certified for long enough; reuse a registration or a storage resource
     /// the wallet owns, or buy storage, and register; upload to every node; certify. The blobs
@@ -395,6 +470,14 @@ impl Client {
     pub async fn store_many(
         &self,
         blobs: Vec<Vec<u8>>,
+        options: StoreOptions,
+    ) -> Vec<Result<BlobStoreResult, StoreError>> {
+        self.store_inputs(blobs.into_iter().map(Input::bytes).collect(), options).await
+    }
+
+    pub(crate) async fn store_inputs(
+        &self,
+        blobs: Vec<Input>,
         options: StoreOptions,
     ) -> Vec<Result<BlobStoreResult, StoreError>> {
         let count = blobs.len();
@@ -411,10 +494,10 @@ impl Client {
             let mut group = Vec::new();
             let mut bytes = 0;
             while let Some(next) = blobs.peek() {
-                if !group.is_empty() && bytes + next.len() > GROUP_BYTES_MAX {
+                if !group.is_empty() && bytes + next.len > GROUP_BYTES_MAX as u64 {
                     break;
                 }
-                bytes += next.len();
+                bytes += next.len;
                 group.extend(blobs.next());
             }
             results.extend(self.store_group(group, options, &network).await);
@@ -424,7 +507,7 @@ impl Client {
 
     async fn store_group(
         &self,
-        group: Vec<Vec<u8>>,
+        group: Vec<Input>,
         options: StoreOptions,
         network: &Network,
     ) -> Vec<Result<BlobStoreResult, StoreError>> {
@@ -444,8 +527,11 @@ impl Client {
         for (index, (_, blob, registered)) in to_upload.iter().enumerate() {
             let (client, blob, committee) = (self.clone(), Arc::clone(blob), committee.clone());
             let deletable = options.deletable.then_some(registered.object_id);
-            tasks
-                .spawn(async move { (index, client.upload_and_confirm(&blob, &committee, deletable).await) });
+            // A registration made before: an earlier store stopped after it, so resume.
+            let resume = matches!(registered.resource, ResourceOperation::ReuseRegistration { .. });
+            tasks.spawn(async move {
+                (index, client.upload_and_confirm(&blob, &committee, deletable, resume).await)
+            });
         }
         let mut confirmed: Vec<Result<Confirmed, StoreError>> = Vec::new();
         confirmed.resize_with(to_upload.len(), || Err(StoreError::NoResult));
@@ -457,9 +543,9 @@ impl Client {
         let mut tails = Vec::new();
         for ((position, blob, registered), confirmed) in to_upload.into_iter().zip(confirmed) {
             let outcome = match confirmed {
-                Ok(Confirmed { certificate, weight, tail }) => {
+                Ok(Confirmed { certificate, weight, tail, uploaded }) => {
                     tails.push(tail);
-                    self.certify(&blob, registered.clone(), certificate, weight, committee).await
+                    self.certify(&blob, registered.clone(), (certificate, weight, uploaded), committee).await
                 }
                 Err(e) => Err(e),
             };
@@ -482,7 +568,7 @@ impl Client {
     /// Encodes, checks whether the blob is already certified, and registers it.
     async fn prepare(
         &self,
-        data: Vec<u8>,
+        input: Input,
         options: StoreOptions,
         network: &Network,
     ) -> Result<Prepared, StoreError> {
@@ -492,7 +578,7 @@ impl Client {
             return Err(StoreError::InvalidEpochs { asked: options.epochs_ahead, max });
         }
         let started = Instant::now();
-        let blob = Arc::new(tokio::task::spawn_blocking(move || encode_blob(params, &data)).await??);
+        let blob = tokio::task::spawn_blocking(move || (input.encode)(params)).await??;
         let metadata = blob.metadata();
         let blob_id = *metadata.blob_id();
         self.report(Progress::Encoded { blob_id });
@@ -530,7 +616,7 @@ impl Client {
     /// (the smallest that fits, split to size), else on newly bought storage.
     async fn registration(
         &self,
-        blob: &EncodedBlob,
+        blob: &Arc<dyn SliverSource>,
         encoded_size: u64,
         options: StoreOptions,
         prices: &Parameters,
@@ -600,10 +686,9 @@ impl Client {
 
     pub(crate) async fn certify(
         &self,
-        blob: &EncodedBlob,
+        blob: &Arc<dyn SliverSource>,
         Registered { object_id, resource, cost }: Registered,
-        certificate: Certificate,
-        confirmed_shards: usize,
+        (certificate, confirmed_shards, uploaded): (Certificate, usize, crate::upload::Uploaded),
         committee: &Committee,
     ) -> Result<BlobStoreResult, StoreError> {
         let metadata = blob.metadata();
@@ -635,6 +720,7 @@ impl Client {
             resource,
             cost,
             blob_object,
+            uploaded,
         }))
     }
 

@@ -15,8 +15,9 @@ pub mod read;
 pub mod seal;
 pub mod site;
 pub mod staking;
+pub mod streaming;
 pub mod transition;
-mod upload;
+pub mod upload;
 
 pub use blobs::BlobStatus;
 pub use blocklist::Blocklist;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use walrus_chain::epoch::EpochState;
 use walrus_chain::system::Committee;
 use walrus_chain_client::ClientError;
-use walrus_core::encode::EncodedBlob;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
+use walrus_node_client::SliverSource;
 
 use crate::client::{BlobStoreResult, Registered, StoreError};
 use crate::upload::Confirmed;
@@ -28,7 +28,7 @@ impl Client {
     /// stays valid), up to [`EPOCH_CHANGE_RETRIES`] times; otherwise the failure stands.
     pub(crate) async fn after_epoch_change(
         &self,
-        blob: &Arc<EncodedBlob>,
+        blob: &Arc<dyn SliverSource>,
         registered: Registered,
         deletable: Option<ObjectId>,
         mut epoch: Epoch,
@@ -46,10 +46,11 @@ impl Client {
                 blob.metadata().blob_id()
             );
             tokio::time::sleep(EPOCH_CHANGE_PAUSE).await;
-            let attempt = match self.upload_and_confirm(blob, &network.committee, deletable).await {
-                Ok(Confirmed { certificate, weight, tail }) => {
+            let attempt = match self.upload_and_confirm(blob, &network.committee, deletable, true).await {
+                Ok(Confirmed { certificate, weight, tail, uploaded }) => {
+                    let confirmed = (certificate, weight, uploaded);
                     let certified =
-                        self.certify(blob, registered.clone(), certificate, weight, &network.committee).await;
+                        self.certify(blob, registered.clone(), confirmed, &network.committee).await;
                     Confirmed::tail_ends(tail).await;
                     certified
                 }
