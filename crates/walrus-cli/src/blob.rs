@@ -99,6 +99,10 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let mut results = Vec::new();
     let mut failed = 0;
     let mut files = args.files.iter().peekable();
+    if args.files.iter().any(|path| streamed(path)) {
+        // Within the budget means the peak the process holds, not what it has kept for reuse.
+        crate::return_freed_memory();
+    }
     while files.peek().is_some() {
         if let Some(path) = files.next_if(|path| streamed(path)) {
             if args.dry_run {

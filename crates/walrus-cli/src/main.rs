@@ -52,6 +52,30 @@ fn keep_freed_memory() {
     }
 }
 
+/// For a process whose peak memory is what counts (a blob ID computed once; a store within a
+/// memory budget): freed memory goes back to the OS at once.
+#[allow(unsafe_code)] // one FFI call into the allocator
+pub(crate) fn return_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: as in `keep_freed_memory`.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    }
+}
+
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas
+/// (`madvise`), and a 2 MiB page stays whole while any of it is in use: `walrus blob-id` on
+/// 32 MiB peaked at 98 MB with them and 79 MB without, and on 256 MiB took 1.2 to 2.9 s
+/// against 1.0 s (zeroing and compacting huge pages). mimalloc's own switch
+/// (`MIMALLOC_ALLOW_THP=0`) is read before `main`, too late to set from here.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // one system call
+fn no_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// Flags accepted before or after the subcommand, as in the reference CLI.
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
@@ -158,8 +182,13 @@ struct JsonArgs {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
+    #[cfg(target_os = "linux")]
+    no_transparent_huge_pages();
     let cli = Cli::parse();
+    match cli.command {
+        Command::BlobId(_) => return_freed_memory(),
+        _ => keep_freed_memory(),
+    }
     init_logging(&cli.command);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

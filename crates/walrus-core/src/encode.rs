@@ -10,10 +10,12 @@
 //! Both steps batch many codewords per library call (see `strip`) and run in chunks over both
 //! cores: step 1 by row ranges, step 2 by column ranges. Step 2 also hashes every symbol of
 //! `E` once as a Merkle leaf; each leaf belongs to one primary and one secondary tree, whose
-//! `2n` roots form the metadata. The bottom-right quadrant of `E` is never kept.
+//! `2n` roots form the metadata. A column's tree is whole within its chunk; the rows' trees
+//! take their leaves a chunk at a time (`frontier`), so neither `E`'s bottom-right quadrant
+//! nor its `n^2` leaf hashes are ever kept.
 //!
-//! Memory: the outputs (about 4.5 times the blob), the leaf hashes (`32 n^2` bytes) and a few
-//! chunks of [`CHUNK_BYTES_MAX`] in flight. [`stream`] runs the same steps on chunks of a blob
+//! Memory: the outputs (about 4.5 times the blob) and a chunk of about [`CHUNK_BYTES_MAX`]
+//! per thread. [`stream`] runs the same steps on chunks of a blob
 //! kept elsewhere, in a memory budget.
 
 pub mod stream;
@@ -21,6 +23,7 @@ pub mod stream;
 use rayon::prelude::*;
 
 use crate::blob_id::EncodingType;
+use crate::frontier::{aligned_runs, Frontiers};
 use crate::hash::{leaf_hashes, merkle_roots, Digest, TreeLayout};
 use crate::ids::{SliverIndex, SliverPairIndex, SliverType};
 use crate::merkle::Node;
@@ -33,7 +36,11 @@ use crate::sliver::{SliverRef, SliverUploadRef, VerifiedSliver};
 use crate::strip::StripLayout;
 
 /// Target bytes of expanded symbols per chunk of work; bounds the encoder's working memory.
-const CHUNK_BYTES_MAX: usize = 8 << 20;
+const CHUNK_BYTES_MAX: usize = 2 << 20;
+
+/// Columns whose row subtrees a column task builds at least (a power of two): below that, the
+/// row trees' frontiers would hash most of their nodes pair by pair rather than lane-major.
+const TREE_RUN_MIN: usize = 16;
 
 /// A blob's sliver pairs and metadata.
 #[derive(Debug, Clone)]
@@ -118,15 +125,10 @@ pub fn encode_blob(params: EncodingParams, blob: &[u8]) -> Result<EncodedBlob, D
     });
     shape.expand_rows(kp, &|r, c| shape.blob_symbol(blob, r, c), repair_columns);
     let repair_columns = &*repair_columns;
-    let mut leaf_hashes = vec![[0u8; 32]; n * n];
+    let mut roots = Roots::new(n);
     let repair_rows = primary[kp * ks * s..].chunks_exact_mut(ks * s).collect();
-    shape.expand_columns(
-        0..n,
-        &|r, c| shape.row_symbol(blob, repair_columns, r, c),
-        &mut leaf_hashes,
-        repair_rows,
-    );
-    let metadata = shape.metadata(&leaf_hashes);
+    shape.expand_columns(0..n, &|r, c| shape.row_symbol(blob, repair_columns, r, c), &mut roots, repair_rows);
+    let metadata = shape.metadata(roots);
     Ok(EncodedBlob { params, symbol_size: s, primary, secondary, metadata })
 }
 
@@ -139,10 +141,23 @@ pub fn compute_metadata(
     let Shape { n, kp, ks, s, .. } = shape;
     let mut repair_columns = vec![0u8; (n - ks) * kp * s];
     shape.expand_rows(kp, &|r, c| shape.blob_symbol(blob, r, c), &mut repair_columns);
-    let mut leaf_hashes = vec![[0u8; 32]; n * n];
+    let mut roots = Roots::new(n);
     let symbol = |r, c| shape.row_symbol(blob, &repair_columns, r, c);
-    shape.expand_columns(0..n, &symbol, &mut leaf_hashes, Vec::new());
-    Ok(shape.metadata(&leaf_hashes))
+    shape.expand_columns(0..n, &symbol, &mut roots, Vec::new());
+    Ok(shape.metadata(roots))
+}
+
+/// The Merkle roots the column step builds: each column's (secondary sliver) root once its
+/// column is expanded, and the frontiers of the rows' (primary sliver) trees.
+pub(crate) struct Roots {
+    secondary: Vec<Digest>,
+    primary: Frontiers,
+}
+
+impl Roots {
+    pub(crate) fn new(n: usize) -> Roots {
+        Roots { secondary: vec![[0; 32]; n], primary: Frontiers::new(n, n) }
+    }
 }
 
 /// Symbol `(r, c)` of a matrix (row `r`, column `c`), borrowed from wherever it is kept. Symbols
@@ -221,47 +236,103 @@ impl Shape {
         });
     }
 
-    /// Step 2 for `columns` of the row-expanded matrix (`symbol(r, c)`, `r < kP`): extends each
-    /// to `n` rows and hashes every symbol into `hashes`, column-major (leaf `(r, c)` at
-    /// `(c - columns.start) * n + r`). If `repair_rows` is not empty, `repair_rows[j]` gets
-    /// row `kP + j`'s symbols in the columns of the range below `kS` (the repair primary
+    /// Step 2 for `columns` of the row-expanded matrix (`symbol(r, c)`, `r < kP`), which come
+    /// after those of earlier calls: extends each to `n` rows, hashes every symbol as a Merkle
+    /// leaf, and adds the leaves to `roots`. If `repair_rows` is not empty, `repair_rows[j]`
+    /// gets row `kP + j`'s symbols in the columns of the range below `kS` (the repair primary
     /// slivers are rows of the expansion cut to `kS` columns).
+    ///
+    /// Tasks of columns are expanded in parallel, each in pieces that bound its memory. Each
+    /// hashes its leaves, builds its columns' trees, and its rows' subtrees over its aligned
+    /// runs of columns ([`aligned_runs`]); those go into the row trees' frontiers in column
+    /// order. The tasks' width is a power of two and their starts are aligned to it, so that
+    /// most tasks are one run.
     pub(crate) fn expand_columns(
         &self,
         columns: std::ops::Range<usize>,
         symbol: &SymbolAt<'_>,
-        hashes: &mut [Digest],
+        roots: &mut Roots,
         repair_rows: Vec<&mut [u8]>,
     ) {
-        let Shape { n, kp, ks, s, .. } = *self;
-        let code = RsCode { source: kp, total: n };
-        let width = columns.len();
-        let cols = chunk_len(width, n * (s + 32));
-        // Each column chunk writes its own leaf hashes and its part of the repair rows.
-        let kept = ks.saturating_sub(columns.start).min(width);
-        let cuts: Vec<usize> = (cols..kept).step_by(cols).map(|c| c * s).collect();
+        let Shape { n, ks, s, .. } = *self;
+        // Pieces of `cols` columns bound the memory; a task takes at least `TREE_RUN_MIN` of
+        // them, so that its row subtrees are not too shallow.
+        let cols = 1 << chunk_len(columns.len(), n * (s + 32)).ilog2();
+        let task = cols.max(TREE_RUN_MIN);
+        // Task starts: the range's start, then the multiples of `task` after it.
+        let starts: Vec<usize> = std::iter::once(columns.start)
+            .chain((columns.start / task + 1..).map(|i| i * task).take_while(|&c| c < columns.end))
+            .collect();
+        // Each column chunk writes its own part of the repair rows.
+        let kept_end = ks.clamp(columns.start, columns.end);
+        let cuts: Vec<usize> =
+            starts[1..].iter().filter(|&&c| c < kept_end).map(|c| (c - columns.start) * s).collect();
         let mut row_pieces =
             if repair_rows.is_empty() { Vec::new() } else { cut_rows(repair_rows.into_iter(), &cuts) };
-        row_pieces.resize_with(width.div_ceil(cols), Vec::new);
-        let chunks: Vec<_> = hashes.chunks_mut(cols * n).enumerate().zip(row_pieces).collect();
-        chunks.into_par_iter().for_each(|((i, hashes), mut rows)| {
-            let c0 = columns.start + i * cols;
-            let width = hashes.len() / n;
-            let layout = StripLayout::new(width, s);
-            let len = layout.strip_len();
-            // The chunk's columns of E, each `n` symbols, column after column; zeroed, so the
-            // blob's padding is already in place.
-            let mut symbols = vec![0u8; width * n * s];
-            let mut sources = vec![0u8; kp * len];
-            for (r, strip) in sources.chunks_exact_mut(len).enumerate() {
-                layout.gather(strip, |m| symbol(r, c0 + m));
-                for m in 0..width {
-                    let symbol = symbol(r, c0 + m);
-                    let at = (m * n + r) * s;
-                    symbols[at..at + symbol.len()].copy_from_slice(symbol);
-                }
+        row_pieces.resize_with(starts.len(), Vec::new);
+        let ends = starts[1..].iter().copied().chain([columns.end]);
+        let chunks: Vec<(usize, usize, Vec<&mut [u8]>)> =
+            starts.iter().zip(ends).zip(row_pieces).map(|((&c0, c1), rows)| (c0, c1, rows)).collect();
+        let expand = |(c0, c1, mut rows): (usize, usize, Vec<&mut [u8]>)| {
+            let width = c1 - c0;
+            let mut hashes = vec![[0u8; 32]; width * n];
+            // In pieces of at most `cols` columns (the memory bound).
+            for (offset, piece) in hashes.chunks_mut(cols * n).enumerate() {
+                let first = offset * cols;
+                self.expand_piece(c0 + first, piece.len() / n, symbol, &mut rows, first, piece);
             }
-            code.encode(len, sources.chunks_exact(len), |j, strip| {
+            let mut column_roots = vec![[0u8; 32]; width];
+            let layout = TreeLayout { trees: width, leaves: n, tree_stride: n, leaf_stride: 1 };
+            merkle_roots(&hashes, layout, &mut column_roots);
+            let row_subtrees: Vec<(usize, Vec<Digest>)> = aligned_runs(c0, width)
+                .into_iter()
+                .map(|(offset, run)| {
+                    let mut nodes = vec![[0u8; 32]; n];
+                    let layout = TreeLayout { trees: n, leaves: run, tree_stride: 1, leaf_stride: n };
+                    merkle_roots(&hashes[offset * n..], layout, &mut nodes);
+                    (run, nodes)
+                })
+                .collect();
+            (c0, column_roots, row_subtrees)
+        };
+        let expanded: Vec<_> = chunks.into_par_iter().map(expand).collect();
+        for (c0, column_roots, row_subtrees) in expanded {
+            roots.secondary[c0..c0 + column_roots.len()].copy_from_slice(&column_roots);
+            for (run, nodes) in row_subtrees {
+                roots.primary.push(run, nodes);
+            }
+        }
+    }
+
+    /// Extends columns `c0..c0 + width` to `n` rows, writes their symbols in the repair rows
+    /// (`rows[j]` is row `kP + j` in the task's columns below `kS`; this piece starts there at
+    /// column `first`), and hashes every symbol into `hashes`, column-major.
+    fn expand_piece(
+        &self,
+        c0: usize,
+        width: usize,
+        symbol: &SymbolAt<'_>,
+        rows: &mut [&mut [u8]],
+        first: usize,
+        hashes: &mut [Digest],
+    ) {
+        let Shape { n, kp, s, .. } = *self;
+        let layout = StripLayout::new(width, s);
+        let len = layout.strip_len();
+        // The piece's columns of E, each `n` symbols, column after column; zeroed, so the
+        // blob's padding is already in place.
+        let mut symbols = vec![0u8; width * n * s];
+        let mut sources = vec![0u8; kp * len];
+        for (r, strip) in sources.chunks_exact_mut(len).enumerate() {
+            layout.gather(strip, |m| symbol(r, c0 + m));
+            for m in 0..width {
+                let symbol = symbol(r, c0 + m);
+                let at = (m * n + r) * s;
+                symbols[at..at + symbol.len()].copy_from_slice(symbol);
+            }
+        }
+        RsCode { source: kp, total: n }
+            .encode(len, sources.chunks_exact(len), |j, strip| {
                 layout.scatter(strip, |m, offset, bytes| {
                     let at = (m * n + kp + j) * s + offset;
                     symbols[at..at + bytes.len()].copy_from_slice(bytes);
@@ -269,38 +340,24 @@ impl Shape {
                 if let Some(row) = rows.get_mut(j) {
                     let kept = row.len();
                     layout.scatter(strip, |m, offset, bytes| {
-                        if m * s < kept {
-                            row[m * s + offset..m * s + offset + bytes.len()].copy_from_slice(bytes);
+                        let at = (first + m) * s;
+                        if at < kept {
+                            row[at + offset..at + offset + bytes.len()].copy_from_slice(bytes);
                         }
                     });
                 }
             })
             .expect("RS2 parameters are validated when EncodingParams is built");
-            leaf_hashes(&symbols, s, hashes);
-        });
+        drop(sources);
+        leaf_hashes(&symbols, s, hashes);
     }
 
-    /// The metadata from the `n x n` leaf hashes (column-major): primary roots over rows,
-    /// secondary roots over columns.
-    pub(crate) fn metadata(&self, leaf_hashes: &[Digest]) -> VerifiedBlobMetadataWithId {
+    /// The metadata from the roots of every column's and every row's tree (after the column
+    /// step has seen all `n` columns).
+    pub(crate) fn metadata(&self, roots: Roots) -> VerifiedBlobMetadataWithId {
         let n = self.n;
-        let roots = |layout: fn(usize) -> TreeLayout, first_leaf: fn(usize, usize) -> usize| {
-            let mut roots = vec![[0u8; 32]; n];
-            let per_task = n.div_ceil(8 * rayon::current_num_threads()).next_multiple_of(8);
-            roots.par_chunks_mut(per_task).enumerate().for_each(|(i, out)| {
-                let first = first_leaf(i * per_task, n);
-                merkle_roots(&leaf_hashes[first..], TreeLayout { trees: out.len(), ..layout(n) }, out);
-            });
-            roots
-        };
-        // Primary trees are the rows of the (column-major) leaf-hash matrix, secondary trees
-        // its columns.
-        let primary_roots =
-            roots(|n| TreeLayout { trees: 0, leaves: n, tree_stride: 1, leaf_stride: n }, |row, _| row);
-        let secondary_roots = roots(
-            |n| TreeLayout { trees: 0, leaves: n, tree_stride: n, leaf_stride: 1 },
-            |column, n| column * n,
-        );
+        let secondary_roots = roots.secondary;
+        let primary_roots = roots.primary.roots();
         let hashes = (0..n)
             .map(|p| SliverPairMetadata {
                 primary_hash: Node::Digest(primary_roots[p]),

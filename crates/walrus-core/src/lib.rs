@@ -15,6 +15,7 @@ pub mod blob_id;
 pub mod decode;
 pub mod encode;
 pub mod expand;
+mod frontier;
 pub mod hash;
 pub mod ids;
 pub mod inconsistency;

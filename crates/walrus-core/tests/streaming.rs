@@ -112,7 +112,7 @@ fn a_chunk_per_budget() {
     );
     let layout = StreamLayout::new(params, len, 256 << 20, 2).expect("fits");
     let s = layout.symbol_size();
-    // 32 MB of leaf hashes and two tasks of work leave room for a few lines of n symbols each.
+    // Two tasks of work leave room for a few lines of n symbols each.
     assert!(layout.lines_per_chunk() >= 4, "{} lines of {} bytes", layout.lines_per_chunk(), 1000 * s);
     assert!(layout.lines_per_chunk() * 1000 * s < 256 << 20);
     let whole = in_memory_bytes(params, len, 2).expect("size");

@@ -1,8 +1,8 @@
 //! Encoding a blob that is never held whole, in a memory budget.
 //!
-//! The in-memory encoder ([`super::encode_blob`]) keeps the blob, every sliver and the leaf
-//! hashes: about 5.5 times the blob. This one keeps the `32 n^2` bytes of leaf hashes and a
-//! few chunks, and works in two passes over the blob, which the caller keeps (a file):
+//! The in-memory encoder ([`super::encode_blob`]) keeps the blob and every sliver: about 5.5
+//! times the blob. This one keeps a chunk of rows or columns and the Merkle trees' frontiers,
+//! and works in two passes over the blob, which the caller keeps (a file):
 //! 1. **rows**: chunks of rows (primary source slivers) are read and extended to `n` columns;
 //!    the new columns, the repair secondary slivers `kS..n` (about half the blob), go to the
 //!    [`Scratch::Columns`] area;
@@ -11,21 +11,21 @@
 //!    rows `kP..n` of them, the repair primary slivers (about twice the blob), go to the
 //!    [`Scratch::Rows`] area when the slivers are wanted.
 //!
-//! The leaf hashes then give the metadata, exactly as in memory: the blob ID and every sliver
+//! The trees' roots then give the metadata, exactly as in memory: the blob ID and every sliver
 //! are byte-identical to [`super::encode_blob`]'s. Afterwards [`StreamLayout::read_sliver`]
 //! reads any sliver back: source slivers from the blob, repair slivers from the scratch areas.
 //!
 //! This crate does no I/O: the caller supplies the reads and writes ([`EncodeIo`]).
 
-use crate::hash::Digest;
 use crate::ids::{SliverIndex, SliverType};
 use crate::metadata::VerifiedBlobMetadataWithId;
 use crate::params::{DataTooLargeError, EncodingParams};
 
-use super::{Shape, CHUNK_BYTES_MAX};
+use super::{Roots, Shape, CHUNK_BYTES_MAX};
 
-/// The smallest memory budget accepted: the working memory of the smallest blob at 1000 shards.
-pub const BUDGET_MIN: usize = 64 << 20;
+/// The smallest memory budget accepted: a little more than the working memory of the smallest
+/// blob.
+pub const BUDGET_MIN: usize = 32 << 20;
 
 /// The two scratch areas of a streaming encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,9 @@ impl StreamLayout {
     /// of threads that work at once.
     pub fn new(params: EncodingParams, len: u64, budget: usize, threads: usize) -> Result<Self, PlanError> {
         let shape = Shape::new(params, len)?;
-        let fixed = 32 * shape.n * shape.n + working_bytes(&shape, threads.max(1));
+        // The trees' frontiers (and the column roots): under a MiB at n = 1000.
+        let roots = 32 * shape.n * (2 + (shape.n.max(2) - 1).ilog2() as usize);
+        let fixed = roots + working_bytes(&shape, threads.max(1));
         let needed = fixed + line_bytes(&shape);
         if budget < needed.max(BUDGET_MIN) {
             return Err(PlanError::BudgetTooSmall { budget, needed: needed.max(BUDGET_MIN) });
@@ -134,8 +136,8 @@ impl StreamLayout {
     /// not written (for the blob ID alone).
     pub fn encode<I: EncodeIo>(&self, io: &I, slivers: bool) -> Result<VerifiedBlobMetadataWithId, I::Error> {
         self.expand_rows(io)?;
-        let hashes = self.expand_columns(io, slivers)?;
-        Ok(self.shape.metadata(&hashes))
+        let roots = self.expand_columns(io, slivers)?;
+        Ok(self.shape.metadata(roots))
     }
 
     /// Pass 1: chunks of rows, extended; their repair columns to [`Scratch::Columns`].
@@ -159,11 +161,11 @@ impl StreamLayout {
     }
 
     /// Pass 2: chunks of columns of the row-expanded matrix, extended and hashed; their repair
-    /// rows to [`Scratch::Rows`] if `slivers`. Returns the leaf hashes, column-major.
-    fn expand_columns<I: EncodeIo>(&self, io: &I, slivers: bool) -> Result<Vec<Digest>, I::Error> {
+    /// rows to [`Scratch::Rows`] if `slivers`. Returns the trees' roots.
+    fn expand_columns<I: EncodeIo>(&self, io: &I, slivers: bool) -> Result<Roots, I::Error> {
         let shape = &self.shape;
         let Shape { n, kp, ks, s, .. } = *shape;
-        let mut hashes = vec![[0u8; 32]; n * n];
+        let mut roots = Roots::new(n);
         let (mut source, mut repair, mut rows) = (Vec::new(), Vec::new(), Vec::new());
         for c0 in (0..n).step_by(self.lines) {
             let c1 = (c0 + self.lines).min(n);
@@ -195,14 +197,14 @@ impl StreamLayout {
             } else {
                 Vec::new()
             };
-            shape.expand_columns(c0..c1, symbol, &mut hashes[c0 * n..c1 * n], row_parts);
+            shape.expand_columns(c0..c1, symbol, &mut roots, row_parts);
             if slivers && sources > 0 {
                 for (j, part) in rows.chunks_exact(sources * s).enumerate() {
                     io.write_scratch(Scratch::Rows, ((j * ks + c0) * s) as u64, part)?;
                 }
             }
         }
-        Ok(hashes)
+        Ok(roots)
     }
 
     /// Fills `buf` from the blob at `offset`, with zeros past its end.
@@ -245,10 +247,10 @@ impl StreamLayout {
 }
 
 /// About how many bytes [`super::encode_blob`] holds at its peak for a blob of `len` bytes,
-/// the blob included: the blob, both sliver sets, the leaf hashes and the chunks in flight.
+/// the blob included: the blob, both sliver sets and the chunks in flight.
 pub fn in_memory_bytes(params: EncodingParams, len: u64, threads: usize) -> Result<u64, DataTooLargeError> {
     let shape = Shape::new(params, len)?;
     let Shape { n, kp, ks, s, .. } = shape;
     let slivers = (n * (kp + ks) * s) as u64;
-    Ok(len + slivers + (32 * n * n) as u64 + working_bytes(&shape, threads.max(1)) as u64)
+    Ok(len + slivers + working_bytes(&shape, threads.max(1)) as u64)
 }
