@@ -70,6 +70,11 @@ pub struct ReadArgs {
     /// Write a Seal-encrypted blob as stored, without decrypting it.
     #[arg(long)]
     no_decrypt: bool,
+    /// The memory the read may use (bytes, or with a KiB / MiB / GiB suffix). A blob larger
+    /// than a quarter of it is written in pieces of rows as they arrive, each verified, never
+    /// held whole (a Seal-encrypted one is then written as stored).
+    #[arg(long, default_value = "1GiB", value_parser = crate::bench::parse_size)]
+    memory_budget: u64,
     #[command(flatten)]
     account: Account,
 }
@@ -347,7 +352,21 @@ pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
         (_, true) => ConsistencyCheck::Skip,
         _ => ConsistencyCheck::Default,
     };
-    let data = runtime.block_on(client.read_with(&args.blob_id, check));
+    let blob = runtime.block_on(client.open(&args.blob_id));
+    let blob = match blob {
+        Ok(blob) => blob,
+        Err(e) => {
+            clear_progress_line(json);
+            return Err(e.into());
+        }
+    };
+    let budget = args.memory_budget;
+    if blob.len() > budget / 4 && !(json && args.out.is_none()) {
+        // Within the budget means the peak the process holds, not what it has kept for reuse.
+        crate::return_freed_memory();
+        return runtime.block_on(read_streaming(&blob.within_memory(), &args, budget / 16, json));
+    }
+    let data = runtime.block_on(blob.read(check));
     clear_progress_line(json);
     let data = data?;
     let data = match runtime.block_on(client.sealed(&data))? {
@@ -367,6 +386,76 @@ pub fn read(args: ReadArgs, global: &GlobalArgs) -> Result<()> {
             println!("{}", serde_json::json!({ "blobId": args.blob_id.to_string(), "blob": blob }));
         }
         None => std::io::stdout().write_all(&data)?,
+    }
+    Ok(())
+}
+
+/// Writes `blob` to `--out` or standard output in pieces of about `piece_bytes` (whole rows),
+/// each verified against the metadata as it arrives (the default consistency check), a few
+/// pieces read ahead. A piece in flight holds about four times its size (the nodes' answers,
+/// the verified slivers, their expansion while verified, the bytes cut out), and three are
+/// in flight: a sixteenth of the budget per piece keeps the read within it. With `--strict-consistency-check`, the file written is encoded again
+/// (streaming) and its blob ID compared; a blob that fails it is deleted.
+async fn read_streaming(
+    blob: &walrus_sdk::OpenBlob,
+    args: &ReadArgs,
+    piece_bytes: u64,
+    json: bool,
+) -> Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    if args.strict_consistency_check && args.out.is_none() {
+        anyhow::bail!(
+            "--strict-consistency-check of a blob this large needs --out (it is checked in the file)"
+        );
+    }
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &args.out {
+        Some(path) => Box::new(
+            tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        ),
+        None => Box::new(tokio::io::stdout()),
+    };
+    let started = std::time::Instant::now();
+    let mut pieces = blob.stream(0..blob.len(), piece_bytes.max(1));
+    let mut written = 0u64;
+    while let Some(piece) = pieces.recv().await {
+        let piece = piece.inspect_err(|_| clear_progress_line(json))?;
+        out.write_all(&piece).await?;
+        written += piece.len() as u64;
+        if !json && std::io::stderr().is_terminal() {
+            let rate = written as f64 / started.elapsed().as_secs_f64().max(1e-3) / f64::from(1u32 << 20);
+            eprint!(
+                "\r\x1b[2K{}: {} of {} MiB, {rate:.1} MiB/s",
+                blob.blob_id(),
+                written >> 20,
+                blob.len() >> 20
+            );
+        }
+    }
+    out.flush().await?;
+    clear_progress_line(json);
+    anyhow::ensure!(written == blob.len(), "the read ended after {written} of {} bytes", blob.len());
+    if let (true, Some(path)) = (args.strict_consistency_check, &args.out) {
+        let (params, budget) = (blob.params(), usize::try_from(args.memory_budget).unwrap_or(usize::MAX));
+        let path_owned = path.clone();
+        let metadata = tokio::task::spawn_blocking(move || {
+            walrus_sdk::streaming::file_metadata(params, &path_owned, budget, None)
+        })
+        .await??;
+        if metadata.blob_id() != blob.blob_id() {
+            let _ = std::fs::remove_file(path);
+            anyhow::bail!(
+                "blob {} is inconsistent: its bytes encode to {}",
+                blob.blob_id(),
+                metadata.blob_id()
+            );
+        }
+    }
+    if let Some(out) = &args.out {
+        print(json, serde_json::json!({ "blobId": args.blob_id.to_string(), "out": out }), || {
+            format!("Read {written} B of blob {} into {}", args.blob_id, out.display())
+        });
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use walrus_core::encode::compute_metadata;
 use walrus_core::{BlobId, EncodingParams};
 
 /// Shards on Walrus Mainnet; the same blob gives the same blob ID there.
@@ -17,6 +16,10 @@ pub struct BlobIdArgs {
     /// Number of shards of the network (4..=65535).
     #[arg(long, default_value_t = N_SHARDS_MAINNET)]
     n_shards: u64,
+    /// The memory the computation may use (bytes, or with a KiB / MiB / GiB suffix). A file
+    /// whose encoding does not fit is encoded streaming from the file, never held whole.
+    #[arg(long, default_value = "1GiB", value_parser = crate::bench::parse_size)]
+    memory_budget: u64,
 }
 
 /// Arguments of `walrus convert-blob-id`.
@@ -47,22 +50,20 @@ pub fn run(args: &BlobIdArgs, json: bool) -> Result<()> {
             args.n_shards
         );
     }
-    let blob = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let metadata = compute_metadata(params, &blob)?;
+    let budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
+    let metadata = walrus_sdk::streaming::file_metadata(params, &args.file, budget, None)?;
+    let len = metadata.unencoded_length();
     if json {
         let out = BlobIdOutput {
             blob_id: metadata.blob_id().to_string(),
-            unencoded_length: blob.len() as u64,
+            unencoded_length: len,
             n_shards: args.n_shards,
         };
         println!("{}", serde_json::to_string(&out)?);
     } else {
         println!("Blob ID: {}", metadata.blob_id());
-        println!("Unencoded size: {} B", blob.len());
-        println!(
-            "Encoded size (all shards, with metadata): {} B",
-            params.encoded_blob_length(blob.len() as u64)?
-        );
+        println!("Unencoded size: {len} B");
+        println!("Encoded size (all shards, with metadata): {} B", params.encoded_blob_length(len)?);
         println!("Shards: {}", args.n_shards);
     }
     Ok(())

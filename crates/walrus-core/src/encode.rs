@@ -258,7 +258,9 @@ impl Shape {
         // Pieces of `cols` columns bound the memory; a task takes at least `TREE_RUN_MIN` of
         // them, so that its row subtrees are not too shallow.
         let cols = 1 << chunk_len(columns.len(), n * (s + 32)).ilog2();
-        let task = cols.max(TREE_RUN_MIN);
+        // (But narrower when a range is too narrow to give every thread a task.)
+        let narrow = (columns.len() / rayon::current_num_threads().max(1)).max(1);
+        let task = cols.max(TREE_RUN_MIN.min(1 << narrow.ilog2()));
         // Task starts: the range's start, then the multiples of `task` after it.
         let starts: Vec<usize> = std::iter::once(columns.start)
             .chain((columns.start / task + 1..).map(|i| i * task).take_while(|&c| c < columns.end))

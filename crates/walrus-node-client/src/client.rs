@@ -314,12 +314,14 @@ impl NodeClient {
     /// Writes `slivers` of `blob` in batches of at most [`BATCH_BYTES_MAX`] sliver bytes, two
     /// in flight (the node verifies and syncs one while the next arrives); a node whose body
     /// limit refuses a batch (413) gets its slivers one request each. `sent` hears the sliver
-    /// bytes of each request the node took.
+    /// bytes of each request the node took. With `in_flight`, each batch first takes a permit
+    /// per MiB of its slivers (at least one), and keeps them until its request ends.
     pub async fn put_slivers_chunked<S: SliverSource + ?Sized>(
         &self,
         blob: &Arc<S>,
         slivers: &[(SliverPairIndex, SliverType)],
         sent: &(dyn Fn(u64) + Sync),
+        in_flight: Option<&tokio::sync::Semaphore>,
     ) -> Result<(), NodeError> {
         let sliver_len = |axis| blob.sliver_len(axis);
         let mut batches: [Vec<&[(SliverPairIndex, SliverType)]>; 2] = Default::default();
@@ -338,7 +340,10 @@ impl NodeClient {
             start = end;
         }
         let [even, odd] = batches;
-        tokio::try_join!(self.put_batches(blob, even, sent), self.put_batches(blob, odd, sent))?;
+        tokio::try_join!(
+            self.put_batches(blob, even, sent, in_flight),
+            self.put_batches(blob, odd, sent, in_flight)
+        )?;
         Ok(())
     }
 
@@ -347,12 +352,27 @@ impl NodeClient {
         blob: &Arc<S>,
         batches: Vec<&[(SliverPairIndex, SliverType)]>,
         sent: &(dyn Fn(u64) + Sync),
+        in_flight: Option<&tokio::sync::Semaphore>,
     ) -> Result<(), NodeError> {
         let metadata = blob.metadata();
         let (blob_id, n) = (metadata.blob_id(), metadata.params().n_shards());
         let symbol_size =
             std::num::NonZeroU16::new(metadata.symbol_size()).unwrap_or(std::num::NonZeroU16::MIN);
         for batch in batches {
+            let bytes: usize = batch.iter().map(|(_, axis)| blob.sliver_len(*axis)).sum();
+            let _permit = match in_flight {
+                Some(limit) => {
+                    // (The limit must hold a batch: `BATCH_BYTES_MAX` or its one sliver.)
+                    let mib = u32::try_from(bytes.div_ceil(1 << 20).max(1)).unwrap_or(u32::MAX);
+                    Some(
+                        limit
+                            .acquire_many(mib)
+                            .await
+                            .map_err(|e| NodeError::Local { reason: e.to_string() })?,
+                    )
+                }
+                None => None,
+            };
             match self.put_slivers(blob, batch).await {
                 Err(NodeError::Refused { status: 413, .. }) => {
                     for (pair, axis) in batch {
@@ -368,7 +388,7 @@ impl NodeClient {
                 }
                 other => {
                     other?;
-                    sent(batch.iter().map(|(_, axis)| blob.sliver_len(*axis) as u64).sum());
+                    sent(bytes as u64);
                 }
             }
         }

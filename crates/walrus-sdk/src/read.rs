@@ -18,7 +18,7 @@ use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver, BATC
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
 use crate::client::{Client, Progress};
-use walrus_node_client::NodeClient;
+use walrus_node_client::{NodeClient, NodeError};
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,7 @@ impl Client {
             owners,
             whole: Arc::default(),
             failed: Arc::default(),
+            bounded: false,
         })
     }
 
@@ -156,6 +157,8 @@ pub struct OpenBlob {
     /// Members that failed, lied or hung during a read of this blob: later reads (a stream's
     /// pieces) do not ask them again.
     failed: Arc<std::sync::Mutex<BTreeSet<usize>>>,
+    /// Never decode the whole blob ([`OpenBlob::within_memory`]).
+    bounded: bool,
 }
 
 /// How long a metadata request runs alone before the next member is asked too.
@@ -171,6 +174,11 @@ pub const SILENCE_BASE: Duration = Duration::from_secs(5);
 /// The slowest transfer a silent member is allowed before it counts as hung: 10 MB/s.
 pub const SILENCE_RATE: u64 = 10_000_000;
 
+/// Attempts of a piece of a stream within memory whose rows are not all had, and the first
+/// pause between them (doubling).
+pub const PIECE_ATTEMPTS: u32 = 4;
+const PIECE_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
 /// Pieces of a [`OpenBlob::stream`] read at once, beyond the one being sent.
 pub const STREAM_READ_AHEAD: usize = 2;
 
@@ -185,6 +193,15 @@ struct Gathered {
 }
 
 impl OpenBlob {
+    /// This blob, read in bounded memory: a range whose rows can be neither served nor rebuilt
+    /// fails ([`ReadError::NotEnoughSlivers`]) instead of decoding the whole blob, and a
+    /// [`OpenBlob::stream`] tries such a piece again (a few times, pausing, asking every
+    /// member anew) before it gives up.
+    pub fn within_memory(mut self) -> Self {
+        self.bounded = true;
+        self
+    }
+
     /// The blob ID.
     pub fn blob_id(&self) -> &BlobId {
         self.metadata.blob_id()
@@ -249,6 +266,11 @@ impl OpenBlob {
             let metadata = Arc::clone(&self.metadata);
             let slivers: Vec<VerifiedSliver> = gathered.slivers.into_values().collect();
             return Ok(decode_range(&metadata, slivers, range)?);
+        }
+        if self.bounded {
+            let need = rows.len();
+            tracing::debug!("{}: {unserved} of {need} rows neither served nor rebuilt", self.blob_id());
+            return Err(ReadError::NotEnoughSlivers { have: need - unserved, need });
         }
         tracing::debug!("{}: {unserved} rows neither served nor rebuilt; decoding the blob", self.blob_id());
         // Decoded once for every range of this `OpenBlob` (a stream's pieces among them).
@@ -366,7 +388,9 @@ impl OpenBlob {
             for chunk in targets.chunks(targets_per_request(params, symbol_size, member.shards.len())) {
                 let node = self.client.nodes.node(&member.network_address, &member.network_public_key);
                 let (blob_id, chunk) = (*self.blob_id(), chunk.to_vec());
-                tasks.spawn(async move { node.recovery_symbols(&blob_id, chunk).await });
+                tasks.spawn(
+                    async move { busy_retried(|| node.recovery_symbols(&blob_id, chunk.clone())).await },
+                );
             }
         }
         let mut served = Vec::new();
@@ -415,7 +439,7 @@ impl OpenBlob {
                 while reads.len() < STREAM_READ_AHEAD && next < range.end {
                     let end = range.end.min((next / step + 1) * step);
                     let part = blob.clone();
-                    reads.push_back(tokio::spawn(async move { part.read_range(next..end).await }));
+                    reads.push_back(tokio::spawn(async move { part.read_piece(next..end).await }));
                     next = end;
                 }
                 let Some(mut read) = reads.pop_front() else { break };
@@ -437,6 +461,23 @@ impl OpenBlob {
             }
         });
         receiver
+    }
+
+    /// A piece of a stream: [`OpenBlob::read_range`], tried again within memory (members that
+    /// were busy or slow may serve on a second ask).
+    async fn read_piece(&self, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
+        let mut pause = PIECE_RETRY_PAUSE;
+        for _ in 1..PIECE_ATTEMPTS {
+            match self.read_range(range.clone()).await {
+                Err(ReadError::NotEnoughSlivers { .. }) if self.bounded => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+                }
+                other => return other,
+            }
+        }
+        self.read_range(range).await
     }
 
     /// Asks for up to `count` of `candidates` not tried yet, grouped by owner, skipping failed
@@ -546,6 +587,29 @@ impl OpenBlob {
     }
 }
 
+/// Attempts of a request that a node refuses as busy (`TOO_MANY_READS`: it is sending as many
+/// bytes as its budget allows), and the first pause between them (doubling). A busy node is
+/// not a failed one: the stream's next pieces still ask it.
+const BUSY_ATTEMPTS: u32 = 6;
+const BUSY_PAUSE: Duration = Duration::from_millis(50);
+
+/// `request`, again after a pause while the node answers that it is busy.
+async fn busy_retried<T, F: std::future::Future<Output = Result<T, NodeError>>>(
+    request: impl Fn() -> F,
+) -> Result<T, NodeError> {
+    let mut pause = BUSY_PAUSE;
+    for _ in 1..BUSY_ATTEMPTS {
+        match request().await {
+            Err(NodeError::Refused { status: 503, .. }) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    request().await
+}
+
 /// The `axis` slivers of `pairs` a member serves that verify against the metadata, and
 /// whether the member may be asked again (it did not fail, and every sliver it served verified).
 async fn slivers_from(
@@ -563,7 +627,7 @@ async fn slivers_from(
     let per_request = usize::try_from(BATCH_READ_BYTES_MAX / sliver_bytes).unwrap_or(usize::MAX).max(1);
     let mut served = Vec::with_capacity(wanted.len());
     for chunk in wanted.chunks(per_request) {
-        match node.slivers(blob_id, chunk).await {
+        match busy_retried(|| node.slivers(blob_id, chunk)).await {
             Ok(part) if part.len() == chunk.len() => served.extend(part),
             Ok(part) => {
                 tracing::debug!(

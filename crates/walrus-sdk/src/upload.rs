@@ -20,8 +20,9 @@ use crate::Client;
 impl Client {
     /// Uploads to every member in parallel and returns a certificate once the confirmations
     /// cover a quorum; the other uploads get a short tail (half the time so far plus 500 ms,
-    /// as the reference), which runs on while the certificate goes to the chain
-    /// ([`Confirmed::tail`]), and are then abandoned.
+    /// as the reference; the whole time so far if the memory budget held some back), which
+    /// runs on while the certificate goes to the chain ([`Confirmed::tail`]), and are then
+    /// abandoned.
     ///
     /// With `resume` (a store of a blob registered before), each member is first asked which
     /// slivers it holds, and only the others are sent.
@@ -41,7 +42,7 @@ impl Client {
             sent: AtomicU64::new(0),
             held: AtomicU64::new(0),
             resume,
-            throttle: (!blob.held_in_memory()).then(|| Semaphore::new(self.nodes_at_once(blob.as_ref()))),
+            throttle: (!blob.held_in_memory()).then(|| Semaphore::new(self.in_flight_mib(blob.as_ref()))),
         });
         let quorum = Quorum::new(n);
         let blob_type = match deletable {
@@ -96,7 +97,11 @@ impl Client {
                 failures: failures.join("; "),
             });
         }
-        let tail = started.elapsed() / 2 + Duration::from_millis(500);
+        // Under a memory budget the members share the slivers in flight, and the slower ones
+        // wait their turn more: they get as long as the quorum took, not half, so that they
+        // are not left to rebuild what they lack by recovery.
+        let so_far = started.elapsed();
+        let tail = if state.throttle.is_some() { so_far } else { so_far / 2 } + Duration::from_millis(500);
         let tail = (!tasks.is_empty()).then(|| {
             let rest = async move { while tasks.join_next().await.is_some() {} };
             tokio::spawn(async move {
@@ -111,18 +116,19 @@ impl Client {
         Ok(Confirmed { certificate, weight, tail, uploaded })
     }
 
-    /// Members uploaded to at once for a blob whose slivers are read into memory per request:
-    /// as many as the memory budget holds, each with two batches in flight and a retry.
-    fn nodes_at_once(&self, blob: &dyn SliverSource) -> usize {
+    /// MiB of slivers in flight at once (read into memory for their requests) for a blob
+    /// that is not held in memory: the memory budget's share beyond the process, and at least
+    /// a batch (so that every batch can go).
+    fn in_flight_mib(&self, blob: &dyn SliverSource) -> usize {
         let sliver = blob.sliver_len(SliverType::Primary).max(blob.sliver_len(SliverType::Secondary));
-        let per_node = 3 * sliver.max(walrus_node_client::client::BATCH_BYTES_MAX);
+        let batch = sliver.max(walrus_node_client::client::BATCH_BYTES_MAX);
         let share = self.memory_budget.saturating_sub(crate::streaming::PROCESS_RESERVE_BYTES);
-        (share / per_node).max(1)
+        (share >> 20).max(batch.div_ceil(1 << 20))
     }
 }
 
 /// What the uploads of one blob share: the counts of bytes, the progress reports, and the
-/// limit on members uploaded to at once.
+/// limit on sliver bytes in flight (in MiB permits).
 struct UploadState {
     client: Client,
     blob_id: walrus_core::BlobId,
@@ -219,15 +225,11 @@ async fn store_on(
             }
             let metadata_done = started.elapsed();
             if !uploads.is_empty() {
-                let _permit = match &state.throttle {
-                    Some(throttle) => Some(throttle.acquire().await),
-                    None => None,
-                };
                 let sent = |bytes: u64| {
                     state.sent.fetch_add(bytes, Ordering::Relaxed);
                     state.report();
                 };
-                node.put_slivers_chunked(blob, &uploads, &sent).await?;
+                node.put_slivers_chunked(blob, &uploads, &sent, state.throttle.as_ref()).await?;
             }
             let slivers_done = started.elapsed();
             let confirmation = node.confirmation(blob_id, deletable).await;

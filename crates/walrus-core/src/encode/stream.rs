@@ -79,11 +79,12 @@ pub struct StreamLayout {
     lines: usize,
 }
 
-/// Bytes of memory a chunk of work holds beside its lines: one task's buffers per thread.
+/// Bytes of memory the tasks hold beside the chunk's lines: per thread, a piece of symbols (at
+/// most [`CHUNK_BYTES_MAX`], or one line) and about as much again in strips, the RS library's
+/// work buffer (the codeword rounded up to a power of two) and leaf hashes.
 fn working_bytes(shape: &Shape, threads: usize) -> usize {
-    // A task holds its symbols (at most a chunk, or one line) and their strips.
-    let task = CHUNK_BYTES_MAX.max(shape.n * (shape.s + 32));
-    threads * (task + task / 2)
+    let piece = CHUNK_BYTES_MAX.max(shape.n * (shape.s + 32));
+    threads * (piece * 5 / 2)
 }
 
 /// Bytes of memory per line of a chunk, in either pass: the line and what it expands to.
@@ -166,22 +167,28 @@ impl StreamLayout {
         let shape = &self.shape;
         let Shape { n, kp, ks, s, .. } = *shape;
         let mut roots = Roots::new(n);
-        let (mut source, mut repair, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        // One slab buffer for the chunk's columns (each `kP` symbols), and one for its part of
+        // the repair rows (source columns only; dropped once past them).
+        let (mut slab, mut rows) = (Vec::new(), Vec::new());
         for c0 in (0..n).step_by(self.lines) {
             let c1 = (c0 + self.lines).min(n);
             // Columns c0..c1 below kS come from the blob, row by row (row-major here); those
             // from kS on from the repair columns, which are contiguous.
             let (sources, repairs) = (ks.clamp(c0, c1) - c0, c1 - ks.clamp(c0, c1));
-            source.resize(kp * sources * s, 0);
+            slab.resize(kp * (c1 - c0) * s, 0);
+            let (source, repair) = slab.split_at_mut(kp * sources * s);
             if sources > 0 {
                 for (r, part) in source.chunks_exact_mut(sources * s).enumerate() {
                     self.read_blob_padded(io, ((r * ks + c0) * s) as u64, part)?;
                 }
             }
-            repair.resize(repairs * kp * s, 0);
             if repairs > 0 {
                 let first = ks.max(c0) - ks;
-                io.read_scratch(Scratch::Columns, (first * kp * s) as u64, &mut repair)?;
+                io.read_scratch(Scratch::Columns, (first * kp * s) as u64, repair)?;
+            }
+            let (source, repair) = (&*source, &*repair);
+            if sources == 0 {
+                rows = Vec::new();
             }
             let symbol: &super::SymbolAt<'_> = &|r, c| {
                 let m = c - c0;
