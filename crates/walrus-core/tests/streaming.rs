@@ -119,3 +119,32 @@ fn a_chunk_per_budget() {
     assert!(whole > 5 * len && whole < 6 * len, "{whole}");
     assert!(StreamLayout::new(params, params.max_blob_size() + 1, 1 << 30, 2).is_err());
 }
+
+/// Every golden vector of the official encoder (up to 64 MiB at n = 1000), streamed in chunks
+/// of a few lines: the same blob IDs.
+#[test]
+fn streamed_blob_ids_equal_the_official_encoders() {
+    let path = format!("{}/tests/vectors/blob_ids.json", env!("CARGO_MANIFEST_DIR"));
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
+    let mut checked = 0;
+    for case in vectors["cases"].as_array().expect("cases") {
+        if case["input"]["kind"] != "splitmix" {
+            continue;
+        }
+        let n = case["n"].as_u64().expect("n");
+        let size = case["size"].as_u64().expect("size") as usize;
+        let seed = case["input"]["seed"].as_u64().expect("seed");
+        let params = EncodingParams::new(n).expect("params");
+        let layout = StreamLayout::new(params, size as u64, usize::MAX / 2, 2).expect("plan").with_lines(7);
+        let io = MemoryIo::new(walrus_core::splitmix::splitmix_bytes(seed, size), &layout);
+        let metadata = layout.encode(&io, false).expect("streamed");
+        assert_eq!(
+            metadata.blob_id().to_string(),
+            case["blobId"].as_str().expect("blob ID"),
+            "n {n}, {size} B"
+        );
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} vectors");
+}
