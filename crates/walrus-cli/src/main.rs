@@ -64,7 +64,7 @@ pub(crate) fn return_freed_memory() {
 
 /// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas
 /// (`madvise`), and a 2 MiB page stays whole while any of it is in use: `walrus blob-id` on
-/// 32 MiB peaked at 98 MB with them and 79 MB without, and on 256 MiB took 1.2 to 2.9 s
+/// 32 MiB peaked at 96 MiB with them and 79.5 MiB without, and on 256 MiB took 1.2 to 2.9 s
 /// against 1.0 s (zeroing and compacting huge pages). mimalloc's own switch
 /// (`MIMALLOC_ALLOW_THP=0`) is read before `main`, too late to set from here.
 #[cfg(target_os = "linux")]
