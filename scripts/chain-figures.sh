@@ -7,18 +7,8 @@ set -euo pipefail
 walrus=$1
 validators=$2
 idle=${3:-60}
-dir=$(mktemp -d)
-port=$((21000 + (RANDOM % 200) * 40))
-"$walrus" localnet --dir "$dir/net" --validators "$validators" --nodes 4 --shards 1000 \
-  --chain-port "$port" --p2p-port $((port + 10)) --first-node-port $((port + 20)) \
-  --gateway-port $((port + 30)) --wallet "$dir/wallet.key" >"$dir/localnet.out" 2>"$dir/localnet.err" &
-localnet=$!
-trap 'kill -TERM $localnet 2>/dev/null; wait $localnet 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 240); do
-  grep -q "Ctrl-C to stop" "$dir/localnet.out" 2>/dev/null && break
-  sleep 0.5
-done
-grep -q "Ctrl-C to stop" "$dir/localnet.out" || { cat "$dir/localnet.err" >&2; exit 1; }
+. "$(dirname "$0")/localnet-lib.sh"
+start_localnet "$walrus" --validators "$validators"
 pids=$(python3 -c 'import json,sys; print(" ".join(str(v["pid"]) for v in json.load(open(sys.argv[1]))["validators"]))' "$dir/net/localnet.json")
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sleep 5

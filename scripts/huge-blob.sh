@@ -10,18 +10,8 @@ set -euo pipefail
 walrus=$1
 size_gib=${2:-4}
 resume_gib=${3:-2}
-dir=$(mktemp -d)
-port=$((21000 + (RANDOM % 200) * 40))
-"$walrus" localnet --dir "$dir/net" --nodes 4 --shards 1000 \
-  --chain-port "$port" --p2p-port $((port + 10)) --first-node-port $((port + 20)) \
-  --gateway-port $((port + 30)) --wallet "$dir/wallet.key" >"$dir/localnet.out" 2>"$dir/localnet.err" &
-localnet=$!
-trap 'kill -TERM $localnet 2>/dev/null; wait $localnet 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 240); do
-  grep -q "Ctrl-C to stop" "$dir/localnet.out" 2>/dev/null && break
-  sleep 0.5
-done
-grep -q "Ctrl-C to stop" "$dir/localnet.out" || { cat "$dir/localnet.err" >&2; exit 1; }
+. "$(dirname "$0")/localnet-lib.sh"
+start_localnet "$walrus"
 config=(--config "$dir/net/client_config.yaml")
 node_peaks() {
   for pid in $(pgrep -f "node run --config $dir/net"); do

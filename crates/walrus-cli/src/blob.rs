@@ -97,19 +97,19 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let client = if json { client } else { with_progress_line(client) };
     let encoding = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
     // Unencrypted files whose encoding does not fit the budget are streamed, one at a time.
-    let streamed = |path: &Path| {
-        let len = std::fs::metadata(path).map_or(0, |m| m.len());
-        sealing.is_none() && !walrus_sdk::streaming::fits_in_memory(encoding, len, budget)
-    };
+    let streamed =
+        |len: u64| sealing.is_none() && !walrus_sdk::streaming::fits_in_memory(encoding, len, budget);
+    let sized: Vec<(&PathBuf, u64)> =
+        args.files.iter().map(|path| (path, std::fs::metadata(path).map_or(0, |m| m.len()))).collect();
     let mut results = Vec::new();
     let mut failed = 0;
-    let mut files = args.files.iter().peekable();
-    if args.files.iter().any(|path| streamed(path)) {
+    if sized.iter().any(|(_, len)| streamed(*len)) {
         // Within the budget means the peak the process holds, not what it has kept for reuse.
         crate::return_freed_memory();
     }
+    let mut files = sized.into_iter().peekable();
     while files.peek().is_some() {
-        if let Some(path) = files.next_if(|path| streamed(path)) {
+        if let Some((path, _)) = files.next_if(|(_, len)| streamed(*len)) {
             if args.dry_run {
                 let scratch = args.scratch_dir.as_deref();
                 let metadata = walrus_sdk::streaming::file_metadata(encoding, path, budget, scratch)?;
@@ -118,26 +118,19 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
             }
             let outcome = runtime.block_on(client.store_file(path, options));
             clear_progress_line(json);
-            match outcome {
-                Ok(outcome) => results.push(render_store(path, &outcome, json)),
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("Error: storing {} failed: {e}", path.display());
-                }
-            }
+            record(&mut results, &mut failed, path, outcome, json);
             continue;
         }
         // Read a group of files (bounded in bytes) and store it in one SDK call.
         let mut group: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
         let mut bytes = 0;
-        while let Some(path) = files.peek() {
-            let len = std::fs::metadata(path).map_or(0, |m| m.len());
-            // A group's encodings are held together: within the budget as well.
-            let group_max = walrus_sdk::client::GROUP_BYTES_MAX.min(budget / 6) as u64;
-            if (!group.is_empty() && bytes + len > group_max) || streamed(path) {
+        // A group's encodings are held together: within the budget as well.
+        let group_max = walrus_sdk::client::GROUP_BYTES_MAX.min(budget / 6) as u64;
+        while let Some(&(_, len)) = files.peek() {
+            if (!group.is_empty() && bytes + len > group_max) || streamed(len) {
                 break;
             }
-            let path = files.next().context("peeked")?;
+            let (path, _) = files.next().context("peeked")?;
             let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let data = match &sealing {
                 Some((policy, threshold)) => {
@@ -159,13 +152,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         let outcomes = runtime.block_on(client.store_many(blobs, options));
         clear_progress_line(json);
         for (path, outcome) in paths.into_iter().zip(outcomes) {
-            match outcome {
-                Ok(outcome) => results.push(render_store(path, &outcome, json)),
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("Error: storing {} failed: {e}", path.display());
-                }
-            }
+            record(&mut results, &mut failed, path, outcome, json);
         }
     }
     if json {
@@ -175,6 +162,23 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         anyhow::bail!("{failed} of {} files were not stored", args.files.len());
     }
     Ok(())
+}
+
+/// One file's store result: rendered into `results`, or counted in `failed` and said.
+fn record(
+    results: &mut Vec<serde_json::Value>,
+    failed: &mut usize,
+    path: &PathBuf,
+    outcome: Result<BlobStoreResult, walrus_sdk::StoreError>,
+    json: bool,
+) {
+    match outcome {
+        Ok(outcome) => results.push(render_store(path, &outcome, json)),
+        Err(e) => {
+            *failed += 1;
+            eprintln!("Error: storing {} failed: {e}", path.display());
+        }
+    }
 }
 
 /// `--epochs`: a positive number, or `max` (the system's maximum).
@@ -283,8 +287,7 @@ pub(crate) fn with_progress_line(client: Client) -> Client {
     client.with_progress(move |progress| {
         let line = match progress {
             Progress::Sent { blob_id, sent, held, total } => {
-                let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-3) / f64::from(1u32 << 20);
-                let mib = |bytes: u64| bytes as f64 / f64::from(1u32 << 20);
+                let rate = mib_per_second(sent, started);
                 let held =
                     if held > 0 { format!(", {:.0} MiB held already", mib(held)) } else { String::new() };
                 format!(
@@ -304,6 +307,16 @@ pub(crate) fn with_progress_line(client: Client) -> Client {
         };
         eprint!("\r\x1b[2K{line}");
     })
+}
+
+/// Bytes in MiB, for progress lines.
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20)
+}
+
+/// The rate of `bytes` since `started`, in MiB/s.
+fn mib_per_second(bytes: u64, started: std::time::Instant) -> f64 {
+    mib(bytes) / started.elapsed().as_secs_f64().max(1e-3)
 }
 
 pub(crate) fn clear_progress_line(json: bool) {
@@ -424,13 +437,9 @@ async fn read_streaming(
         out.write_all(&piece).await?;
         written += piece.len() as u64;
         if !json && std::io::stderr().is_terminal() {
-            let rate = written as f64 / started.elapsed().as_secs_f64().max(1e-3) / f64::from(1u32 << 20);
-            eprint!(
-                "\r\x1b[2K{}: {} of {} MiB, {rate:.1} MiB/s",
-                blob.blob_id(),
-                written >> 20,
-                blob.len() >> 20
-            );
+            let rate = mib_per_second(written, started);
+            let (written, len) = (mib(written), mib(blob.len()));
+            eprint!("\r\x1b[2K{}: {written:.0} of {len:.0} MiB, {rate:.1} MiB/s", blob.blob_id());
         }
     }
     out.flush().await?;

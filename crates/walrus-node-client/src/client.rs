@@ -293,11 +293,15 @@ impl NodeClient {
         slivers: &[(SliverPairIndex, SliverType)],
     ) -> Result<(), NodeError> {
         let url = format!("{}/v1/blobs/{}/slivers", self.base, blob.metadata().blob_id());
-        let (source, list) = (Arc::clone(blob), slivers.to_vec());
-        let body = tokio::task::spawn_blocking(move || UploadBody::new(&source, &list))
-            .await
-            .map_err(|e| NodeError::Local { reason: e.to_string() })?
-            .map_err(|e| NodeError::Local { reason: e.to_string() })?;
+        let body = if blob.held_in_memory() {
+            UploadBody::new(blob, slivers)
+        } else {
+            let (source, list) = (Arc::clone(blob), slivers.to_vec());
+            tokio::task::spawn_blocking(move || UploadBody::new(&source, &list))
+                .await
+                .map_err(|e| NodeError::Local { reason: e.to_string() })?
+        }
+        .map_err(|e| NodeError::Local { reason: e.to_string() })?;
         let request = self.http.put(&url).body(reqwest::Body::wrap(body)).timeout(SLIVER_TIMEOUT);
         self.send(request, &url).await.map(drop)
     }

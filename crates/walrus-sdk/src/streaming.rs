@@ -72,19 +72,18 @@ pub fn encode_file(
     budget: usize,
     scratch_dir: Option<&Path>,
 ) -> Result<Arc<dyn SliverSource>, EncodeFileError> {
-    let io_error = |source| EncodeFileError::Io { path: path.into(), source };
-    let file = File::open(path).map_err(io_error)?;
-    let len = file.metadata().map_err(io_error)?.len();
-    if fits_in_memory(params, len, budget) {
-        let data = std::fs::read(path).map_err(io_error)?;
-        let encoded = encode_blob(params, &data)
-            .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() })?;
-        return Ok(Arc::new(encoded));
+    match open(params, path, budget, scratch_dir, true)? {
+        Opened::Whole(data) => Ok(Arc::new(
+            encode_blob(params, &data)
+                .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() })?,
+        )),
+        Opened::Streamed(layout, io) => {
+            let metadata = layout
+                .encode(&io, true)
+                .map_err(|source| EncodeFileError::Io { path: path.into(), source })?;
+            Ok(Arc::new(StreamedBlob { layout, io, metadata }))
+        }
     }
-    let layout = plan(params, path, len, budget)?;
-    let io = FileIo::new(file, &layout, scratch_dir, true).map_err(io_error)?;
-    let metadata = layout.encode(&io, true).map_err(io_error)?;
-    Ok(Arc::new(StreamedBlob { layout, io, metadata }))
 }
 
 /// The metadata (and blob ID) of the file at `path`, within `budget` bytes of memory (a
@@ -95,17 +94,40 @@ pub fn file_metadata(
     budget: usize,
     scratch_dir: Option<&Path>,
 ) -> Result<VerifiedBlobMetadataWithId, EncodeFileError> {
+    match open(params, path, budget, scratch_dir, false)? {
+        Opened::Whole(data) => compute_metadata(params, &data)
+            .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() }),
+        Opened::Streamed(layout, io) => {
+            layout.encode(&io, false).map_err(|source| EncodeFileError::Io { path: path.into(), source })
+        }
+    }
+}
+
+/// A file to encode: read whole (its encoding fits the budget), or planned for the streaming
+/// encoder with its scratch files (the repair rows too if `slivers`).
+enum Opened {
+    Whole(Vec<u8>),
+    Streamed(StreamLayout, FileIo),
+}
+
+fn open(
+    params: EncodingParams,
+    path: &Path,
+    budget: usize,
+    scratch_dir: Option<&Path>,
+    slivers: bool,
+) -> Result<Opened, EncodeFileError> {
     let io_error = |source| EncodeFileError::Io { path: path.into(), source };
-    let file = File::open(path).map_err(io_error)?;
+    let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
     if fits_in_memory(params, len, budget) {
-        let data = std::fs::read(path).map_err(io_error)?;
-        return compute_metadata(params, &data)
-            .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() });
+        let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        std::io::Read::read_to_end(&mut file, &mut data).map_err(io_error)?;
+        return Ok(Opened::Whole(data));
     }
     let layout = plan(params, path, len, budget)?;
-    let io = FileIo::new(file, &layout, scratch_dir, false).map_err(io_error)?;
-    layout.encode(&io, false).map_err(io_error)
+    let io = FileIo::new(file, &layout, scratch_dir, slivers).map_err(io_error)?;
+    Ok(Opened::Streamed(layout, io))
 }
 
 fn plan(

@@ -153,7 +153,7 @@ impl StreamLayout {
             self.read_blob_padded(io, (r0 * ks * s) as u64, &mut rows_buf)?;
             repair.resize((n - ks) * rows * s, 0);
             let rows_buf = &rows_buf;
-            shape.expand_rows(rows, &|r, c| &rows_buf[(r * ks + c) * s..][..s], &mut repair);
+            shape.expand_rows(rows, &|r, c| shape.blob_symbol(rows_buf, r, c), &mut repair);
             for (j, column) in repair.chunks_exact(rows * s).enumerate() {
                 io.write_scratch(Scratch::Columns, ((j * kp + r0) * s) as u64, column)?;
             }
@@ -198,14 +198,15 @@ impl StreamLayout {
                     &repair[((m - sources) * kp + r) * s..][..s]
                 }
             };
-            let row_parts = if slivers && sources > 0 {
+            let keep_rows = slivers && sources > 0;
+            let row_parts = if keep_rows {
                 rows.resize((n - kp) * sources * s, 0);
                 rows.chunks_exact_mut(sources * s).collect()
             } else {
                 Vec::new()
             };
             shape.expand_columns(c0..c1, symbol, &mut roots, row_parts);
-            if slivers && sources > 0 {
+            if keep_rows {
                 for (j, part) in rows.chunks_exact(sources * s).enumerate() {
                     io.write_scratch(Scratch::Rows, ((j * ks + c0) * s) as u64, part)?;
                 }
