@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use walrus_chain::objects::Object;
 use walrus_chain::state::Account;
 use walrus_chain::system::System;
+use walrus_chain::tx::TransactionData;
 use walrus_chain::{EventCursor, EventEnvelope, TxEffects};
 use walrus_core::hash::Digest;
 use walrus_core::keys::Address;
@@ -47,6 +48,20 @@ pub struct ExecutedTx {
     pub height: u64,
     /// What it did.
     pub effects: TxEffects,
+    /// The block's time (ms since the Unix epoch); in answers to a lookup
+    /// (`GET /v1/transactions/{digest}`) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<u64>,
+    /// What the transaction asked; in answers to a lookup only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<TransactionData>,
+}
+
+impl ExecutedTx {
+    /// The effects of a transaction run at `height`, without its data.
+    pub fn new(height: u64, effects: TxEffects) -> ExecutedTx {
+        ExecutedTx { height, effects, timestamp_ms: None, data: None }
+    }
 }
 
 /// An account as the RPC shows it.

@@ -181,14 +181,14 @@ async fn submit(
     let waiter = rpc.chain.wait_for(digest);
     if let Some((height, effects)) = tx_effects(rpc.chain.store(), &digest)? {
         rpc.chain.forget(&digest);
-        return Ok(Json(ExecutedTx { height, effects }));
+        return Ok(Json(ExecutedTx::new(height, effects)));
     }
     if let Err(e) = rpc.orderer.submit(tx) {
         rpc.chain.forget(&digest);
         return Err(e.into());
     }
     match tokio::time::timeout(wait_of(query.wait_ms, SUBMIT_WAIT_DEFAULT), waiter).await {
-        Ok(Ok((height, effects))) => Ok(Json(ExecutedTx { height, effects })),
+        Ok(Ok((height, effects))) => Ok(Json(ExecutedTx::new(height, effects))),
         Ok(Err(_)) => {
             // Dropped from the mempool: its nonce went to another transaction (two processes
             // sharing a wallet), or it waited too long for an earlier nonce or for funds.
@@ -220,10 +220,14 @@ async fn transaction(
     Path(digest): Path<String>,
 ) -> Result<Json<ExecutedTx>, ApiError> {
     let digest: TxDigest = parse("transaction digest", &digest)?;
-    let (height, effects) = tx_effects(rpc.chain.store(), &digest)?.ok_or_else(|| {
-        ApiError::not_found("TransactionNotFound", format!("no executed transaction {digest}"))
-    })?;
-    Ok(Json(ExecutedTx { height, effects }))
+    let not_found =
+        || ApiError::not_found("TransactionNotFound", format!("no executed transaction {digest}"));
+    let (height, effects) = tx_effects(rpc.chain.store(), &digest)?.ok_or_else(not_found)?;
+    let store = rpc.chain.store();
+    let block = store.block(height)?.ok_or_else(not_found)?;
+    let index = store.tx_location(&digest)?.map_or(usize::MAX, |(_, index)| index as usize);
+    let data = block.transactions.into_iter().nth(index).map(|tx| tx.data);
+    Ok(Json(ExecutedTx { timestamp_ms: Some(block.timestamp_ms), data, ..ExecutedTx::new(height, effects) }))
 }
 
 async fn account(State(rpc): State<Rpc>, Path(address): Path<String>) -> Result<Json<AccountView>, ApiError> {
@@ -501,5 +505,5 @@ async fn faucet(
     };
     let Json(request) = request.map_err(|e| ApiError::bad_request("InvalidRequest", e.body_text()))?;
     let (height, effects) = faucet.send(&rpc, request.address, request.amount).await?;
-    Ok(Json(ExecutedTx { height, effects }))
+    Ok(Json(ExecutedTx::new(height, effects)))
 }

@@ -131,6 +131,7 @@ pub fn runnable<'a>(state: &State, queue: impl IntoIterator<Item = &'a SignedTra
 pub fn may_debit(call: &Call) -> bool {
     match call {
         Call::Transfer { .. }
+        | Call::TransferWithMemo { .. }
         | Call::ReserveSpace { .. }
         | Call::RegisterBlob { .. }
         | Call::ExtendBlob { .. }

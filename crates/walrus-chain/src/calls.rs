@@ -21,6 +21,16 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
             o.debit(sender, *amount)?;
             o.credit(*to, *amount)
         }
+        Call::TransferWithMemo { to, amount, memo } => {
+            if memo.len() > crate::tx::MEMO_BYTES_MAX {
+                return Err(ExecError::LimitExceeded {
+                    what: "memo bytes",
+                    max: crate::tx::MEMO_BYTES_MAX as u64,
+                });
+            }
+            o.debit(sender, *amount)?;
+            o.credit(*to, *amount)
+        }
         Call::TransferObject { object, to } => {
             let mut found = o.owned(*object, sender)?;
             found.owner = Owner::Address(*to);

@@ -34,6 +34,17 @@ pub struct CertificateArgs {
     pub message: Vec<u8>,
 }
 
+impl From<walrus_core::messages::Certificate> for CertificateArgs {
+    /// The chain's form of an aggregate certificate: its signers as a bitmap.
+    fn from(certificate: walrus_core::messages::Certificate) -> Self {
+        CertificateArgs {
+            signature: certificate.signature,
+            signers_bitmap: walrus_core::messages::signers_to_bitmap(&certificate.signers),
+            message: certificate.serialized_message,
+        }
+    }
+}
+
 /// What a transaction does. Tags are append-only: never reorder or remove a variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Call {
@@ -286,7 +297,21 @@ pub enum Call {
         /// The site.
         site: Option<ObjectId>,
     },
+    /// Send WAL with a note of at most [`MEMO_BYTES_MAX`] bytes that the chain keeps with the
+    /// transaction: an upload relay's tip, whose memo commits to the blob it pays for (the
+    /// reference puts that commitment in the paying transaction's first input).
+    TransferWithMemo {
+        /// The recipient.
+        to: Address,
+        /// The amount.
+        amount: Frost,
+        /// The note.
+        memo: Vec<u8>,
+    },
 }
+
+/// Longest memo of a [`Call::TransferWithMemo`], in bytes.
+pub const MEMO_BYTES_MAX: usize = 256;
 
 impl Call {
     /// The certificate the call carries, if it is one that does.

@@ -24,6 +24,13 @@ fn transfers_move_wal_and_charge_fees() {
     let effects = net.run(0, Call::Transfer { to: b, amount: Frost(u64::MAX) });
     assert_eq!(failure(&effects), "EInsufficientFunds");
     assert_eq!(net.state.account(&a).nonce, 2, "a failed call still uses its nonce and fee");
+    let memo = vec![7u8; walrus_chain::tx::MEMO_BYTES_MAX];
+    net.ok(0, Call::TransferWithMemo { to: b, amount: Frost(9), memo: memo.clone() });
+    assert_eq!(net.state.account(&b).balance, Frost(before.0 + 5 + 9));
+    let long = [memo, vec![7]].concat();
+    let effects = net.run(0, Call::TransferWithMemo { to: b, amount: Frost(9), memo: long });
+    assert_eq!(failure(&effects), "ELimitExceeded");
+    assert_eq!(net.state.account(&b).balance, Frost(before.0 + 5 + 9), "a memo too long moves nothing");
 }
 
 #[test]

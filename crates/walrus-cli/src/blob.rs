@@ -15,9 +15,19 @@ use crate::GlobalArgs;
 /// `walrus store`
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The files to store.
+    /// The files to store; `-` is standard input (with `--stdin-length`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// The length of standard input (bytes, or with a KiB / MiB / GiB suffix), declared so that
+    /// a stream that breaks off, or runs on, is refused rather than stored as a blob. It is
+    /// kept in an unnamed temporary file (in `--scratch-dir`) while it is stored.
+    #[arg(long, value_parser = crate::bench::parse_size)]
+    stdin_length: Option<u64>,
+    /// Send each blob once to this upload relay (`http(s)://host:port`), which sends the
+    /// slivers to the nodes, instead of uploading them from here; its tip, if it asks one, is
+    /// paid from the wallet.
+    #[arg(long)]
+    upload_relay: Option<String>,
     /// Epochs ahead to store for: a number, or `max` (the system's maximum).
     #[arg(long, default_value = "1")]
     epochs: String,
@@ -94,13 +104,31 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     };
     let budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
     let client = client.with_memory_budget(budget, args.scratch_dir.clone());
+    let client = match &args.upload_relay {
+        Some(url) => client.with_upload_relay(url),
+        None => client,
+    };
+    // Standard input, held in an unnamed file for as long as the store runs, and read by path.
+    let stdin = match args.files.iter().any(|path| path.as_os_str() == "-") {
+        true => Some(spool_stdin(args.stdin_length, args.scratch_dir.as_deref())?),
+        false => None,
+    };
+    let source = |path: &PathBuf| -> PathBuf {
+        match &stdin {
+            Some((_, spooled)) if path.as_os_str() == "-" => spooled.clone(),
+            _ => path.clone(),
+        }
+    };
     let client = if json { client } else { with_progress_line(client) };
     let encoding = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
     // Unencrypted files whose encoding does not fit the budget are streamed, one at a time.
     let streamed =
         |len: u64| sealing.is_none() && !walrus_sdk::streaming::fits_in_memory(encoding, len, budget);
-    let sized: Vec<(&PathBuf, u64)> =
-        args.files.iter().map(|path| (path, std::fs::metadata(path).map_or(0, |m| m.len()))).collect();
+    let sized: Vec<(&PathBuf, u64)> = args
+        .files
+        .iter()
+        .map(|path| (path, std::fs::metadata(source(path)).map_or(0, |m| m.len())))
+        .collect();
     let mut results = Vec::new();
     let mut failed = 0;
     if sized.iter().any(|(_, len)| streamed(*len)) {
@@ -112,11 +140,12 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         if let Some((path, _)) = files.next_if(|(_, len)| streamed(*len)) {
             if args.dry_run {
                 let scratch = args.scratch_dir.as_deref();
-                let metadata = walrus_sdk::streaming::file_metadata(encoding, path, budget, scratch)?;
+                let metadata =
+                    walrus_sdk::streaming::file_metadata(encoding, &source(path), budget, scratch)?;
                 results.push(print_dry_run(path, &metadata, &system.params, epochs_ahead, json)?);
                 continue;
             }
-            let outcome = runtime.block_on(client.store_file(path, options));
+            let outcome = runtime.block_on(client.store_file(&source(path), options));
             clear_progress_line(json);
             record(&mut results, &mut failed, path, outcome, json);
             continue;
@@ -131,7 +160,8 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
                 break;
             }
             let (path, _) = files.next().context("peeked")?;
-            let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let data =
+                std::fs::read(source(path)).with_context(|| format!("cannot read {}", path.display()))?;
             let data = match &sealing {
                 Some((policy, threshold)) => {
                     runtime.block_on(client.seal_encrypt(*policy, &data, *threshold))?.to_bytes()
@@ -162,6 +192,30 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         anyhow::bail!("{failed} of {} files were not stored", args.files.len());
     }
     Ok(())
+}
+
+/// Standard input, which must be `declared` bytes long, in an unnamed temporary file in `dir`;
+/// returns the file (to keep open) and a path it can be opened by.
+fn spool_stdin(declared: Option<u64>, dir: Option<&Path>) -> Result<(std::fs::File, PathBuf)> {
+    let declared = declared.context(
+        "standard input (`-`) needs --stdin-length: a stream cut short must not be stored as a blob",
+    )?;
+    let mut file = match dir {
+        Some(dir) => tempfile::tempfile_in(dir),
+        None => tempfile::tempfile(),
+    }
+    .context("cannot make a temporary file for standard input")?;
+    // One byte more than declared shows a stream that runs on.
+    let mut limited = std::io::Read::take(std::io::stdin().lock(), declared.saturating_add(1));
+    let copied = std::io::copy(&mut limited, &mut file).context("cannot read standard input")?;
+    if copied != declared {
+        let what = if copied > declared { "more".to_string() } else { copied.to_string() };
+        anyhow::bail!(
+            "standard input has {what} bytes, not the {declared} of --stdin-length; nothing stored"
+        );
+    }
+    let path = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)));
+    Ok((file, path))
 }
 
 /// One file's store result: rendered into `results`, or counted in `failed` and said.

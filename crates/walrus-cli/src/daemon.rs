@@ -134,6 +134,61 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
     })
 }
 
+/// `walrus upload-relay`
+#[derive(Debug, clap::Args)]
+pub struct RelayArgs {
+    /// Where to listen (the reference's default).
+    #[arg(long, alias = "server-address", default_value = walrus_sdk::relay::RELAY_ADDRESS_DEFAULT)]
+    bind: SocketAddr,
+    /// The relay's settings, YAML as the reference's `walrus_upload_relay_config.yaml`:
+    /// `tip_config` (`no_tip`, or `send_tip: {address, kind: {const: FROST}}` or
+    /// `kind: {linear: {base, encoded_size_mul_per_kib}}`), `tx_freshness_threshold_secs`,
+    /// `tx_max_future_threshold_secs` [default: no tip].
+    #[arg(long)]
+    relay_config: Option<std::path::PathBuf>,
+    /// Largest blob relayed (bytes, or with a KiB / MiB / GiB suffix).
+    #[arg(long, default_value = "1GiB", value_parser = crate::bench::parse_size)]
+    max_body_size: u64,
+    /// Uploads at once; more are answered 429.
+    #[arg(long, default_value_t = 4)]
+    max_concurrent_uploads: usize,
+    /// The memory each upload's encoding may use (a larger blob is encoded streaming).
+    #[arg(long, default_value = "256MiB", value_parser = crate::bench::parse_size)]
+    memory_budget: u64,
+    /// Where request bodies and scratch files go (about 3.5 times each blob) [default: the
+    /// temporary directory].
+    #[arg(long)]
+    scratch_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// Runs an upload relay until interrupted.
+pub fn run_relay(args: RelayArgs, global: &GlobalArgs) -> Result<()> {
+    use walrus_gateway::relay::{start_relay, RelayConfig, RelaySettings};
+    let network = args.account.resolve(global)?;
+    let settings: RelaySettings = match &args.relay_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--relay-config {}: {e}", path.display()))?;
+            serde_yaml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--relay-config {}: {e}", path.display()))?
+        }
+        None => RelaySettings::default(),
+    };
+    let mut config = RelayConfig::new(args.bind, settings);
+    config.max_body_bytes = args.max_body_size;
+    config.max_concurrent_uploads = args.max_concurrent_uploads.max(1);
+    config.memory_budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
+    config.scratch_dir = args.scratch_dir;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let relay = start_relay(config, &network.chain_url).await?;
+        eprintln!("upload relay on http://{} (chain {}); Ctrl-C to stop", relay.addr, network.chain_url);
+        Ok(relay.run_until(crate::chain::shutdown_signal()).await?)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;

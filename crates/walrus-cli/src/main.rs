@@ -155,6 +155,9 @@ enum Command {
     Publisher(daemon::DaemonArgs),
     /// Serve both the aggregator's and the publisher's API.
     Daemon(daemon::DaemonArgs),
+    /// Serve an upload relay: take whole blobs over HTTP, send their slivers to the nodes, and
+    /// answer each with its confirmation certificate (for thin clients; a tip may be asked).
+    UploadRelay(daemon::RelayArgs),
     /// Publish, update and manage Walrus Sites.
     #[command(subcommand)]
     Site(site::SiteCommand),
@@ -227,6 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),
         Command::Publisher(args) => daemon::run(args, &cli.global, daemon::Role::Publisher),
         Command::Daemon(args) => daemon::run(args, &cli.global, daemon::Role::Daemon),
+        Command::UploadRelay(args) => daemon::run_relay(args, &cli.global),
         Command::Site(command) => site::run(command, &cli.global),
         Command::Portal(args) => site::portal(args, &cli.global),
         Command::KeyServer(command) => seal_cmd::key_server(command, &cli.global),
@@ -250,6 +254,7 @@ fn init_logging(command: &Command) {
             | Command::Aggregator(_)
             | Command::Publisher(_)
             | Command::Daemon(_)
+            | Command::UploadRelay(_)
             | Command::Portal(_)
             | Command::KeyServer(seal_cmd::KeyServerCommand::Run { .. })
     );

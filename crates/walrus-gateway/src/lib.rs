@@ -9,13 +9,15 @@
 //!   the reference's `newlyCreated` / `alreadyCertified` JSON; a body limit and a bounded
 //!   number of concurrent stores (429 beyond);
 //! - both: `GET /` (a page to upload a file and read a blob by ID), `GET /status` (`OK`), `GET /v1/api` (the OpenAPI description), CORS for any origin,
-//!   and the reference's error JSON (AIP-193, domain `daemon.walrus.space`) on every error.
+//!   and the reference's error JSON (AIP-193, domain `daemon.walrus.space`) on every error;
+//! - [`relay`]: the upload relay (`walrus upload-relay`), its own server.
 
 mod aggregator;
 pub mod auth;
 pub mod portal;
 mod publisher;
 mod quilts;
+pub mod relay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -225,7 +227,7 @@ async fn cors(request: Request, next: Next) -> Response {
     if preflight {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD, PUT, OPTIONS"),
+            HeaderValue::from_static("GET, HEAD, PUT, POST, OPTIONS"),
         );
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or(HeaderValue::from_static("*")));
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));

@@ -170,6 +170,7 @@ pub(crate) fn store_error(e: StoreError) -> GatewayError {
             GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "INSUFFICIENT_CONFIRMATIONS", e)
         }
         StoreError::Blocked(blob_id) => GatewayError::blocked(&blob_id),
+        StoreError::Relay { .. } => GatewayError::new(StatusCode::BAD_GATEWAY, "UPLOAD_RELAY", e),
         StoreError::InvalidEpochs { .. } => GatewayError::bad("INVALID_EPOCHS", e),
         StoreError::Quilt(_) => {
             GatewayError::bad("MALFORMED_REQUEST", format!("failed to construct quilt: {e}"))

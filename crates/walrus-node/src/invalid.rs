@@ -14,9 +14,7 @@ use std::sync::Arc;
 use walrus_chain::tx::CertificateArgs;
 use walrus_chain::Call;
 use walrus_core::inconsistency::InconsistencyProof;
-use walrus_core::messages::{
-    signers_to_bitmap, Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage,
-};
+use walrus_core::messages::{Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage};
 use walrus_core::params::Quorum;
 use walrus_core::{BlobId, SliverType};
 
@@ -108,13 +106,7 @@ pub async fn invalidate(
     }
     let certificate = Certificate::aggregate(signed)?;
     let owner = node.owner_key()?;
-    let call = Call::InvalidateBlobId {
-        certificate: CertificateArgs {
-            signature: certificate.signature,
-            signers_bitmap: signers_to_bitmap(&certificate.signers),
-            message: certificate.serialized_message,
-        },
-    };
+    let call = Call::InvalidateBlobId { certificate: CertificateArgs::from(certificate) };
     node.chain.execute(owner, call).await?;
     tracing::warn!("blob {blob_id} is inconsistently encoded; marked invalid on chain");
     Ok(())

@@ -28,10 +28,7 @@ pub struct BlobStatus {
 }
 
 /// What the chain knows of `blob_id`: `None` if it never saw it.
-pub(crate) async fn blob_view(
-    chain: &ChainClient,
-    blob_id: &BlobId,
-) -> Result<Option<BlobView>, ClientError> {
+pub async fn blob_view(chain: &ChainClient, blob_id: &BlobId) -> Result<Option<BlobView>, ClientError> {
     match chain.blob(blob_id).await {
         Ok(view) => Ok(Some(view)),
         Err(ClientError::Api { status: 404, .. }) => Ok(None),

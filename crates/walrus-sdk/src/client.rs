@@ -12,11 +12,12 @@ use walrus_chain_client::wire::BlobView;
 use walrus_chain_client::{ChainClient, ClientError};
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
-use walrus_core::messages::{signers_to_bitmap, Certificate};
+use walrus_core::messages::Certificate;
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
 use walrus_node_client::SliverSource;
 
 use crate::blocklist::Blocklist;
+use crate::relay::Raw;
 use crate::upload::Confirmed;
 
 /// Attempts per node for the upload and the confirmation.
@@ -227,6 +228,14 @@ pub enum StoreError {
     /// The files do not make a quilt (identifiers, count, size).
     #[error(transparent)]
     Quilt(#[from] walrus_core::quilt::QuiltError),
+    /// The upload relay refused the blob or failed (its HTTP status, if it answered).
+    #[error("upload relay{}: {message}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    Relay {
+        /// The HTTP status of its answer.
+        status: Option<u16>,
+        /// What it said, or what went wrong.
+        message: String,
+    },
 }
 
 /// Most input bytes encoded and uploaded at once by [`Client::store_many`] (the encoded form
@@ -318,6 +327,8 @@ pub struct Client {
     pub(crate) memory_budget: usize,
     /// Where the streaming encoder keeps its scratch files (default: the temporary directory).
     pub(crate) scratch_dir: Option<std::path::PathBuf>,
+    /// The upload relay stores go through ([`Client::with_upload_relay`]), if any.
+    pub(crate) relay: Option<Arc<str>>,
 }
 
 /// A blob after [`Client::prepare`].
@@ -331,20 +342,25 @@ enum Prepared {
 /// The encoding of one blob to store: the in-memory or the streaming encoder's.
 pub(crate) type Encoder = Box<dyn FnOnce(EncodingParams) -> Result<Arc<dyn SliverSource>, StoreError> + Send>;
 
-/// A blob to store: its length (to group blobs by) and how it is encoded.
+/// A blob to store: its length (to group blobs by), how it is encoded, and its bytes (for an
+/// upload relay).
 pub(crate) struct Input {
     pub(crate) len: u64,
     pub(crate) encode: Encoder,
+    pub(crate) raw: Raw,
 }
 
 impl Input {
     /// A blob held in memory, encoded in memory.
     pub(crate) fn bytes(data: Vec<u8>) -> Input {
+        let data = bytes::Bytes::from(data);
+        let raw = Raw::Bytes(data.clone());
         Input {
             len: data.len() as u64,
             encode: Box::new(
                 move |params| Ok(Arc::new(encode_blob(params, &data)?) as Arc<dyn SliverSource>),
             ),
+            raw,
         }
     }
 }
@@ -377,6 +393,7 @@ impl Client {
             blocklist: None,
             memory_budget: crate::streaming::MEMORY_BUDGET_DEFAULT,
             scratch_dir: None,
+            relay: None,
         }
     }
 
@@ -453,11 +470,12 @@ impl Client {
         let len = std::fs::metadata(path)
             .map_err(|source| crate::streaming::EncodeFileError::Io { path: path.into(), source })?
             .len();
+        let raw = Raw::File(path.to_path_buf());
         let (path, budget, scratch) = (path.to_path_buf(), self.memory_budget, self.scratch_dir.clone());
         let encode: Encoder = Box::new(move |params| {
             Ok(crate::streaming::encode_file(params, &path, budget, scratch.as_deref())?)
         });
-        self.store_inputs(vec![Input { len, encode }], options)
+        self.store_inputs(vec![Input { len, encode, raw }], options)
             .await
             .pop()
             .unwrap_or(Err(StoreError::NoResult))
@@ -515,22 +533,31 @@ impl Client {
         let started = Instant::now();
         let mut results: Vec<Option<Result<BlobStoreResult, StoreError>>> = Vec::new();
         let mut to_upload = Vec::new();
+        let mut raws = Vec::new();
         for (position, data) in group.into_iter().enumerate() {
             results.push(None);
+            let raw = data.raw.clone();
             match self.prepare(data, options, network).await {
                 Ok(Prepared::Done(outcome)) => results[position] = Some(Ok(outcome)),
-                Ok(Prepared::Upload(blob, registered)) => to_upload.push((position, blob, registered)),
+                Ok(Prepared::Upload(blob, registered)) => {
+                    to_upload.push((position, blob, registered));
+                    raws.push(raw);
+                }
                 Err(e) => results[position] = Some(Err(e)),
             }
         }
         let mut tasks = JoinSet::new();
-        for (index, (_, blob, registered)) in to_upload.iter().enumerate() {
+        for (index, ((_, blob, registered), raw)) in to_upload.iter().zip(raws).enumerate() {
             let (client, blob, committee) = (self.clone(), Arc::clone(blob), committee.clone());
             let deletable = options.deletable.then_some(registered.object_id);
             // A registration made before: an earlier store stopped after it, so resume.
             let resume = matches!(registered.resource, ResourceOperation::ReuseRegistration { .. });
             tasks.spawn(async move {
-                (index, client.upload_and_confirm(&blob, &committee, deletable, resume).await)
+                let confirmed = match client.relay.clone() {
+                    Some(relay) => client.upload_via_relay(&relay, &raw, &blob, &committee, deletable).await,
+                    None => client.upload_and_confirm(&blob, &committee, deletable, resume).await,
+                };
+                (index, confirmed)
             });
         }
         let mut confirmed: Vec<Result<Confirmed, StoreError>> = Vec::new();
@@ -692,14 +719,7 @@ impl Client {
         committee: &Committee,
     ) -> Result<BlobStoreResult, StoreError> {
         let metadata = blob.metadata();
-        let certify = Call::CertifyBlob {
-            blob: object_id,
-            certificate: CertificateArgs {
-                signature: certificate.signature,
-                signers_bitmap: signers_to_bitmap(&certificate.signers),
-                message: certificate.serialized_message,
-            },
-        };
+        let certify = Call::CertifyBlob { blob: object_id, certificate: CertificateArgs::from(certificate) };
         {
             let _turn = self.tx_turn.lock().await;
             self.chain.execute(&self.wallet, certify).await?;

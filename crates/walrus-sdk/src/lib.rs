@@ -12,6 +12,7 @@ pub mod blocklist;
 pub mod client;
 pub mod quilt;
 pub mod read;
+pub mod relay;
 pub mod seal;
 pub mod site;
 pub mod staking;

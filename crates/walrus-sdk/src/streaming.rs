@@ -72,7 +72,21 @@ pub fn encode_file(
     budget: usize,
     scratch_dir: Option<&Path>,
 ) -> Result<Arc<dyn SliverSource>, EncodeFileError> {
-    match open(params, path, budget, scratch_dir, true)? {
+    let file = File::open(path).map_err(|source| EncodeFileError::Io { path: path.into(), source })?;
+    encode_open_file(params, file, path, budget, scratch_dir)
+}
+
+/// [`encode_file`] of a file already open (say, an unnamed temporary file that holds a request
+/// body or standard input), read from its start; `label` names it in errors.
+pub fn encode_open_file(
+    params: EncodingParams,
+    file: File,
+    label: &Path,
+    budget: usize,
+    scratch_dir: Option<&Path>,
+) -> Result<Arc<dyn SliverSource>, EncodeFileError> {
+    let path = label;
+    match open(params, file, path, budget, scratch_dir, true)? {
         Opened::Whole(data) => Ok(Arc::new(
             encode_blob(params, &data)
                 .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() })?,
@@ -94,7 +108,8 @@ pub fn file_metadata(
     budget: usize,
     scratch_dir: Option<&Path>,
 ) -> Result<VerifiedBlobMetadataWithId, EncodeFileError> {
-    match open(params, path, budget, scratch_dir, false)? {
+    let file = File::open(path).map_err(|source| EncodeFileError::Io { path: path.into(), source })?;
+    match open(params, file, path, budget, scratch_dir, false)? {
         Opened::Whole(data) => compute_metadata(params, &data)
             .map_err(|e| EncodeFileError::Plan { path: path.into(), source: e.into() }),
         Opened::Streamed(layout, io) => {
@@ -112,16 +127,17 @@ enum Opened {
 
 fn open(
     params: EncodingParams,
+    mut file: File,
     path: &Path,
     budget: usize,
     scratch_dir: Option<&Path>,
     slivers: bool,
 ) -> Result<Opened, EncodeFileError> {
     let io_error = |source| EncodeFileError::Io { path: path.into(), source };
-    let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
     if fits_in_memory(params, len, budget) {
         let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        std::io::Seek::rewind(&mut file).map_err(io_error)?;
         std::io::Read::read_to_end(&mut file, &mut data).map_err(io_error)?;
         return Ok(Opened::Whole(data));
     }

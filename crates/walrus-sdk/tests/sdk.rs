@@ -9,9 +9,7 @@ use walrus_chain::tx::CertificateArgs;
 use walrus_chain::{Call, TxStatus};
 use walrus_core::encode::encode_blob;
 use walrus_core::keys::Ed25519KeyPair;
-use walrus_core::messages::{
-    signers_to_bitmap, Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage,
-};
+use walrus_core::messages::{Certificate, InvalidBlobIdMsg, ProtocolMessage, SignedMessage};
 use walrus_core::EncodingParams;
 use walrus_sdk::{BlobStoreResult, Client, Progress, ReadError, StoreOptions, StoreResult};
 use walrus_testkit::{serve_liar, Net, N};
@@ -313,11 +311,7 @@ async fn a_blob_marked_invalid_is_reported_not_stored() {
         })
         .collect();
     let certificate = Certificate::aggregate(signed).expect("aggregate");
-    let certificate = CertificateArgs {
-        signature: certificate.signature,
-        signers_bitmap: signers_to_bitmap(&certificate.signers),
-        message: certificate.serialized_message,
-    };
+    let certificate = CertificateArgs::from(certificate);
     let invalidated = net.chain_client.execute(&net.user, Call::InvalidateBlobId { certificate }).await;
     assert!(matches!(invalidated.expect("submitted").effects.status, TxStatus::Success), "invalidated");
 
