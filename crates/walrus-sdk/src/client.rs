@@ -495,9 +495,15 @@ impl Client {
 
     pub(crate) async fn store_inputs(
         &self,
-        blobs: Vec<Input>,
+        mut blobs: Vec<Input>,
         options: StoreOptions,
     ) -> Vec<Result<BlobStoreResult, StoreError>> {
+        if self.relay.is_some() {
+            for input in &mut blobs {
+                let (raw, scratch) = (input.raw.clone(), self.scratch_dir.clone());
+                input.encode = crate::relay::metadata_encoder(raw, self.memory_budget, scratch);
+            }
+        }
         let count = blobs.len();
         let mut results = Vec::with_capacity(count);
         let network = match self.network().await {

@@ -325,6 +325,36 @@ impl Raw {
     }
 }
 
+/// What a store through a relay encodes: the metadata alone (the blob ID and what registers
+/// it); the relay makes the slivers. A file is read in the memory budget, keeping only the
+/// repair columns in scratch.
+pub(crate) fn metadata_encoder(raw: Raw, budget: usize, scratch: Option<PathBuf>) -> crate::client::Encoder {
+    Box::new(move |params| {
+        let metadata = match &raw {
+            Raw::Bytes(data) => walrus_core::encode::compute_metadata(params, data)?,
+            Raw::File(path) => crate::streaming::file_metadata(params, path, budget, scratch.as_deref())?,
+        };
+        Ok(Arc::new(MetadataOnly(metadata)) as Arc<dyn SliverSource>)
+    })
+}
+
+/// A blob whose slivers are made elsewhere (by a relay).
+struct MetadataOnly(walrus_core::metadata::VerifiedBlobMetadataWithId);
+
+impl SliverSource for MetadataOnly {
+    fn metadata(&self) -> &walrus_core::metadata::VerifiedBlobMetadataWithId {
+        &self.0
+    }
+
+    fn sliver(
+        self: Arc<Self>,
+        _axis: walrus_core::SliverType,
+        _index: walrus_core::SliverIndex,
+    ) -> std::io::Result<Bytes> {
+        Err(std::io::Error::other("this store goes through an upload relay, which makes the slivers"))
+    }
+}
+
 /// A file sent as a request body: read in 1 MiB pieces by a blocking task, a few ahead.
 struct FileBody(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
 
