@@ -28,12 +28,14 @@ pub struct StoreArgs {
     /// paid from the wallet.
     #[arg(long)]
     upload_relay: Option<String>,
-    /// Epochs ahead to store for: a number, or `max` (the system's maximum).
-    #[arg(long, default_value = "1")]
-    epochs: String,
+    #[command(flatten)]
+    lifetime: crate::epochs::EpochArgs,
     /// Store a permanent blob (default: deletable, as the reference since v1.33).
     #[arg(long)]
     permanent: bool,
+    /// Store a deletable blob: the default (kept for the reference's older scripts).
+    #[arg(long, hide = true, conflicts_with = "permanent")]
+    deletable: bool,
     /// Store even if the blob is already certified for long enough.
     #[arg(long)]
     force: bool,
@@ -96,7 +98,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let system = runtime.block_on(client.chain().system())?.system;
-    let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
+    let epochs_ahead = args.lifetime.epochs_ahead(&system)?;
     let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
     let sealing = match args.encrypt {
         true => Some(runtime.block_on(sealing(&client, &args.policy, args.threshold))?),
@@ -232,18 +234,6 @@ fn record(
             *failed += 1;
             eprintln!("Error: storing {} failed: {e}", path.display());
         }
-    }
-}
-
-/// `--epochs`: a positive number, or `max` (the system's maximum).
-pub(crate) fn epochs_ahead(text: &str, system: &walrus_chain::system::System) -> Result<u32> {
-    match text {
-        "max" => Ok(system.params.max_epochs_ahead),
-        text => text
-            .parse()
-            .ok()
-            .filter(|e| *e > 0)
-            .with_context(|| format!("--epochs must be a positive number or `max`, not {text:?}")),
     }
 }
 
@@ -536,6 +526,17 @@ pub struct StatusArgs {
     account: Account,
 }
 
+/// The blob ID of `file` on the network of `chain` (its shard count), computed within the
+/// default memory budget.
+pub(crate) async fn file_blob_id(chain: &walrus_chain_client::ChainClient, file: &Path) -> Result<BlobId> {
+    let n_shards = chain.system().await?.system.params.n_shards;
+    let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
+    let budget = walrus_sdk::streaming::MEMORY_BUDGET_DEFAULT;
+    let metadata = walrus_sdk::streaming::file_metadata(params, file, budget, None)
+        .with_context(|| format!("cannot compute the blob ID of {}", file.display()))?;
+    Ok(*metadata.blob_id())
+}
+
 /// Prints what the chain knows of a blob: its objects, whether any is certified, until when
 /// it is stored, and whether it is marked invalid.
 pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
@@ -546,12 +547,7 @@ pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
     runtime.block_on(async {
         let blob_id = match (&args.blob_id, &args.file) {
             (Some(blob_id), _) => *blob_id,
-            (None, Some(file)) => {
-                let n_shards = chain.system().await?.system.params.n_shards;
-                let params = walrus_core::EncodingParams::new(u64::from(n_shards))?;
-                let budget = walrus_sdk::streaming::MEMORY_BUDGET_DEFAULT;
-                *walrus_sdk::streaming::file_metadata(params, file, budget, None)?.blob_id()
-            }
+            (None, Some(file)) => file_blob_id(&chain, file).await?,
             (None, None) => anyhow::bail!("give --blob-id or --file"),
         };
         let found = walrus_sdk::blobs::blob_status(&chain, &blob_id).await?;

@@ -24,7 +24,7 @@ pub enum Role {
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {
     /// Where to listen (the reference's default).
-    #[arg(long, default_value = "127.0.0.1:31415")]
+    #[arg(long, alias = "bind-address", default_value = "127.0.0.1:31415")]
     bind: SocketAddr,
     /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
     #[arg(long, default_value_t = 10_240)]
@@ -44,9 +44,23 @@ pub struct DaemonArgs {
     /// its length, a streamed one four pieces; beyond it, 429).
     #[arg(long, default_value_t = 1024)]
     max_read_memory: usize,
-    /// Stores at once (more wait, up to the same number again; beyond that, 429).
-    #[arg(long, default_value_t = 8)]
+    /// Stores at once (`--max-concurrent-requests`, the reference's name).
+    #[arg(long, alias = "max-concurrent-requests", default_value_t = 8)]
     max_concurrent_stores: usize,
+    /// Stores waiting for a turn beyond those; more are answered 429.
+    #[arg(long, default_value_t = 8)]
+    max_buffer_size: usize,
+    /// Reads at once (the aggregator).
+    #[arg(long, default_value_t = 256)]
+    aggregator_max_concurrent_requests: usize,
+    /// Reads waiting for a turn beyond those; more are answered 429.
+    #[arg(long, default_value_t = 320)]
+    aggregator_max_buffer_size: usize,
+    /// Blob attributes that `by-object-id` reads return as response headers.
+    #[arg(long, num_args = 1.., default_values_t = walrus_gateway::GatewayConfig::new(([127, 0, 0, 1], 0).into()).allowed_headers)]
+    allowed_headers: Vec<String>,
+    #[command(flatten)]
+    wallets: SubWalletArgs,
     /// Require stores to carry a JWT (`Authorization: Bearer`) verified with this key, hex after
     /// `0x`, else the text's bytes: the HMAC secret (HS*), the 32-byte Ed25519 public key
     /// (EdDSA), the uncompressed point `04 || x || y` (ES256, ES384), or a PKCS#1 RSAPublicKey
@@ -73,6 +87,76 @@ pub struct DaemonArgs {
     jwt_cache_size: usize,
     #[command(flatten)]
     account: Account,
+}
+
+/// The publisher's sub-wallets (the reference's flags).
+#[derive(Debug, clap::Args)]
+pub struct SubWalletArgs {
+    /// Keep the sub-wallets' keys here (made on first use): stores then run from `--n-clients`
+    /// accounts at once, funded by the wallet, which receives the blob objects [default: the
+    /// wallet stores, one transaction at a time].
+    #[arg(long)]
+    sub_wallets_dir: Option<std::path::PathBuf>,
+    /// Sub-wallets.
+    #[arg(long, default_value_t = 8)]
+    n_clients: usize,
+    /// How often the sub-wallets' balances are looked at (`500ms`, `1s`, `2m`).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    refill_interval: std::time::Duration,
+    /// What a sub-wallet below `--sub-wallets-min-balance` is sent, in FROST.
+    #[arg(long, default_value_t = 500_000_000)]
+    wal_refill_amount: u64,
+    /// The balance under which a sub-wallet is refilled, in FROST.
+    #[arg(long, default_value_t = 500_000_000)]
+    sub_wallets_min_balance: u64,
+    /// The reference's SUI refill: this chain has no gas coin (fees are WAL), so it is unused.
+    #[arg(long, hide = true)]
+    gas_refill_amount: Option<u64>,
+    /// Burn the blob objects that stores create (unless `send_object_to` names a receiver):
+    /// the blobs stay stored until they expire, but nobody can delete or extend them.
+    #[arg(long)]
+    burn_after_store: bool,
+    /// The reference's deprecated `--keep` (objects are kept by default): no effect.
+    #[arg(long, hide = true)]
+    keep: bool,
+}
+
+impl SubWalletArgs {
+    /// Opens (or makes) the sub-wallets' keys in `dir`.
+    fn open(&self, dir: &std::path::Path, chain_url: &str) -> Result<walrus_gateway::wallets::SubWallets> {
+        use walrus_chain_node::init::{random_seed, read_ed25519, write_secret};
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--sub-wallets-dir {}: {e}", dir.display()))?;
+        let mut clients = Vec::with_capacity(self.n_clients);
+        for i in 0..self.n_clients {
+            let path = dir.join(format!("sub-wallet-{i}.key"));
+            if !path.exists() {
+                write_secret(&path, &random_seed()?)?;
+            }
+            clients.push(Client::new(chain_url, read_ed25519(&path)?));
+        }
+        Ok(walrus_gateway::wallets::SubWallets {
+            clients,
+            refill_interval: self.refill_interval,
+            refill_amount: self.wal_refill_amount,
+            min_balance: self.sub_wallets_min_balance,
+        })
+    }
+}
+
+/// A duration: a number with `ms`, `s`, `m` or `h` (seconds without one).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;
+    let ms = match unit.trim() {
+        "ms" => number,
+        "" | "s" => number.saturating_mul(1000),
+        "m" => number.saturating_mul(60_000),
+        "h" => number.saturating_mul(3_600_000),
+        _ => return Err(format!("{text:?}: the unit is ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// The publisher's authentication, enabled as the reference enables it: by a key, an expiring
@@ -104,6 +188,10 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
         Role::Aggregator => None,
         Role::Publisher | Role::Daemon => Some(Client::new(&network.chain_url, network.key()?)),
     };
+    let sub_wallets = match (&writer, &args.wallets.sub_wallets_dir) {
+        (Some(_), Some(dir)) => Some(args.wallets.open(dir, &network.chain_url)?),
+        _ => None,
+    };
     let mut config = GatewayConfig::new(args.bind);
     config.max_body_bytes =
         args.max_body_size.checked_mul(1024).ok_or_else(|| anyhow::anyhow!("--max-body-size too large"))?;
@@ -112,7 +200,11 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
         .checked_mul(1024)
         .ok_or_else(|| anyhow::anyhow!("--max-quilt-body-size too large"))?;
     config.max_concurrent_stores = args.max_concurrent_stores.max(1);
-    config.store_queue = config.max_concurrent_stores;
+    config.store_queue = args.max_buffer_size;
+    config.max_concurrent_reads =
+        args.aggregator_max_concurrent_requests.max(1).saturating_add(args.aggregator_max_buffer_size);
+    config.allowed_headers = args.allowed_headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    config.burn_after_store = args.wallets.burn_after_store;
     config.serve_reads = role != Role::Publisher;
     config.max_blob_size = args.max_blob_size;
     config.max_read_bytes = args
@@ -126,6 +218,7 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("--blocklist: {e}"))?;
     config.jwt = jwt_config(&args)?;
+    config.sub_wallets = sub_wallets;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let gateway = start(config, &network.chain_url, writer).await?;

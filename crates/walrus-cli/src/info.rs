@@ -1,31 +1,24 @@
-//! `walrus info` (the system: epoch, shards, nodes, limits, prices) and `walrus health` (every
-//! committee member's `/v1/health`).
-
-use std::time::Duration;
+//! `walrus info` and its parts, as the reference's: `epoch`, `storage`, `size`, `price`, `bft`,
+//! `committee` and `all`; without one, the first four. The JSON has the reference's fields
+//! (camelCase), plus a few of ours (the epoch's state, capacity, stake).
 
 use anyhow::Result;
+use serde_json::{json, Value};
 use walrus_chain::epoch::EpochState;
+use walrus_chain::system::Member;
 use walrus_chain_client::wire::SystemView;
 use walrus_chain_client::ChainClient;
 use walrus_chain_node::init::wal;
-use walrus_core::EncodingParams;
+use walrus_core::params::max_n_faulty;
+use walrus_core::{EncodingParams, SliverType};
 
 use crate::wallet::{print, Account};
 use crate::GlobalArgs;
 
 /// The storage unit prices are quoted in (1 MiB, as the reference).
 const UNIT_BYTES: u64 = 1 << 20;
-/// How long a node may take to answer `health`.
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `walrus health`.
-#[derive(Debug, clap::Args)]
-pub struct ChainArgs {
-    #[command(flatten)]
-    account: Account,
-}
-
-/// `walrus info [all | epoch | committee]`
+/// `walrus info [epoch | storage | size | price | bft | committee | all]`
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
     #[command(subcommand)]
@@ -34,189 +27,294 @@ pub struct InfoArgs {
     account: Account,
 }
 
+/// How `committee` and `all` order the storage nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SortBy {
+    Id,
+    Name,
+    Url,
+}
+
+/// The ordering flags of `committee` and `all`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct Sorting {
+    /// Order the storage nodes by node ID, name or network address.
+    #[arg(long, value_enum, default_value = "name")]
+    sort_by: SortBy,
+    /// In descending order.
+    #[arg(long)]
+    desc: bool,
+}
+
 /// What `walrus info` shows.
 #[derive(Debug, clap::Subcommand)]
 enum InfoCommand {
-    /// The system: epoch, shards, nodes, limits, prices (the default).
-    All,
-    /// The epoch, where it is in its cycle, and when the next step is due.
+    /// Everything: the four parts, the committee and the BFT figures.
+    All(Sorting),
+    /// The epoch, its start and length, where it is in its cycle, and the longest storage.
     Epoch,
-    /// Each committee member: node ID, name, stake, shards, commission, address.
-    Committee,
+    /// Shards, storage nodes and capacity.
+    Storage,
+    /// The storage unit and the largest blob.
+    Size,
+    /// Prices: per unit and epoch, to write, and for example blobs.
+    Price,
+    /// The fault tolerance: `f`, the quorum, and how few nodes hold more than `f` shards.
+    Bft,
+    /// Each committee member: name, addresses, keys, shards, stake; the next committee once chosen.
+    Committee(Sorting),
 }
 
 /// Prints the system's state, or one part of it.
 pub fn info(args: InfoArgs, global: &GlobalArgs) -> Result<()> {
-    let json = global.json;
     let network = args.account.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let view = runtime.block_on(ChainClient::new(&network.chain_url).system())?;
-    match args.what.unwrap_or(InfoCommand::All) {
-        InfoCommand::All => all(&view, json),
-        InfoCommand::Epoch => {
-            epoch(&view, json);
-            Ok(())
-        }
-        InfoCommand::Committee => {
-            committee(&view, json);
-            Ok(())
-        }
-    }
+    let params = EncodingParams::new(u64::from(view.system.params.n_shards))?;
+    let parts: Vec<(&str, Value)> = match args.what {
+        None => vec![
+            ("epochInfo", epoch(&view)),
+            ("storageInfo", storage(&view)),
+            ("sizeInfo", size(params)),
+            ("priceInfo", price(&view, params)),
+        ],
+        Some(InfoCommand::All(sorting)) => vec![
+            ("epochInfo", epoch(&view)),
+            ("storageInfo", storage(&view)),
+            ("sizeInfo", size(params)),
+            ("priceInfo", price(&view, params)),
+            ("committeeInfo", committee(&view, params, sorting)),
+            ("bftInfo", bft(&view)),
+        ],
+        Some(InfoCommand::Epoch) => vec![("", epoch(&view))],
+        Some(InfoCommand::Storage) => vec![("", storage(&view))],
+        Some(InfoCommand::Size) => vec![("", size(params))],
+        Some(InfoCommand::Price) => vec![("", price(&view, params))],
+        Some(InfoCommand::Bft) => vec![("", bft(&view))],
+        Some(InfoCommand::Committee(sorting)) => vec![("", committee(&view, params, sorting))],
+    };
+    let value = match parts.as_slice() {
+        [("", part)] => part.clone(),
+        _ => Value::Object(parts.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()),
+    };
+    print(global.json, value, || parts.iter().map(|(_, part)| text(part)).collect::<Vec<_>>().join("\n\n"));
+    Ok(())
 }
 
-/// `walrus info epoch`.
-fn epoch(view: &SystemView, json: bool) {
+fn epoch(view: &SystemView) -> Value {
     let system = &view.system;
-    let state = match system.epoch_state {
-        EpochState::ChangeSync { .. } => "EpochChangeSync",
-        EpochState::ChangeDone { .. } => "EpochChangeDone",
-        EpochState::NextParamsSelected { .. } => "NextParamsSelected",
+    let (state, start) = match system.epoch_state {
+        EpochState::ChangeSync { .. } => ("EpochChangeSync", None),
+        EpochState::ChangeDone { since_ms } => ("EpochChangeDone", Some(since_ms)),
+        EpochState::NextParamsSelected { since_ms } => ("NextParamsSelected", Some(since_ms)),
     };
-    let value = serde_json::json!({
+    let start = match start {
+        Some(ms) => json!({ "DateTime": rfc3339(ms) }),
+        None => json!({ "Message": "the epoch change is in progress" }),
+    };
+    let duration = system.params.epoch_duration_ms;
+    json!({
+        "currentEpoch": system.epoch().0,
+        "startOfCurrentEpoch": start,
+        "epochDuration": { "secs": duration / 1000, "nanos": (duration % 1000) * 1_000_000 },
+        "maxEpochsAhead": system.params.max_epochs_ahead,
         "epoch": system.epoch().0,
         "state": state,
-        "epochDurationMs": system.params.epoch_duration_ms,
+        "epochDurationMs": duration,
         "nextStepMs": view.next_epoch_step_ms,
         "blockTimeMs": view.timestamp_ms,
-    });
-    print(json, value, || {
-        let next = match view.next_epoch_step_ms {
-            Some(due) => format!("next step in {} s", due.saturating_sub(view.timestamp_ms) / 1000),
-            None => "waiting for the committee to report its shards".into(),
-        };
-        format!("Epoch {} ({state}); {next}", system.epoch())
-    });
+        "height": view.height,
+    })
 }
 
-/// `walrus info committee`.
-fn committee(view: &SystemView, json: bool) {
+fn storage(view: &SystemView) -> Value {
     let system = &view.system;
-    let members: Vec<serde_json::Value> = system
-        .committee
-        .members
-        .iter()
-        .map(|m| {
-            let node = system.nodes.get(&m.node_id);
-            serde_json::json!({
-                "nodeId": m.node_id,
-                "name": node.map(|n| n.name.clone()),
-                "stakeFrost": node.map(|n| n.pool.active_wal),
-                "shards": m.shards.len(),
-                "commissionBps": node.map(|n| n.commission_rate),
-                "networkAddress": m.network_address,
-                "publicKey": m.public_key.to_string(),
-            })
+    json!({
+        "nShards": system.params.n_shards,
+        "nNodes": system.committee.members.len(),
+        "totalCapacity": system.params.total_capacity,
+        "usedCapacity": system.used_capacity(),
+    })
+}
+
+fn size(params: EncodingParams) -> Value {
+    json!({ "storageUnitSize": UNIT_BYTES, "maxBlobSize": params.max_blob_size() })
+}
+
+/// Prices in FROST: per storage unit and epoch, to write, and what example blobs cost for one
+/// epoch (storage and write fee, as a store from scratch pays).
+fn price(view: &SystemView, params: EncodingParams) -> Value {
+    let p = &view.system.params;
+    let units = |bytes: u64| walrus_chain::amount::storage_units(bytes);
+    let metadata_units = units(params.metadata_length());
+    let examples: Vec<Value> = [16 << 20, 512 << 20, params.max_blob_size()]
+        .into_iter()
+        .filter_map(|size| {
+            let encoded = params.encoded_blob_length(size).ok()?;
+            Some(json!({
+                "unencodedSize": size,
+                "encodedSize": encoded,
+                "price": p.register_from_scratch_cost(encoded, 1),
+                "encodingType": "RS2",
+            }))
         })
         .collect();
-    let value = serde_json::json!({ "epoch": system.epoch().0, "members": members });
-    print(json, value.clone(), || {
-        let mut out = format!("Committee of epoch {}", system.epoch());
-        for m in &members {
-            out.push_str(&format!(
-                "\n{}  {:<16} {:>6} shards  {:>20} stake  {:>5} bps  {}",
-                m["nodeId"].as_str().unwrap_or("?"),
-                m["name"].as_str().unwrap_or("?"),
-                m["shards"],
-                m["stakeFrost"].as_u64().map(|f| wal(walrus_chain::Frost(f))).unwrap_or_default(),
-                m["commissionBps"],
-                m["networkAddress"].as_str().unwrap_or("?"),
-            ));
-        }
-        out
-    });
+    let marginal = params.encoded_blob_length(UNIT_BYTES).map_or(0, units);
+    json!({
+        "storagePricePerUnitSize": p.storage_price_per_unit.0,
+        "writePricePerUnitSize": p.write_price_per_unit.0,
+        "encodingDependentPriceInfo": [{
+            "marginalSize": UNIT_BYTES,
+            "metadataPrice": p.storage_price_per_unit.0.saturating_mul(metadata_units),
+            "marginalPrice": p.storage_price_per_unit.0.saturating_mul(marginal.saturating_sub(metadata_units)),
+            "exampleBlobs": examples,
+            "encodingType": "RS2",
+        }],
+    })
 }
 
-/// `walrus info all`.
-fn all(view: &SystemView, json: bool) -> Result<()> {
+fn bft(view: &SystemView) -> Value {
+    let committee = &view.system.committee;
+    let n = usize::from(view.system.params.n_shards);
+    let f = max_n_faulty(n);
+    let mut shards: Vec<usize> = committee.members.iter().map(|m| m.shards.len()).collect();
+    shards.sort_unstable_by(|a, b| b.cmp(a));
+    let (mut nodes, mut above) = (0, 0);
+    for count in shards {
+        if above > f {
+            break;
+        }
+        (nodes, above) = (nodes + 1, above + count);
+    }
+    json!({
+        "maxFaultyShards": f,
+        "minCorrectShards": n - f,
+        "quorumThreshold": 2 * f + 1,
+        "minNodesAbove": nodes,
+        "shardsAbove": above,
+    })
+}
+
+fn committee(view: &SystemView, params: EncodingParams, sorting: Sorting) -> Value {
     let system = &view.system;
-    let p = &system.params;
-    let params = EncodingParams::new(u64::from(p.n_shards))?;
-    let value = serde_json::json!({
+    let nodes = |members: &[Member]| -> Vec<Value> {
+        let mut members: Vec<&Member> = members.iter().collect();
+        let name = |m: &Member| system.nodes.get(&m.node_id).map(|n| n.name.clone()).unwrap_or_default();
+        match sorting.sort_by {
+            SortBy::Id => members.sort_by_key(|m| m.node_id),
+            SortBy::Name => members.sort_by_key(|m| name(m)),
+            SortBy::Url => members.sort_by_key(|m| m.network_address.clone()),
+        }
+        if sorting.desc {
+            members.reverse();
+        }
+        members
+            .into_iter()
+            .map(|m| {
+                let record = system.nodes.get(&m.node_id);
+                json!({
+                    "name": name(m),
+                    "networkAddress": m.network_address,
+                    "publicKey": m.public_key.to_string(),
+                    "networkPublicKey": m.network_public_key.to_string(),
+                    "nShards": m.shards.len(),
+                    "shardIds": m.shards.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    "nodeId": m.node_id,
+                    "stake": record.map(|r| r.pool.active_wal),
+                    "commissionBps": record.map(|r| r.commission_rate),
+                })
+            })
+            .collect()
+    };
+    let max = params.max_blob_size();
+    let max_sliver = [SliverType::Primary, SliverType::Secondary]
+        .into_iter()
+        .filter_map(|axis| params.sliver_size(axis, max).ok())
+        .max();
+    json!({
         "epoch": system.epoch().0,
-        "epochDurationMs": p.epoch_duration_ms,
-        "maxEpochsAhead": p.max_epochs_ahead,
-        "nShards": p.n_shards,
-        "nNodes": system.committee.members.len(),
-        "maxBlobSize": params.max_blob_size(),
-        "storageUnitSize": UNIT_BYTES,
-        "storagePricePerUnitFrost": p.storage_price_per_unit.0,
-        "writePricePerUnitFrost": p.write_price_per_unit.0,
-        "totalCapacity": p.total_capacity,
-        "usedCapacity": system.used_capacity(),
-        "height": view.height,
-    });
-    print(json, value, || {
-        let mut out = String::new();
-        out.push_str(&format!(
-            "Epoch {} ({} ms long), block height {}\n",
-            system.epoch(),
-            p.epoch_duration_ms,
-            view.height
-        ));
-        out.push_str(&format!("{} shards on {} storage nodes\n", p.n_shards, system.committee.members.len()));
-        out.push_str(&format!(
-            "Maximum blob size: {} B; up to {} epochs ahead\n",
-            params.max_blob_size(),
-            p.max_epochs_ahead
-        ));
-        out.push_str(&format!(
-            "Price per MiB of encoded size: {} per epoch, {} to write\n",
-            wal(p.storage_price_per_unit),
-            wal(p.write_price_per_unit)
-        ));
-        out.push_str(&format!(
-            "Capacity: {} of {} B used this epoch",
-            system.used_capacity(),
-            p.total_capacity
-        ));
-        out
-    });
-    Ok(())
+        "nShards": system.params.n_shards,
+        "nPrimarySourceSymbols": params.primary_source_symbols(),
+        "nSecondarySourceSymbols": params.secondary_source_symbols(),
+        "maxSliverSize": max_sliver,
+        "metadataStorageSize": params.metadata_length(),
+        "maxEncodedBlobSize": params.encoded_blob_length(max).ok(),
+        "storageNodes": nodes(&system.committee.members),
+        "nextStorageNodes": system.next_committee.as_ref().map(|next| nodes(&next.members)),
+    })
 }
 
-/// Asks every committee member for its health.
-pub fn health(args: ChainArgs, global: &GlobalArgs) -> Result<()> {
-    let json = global.json;
-    let network = args.account.resolve(global)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let reports = runtime.block_on(async {
-        let committee = ChainClient::new(&network.chain_url).committee().await?;
-        let nodes = walrus_node_client::NodeConnector::new();
-        let mut reports = Vec::new();
-        for member in &committee.members {
-            let node =
-                nodes.node(&member.network_address, &member.network_public_key).with_timeout(HEALTH_TIMEOUT);
-            let (health, error) = match node.health().await {
-                Ok(health) => (health, None),
-                Err(e) => (serde_json::Value::Null, Some(e.to_string())),
-            };
-            reports.push(serde_json::json!({
-                "nodeUrl": node.base(),
-                "publicKey": member.public_key.to_string(),
-                "shards": member.shards.len(),
-                "healthInfo": health,
-                "error": error,
-            }));
+/// A part as text: its fields, one per line (nested ones indented), FROST also in WAL.
+fn text(part: &Value) -> String {
+    fn lines(value: &Value, indent: usize, out: &mut Vec<String>) {
+        let pad = "  ".repeat(indent);
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value {
+                        Value::Object(_) | Value::Array(_) => {
+                            out.push(format!("{pad}{key}:"));
+                            lines(value, indent + 1, out);
+                        }
+                        Value::Number(n) if key.contains("rice") || key == "stake" => {
+                            let frost = n.as_u64().unwrap_or(0);
+                            out.push(format!(
+                                "{pad}{key}: {frost} FROST ({})",
+                                wal(walrus_chain::Frost(frost))
+                            ));
+                        }
+                        _ => out.push(format!("{pad}{key}: {value}")),
+                    }
+                }
+            }
+            Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
+                out.push(format!(
+                    "{pad}{}",
+                    items.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Value::Array(items) => {
+                for item in items {
+                    lines(item, indent, out);
+                    out.push(String::new());
+                }
+                out.pop();
+            }
+            other => out.push(format!("{pad}{other}")),
         }
-        anyhow::Ok(reports)
-    })?;
-    let text = || {
-        reports
-            .iter()
-            .map(|r| match r["error"].as_str() {
-                Some(e) => format!("{}: UNREACHABLE ({e})", r["nodeUrl"].as_str().unwrap_or("?")),
-                None => format!(
-                    "{}: {} in epoch {}, {} shards, up {} s",
-                    r["nodeUrl"].as_str().unwrap_or("?"),
-                    r["healthInfo"]["nodeStatus"].as_str().unwrap_or("?"),
-                    r["healthInfo"]["epoch"],
-                    r["shards"],
-                    r["healthInfo"]["uptime"]
-                ),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    print(json, serde_json::json!({ "healthInfo": reports }), text);
-    Ok(())
+    }
+    let mut out = Vec::new();
+    lines(part, 0, &mut out);
+    out.join("\n")
+}
+
+/// An RFC 3339 UTC time from milliseconds since the Unix epoch.
+fn rfc3339(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_rfc3339_and_parse_back() {
+        for ms in [0, 951_782_401_000, 1_733_486_400_000, 4_102_444_799_000] {
+            let text = rfc3339(ms);
+            assert_eq!(crate::epochs::parse_rfc3339(&text).expect("parses"), ms, "{text}");
+        }
+        assert_eq!(rfc3339(1_733_486_400_000), "2024-12-06T12:00:00Z");
+    }
 }

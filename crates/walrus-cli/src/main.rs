@@ -4,6 +4,7 @@
 //! and renders the result for people or, with `--json`, as the reference CLI's camelCase JSON.
 //! Errors are printed as `Error: ...` with a non-zero exit status, never as a panic.
 
+mod attributes;
 mod bench;
 mod bench_quilt;
 mod bench_seal;
@@ -13,6 +14,8 @@ mod blob_id;
 mod chain;
 mod config;
 mod daemon;
+mod epochs;
+mod health;
 mod info;
 mod json_cmd;
 mod localnet;
@@ -86,6 +89,13 @@ pub struct GlobalArgs {
     /// ~/.walrus/localnet/client_config.yaml if it exists), or the node's for `walrus node run`.
     #[arg(long, global = true)]
     pub config: Option<std::path::PathBuf>,
+    /// The wallet's key file, given before the subcommand (as the reference's global
+    /// `--wallet`); the subcommands that use a wallet take `--wallet` too.
+    #[arg(long = "wallet", id = "wallet_before", value_name = "WALLET", hide = true)]
+    pub wallet: Option<std::path::PathBuf>,
+    /// The chain RPC, given before the subcommand (`--rpc-url` too, the reference's name).
+    #[arg(long = "chain-url", id = "chain_url_before", alias = "rpc-url", value_name = "URL", hide = true)]
+    pub chain_url: Option<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -135,10 +145,25 @@ enum Command {
     Delete(manage::DeleteArgs),
     /// Extend a blob object's storage by some epochs.
     Extend(manage::ExtendArgs),
-    /// Show the system: epoch, shards, nodes, limits, prices (or `epoch`, `committee`).
+    /// Share a blob object of the wallet: anyone may then fund and extend it, nobody delete it.
+    Share(manage::ShareArgs),
+    /// Add funds to a shared blob (paid from the wallet).
+    FundSharedBlob(manage::FundArgs),
+    /// Burn blob objects of the wallet (the blobs stay until they expire; the objects go).
+    BurnBlobs(manage::BurnArgs),
+    /// Print a blob object's attributes.
+    GetBlobAttribute(attributes::GetArgs),
+    /// Set attributes (key-value pairs) of a blob object of the wallet.
+    SetBlobAttribute(attributes::SetArgs),
+    /// Remove some attributes of a blob object of the wallet.
+    RemoveBlobAttributeFields(attributes::RemoveFieldsArgs),
+    /// Remove every attribute of a blob object of the wallet.
+    RemoveBlobAttribute(attributes::RemoveArgs),
+    /// Show the system: epoch, storage, sizes, prices (or one part: `epoch`, `storage`, `size`,
+    /// `price`, `bft`, `committee`, or `all` of them).
     Info(info::InfoArgs),
-    /// Ask every storage node of the committee for its health.
-    Health(info::ChainArgs),
+    /// Ask storage nodes for their health (the committee, the active set, or some by ID or URL).
+    Health(health::HealthArgs),
     /// Stake WAL with a storage node's pool.
     Stake(staking::StakeArgs),
     /// Ask to withdraw a `StakedWal` (paid at once when it is not earning).
@@ -220,12 +245,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ListBlobs(args) => manage::list(args, &cli.global),
         Command::Delete(args) => manage::delete(args, &cli.global),
         Command::Extend(args) => manage::extend(args, &cli.global),
+        Command::Share(args) => manage::share(args, &cli.global),
+        Command::FundSharedBlob(args) => manage::fund_shared_blob(args, &cli.global),
+        Command::BurnBlobs(args) => manage::burn(args, &cli.global),
+        Command::GetBlobAttribute(args) => attributes::get(args, &cli.global),
+        Command::SetBlobAttribute(args) => attributes::set(args, &cli.global),
+        Command::RemoveBlobAttributeFields(args) => attributes::remove_fields(args, &cli.global),
+        Command::RemoveBlobAttribute(args) => attributes::remove(args, &cli.global),
         Command::Info(args) => info::info(args, &cli.global),
         Command::Stake(args) => staking::stake(args, &cli.global),
         Command::RequestWithdrawStake(args) => staking::request_withdraw(args, &cli.global),
         Command::WithdrawStake(args) => staking::withdraw(args, &cli.global),
         Command::ListStakedWal(args) => staking::list(args, &cli.global),
-        Command::Health(args) => info::health(args, &cli.global),
+        Command::Health(args) => health::health(args, &cli.global),
         Command::Bench(args) => bench::run(args, &cli.global),
         Command::Aggregator(args) => daemon::run(args, &cli.global, daemon::Role::Aggregator),
         Command::Publisher(args) => daemon::run(args, &cli.global, daemon::Role::Publisher),

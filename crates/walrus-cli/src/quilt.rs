@@ -11,7 +11,7 @@ use walrus_core::BlobId;
 use walrus_sdk::quilt::{tags_json, QuiltFile};
 use walrus_sdk::{Client, StoreOptions};
 
-use crate::blob::{clear_progress_line, epochs_ahead, render_store, with_progress_line};
+use crate::blob::{clear_progress_line, render_store, with_progress_line};
 use crate::wallet::{print, Account};
 use crate::GlobalArgs;
 
@@ -28,12 +28,14 @@ pub struct StoreQuiltArgs {
     /// defaults to the file name, tags to none).
     #[arg(long, num_args = 1..)]
     blobs: Vec<String>,
-    /// Epochs ahead to store for: a number, or `max`.
-    #[arg(long, default_value = "1")]
-    epochs: String,
+    #[command(flatten)]
+    lifetime: crate::epochs::EpochArgs,
     /// Store a permanent blob (default: deletable).
     #[arg(long)]
     permanent: bool,
+    /// Store a deletable blob: the default (kept for the reference's older scripts).
+    #[arg(long, hide = true, conflicts_with = "permanent")]
+    deletable: bool,
     /// Store even if the quilt is already certified for long enough.
     #[arg(long)]
     force: bool,
@@ -122,7 +124,7 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
     let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
     let system = runtime.block_on(client.chain().system())?.system;
-    let epochs_ahead = epochs_ahead(&args.epochs, &system)?;
+    let epochs_ahead = args.lifetime.epochs_ahead(&system)?;
     if args.dry_run {
         // The system is at hand: build the quilt without asking the chain again.
         let params = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;

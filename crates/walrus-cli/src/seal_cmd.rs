@@ -304,27 +304,6 @@ fn run(config: &Path, runtime: &tokio::runtime::Runtime) -> Result<()> {
     })
 }
 
-/// Milliseconds since the Unix epoch of an RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SSZ`).
-fn parse_rfc3339(text: &str) -> Result<u64> {
-    let bad = || anyhow::anyhow!("{text:?} is not an RFC 3339 UTC time like 2026-12-31T23:59:59Z");
-    let text = text.strip_suffix('Z').ok_or_else(bad)?;
-    let (date, time) = text.split_once('T').ok_or_else(bad)?;
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let ([y, m, day], [hh, mm, ss]) =
-        (d[..].try_into().map_err(|_| bad())?, t[..].try_into().map_err(|_| bad())?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).map_err(|_| bad())
-}
-
 /// A policy kind from its name and flags.
 pub fn policy_kind(
     kind: &str,
@@ -335,9 +314,9 @@ pub fn policy_kind(
     Ok(match kind {
         "private" => PolicyKind::Private,
         "allowlist" => PolicyKind::Allowlist { members: Default::default() },
-        "timelock" => {
-            PolicyKind::TimeLock { unlock_ms: parse_rfc3339(unlock.context("a time-lock needs --unlock")?)? }
-        }
+        "timelock" => PolicyKind::TimeLock {
+            unlock_ms: crate::epochs::parse_rfc3339(unlock.context("a time-lock needs --unlock")?)?,
+        },
         "subscription" => PolicyKind::Subscription {
             price: Frost::from_wal(price.context("a subscription needs --price WAL")?)?,
             epochs: epochs.context("a subscription needs --epochs N")?,
@@ -487,19 +466,4 @@ pub fn seal(command: SealCommand, global: &GlobalArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_times_parse_to_unix_milliseconds() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").expect("epoch"), 0);
-        assert_eq!(parse_rfc3339("2024-12-06T12:00:00Z").expect("time"), 1_733_486_400_000);
-        assert_eq!(parse_rfc3339("2000-02-29T00:00:01Z").expect("leap day"), 951_782_401_000);
-        for bad in ["2024-12-06 12:00:00", "2024-13-01T00:00:00Z", "yesterday", "2024-12-06T12:00Z"] {
-            assert!(parse_rfc3339(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -13,8 +13,8 @@ use walrus_core::ObjectId;
 use walrus_sdk::site::{DeployReport, SiteOptions, WsResources, WS_RESOURCES};
 use walrus_sdk::Client;
 
-use crate::blob::epochs_ahead;
 use crate::config::ClientConfig;
+use crate::epochs::epochs_ahead;
 use crate::wallet::{print, Account};
 use crate::GlobalArgs;
 

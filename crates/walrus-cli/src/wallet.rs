@@ -19,8 +19,9 @@ pub struct Account {
     /// The wallet's key file [default: from the configuration, else ~/.walrus/wallet.key].
     #[arg(long, global = true, env = "WALRUS_WALLET")]
     pub wallet: Option<PathBuf>,
-    /// The chain RPC [default: from the configuration, else http://127.0.0.1:9184].
-    #[arg(long, global = true, env = "WALRUS_CHAIN_URL")]
+    /// The chain RPC (`--rpc-url` too, the reference's name) [default: from the configuration,
+    /// else http://127.0.0.1:9184].
+    #[arg(long, global = true, env = "WALRUS_CHAIN_URL", alias = "rpc-url")]
     pub chain_url: Option<String>,
 }
 
@@ -37,14 +38,21 @@ impl Account {
     /// Flags (and their variables) first, then the configuration file, then the defaults.
     pub fn resolve(&self, global: &GlobalArgs) -> Result<Network> {
         let config = ClientConfig::find(global.config.as_deref())?;
+        // Given before the subcommand or after it: the same flag (the one after it wins).
+        let chain_url = self.chain_url.clone().or_else(|| global.chain_url.clone());
+        let wallet = self.wallet.clone().or_else(|| global.wallet.clone());
         Ok(Network {
-            chain_url: self
-                .chain_url
-                .clone()
-                .or(config.chain_url)
-                .unwrap_or_else(|| DEFAULT_CHAIN_URL.to_string()),
-            wallet: self.wallet.clone().or(config.wallet).unwrap_or_else(default_wallet),
+            chain_url: chain_url.or(config.chain_url).unwrap_or_else(|| DEFAULT_CHAIN_URL.to_string()),
+            wallet: wallet.or(config.wallet).unwrap_or_else(default_wallet),
         })
+    }
+}
+
+impl Account {
+    /// A client paying with the wallet, and a runtime to drive it.
+    pub fn client(&self, global: &GlobalArgs) -> Result<(walrus_sdk::Client, tokio::runtime::Runtime)> {
+        let network = self.resolve(global)?;
+        Ok((walrus_sdk::Client::new(&network.chain_url, network.key()?), tokio::runtime::Runtime::new()?))
     }
 }
 

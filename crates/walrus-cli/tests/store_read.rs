@@ -82,19 +82,21 @@ fn store_then_read_through_the_cli() {
     let deleted: serde_json::Value =
         serde_json::from_str(&walrus(&[&["delete", "--blob-id", blob_id, "--json"][..], &account].concat()))
             .expect("JSON");
-    assert_eq!(deleted["deleted"][0].as_str(), Some(id), "{deleted}");
+    assert_eq!(deleted[0]["deletedBlobs"][0]["id"].as_str(), Some(id), "{deleted}");
+    assert_eq!(deleted[0]["postDeletionStatus"], "permanent", "the permanent object remains: {deleted}");
     let listed: serde_json::Value =
         serde_json::from_str(&walrus(&[&["list-blobs", "--json"][..], &account].concat())).expect("JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     let info: serde_json::Value =
         serde_json::from_str(&walrus(&["info", "--json", "--chain-url", &net.chain_url])).expect("JSON");
-    assert_eq!((info["nShards"].as_u64(), info["nNodes"].as_u64()), (Some(10), Some(4)), "{info}");
-    assert!(info["usedCapacity"].as_u64().expect("used") > 0, "{info}");
+    let storage = &info["storageInfo"];
+    assert_eq!((storage["nShards"].as_u64(), storage["nNodes"].as_u64()), (Some(10), Some(4)), "{info}");
+    assert!(storage["usedCapacity"].as_u64().expect("used") > 0, "{info}");
     let health: serde_json::Value =
         serde_json::from_str(&walrus(&["health", "--json", "--chain-url", &net.chain_url])).expect("JSON");
     let nodes = health["healthInfo"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 4);
-    assert!(nodes.iter().all(|n| n["healthInfo"]["nodeStatus"] == "Active"), "{health}");
+    assert!(nodes.iter().all(|n| n["healthInfo"]["Ok"]["nodeStatus"] == "Active"), "{health}");
 
     let out = tmp.path().join("read.bin");
     let out = out.to_str().expect("utf-8");

@@ -115,10 +115,10 @@ fn staking_commands_against_a_running_chain() {
     let epoch = json(&walrus(&chain, &key, &["info", "epoch"]));
     assert_eq!((epoch["epoch"].as_u64(), epoch["state"].as_str()), (Some(0), Some("EpochChangeDone")));
     let committee = json(&walrus(&chain, &key, &["info", "committee"]));
-    let members = committee["members"].as_array().expect("members");
+    let members = committee["storageNodes"].as_array().expect("members");
     assert_eq!(members.len(), 2);
     // Genesis stake: 100 WAL per shard, 5 shards each.
-    assert_eq!(members[0]["stakeFrost"], 500_000_000_000u64, "{committee}");
+    assert_eq!(members[0]["stake"], 500_000_000_000u64, "{committee}");
     let node = members[0]["nodeId"].as_str().expect("node ID").to_string();
 
     let staked = json(&walrus(&chain, &key, &["stake", "--node-id", &node, "--amount", "2"]));

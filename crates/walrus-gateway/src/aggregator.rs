@@ -19,6 +19,7 @@ use crate::{Checked, Gateway, GatewayError};
 
 /// Read options, as the reference's query parameters.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ReadQuery {
     #[serde(default)]
     strict_consistency_check: bool,

@@ -18,6 +18,7 @@ pub mod portal;
 mod publisher;
 mod quilts;
 pub mod relay;
+pub mod wallets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +69,10 @@ pub struct GatewayConfig {
     pub blocklist: Option<walrus_sdk::Blocklist>,
     /// The HTTP server's connection and timeout limits.
     pub server: walrus_http::ServerLimits,
+    /// Sub-wallets that stores run from (the reference's `--sub-wallets-dir`), if any.
+    pub sub_wallets: Option<wallets::SubWallets>,
+    /// Burn the blob objects stores create (unless `send_object_to` names a receiver).
+    pub burn_after_store: bool,
 }
 
 /// The default of [`GatewayConfig::max_blob_size`].
@@ -102,6 +107,8 @@ impl GatewayConfig {
             jwt: None,
             blocklist: None,
             server: walrus_http::ServerLimits::default(),
+            sub_wallets: None,
+            burn_after_store: false,
         }
     }
 }
@@ -112,7 +119,7 @@ pub(crate) struct Gateway {
     /// For reads and chain queries.
     pub(crate) reader: Client,
     /// For stores; `None` for an aggregator.
-    pub(crate) writer: Option<Client>,
+    pub(crate) writers: Option<wallets::Writers>,
     pub(crate) reads: Arc<Semaphore>,
     /// Bytes held by the reads being answered.
     pub(crate) read_bytes: walrus_http::ByteBudget,
@@ -150,6 +157,13 @@ pub async fn start(
     let bind = config.bind;
     let listener =
         walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
+    let writers = match writer {
+        Some(writer) => {
+            let (sub, burn) = (config.sub_wallets.clone(), config.burn_after_store);
+            Some(wallets::Writers::new(blocking(writer, &config), sub, burn).await)
+        }
+        None => None,
+    };
     let gateway = Arc::new(Gateway {
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
@@ -157,7 +171,7 @@ pub async fn start(
         store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
         reader: blocking(Client::read_only(chain_url), &config),
         auth: config.jwt.clone().map(auth::Authenticator::new),
-        writer: writer.map(|writer| blocking(writer, &config)),
+        writers,
         config,
     });
     let limits = gateway.config.server;
@@ -187,7 +201,7 @@ fn router(gateway: Arc<Gateway>) -> Router {
             .route("/v1/blobs/by-quilt-id/{quilt_id}/{identifier}", get(quilts::by_identifier))
             .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches));
     }
-    if gateway.writer.is_some() {
+    if gateway.writers.is_some() {
         // The store slot is taken before the body is read: waiting bodies cannot pile up.
         let slot = axum::middleware::from_fn_with_state(Arc::clone(&gateway), publisher::store_slot);
         app = app.route("/v1/blobs", axum::routing::put(publisher::store).route_layer(slot.clone()));

@@ -21,6 +21,7 @@ pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The reference's query parameters of `PUT /v1/blobs`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StoreQuery {
     #[serde(default)]
     epochs: Option<u32>,
@@ -30,6 +31,9 @@ pub(crate) struct StoreQuery {
     deletable: bool,
     #[serde(default)]
     force: bool,
+    /// The spec's `reuse_resources`: resources the wallet owns are always reused.
+    #[serde(default, rename = "reuse_resources")]
+    _reuse_resources: bool,
     #[serde(default)]
     send_object_to: Option<String>,
     #[serde(default)]
@@ -77,13 +81,15 @@ pub(crate) async fn store(
         }
     })?;
     let (options, send_to) = options(&gateway, &query, &headers, body.len() as u64)?;
-    let writer = gateway.writer.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
+    let writers =
+        gateway.writers.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
     let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
+    let writer = writers.lease().await;
     let outcome = tokio::time::timeout(STORE_TIMEOUT, writer.store(body.to_vec(), options))
         .await
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
-    let body = answer(writer, &outcome, send_to).await?;
+    let body = answer(writers, &writer, &outcome, send_to).await?;
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
@@ -129,6 +135,7 @@ pub(crate) fn options(
 /// The JSON answer to a store that ended with `outcome`: its `BlobStoreResult`, after sending
 /// a new object to `send_to`; a blob marked invalid is an internal error, as the reference's.
 pub(crate) async fn answer(
+    writers: &crate::wallets::Writers,
     writer: &walrus_sdk::Client,
     outcome: &BlobStoreResult,
     send_to: Option<Address>,
@@ -148,15 +155,13 @@ pub(crate) async fn answer(
         }
         BlobStoreResult::AlreadyCertified { .. } => outcome.to_json(),
         BlobStoreResult::NewlyCreated(stored) => {
-            if let Some(to) = send_to {
-                writer.transfer_object(stored.object_id, to).await.map_err(|e| {
-                    GatewayError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "INTERNAL",
-                        format!("stored, but not sent: {e}"),
-                    )
-                })?;
-            }
+            writers.settle(writer, stored.object_id, send_to).await.map_err(|e| {
+                GatewayError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    format!("stored, but the blob object was not settled: {e}"),
+                )
+            })?;
             outcome.to_json()
         }
     })

@@ -274,7 +274,13 @@ impl NodeClient {
 
     /// `GET /v1/health`: the node's report (`success.data`).
     pub async fn health(&self) -> Result<serde_json::Value, NodeError> {
-        let url = format!("{}/v1/health", self.base);
+        self.health_of(false).await
+    }
+
+    /// `GET /v1/health`, with each shard's status when `detailed`.
+    pub async fn health_of(&self, detailed: bool) -> Result<serde_json::Value, NodeError> {
+        let query = if detailed { "?detailed=true" } else { "" };
+        let url = format!("{}/v1/health{query}", self.base);
         self.data(self.http.get(&url).timeout(SMALL_TIMEOUT), &url).await
     }
 

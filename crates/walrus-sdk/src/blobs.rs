@@ -2,12 +2,31 @@
 
 use walrus_chain::objects::BlobObject;
 use walrus_chain::Call;
-use walrus_chain_client::wire::BlobView;
+use walrus_chain_client::wire::{BlobView, ExecutedTx};
 use walrus_chain_client::{ChainClient, ClientError};
 use walrus_core::keys::Address;
 use walrus_core::{BlobId, Epoch, ObjectId};
 
 use crate::Client;
+
+/// A blob object as the reference's JSON `Blob` (camelCase, as `blobObject` in store results).
+pub fn blob_object_json(id: ObjectId, blob: &BlobObject) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "registeredEpoch": blob.registered_epoch.0,
+        "blobId": blob.blob_id.to_string(),
+        "size": blob.size,
+        "encodingType": "RS2",
+        "certifiedEpoch": blob.certified_epoch.map(|e| e.0),
+        "storage": {
+            "id": blob.storage.id,
+            "startEpoch": blob.storage.start_epoch.0,
+            "endEpoch": blob.storage.end_epoch.0,
+            "storageSize": blob.storage.storage_size,
+        },
+        "deletable": blob.deletable,
+    })
+}
 
 /// What the chain knows of a blob ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,10 +98,16 @@ impl Client {
         Ok(owned.into_iter().filter_map(|o| o.object.body.blob().cloned().map(|b| (o.id, b))).collect())
     }
 
+    /// Runs `call` from the wallet, one transaction of this client at a time (each takes the
+    /// next nonce).
+    pub async fn execute(&self, call: Call) -> Result<ExecutedTx, ClientError> {
+        let _turn = self.tx_turn.lock().await;
+        self.chain.execute(&self.wallet, call).await
+    }
+
     /// Gives a blob object (or any owned object) of the wallet to `to`.
     pub async fn transfer_object(&self, object: ObjectId, to: Address) -> Result<(), ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        self.chain.execute(&self.wallet, Call::TransferObject { object, to }).await.map(drop)
+        self.execute(Call::TransferObject { object, to }).await.map(drop)
     }
 
     /// Removes the attributes `remove` (each must be present), then sets `set`, on a blob object
@@ -93,22 +118,17 @@ impl Client {
         set: Vec<(String, String)>,
         remove: Vec<String>,
     ) -> Result<(), ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        self.chain.execute(&self.wallet, Call::SetBlobAttributes { blob, set, remove }).await.map(drop)
+        self.execute(Call::SetBlobAttributes { blob, set, remove }).await.map(drop)
     }
 
     /// Deletes a deletable blob object of the wallet; its storage resource returns to it.
     pub async fn delete_blob(&self, object_id: ObjectId) -> Result<(), ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        self.chain.execute(&self.wallet, Call::DeleteBlob { blob: object_id }).await.map(drop)
+        self.execute(Call::DeleteBlob { blob: object_id }).await.map(drop)
     }
 
     /// Extends a blob object by `epochs` (paid by the wallet); returns its new end epoch.
     pub async fn extend_blob(&self, object_id: ObjectId, epochs: u32) -> Result<Epoch, ClientError> {
-        {
-            let _turn = self.tx_turn.lock().await;
-            self.chain.execute(&self.wallet, Call::ExtendBlob { blob: object_id, epochs }).await?;
-        }
+        self.execute(Call::ExtendBlob { blob: object_id, epochs }).await?;
         let object = self.chain.object(&object_id).await?;
         object.object.body.blob().map(BlobObject::end_epoch).ok_or_else(|| ClientError::Decode {
             url: self.chain.base().into(),

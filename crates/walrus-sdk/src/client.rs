@@ -96,21 +96,7 @@ impl BlobStoreResult {
                     }
                 };
                 json!({ "newlyCreated": {
-                    "blobObject": {
-                        "id": stored.object_id,
-                        "registeredEpoch": blob.registered_epoch.0,
-                        "blobId": blob.blob_id.to_string(),
-                        "size": blob.size,
-                        "encodingType": "RS2",
-                        "certifiedEpoch": blob.certified_epoch.map(|e| e.0),
-                        "storage": {
-                            "id": blob.storage.id,
-                            "startEpoch": blob.storage.start_epoch.0,
-                            "endEpoch": blob.storage.end_epoch.0,
-                            "storageSize": blob.storage.storage_size,
-                        },
-                        "deletable": blob.deletable,
-                    },
+                    "blobObject": crate::blobs::blob_object_json(stored.object_id, blob),
                     "resourceOperation": resource,
                     "cost": stored.cost,
                 }})
@@ -726,10 +712,7 @@ impl Client {
     ) -> Result<BlobStoreResult, StoreError> {
         let metadata = blob.metadata();
         let certify = Call::CertifyBlob { blob: object_id, certificate: CertificateArgs::from(certificate) };
-        {
-            let _turn = self.tx_turn.lock().await;
-            self.chain.execute(&self.wallet, certify).await?;
-        }
+        self.execute(certify).await?;
         let blob_id = *metadata.blob_id();
         self.report(Progress::Certified { blob_id });
         let object = self.chain.object(&object_id).await?;

@@ -433,10 +433,7 @@ impl Client {
                 .ok_or_else(|| relay_error(None, "the relay's tip overflows".into()))?;
             let tip =
                 Call::TransferWithMemo { to: address, amount: walrus_chain::amount::Frost(amount), memo };
-            let paid = {
-                let _turn = self.tx_turn.lock().await;
-                self.chain.execute(&self.wallet, tip).await?
-            };
+            let paid = self.execute(tip).await?;
             (params.tx_id, params.nonce) = (Some(paid.effects.digest), Some(nonce));
         }
         let timeout = UPLOAD_TIMEOUT_BASE + Duration::from_secs(len >> 20);

@@ -11,8 +11,7 @@ use crate::Client;
 impl Client {
     /// Stakes `amount` (at least 1 WAL) with `node_id`'s pool; returns the new `StakedWal`.
     pub async fn stake(&self, node_id: ObjectId, amount: Frost) -> Result<ObjectId, ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        let executed = self.chain.execute(&self.wallet, Call::StakeWithPool { node_id, amount }).await?;
+        let executed = self.execute(Call::StakeWithPool { node_id, amount }).await?;
         executed.effects.created.first().copied().ok_or_else(|| ClientError::Decode {
             url: self.chain.base().into(),
             reason: "the stake created no object".into(),
@@ -21,14 +20,12 @@ impl Client {
 
     /// Asks to withdraw a `StakedWal` (paid at once when it is not earning).
     pub async fn request_withdraw_stake(&self, staked_wal: ObjectId) -> Result<(), ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        self.chain.execute(&self.wallet, Call::RequestWithdrawStake { staked_wal }).await.map(drop)
+        self.execute(Call::RequestWithdrawStake { staked_wal }).await.map(drop)
     }
 
     /// Claims a `StakedWal` whose withdrawal epoch has come (or stake not active yet).
     pub async fn withdraw_stake(&self, staked_wal: ObjectId) -> Result<(), ClientError> {
-        let _turn = self.tx_turn.lock().await;
-        self.chain.execute(&self.wallet, Call::WithdrawStake { staked_wal }).await.map(drop)
+        self.execute(Call::WithdrawStake { staked_wal }).await.map(drop)
     }
 
     /// The wallet's `StakedWal` objects.
