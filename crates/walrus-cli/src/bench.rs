@@ -327,7 +327,7 @@ fn small_cases(
     if args.site_files > 10_000 || args.quilt_file_size > 64 << 20 {
         bail!("--site-files must be at most 10000 and --quilt-file-size at most 64 MiB");
     }
-    let portal = crate::config::ClientConfig::find(global.config.as_deref())?
+    let portal = crate::config::ClientConfig::find(global.config.as_deref(), global.context.as_deref())?
         .portal_url
         .context("no portal_url in the client configuration (run a localnet)")?;
     let shape = (args.site_files, args.quilt_file_size);

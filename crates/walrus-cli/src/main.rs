@@ -89,6 +89,9 @@ pub struct GlobalArgs {
     /// ~/.walrus/localnet/client_config.yaml if it exists), or the node's for `walrus node run`.
     #[arg(long, global = true)]
     pub config: Option<std::path::PathBuf>,
+    /// The network of the configuration file to use, when it holds several (`contexts`).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
     /// The wallet's key file, given before the subcommand (as the reference's global
     /// `--wallet`); the subcommands that use a wallet take `--wallet` too.
     #[arg(long = "wallet", id = "wallet_before", value_name = "WALLET", hide = true)]
@@ -197,9 +200,38 @@ enum Command {
     Seal(seal_cmd::SealCommand),
     /// Serve Walrus Sites: `http://SITE.localhost:PORT/`, every byte checked against the chain.
     Portal(site::PortalArgs),
+    /// Print a completion script for a shell (bash, elvish, fish, powershell, zsh; by default
+    /// the one in $SHELL): `source <(walrus completion bash)`.
+    Completion(CompletionArgs),
     /// Run one command given as JSON (on standard input, or as the argument), with JSON output:
     /// `{"config": PATH, "command": {"store": {"files": [PATH], "epochs": 2}}}`.
     Json(JsonArgs),
+}
+
+/// `walrus completion`
+#[derive(Debug, clap::Args)]
+struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum, ignore_case = true, conflicts_with = "shell_flag")]
+    shell: Option<clap_complete::Shell>,
+    /// The shell (the reference's form).
+    #[arg(long = "shell", id = "shell_flag", value_enum, ignore_case = true)]
+    shell_flag: Option<clap_complete::Shell>,
+}
+
+/// Prints the completion script of `walrus` for the shell asked, else the one in $SHELL.
+fn completion(args: CompletionArgs) -> anyhow::Result<()> {
+    let shell = args.shell.or(args.shell_flag).or_else(clap_complete::Shell::from_env);
+    let shell = shell.ok_or_else(|| {
+        anyhow::anyhow!("could not tell the shell from $SHELL: give it, e.g. `walrus completion bash`")
+    })?;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "walrus", &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// `walrus json`
@@ -218,8 +250,14 @@ fn main() -> ExitCode {
         _ => keep_freed_memory(),
     }
     init_logging(&cli.command);
+    // `walrus json` answers in JSON, its errors too (on standard output, as its results).
+    let json_mode = matches!(cli.command, Command::Json(_));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if json_mode => {
+            println!("{}", serde_json::json!({ "error": format!("{error:#}") }));
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("Error: {error:#}");
             ExitCode::FAILURE
@@ -268,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::KeyServer(command) => seal_cmd::key_server(command, &cli.global),
         Command::Policy(command) => seal_cmd::policy(command, &cli.global),
         Command::Seal(command) => seal_cmd::seal(command, &cli.global),
+        Command::Completion(args) => completion(args),
         Command::Json(args) => {
             let line = json_cmd::read_args(args.command.as_deref())?;
             run(Cli::try_parse_from(line)?)

@@ -182,7 +182,7 @@ fn parse_site(text: &str) -> Result<ObjectId> {
 
 /// The address of the site `label` (base36 ID or name) on the configured portal, if any.
 fn portal_url(global: &GlobalArgs, label: &str) -> Option<String> {
-    let portal = ClientConfig::find(global.config.as_deref()).ok()?.portal_url?;
+    let portal = ClientConfig::find(global.config.as_deref(), global.context.as_deref()).ok()?.portal_url?;
     let (scheme, host) = portal.split_once("://")?;
     Some(format!("{scheme}://{label}.{host}/"))
 }

@@ -37,7 +37,7 @@ pub struct Network {
 impl Account {
     /// Flags (and their variables) first, then the configuration file, then the defaults.
     pub fn resolve(&self, global: &GlobalArgs) -> Result<Network> {
-        let config = ClientConfig::find(global.config.as_deref())?;
+        let config = ClientConfig::find(global.config.as_deref(), global.context.as_deref())?;
         // Given before the subcommand or after it: the same flag (the one after it wins).
         let chain_url = self.chain_url.clone().or_else(|| global.chain_url.clone());
         let wallet = self.wallet.clone().or_else(|| global.wallet.clone());

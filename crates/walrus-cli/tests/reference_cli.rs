@@ -59,6 +59,18 @@ fn reference_invocations_run_with_the_references_output() {
     daemon(&net.chain_url, &wallet, &tmp.path().join("sub-wallets"));
 }
 
+#[test]
+fn completion_scripts_and_json_mode_errors() {
+    let bash = walrus(&["completion", "bash"]);
+    assert!(bash.contains("_walrus()"), "a bash completion function");
+    assert!(walrus(&["completion", "--shell", "zsh"]).starts_with("#compdef walrus"));
+    let output = Command::new(WALRUS).args(["json", r#"{"command": {"read": {"blobId": "nope"}}}"#]).output();
+    let output = output.expect("walrus runs");
+    assert!(!output.status.success());
+    let answer = json(&String::from_utf8_lossy(&output.stdout));
+    assert!(answer["error"].as_str().expect("an error").contains("invalid blob ID"), "{answer}");
+}
+
 /// `store` with each lifetime option; the refused combinations. Returns the new objects.
 fn stores(cli: &Cli, files: &[String]) -> Vec<String> {
     let stored = cli.run(&["store", &files[0], "--epochs", "2", "--deletable"]);
