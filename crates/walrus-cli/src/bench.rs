@@ -183,7 +183,7 @@ async fn measure(
         let data = splitmix_bytes(seed, len);
         let started = Instant::now();
         let outcome = client
-            .store(data.clone(), StoreOptions { epochs_ahead: 1, deletable: true, force: true })
+            .store(data.clone(), StoreOptions { force: true, ..StoreOptions::default() })
             .await
             .with_context(|| format!("storing {} failed", human(size)))?;
         let stored_in = started.elapsed();

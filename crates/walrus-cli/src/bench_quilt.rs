@@ -69,7 +69,7 @@ pub struct QuiltCase {
 pub fn measure(runtime: &tokio::runtime::Runtime, client: &Client, case: QuiltCase) -> Result<QuiltFigures> {
     let QuiltCase { n_shards, files, size, warmup, runs, reads } = case;
     let len = usize::try_from(size).context("file size")?;
-    let options = StoreOptions { epochs_ahead: 1, deletable: true, force: true };
+    let options = StoreOptions { force: true, ..StoreOptions::default() };
     let mut store_times = Vec::with_capacity(runs);
     let mut last = None;
     let mut quilt_frost = 0;

@@ -138,7 +138,7 @@ pub fn measure(
     eprintln!("updated one file in {update_s:.2} s: {update:?}");
 
     let (balance, nonce) = account(runtime, client)?;
-    let store = StoreOptions { epochs_ahead: 1, deletable: true, force: true };
+    let store = StoreOptions { force: true, ..StoreOptions::default() };
     let started = Instant::now();
     for i in 0..files {
         let data = splitmix_bytes(seed.wrapping_add(i as u64) ^ 0x5eed, len);

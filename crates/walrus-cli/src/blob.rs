@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use walrus_core::decode::ConsistencyCheck;
-use walrus_core::BlobId;
+use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{BlobStoreResult, Client, Progress, StoreOptions};
 
 use crate::wallet::{print, Account};
@@ -36,6 +36,14 @@ pub struct StoreArgs {
     /// Store a deletable blob: the default (kept for the reference's older scripts).
     #[arg(long, hide = true, conflicts_with = "permanent")]
     deletable: bool,
+    /// Share each new blob once certified (anyone may then fund and extend it, nobody delete
+    /// it); needs `--permanent`.
+    #[arg(long, requires = "permanent")]
+    share: bool,
+    /// Buy new storage and register anew, reusing none of the wallet's storage resources or
+    /// uncertified registrations.
+    #[arg(long)]
+    ignore_resources: bool,
     /// Store even if the blob is already certified for long enough.
     #[arg(long)]
     force: bool,
@@ -99,17 +107,18 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let system = runtime.block_on(client.chain().system())?.system;
     let epochs_ahead = args.lifetime.epochs_ahead(&system)?;
-    let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
+    let options = StoreOptions {
+        epochs_ahead,
+        deletable: !args.permanent,
+        force: args.force,
+        ignore_resources: args.ignore_resources,
+    };
     let sealing = match args.encrypt {
         true => Some(runtime.block_on(sealing(&client, &args.policy, args.threshold))?),
         false => None,
     };
     let budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
-    let client = client.with_memory_budget(budget, args.scratch_dir.clone());
-    let client = match &args.upload_relay {
-        Some(url) => client.with_upload_relay(url),
-        None => client,
-    };
+    let client = store_client(client, &args, budget, json);
     // Standard input, held in an unnamed file for as long as the store runs, and read by path.
     let stdin = match args.files.iter().any(|path| path.as_os_str() == "-") {
         true => Some(spool_stdin(args.stdin_length, args.scratch_dir.as_deref())?),
@@ -121,7 +130,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
             _ => path.clone(),
         }
     };
-    let client = if json { client } else { with_progress_line(client) };
+    let share = |outcome| share_new(&runtime, &client, args.share, outcome);
     let encoding = walrus_core::EncodingParams::new(u64::from(system.params.n_shards))?;
     // Unencrypted files whose encoding does not fit the budget are streamed, one at a time.
     let streamed =
@@ -149,7 +158,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
             }
             let outcome = runtime.block_on(client.store_file(&source(path), options));
             clear_progress_line(json);
-            record(&mut results, &mut failed, path, outcome, json);
+            record(&mut results, &mut failed, path, share(outcome), json);
             continue;
         }
         // Read a group of files (bounded in bytes) and store it in one SDK call.
@@ -184,7 +193,7 @@ pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
         let outcomes = runtime.block_on(client.store_many(blobs, options));
         clear_progress_line(json);
         for (path, outcome) in paths.into_iter().zip(outcomes) {
-            record(&mut results, &mut failed, path, outcome, json);
+            record(&mut results, &mut failed, path, share(outcome), json);
         }
     }
     if json {
@@ -220,19 +229,67 @@ fn spool_stdin(declared: Option<u64>, dir: Option<&Path>) -> Result<(std::fs::Fi
     Ok((file, path))
 }
 
+/// The client of a store: its memory budget, its upload relay, its progress line.
+fn store_client(client: Client, args: &StoreArgs, budget: usize, json: bool) -> Client {
+    let client = client.with_memory_budget(budget, args.scratch_dir.clone());
+    let client = match &args.upload_relay {
+        Some(url) => client.with_upload_relay(url),
+        None => client,
+    };
+    if json {
+        client
+    } else {
+        with_progress_line(client)
+    }
+}
+
+/// With `share`, shares a new blob once certified; the shared object, if any.
+fn share_new(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    share: bool,
+    outcome: Result<BlobStoreResult, walrus_sdk::StoreError>,
+) -> Result<(BlobStoreResult, Option<ObjectId>)> {
+    let outcome = outcome?;
+    let shared = match (&outcome, share) {
+        (BlobStoreResult::NewlyCreated(stored), true) => {
+            let call =
+                walrus_chain::Call::ShareBlob { blob: stored.object_id, funds: walrus_chain::Frost(0) };
+            runtime
+                .block_on(client.execute(call))
+                .with_context(|| format!("stored as {}, but not shared", stored.object_id))?;
+            Some(stored.object_id)
+        }
+        _ => None,
+    };
+    Ok((outcome, shared))
+}
+
 /// One file's store result: rendered into `results`, or counted in `failed` and said.
 fn record(
     results: &mut Vec<serde_json::Value>,
     failed: &mut usize,
     path: &PathBuf,
-    outcome: Result<BlobStoreResult, walrus_sdk::StoreError>,
+    outcome: Result<(BlobStoreResult, Option<ObjectId>)>,
     json: bool,
 ) {
     match outcome {
-        Ok(outcome) => results.push(render_store(path, &outcome, json)),
+        Ok((outcome, shared)) => {
+            let mut value = render_store(path, &outcome, json);
+            if let Some(shared) = shared {
+                value["blobStoreResult"]["newlyCreated"]["sharedBlobObject"] = shared.to_string().into();
+                if !json {
+                    println!("  shared as {shared}");
+                }
+            }
+            results.push(value);
+        }
         Err(e) => {
             *failed += 1;
-            eprintln!("Error: storing {} failed: {e}", path.display());
+            eprintln!("Error: storing {} failed: {e:#}", path.display());
+            // As the reference's JSON: an entry that says what failed.
+            let error = serde_json::json!({ "failurePhase": "store", "errorMsg": format!("{e:#}") });
+            results.push(serde_json::json!({ "path": path, "blobStoreResult": { "error": error } }));
         }
     }
 }
@@ -300,6 +357,14 @@ pub(crate) fn render_store(path: &PathBuf, outcome: &BlobStoreResult, json: bool
                 println!(
                     "  certified in epoch {}, by nodes holding {} shards",
                     stored.certified_epoch, stored.confirmed_shards
+                );
+                let blob = &stored.blob_object;
+                let kind = if blob.deletable { "deletable" } else { "permanent" };
+                println!(
+                    "  {kind}, stored until epoch {} (exclusive); cost {} FROST ({})",
+                    blob.storage.end_epoch,
+                    stored.cost,
+                    walrus_chain_node::init::wal(walrus_chain::Frost(stored.cost))
                 );
                 let uploaded = stored.uploaded;
                 if uploaded.held_bytes > 0 {

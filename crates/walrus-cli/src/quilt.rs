@@ -143,7 +143,12 @@ pub fn store(args: StoreQuiltArgs, global: &GlobalArgs) -> Result<()> {
         print(json, value, || text);
         return Ok(());
     }
-    let options = StoreOptions { epochs_ahead, deletable: !args.permanent, force: args.force };
+    let options = StoreOptions {
+        epochs_ahead,
+        deletable: !args.permanent,
+        force: args.force,
+        ..StoreOptions::default()
+    };
     let client = if json { client } else { with_progress_line(client) };
     let stored = runtime.block_on(client.store_quilt(&files, options));
     clear_progress_line(json);

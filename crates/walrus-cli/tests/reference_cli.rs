@@ -46,7 +46,7 @@ fn reference_invocations_run_with_the_references_output() {
         Cli { global: vec!["--wallet".into(), wallet.clone(), "--rpc-url".into(), net.chain_url.clone()] };
     cli.run(&["wallet", "new"]);
     cli.run(&["wallet", "faucet", "--amount", "100"]);
-    let files: Vec<String> = (0..4u8)
+    let files: Vec<String> = (0..5u8)
         .map(|i| {
             let path = tmp.path().join(format!("file{i}.bin"));
             std::fs::write(&path, vec![i; 20_000 + usize::from(i)]).expect("write");
@@ -98,6 +98,12 @@ fn stores(cli: &Cli, files: &[String]) -> Vec<String> {
     assert!(matches!(end, Some(2 | 3)), "{timed}");
     let both = cli.refused(&["store", &files[3], "--epochs", "2", "--end-epoch", "3"]);
     assert!(both.contains("cannot be used with"), "one lifetime option: {both}");
+    let unshared = cli.refused(&["store", &files[3], "--share"]);
+    assert!(unshared.contains("--permanent"), "only a permanent blob is shared: {unshared}");
+    let shared = cli.run(&["store", &files[4], "--permanent", "--share", "--ignore-resources"]);
+    let created = &shared[0]["blobStoreResult"]["newlyCreated"];
+    assert_eq!(created["sharedBlobObject"], created["blobObject"]["id"], "{shared}");
+    assert!(created["resourceOperation"]["registerFromScratch"].is_object(), "{shared}");
     let too_long = cli.refused(&["store", &files[3], "--epochs", "100000"]);
     assert!(too_long.contains("this system stores for 1 to"), "{too_long}");
     let id = |v: &serde_json::Value| {

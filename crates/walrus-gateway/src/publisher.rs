@@ -80,7 +80,7 @@ pub(crate) async fn store(
             GatewayError::bad("INVALID_BODY", e.body_text())
         }
     })?;
-    let (options, send_to) = options(&gateway, &query, &headers, body.len() as u64)?;
+    let (options, receiver) = options(&gateway, &query, &headers, body.len() as u64)?;
     let writers =
         gateway.writers.as_ref().ok_or_else(|| GatewayError::bad("NOT_A_PUBLISHER", "reads only"))?;
     let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
@@ -89,8 +89,17 @@ pub(crate) async fn store(
         .await
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
-    let body = answer(writers, &writer, &outcome, send_to).await?;
+    let body = answer(writers, &writer, &outcome, receiver).await?;
     Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Who gets a new blob object: the publisher's wallet (or nobody, with `--burn-after-store`),
+/// `send_object_to`, or everyone (`share=true`: a shared blob).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    Wallet,
+    Address(Address),
+    Shared,
 }
 
 /// The store's options from the reference's query parameters, after the upload's JWT (if
@@ -100,12 +109,18 @@ pub(crate) fn options(
     query: &StoreQuery,
     headers: &HeaderMap,
     size: u64,
-) -> Result<(StoreOptions, Option<Address>), GatewayError> {
+) -> Result<(StoreOptions, Receiver), GatewayError> {
     if query.permanent && query.deletable {
         return Err(GatewayError::bad("INVALID_BLOB_PERSISTENCE", "a blob is either permanent or deletable"));
     }
-    if query.share {
-        return Err(GatewayError::bad("UNSUPPORTED", "share=true is not supported by this publisher"));
+    if query.share && query.send_object_to.is_some() {
+        return Err(GatewayError::bad("INVALID_QUERY", "send_object_to and share=true exclude each other"));
+    }
+    if query.share && !query.permanent {
+        return Err(GatewayError::bad(
+            "INVALID_BLOB_PERSISTENCE",
+            "deletable blobs cannot be shared: add permanent=true",
+        ));
     }
     if let Some(encoding) = &query.encoding_type {
         if !encoding.eq_ignore_ascii_case("RS2") {
@@ -129,7 +144,19 @@ pub(crate) fn options(
         let upload = Upload { epochs, size, send_object_to: send_to };
         auth.check(headers, &upload)?;
     }
-    Ok((StoreOptions { epochs_ahead: epochs, deletable: !query.permanent, force: query.force }, send_to))
+    Ok((
+        StoreOptions {
+            epochs_ahead: epochs,
+            deletable: !query.permanent,
+            force: query.force,
+            ..StoreOptions::default()
+        },
+        match (send_to, query.share) {
+            (Some(to), _) => Receiver::Address(to),
+            (None, true) => Receiver::Shared,
+            (None, false) => Receiver::Wallet,
+        },
+    ))
 }
 
 /// The JSON answer to a store that ended with `outcome`: its `BlobStoreResult`, after sending
@@ -138,7 +165,7 @@ pub(crate) async fn answer(
     writers: &crate::wallets::Writers,
     writer: &walrus_sdk::Client,
     outcome: &BlobStoreResult,
-    send_to: Option<Address>,
+    receiver: Receiver,
 ) -> Result<serde_json::Value, GatewayError> {
     Ok(match outcome {
         // As the reference's publisher: an internal error, as it is likely a system error.
@@ -155,14 +182,18 @@ pub(crate) async fn answer(
         }
         BlobStoreResult::AlreadyCertified { .. } => outcome.to_json(),
         BlobStoreResult::NewlyCreated(stored) => {
-            writers.settle(writer, stored.object_id, send_to).await.map_err(|e| {
+            writers.settle(writer, stored.object_id, receiver).await.map_err(|e| {
                 GatewayError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "INTERNAL",
                     format!("stored, but the blob object was not settled: {e}"),
                 )
             })?;
-            outcome.to_json()
+            let mut json = outcome.to_json();
+            if receiver == Receiver::Shared {
+                json["newlyCreated"]["sharedBlobObject"] = stored.object_id.to_string().into();
+            }
+            json
         }
     })
 }

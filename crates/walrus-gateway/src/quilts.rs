@@ -113,14 +113,14 @@ pub(crate) async fn store(
     let files = form_files(form).await?;
     let quilt = gateway.reader.encode_quilt(&files).await.map_err(store_error)?;
     // The JWT's size claims bound the quilt blob, as the reference checks them.
-    let (options, send_to) = options(&gateway, &query, &headers, quilt.blob.len() as u64)?;
+    let (options, receiver) = options(&gateway, &query, &headers, quilt.blob.len() as u64)?;
     let _turn = gateway.store_turns.acquire().await.map_err(|_| GatewayError::busy())?;
     let writer = writers.lease().await;
     let stored = tokio::time::timeout(STORE_TIMEOUT, writer.store_encoded_quilt(quilt, options))
         .await
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
-    answer(writers, &writer, &stored.blob_store_result, send_to).await?;
+    answer(writers, &writer, &stored.blob_store_result, receiver).await?;
     Ok((StatusCode::OK, Json(stored.to_json())).into_response())
 }
 

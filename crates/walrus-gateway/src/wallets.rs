@@ -12,9 +12,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use walrus_chain::tx::Call;
 use walrus_chain::Frost;
 use walrus_chain_client::ClientError;
-use walrus_core::keys::Address;
 use walrus_core::ObjectId;
 use walrus_sdk::Client;
+
+use crate::publisher::Receiver;
 
 /// Sub-wallets and how they are kept funded.
 #[derive(Debug, Clone)]
@@ -105,20 +106,23 @@ impl Writers {
         Lease { writers: self, client, _permit: permit }
     }
 
-    /// After `by` stored a new blob object: it goes to `send_to` if given, else is burnt with
-    /// `--burn-after-store`, else goes to (or stays with) the main wallet.
+    /// After `by` stored a new blob object: it goes to `send_object_to`, or is shared, or else
+    /// is burnt with `--burn-after-store`, or else goes to (or stays with) the main wallet.
     pub(crate) async fn settle(
         &self,
         by: &Client,
         object: ObjectId,
-        send_to: Option<Address>,
+        receiver: Receiver,
     ) -> Result<(), ClientError> {
         let main = self.main.wallet().address();
-        match send_to {
-            Some(to) => by.transfer_object(object, to).await,
-            None if self.burn_after_store => by.execute(Call::BurnBlob { blob: object }).await.map(drop),
-            None if by.wallet().address() != main => by.transfer_object(object, main).await,
-            None => Ok(()),
+        match receiver {
+            Receiver::Address(to) => by.transfer_object(object, to).await,
+            Receiver::Shared => by.execute(Call::ShareBlob { blob: object, funds: Frost(0) }).await.map(drop),
+            Receiver::Wallet if self.burn_after_store => {
+                by.execute(Call::BurnBlob { blob: object }).await.map(drop)
+            }
+            Receiver::Wallet if by.wallet().address() != main => by.transfer_object(object, main).await,
+            Receiver::Wallet => Ok(()),
         }
     }
 }

@@ -139,7 +139,7 @@ async fn a_plain_http_client_stores_through_a_tipping_relay() {
     net.chain_client.faucet(client.wallet().address(), 1_000_000_000_000).await.expect("funded");
     let client = client.with_upload_relay(&format!("http://{}", relay.addr));
     let stored = data(300_000, 3);
-    let options = StoreOptions { epochs_ahead: 2, deletable: true, force: false };
+    let options = StoreOptions { epochs_ahead: 2, ..StoreOptions::default() };
     let BlobStoreResult::NewlyCreated(result) = client.store(stored.clone(), options).await.expect("stored")
     else {
         panic!("a new blob");

@@ -1,6 +1,6 @@
 //! The publisher's wallets: stores at once from sub-wallets that the main wallet funds before
 //! serving and refills, the blob objects ending with the main wallet; with `burn_after_store`,
-//! burnt.
+//! burnt; with `share=true`, shared.
 
 use std::time::Duration;
 
@@ -67,6 +67,18 @@ async fn stores_run_from_sub_wallets_and_their_objects_go_to_the_main_wallet() {
     let gateway = gateway.expect("gateway");
     let burnt = store_at_once(gateway.addr, 6, 1).await;
     assert!(net.chain_client.object(&burnt[0]).await.is_err(), "the blob object is burnt");
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let put = |query: &str| {
+        http.put(format!("http://{}/v1/blobs?{query}", gateway.addr)).body("shared blob").send()
+    };
+    let refused = put("share=true").await.expect("answer");
+    assert_eq!(refused.status().as_u16(), 400, "a deletable blob is not shared");
+    let shared: serde_json::Value =
+        put("permanent=true&share=true").await.expect("answer").json().await.expect("JSON");
+    let created = &shared["newlyCreated"];
+    assert_eq!(created["sharedBlobObject"], created["blobObject"]["id"], "{shared}");
+    let id: walrus_core::ObjectId = created["blobObject"]["id"].as_str().expect("id").parse().expect("an ID");
+    assert_eq!(net.chain_client.object(&id).await.expect("object").object.owner, Owner::Shared);
     gateway.stop().await.expect("stops");
     net.stop().await;
 }

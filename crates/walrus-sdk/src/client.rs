@@ -34,11 +34,14 @@ pub struct StoreOptions {
     pub deletable: bool,
     /// Store even if the blob is already certified for long enough.
     pub force: bool,
+    /// Buy new storage and register anew, reusing none of the wallet's storage resources or
+    /// uncertified registrations (the reference's `--ignore-resources`).
+    pub ignore_resources: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { epochs_ahead: 1, deletable: true, force: false }
+        StoreOptions { epochs_ahead: 1, deletable: true, force: false, ignore_resources: false }
     }
 }
 
@@ -646,7 +649,10 @@ impl Client {
         let _turn = self.tx_turn.lock().await;
         let units = walrus_chain::amount::storage_units(encoded_size);
         let write_cost = prices.write_price_per_unit.0.saturating_mul(units);
-        let owned = self.chain.owned_objects(&self.wallet.address()).await?;
+        let owned = match options.ignore_resources {
+            true => Vec::new(),
+            false => self.chain.owned_objects(&self.wallet.address()).await?,
+        };
         let registered = owned.iter().find_map(|object| {
             let b = object.object.body.blob()?;
             (b.blob_id == *metadata.blob_id()

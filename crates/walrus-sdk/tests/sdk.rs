@@ -108,7 +108,7 @@ async fn store_and_read_back_every_size() {
         assert!(read == bytes, "size {size}: the bytes read back differ");
         assert_ranges_read(&client, &stored.blob_id, &bytes, true).await;
     }
-    let permanent = StoreOptions { deletable: false, epochs_ahead: 2, force: false };
+    let permanent = StoreOptions { deletable: false, epochs_ahead: 2, ..StoreOptions::default() };
     let stored = store_new(&client, data(5_000), permanent).await;
     assert_eq!(client.read(&stored.blob_id).await.expect("read"), data(5_000));
     // Stored again: already certified for long enough, so nothing is written, for this

@@ -183,7 +183,7 @@ impl Client {
             return Ok(Vec::new());
         }
         let params = self.network().await.map_err(|e| StoreError::Network(std::sync::Arc::new(e)))?.params;
-        let store = StoreOptions { epochs_ahead, deletable: false, force: false };
+        let store = StoreOptions { epochs_ahead, deletable: false, ..StoreOptions::default() };
         let mut resources = Vec::new();
         for chunk in quilt_chunks(params, files)? {
             let resource = |file: &LocalResource, blob_id: BlobId| Resource {
