@@ -587,6 +587,9 @@ pub struct StatusArgs {
     /// A file: its blob ID is computed for the network's shard count.
     #[arg(long)]
     file: Option<PathBuf>,
+    /// How long the lookup may take (`500ms`, `1s`, `2m`).
+    #[arg(long, default_value = "10s", value_parser = crate::daemon::parse_duration)]
+    timeout: std::time::Duration,
     #[command(flatten)]
     account: Account,
 }
@@ -609,43 +612,82 @@ pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
     let network = args.account.resolve(global)?;
     let chain = walrus_chain_client::ChainClient::new(&network.chain_url);
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let lookup = async {
         let blob_id = match (&args.blob_id, &args.file) {
             (Some(blob_id), _) => *blob_id,
             (None, Some(file)) => file_blob_id(&chain, file).await?,
             (None, None) => anyhow::bail!("give --blob-id or --file"),
         };
-        let found = walrus_sdk::blobs::blob_status(&chain, &blob_id).await?;
-        let (status, certified, epoch) = (found.status, found.certified, found.epoch);
-        let end_epoch = found.end_epoch.map(|e| e.0);
-        let objects: Vec<serde_json::Value> = found
-            .objects
-            .iter()
-            .map(|(id, b)| {
-                serde_json::json!({
-                    "id": id,
-                    "deletable": b.deletable,
-                    "certifiedEpoch": b.certified_epoch.map(|e| e.0),
-                    "endEpoch": b.end_epoch().0,
-                })
+        let system = chain.system().await?.system;
+        anyhow::Ok((walrus_sdk::blobs::blob_status(&chain, &blob_id).await?, system))
+    };
+    let (found, system) = runtime
+        .block_on(async { tokio::time::timeout(args.timeout, lookup).await })
+        .map_err(|_| anyhow::anyhow!("the chain did not answer within {:?} (--timeout)", args.timeout))??;
+    let (blob_id, status, certified, epoch) = (found.blob_id, found.status, found.certified, found.epoch);
+    let end_epoch = found.end_epoch.map(|e| e.0);
+    let objects: Vec<serde_json::Value> = found
+        .objects
+        .iter()
+        .map(|(id, b)| {
+            serde_json::json!({
+                "id": id,
+                "deletable": b.deletable,
+                "certifiedEpoch": b.certified_epoch.map(|e| e.0),
+                "endEpoch": b.end_epoch().0,
             })
-            .collect();
-        let value = serde_json::json!({
-            "blobId": blob_id.to_string(),
-            "status": status,
-            "isCertified": certified,
-            "endEpoch": end_epoch,
-            "currentEpoch": epoch.0,
-            "objects": objects,
-        });
-        print(json, value, || match end_epoch {
-            Some(end) if status != "invalid" => format!(
-                "Blob {blob_id}: {status}, {}, stored until epoch {end} (exclusive); {} live object(s); current epoch {epoch}",
-                if certified { "certified" } else { "not certified yet" },
-                objects.len()
-            ),
-            _ => format!("Blob {blob_id}: {status} (current epoch {epoch})"),
-        });
-        Ok(())
-    })
+        })
+        .collect();
+    let mut value = serde_json::json!({
+        "blobId": blob_id.to_string(),
+        "file": args.file,
+        "status": status_json(&found),
+        "isCertified": certified,
+        "endEpoch": end_epoch,
+        "currentEpoch": epoch.0,
+        "objects": objects,
+    });
+    if let (Some(end), "permanent") = (end_epoch, status) {
+        value["estimatedExpiryTimestamp"] = crate::epochs::epoch_start_estimate(&system, end).into();
+    }
+    print(json, value, || {
+        match end_epoch {
+        Some(end) if status != "invalid" => format!(
+            "Blob {blob_id}: {status}, {}, stored until epoch {end} (exclusive); {} live object(s); current epoch {epoch}",
+            if certified { "certified" } else { "not certified yet" },
+            objects.len()
+        ),
+        _ => format!("Blob {blob_id}: {status} (current epoch {epoch})"),
+    }
+    });
+    Ok(())
+}
+
+/// A blob's status as the reference's JSON `BlobStatus`: `"nonexistent"`, `{"invalid": …}`,
+/// `{"permanent": …}` or `{"deletable": …}`, with the counts of deletable objects.
+pub(crate) fn status_json(found: &walrus_sdk::BlobStatus) -> serde_json::Value {
+    let deletable: Vec<_> = found.objects.iter().filter(|(_, b)| b.deletable).collect();
+    let counts = serde_json::json!({
+        "count_deletable_total": deletable.len(),
+        "count_deletable_certified": deletable.iter().filter(|(_, b)| b.certified_epoch.is_some()).count(),
+    });
+    let initial = found.objects.iter().filter_map(|(_, b)| b.certified_epoch.map(|e| e.0)).min();
+    match found.status {
+        "nonexistent" => "nonexistent".into(),
+        "invalid" => serde_json::json!({ "invalid": { "event": null } }),
+        "permanent" => {
+            let permanent = found.objects.iter().filter(|(_, b)| !b.deletable);
+            let end = permanent.clone().map(|(_, b)| b.end_epoch().0).max();
+            serde_json::json!({ "permanent": {
+                "endEpoch": end,
+                "isCertified": permanent.clone().any(|(_, b)| b.certified_epoch.is_some()),
+                "statusEvent": null,
+                "deletableCounts": counts,
+                "initialCertifiedEpoch": initial,
+            }})
+        }
+        _ => {
+            serde_json::json!({ "deletable": { "initialCertifiedEpoch": initial, "deletableCounts": counts } })
+        }
+    }
 }

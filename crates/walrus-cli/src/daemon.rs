@@ -145,7 +145,7 @@ impl SubWalletArgs {
 }
 
 /// A duration: a number with `ms`, `s`, `m` or `h` (seconds without one).
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;

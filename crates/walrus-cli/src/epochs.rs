@@ -104,6 +104,35 @@ pub(crate) fn parse_rfc3339(text: &str) -> Result<u64> {
     u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).map_err(|_| bad())
 }
 
+/// An RFC 3339 UTC time from milliseconds since the Unix epoch.
+pub(crate) fn rfc3339(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// When epoch `epoch` starts, estimated from the current epoch's start and the epoch length
+/// (RFC 3339 UTC): a blob stored until `epoch` expires then.
+pub(crate) fn epoch_start_estimate(system: &System, epoch: u32) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let start = match system.epoch_state {
+        EpochState::ChangeSync { .. } => now,
+        EpochState::ChangeDone { since_ms } | EpochState::NextParamsSelected { since_ms } => since_ms,
+    };
+    let ahead = u64::from(epoch.saturating_sub(system.epoch().0));
+    rfc3339(start.saturating_add(ahead.saturating_mul(system.params.epoch_duration_ms)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +146,14 @@ mod tests {
         for bad in ["2024-13-01T00:00:00Z", "yesterday", "2024-12-06T12:00Z"] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn times_print_as_rfc3339_and_parse_back() {
+        for ms in [0, 951_782_401_000, 1_733_486_400_000, 4_102_444_799_000] {
+            let text = rfc3339(ms);
+            assert_eq!(parse_rfc3339(&text).expect("parses"), ms, "{text}");
+        }
+        assert_eq!(rfc3339(1_733_486_400_000), "2024-12-06T12:00:00Z");
     }
 }

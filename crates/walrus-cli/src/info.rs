@@ -109,7 +109,7 @@ fn epoch(view: &SystemView) -> Value {
         EpochState::NextParamsSelected { since_ms } => ("NextParamsSelected", Some(since_ms)),
     };
     let start = match start {
-        Some(ms) => json!({ "DateTime": rfc3339(ms) }),
+        Some(ms) => json!({ "DateTime": crate::epochs::rfc3339(ms) }),
         None => json!({ "Message": "the epoch change is in progress" }),
     };
     let duration = system.params.epoch_duration_ms;
@@ -286,35 +286,4 @@ fn text(part: &Value) -> String {
     let mut out = Vec::new();
     lines(part, 0, &mut out);
     out.join("\n")
-}
-
-/// An RFC 3339 UTC time from milliseconds since the Unix epoch.
-fn rfc3339(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_print_as_rfc3339_and_parse_back() {
-        for ms in [0, 951_782_401_000, 1_733_486_400_000, 4_102_444_799_000] {
-            let text = rfc3339(ms);
-            assert_eq!(crate::epochs::parse_rfc3339(&text).expect("parses"), ms, "{text}");
-        }
-        assert_eq!(rfc3339(1_733_486_400_000), "2024-12-06T12:00:00Z");
-    }
 }

@@ -267,7 +267,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::BlobId(args) => blob_id::run(&args, cli.global.json),
+        Command::BlobId(args) => blob_id::run(&args, &cli.global),
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
         Command::Wallet(args) => wallet::run(args, &cli.global),

@@ -276,7 +276,7 @@ fn report_deletions(
             "aborted": target.aborted,
         });
         if let Some(status) = &status {
-            value["postDeletionStatus"] = status.status.into();
+            value["postDeletionStatus"] = crate::blob::status_json(status);
         }
         if let Some(error) = &target.error {
             value["error"] = error.as_str().into();

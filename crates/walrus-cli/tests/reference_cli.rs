@@ -83,6 +83,13 @@ fn stores(cli: &Cli, files: &[String]) -> Vec<String> {
     assert!(created["resourceOperation"]["registerFromScratch"].is_object(), "{stored}");
     assert!(created["cost"].as_u64().expect("cost") > 0, "{stored}");
     assert_eq!(stored[0]["path"].as_str(), Some(files[0].as_str()), "{stored}");
+    let id = cli.run(&["blob-id", &files[0]]);
+    assert_eq!(
+        (id["nShards"].as_u64(), id["encodingType"].as_str()),
+        (Some(10), Some("RS2")),
+        "the network's shards"
+    );
+    assert_eq!(id["blobId"], object["blobId"], "{id}");
     let permanent = cli.run(&["store", &files[1], "--end-epoch", "3", "--permanent"]);
     let permanent_object = &permanent[0]["blobStoreResult"]["newlyCreated"]["blobObject"];
     assert_eq!(
