@@ -255,13 +255,30 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if json_mode => {
-            println!("{}", serde_json::json!({ "error": format!("{error:#}") }));
+            println!("{}", serde_json::json!({ "error": describe(&error) }));
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("Error: {error:#}");
+            eprintln!("Error: {}", describe(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error in one line: a server that cannot be reached is named with what to do about it,
+/// not as its chain of transport errors.
+fn describe(error: &anyhow::Error) -> String {
+    let unreachable = error.chain().find_map(|cause| {
+        let cause = cause.downcast_ref::<reqwest::Error>()?;
+        (cause.is_connect() || cause.is_timeout())
+            .then(|| cause.url().map(|url| url.origin().ascii_serialization()))
+    });
+    match unreachable {
+        Some(url) => format!(
+            "cannot reach {}: is the network running? (`walrus localnet` starts a local one; --rpc-url or --config picks another)",
+            url.unwrap_or_else(|| "the server".into())
+        ),
+        None => format!("{error:#}"),
     }
 }
 
@@ -332,7 +349,13 @@ fn init_logging(command: &Command) {
     let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 #[cfg(test)]

@@ -59,9 +59,11 @@ impl Account {
 impl Network {
     /// The wallet's key.
     pub fn key(&self) -> Result<Ed25519KeyPair> {
-        read_ed25519(&self.wallet).with_context(|| {
-            format!("no wallet at {}; create one with `walrus wallet new`", self.wallet.display())
-        })
+        if !self.wallet.exists() {
+            anyhow::bail!("no wallet at {}; create one with `walrus wallet new`", self.wallet.display());
+        }
+        read_ed25519(&self.wallet)
+            .with_context(|| format!("cannot read the wallet at {}", self.wallet.display()))
     }
 }
 

@@ -159,7 +159,12 @@ pub async fn start(
         walrus_http::bind(bind).await.map_err(|source| StartError::Listen { addr: bind, source })?;
     let writers = match writer {
         Some(writer) => {
-            let (sub, burn) = (config.sub_wallets.clone(), config.burn_after_store);
+            // Sub-wallets refuse the blocklist's blob IDs as the main wallet does.
+            let sub = config.sub_wallets.clone().map(|mut sub| {
+                sub.clients = sub.clients.into_iter().map(|client| blocking(client, &config)).collect();
+                sub
+            });
+            let burn = config.burn_after_store;
             Some(wallets::Writers::new(blocking(writer, &config), sub, burn).await)
         }
         None => None,

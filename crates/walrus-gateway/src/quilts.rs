@@ -120,8 +120,11 @@ pub(crate) async fn store(
         .await
         .map_err(|_| GatewayError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "the store timed out"))?
         .map_err(store_error)?;
-    answer(writers, &writer, &stored.blob_store_result, receiver).await?;
-    Ok((StatusCode::OK, Json(stored.to_json())).into_response())
+    let result = answer(writers, &writer, &stored.blob_store_result, receiver).await?;
+    let mut body = stored.to_json();
+    // The result as settled (with `sharedBlobObject` when shared).
+    body["blobStoreResult"] = result;
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 /// `GET /v1/blobs/by-quilt-patch-id/{quilt_patch_id}`: the patch, from its columns alone.

@@ -1,6 +1,7 @@
 //! The gateway's web page in headless Chromium (Debian's `chromium` and `chromium-driver`,
 //! installed by `.ci/run`), driven through ChromeDriver's WebDriver protocol: choose a file,
-//! upload it, see its blob ID, read the blob back by ID and see its content. Ignored by a plain
+//! upload it, see its blob ID, read the blob back by ID and see its content; with the gateway
+//! gone, see the store fail. Ignored by a plain
 //! `cargo test`; `.ci/run` installs both and runs it (without them it fails and says so).
 
 use walrus_testkit::browser::{Driver, CHROMEDRIVER, CHROMIUM};
@@ -58,7 +59,11 @@ async fn the_page_uploads_a_file_and_reads_it_back_in_chromium() {
         http.get(format!("{base}/v1/blobs/by-quilt-id/{quilt_id}/hello.txt")).send().await.expect("patch");
     assert_eq!(read.text().await.expect("text"), content);
 
-    driver.quit().await;
+    // The gateway gone, a store says that its request failed instead of staying on "Storing…".
     gateway.stop().await.expect("stopped");
+    driver.click("#upload").await;
+    let failed = driver.text_when("#result", |t| t.contains("failed")).await;
+    assert!(failed.starts_with("Store failed: the request did not complete"), "{failed}");
+    driver.quit().await;
     net.stop().await;
 }

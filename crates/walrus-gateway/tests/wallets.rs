@@ -41,6 +41,11 @@ async fn stores_run_from_sub_wallets_and_their_objects_go_to_the_main_wallet() {
     let clients = subs.clone();
     config.sub_wallets =
         Some(SubWallets { clients, refill_interval: Duration::from_millis(200), refill_amount, min_balance });
+    let params = walrus_core::EncodingParams::new(u64::from(net.n_shards)).expect("params");
+    let blocked = *walrus_core::encode::compute_metadata(params, b"blocked").expect("metadata").blob_id();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("blocklist.yaml"), format!("- {blocked}\n")).expect("blocklist");
+    config.blocklist = Some(walrus_sdk::Blocklist::load(dir.path().join("blocklist.yaml")).expect("loaded"));
     let gateway = start(config, &net.chain_url, Some(Client::new(&net.chain_url, main.clone()))).await;
     let gateway = gateway.expect("gateway");
     for sub in &subs {
@@ -59,6 +64,9 @@ async fn stores_run_from_sub_wallets_and_their_objects_go_to_the_main_wallet() {
         );
     }
     assert!(used >= 2, "stores ran from several sub-wallets at once ({used})");
+    let http = walrus_tls::http_client().build().expect("an HTTP client");
+    let put = http.put(format!("http://{}/v1/blobs", gateway.addr)).body("blocked").send().await;
+    assert_eq!(put.expect("answer").status().as_u16(), 451, "sub-wallets refuse the blocklist too");
     gateway.stop().await.expect("stops");
 
     let mut config = GatewayConfig::new("127.0.0.1:0".parse().expect("addr"));
