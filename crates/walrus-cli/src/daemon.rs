@@ -26,6 +26,10 @@ pub struct DaemonArgs {
     /// Where to listen (the reference's default).
     #[arg(long, alias = "bind-address", default_value = "127.0.0.1:31415")]
     bind: SocketAddr,
+    /// Where to serve Prometheus metrics (`GET /metrics`) [default: nowhere; the reference
+    /// serves them on 127.0.0.1:27182].
+    #[arg(short = 'a', long)]
+    metrics_address: Option<SocketAddr>,
     /// Largest blob a publisher takes, in KiB (the reference's default: 10 MiB).
     #[arg(long, default_value_t = 10_240)]
     max_body_size: usize,
@@ -205,6 +209,7 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs, role: Role) -> Result<()> {
         args.aggregator_max_concurrent_requests.max(1).saturating_add(args.aggregator_max_buffer_size);
     config.allowed_headers = args.allowed_headers.iter().map(|h| h.to_ascii_lowercase()).collect();
     config.burn_after_store = args.wallets.burn_after_store;
+    config.metrics_bind = args.metrics_address;
     config.serve_reads = role != Role::Publisher;
     config.max_blob_size = args.max_blob_size;
     config.max_read_bytes = args

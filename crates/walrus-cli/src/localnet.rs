@@ -3,8 +3,12 @@
 //! command `D/localnet.json` records); the nodes, the gateway and the client configuration are
 //! given every validator's RPC URL and fail over between them; the wallet is funded from the
 //! faucet; a self-check stores a small blob and reads it back; then it serves until
-//! interrupted. A validator that dies is reported and the network goes on (it tolerates
-//! fewer than a third of them down); a node or the gateway that dies stops it.
+//! interrupted. A node, the gateway, the portal or a key server that dies is reported and
+//! restarted (the network stops if one dies more than three times in a minute); a validator
+//! that dies is reported and the chain goes on (it tolerates fewer than a third of them down;
+//! `localnet.json` has the command that restarts it). Logs are appended across runs. A second `walrus
+//! localnet` on a running directory says so and touches nothing; a new network that never came
+//! up is removed, so that it can be made again (say, with other ports).
 //! It writes `D/client_config.yaml` (found by the other commands for the default directory)
 //! and `D/localnet.json`. Restarting with the same directory keeps every blob (the chain replays its blocks, the nodes
 //! reopen their databases).
@@ -76,20 +80,33 @@ pub struct LocalnetArgs {
     plain_http: bool,
 }
 
-/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
+/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped, and restarted with
+/// the same arguments when it dies while the network runs.
 struct Process {
     name: String,
     child: Child,
-    /// Whether the network stops when it exits (a validator's exit is only reported).
-    critical: bool,
-    /// Whether its exit was reported.
+    args: Vec<String>,
+    ready: String,
+    log: PathBuf,
+    /// When it was restarted, within the last minute.
+    restarts: Vec<Instant>,
+    /// Restarted when it dies (a validator is only reported: the chain goes on without it, and
+    /// `localnet.json` has the command that restarts it).
+    restart: bool,
+    /// Whether its exit was reported (a process not restarted).
     reported: bool,
 }
 
+/// Restarts allowed within a minute before the network stops.
+const RESTARTS_MAX: usize = 3;
+
 impl Drop for Process {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill").args(["-TERM", &pid]).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -102,10 +119,32 @@ impl Drop for Process {
     }
 }
 
-/// Starts `walrus ARGS`, waits for its ready line (containing `ready`), and sends the rest of
+/// Starts `walrus ARGS`, waits for its ready line (containing `ready`), and appends the rest of
 /// its log to `log`.
 fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let child = spawn_ready(name, &args, ready, log)?;
+    Ok(Process {
+        name: name.into(),
+        child,
+        args,
+        ready: ready.into(),
+        log: log.into(),
+        restarts: Vec::new(),
+        restart: true,
+        reported: false,
+    })
+}
+
+fn spawn_ready(name: &str, args: &[String], ready: &str, log: &Path) -> Result<Child> {
     let exe = std::env::current_exe().context("cannot find the walrus binary")?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    writeln!(file, "--- {name} starting (unix time {now}) ---")?;
     let mut child = Command::new(exe)
         .args(args)
         .stdout(Stdio::null())
@@ -113,8 +152,7 @@ fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> 
         .spawn()
         .with_context(|| format!("cannot start {name}"))?;
     let stderr = child.stderr.take().context("no stderr pipe")?;
-    let mut process = Process { name: name.to_string(), child, critical: true, reported: false };
-    let mut file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    // `true` once the ready line came, `false` if the output ended before it.
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = ready.to_string();
     std::thread::spawn(move || {
@@ -123,17 +161,33 @@ fn start(name: &str, args: &[&str], ready: &str, log: &Path) -> Result<Process> 
             let _ = writeln!(file, "{line}");
             if !signalled && line.contains(&ready) {
                 signalled = true;
-                let _ = tx.send(());
+                let _ = tx.send(true);
             }
         }
+        let _ = tx.send(false);
     });
-    match rx.recv_timeout(START_TIMEOUT) {
-        Ok(()) => Ok(process),
-        Err(_) => {
-            let status = process.child.try_wait().ok().flatten();
-            bail!("{} did not come up (exit status {status:?}); see {}", process.name, log.display())
-        }
+    if let Ok(true) = rx.recv_timeout(START_TIMEOUT) {
+        return Ok(child);
     }
+    let status = child.try_wait().ok().flatten();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = rx.recv_timeout(Duration::from_secs(1)); // The log's last lines are written.
+    let how = status.map_or("did not come up in time".to_string(), |s| format!("exited ({s})"));
+    bail!("{name} {how}: {} (its log: {})", last_error(log), log.display())
+}
+
+/// The line of `log`'s last run that says why it stopped: its last fatal error (`Error: …`) or
+/// error-level log line.
+fn last_error(log: &Path) -> String {
+    let text = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[text.len().saturating_sub(64 << 10)..]);
+    let run = text.rsplit_once("\n--- ").map_or(text.as_ref(), |(_, run)| run);
+    let lines: Vec<&str> = run.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
+    let error = lines.iter().rev().find(|l| l.starts_with("Error:") || l.contains(" ERROR "));
+    error.map_or("no error in its log".to_string(), |l| l.trim().to_string())
 }
 
 /// The chain RPC URLs of `count` validators from `port`.
@@ -144,6 +198,54 @@ fn validator_urls(port: u16, count: usize) -> Result<Vec<String>> {
 
 /// Runs the local network until interrupted.
 pub fn run(args: LocalnetArgs) -> Result<()> {
+    let existed = args.dir.exists();
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let _lock = lock(&args.dir)?;
+    let fresh = !ChainDir(args.dir.clone()).genesis().exists();
+    let outcome = run_network(&args);
+    if outcome.is_err() && fresh && !existed && !args.dir.join("localnet.json").exists() {
+        // Nothing of it ever ran: take it away, so that the next try makes it anew.
+        if std::fs::remove_dir_all(&args.dir).is_ok() {
+            eprintln!(
+                "The new network never came up; removed {} so that it can be made again (with other ports, say)",
+                args.dir.display()
+            );
+        }
+    }
+    outcome
+}
+
+/// Holds `dir/localnet.lock` for as long as this process runs (the system lets it go when the
+/// process ends, however it ends), or says which process holds it.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("localnet.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            bail!(
+                "a local network is already running in {} (pid {pid}); stop it first (`kill {pid}`), or give another --dir",
+                dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+fn run_network(args: &LocalnetArgs) -> Result<()> {
     let dir = ChainDir(args.dir.clone());
     if dir.genesis().exists() {
         eprintln!("Reusing the network in {} (its blobs are kept)", args.dir.display());
@@ -187,7 +289,7 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         let name = format!("validator-{i}");
         let command: Vec<&str> = command[1..].iter().map(String::as_str).collect();
         let mut process = start(&name, &command, "chain RPC on", &logs.join(format!("{name}.log")))?;
-        process.critical = false;
+        process.restart = false;
         processes.push(process);
     }
     for i in 0..genesis.nodes.len() {
@@ -222,7 +324,7 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         " on http://",
         &logs.join("portal.log"),
     )?);
-    let key_servers = start_key_servers(&args, &chain_url, &runtime, &mut processes)?;
+    let key_servers = start_key_servers(args, &chain_url, &runtime, &mut processes)?;
     let addresses: Vec<String> = genesis.nodes.iter().map(|n| n.network_address.clone()).collect();
     let network = Network {
         chain_urls: &chain_urls,
@@ -231,7 +333,7 @@ pub fn run(args: LocalnetArgs) -> Result<()> {
         addresses: &addresses,
         key_servers: &key_servers,
     };
-    let served = runtime.block_on(serve(&args, &network, &mut processes));
+    let served = runtime.block_on(serve(args, &network, &mut processes));
     // The key servers, the portal and the gateway stop first, then the nodes, then the chain.
     while let Some(process) = processes.pop() {
         drop(process);
@@ -432,8 +534,9 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         } else {
             format!(" --config {}", client_config.display())
         };
+    let walrus = command_name();
     println!(
-        "Try: walrus store FILE --epochs 2{config_flag}   then   walrus read BLOB_ID --out COPY{config_flag}"
+        "Try: {walrus} store FILE --epochs 2{config_flag}   then   {walrus} read BLOB_ID --out COPY{config_flag}"
     );
     println!("Ctrl-C to stop (the network's data stays in {}).", args.dir.display());
     let stop = shutdown_signal();
@@ -442,8 +545,8 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
         tokio::select! {
             () = &mut stop => break,
             () = tokio::time::sleep(Duration::from_secs(1)) => {
-                if let Some(died) = exited(processes) {
-                    anyhow::bail!("{died}; stopping the local network (its logs are in {})", args.dir.join("logs").display());
+                if let Err(e) = restart_exited(processes) {
+                    anyhow::bail!("{e:#}; stopping the local network (its logs are in {})", args.dir.join("logs").display());
                 }
             }
         }
@@ -452,22 +555,52 @@ async fn serve(args: &LocalnetArgs, network: &Network<'_>, processes: &mut [Proc
     Ok(())
 }
 
-/// The first critical process of `processes` that has exited, as a sentence, if one has;
-/// a validator that exited is reported once on standard error.
-fn exited(processes: &mut [Process]) -> Option<String> {
-    processes.iter_mut().find_map(|process| {
-        if process.reported {
-            return None;
+/// How to call this binary: `walrus` when that is it on the `PATH`, else its path.
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else { return "walrus".into() };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("walrus")).is_ok_and(|found| found == exe))
+    });
+    if on_path {
+        "walrus".into()
+    } else {
+        exe.display().to_string()
+    }
+}
+
+/// Restarts each process of `processes` that has exited, saying so on standard error; fails
+/// when one exits more than [`RESTARTS_MAX`] times within a minute or cannot be restarted.
+fn restart_exited(processes: &mut [Process]) -> Result<()> {
+    for process in processes.iter_mut().filter(|p| !p.reported) {
+        let Some(status) = process.child.try_wait().ok().flatten() else { continue };
+        let pid = process.child.id();
+        if !process.restart {
+            process.reported = true;
+            eprintln!(
+                "{} (pid {pid}) exited unexpectedly ({status}); the chain goes on while more than two thirds of its validators run (restart it with the command in localnet.json)",
+                process.name
+            );
+            continue;
         }
-        let status = process.child.try_wait().ok().flatten()?;
-        let sentence = format!("{} (pid {}) exited unexpectedly ({status})", process.name, process.child.id());
-        if process.critical {
-            return Some(sentence);
+        process.restarts.retain(|at| at.elapsed() < Duration::from_secs(60));
+        if process.restarts.len() >= RESTARTS_MAX {
+            bail!(
+                "{} (pid {pid}) exited ({status}) {RESTARTS_MAX} times within a minute: {}",
+                process.name,
+                last_error(&process.log)
+            );
         }
-        process.reported = true;
-        eprintln!("{sentence}; the chain goes on while more than two thirds of its validators run (restart it with the command in localnet.json)");
-        None
-    })
+        eprintln!(
+            "{} (pid {pid}) exited unexpectedly ({status}): {}; restarting it",
+            process.name,
+            last_error(&process.log)
+        );
+        process.child = spawn_ready(&process.name, &process.args, &process.ready, &process.log)?;
+        process.restarts.push(Instant::now());
+        eprintln!("{} restarted (pid {})", process.name, process.child.id());
+    }
+    Ok(())
 }
 
 /// Stores a small blob and reads it back.

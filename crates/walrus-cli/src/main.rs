@@ -121,6 +121,8 @@ enum Command {
     Chain(chain::ChainCommand),
     /// Manage an account on the chain: keys, balance, transfers, the local faucet.
     Wallet(wallet::WalletArgs),
+    /// Get WAL for the wallet (from a local network's faucet; the reference swaps SUI on Testnet).
+    GetWal(wallet::GetWalArgs),
     /// Set up, register or run a storage node.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -288,6 +290,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConvertBlobId(args) => blob_id::convert(&args, cli.global.json),
         Command::Chain(command) => chain::run(command, cli.global.json),
         Command::Wallet(args) => wallet::run(args, &cli.global),
+        Command::GetWal(args) => wallet::get_wal(args, &cli.global),
         Command::Node(command) => node::run(command, &cli.global),
         Command::NodeAdmin(args) => node::admin(args, &cli.global),
         Command::Store(args) => blob::store(args, &cli.global),

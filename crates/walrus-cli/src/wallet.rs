@@ -180,6 +180,43 @@ pub fn run(args: WalletArgs, global: &GlobalArgs) -> Result<()> {
     })
 }
 
+/// `walrus get-wal`
+#[derive(Debug, clap::Args)]
+pub struct GetWalArgs {
+    /// FROST to get (the reference's default: 0.5 WAL).
+    #[arg(long, default_value_t = 500_000_000)]
+    amount: u64,
+    /// The reference's SUI-for-WAL exchange: this chain has none (WAL comes from the faucet of a
+    /// local network), so it is not used.
+    #[arg(long, hide = true)]
+    exchange_id: Option<String>,
+    #[command(flatten)]
+    account: Account,
+}
+
+/// Gets WAL for the wallet: the reference swaps SUI for it on Testnet; here a local network's
+/// faucet sends it.
+pub fn get_wal(args: GetWalArgs, global: &GlobalArgs) -> Result<()> {
+    let network = args.account.resolve(global)?;
+    let key = network.key()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sent = runtime.block_on(ChainClient::new(&network.chain_url).faucet(key.address(), args.amount));
+    let executed = sent.map_err(|e| match e {
+        walrus_chain_client::ClientError::Api { status: 404, .. } => anyhow::anyhow!(
+            "the chain at {} has no faucet (only local networks do): get WAL from another account (`walrus wallet transfer`)",
+            network.chain_url
+        ),
+        other => other.into(),
+    })?;
+    let amount = Frost(args.amount);
+    print(
+        global.json,
+        serde_json::json!({ "amount": args.amount, "digest": executed.effects.digest }),
+        || format!("Received {} from the faucet", wal(amount)),
+    );
+    Ok(())
+}
+
 /// Prints `value` as JSON, or `text()` for people.
 pub fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {

@@ -3,7 +3,8 @@
 //! `client_config.yaml`; the CLI stores and reads against it through that configuration;
 //! SIGTERM stops every process it started; a restart on the same directory keeps the blob
 //! readable; with a validator killed (-9) the network stores and reads on, and the validator,
-//! restarted alone with the command `localnet.json` records, catches up.
+//! restarted alone with the command `localnet.json` records, catches up; a second localnet on
+//! the running directory is refused; a killed node is restarted.
 
 mod common;
 
@@ -205,7 +206,8 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     a_site_is_published_and_served_by_the_portal(&runtime, config, &described, tmp.path());
     an_encrypted_blob_is_stored_and_read_back(config, tmp.path());
     a_killed_validator_is_tolerated_and_catches_up(&dir, config, &file, tmp.path());
-    a_dead_node_stops_the_localnet(child, &dir, &tmp.path().join("localnet.err"));
+    a_second_localnet_is_refused(&args, &dir);
+    a_dead_node_is_restarted(child, &dir, &tmp.path().join("localnet.err"));
 }
 
 /// `walrus store --encrypt` seals a file for the localnet's three key servers (2 of 3 needed);
@@ -397,14 +399,38 @@ fn restart(validator: &serde_json::Value, tmp: &std::path::Path) -> Child {
         .expect("the validator restarts")
 }
 
-/// Kills one node process of a running localnet: the localnet says which and stops, with an
-/// error (its standard error went to `errors`).
-fn a_dead_node_stops_the_localnet(mut child: Child, dir: &std::path::Path, errors: &std::path::Path) {
+/// Kills one node process of a running localnet: the localnet says which and restarts it (the
+/// new process runs); then the localnet stops cleanly. (The chain has lost its quorum to the
+/// validator test before: the node is not asked to store.)
+fn a_dead_node_is_restarted(child: Child, dir: &std::path::Path, errors: &std::path::Path) {
     let described = described(dir);
     let node = described["nodes"][1]["pid"].as_u64().expect("pid").to_string();
     assert!(Command::new("kill").args(["-KILL", &node]).status().expect("kill runs").success());
-    let status = child.wait().expect("the localnet ends by itself");
-    assert!(!status.success(), "a localnet that lost a node exited with {status}");
-    let stderr = std::fs::read_to_string(errors).expect("standard error");
-    assert!(stderr.contains(&format!("(pid {node}) exited unexpectedly")), "{stderr}");
+    let exited = format!("(pid {node}) exited unexpectedly");
+    let mut stderr = String::new();
+    for _ in 0..600 {
+        stderr = std::fs::read_to_string(errors).expect("standard error");
+        if stderr.contains(&exited) && stderr.contains(" restarted (pid ") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let restarted = stderr.split(" restarted (pid ").nth(1).and_then(|rest| rest.split(')').next());
+    let restarted: u64 = restarted.and_then(|pid| pid.parse().ok()).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(stderr.contains(&exited), "{stderr}");
+    assert!(alive(restarted), "the restarted node runs");
+    stop(child);
+    assert!(!alive(restarted), "the restarted node stops with the localnet");
+}
+
+/// A second `walrus localnet` on the running directory says so at once and touches nothing:
+/// the running network's logs keep their length.
+fn a_second_localnet_is_refused(args: &[String], dir: &std::path::Path) {
+    let log = dir.join("logs").join("validator-0.log");
+    let before = std::fs::metadata(&log).expect("a log").len();
+    let output = Command::new(WALRUS).arg("localnet").args(args).output().expect("walrus runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already running in") && stderr.contains("(pid "), "{stderr}");
+    assert!(std::fs::metadata(&log).expect("a log").len() >= before, "the running network's log was cut");
 }

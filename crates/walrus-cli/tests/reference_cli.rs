@@ -45,7 +45,8 @@ fn reference_invocations_run_with_the_references_output() {
     let cli =
         Cli { global: vec!["--wallet".into(), wallet.clone(), "--rpc-url".into(), net.chain_url.clone()] };
     cli.run(&["wallet", "new"]);
-    cli.run(&["wallet", "faucet", "--amount", "100"]);
+    cli.run(&["wallet", "faucet", "--amount", "99"]);
+    assert_eq!(cli.run(&["get-wal", "--amount", "1000000000"])["amount"], 1_000_000_000u64);
     let files: Vec<String> = (0..5u8)
         .map(|i| {
             let path = tmp.path().join(format!("file{i}.bin"));

@@ -29,15 +29,20 @@ pub(crate) struct ReadQuery {
 
 impl ReadQuery {
     fn check(&self) -> Result<ConsistencyCheck, GatewayError> {
-        match (self.strict_consistency_check, self.skip_consistency_check) {
-            (true, true) => Err(GatewayError::bad(
-                "INVALID_CONSISTENCY_CHECK",
-                "strict_consistency_check and skip_consistency_check exclude each other",
-            )),
-            (true, false) => Ok(ConsistencyCheck::Strict),
-            (false, true) => Ok(ConsistencyCheck::Skip),
-            (false, false) => Ok(ConsistencyCheck::Default),
-        }
+        consistency(self.strict_consistency_check, self.skip_consistency_check)
+    }
+}
+
+/// The check the reference's `strict_consistency_check` and `skip_consistency_check` ask for.
+pub(crate) fn consistency(strict: bool, skip: bool) -> Result<ConsistencyCheck, GatewayError> {
+    match (strict, skip) {
+        (true, true) => Err(GatewayError::bad(
+            "INVALID_CONSISTENCY_CHECK",
+            "strict_consistency_check and skip_consistency_check exclude each other",
+        )),
+        (true, false) => Ok(ConsistencyCheck::Strict),
+        (false, true) => Ok(ConsistencyCheck::Skip),
+        (false, false) => Ok(ConsistencyCheck::Default),
     }
 }
 
@@ -300,7 +305,7 @@ async fn body(
         // answered with the error JSON.
         let mut pieces = blob.stream(bytes, gateway.config.stream_piece_bytes);
         let first = pieces.recv().await.transpose().map_err(read_error)?;
-        Body::new(Streamed { first, pieces, blob_id: *blob.blob_id(), _held: held })
+        Body::new(Streamed { first, pieces, what: blob.blob_id().to_string(), _held: Some(held) })
     } else {
         let read = if whole { blob.read(check).await } else { blob.read_range(bytes).await };
         Body::new(Held { body: Body::from(read.map_err(read_error)?), _held: held })
@@ -308,7 +313,7 @@ async fn body(
 }
 
 /// The read slot and the byte budget a response holds until it is sent.
-type Slots = (OwnedSemaphorePermit, OwnedSemaphorePermit);
+pub(crate) type Slots = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 /// A buffered response body that holds its [`Slots`] until it is sent.
 struct Held {
@@ -337,13 +342,14 @@ impl http_body::Body for Held {
 }
 
 /// A response body read piece by piece while it is sent ([`OpenBlob::stream`]); it holds its
-/// [`Slots`] until it ends. A failure half-way ends the body with an error, which cuts the
-/// connection: the client sees fewer bytes than `Content-Length` says.
-struct Streamed {
-    first: Option<Vec<u8>>,
-    pieces: mpsc::Receiver<Result<Vec<u8>, ReadError>>,
-    blob_id: BlobId,
-    _held: Slots,
+/// [`Slots`] (if any) until it ends. A failure half-way ends the body with an error, which cuts
+/// the connection: the client sees fewer bytes than `Content-Length` says.
+pub(crate) struct Streamed {
+    pub(crate) first: Option<Vec<u8>>,
+    pub(crate) pieces: mpsc::Receiver<Result<Vec<u8>, ReadError>>,
+    /// What is read, for the log.
+    pub(crate) what: String,
+    pub(crate) _held: Option<Slots>,
 }
 
 impl http_body::Body for Streamed {
@@ -357,11 +363,11 @@ impl http_body::Body for Streamed {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(first)))));
         }
-        let blob_id = self.blob_id;
-        self.pieces.poll_recv(cx).map(|piece| {
+        let this = &mut *self;
+        this.pieces.poll_recv(cx).map(|piece| {
             piece.map(|piece| {
                 piece.map(|bytes| http_body::Frame::data(Bytes::from(bytes))).inspect_err(|e| {
-                    tracing::warn!("{blob_id}: a streamed read failed half-way: {e}");
+                    tracing::warn!("{}: a streamed read failed half-way: {e}", this.what);
                 })
             })
         })

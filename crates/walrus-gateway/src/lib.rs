@@ -14,6 +14,8 @@
 
 mod aggregator;
 pub mod auth;
+mod concat;
+mod metrics;
 pub mod portal;
 mod publisher;
 mod quilts;
@@ -73,6 +75,9 @@ pub struct GatewayConfig {
     pub sub_wallets: Option<wallets::SubWallets>,
     /// Burn the blob objects stores create (unless `send_object_to` names a receiver).
     pub burn_after_store: bool,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere (the reference's
+    /// `--metrics-address`).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// The default of [`GatewayConfig::max_blob_size`].
@@ -109,6 +114,7 @@ impl GatewayConfig {
             server: walrus_http::ServerLimits::default(),
             sub_wallets: None,
             burn_after_store: false,
+            metrics_bind: None,
         }
     }
 }
@@ -126,6 +132,9 @@ pub(crate) struct Gateway {
     pub(crate) store_slots: Arc<Semaphore>,
     pub(crate) store_turns: Arc<Semaphore>,
     pub(crate) auth: Option<auth::Authenticator>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    /// The metrics listener: it stops when the gateway's state goes.
+    _metrics_server: Option<walrus_http::RunningServer>,
 }
 
 /// Why a gateway cannot start.
@@ -169,7 +178,22 @@ pub async fn start(
         }
         None => None,
     };
+    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics_server = match config.metrics_bind {
+        Some(addr) => {
+            let listener =
+                walrus_http::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+            let router = metrics::router(Arc::clone(&metrics));
+            Some(
+                walrus_http::spawn(listener, router, config.server)
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            )
+        }
+        None => None,
+    };
     let gateway = Arc::new(Gateway {
+        metrics,
+        _metrics_server: metrics_server,
         reads: Arc::new(Semaphore::new(config.max_concurrent_reads)),
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
         store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
@@ -204,7 +228,8 @@ fn router(gateway: Arc<Gateway>) -> Router {
             .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id))
             .route("/v1/blobs/by-quilt-patch-id/{quilt_patch_id}", get(quilts::by_patch_id))
             .route("/v1/blobs/by-quilt-id/{quilt_id}/{identifier}", get(quilts::by_identifier))
-            .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches));
+            .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches))
+            .route("/v1alpha/blobs/concat", get(concat::get).post(concat::post));
     }
     if gateway.writers.is_some() {
         // The store slot is taken before the body is read: waiting bodies cannot pile up.
@@ -222,6 +247,7 @@ fn router(gateway: Arc<Gateway>) -> Router {
         })
         .layer(axum::extract::DefaultBodyLimit::max(gateway.config.max_body_bytes))
         .layer(axum::middleware::from_fn(cors))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway.metrics), metrics::count))
         .with_state(gateway)
 }
 
