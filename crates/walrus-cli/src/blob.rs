@@ -50,6 +50,16 @@ pub struct StoreArgs {
     /// Only encode: print each file's blob ID and encoded size; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The reference's upload modes (conservative, balanced, aggressive): uploads here go to
+    /// every node at once, so it is not used.
+    #[arg(long = "upload-mode", hide = true)]
+    _upload_mode: Option<String>,
+    /// The reference's confirmation of a relay's tip: none is asked here, so it is not used.
+    #[arg(long = "skip-tip-confirmation", hide = true, requires = "upload_relay")]
+    _skip_tip_confirmation: bool,
+    /// With --dry-run: for this many shards, without asking the chain (offline; no cost).
+    #[arg(long, requires = "dry_run")]
+    n_shards: Option<u64>,
     /// Encrypt each file with Seal first (for the registered key servers); see `--policy`.
     #[arg(long)]
     encrypt: bool,
@@ -99,9 +109,43 @@ pub struct ReadArgs {
     account: Account,
 }
 
+/// `store --dry-run --n-shards N`: each file's blob ID and sizes, without the network.
+fn offline_dry_run(args: &StoreArgs, n_shards: u64, json: bool) -> Result<()> {
+    let params = walrus_core::EncodingParams::new(n_shards)?;
+    let budget = usize::try_from(args.memory_budget).unwrap_or(usize::MAX);
+    let mut results = Vec::new();
+    for path in &args.files {
+        let metadata =
+            walrus_sdk::streaming::file_metadata(params, path, budget, args.scratch_dir.as_deref())?;
+        let encoded_size = params.encoded_blob_length(metadata.unencoded_length())?;
+        if !json {
+            println!(
+                "{}: blob ID {}, encoded size {encoded_size} B (dry run, {n_shards} shards)",
+                path.display(),
+                metadata.blob_id()
+            );
+        }
+        results.push(serde_json::json!({
+            "path": path,
+            "blobId": metadata.blob_id().to_string(),
+            "encodingType": "RS2",
+            "unencodedSize": metadata.unencoded_length(),
+            "encodedSize": encoded_size,
+            "storageCost": null,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(results));
+    }
+    Ok(())
+}
+
 /// Stores every file; prints one result per file.
 pub fn store(args: StoreArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
+    if let (true, Some(n_shards)) = (args.dry_run, args.n_shards) {
+        return offline_dry_run(&args, n_shards, json);
+    }
     let network = args.account.resolve(global)?;
     let client = Client::new(&network.chain_url, network.key()?);
     let runtime = tokio::runtime::Runtime::new()?;
@@ -591,7 +635,7 @@ pub struct StatusArgs {
     #[arg(long, default_value = "10s", value_parser = crate::daemon::parse_duration)]
     timeout: std::time::Duration,
     #[command(flatten)]
-    account: Account,
+    chain: crate::wallet::ChainArg,
 }
 
 /// The blob ID of `file` on the network of `chain` (its shard count), computed within the
@@ -609,8 +653,7 @@ pub(crate) async fn file_blob_id(chain: &walrus_chain_client::ChainClient, file:
 /// it is stored, and whether it is marked invalid.
 pub fn status(args: StatusArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
-    let network = args.account.resolve(global)?;
-    let chain = walrus_chain_client::ChainClient::new(&network.chain_url);
+    let chain = walrus_chain_client::ChainClient::new(&args.chain.resolve(global)?);
     let runtime = tokio::runtime::Runtime::new()?;
     let lookup = async {
         let blob_id = match (&args.blob_id, &args.file) {

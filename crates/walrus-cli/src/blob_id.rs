@@ -22,7 +22,7 @@ pub struct BlobIdArgs {
     #[arg(long, default_value = "1GiB", value_parser = crate::bench::parse_size)]
     memory_budget: u64,
     #[command(flatten)]
-    account: crate::wallet::Account,
+    chain: crate::wallet::ChainArg,
 }
 
 /// Arguments of `walrus convert-blob-id`.
@@ -48,7 +48,7 @@ fn n_shards(args: &BlobIdArgs, global: &crate::GlobalArgs) -> Result<u64> {
     if let Some(n) = args.n_shards {
         return Ok(n);
     }
-    let named = args.account.chain_url.is_some()
+    let named = args.chain.chain_url.is_some()
         || global.chain_url.is_some()
         || global.config.is_some()
         || global.context.is_some()
@@ -56,10 +56,10 @@ fn n_shards(args: &BlobIdArgs, global: &crate::GlobalArgs) -> Result<u64> {
     if !named {
         return Ok(N_SHARDS_MAINNET);
     }
-    let network = args.account.resolve(global)?;
-    let chain = walrus_chain_client::ChainClient::new(&network.chain_url);
+    let chain_url = args.chain.resolve(global)?;
+    let chain = walrus_chain_client::ChainClient::new(&chain_url);
     let system = tokio::runtime::Runtime::new()?.block_on(chain.system()).with_context(|| {
-        format!("cannot ask the chain at {} for its shard count (or give --n-shards)", network.chain_url)
+        format!("cannot ask the chain at {chain_url} for its shard count (or give --n-shards)")
     })?;
     Ok(u64::from(system.system.params.n_shards))
 }

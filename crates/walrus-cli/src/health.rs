@@ -10,7 +10,7 @@ use walrus_chain_client::ChainClient;
 use walrus_core::keys::NetworkPublicKey;
 use walrus_core::ObjectId;
 
-use crate::wallet::{print, Account};
+use crate::wallet::{print, ChainArg};
 use crate::GlobalArgs;
 
 /// How long a node may take to answer.
@@ -45,7 +45,7 @@ pub struct HealthArgs {
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..))]
     concurrent_requests: u16,
     #[command(flatten)]
-    account: Account,
+    chain: ChainArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,10 +66,10 @@ struct Target {
 
 /// Asks the chosen nodes for their health.
 pub fn health(args: HealthArgs, global: &GlobalArgs) -> Result<()> {
-    let network = args.account.resolve(global)?;
+    let chain_url = args.chain.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut reports = runtime.block_on(async {
-        let targets = targets(&args, &ChainClient::new(&network.chain_url)).await?;
+        let targets = targets(&args, &ChainClient::new(&chain_url)).await?;
         anyhow::Ok(ask(targets, args.detail, usize::from(args.concurrent_requests)).await)
     })?;
     let key = |r: &Value, field: &str| r[field].as_str().unwrap_or_default().to_string();

@@ -12,7 +12,7 @@ use walrus_chain_node::init::wal;
 use walrus_core::params::max_n_faulty;
 use walrus_core::{EncodingParams, SliverType};
 
-use crate::wallet::{print, Account};
+use crate::wallet::{print, ChainArg};
 use crate::GlobalArgs;
 
 /// The storage unit prices are quoted in (1 MiB, as the reference).
@@ -24,7 +24,7 @@ pub struct InfoArgs {
     #[command(subcommand)]
     what: Option<InfoCommand>,
     #[command(flatten)]
-    account: Account,
+    chain: ChainArg,
 }
 
 /// How `committee` and `all` order the storage nodes.
@@ -67,9 +67,9 @@ enum InfoCommand {
 
 /// Prints the system's state, or one part of it.
 pub fn info(args: InfoArgs, global: &GlobalArgs) -> Result<()> {
-    let network = args.account.resolve(global)?;
+    let chain_url = args.chain.resolve(global)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let view = runtime.block_on(ChainClient::new(&network.chain_url).system())?;
+    let view = runtime.block_on(ChainClient::new(&chain_url).system())?;
     let params = EncodingParams::new(u64::from(view.system.params.n_shards))?;
     let parts: Vec<(&str, Value)> = match args.what {
         None => vec![

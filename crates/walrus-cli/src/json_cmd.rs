@@ -81,6 +81,13 @@ pub fn to_args(cli: &clap::Command, input: &serde_json::Value) -> Result<Vec<Str
     if let Some(config) = object.get("config").filter(|c| !c.is_null()) {
         args.extend(["--config".to_string(), text(config)?]);
     }
+    if let Some(context) = object.get("context").filter(|c| !c.is_null()) {
+        args.extend(["--context".to_string(), text(context)?]);
+    }
+    // The wallet as the reference's global `--wallet`: before the subcommand.
+    if let Some(wallet) = object.get("wallet").filter(|w| !w.is_null()) {
+        args.splice(1..1, ["--wallet".to_string(), text(wallet)?]);
+    }
     args.push("--json".into());
     if !positional.is_empty() {
         args.push("--".into());
@@ -137,6 +144,10 @@ mod tests {
         assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{error}");
         let status = json!({ "command": { "blobStatus": { "blobId": "X" } } });
         assert_eq!(args(status).expect("status"), ["walrus", "blob-status", "--blob-id", "X", "--json"]);
+        let wallet = json!({ "wallet": "w.key", "context": "local", "command": { "info": null } });
+        let line = args(wallet).expect("info");
+        assert_eq!(line, ["walrus", "--wallet", "w.key", "info", "--context", "local", "--json"]);
+        <crate::Cli as clap::Parser>::try_parse_from(&line).expect("a valid command line");
     }
 
     #[test]

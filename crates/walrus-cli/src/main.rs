@@ -83,15 +83,18 @@ fn no_transparent_huge_pages() {
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
     /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
-    /// The configuration file: the client's (default: $WALRUS_CONFIG, else
-    /// ~/.walrus/localnet/client_config.yaml if it exists), or the node's for `walrus node run`.
-    #[arg(long, global = true)]
+    /// The configuration file (`walrus node run`: the node's) [default: $WALRUS_CONFIG, else the
+    /// first client_config.yaml of ., ~/.config/walrus, ~/.walrus, ~/.walrus/localnet].
+    #[arg(long, global = true, help_heading = "Global options")]
     pub config: Option<std::path::PathBuf>,
     /// The network of the configuration file to use, when it holds several (`contexts`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub context: Option<String>,
+    /// The reference's gas budget: fees here are fixed per transaction, so it is not used.
+    #[arg(long = "gas-budget", global = true, hide = true)]
+    _gas_budget: Option<u64>,
     /// The wallet's key file, given before the subcommand (as the reference's global
     /// `--wallet`); the subcommands that use a wallet take `--wallet` too.
     #[arg(long = "wallet", id = "wallet_before", value_name = "WALLET", hide = true)]

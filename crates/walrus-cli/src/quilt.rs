@@ -12,7 +12,7 @@ use walrus_sdk::quilt::{tags_json, QuiltFile};
 use walrus_sdk::{Client, StoreOptions};
 
 use crate::blob::{clear_progress_line, render_store, with_progress_line};
-use crate::wallet::{print, Account};
+use crate::wallet::{print, Account, ChainArg};
 use crate::GlobalArgs;
 
 /// Most files `store-quilt` reads from directories (a quilt holds at most `n - f - 1`).
@@ -216,14 +216,13 @@ pub struct ReadQuiltArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
-    account: Account,
+    chain: ChainArg,
 }
 
 /// Reads patches by identifier, tag or patch ID (all of the quilt if none is named).
 pub fn read(args: ReadQuiltArgs, global: &GlobalArgs) -> Result<()> {
     let json = global.json;
-    let network = args.account.resolve(global)?;
-    let client = Client::read_only(&network.chain_url);
+    let client = Client::read_only(&args.chain.resolve(global)?);
     let runtime = tokio::runtime::Runtime::new()?;
     let patches: Vec<DecodedPatch> = runtime.block_on(async {
         if !args.quilt_patch_ids.is_empty() {
@@ -311,13 +310,12 @@ pub struct ListPatchesArgs {
     #[arg(allow_hyphen_values = true)]
     quilt_id: BlobId,
     #[command(flatten)]
-    account: Account,
+    chain: ChainArg,
 }
 
 /// Prints the quilt's index (read from its first columns only).
 pub fn list_patches(args: ListPatchesArgs, global: &GlobalArgs) -> Result<()> {
-    let network = args.account.resolve(global)?;
-    let client = Client::read_only(&network.chain_url);
+    let client = Client::read_only(&args.chain.resolve(global)?);
     let runtime = tokio::runtime::Runtime::new()?;
     let quilt = runtime.block_on(client.open_quilt(&args.quilt_id))?;
     let value = index_json(args.quilt_id, quilt.index());

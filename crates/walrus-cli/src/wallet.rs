@@ -25,6 +25,27 @@ pub struct Account {
     pub chain_url: Option<String>,
 }
 
+/// Where the chain RPC is, for the commands that pay nothing (no wallet to name).
+#[derive(Debug, clap::Args)]
+pub struct ChainArg {
+    /// The chain RPC (`--rpc-url` too, the reference's name) [default: from the configuration,
+    /// else http://127.0.0.1:9184].
+    #[arg(long, global = true, env = "WALRUS_CHAIN_URL", alias = "rpc-url")]
+    pub chain_url: Option<String>,
+    /// A wallet, which these commands do not use: taken (as the reference's global `--wallet`)
+    /// so that a script's common flags work everywhere, but not shown.
+    #[arg(long = "wallet", global = true, hide = true)]
+    _wallet: Option<PathBuf>,
+}
+
+impl ChainArg {
+    /// The chain RPC: the flag (before or after the subcommand), else the configuration's,
+    /// else the default.
+    pub fn resolve(&self, global: &GlobalArgs) -> Result<String> {
+        Ok(Account { wallet: None, chain_url: self.chain_url.clone() }.resolve(global)?.chain_url)
+    }
+}
+
 /// An [`Account`] with the configuration applied.
 #[derive(Debug, Clone)]
 pub struct Network {

@@ -62,6 +62,25 @@ fn reference_invocations_run_with_the_references_output() {
 
 #[test]
 fn completion_scripts_and_json_mode_errors() {
+    // Offline: a dry run for a shard count, against no network at all.
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    std::fs::write(file.path(), b"offline").expect("write");
+    let path = file.path().to_str().expect("utf-8");
+    let dry = json(&walrus(&[
+        "--rpc-url",
+        "http://127.0.0.1:1",
+        "store",
+        path,
+        "--dry-run",
+        "--n-shards",
+        "10",
+        "--json",
+    ]));
+    let id = json(&walrus(&["blob-id", path, "--n-shards", "10", "--json"]));
+    assert_eq!(dry[0]["blobId"], id["blobId"], "{dry}");
+    let down = refused(&["--rpc-url", "http://127.0.0.1:1", "info"]);
+    assert!(down.contains("cannot reach http://127.0.0.1:1: is the network running?"), "one line: {down}");
+    assert_eq!(down.trim().lines().count(), 1, "{down}");
     let bash = walrus(&["completion", "bash"]);
     assert!(bash.contains("_walrus()"), "a bash completion function");
     assert!(walrus(&["completion", "--shell", "zsh"]).starts_with("#compdef walrus"));
