@@ -38,6 +38,23 @@ fn start_localnet(args: &[String], errors: &std::path::Path) -> (Child, String) 
     (child, printed)
 }
 
+/// The localnets a test started, stopped (SIGTERM, which stops their children) when the test
+/// ends however it ends: a failing assertion leaves no network running.
+#[derive(Default)]
+struct StopOnDrop(std::cell::RefCell<Vec<u32>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for pid in self.0.borrow().iter() {
+            // Only a localnet still running under that pid (not a process that took it since).
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains("localnet") {
+                let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+        }
+    }
+}
+
 fn stop(mut child: Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
     assert!(status.success());
@@ -115,7 +132,9 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
     let port = 15_000 + (std::process::id() % 400) as u16 * 40;
     let args = localnet_args(&dir, &wallet, port);
+    let cleanup = StopOnDrop::default();
     let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
+    cleanup.0.borrow_mut().push(child.id());
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let described = described(&dir);
     let nodes = described["nodes"].as_array().expect("nodes");
@@ -192,6 +211,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     assert!(pids.iter().all(|pid| !alive(*pid)), "a process the localnet started is still running");
 
     let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));
+    cleanup.0.borrow_mut().push(child.id());
     assert!(printed.contains("Self-check: stored"), "{printed}");
     let copy = tmp.path().join("copy.txt");
     let read = Command::new(WALRUS)

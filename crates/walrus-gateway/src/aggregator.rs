@@ -55,7 +55,27 @@ pub(crate) async fn blob(
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
     let blob_id = parse_blob_id(&id)?;
-    serve(&gateway, method, &blob_id, query.check()?, &headers, BTreeMap::new()).await
+    serve(&gateway, method, &blob_id, query.check()?, &headers, BTreeMap::new(), false).await
+}
+
+/// `GET /v1alpha/blobs/{blob_id}/stream`: the blob streamed piece by piece whatever its size
+/// (`x-walrus-streaming: true`), as the reference's progressive read.
+pub(crate) async fn stream(
+    State(gateway): State<Arc<Gateway>>,
+    Checked(Path(id)): Checked<Path<String>>,
+    Checked(Query(query)): Checked<Query<ReadQuery>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    let blob_id = parse_blob_id(&id)?;
+    let check = query.check()?;
+    if check == ConsistencyCheck::Strict {
+        let message = "a streamed read checks each piece; strict_consistency_check needs the whole blob";
+        return Err(GatewayError::bad("INVALID_CONSISTENCY_CHECK", message));
+    }
+    let mut response = serve(&gateway, method, &blob_id, check, &headers, BTreeMap::new(), true).await?;
+    response.headers_mut().insert("x-walrus-streaming", HeaderValue::from_static("true"));
+    Ok(response)
 }
 
 /// `GET /v1/blobs/by-object-id/{object_id}`: the blob of a Blob or SharedBlob object, with
@@ -90,7 +110,7 @@ pub(crate) async fn by_object_id(
         .filter(|(key, _)| gateway.config.allowed_headers.iter().any(|a| a.eq_ignore_ascii_case(key)))
         .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()))
         .collect();
-    serve(&gateway, method, &blob.blob_id, check, &headers, allowed).await
+    serve(&gateway, method, &blob.blob_id, check, &headers, allowed, false).await
 }
 
 /// The reference's `?start=&length=` of a byte-range read.
@@ -134,7 +154,7 @@ pub(crate) async fn byte_range_read(
             format!("byte range out of bounds: requested {start}-{end}, blob size is {}", blob.len()),
         ));
     }
-    let body = body(&gateway, &method, blob, start..end, ConsistencyCheck::Default, permit).await?;
+    let body = body(&gateway, &method, blob, start..end, ConsistencyCheck::Default, permit, false).await?;
     let mut response = body.into_response();
     let response_headers = response.headers_mut();
     cache_headers(response_headers, &etag);
@@ -181,6 +201,7 @@ async fn serve(
     check: ConsistencyCheck,
     request: &HeaderMap,
     attributes: BTreeMap<String, String>,
+    stream_always: bool,
 ) -> Result<Response, GatewayError> {
     let etag = blob_id.to_string();
     // Before the conditional answer: a cache must not keep revalidating a blocked blob.
@@ -202,7 +223,7 @@ async fn serve(
         None => (StatusCode::OK, 0..total),
     };
     let length = bytes.end - bytes.start;
-    let body = body(gateway, &method, blob, bytes, check, permit).await?;
+    let body = body(gateway, &method, blob, bytes, check, permit, stream_always).await?;
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     cache_headers(headers, &etag);
@@ -288,14 +309,15 @@ async fn body(
     bytes: std::ops::Range<u64>,
     check: ConsistencyCheck,
     permit: OwnedSemaphorePermit,
+    stream_always: bool,
 ) -> Result<Body, GatewayError> {
     if *method == Method::HEAD {
         return Ok(Body::empty());
     }
     let whole = bytes.start == 0 && bytes.end == blob.len();
     let length = bytes.end - bytes.start;
-    let streamed =
-        length >= gateway.config.stream_from_bytes && !(whole && check == ConsistencyCheck::Strict);
+    let streamed = (stream_always || length >= gateway.config.stream_from_bytes)
+        && !(whole && check == ConsistencyCheck::Strict);
     // What the read holds at once: the pieces in flight, or the slivers and the bytes decoded.
     let holds = if streamed { 4 * gateway.config.stream_piece_bytes } else { 2 * length };
     let budget = gateway.read_bytes.try_take(holds).ok_or_else(GatewayError::busy)?;

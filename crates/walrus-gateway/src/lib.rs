@@ -229,7 +229,8 @@ fn router(gateway: Arc<Gateway>) -> Router {
             .route("/v1/blobs/by-quilt-patch-id/{quilt_patch_id}", get(quilts::by_patch_id))
             .route("/v1/blobs/by-quilt-id/{quilt_id}/{identifier}", get(quilts::by_identifier))
             .route("/v1/quilts/{quilt_id}/patches", get(quilts::patches))
-            .route("/v1alpha/blobs/concat", get(concat::get).post(concat::post));
+            .route("/v1alpha/blobs/concat", get(concat::get).post(concat::post))
+            .route("/v1alpha/blobs/{blob_id}/stream", get(aggregator::stream));
     }
     if gateway.writers.is_some() {
         // The store slot is taken before the body is read: waiting bodies cannot pile up.

@@ -1,6 +1,7 @@
 //! `/v1alpha/blobs/concat`: blobs by blob ID or object ID, in order, in one body (GET with
 //! `ids=a,b`, POST with `{"ids": […]}`), the reference's ETag; IDs that are malformed or name
-//! no blob are refused before the answer starts; the metrics listener counts the requests.
+//! no blob are refused before the answer starts; `/v1alpha/blobs/{id}/stream` streams one blob;
+//! the metrics listener counts the requests.
 
 use base64::Engine as _;
 use sha2::Digest as _;
@@ -40,6 +41,12 @@ async fn blobs_concatenate_in_order_by_blob_or_object_id() {
         http.post(&base).json(&serde_json::json!({ "ids": named, "strict_consistency_check": true }));
     assert_eq!(posted.send().await.expect("answer").bytes().await.expect("body").to_vec(), expected);
 
+    // One blob streamed piece by piece, whatever its size.
+    let streamed =
+        http.get(format!("http://{}/v1alpha/blobs/{}/stream", gateway.addr, ids[1].0)).send().await;
+    let streamed = streamed.expect("answer");
+    assert_eq!(streamed.headers()["x-walrus-streaming"], "true");
+    assert_eq!(streamed.bytes().await.expect("body").to_vec(), blobs[1]);
     let status = |query: String| {
         let request = http.get(format!("{base}?{query}"));
         async move {
@@ -56,7 +63,7 @@ async fn blobs_concatenate_in_order_by_blob_or_object_id() {
     let too_many = vec![ids[0].0.clone(); 257].join(",");
     assert_eq!(status(format!("ids={too_many}")).await, (400, "INVALID_IDS".into()));
     assert_eq!(status("ids=".into()).await, (400, "INVALID_IDS".into()));
-    // The metrics listener counts them: two reads answered 200, five 4xx.
+    // The metrics listener counts them: three reads answered 200, five 4xx.
     let text = http
         .get(format!("http://{metrics}/metrics"))
         .send()
@@ -65,7 +72,7 @@ async fn blobs_concatenate_in_order_by_blob_or_object_id() {
         .text()
         .await
         .expect("text");
-    assert!(text.contains("walrus_gateway_requests_total{kind=\"read\",status=\"2xx\"} 2"), "{text}");
+    assert!(text.contains("walrus_gateway_requests_total{kind=\"read\",status=\"2xx\"} 3"), "{text}");
     assert!(text.contains("walrus_gateway_requests_total{kind=\"read\",status=\"4xx\"} 5"), "{text}");
     gateway.stop().await.expect("stops");
     net.stop().await;
