@@ -89,6 +89,9 @@ pub struct DaemonArgs {
     /// tokens are refused (429) until some expire.
     #[arg(long, default_value_t = 100_000)]
     jwt_cache_size: usize,
+    /// How often the remembered IDs of expired tokens are let go (`5s`, `1m`).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    jwt_cache_refresh_interval: std::time::Duration,
     #[command(flatten)]
     account: Account,
 }
@@ -182,6 +185,7 @@ fn jwt_config(args: &DaemonArgs) -> Result<Option<walrus_gateway::auth::JwtConfi
         anyhow::bail!("--jwt-cache-size must be at least 1");
     }
     jwt.replay_cache_max = args.jwt_cache_size;
+    jwt.cache_refresh = args.jwt_cache_refresh_interval;
     Ok(Some(jwt))
 }
 

@@ -245,6 +245,9 @@ pub struct JwtConfig {
     pub expiring_secs: Option<u64>,
     /// Most unexpired `jti`s remembered; beyond, new tokens are refused until some expire.
     pub replay_cache_max: usize,
+    /// How often the remembered `jti`s of expired tokens are let go (the reference's
+    /// `--jwt-cache-refresh-interval`); zero: at every request.
+    pub cache_refresh: std::time::Duration,
 }
 
 impl JwtConfig {
@@ -256,6 +259,7 @@ impl JwtConfig {
             verify_upload: true,
             expiring_secs: None,
             replay_cache_max: 100_000,
+            cache_refresh: std::time::Duration::from_secs(5),
         }
     }
 
@@ -322,12 +326,13 @@ fn precondition(reason: &'static str, message: impl ToString) -> GatewayError {
 #[derive(Debug)]
 pub(crate) struct Authenticator {
     config: JwtConfig,
-    seen: Mutex<BTreeMap<String, u64>>,
+    /// The `jti`s used, with their tokens' `exp`, and when the expired ones were last let go.
+    seen: Mutex<(BTreeMap<String, u64>, Option<std::time::Instant>)>,
 }
 
 impl Authenticator {
     pub(crate) fn new(config: JwtConfig) -> Self {
-        Authenticator { config, seen: Mutex::new(BTreeMap::new()) }
+        Authenticator { config, seen: Mutex::new((BTreeMap::new(), None)) }
     }
 
     /// Accepts the request's token for `upload`, or says why not, as the reference does.
@@ -356,8 +361,15 @@ impl Authenticator {
             return Err(precondition("iNVALID_SIZES", "the token has both `size` and `max_size`"));
         }
         {
-            let mut seen = self.seen.lock().map_err(|_| GatewayError::busy())?;
-            seen.retain(|_, exp| exp.saturating_add(EXP_LEEWAY_SECS) >= now);
+            let mut guard = self.seen.lock().map_err(|_| GatewayError::busy())?;
+            let (seen, purged) = &mut *guard;
+            // Letting go of expired tokens walks them all: at most once per refresh interval.
+            if purged.is_none_or(|at| at.elapsed() >= self.config.cache_refresh)
+                || seen.len() >= self.config.replay_cache_max
+            {
+                seen.retain(|_, exp| exp.saturating_add(EXP_LEEWAY_SECS) >= now);
+                *purged = Some(std::time::Instant::now());
+            }
             if seen.contains_key(&claims.jti) {
                 return Err(refused(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -374,7 +386,7 @@ impl Authenticator {
             if let Err(e) = check_upload(&claims, upload) {
                 // A refused request does not use the token up.
                 if let Ok(mut seen) = self.seen.lock() {
-                    seen.remove(&claims.jti);
+                    seen.0.remove(&claims.jti);
                 }
                 return Err(e);
             }
