@@ -74,10 +74,7 @@ fn until(time: &str, system: &System) -> Result<u32> {
     if at <= now {
         anyhow::bail!("--earliest-expiry-time {time} is not in the future");
     }
-    let start = match system.epoch_state {
-        EpochState::ChangeSync { .. } => now,
-        EpochState::ChangeDone { since_ms } | EpochState::NextParamsSelected { since_ms } => since_ms,
-    };
+    let start = epoch_start_ms(system, now);
     let duration = system.params.epoch_duration_ms.max(1);
     Ok(u32::try_from((at.saturating_sub(start)) / duration + 1).unwrap_or(u32::MAX))
 }
@@ -121,14 +118,19 @@ pub(crate) fn rfc3339(ms: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// When the current epoch started (ms since the Unix epoch): `now` while it is changing.
+fn epoch_start_ms(system: &System, now: u64) -> u64 {
+    match system.epoch_state {
+        EpochState::ChangeSync { .. } => now,
+        EpochState::ChangeDone { since_ms } | EpochState::NextParamsSelected { since_ms } => since_ms,
+    }
+}
+
 /// When epoch `epoch` starts, estimated from the current epoch's start and the epoch length
 /// (RFC 3339 UTC): a blob stored until `epoch` expires then.
 pub(crate) fn epoch_start_estimate(system: &System, epoch: u32) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let start = match system.epoch_state {
-        EpochState::ChangeSync { .. } => now,
-        EpochState::ChangeDone { since_ms } | EpochState::NextParamsSelected { since_ms } => since_ms,
-    };
+    let start = epoch_start_ms(system, now);
     let ahead = u64::from(epoch.saturating_sub(system.epoch().0));
     rfc3339(start.saturating_add(ahead.saturating_mul(system.params.epoch_duration_ms)))
 }

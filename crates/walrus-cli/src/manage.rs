@@ -240,10 +240,18 @@ async fn nothing_to_delete(client: &Client, target: &Deletion) -> String {
 /// Asks on the terminal whether to delete `count` objects of `target`'s blob.
 fn confirm(target: &Deletion, count: usize) -> Result<bool> {
     let blob_id = target.blob_id.map(|id| id.to_string()).unwrap_or_default();
+    ask(
+        &format!("deleting {count} object(s) of blob {blob_id}"),
+        &format!("Delete {count} object(s) of blob {blob_id}?"),
+    )
+}
+
+/// Asks `question` on the terminal (y/N); without a terminal, refuses `what` until `--yes`.
+fn ask(what: &str, question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("deleting {count} object(s) of blob {blob_id}: confirm with --yes (standard input is not a terminal)");
+        anyhow::bail!("{what}: confirm with --yes (standard input is not a terminal)");
     }
-    eprint!("Delete {count} object(s) of blob {blob_id}? [y/N] ");
+    eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -379,17 +387,8 @@ pub fn burn(args: BurnArgs, global: &GlobalArgs) -> Result<()> {
     };
     if !args.yes && !global.json {
         let listed: Vec<String> = ids.iter().map(ObjectId::to_string).collect();
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!(
-                "burning {} blob object(s): confirm with --yes (standard input is not a terminal)",
-                ids.len()
-            );
-        }
-        eprint!("Burn these blob objects?\n{}\n[y/N] ", listed.join("\n"));
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        let what = format!("burning {} blob object(s)", ids.len());
+        if !ask(&what, &format!("Burn these blob objects?\n{}\n", listed.join("\n")))? {
             println!("Nothing burnt");
             return Ok(());
         }
