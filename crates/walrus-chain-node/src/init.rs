@@ -18,6 +18,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use walrus_chain::amount::FROST_PER_WAL;
+use walrus_chain::challenge::ChallengeParams;
 use walrus_chain::system::Parameters;
 use walrus_chain::{Frost, Genesis, GenesisNode, GenesisValidator};
 use walrus_core::keys::{Address, BlsKeyPair, Ed25519KeyPair};
@@ -219,12 +220,17 @@ pub struct InitSpec {
     pub node_stake_wal_per_shard: u64,
     /// The genesis nodes' commission rate, in basis points.
     pub commission_rate: u16,
+    /// WAL for each validator's account (its challenge commits' fees and bonds).
+    pub validator_wal: u64,
     /// Further allocations.
     pub allocations: Vec<(Address, Frost)>,
     /// The validators' p2p addresses (`host:port`), one per validator; a chain of one may use
     /// port 0.
     pub validator_addresses: Vec<String>,
 }
+
+/// The shortest local-network epoch with storage challenges (ten minutes).
+pub const LOCALNET_CHALLENGE_EPOCH_MIN_MS: u64 = 10 * 60 * 1000;
 
 impl InitSpec {
     /// Local-network defaults: `n_shards` shards, 1 WAL per MiB-epoch-ish prices as in the
@@ -247,12 +253,26 @@ impl InitSpec {
                 total_capacity: 1 << 50,
                 min_fee: Frost(1_000),
                 active_set_size: 111,
+                // A local network challenges 8 blobs an epoch, starting a minute before its
+                // end, with half a minute for the certificates: the drawn blobs are unreadable
+                // from the nodes for that half minute. Epochs shorter than ten minutes (tests,
+                // demonstrations of epoch changes) would spend a large part of their time in a
+                // challenge: they have none unless the spec is changed.
+                challenge: ChallengeParams {
+                    blobs: if epoch_duration_ms >= LOCALNET_CHALLENGE_EPOCH_MIN_MS { 8 } else { 0 },
+                    lead_ms: 60_000,
+                    reveal_window_ms: 5_000,
+                    response_window_ms: 30_000,
+                    ..ChallengeParams::default()
+                },
+                price_bounds: Default::default(),
             },
             node_addresses,
             faucet_wal: 1_000_000,
             node_owner_wal: 1_000,
             node_stake_wal_per_shard: 100,
             commission_rate: 6_000,
+            validator_wal: 100,
             allocations: Vec::new(),
             validator_addresses: vec!["127.0.0.1:0".into()],
         }
@@ -286,6 +306,12 @@ pub fn init_dir(dir: &ChainDir, spec: &InitSpec) -> Result<Genesis, InitError> {
     write_secret(&dir.faucet_key(), &faucet)?;
     let mut allocations =
         vec![(Ed25519KeyPair::from_seed(&faucet).address(), Frost::from_wal(spec.faucet_wal)?)];
+    if spec.validator_wal > 0 {
+        for validator in &validators {
+            allocations
+                .push((Address::from_ed25519(&validator.public_key), Frost::from_wal(spec.validator_wal)?));
+        }
+    }
     allocations.extend(spec.allocations.iter().copied());
     let mut nodes = Vec::new();
     for (i, network_address) in spec.node_addresses.iter().enumerate() {

@@ -6,9 +6,11 @@
 //! finalized blocks come back to the [`chain::Chain`], the validator's state store, which
 //! persists each block durably before it runs it and answers waiting clients after;
 //! [`store::FjallBlockStore`] keeps the blocks, and the effects and events as caches rebuilt by
-//! replay; [`rpc`] serves it all over HTTP, and `walrus_chain_client::ChainClient` (a crate
+//! replay; [`beacon`] sends the validator's commits and reveals for the challenges' seed;
+//! [`rpc`] serves it all over HTTP, and `walrus_chain_client::ChainClient` (a crate
 //! below this one) talks to it.
 
+pub mod beacon;
 pub mod chain;
 pub mod faucet;
 pub mod init;

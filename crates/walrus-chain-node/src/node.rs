@@ -90,6 +90,8 @@ pub struct RunningNode {
     host: RunningHost,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: oneshot::Sender<()>,
+    /// The validator's commits and reveals for the challenges' seed ([`crate::beacon`]).
+    beacon: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the chain of validator `config.validator` in `config.dir` (replaying its blocks),
@@ -137,6 +139,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
         }
         None => None,
     };
+    let beacon = tokio::spawn(crate::beacon::run(Arc::clone(&chain), Arc::new(host.gossip.clone()), seed));
     let rpc = Rpc {
         chain: Arc::clone(&chain),
         orderer: Arc::new(host.gossip.clone()),
@@ -154,13 +157,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, HostError> {
         })
         .await
     });
-    Ok(RunningNode { addr, chain, host, server, shutdown })
+    Ok(RunningNode { addr, chain, host, server, shutdown, beacon })
 }
 
 impl RunningNode {
     /// Runs until `stop` resolves or the validator stops executing; then shuts down cleanly.
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> Result<(), HostError> {
-        let RunningNode { host, server, shutdown, .. } = self;
+        let RunningNode { host, server, shutdown, beacon, .. } = self;
         let executor = host.executor.clone();
         let failed = async {
             loop {
@@ -174,6 +177,7 @@ impl RunningNode {
             () = stop => None,
             e = failed => Some(e),
         };
+        beacon.abort();
         let _ = shutdown.send(());
         let _ = server.await;
         tokio::task::spawn_blocking(move || host.stop()).await?;

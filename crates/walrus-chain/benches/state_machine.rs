@@ -49,6 +49,8 @@ impl Bench {
                 total_capacity: 1 << 60,
                 min_fee: Frost(1_000),
                 active_set_size: 111,
+                challenge: Default::default(),
+                price_bounds: Default::default(),
             },
             allocations: users
                 .iter()

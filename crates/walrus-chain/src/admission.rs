@@ -138,7 +138,8 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::ShareBlob { .. }
         | Call::FundSharedBlob { .. }
         | Call::StakeWithPool { .. }
-        | Call::Subscribe { .. } => true,
+        | Call::Subscribe { .. }
+        | Call::ChallengeCommit { .. } => true,
         Call::TransferObject { .. }
         | Call::SplitStorageByEpoch { .. }
         | Call::SplitStorageBySize { .. }
@@ -168,6 +169,11 @@ pub fn may_debit(call: &Call) -> bool {
         | Call::SetSiteName { .. }
         | Call::CreatePolicy { .. }
         | Call::UpdateAllowlist { .. }
-        | Call::RegisterKeyServer { .. } => false,
+        | Call::RegisterKeyServer { .. }
+        | Call::ChallengeReveal { .. }
+        | Call::StartChallenge
+        | Call::SubmitChallengeCertificate { .. }
+        | Call::Propose { .. }
+        | Call::Vote { .. } => false,
     }
 }

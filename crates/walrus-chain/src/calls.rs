@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
 use crate::state::Overlay;
 use crate::tx::{Call, CertificateArgs};
-use crate::{access, epoch, site, staking};
+use crate::{access, challenge, epoch, governance, site, staking};
 
 /// Runs `call` for `sender` on the overlay.
 pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(), ExecError> {
@@ -65,6 +65,7 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         Call::DeleteBlob { blob } => delete_blob(o, sender, *blob),
         Call::BurnBlob { blob } => {
             o.owned(*blob, sender)?.as_blob(*blob)?;
+            challenge::check_no_draw_pending(o)?;
             o.delete_object(*blob);
             Ok(())
         }
@@ -100,6 +101,14 @@ pub(crate) fn run(o: &mut Overlay<'_>, sender: Address, call: &Call) -> Result<(
         Call::RegisterKeyServer { name, url, public_key, pop } => {
             access::register_key_server(o, sender, (name, url), public_key, pop).map(|_| ())
         }
+        Call::ChallengeCommit { epoch, commitment } => challenge::commit(o, sender, *epoch, *commitment),
+        Call::ChallengeReveal { epoch, secret } => challenge::reveal(o, sender, *epoch, *secret),
+        Call::StartChallenge => challenge::start(o),
+        Call::SubmitChallengeCertificate { certificate } => {
+            challenge::submit_certificate(o, sender, certificate)
+        }
+        Call::Propose { node_id, proposal } => governance::propose(o, sender, *node_id, *proposal),
+        Call::Vote { node_id, proposal_id } => governance::vote(o, sender, *node_id, *proposal_id),
         Call::SetNodeInfo { node_id, name, network_address, network_public_key } => {
             let info = epoch::NodeInfo { name, network_address, network_public_key };
             epoch::set_node_info(o, sender, *node_id, info)
@@ -310,6 +319,7 @@ fn delete_blob(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Result<(),
     if epoch >= blob.end_epoch() {
         return Err(ExecError::Expired(blob.end_epoch()));
     }
+    challenge::check_no_draw_pending(o)?;
     o.emit(Event::BlobDeleted {
         epoch,
         blob_id: blob.blob_id,
@@ -437,6 +447,7 @@ fn invalidate(o: &mut Overlay<'_>, certificate: &CertificateArgs) -> Result<(), 
     let body =
         certify::verify(o.system(), certificate, Threshold::Validity, certify::INVALID_BLOB_ID, o.verdict())?;
     let blob_id = certify::parse_invalid_blob(body)?;
+    challenge::check_no_draw_pending(o)?;
     let epoch = o.system().epoch();
     o.mark_invalid(blob_id);
     o.emit(Event::InvalidBlobID { epoch, blob_id });

@@ -17,8 +17,10 @@ use walrus_core::messages::verify_proof_of_possession;
 use walrus_core::{Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
+use crate::challenge::{NodeChallenge, Settlement, BPS};
 use crate::error::ExecError;
 use crate::events::Event;
+use crate::governance::ParameterChange;
 use crate::staking::{Pool, COMMISSION_BPS_MAX};
 use crate::state::Overlay;
 use crate::system::{Committee, EpochAccount, Member, System};
@@ -68,6 +70,8 @@ pub struct NodeRecord {
     pub last_sync_done: Option<Epoch>,
     /// The stake with the node.
     pub pool: Pool,
+    /// Its last challenge settlement and its streak under the floor.
+    pub challenge: NodeChallenge,
 }
 
 /// Where the epoch is in its cycle.
@@ -141,7 +145,9 @@ impl System {
         let votes = self.weighted_votes();
         let storage = self.quorum_below(votes.iter().map(|(v, w)| (v.storage_price.0, *w)).collect())?;
         let write = self.quorum_below(votes.iter().map(|(v, w)| (v.write_price.0, *w)).collect())?;
-        let (storage, write) = (Frost(storage), Frost(write));
+        let bounds = self.params.price_bounds;
+        let storage = Frost(storage).clamp(bounds.storage.0, bounds.storage.1.max(bounds.storage.0));
+        let write = Frost(write).clamp(bounds.write.0, bounds.write.1.max(bounds.write.0));
         if (storage, write) == (self.params.storage_price_per_unit, self.params.write_price_per_unit) {
             return None;
         }
@@ -199,8 +205,16 @@ pub(crate) fn voting_end(o: &mut Overlay<'_>) -> Result<(), ExecError> {
 /// D'Hondt under the per-node cap, placed from the current committee's shards. If nobody has
 /// stake, the current committee goes on unchanged.
 pub fn select_committee(system: &System, epoch: Epoch) -> Committee {
-    let stakes: Vec<(ObjectId, u64)> =
-        system.nodes.iter().map(|(id, node)| (*id, node.pool.stake_at(epoch))).collect();
+    // A node under the challenge floor `eviction_streak` epochs in a row sits this one out.
+    let streak = system.params.challenge.eviction_streak;
+    let stakes: Vec<(ObjectId, u64)> = system
+        .nodes
+        .iter()
+        .map(|(id, node)| {
+            let evicted = node.challenge.fail_streak >= streak;
+            (*id, if evicted { 0 } else { node.pool.stake_at(epoch) })
+        })
+        .collect();
     let active = crate::committee::active_set(&stakes, usize::from(system.params.active_set_size));
     let n = system.params.n_shards;
     let cap = crate::committee::max_shards_per_node(n, active.len());
@@ -237,11 +251,29 @@ pub(crate) fn initiate_epoch_change(o: &mut Overlay<'_>) -> Result<(), ExecError
         return Err(not_due("epoch change"));
     }
     let mut system = system.clone();
-    let burned = change_epoch(&mut system)?;
+    let ended = system.epoch();
+    let changed = change_epoch(&mut system)?;
     let epoch = system.epoch();
     let prices = system.update_prices();
     *o.system_mut() = system;
-    o.burn(burned)?;
+    o.burn(changed.burned)?;
+    for s in changed.settlements {
+        o.emit(Event::ChallengeSettled {
+            epoch: ended,
+            node_id: s.0,
+            n_items: s.1.n_items,
+            n_passed: s.1.n_passed,
+            reward_bps: s.1.reward_bps,
+            forfeited: s.1.forfeited,
+            penalty: s.1.penalty,
+        });
+    }
+    for (validator, bond) in changed.withheld {
+        o.emit(Event::RevealWithheld { epoch: ended, validator, bond });
+    }
+    if !changed.parameters.is_empty() {
+        o.emit(Event::ParametersChanged { epoch, changes: changed.parameters });
+    }
     o.emit(Event::EpochChangeStart { epoch });
     if let Some(event) = prices {
         o.emit(event);
@@ -249,23 +281,62 @@ pub(crate) fn initiate_epoch_change(o: &mut Overlay<'_>) -> Result<(), ExecError
     Ok(())
 }
 
-/// Ends the current epoch: burns 3% of its rewards (returned), pays the rest to its committee
-/// by stored weight, rolls the accounts forward, advances every pool, and starts the next epoch
-/// with the selected committee.
-fn change_epoch(system: &mut System) -> Result<Frost, ExecError> {
-    let next = system.epoch().next().ok_or(ExecError::ArithmeticOverflow)?;
+/// What an epoch change did besides moving the system on.
+struct EpochChanged {
+    /// WAL burned: 3% of the rewards, challenge forfeits and penalties, withheld bonds.
+    burned: Frost,
+    /// Each member's challenge settlement.
+    settlements: Vec<(ObjectId, Settlement)>,
+    /// Validators (index) whose commitment was never revealed, and their bonds.
+    withheld: Vec<(u16, Frost)>,
+    /// Governance changes now in force.
+    parameters: Vec<ParameterChange>,
+}
+
+/// Ends the current epoch: burns 3% of its rewards, pays the rest to its committee by stored
+/// weight scaled by each member's challenge pass rate (burning the forfeits and the penalties
+/// under the floor), rolls the accounts forward, advances every pool, applies governance's
+/// changes, and starts the next epoch with the selected committee.
+fn change_epoch(system: &mut System) -> Result<EpochChanged, ExecError> {
+    let ended_epoch = system.epoch();
+    let next = ended_epoch.next().ok_or(ExecError::ArithmeticOverflow)?;
     let after_last =
         system.future.last().map(|a| a.epoch).and_then(Epoch::next).ok_or(ExecError::ArithmeticOverflow)?;
     let ended = system.future.remove(0);
     system.future.push(EpochAccount { epoch: after_last, used_capacity: 0, rewards: Frost::ZERO });
     // 3% of a u64 fits in a u64.
-    let burned = Frost((u128::from(ended.rewards.0) * u128::from(REWARD_BURN_PERCENT) / 100) as u64);
+    let mut burned = Frost((u128::from(ended.rewards.0) * u128::from(REWARD_BURN_PERCENT) / 100) as u64);
     let to_share = Frost(ended.rewards.0 - burned.0);
     let (rewards, leftover) = distribute(system, to_share, ended.used_capacity);
     // Leftover and burn come out of rewards that existed, so neither can overflow.
     system.future[0].rewards = system.future[0].rewards.checked_add(leftover)?;
+    let settled = crate::challenge::settle(system);
+    let mut settlements = Vec::new();
     for (node_id, node) in &mut system.nodes {
-        let reward = rewards.get(node_id).copied().unwrap_or(0);
+        let base = rewards.get(node_id).copied().unwrap_or(0);
+        let keep = settled.reward_bps.get(node_id).copied().unwrap_or(BPS);
+        // keep ≤ BPS, so the kept reward is at most `base`.
+        let reward = (u128::from(base) * u128::from(keep) / u128::from(BPS)) as u64;
+        let forfeited = Frost(base - reward);
+        let penalty = settled.penalties.get(node_id).map_or(Ok(Frost::ZERO), |p| take_penalty(node, *p))?;
+        burned = burned.checked_add(forfeited)?.checked_add(penalty)?;
+        match settled.outcomes.get(node_id) {
+            Some(&(n_items, n_passed)) => {
+                let under_floor = settled.penalties.contains_key(node_id);
+                node.challenge.fail_streak =
+                    if under_floor { node.challenge.fail_streak.saturating_add(1) } else { 0 };
+                let reward_bps = u16::try_from(keep).unwrap_or(u16::MAX);
+                let settlement =
+                    Settlement { epoch: ended_epoch, n_items, n_passed, reward_bps, forfeited, penalty };
+                node.challenge.last = Some(settlement);
+                // A void round (nothing drawn, or no quorum certified) says nothing worth an event.
+                if n_items > 0 {
+                    settlements.push((*node_id, settlement));
+                }
+            }
+            // Not a member: it sat the epoch out, which ends any streak.
+            None => node.challenge.fail_streak = 0,
+        }
         // A pool without stakers has nobody to share with: its operator takes all.
         let commission = if node.pool.active_shares == 0 {
             reward
@@ -279,6 +350,11 @@ fn change_epoch(system: &mut System) -> Result<Frost, ExecError> {
             node.commission_rate = rate;
         }
     }
+    let round = std::mem::take(&mut system.round);
+    let withheld: Vec<(u16, Frost)> =
+        round.commits.iter().filter(|(_, c)| c.bond > Frost::ZERO).map(|(i, c)| (*i, c.bond)).collect();
+    burned = burned.checked_add(round.bonds()?)?;
+    let parameters = crate::governance::end_epoch(system);
     let used = system.used_capacity();
     let voted = system.next_capacity.take().unwrap_or(system.params.total_capacity);
     system.params.total_capacity = voted.max(used);
@@ -286,7 +362,23 @@ fn change_epoch(system: &mut System) -> Result<Frost, ExecError> {
     committee.epoch = next;
     system.previous_committee = Some(std::mem::replace(&mut system.committee, committee));
     system.epoch_state = EpochState::ChangeSync { weight: 0 };
-    Ok(burned)
+    Ok(EpochChanged { burned, settlements, withheld, parameters })
+}
+
+/// Takes up to `amount` from a node: its commission first, then its pool's active stake (the
+/// stakers bear the rest pro rata), at most half of that stake, so that a share keeps a value
+/// new stake can buy at. Returns what was taken.
+fn take_penalty(node: &mut NodeRecord, amount: Frost) -> Result<Frost, ExecError> {
+    let mut left = amount.0;
+    for part in [&mut node.commission, &mut node.commission_blocked] {
+        let taken = part.0.min(left);
+        part.0 -= taken;
+        left -= taken;
+    }
+    let taken = (node.pool.active_wal / 2).min(left);
+    node.pool.active_wal -= taken;
+    left -= taken;
+    Ok(Frost(amount.0 - left))
 }
 
 /// Splits `amount` over the committee in proportion to `weight × used` (the reference's stored
@@ -373,6 +465,7 @@ pub(crate) fn register_node(
         commission_rate: r.commission_rate,
         pending_commission_rates: BTreeMap::new(),
         last_sync_done: None,
+        challenge: NodeChallenge::default(),
         pool: Pool::default(),
     };
     o.system_mut().nodes.insert(node_id, record);

@@ -191,6 +191,21 @@ pub enum ExecError {
         /// The limit.
         max: u64,
     },
+    /// The sender is not one of the genesis validators.
+    #[error("{0} is not a validator's account")]
+    NotAValidator(walrus_core::keys::Address),
+    /// A challenge step that cannot be taken now.
+    #[error("challenge: {0}")]
+    ChallengeStep(&'static str),
+    /// The challenge's blobs are being drawn: a blob object cannot be removed until it starts.
+    #[error("the storage challenge is drawing its blobs (a few seconds); blob objects cannot be removed until it starts, retry shortly")]
+    ChallengeDrawPending,
+    /// A governance parameter or proposal out of its bounds.
+    #[error("invalid governance parameter: {0}")]
+    InvalidParameter(&'static str),
+    /// No open proposal has that ID.
+    #[error("no open proposal {0} (proposals lapse at the epoch change)")]
+    ProposalNotFound(u64),
 }
 
 impl ExecError {
@@ -240,6 +255,11 @@ impl ExecError {
             ExecError::SiteNotEmpty { .. } => "ERemoveResourcesFirst",
             ExecError::InvalidPolicy(_) => "EInvalidPolicy",
             ExecError::InvalidKeyServer(_) => "EInvalidKeyServer",
+            ExecError::NotAValidator(_) => "ENotAValidator",
+            ExecError::ChallengeStep(_) => "EChallengeStep",
+            ExecError::ChallengeDrawPending => "EChallengeDrawPending",
+            ExecError::InvalidParameter(_) => "EInvalidParameter",
+            ExecError::ProposalNotFound(_) => "EProposalNotFound",
         }
     }
 }

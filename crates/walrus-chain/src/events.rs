@@ -122,6 +122,100 @@ pub enum Event {
         /// Equivocations recorded against it so far, this one included.
         count: u64,
     },
+    /// A validator committed to a challenge secret and never revealed it: its bond was burned.
+    RevealWithheld {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The validator's index in genesis order.
+        validator: u16,
+        /// The bond burned.
+        bond: Frost,
+    },
+    /// The epoch's storage challenge started: every committee member proves the drawn blobs'
+    /// symbols of each of its shards, and nodes stop serving those blobs' slivers until the
+    /// deadline.
+    ChallengeStarted {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The seed (gives the symbol positions).
+        #[serde(with = "walrus_core::hash::hex_digest")]
+        seed: walrus_core::hash::Digest,
+        /// No validator revealed: the seed is a block digest's (grindable by its proposer).
+        insecure: bool,
+        /// Certificates are taken until this block time.
+        deadline_ms: u64,
+        /// The drawn blobs, in order.
+        blobs: Vec<walrus_core::challenge::ChallengedBlob>,
+    },
+    /// A prover's challenge certificate was accepted.
+    ChallengeCertified {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The prover.
+        node_id: ObjectId,
+        /// Its items.
+        n_items: u32,
+        /// Those that passed.
+        n_passed: u32,
+        /// Shards that signed.
+        signer_weight: u64,
+    },
+    /// How the ending epoch's challenge settled for a committee member.
+    ChallengeSettled {
+        /// The epoch that ended.
+        epoch: Epoch,
+        /// The node.
+        node_id: ObjectId,
+        /// Its items (0: no challenge, or a void one).
+        n_items: u32,
+        /// Those that passed.
+        n_passed: u32,
+        /// The share of its reward kept, in basis points.
+        reward_bps: u16,
+        /// Reward burned.
+        forfeited: Frost,
+        /// Penalty burned (under the floor).
+        penalty: Frost,
+    },
+    /// A governance proposal was opened.
+    ProposalCreated {
+        /// The current epoch.
+        epoch: Epoch,
+        /// Its ID.
+        proposal_id: u64,
+        /// The node that made it.
+        proposer: ObjectId,
+        /// What it asks.
+        proposal: crate::governance::Proposal,
+    },
+    /// A committee member voted for a proposal.
+    ProposalVoted {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The proposal.
+        proposal_id: u64,
+        /// The voter.
+        node_id: ObjectId,
+        /// The proposal's weight in shards with this vote.
+        weight: u64,
+    },
+    /// A proposal reached the quorum: a parameter change is scheduled for the next epoch, a
+    /// slashing is carried out.
+    ProposalPassed {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The proposal.
+        proposal_id: u64,
+        /// WAL burned by it (slashing).
+        burned: Frost,
+    },
+    /// Governance changed parameters at the epoch change.
+    ParametersChanged {
+        /// The epoch they apply from.
+        epoch: Epoch,
+        /// The changes, in the order they passed.
+        changes: Vec<crate::governance::ParameterChange>,
+    },
 }
 
 /// An event where it happened.

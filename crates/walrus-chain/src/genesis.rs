@@ -126,6 +126,7 @@ impl Genesis {
         if self.nodes.iter().any(|n| n.commission_rate > COMMISSION_BPS_MAX) {
             return Err(bad("a commission rate is above 10 000 basis points"));
         }
+        crate::governance::check_parameters(&self.params).map_err(|e| bad(&e.to_string()))?;
         let chain_id = self.digest();
         let (committee, nodes, stakes) = self.committee(chain_id)?;
         let mut accounts = BTreeMap::new();
@@ -155,6 +156,8 @@ impl Genesis {
                 next_capacity: None,
                 next_committee: None,
                 previous_committee: None,
+                round: Default::default(),
+                governance: Default::default(),
             },
             accounts,
             objects: BTreeMap::new(),
@@ -254,6 +257,7 @@ impl Genesis {
                         commission_rate: node.commission_rate,
                         pending_commission_rates: BTreeMap::new(),
                         last_sync_done: Some(Epoch(0)),
+                        challenge: Default::default(),
                         pool,
                     },
                 );

@@ -3,7 +3,8 @@
 //! Walrus coordinates through Sui; this crate is our own chain's rules, following the Walrus
 //! system contracts: WAL accounts and transfers, storage resources bought per epoch, blob
 //! registration and certification by a quorum of storage nodes, deletion and extension,
-//! invalid-blob certificates, the committee and epochs, and the events storage nodes follow.
+//! invalid-blob certificates, the committee and epochs, storage challenges and the rewards and
+//! penalties they settle, governance votes, and the events storage nodes follow.
 //!
 //! It is pure: [`block::execute_block`] is a function of the state and the block (time comes
 //! with the block), maps are ordered, arithmetic is checked, and no I/O happens here. The host
@@ -15,6 +16,7 @@ pub mod amount;
 pub mod block;
 mod calls;
 pub mod certify;
+pub mod challenge;
 pub mod committee;
 pub mod epoch;
 pub mod error;
@@ -22,6 +24,7 @@ pub mod events;
 pub mod evidence;
 pub mod finality;
 pub mod genesis;
+pub mod governance;
 pub mod light;
 pub mod objects;
 pub mod records;

@@ -1,7 +1,10 @@
 //! Delegated staking, as the reference's `staking_pool.move` and `staked_wal.move`: anyone
 //! stakes WAL with a node's pool and gets a `StakedWal` object; stake activates at the next
 //! epoch (or the one after, once the next committee is selected at mid-epoch), earns the pool's
-//! rewards after the node's commission, and is withdrawn in two steps.
+//! rewards after the node's commission, and is withdrawn in two steps. Stake withdrawn within
+//! `stake_hop_epochs` of its activation pays the stake-hop burn (a governance parameter), so
+//! that chasing one epoch's rewards from pool to pool costs more than it earns; stake that no
+//! committee selection counted yet leaves free.
 //!
 //! Share accounting, with one departure from the reference: instead of an exchange rate for
 //! every epoch kept for ever, a pool keeps a bucket per activation epoch (the principal that
@@ -329,8 +332,17 @@ pub(crate) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Re
             wal
         }
     };
+    // Stake that leaves within `stake_hop_epochs` of its activation pays the stake-hop burn,
+    // unless no committee selection ever counted it.
+    let hop = o.system().params.challenge;
+    let burn = if !early && current.0 < staked.activation_epoch.0.saturating_add(hop.stake_hop_epochs) {
+        ((u128::from(amount) * u128::from(hop.stake_hop_burn_bps) / 10_000) as u64).min(amount)
+    } else {
+        0
+    };
     o.delete_object(id);
-    o.credit(sender, Frost(amount))
+    o.burn(Frost(burn))?;
+    o.credit(sender, Frost(amount - burn))
 }
 
 /// Splits `amount` of principal off a staked `StakedWal` into a new one; both keep at least

@@ -302,6 +302,11 @@ impl<'a> Overlay<'a> {
         self.verdict
     }
 
+    /// The state before this call (for whole-state reads; this call's own writes are not in it).
+    pub(crate) fn base(&self) -> &'a State {
+        self.base
+    }
+
     /// The block time.
     pub(crate) fn now_ms(&self) -> u64 {
         self.base.timestamp_ms

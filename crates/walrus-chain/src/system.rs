@@ -8,8 +8,10 @@ use walrus_core::keys::{BlsPublicKey, NetworkPublicKey};
 use walrus_core::{Epoch, ObjectId, ShardIndex};
 
 use crate::amount::Frost;
+use crate::challenge::{ChallengeParams, Round};
 use crate::epoch::{EpochState, NodeRecord};
 use crate::error::ExecError;
+use crate::governance::Governance;
 
 /// A storage node in a committee.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,27 @@ pub struct Parameters {
     pub min_fee: Frost,
     /// The most nodes in a committee (the reference's active set size: 111 on Mainnet).
     pub active_set_size: u16,
+    /// Storage challenges, rewards and penalties (governance changes them).
+    #[serde(default)]
+    pub challenge: ChallengeParams,
+    /// Bounds on the prices the nodes' votes select (governance changes them).
+    #[serde(default)]
+    pub price_bounds: PriceBounds,
+}
+
+/// Bounds on the voted prices, FROST per storage unit (`(min, max)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceBounds {
+    /// Of the storage price (per epoch).
+    pub storage: (Frost, Frost),
+    /// Of the write price.
+    pub write: (Frost, Frost),
+}
+
+impl Default for PriceBounds {
+    fn default() -> Self {
+        PriceBounds { storage: (Frost::ZERO, Frost(u64::MAX)), write: (Frost::ZERO, Frost(u64::MAX)) }
+    }
 }
 
 impl Parameters {
@@ -107,6 +130,10 @@ pub struct System {
     /// The last epoch's committee (none at genesis): while the epoch change is in sync, it still
     /// holds the shards that moved, and clients read blobs certified before the epoch from it.
     pub previous_committee: Option<Committee>,
+    /// The current epoch's challenge round.
+    pub round: Round,
+    /// Proposals and scheduled parameter changes.
+    pub governance: Governance,
 }
 
 impl System {
@@ -162,11 +189,12 @@ impl System {
         Ok(())
     }
 
-    /// All WAL the system holds: rewards not yet distributed, commission not yet collected, and
-    /// the staking pools.
+    /// All WAL the system holds: rewards not yet distributed, commission not yet collected,
+    /// validators' reveal bonds, and the staking pools.
     pub fn held(&self) -> Result<Frost, ExecError> {
         let future =
             self.future.iter().try_fold(Frost::ZERO, |sum, account| sum.checked_add(account.rewards))?;
+        let future = future.checked_add(self.round.bonds()?)?;
         self.nodes.values().try_fold(future, |sum, node| {
             sum.checked_add(node.commission)?
                 .checked_add(node.commission_blocked)?

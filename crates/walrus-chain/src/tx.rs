@@ -308,6 +308,43 @@ pub enum Call {
         /// The note.
         memo: Vec<u8>,
     },
+    /// A validator commits to its challenge secret for `epoch` and locks the reveal bond.
+    ChallengeCommit {
+        /// The current epoch.
+        epoch: Epoch,
+        /// `walrus_core::challenge::reveal_commitment(secret)`.
+        #[serde(with = "walrus_core::hash::hex_digest")]
+        commitment: Digest,
+    },
+    /// A validator reveals its secret in the reveal window and gets its bond back.
+    ChallengeReveal {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The secret.
+        #[serde(with = "walrus_core::hash::hex_digest")]
+        secret: Digest,
+    },
+    /// Starts the epoch's storage challenge once the reveal window is over (permissionless).
+    StartChallenge,
+    /// A prover's challenge result, signed by verifiers holding a quorum of shards.
+    SubmitChallengeCertificate {
+        /// The certificate over a `ChallengeResult` (intent 64).
+        certificate: CertificateArgs,
+    },
+    /// A committee member's operator opens a governance proposal (and votes for it).
+    Propose {
+        /// The proposing node.
+        node_id: ObjectId,
+        /// What it proposes.
+        proposal: crate::governance::Proposal,
+    },
+    /// A committee member's operator votes for an open proposal.
+    Vote {
+        /// The voting node.
+        node_id: ObjectId,
+        /// The proposal.
+        proposal_id: u64,
+    },
 }
 
 /// Longest memo of a [`Call::TransferWithMemo`], in bytes.
@@ -317,9 +354,9 @@ impl Call {
     /// The certificate the call carries, if it is one that does.
     pub fn certificate(&self) -> Option<&CertificateArgs> {
         match self {
-            Call::CertifyBlob { certificate, .. } | Call::InvalidateBlobId { certificate } => {
-                Some(certificate)
-            }
+            Call::CertifyBlob { certificate, .. }
+            | Call::InvalidateBlobId { certificate }
+            | Call::SubmitChallengeCertificate { certificate } => Some(certificate),
             _ => None,
         }
     }

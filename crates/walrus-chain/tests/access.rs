@@ -3,7 +3,7 @@
 //! subscriptions paid to the seller and expiring with the epochs, time-locks opening with the
 //! chain's time, and key servers registered only with a valid proof of possession.
 
-mod common;
+use crate::common;
 
 use common::*;
 use walrus_chain::access::{allows, key_server_object_id, AccessDenied, PolicyKind};

@@ -1,7 +1,7 @@
 //! Scenario tests of the state machine: a small network with four storage nodes, accounts
 //! that buy storage, register, certify, delete and extend blobs, and epochs that pass.
 
-mod common;
+use crate::common;
 
 use common::*;
 use walrus_chain::block::TxStatus;

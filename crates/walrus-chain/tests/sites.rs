@@ -2,7 +2,7 @@
 //! the publisher and moving with the site when it is transferred; names registered, pointed,
 //! transferred and released; the limits; destroy only once empty.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

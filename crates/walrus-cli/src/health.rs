@@ -89,11 +89,12 @@ pub fn health(args: HealthArgs, global: &GlobalArgs) -> Result<()> {
             match (&r["healthInfo"]["Ok"], r["healthInfo"]["Err"].as_str()) {
                 (_, Some(e)) => format!("{who}: UNREACHABLE ({e})"),
                 (ok, None) => format!(
-                    "{who}: {} in epoch {}, {} shards owned, up {} s",
+                    "{who}: {} in epoch {}, {} shards owned, up {} s{}",
                     ok["nodeStatus"].as_str().unwrap_or("?"),
                     ok["epoch"],
                     ok["shardSummary"]["owned"],
-                    ok["uptime"]
+                    ok["uptime"],
+                    challenge_line(&ok["challenge"])
                 ),
             }
         });
@@ -101,6 +102,26 @@ pub fn health(args: HealthArgs, global: &GlobalArgs) -> Result<()> {
     };
     print(global.json, json!({ "healthInfo": reports, "latestSeq": Value::Null }), text);
     Ok(())
+}
+
+/// `--detail`'s storage-challenge line: the phase and the last settlement (empty without).
+fn challenge_line(challenge: &Value) -> String {
+    if challenge.is_null() {
+        return String::new();
+    }
+    let phase = challenge["phase"].as_str().unwrap_or("?");
+    let settled = &challenge["lastSettled"];
+    if settled.is_null() {
+        return format!("\n  storage challenge: {phase}, none settled yet");
+    }
+    format!(
+        "\n  storage challenge: {phase}; epoch {} passed {} of {} items, kept {}% of its reward, penalty {} FROST",
+        settled["epoch"],
+        settled["passed"],
+        settled["items"],
+        settled["rewardBps"].as_u64().unwrap_or(0) as f64 / 100.0,
+        settled["penaltyFrost"]
+    )
 }
 
 /// The nodes the flags choose, from the chain.

@@ -15,6 +15,7 @@ mod chain;
 mod config;
 mod daemon;
 mod epochs;
+mod governance;
 mod health;
 mod info;
 mod json_cmd;
@@ -129,8 +130,12 @@ enum Command {
     /// Set up, register or run a storage node.
     #[command(subcommand)]
     Node(node::NodeCommand),
-    /// A registered node's operator calls: commission, votes, collecting commission.
+    /// A registered node's operator calls: commission, votes, collecting commission, governance
+    /// votes.
     NodeAdmin(node::AdminArgs),
+    /// Governance: the open proposals and the parameters in force.
+    #[command(subcommand)]
+    Governance(governance::GovernanceCommand),
     /// Store files as blobs: encode, register, upload to the storage nodes, certify.
     Store(blob::StoreArgs),
     /// Read a blob back from the storage nodes.
@@ -296,6 +301,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::GetWal(args) => wallet::get_wal(args, &cli.global),
         Command::Node(command) => node::run(command, &cli.global),
         Command::NodeAdmin(args) => node::admin(args, &cli.global),
+        Command::Governance(command) => governance::run(command, &cli.global),
         Command::Store(args) => blob::store(args, &cli.global),
         Command::Read(args) => blob::read(args, &cli.global),
         Command::StoreQuilt(args) => quilt::store(args, &cli.global),

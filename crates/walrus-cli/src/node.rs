@@ -119,8 +119,11 @@ enum AdminCommand {
     /// Make a new network key: the old file is kept beside it (`.old`); restart the node, which
     /// registers the new key on chain as it starts.
     RotateNetworkKey,
-    /// The node's record on chain: ID, stake, commission, votes.
+    /// The node's record on chain: ID, stake, commission, votes, last challenge settlement.
     Info,
+    /// Vote in governance with the node's shards: for an open proposal, or for a new one (a
+    /// parameter from the next epoch, or a slashing).
+    Vote(crate::governance::VoteArgs),
 }
 
 /// Runs a `walrus node` command.
@@ -281,6 +284,7 @@ pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
                 Call::SetNodeInfo { node_id, name, network_address, network_public_key }
             }
             AdminCommand::RotateNetworkKey => return rotate_network_key(&operator.config.network_key, json),
+            AdminCommand::Vote(args) => crate::governance::vote_call(args, node_id)?,
             AdminCommand::Info => {
                 let value = serde_json::json!({
                     "nodeId": node_id,
@@ -295,6 +299,7 @@ pub fn admin(args: AdminArgs, global: &GlobalArgs) -> Result<()> {
                     "writePriceFrost": node.votes.write_price.0,
                     "capacity": node.votes.node_capacity,
                     "shards": system.committee.members.iter().find(|m| m.node_id == node_id).map_or(0, |m| m.shards.len()),
+                    "challenge": node.challenge,
                 });
                 print(json, value, || {
                     format!(

@@ -22,7 +22,7 @@
 //! The tests take turns, one network at a time: they time one process's answers and measure
 //! its memory, and the half-open connections use most of this process's file descriptors.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -5,7 +5,7 @@
 //! it, byte for byte. The full scenario (4 GiB, a store killed half way and resumed) is
 //! `scripts/huge-blob.sh`; its last run is in docs/benchmarks.md.
 
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};

@@ -6,7 +6,7 @@
 //! restarted alone with the command `localnet.json` records, catches up; a second localnet on
 //! the running directory is refused; a killed node is restarted.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -129,8 +129,7 @@ fn localnet_runs_stores_reads_stops_and_restarts_with_its_blobs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("localnet");
     let wallet = tmp.path().join("wallet.key");
-    // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
-    let port = 15_000 + (std::process::id() % 400) as u16 * 40;
+    let port = crate::common::port_block(40);
     let args = localnet_args(&dir, &wallet, port);
     let cleanup = StopOnDrop::default();
     let (child, printed) = start_localnet(&args, &tmp.path().join("localnet.err"));

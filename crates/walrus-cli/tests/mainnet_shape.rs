@@ -4,7 +4,7 @@
 //! shards (<= f = 333) killed a store still certifies, and with two (500 <= 2f) a read still
 //! returns the right bytes.
 
-mod common;
+use crate::common;
 
 use common::{walrus, Network};
 use walrus_core::splitmix::splitmix_bytes;

@@ -2,7 +2,7 @@
 //! and checks that every sliver it acknowledged is still there, byte for byte, and that it still
 //! knows every registration it had seen (its event cursor and blob info survived).
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -55,8 +55,7 @@ fn sigkill_loses_no_acknowledged_sliver() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
     let dir_text = dir.to_str().expect("utf-8 path").to_string();
-    // A fixed port below the ephemeral range (32768 and up), which clients draw from.
-    let node_port = (5_000 + std::process::id() % 1_000).to_string();
+    let node_port = common::port_block(1).to_string();
     // Plain HTTP: the test talks to the node with raw requests.
     let init = ["chain", "init", "--dir", &dir_text, "--shards", "10", "--nodes", "1", "--plain-http"];
     let status = Command::new(WALRUS)

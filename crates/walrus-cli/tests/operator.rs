@@ -4,7 +4,7 @@
 //! its stake. The nodes step the epochs themselves; a blob stored before stays readable, and the
 //! new node rebuilds its shards and reports them.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -109,7 +109,7 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
 
     // The new operator, from nothing.
     let dir = tmp.path().join("fifth");
-    let port = 10_000 + (std::process::id() % 500) as u16 * 10 + 7;
+    let port = common::port_block(1);
     let setup: serde_json::Value = serde_json::from_str(&walrus(&[
         "node",
         "setup",

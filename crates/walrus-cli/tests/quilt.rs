@@ -6,7 +6,7 @@
 //! ID and patch IDs, and a quilt the official encoder made, stored as a plain blob, reads as a
 //! quilt.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

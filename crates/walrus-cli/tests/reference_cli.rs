@@ -2,7 +2,7 @@
 //! of real processes (n = 10): each succeeds with the reference's output shape, and the ones the
 //! reference refuses are refused here before anything reaches the chain.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! tip; the tip reaches the relay's address and the blob reads back. Standard input of another
 //! length than declared is refused with nothing stored.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! storage nodes on loopback, n = 10): the blob ID is the one `walrus blob-id` computes, and
 //! the bytes read back are the bytes stored.
 
-mod common;
+use crate::common;
 
 use common::{walrus, Network};
 

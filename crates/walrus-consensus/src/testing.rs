@@ -31,6 +31,8 @@ pub fn genesis(users: &[Ed25519KeyPair], timestamp_ms: u64) -> Genesis {
             total_capacity: 1 << 40,
             min_fee: Frost(1_000),
             active_set_size: 111,
+            challenge: Default::default(),
+            price_bounds: Default::default(),
         },
         allocations: users.iter().map(|u| (u.address(), Frost::from_wal(1_000).expect("fits"))).collect(),
         nodes: vec![GenesisNode {

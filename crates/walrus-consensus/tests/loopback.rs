@@ -4,7 +4,7 @@
 //! gossip; with that validator stopped, the other three execute every transfer once and agree
 //! on the state digest at every height they share.
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -19,7 +19,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-mod common;
+use crate::common;
 
 use common::{genesis, transfers, users, USERS};
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};

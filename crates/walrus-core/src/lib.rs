@@ -12,6 +12,7 @@
 //! rayon's data parallelism on the caller's thread pool.
 
 pub mod blob_id;
+pub mod challenge;
 pub mod decode;
 pub mod encode;
 pub mod expand;

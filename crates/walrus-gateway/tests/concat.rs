@@ -7,7 +7,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use walrus_sdk::{BlobStoreResult, StoreOptions};
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_concatenate_in_order_by_blob_or_object_id() {

@@ -6,7 +6,7 @@ use walrus_chain::Call;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_core::ObjectId;
 
-mod common;
+use crate::common;
 
 fn data(size: usize) -> Vec<u8> {
     walrus_core::splitmix::splitmix_bytes(size as u64 ^ 0x5eed, size)

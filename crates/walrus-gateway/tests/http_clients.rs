@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 fn require(program: &str, args: &[&str]) {
     let found = Command::new(program).args(args).output().is_ok_and(|o| o.status.success());

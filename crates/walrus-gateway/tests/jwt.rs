@@ -7,7 +7,7 @@ use serde_json::json;
 use walrus_core::keys::Ed25519KeyPair;
 use walrus_gateway::auth::{hs256_token, token, JwtAlgorithm, JwtConfig, AUTH_DOMAIN};
 
-mod common;
+use crate::common;
 
 const SECRET: &[u8] = b"publisher secret";
 

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 async fn reason(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();

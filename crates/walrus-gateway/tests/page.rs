@@ -7,7 +7,7 @@
 use walrus_testkit::browser::{Driver, CHROMEDRIVER, CHROMIUM};
 use walrus_testkit::free_port;
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and chromedriver; .ci/run installs them and runs the ignored tests"]

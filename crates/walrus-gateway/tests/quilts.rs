@@ -10,7 +10,7 @@ use walrus_core::quilt::Tags;
 use walrus_core::EncodingParams;
 use walrus_sdk::quilt::{quilt_of, QuiltFile};
 
-mod common;
+use crate::common;
 
 const BOUNDARY: &str = "----walrus-quilt-test-boundary";
 

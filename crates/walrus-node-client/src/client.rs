@@ -489,7 +489,38 @@ impl NodeClient {
     }
 }
 
+/// Most bytes of one `POST /v1/challenges/{epoch}/items` body.
+pub const CHALLENGE_ITEMS_BYTES_MAX: usize = 16 << 20;
+
+/// A verifier's answer to a chunk of a prover's challenge items.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeAnswer {
+    /// The prover's items the verifier has received so far.
+    pub received: u64,
+    /// All its items.
+    pub expected: u64,
+    /// Those that passed.
+    pub passed: u64,
+    /// Once all are in: the verifier's signed `ChallengeResult`.
+    pub signed: Option<SignedMessage>,
+}
+
 impl NodeClient {
+    /// `POST /v1/challenges/{epoch}/items?node_id=`: a chunk of prover `node_id`'s challenge
+    /// items (BCS `Vec<ChallengeItem>`, at most [`CHALLENGE_ITEMS_BYTES_MAX`]) for this node to
+    /// verify.
+    pub async fn challenge_items(
+        &self,
+        epoch: walrus_core::Epoch,
+        node_id: ObjectId,
+        items: &[walrus_core::challenge::ChallengeItem],
+    ) -> Result<ChallengeAnswer, NodeError> {
+        let url = format!("{}/v1/challenges/{}/items?node_id={node_id}", self.base, epoch.0);
+        let data = self.data(self.post_bcs(&url, items, SLIVER_TIMEOUT)?, &url).await?;
+        serde_json::from_value(data).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
+    }
+
     /// `POST /v1/migrate/sync_shard`: slivers of a shard this node served in the last epoch, for
     /// the member that holds it now (`requester`, which signed `request`), unverified.
     pub async fn sync_shard(

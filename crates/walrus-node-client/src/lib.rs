@@ -9,7 +9,7 @@ pub mod envelope;
 pub mod reason;
 pub mod source;
 
-pub use client::{NodeClient, NodeError};
+pub use client::{ChallengeAnswer, NodeClient, NodeError};
 pub use connector::NodeConnector;
 pub use reason::Reason;
 pub use source::SliverSource;

@@ -75,6 +75,9 @@ pub enum Reason {
     RequestUnauthorized,
     /// `INVALID_EPOCH` (a shard sync for another epoch than the node's).
     InvalidEpoch,
+    /// `CHALLENGE_IN_PROGRESS` (ours): the node pauses serving slivers and symbols while a
+    /// storage challenge's blobs are drawn, and those of the drawn blobs until its deadline.
+    ChallengeInProgress,
     /// `INTERNAL`.
     Internal,
     /// A code this build does not know, as the node sent it.
@@ -118,6 +121,7 @@ impl Reason {
             Reason::TooManyReads => "TOO_MANY_READS",
             Reason::RequestUnauthorized => "REQUEST_UNAUTHORIZED",
             Reason::InvalidEpoch => "INVALID_EPOCH",
+            Reason::ChallengeInProgress => "CHALLENGE_IN_PROGRESS",
             Reason::Internal => "INTERNAL",
             Reason::Unknown(code) => code,
         }
@@ -159,6 +163,7 @@ impl Reason {
             "TOO_MANY_READS" => Reason::TooManyReads,
             "REQUEST_UNAUTHORIZED" => Reason::RequestUnauthorized,
             "INVALID_EPOCH" => Reason::InvalidEpoch,
+            "CHALLENGE_IN_PROGRESS" => Reason::ChallengeInProgress,
             "INTERNAL" => Reason::Internal,
             other => Reason::Unknown(other.to_string()),
         }
@@ -174,6 +179,7 @@ impl Reason {
                 | Reason::CommitteeNotCurrent
                 | Reason::TooManyUploads
                 | Reason::TooManyReads
+                | Reason::ChallengeInProgress
         )
     }
 }

@@ -73,6 +73,10 @@ pub fn http(error: &ServiceError) -> (StatusCode, Reason) {
         E::Pending(PendingError::TooLarge) => (BAD, Reason::SliverTooLarge),
         E::TooManyUploads => (BUSY, Reason::TooManyUploads),
         E::TooManyReads => (BUSY, Reason::TooManyReads),
+        E::ChallengeInProgress { .. } => (BUSY, Reason::ChallengeInProgress),
+        E::ChallengeUnknown(_) => (BUSY, Reason::CommitteeNotCurrent),
+        E::ProverNotInCommittee(_) => (BAD, Reason::NotInCommittee),
+        E::InvalidChallengeItem | E::ChallengeBcs(_) => (BAD, Reason::InvalidBody),
         E::Stopping => (BUSY, Reason::Internal),
         E::Store(_) | E::CorruptMetadata | E::CorruptSliver | E::Task(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, Reason::Internal)
@@ -86,7 +90,11 @@ impl IntoResponse for ServiceError {
         if let ServiceError::Store(e) = self.cause() {
             tracing::error!("store: {e}");
         }
-        render(status, reason, &self.to_string())
+        let mut response = render(status, reason, &self.to_string());
+        if let ServiceError::ChallengeInProgress { retry_after_s } = self.cause() {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_s));
+        }
+        response
     }
 }
 
@@ -198,10 +206,21 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/blobs/{blob_id}/recoverySymbols",
             get(recovery_symbols).post(recovery_symbols_batch.layer(small)),
         )
-        .route("/v1/blobs/{blob_id}/inconsistencyProof/{axis}", post(inconsistency_proof.layer(budget)))
+        .route(
+            "/v1/blobs/{blob_id}/inconsistencyProof/{axis}",
+            post(inconsistency_proof.layer(budget.clone())),
+        )
         .route("/v1/blobs/{blob_id}/confirmation/permanent", get(confirm_permanent))
         .route("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}", get(confirm_deletable))
         .route("/v1/migrate/sync_shard", post(sync_shard.layer(small)))
+        .route(
+            "/v1/challenges/{epoch}/items",
+            post(
+                challenge_items
+                    .layer(DefaultBodyLimit::max(walrus_node_client::client::CHALLENGE_ITEMS_BYTES_MAX))
+                    .layer(budget),
+            ),
+        )
         .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(|| async { render(StatusCode::NOT_FOUND, Reason::NotFound, "no such endpoint") })
@@ -398,6 +417,7 @@ async fn sync_shard(
     let worker = Arc::clone(&node);
     let (request, first) = blocking(move || {
         let request = crate::shard_sync::authorize(&worker, &requester, &signed)?;
+        crate::challenge::gate(&worker, None)?;
         let (shard, axis, from) = (request.shard_index, request.sliver_type, request.starting_blob_id);
         Ok((request, worker.store.first_shard_sliver_len(shard, axis, &from)?))
     })
@@ -405,6 +425,31 @@ async fn sync_shard(
     let holds = SYNC_ANSWER_SLIVER_BYTES.max(first.unwrap_or(0)) + (4 << 20);
     let _permit = crate::edge::response_permit(&node, holds)?;
     Ok(bcs_response(blocking(move || crate::shard_sync::serve(&node, &request)).await?))
+}
+
+/// `?node_id=` of a challenge-items request: the prover.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProverQuery {
+    node_id: String,
+}
+
+/// `POST /v1/challenges/{epoch}/items?node_id=`: a chunk of a prover's items, checked against
+/// this node's metadata; the answer says how many arrived and passed, and carries this node's
+/// signed result once all have.
+async fn challenge_items(
+    State(node): State<Arc<Node>>,
+    Path(epoch): Path<String>,
+    Query(query): Query<ProverQuery>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ServiceError> {
+    let epoch = epoch.parse().map(walrus_core::Epoch).map_err(|_| ServiceError::InvalidChallengeItem)?;
+    let prover: ObjectId = query.node_id.parse().map_err(|_| ServiceError::InvalidObjectId(query.node_id))?;
+    let items: Vec<walrus_core::challenge::ChallengeItem> =
+        bcs::from_bytes(&body(payload)?).map_err(ServiceError::ChallengeBcs)?;
+    let worker = Arc::clone(&node);
+    let answer = blocking(move || worker.verifier.receive(&worker, epoch, prover, &items)).await?;
+    Ok(success(StatusCode::OK, answer))
 }
 
 /// `?detailed=true`: each shard's status besides the summary.
@@ -448,8 +493,25 @@ async fn health(State(node): State<Arc<Node>>, Query(query): Query<HealthQuery>)
             "owned": owned.iter().map(|(s, status)| shard((s, status))).collect::<Vec<_>>(),
             "other": other.into_iter().map(|s| shard((s, "readOnly"))).collect::<Vec<_>>(),
         });
+        body["challenge"] = challenge_report(&node);
     }
     success(StatusCode::OK, body)
+}
+
+/// The detailed health report's storage-challenge part (ours): the gate's phase, this node's
+/// last bundle, and the chain's last settlement of it.
+fn challenge_report(node: &Node) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let settled = node.metrics.settlement().map(|[epoch, items, passed, reward_bps, penalty]| {
+        json!({ "epoch": epoch, "items": items, "passed": passed, "rewardBps": reward_bps, "penaltyFrost": penalty })
+    });
+    json!({
+        "phase": node.challenge.phase(crate::challenge::now_ms()),
+        "currentEpochDrawn": node.challenge.started().map(|s| s.blobs.len()),
+        "lastItems": node.metrics.challenge_items.load(Relaxed),
+        "lastMissing": node.metrics.challenge_missing.load(Relaxed),
+        "lastSettled": settled,
+    })
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {

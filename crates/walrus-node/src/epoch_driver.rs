@@ -3,7 +3,8 @@
 //! mid-epoch and `InitiateEpochChange` at the epoch's end, each after a jitter of its own (so
 //! that the nodes do not all pay for the same call; whoever comes second fails harmlessly), and
 //! reports `EpochSyncDone` once it holds every shard it has in the current epoch
-//! ([`Node::shards_ready`]), also after the change completed without it.
+//! ([`Node::shards_ready`]), also after the change completed without it. It also sends
+//! `StartChallenge` when the epoch's storage challenge is due (docs/challenges.md).
 //!
 //! Shards a node gains at an epoch change are pulled from their previous owners by shard sync,
 //! and whatever that misses is rebuilt by recovery ([`ensure_synced`]), before it reports.
@@ -24,6 +25,8 @@ const POLL_MAX: Duration = Duration::from_secs(2);
 /// The most jitter before a step call (the reference's 3 minutes), and at most a tenth of an
 /// epoch.
 const JITTER_MAX_MS: u64 = 180_000;
+/// The most jitter before `StartChallenge`.
+const START_JITTER_MAX_MS: u64 = 5_000;
 /// Pause after a failed look or call.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -54,8 +57,8 @@ pub enum DriveError {
 
 /// This node's jitter before the step due at `due_ms`: a hash of its key and the due time, so
 /// that it differs between nodes and steps but not between two looks.
-fn jitter_ms(node: &Node, due_ms: u64, epoch_duration_ms: u64) -> u64 {
-    let max = JITTER_MAX_MS.min(epoch_duration_ms / 10).max(1);
+fn jitter_ms(node: &Node, due_ms: u64, max_ms: u64) -> u64 {
+    let max = max_ms.max(1);
     let hash =
         blake2b256_parts(&[b"walrus-node/epoch-jitter", node.bls.public().as_bytes(), &due_ms.to_le_bytes()]);
     u64::from_le_bytes(hash[..8].try_into().unwrap_or_default()) % max
@@ -71,6 +74,7 @@ async fn step(node: &Arc<Node>) -> Result<Duration, DriveError> {
     let view = node.chain.system().await?;
     let system = &view.system;
     let epoch = system.epoch();
+    observe_challenge(node, system);
     // Reported in whatever state the epoch is: a member that finishes after the change
     // completed without it still records that it holds its shards (`last_sync_done`).
     let me = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
@@ -81,11 +85,13 @@ async fn step(node: &Arc<Node>) -> Result<Duration, DriveError> {
         node.chain.execute(node.owner_key()?, call).await?;
         tracing::info!("reported holding {} shards for epoch {epoch}", member.shards.len());
     }
-    let Some(due) = view.next_epoch_step_ms else { return Ok(POLL_MAX) };
-    let due = due.saturating_add(jitter_ms(node, due, system.params.epoch_duration_ms));
+    let challenge_wait = start_challenge(node, system).await?;
+    let Some(due) = view.next_epoch_step_ms else { return Ok(challenge_wait) };
+    let due =
+        due.saturating_add(jitter_ms(node, due, JITTER_MAX_MS.min(system.params.epoch_duration_ms / 10)));
     let now = now_ms();
     if now < due {
-        return Ok(Duration::from_millis(due - now).min(POLL_MAX));
+        return Ok(Duration::from_millis(due - now).min(challenge_wait));
     }
     let call = match system.epoch_state {
         EpochState::ChangeDone { .. } => Call::VotingEnd,
@@ -103,6 +109,49 @@ async fn step(node: &Arc<Node>) -> Result<Duration, DriveError> {
             Ok(RETRY_PAUSE)
         }
     }
+}
+
+/// Feeds the challenge gate, starts proving a challenge this node has not set out to prove
+/// yet, and records the chain's last settlement of this node.
+fn observe_challenge(node: &Arc<Node>, system: &walrus_chain::system::System) {
+    node.challenge.observe(system, now_ms());
+    let member = system.committee.members.iter().find(|m| m.public_key == *node.bls.public());
+    if let Some(settlement) = member.and_then(|m| system.nodes.get(&m.node_id)).and_then(|n| n.challenge.last)
+    {
+        node.metrics.record_settlement(&settlement);
+    }
+    let Some(started) = node.challenge.started() else { return };
+    let epoch = started.epoch.0;
+    let certified =
+        system.round.challenge.as_ref().zip(member).is_some_and(|(c, m)| c.outcomes.contains_key(&m.node_id));
+    if member.is_some() && !certified && node.proving.swap(epoch, Ordering::Relaxed) != epoch {
+        node.spawn(crate::challenge::prove(Arc::clone(node), started));
+    }
+}
+
+/// Sends `StartChallenge` once the round's start is due (after a jitter of at most
+/// [`START_JITTER_MAX_MS`]: the response window is short, so the start is not put off long);
+/// says how long to wait before the next look.
+async fn start_challenge(
+    node: &Arc<Node>,
+    system: &walrus_chain::system::System,
+) -> Result<Duration, DriveError> {
+    let pending = system.params.challenge.blobs > 0 && system.round.challenge.is_none();
+    let Some(schedule) = walrus_chain::challenge::schedule(system).filter(|_| pending) else {
+        return Ok(POLL_MAX);
+    };
+    let due = schedule.start_ms.saturating_add(jitter_ms(node, schedule.start_ms, START_JITTER_MAX_MS));
+    let now = now_ms();
+    if now < due {
+        return Ok(Duration::from_millis(due - now).min(POLL_MAX));
+    }
+    let epoch = system.epoch();
+    match node.chain.execute(node.owner_key()?, Call::StartChallenge).await {
+        Ok(_) => tracing::info!("started the storage challenge of epoch {epoch}"),
+        // Another node was first, or the chain's clock is behind ours.
+        Err(e) => tracing::debug!("StartChallenge in epoch {epoch}: {e}"),
+    }
+    Ok(RETRY_PAUSE)
 }
 
 /// The latest epoch for which the node holds every shard it has, moved only forward.

@@ -7,10 +7,12 @@
 //! ([`follower`]) with a persisted cursor. It heals missing slivers of certified blobs from
 //! other nodes' recovery symbols ([`recovery`]), has inconsistently encoded blobs marked
 //! invalid on chain ([`invalid`]), and collects the data of expired, deleted and invalid blobs
-//! ([`gc`]).
+//! ([`gc`]). It proves its share of each epoch's storage challenge, verifies its peers', and
+//! pauses serving the challenged blobs' slivers while the challenge runs ([`challenge`]).
 
 pub mod api;
 pub mod batch;
+pub mod challenge;
 pub mod config;
 pub mod edge;
 pub mod epoch_driver;

@@ -34,6 +34,15 @@ pub struct Metrics {
     pub synced_bytes: std::sync::Arc<AtomicU64>,
     /// Sliver bytes served to other nodes' shard syncs.
     pub sync_served_bytes: AtomicU64,
+    /// Sliver and symbol requests refused while a storage challenge ran (503).
+    pub challenge_refusals: AtomicU64,
+    /// Items this node proved in its last challenge.
+    pub challenge_items: AtomicU64,
+    /// Of those, pairs it lacked.
+    pub challenge_missing: AtomicU64,
+    /// The last settled challenge as the chain recorded it: epoch, items, passed, reward kept
+    /// (basis points), penalty (FROST).
+    pub challenge_settled: [AtomicU64; 5],
 }
 
 impl Metrics {
@@ -44,6 +53,37 @@ impl Metrics {
             SliverType::Secondary => &self.secondary_stored,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused by the challenge gate.
+    pub fn count_challenge_refusal(&self) {
+        self.challenge_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the items of this node's latest challenge bundle.
+    pub fn record_challenge_items(&self, items: u64, missing: u64) {
+        self.challenge_items.store(items, Ordering::Relaxed);
+        self.challenge_missing.store(missing, Ordering::Relaxed);
+    }
+
+    /// Records the chain's last settlement of this node.
+    pub fn record_settlement(&self, settlement: &walrus_chain::challenge::Settlement) {
+        let values = [
+            u64::from(settlement.epoch.0),
+            u64::from(settlement.n_items),
+            u64::from(settlement.n_passed),
+            u64::from(settlement.reward_bps),
+            settlement.penalty.0,
+        ];
+        for (cell, value) in self.challenge_settled.iter().zip(values) {
+            cell.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The chain's last settlement of this node, as recorded (`None` before the first).
+    pub fn settlement(&self) -> Option<[u64; 5]> {
+        let values = self.challenge_settled.each_ref().map(|c| c.load(Ordering::Relaxed));
+        (values[1] > 0 || values[0] > 0).then_some(values)
     }
 
     /// The text exposition.
@@ -81,6 +121,17 @@ impl Metrics {
         let _ = writeln!(out, "walrus_shard_sync_bytes_total {}", get(&self.synced_bytes));
         let _ = writeln!(out, "# TYPE walrus_shard_sync_served_bytes_total counter");
         let _ = writeln!(out, "walrus_shard_sync_served_bytes_total {}", get(&self.sync_served_bytes));
+        let _ = writeln!(out, "# TYPE walrus_challenge_refusals_total counter");
+        let _ = writeln!(out, "walrus_challenge_refusals_total {}", get(&self.challenge_refusals));
+        let _ = writeln!(out, "# TYPE walrus_challenge_items gauge");
+        let _ = writeln!(out, "walrus_challenge_items {}", get(&self.challenge_items));
+        let _ = writeln!(out, "# TYPE walrus_challenge_missing_items gauge");
+        let _ = writeln!(out, "walrus_challenge_missing_items {}", get(&self.challenge_missing));
+        let settled = self.challenge_settled.each_ref().map(get);
+        for (name, value) in ["epoch", "items", "passed", "reward_bps", "penalty_frost"].iter().zip(settled) {
+            let _ = writeln!(out, "# TYPE walrus_challenge_settled_{name} gauge");
+            let _ = writeln!(out, "walrus_challenge_settled_{name} {value}");
+        }
         let _ = writeln!(out, "# TYPE walrus_current_epoch gauge");
         let _ = writeln!(out, "walrus_current_epoch {}", view.epoch.0);
         let _ = writeln!(out, "# TYPE walrus_owned_shards gauge");

@@ -106,6 +106,12 @@ pub struct Node {
     /// not seen registered yet can wait for the follower a moment.
     pub events_applied: tokio::sync::watch::Sender<u64>,
     pub(crate) view: SharedView,
+    /// What may be served while storage challenges run ([`crate::challenge`]).
+    pub challenge: crate::challenge::Gate,
+    /// Tallies of other nodes' challenge items.
+    pub verifier: crate::challenge::Verifier,
+    /// The last epoch whose challenge this node set out to prove (`u32::MAX`: none).
+    pub(crate) proving: std::sync::atomic::AtomicU32,
     /// Blobs being recovered now: one recovery per blob at a time.
     pub(crate) healing: Mutex<BTreeSet<BlobId>>,
     /// Wakes recoveries waiting out their backoff (an epoch change made peers newly able to
@@ -358,6 +364,9 @@ pub async fn start_on(
         epoch_seen: std::sync::atomic::AtomicU32::new(epoch),
         events_applied: tokio::sync::watch::Sender::new(0),
         view: Arc::clone(&view),
+        challenge: crate::challenge::Gate::default(),
+        verifier: crate::challenge::Verifier::default(),
+        proving: std::sync::atomic::AtomicU32::new(u32::MAX),
         healing: Mutex::default(),
         heal_wake: tokio::sync::Notify::new(),
         background: Mutex::default(),
@@ -365,6 +374,10 @@ pub async fn start_on(
         shards_ready: ShardsReady::default(),
         shard_status: Mutex::default(),
     });
+    // The challenge gate serves no sliver until it has read the chain once.
+    if let Ok(system) = node.chain.system().await {
+        node.challenge.observe(&system.system, crate::challenge::now_ms());
+    }
     let follower = tokio::spawn(follow(Arc::clone(&node)));
     let sweeper = tokio::spawn(crate::recovery::sweep(Arc::clone(&node)));
     node.spawn(crate::pending::expire_on_timer(Arc::clone(&node)));

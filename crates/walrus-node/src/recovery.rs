@@ -227,6 +227,14 @@ async fn attempt(node: &Arc<Node>, blob_id: BlobId) {
     }
 }
 
+/// One recovery pass of `blob_id` now, in a recovery slot (for the challenge prover: a pair it
+/// lacks of a drawn blob). Nothing happens if a recovery of the blob is running already.
+pub(crate) async fn heal_now(node: &Arc<Node>, blob_id: BlobId) -> Result<usize, HealError> {
+    let Some(_healing) = Healing::start(node, blob_id) else { return Ok(0) };
+    let Ok(_slot) = Arc::clone(&node.recoveries).acquire_owned().await else { return Ok(0) };
+    heal_once(node, &blob_id).await
+}
+
 /// A blob's place in [`Node::healing`], given up when dropped (also when the task is aborted).
 struct Healing<'a> {
     node: &'a Node,

@@ -136,6 +136,18 @@ pub enum ServiceError {
     TooManyReads,
     #[error("the node is stopping")]
     Stopping,
+    #[error("a storage challenge is running: slivers and symbols of this blob are not served now; retry in {retry_after_s} s")]
+    ChallengeInProgress { retry_after_s: u64 },
+
+    // Storage challenges.
+    #[error("this node has not seen the challenge of epoch {0} start; retry")]
+    ChallengeUnknown(Epoch),
+    #[error("{0} is not in the committee")]
+    ProverNotInCommittee(ObjectId),
+    #[error("a challenge item names a blob or a shard outside the prover's items")]
+    InvalidChallengeItem,
+    #[error("not a BCS list of challenge items: {0}")]
+    ChallengeBcs(bcs::Error),
 
     // The node's own failures (logged in full; the client sees the message only).
     #[error("the node's store failed")]
@@ -338,6 +350,7 @@ pub fn sliver(
 ) -> Result<Vec<u8>, ServiceError> {
     let shard = served_shard(node, blob_id, pair)?;
     registered(node, blob_id)?;
+    crate::challenge::gate(node, Some(blob_id))?;
     let sliver = node.store.sliver(shard, axis, blob_id)?.ok_or(ServiceError::SliverNotFound)?;
     let metadata = stored_metadata(node, blob_id)?;
     let verified = sliver.verify(axis, &metadata).map_err(|e| {
@@ -441,6 +454,7 @@ pub fn plan_symbols(
     targets: usize,
 ) -> Result<(VerifiedBlobMetadataWithId, u64), ServiceError> {
     registered(node, blob_id)?;
+    crate::challenge::gate(node, Some(blob_id))?;
     let metadata = stored_metadata(node, blob_id)?;
     let (params, symbol_size) = (metadata.params(), metadata.symbol_size());
     let held = node.view().served().count();
@@ -549,6 +563,7 @@ pub fn plan_batch_read(
 ) -> Result<(Vec<(ShardIndex, SliverType)>, u64), ServiceError> {
     check_batch_len(wanted.len())?;
     registered(node, blob_id)?;
+    crate::challenge::gate(node, Some(blob_id))?;
     // Only the blob's length is needed (for the slivers' sizes): the metadata was verified
     // when it was stored, and is not verified again on this hot path.
     let stored = node.store.metadata(blob_id)?.ok_or(ServiceError::MetadataNotFound(*blob_id))?;

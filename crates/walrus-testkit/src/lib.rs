@@ -51,6 +51,15 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// How [`Net::launch`] sets a network up beyond its shape.
+#[derive(Debug, Clone, Copy, Default)]
+struct Launch {
+    /// Nodes serve HTTPS with their network keys.
+    tls: bool,
+    /// Blobs per storage challenge (0: none).
+    challenge_blobs: u16,
+}
+
 /// A running network.
 pub struct Net {
     /// Holds the chain directory and the node databases.
@@ -114,14 +123,23 @@ impl Net {
         configure: impl Fn(&mut NodeConfig),
         absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
     ) -> Net {
-        Net::launch(count, n_shards, epoch_ms, configure, absent, false).await
+        Net::launch(count, n_shards, epoch_ms, configure, absent, Launch::default()).await
+    }
+
+    /// `count` nodes with epochs of `epoch_ms` and storage challenges of `blobs` blobs per epoch
+    /// (the other networks have none: a challenge pauses reads of its blobs, and short test
+    /// epochs would spend much of their time in one).
+    pub async fn start_challenged(count: usize, epoch_ms: u64, blobs: u16) -> Net {
+        let launch = Launch { challenge_blobs: blobs, ..Launch::default() };
+        Net::launch(count, N, epoch_ms, |_| {}, |_, _| Vec::new(), launch).await
     }
 
     /// `count` nodes with one-hour epochs serving HTTPS with their network keys, as a real
     /// network's do; their requests go through the SDK (which pins each node's key), not
     /// [`Net::http`].
     pub async fn start_tls(count: usize) -> Net {
-        Net::launch(count, N, 3_600_000, |_| {}, |_, _| Vec::new(), true).await
+        Net::launch(count, N, 3_600_000, |_| {}, |_, _| Vec::new(), Launch { tls: true, ..Launch::default() })
+            .await
     }
 
     async fn launch(
@@ -130,8 +148,9 @@ impl Net {
         epoch_ms: u64,
         configure: impl Fn(&mut NodeConfig),
         absent: impl Fn(&Committee, &[SocketAddr]) -> Vec<usize>,
-        tls: bool,
+        launch: Launch,
     ) -> Net {
+        let tls = launch.tls;
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = ChainDir(tmp.path().join("chain"));
         let bound = listeners(count).await;
@@ -140,7 +159,9 @@ impl Net {
         let addresses = sockets.iter().map(|socket| format!("{scheme}{socket}")).collect();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-        init_dir(&dir, &InitSpec::localnet(n_shards, addresses, epoch_ms, now as u64)).expect("init");
+        let mut spec = InitSpec::localnet(n_shards, addresses, epoch_ms, now as u64);
+        spec.params.challenge.blobs = launch.challenge_blobs;
+        init_dir(&dir, &spec).expect("init");
         let faucet = read_ed25519(&dir.faucet_key()).expect("faucet");
         let chain = walrus_chain_node::start(ChainNodeConfig {
             dir: dir.clone(),

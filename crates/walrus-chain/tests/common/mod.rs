@@ -41,6 +41,8 @@ pub fn genesis(nodes: &[BlsKeyPair], users: &[Ed25519KeyPair]) -> Genesis {
             total_capacity: 1 << 40,
             min_fee: Frost(1_000),
             active_set_size: 111,
+            challenge: Default::default(),
+            price_bounds: Default::default(),
         },
         allocations: users
             .iter()

@@ -58,6 +58,15 @@ pub struct Network {
     pub nodes: Vec<Child>,
 }
 
+/// A block of `size` fixed ports for one test's processes, apart from every other block this
+/// process takes (every file's tests run in one process, two at a time) and, by process ID, from
+/// other processes'; below the ephemeral range (32768 and up), which clients draw from.
+pub fn port_block(size: u16) -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let offset = NEXT.fetch_add(size, std::sync::atomic::Ordering::Relaxed) % 1_000;
+    10_000 + (std::process::id() % 20) as u16 * 1_000 + offset
+}
+
 impl Network {
     /// `walrus chain init` with `nodes` nodes and `shards` shards in `dir`, then `chain run`
     /// and one `node run` per node (its config pointed at the chain).
@@ -76,8 +85,7 @@ impl Network {
     }
 
     fn launch(dir: &Path, nodes: usize, shards: u16, epoch_duration: &str, plain: bool) -> Network {
-        // Fixed ports stay below the ephemeral range (32768 and up), which clients draw from.
-        let first_port = 10_000 + (std::process::id() % 500) as u16 * 10;
+        let first_port = port_block(10);
         let dir_text = dir.to_str().expect("utf-8 path");
         let nodes_text = nodes.to_string();
         let (shards, first_port) = (shards.to_string(), first_port.to_string());

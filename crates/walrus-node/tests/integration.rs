@@ -1,0 +1,7 @@
+//! The integration tests of `walrus-node`, one module per file beside this one, linked into one
+//! test binary: one binary per crate, not one per file, links the stack once (a cold
+//! `cargo test --workspace` spent most of its time and target directory on linking).
+//! Run one file's tests with `cargo test -p walrus-node --test integration FILE::`.
+
+mod challenges;
+mod node;
