@@ -16,7 +16,12 @@ use walrus_core::ObjectId;
 use crate::common::{self, failure, Net};
 
 /// The scenario network with three funded validators.
-fn net_with_validators() -> (Net, Vec<Ed25519KeyPair>) {
+pub(crate) fn net_with_validators() -> (Net, Vec<Ed25519KeyPair>) {
+    net_with_validators_and(|_| {})
+}
+
+/// The same, with `edit` applied to the genesis first.
+pub(crate) fn net_with_validators_and(edit: impl Fn(&mut Genesis)) -> (Net, Vec<Ed25519KeyPair>) {
     let nodes: Vec<_> = (0..4u8).map(|i| walrus_core::keys::BlsKeyPair::from_seed(&[i + 1; 32])).collect();
     let users: Vec<Ed25519KeyPair> = (0..3u8).map(|i| Ed25519KeyPair::from_seed(&[i + 100; 32])).collect();
     let validators: Vec<Ed25519KeyPair> =
@@ -33,11 +38,12 @@ fn net_with_validators() -> (Net, Vec<Ed25519KeyPair>) {
     genesis
         .allocations
         .extend(validators.iter().map(|v| (v.address(), Frost::from_wal(10).expect("as set up"))));
+    edit(&mut genesis);
     let state = genesis.build().expect("valid genesis");
     (Net { state, nodes, users, blocks: Vec::new() }, validators)
 }
 
-fn secret(i: usize, epoch: u32) -> [u8; 32] {
+pub(crate) fn secret(i: usize, epoch: u32) -> [u8; 32] {
     let mut s = [i as u8; 32];
     s[31] = epoch as u8;
     s

@@ -7,5 +7,6 @@ mod access;
 mod chain;
 mod challenges;
 mod common;
+mod simulation;
 mod sites;
 mod staking;

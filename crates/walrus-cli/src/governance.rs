@@ -35,23 +35,29 @@ pub struct ShowArgs {
 /// `walrus node-admin vote`: one of `--proposal`, `--set`, `--slash-commission`,
 /// `--slash-stake`.
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false, id = "what")]
+#[group(skip)]
+#[command(group(
+    clap::ArgGroup::new("what")
+        .required(true)
+        .multiple(false)
+        .args(["proposal", "set", "slash_commission", "slash_stake"])
+))]
 pub struct VoteArgs {
     /// Vote for the open proposal with this ID (`walrus governance proposals`).
-    #[arg(long, group = "what")]
+    #[arg(long)]
     proposal: Option<u64>,
     /// Propose a parameter for the next epoch, `NAME=VALUE`: challenge-blobs=N,
     /// challenge-times=LEAD_MS,REVEAL_MS,RESPONSE_MS, reward-slope-bps=N, floor-bps=N,
     /// penalty-per-shard=FROST, eviction-streak=N, reveal-bond=FROST,
     /// stake-hop=BURN_BPS,EPOCHS, epoch-duration-ms=N, storage-price-bounds=MIN,MAX,
     /// write-price-bounds=MIN,MAX.
-    #[arg(long, group = "what", value_name = "NAME=VALUE", value_parser = parse_change)]
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_change)]
     set: Option<ParameterChange>,
     /// Propose burning this node's commission (the reference's slashing).
-    #[arg(long, group = "what", value_name = "NODE_ID")]
+    #[arg(long, value_name = "NODE_ID")]
     slash_commission: Option<ObjectId>,
     /// Propose burning this node's commission and `--bps` of its pool's stake.
-    #[arg(long, group = "what", value_name = "NODE_ID", requires = "bps")]
+    #[arg(long, value_name = "NODE_ID", requires = "bps")]
     slash_stake: Option<ObjectId>,
     /// The share of the pool's stake `--slash-stake` burns, in basis points (at most 5 000).
     #[arg(long)]

@@ -2,7 +2,8 @@
 //! original node leaves, on a network of real processes with 12-second epochs: `node setup`,
 //! the faucet, `node register`, `node run`, `stake`; later the original node's operator withdraws
 //! its stake. The nodes step the epochs themselves; a blob stored before stays readable, and the
-//! new node rebuilds its shards and reports them.
+//! new node rebuilds its shards and reports them. On the way, two operators pass a governance
+//! vote from the command line, which takes effect at the next epoch.
 
 use crate::common;
 
@@ -78,6 +79,35 @@ fn admin_calls_took_effect(config: &str, new_key: &str) {
     assert_eq!(info["networkPublicKey"].as_str(), Some(new_key), "{info}");
 }
 
+/// Governance from the command line: the operators of nodes 0 and 1 (7 of 10 shards, a quorum)
+/// raise the validators' reveal bond; node 2's proposal of a stake slashing gets only its own
+/// 3 shards and stays open.
+fn governance_vote(dir: &std::path::Path, url: &str) {
+    let config = |i: usize| dir.join(format!("nodes/{i}/node.yaml")).to_str().expect("utf-8").to_string();
+    let (first, second, third) = (config(0), config(1), config(2));
+    // Proposals lapse at the epoch's end: start at the beginning of one (12 s long).
+    let now = epoch_of(&system(url));
+    wait_for(url, Duration::from_secs(60), "a fresh epoch", |view| epoch_of(view) > now && synced(view));
+    walrus(&["--config", &first, "node-admin", "vote", "--set", "reveal-bond=2000000000"]);
+    let open: serde_json::Value =
+        serde_json::from_str(&walrus(&["governance", "proposals", "--chain-url", url, "--json"]))
+            .expect("JSON");
+    let id = open["open"][0]["id"].as_u64().expect("a proposal").to_string();
+    assert_eq!(open["open"][0]["passed"], false, "{open}");
+    walrus(&["--config", &second, "node-admin", "vote", "--proposal", &id]);
+    let info: serde_json::Value =
+        serde_json::from_str(&walrus(&["--config", &third, "node-admin", "info", "--json"])).expect("JSON");
+    let target = info["nodeId"].as_str().expect("node ID").to_string();
+    walrus(&["--config", &third, "node-admin", "vote", "--slash-stake", &target, "--bps", "100"]);
+    let open: serde_json::Value =
+        serde_json::from_str(&walrus(&["governance", "proposals", "--chain-url", url, "--json"]))
+            .expect("JSON");
+    let passed: Vec<bool> =
+        open["open"].as_array().expect("list").iter().map(|p| p["passed"].as_bool().expect("bool")).collect();
+    assert_eq!(passed, [true, false], "{open}");
+    assert_eq!(open["scheduled"][0]["RevealBond"], 2_000_000_000u64, "{open}");
+}
+
 #[test]
 fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -106,6 +136,8 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
         .as_str()
         .expect("id")
         .to_string();
+
+    governance_vote(&net.dir, url);
 
     // The new operator, from nothing.
     let dir = tmp.path().join("fifth");
@@ -182,6 +214,10 @@ fn a_new_node_joins_by_stake_and_an_original_node_leaves() {
         shards_of(view, &leaving_node) == 0 && synced(view)
     });
     assert!(epoch_of(&left) > epoch);
+    // The vote passed in the first epoch took effect at the next.
+    let shown: serde_json::Value =
+        serde_json::from_str(&walrus(&["governance", "show", "--chain-url", url, "--json"])).expect("JSON");
+    assert_eq!(shown["challenge"]["reveal_bond"], 2_000_000_000u64, "{shown}");
     std::fs::remove_file(&copy).expect("removed");
     walrus(&["read", &blob_id, "--out", copy.to_str().expect("utf-8"), "--wallet", user, "--chain-url", url]);
     assert_eq!(std::fs::read(&copy).expect("copy"), data);
