@@ -86,6 +86,15 @@ pub struct NodeConfig {
     /// The REST server's connection and timeout limits.
     #[serde(default)]
     pub server: walrus_http::ServerLimits,
+    /// Whether the node refuses slivers while a storage challenge runs (docs/challenges.md).
+    /// Only to show what the freeze prevents: a node without it serves the drawn blobs to a
+    /// cheater that rebuilds what it lost on demand. Never turn it off in a real network.
+    #[serde(default = "challenge_freeze_default")]
+    pub challenge_freeze: bool,
+}
+
+fn challenge_freeze_default() -> bool {
+    true
 }
 
 fn body_bytes_max_default() -> usize {
@@ -146,6 +155,7 @@ impl NodeConfig {
             response_bytes_max: response_bytes_max_default(),
             concurrent_symbol_requests_max: concurrent_symbol_requests_max_default(),
             server: walrus_http::ServerLimits::default(),
+            challenge_freeze: challenge_freeze_default(),
         }
     }
 

@@ -130,8 +130,18 @@ impl Net {
     /// (the other networks have none: a challenge pauses reads of its blobs, and short test
     /// epochs would spend much of their time in one).
     pub async fn start_challenged(count: usize, epoch_ms: u64, blobs: u16) -> Net {
+        Net::start_challenged_with(count, epoch_ms, blobs, |_| {}).await
+    }
+
+    /// The same, with `configure` applied to every node's configuration.
+    pub async fn start_challenged_with(
+        count: usize,
+        epoch_ms: u64,
+        blobs: u16,
+        configure: impl Fn(&mut NodeConfig),
+    ) -> Net {
         let launch = Launch { challenge_blobs: blobs, ..Launch::default() };
-        Net::launch(count, N, epoch_ms, |_| {}, |_, _| Vec::new(), launch).await
+        Net::launch(count, N, epoch_ms, configure, |_, _| Vec::new(), launch).await
     }
 
     /// `count` nodes with one-hour epochs serving HTTPS with their network keys, as a real
