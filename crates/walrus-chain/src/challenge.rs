@@ -8,8 +8,9 @@
 //! `StartChallenge`, permissionless once the window is over, derives the seed from the reveals,
 //! burns the bonds of commitments never revealed, and draws the blobs from those certified
 //! before the epoch. Provers submit certificates until the deadline; the epoch change settles.
-//! While the draw is pending (reveal window open, challenge not started) nothing that removes
-//! a blob object runs: the last revealer could otherwise steer the draw by deleting blobs.
+//! From the reveal window's opening to the deadline nothing that removes a blob object runs: the
+//! last revealer could otherwise steer the draw by deleting blobs, and anyone could take a drawn
+//! blob's data from the verifiers by deleting or invalidating it.
 
 use std::collections::BTreeMap;
 
@@ -189,17 +190,19 @@ pub fn schedule(system: &System) -> Option<Schedule> {
     Some(Schedule { reveal_open_ms, start_ms, deadline_ms })
 }
 
-/// Whether the draw is pending at `now_ms`: the reveal window is open and the challenge has not
-/// started. Calls that remove blob objects wait.
-pub fn draw_pending(system: &System, now_ms: u64) -> bool {
-    system.params.challenge.blobs > 0
-        && system.round.challenge.is_none()
-        && schedule(system).is_some_and(|s| now_ms >= s.reveal_open_ms)
+/// Whether blob removals wait at `now_ms`: from the reveal window's opening until the
+/// challenge's deadline. Before the start, deleting a blob would shift the draw the last
+/// revealer already knows; after it, deleting or invalidating a drawn blob would take its data
+/// from the verifiers and void the round.
+pub fn removals_paused(system: &System, now_ms: u64) -> bool {
+    let Some(times) = schedule(system).filter(|_| system.params.challenge.blobs > 0) else { return false };
+    let deadline = system.round.challenge.as_ref().map_or(times.deadline_ms, |c| c.deadline_ms);
+    now_ms >= times.reveal_open_ms && now_ms <= deadline
 }
 
-/// Refuses a call that would remove a blob object while the draw is pending.
+/// Refuses a call that would remove a blob object while removals are paused.
 pub(crate) fn check_no_draw_pending(o: &Overlay<'_>) -> Result<(), ExecError> {
-    if draw_pending(o.system(), o.now_ms()) {
+    if removals_paused(o.system(), o.now_ms()) {
         return Err(ExecError::ChallengeDrawPending);
     }
     Ok(())

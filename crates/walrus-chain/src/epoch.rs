@@ -322,9 +322,13 @@ fn change_epoch(system: &mut System) -> Result<EpochChanged, ExecError> {
         burned = burned.checked_add(forfeited)?.checked_add(penalty)?;
         match settled.outcomes.get(node_id) {
             Some(&(n_items, n_passed)) => {
+                // A void round (no items) neither extends nor ends a streak.
                 let under_floor = settled.penalties.contains_key(node_id);
-                node.challenge.fail_streak =
-                    if under_floor { node.challenge.fail_streak.saturating_add(1) } else { 0 };
+                if under_floor {
+                    node.challenge.fail_streak = node.challenge.fail_streak.saturating_add(1);
+                } else if n_items > 0 {
+                    node.challenge.fail_streak = 0;
+                }
                 let reward_bps = u16::try_from(keep).unwrap_or(u16::MAX);
                 let settlement =
                     Settlement { epoch: ended_epoch, n_items, n_passed, reward_bps, forfeited, penalty };

@@ -197,8 +197,8 @@ pub enum ExecError {
     /// A challenge step that cannot be taken now.
     #[error("challenge: {0}")]
     ChallengeStep(&'static str),
-    /// The challenge's blobs are being drawn: a blob object cannot be removed until it starts.
-    #[error("the storage challenge is drawing its blobs (a few seconds); blob objects cannot be removed until it starts, retry shortly")]
+    /// A storage challenge runs: a blob object cannot be removed until its deadline.
+    #[error("a storage challenge runs until its deadline (docs/challenges.md); blob objects cannot be deleted, burned or invalidated until then, retry later")]
     ChallengeDrawPending,
     /// A governance parameter or proposal out of its bounds.
     #[error("invalid governance parameter: {0}")]

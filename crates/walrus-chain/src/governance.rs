@@ -18,9 +18,8 @@ use crate::events::Event;
 use crate::state::Overlay;
 use crate::system::{Parameters, System};
 
-/// Most proposals open at once.
-pub const OPEN_PROPOSALS_MAX: usize = 32;
-/// Most proposals one node may make per epoch.
+/// Most proposals one node may make per epoch (so the open ones are bounded by the committee's
+/// size, and no group of nodes can crowd out the others' proposals).
 pub const PROPOSALS_PER_NODE_MAX: usize = 4;
 /// The largest share of a pool's stake one slashing proposal may burn, in basis points.
 pub const STAKE_SLASH_BPS_MAX: u16 = 5_000;
@@ -234,9 +233,6 @@ pub(crate) fn propose(
     let system = o.system();
     voting_member(system, sender, node_id)?;
     let gov = &system.governance;
-    if gov.open.len() >= OPEN_PROPOSALS_MAX {
-        return Err(ExecError::LimitExceeded { what: "open proposals", max: OPEN_PROPOSALS_MAX as u64 });
-    }
     if gov.open.values().filter(|p| p.proposer == node_id).count() >= PROPOSALS_PER_NODE_MAX {
         return Err(ExecError::LimitExceeded {
             what: "proposals per node per epoch",

@@ -284,12 +284,14 @@ pub(crate) fn request_withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectI
         0
     };
     if offset == 0 {
-        // Not earning anything: paid out now at today's rate.
+        // Not earning anything: paid out now at today's rate, less the stake-hop burn.
         let wal = if shares == pool.active_shares { pool.active_wal } else { pool.value_of(shares) };
         pool.active_wal -= wal;
         pool.active_shares -= shares;
         o.delete_object(id);
-        return o.credit(sender, Frost(wal));
+        let burn = hop_burn(o, &staked, current, wal);
+        o.burn(Frost(burn))?;
+        return o.credit(sender, Frost(wal - burn));
     }
     let withdraw_epoch = Epoch(current.0.checked_add(offset).ok_or(ExecError::ArithmeticOverflow)?);
     add_at(&mut pool.pending_withdrawals, withdraw_epoch, shares)?;
@@ -332,17 +334,21 @@ pub(crate) fn withdraw(o: &mut Overlay<'_>, sender: Address, id: ObjectId) -> Re
             wal
         }
     };
-    // Stake that leaves within `stake_hop_epochs` of its activation pays the stake-hop burn,
-    // unless no committee selection ever counted it.
-    let hop = o.system().params.challenge;
-    let burn = if !early && current.0 < staked.activation_epoch.0.saturating_add(hop.stake_hop_epochs) {
-        ((u128::from(amount) * u128::from(hop.stake_hop_burn_bps) / 10_000) as u64).min(amount)
-    } else {
-        0
-    };
+    // Stake that no committee selection ever counted leaves free.
+    let burn = if early { 0 } else { hop_burn(o, &staked, current, amount) };
     o.delete_object(id);
     o.burn(Frost(burn))?;
     o.credit(sender, Frost(amount - burn))
+}
+
+/// The stake-hop burn of `amount` leaving `staked` in epoch `current`: its share
+/// `stake_hop_burn_bps` if it activated fewer than `stake_hop_epochs` epochs ago.
+fn hop_burn(o: &Overlay<'_>, staked: &StakedWal, current: Epoch, amount: u64) -> u64 {
+    let hop = o.system().params.challenge;
+    if current.0 >= staked.activation_epoch.0.saturating_add(hop.stake_hop_epochs) {
+        return 0;
+    }
+    ((u128::from(amount) * u128::from(hop.stake_hop_burn_bps) / 10_000) as u64).min(amount)
 }
 
 /// Splits `amount` of principal off a staked `StakedWal` into a new one; both keep at least

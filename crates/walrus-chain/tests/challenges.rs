@@ -229,8 +229,12 @@ fn blob_removals_wait_while_the_draw_is_pending() {
     assert_eq!(failure(&pending), "EChallengeDrawPending");
     assert_eq!(net.run_at(times.start_ms, &user, Call::StartChallenge).status, TxStatus::Success);
     // No validator revealed: the seed is a block digest's, flagged insecure.
-    assert!(net.state.system.round.challenge.as_ref().expect("as set up").insecure);
-    assert_eq!(net.run_as(&user, Call::DeleteBlob { blob: ids[0] }).status, TxStatus::Success);
+    let challenge = net.state.system.round.challenge.clone().expect("as set up");
+    assert!(challenge.insecure);
+    // Until the deadline a drawn blob's data must stay with the verifiers.
+    assert_eq!(failure(&net.run_as(&user, Call::DeleteBlob { blob: ids[0] })), "EChallengeDrawPending");
+    let after = net.run_at(challenge.deadline_ms + 1, &user, Call::DeleteBlob { blob: ids[0] });
+    assert_eq!(after.status, TxStatus::Success);
 }
 
 #[test]

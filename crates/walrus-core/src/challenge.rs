@@ -166,9 +166,9 @@ fn distinct_positions(
     out
 }
 
-/// The positions shard `shard` proves of a challenged blob: of its primary sliver (below the
-/// primary source symbols) and of its secondary sliver (below the secondary source symbols), so
-/// that each symbol is a plain read of the stored sliver.
+/// The positions shard `shard` proves of a challenged blob: of its primary sliver (any of its
+/// `n − f` stored symbols) and of its secondary sliver (any of its `n − 2f`), so that each
+/// symbol is a plain read of the stored sliver and every stored symbol may be asked for.
 pub fn symbol_positions(
     params: EncodingParams,
     seed: &Digest,
@@ -177,9 +177,15 @@ pub fn symbol_positions(
 ) -> (Vec<u16>, Vec<u16>) {
     let k = blob.symbols_per_sliver;
     let primary =
-        distinct_positions(seed, &blob.blob_id, shard, 0, k, params.source_symbols(SliverType::Primary));
-    let secondary =
-        distinct_positions(seed, &blob.blob_id, shard, 1, k, params.source_symbols(SliverType::Secondary));
+        distinct_positions(seed, &blob.blob_id, shard, 0, k, params.symbols_per_sliver(SliverType::Primary));
+    let secondary = distinct_positions(
+        seed,
+        &blob.blob_id,
+        shard,
+        1,
+        k,
+        params.symbols_per_sliver(SliverType::Secondary),
+    );
     (primary, secondary)
 }
 
@@ -219,6 +225,22 @@ pub struct ChallengeItem {
     pub shard: ShardIndex,
     /// The answer.
     pub response: ItemResponse,
+}
+
+/// A chunk of a prover's items as it sends them to a verifier, signed with the prover's BLS key
+/// over [`chunk_digest`], so that nobody else can add to its tally at the verifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeChunk {
+    /// The items.
+    pub items: Vec<ChallengeItem>,
+    /// The prover's signature over [`chunk_digest`].
+    pub signature: crate::keys::BlsSignature,
+}
+
+/// What a prover signs for a chunk: the epoch, the prover, the seed and the items' BCS bytes.
+pub fn chunk_digest(epoch: Epoch, prover: &ObjectId, seed: &Digest, items: &[ChallengeItem]) -> Digest {
+    let bytes = bcs::to_bytes(items).expect("plain BCS");
+    blake2b256_parts(&[b"wal-chal-chunk", &epoch.0.to_le_bytes(), &prover.0, seed, &bytes])
 }
 
 /// The pair a shard holds of a blob.

@@ -507,17 +507,17 @@ pub struct ChallengeAnswer {
 }
 
 impl NodeClient {
-    /// `POST /v1/challenges/{epoch}/items?node_id=`: a chunk of prover `node_id`'s challenge
-    /// items (BCS `Vec<ChallengeItem>`, at most [`CHALLENGE_ITEMS_BYTES_MAX`]) for this node to
-    /// verify.
+    /// `POST /v1/challenges/{epoch}/items?node_id=`: a signed chunk of prover `node_id`'s
+    /// challenge items (BCS `ChallengeChunk`, at most [`CHALLENGE_ITEMS_BYTES_MAX`]) for this
+    /// node to verify.
     pub async fn challenge_items(
         &self,
         epoch: walrus_core::Epoch,
         node_id: ObjectId,
-        items: &[walrus_core::challenge::ChallengeItem],
+        chunk: &walrus_core::challenge::ChallengeChunk,
     ) -> Result<ChallengeAnswer, NodeError> {
         let url = format!("{}/v1/challenges/{}/items?node_id={node_id}", self.base, epoch.0);
-        let data = self.data(self.post_bcs(&url, items, SLIVER_TIMEOUT)?, &url).await?;
+        let data = self.data(self.post_bcs(&url, chunk, SLIVER_TIMEOUT)?, &url).await?;
         serde_json::from_value(data).map_err(|e| NodeError::Decode { url, reason: e.to_string() })
     }
 

@@ -77,6 +77,8 @@ pub fn http(error: &ServiceError) -> (StatusCode, Reason) {
         E::ChallengeUnknown(_) => (BUSY, Reason::CommitteeNotCurrent),
         E::ProverNotInCommittee(_) => (BAD, Reason::NotInCommittee),
         E::InvalidChallengeItem | E::ChallengeBcs(_) => (BAD, Reason::InvalidBody),
+        E::ChallengeSignature => (StatusCode::UNAUTHORIZED, Reason::RequestUnauthorized),
+        E::ChallengeOver(_) => (BAD, Reason::InvalidEpoch),
         E::Stopping => (BUSY, Reason::Internal),
         E::Store(_) | E::CorruptMetadata | E::CorruptSliver | E::Task(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, Reason::Internal)
@@ -445,10 +447,10 @@ async fn challenge_items(
 ) -> Result<Response, ServiceError> {
     let epoch = epoch.parse().map(walrus_core::Epoch).map_err(|_| ServiceError::InvalidChallengeItem)?;
     let prover: ObjectId = query.node_id.parse().map_err(|_| ServiceError::InvalidObjectId(query.node_id))?;
-    let items: Vec<walrus_core::challenge::ChallengeItem> =
+    let chunk: walrus_core::challenge::ChallengeChunk =
         bcs::from_bytes(&body(payload)?).map_err(ServiceError::ChallengeBcs)?;
     let worker = Arc::clone(&node);
-    let answer = blocking(move || worker.verifier.receive(&worker, epoch, prover, &items)).await?;
+    let answer = blocking(move || worker.verifier.receive(&worker, epoch, prover, &chunk)).await?;
     Ok(success(StatusCode::OK, answer))
 }
 

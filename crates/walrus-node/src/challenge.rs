@@ -17,11 +17,13 @@ use walrus_chain::challenge::{schedule, Schedule};
 use walrus_chain::system::System;
 use walrus_chain::Call;
 use walrus_core::challenge::{
-    item_position, prove_item, set_bit, verify_item, ChallengeItem, ChallengeResult, ChallengedBlob,
+    chunk_digest, item_position, prove_item, set_bit, verify_item, ChallengeChunk, ChallengeItem,
+    ChallengeResult, ChallengedBlob,
 };
 use walrus_core::hash::Digest;
 use walrus_core::keys::BlsSignature;
 use walrus_core::messages::{signers_to_bitmap, ProtocolMessage, SignedMessage};
+use walrus_core::metadata::VerifiedBlobMetadataWithId;
 use walrus_core::{BlobId, Epoch, ObjectId, ShardIndex, SliverType};
 use walrus_node_client::client::CHALLENGE_ITEMS_BYTES_MAX;
 use walrus_node_client::ChallengeAnswer;
@@ -157,56 +159,86 @@ struct Tally {
     n_items: usize,
 }
 
-/// The verifier: per prover of the current challenge, which of its items arrived and passed.
-/// Bits only ever turn on, so nobody but the prover (whose items alone can pass) can lower a
-/// prover's result; bounded by the committee's size times its items.
+/// The verifier's state for the current challenge: per prover, which of its items arrived and
+/// passed, and the drawn blobs' metadata, checked once.
 #[derive(Debug, Default)]
-pub struct Verifier(Mutex<(Option<Digest>, BTreeMap<ObjectId, Tally>)>);
+struct VerifierState {
+    seed: Option<Digest>,
+    tallies: BTreeMap<ObjectId, Tally>,
+    metadata: BTreeMap<BlobId, Arc<VerifiedBlobMetadataWithId>>,
+}
+
+/// The verifier. Only a prover's own signed chunks count, and bits only ever turn on; the
+/// state is bounded by the committee's size times its items, and the drawn blobs' metadata.
+#[derive(Debug, Default)]
+pub struct Verifier(Mutex<VerifierState>);
 
 impl Verifier {
-    /// Checks a chunk of `prover`'s items against this node's metadata and tallies them; once
-    /// all are in, signs the result.
+    /// The drawn blob's metadata, checked once per challenge.
+    fn metadata(
+        &self,
+        node: &Node,
+        seed: &Digest,
+        blob_id: &BlobId,
+    ) -> Result<Arc<VerifiedBlobMetadataWithId>, ServiceError> {
+        {
+            let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.seed != Some(*seed) {
+                *state = VerifierState { seed: Some(*seed), ..VerifierState::default() };
+            }
+            if let Some(known) = state.metadata.get(blob_id) {
+                return Ok(Arc::clone(known));
+            }
+        }
+        let checked = Arc::new(crate::service::stored_metadata(node, blob_id)?);
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.seed == Some(*seed) {
+            state.metadata.insert(*blob_id, Arc::clone(&checked));
+        }
+        Ok(checked)
+    }
+
+    /// Checks a chunk of `prover`'s items (signed by it) against this node's metadata and
+    /// tallies them; once all are in, signs the result. Refused after the deadline.
     pub fn receive(
         &self,
         node: &Node,
         epoch: Epoch,
         prover: ObjectId,
-        items: &[ChallengeItem],
+        chunk: &ChallengeChunk,
     ) -> Result<ChallengeAnswer, ServiceError> {
         let started = node
             .challenge
             .started()
             .filter(|s| s.epoch == epoch)
             .ok_or(ServiceError::ChallengeUnknown(epoch))?;
+        if now_ms() > started.deadline_ms.saturating_add(CLOCK_SKEW_MS) {
+            return Err(ServiceError::ChallengeOver(epoch));
+        }
         let view = node.view();
         let member = view.committee.members.iter().find(|m| m.node_id == prover);
-        let mut shards =
-            member.map(|m| m.shards.clone()).ok_or(ServiceError::ProverNotInCommittee(prover))?;
+        let member = member.ok_or(ServiceError::ProverNotInCommittee(prover))?;
+        let digest = chunk_digest(epoch, &prover, &started.seed, &chunk.items);
+        member.public_key.verify(&digest, &chunk.signature).map_err(|_| ServiceError::ChallengeSignature)?;
+        let mut shards = member.shards.clone();
         shards.sort_unstable();
         let n_items = started.blobs.len() * shards.len();
         // Verified outside the lock: a chunk costs a few thousand Merkle paths.
-        let mut outcomes = Vec::with_capacity(items.len());
-        let mut metadata = BTreeMap::new();
-        for item in items {
+        let mut outcomes = Vec::with_capacity(chunk.items.len());
+        for item in &chunk.items {
             let blob =
                 started.blobs.get(usize::from(item.blob_index)).ok_or(ServiceError::InvalidChallengeItem)?;
             let position = item_position(item.blob_index, item.shard, &shards)
                 .ok_or(ServiceError::InvalidChallengeItem)?;
-            let known = match metadata.entry(blob.blob_id) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    entry.insert(crate::service::stored_metadata(node, &blob.blob_id)?)
-                }
-            };
-            let ok = verify_item(&started.seed, blob, known, item.shard, item);
-            outcomes.push((position, ok));
+            let metadata = self.metadata(node, &started.seed, &blob.blob_id)?;
+            outcomes.push((position, verify_item(&started.seed, blob, &metadata, item.shard, item)));
         }
-        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.0 != Some(started.seed) {
-            *guard = (Some(started.seed), BTreeMap::new());
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.seed != Some(started.seed) {
+            *state = VerifierState { seed: Some(started.seed), ..VerifierState::default() };
         }
         let bytes = n_items.div_ceil(8);
-        let tally = guard.1.entry(prover).or_insert_with(|| Tally {
+        let tally = state.tallies.entry(prover).or_insert_with(|| Tally {
             received: vec![0; bytes],
             passed: vec![0; bytes],
             n_items,
@@ -303,7 +335,16 @@ pub async fn prove(node: Arc<Node>, started: Started) {
         items.iter().filter(|i| matches!(i.response, walrus_core::challenge::ItemResponse::Missing)).count();
     node.metrics.record_challenge_items(items.len() as u64, missing as u64);
     tracing::info!("challenge of epoch {}: {} items, {missing} missing", started.epoch, items.len());
-    let items = Arc::new(items);
+    // Each chunk signed, so that only this node's items count in its tallies.
+    let signed_chunks: Arc<Vec<ChallengeChunk>> = Arc::new(
+        chunks(&items)
+            .into_iter()
+            .map(|part| {
+                let digest = chunk_digest(started.epoch, &prover, &started.seed, part);
+                ChallengeChunk { items: part.to_vec(), signature: node.bls.sign(&digest) }
+            })
+            .collect(),
+    );
     let quorum = walrus_core::params::Quorum::new(usize::from(view.params.n_shards()));
     let mut signatures: BTreeMap<Vec<u8>, BTreeMap<u16, BlsSignature>> = BTreeMap::new();
     while now_ms() <= started.deadline_ms {
@@ -312,13 +353,19 @@ pub async fn prove(node: Arc<Node>, started: Started) {
             if signatures.values().any(|by| by.contains_key(&(index as u16))) {
                 continue;
             }
-            let (node, member, items, epoch) =
-                (Arc::clone(&node), member.clone(), Arc::clone(&items), started.epoch);
+            let (node, member, chunks) = (Arc::clone(&node), member.clone(), Arc::clone(&signed_chunks));
+            let epoch = started.epoch;
             asks.spawn(async move {
                 let client = crate::recovery::peer(&node, &crate::follower::PeerAddress::of(&member));
+                // The verifier's signature counts only if every chunk of this round arrived.
                 let mut last = None;
-                for chunk in chunks(&items) {
-                    last = Some(client.challenge_items(epoch, prover, chunk).await);
+                for chunk in chunks.iter() {
+                    let answer = client.challenge_items(epoch, prover, chunk).await;
+                    let failed = answer.is_err();
+                    last = Some(answer);
+                    if failed {
+                        break;
+                    }
                 }
                 (index as u16, member.public_key, last)
             });

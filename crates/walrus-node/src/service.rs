@@ -146,8 +146,12 @@ pub enum ServiceError {
     ProverNotInCommittee(ObjectId),
     #[error("a challenge item names a blob or a shard outside the prover's items")]
     InvalidChallengeItem,
-    #[error("not a BCS list of challenge items: {0}")]
+    #[error("not a BCS challenge chunk: {0}")]
     ChallengeBcs(bcs::Error),
+    #[error("the chunk is not signed by the prover")]
+    ChallengeSignature,
+    #[error("the deadline of epoch {0}'s challenge has passed")]
+    ChallengeOver(Epoch),
 
     // The node's own failures (logged in full; the client sees the message only).
     #[error("the node's store failed")]

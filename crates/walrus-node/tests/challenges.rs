@@ -12,7 +12,9 @@
 //! in time and passes everything: the freeze is what defeats the attack.
 
 use walrus_chain::challenge::Settlement;
+use walrus_core::challenge::ChallengeChunk;
 use walrus_core::encode::encode_blob;
+use walrus_core::keys::BlsKeyPair;
 use walrus_core::{BlobId, EncodingParams, Epoch, ShardIndex};
 use walrus_testkit::*;
 
@@ -91,6 +93,21 @@ async fn a_node_that_lost_a_tenth_of_its_blobs_is_caught_and_paid_less() {
         status == 503 && retry_after && reason(&body) == "CHALLENGE_IN_PROGRESS"
     });
     assert!(refused.await, "a drawn blob's sliver is refused during the challenge");
+    // Only a prover's own signed chunks count: one signed by another key is refused.
+    let committee = net.chain_client.committee().await.expect("committee");
+    let victim = committee.members[0].node_id;
+    let forged =
+        ChallengeChunk { items: Vec::new(), signature: BlsKeyPair::from_seed(&[9; 32]).sign(b"forged") };
+    let url = net.url(0, &format!("/v1/challenges/1/items?node_id={victim}"));
+    let bytes = bcs::to_bytes(&forged).expect("BCS");
+    // (Once node 0 has seen the start: before, every chunk is answered 503, retry.)
+    let unauthorized = eventually(10, || async {
+        let response = net.http.post(&url).body(bytes.clone()).send().await.expect("answer");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        (status, reason(&body)) == (401, "REQUEST_UNAUTHORIZED")
+    });
+    assert!(unauthorized.await, "a chunk not signed by its prover is refused");
 
     let (cheater, honest) = settled(&net).await;
     assert_eq!(cheater.n_passed, cheater.n_items / 10 * 9, "the lost blob's items fail: {cheater:?}");

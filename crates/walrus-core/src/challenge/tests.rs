@@ -84,9 +84,19 @@ fn positions_are_distinct_source_positions() {
         assert_eq!(primary.len(), 2);
         assert_ne!(primary[0], primary[1]);
         assert_ne!(secondary[0], secondary[1]);
-        assert!(primary.iter().all(|&x| usize::from(x) < p.source_symbols(SliverType::Primary)));
-        assert!(secondary.iter().all(|&x| usize::from(x) < p.source_symbols(SliverType::Secondary)));
+        assert!(primary.iter().all(|&x| usize::from(x) < p.symbols_per_sliver(SliverType::Primary)));
+        assert!(secondary.iter().all(|&x| usize::from(x) < p.symbols_per_sliver(SliverType::Secondary)));
     }
+    // Positions range over the whole primary sliver (n − f symbols), its last third included:
+    // no part of it can be dropped safely.
+    let mut asked = std::collections::BTreeSet::new();
+    for shard in 0..1000u16 {
+        asked.extend(symbol_positions(p, &[5; 32], &blob, ShardIndex(shard)).0);
+    }
+    let stored = p.symbols_per_sliver(SliverType::Primary);
+    assert!(asked.len() * 10 > stored * 9, "{} of {stored}", asked.len());
+    let last_third = p.symbols_per_sliver(SliverType::Secondary);
+    assert!(asked.iter().filter(|&&x| usize::from(x) >= last_third).count() > (stored - last_third) * 9 / 10);
 }
 
 #[test]
