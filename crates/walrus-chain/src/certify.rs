@@ -40,7 +40,7 @@ impl Verdict {
 
 /// The keys the certificate's bitmap names and their weight in shards; `None` if the bitmap does
 /// not fit the committee.
-fn signed_by(system: &System, certificate: &CertificateArgs) -> Option<(Vec<BlsPublicKey>, u64)> {
+pub(crate) fn signed_by(system: &System, certificate: &CertificateArgs) -> Option<(Vec<BlsPublicKey>, u64)> {
     let members = &system.committee.members;
     let signers = bitmap_to_signers(&certificate.signers_bitmap, members.len())?;
     let signers = signers.iter().map(|&i| &members[usize::from(i)]);

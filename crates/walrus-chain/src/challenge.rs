@@ -423,7 +423,7 @@ pub(crate) fn submit_certificate(
     if u64::from(result.n_items) != expected || !result.is_well_formed() {
         return Err(ExecError::InvalidMessage("the bitmap does not cover the prover's items"));
     }
-    let signer_weight = signers_weight(system, certificate);
+    let signer_weight = certify::signed_by(system, certificate).map_or(0, |(_, weight)| weight);
     let outcome = Outcome { n_items: result.n_items, n_passed: result.n_passed(), signer_weight };
     let epoch = system.epoch();
     let round = &mut o.system_mut().round;
@@ -436,13 +436,6 @@ pub(crate) fn submit_certificate(
         signer_weight,
     });
     Ok(())
-}
-
-fn signers_weight(system: &System, certificate: &CertificateArgs) -> u64 {
-    let members = &system.committee.members;
-    walrus_core::messages::bitmap_to_signers(&certificate.signers_bitmap, members.len())
-        .map(|signers| signers.iter().map(|&i| members[usize::from(i)].weight()).sum())
-        .unwrap_or(0)
 }
 
 /// What settling a round takes out of each member's reward and pool.
@@ -462,7 +455,7 @@ pub(crate) struct Settled {
 pub(crate) fn settle(system: &System) -> Settled {
     let mut settled = Settled::default();
     let p = &system.params.challenge;
-    let quorum = 2 * ((u64::from(system.params.n_shards) - 1) / 3) + 1;
+    let quorum = system.quorum();
     let void = match &system.round.challenge {
         None => true,
         Some(c) => {

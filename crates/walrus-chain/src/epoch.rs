@@ -106,7 +106,7 @@ impl System {
     }
 
     /// Quorum weight: `2f + 1` of `n` shards.
-    fn quorum(&self) -> u64 {
+    pub(crate) fn quorum(&self) -> u64 {
         let n = u64::from(self.params.n_shards);
         2 * ((n - 1) / 3) + 1
     }

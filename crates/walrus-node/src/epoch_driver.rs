@@ -18,6 +18,7 @@ use walrus_chain::Call;
 use walrus_core::hash::blake2b256_parts;
 use walrus_core::Epoch;
 
+use crate::challenge::now_ms;
 use crate::node::Node;
 
 /// Longest wait between two looks at the chain's schedule.
@@ -62,10 +63,6 @@ fn jitter_ms(node: &Node, due_ms: u64, max_ms: u64) -> u64 {
     let hash =
         blake2b256_parts(&[b"walrus-node/epoch-jitter", node.bls.public().as_bytes(), &due_ms.to_le_bytes()]);
     u64::from_le_bytes(hash[..8].try_into().unwrap_or_default()) % max
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One look at the chain: reports the sync if it is due, sends a step that is due, and says
