@@ -151,8 +151,9 @@ impl ChainClient {
     }
 
     /// Sends the request `build` makes for a base URL to the current validator, and to the
-    /// next ones while a validator is unreachable or unavailable (or, if `idempotent`, does not
-    /// answer in time). Returns the request URL and the response.
+    /// next ones while a validator is unreachable or unavailable (or, if `idempotent`, fails in
+    /// any other way on the wire: a timeout, a reset connection from a validator killed at that
+    /// moment). Returns the request URL and the response.
     async fn send(
         &self,
         path: &str,
@@ -173,7 +174,7 @@ impl ChainClient {
                     self.current.store(index, Ordering::Relaxed);
                     return Ok((url, response));
                 }
-                Err(source) if source.is_connect() || (idempotent && source.is_timeout()) => {
+                Err(source) if idempotent || source.is_connect() => {
                     tracing::debug!(url, "chain validator unreachable ({source}); trying the next");
                     last = Some(ClientError::Transport { url, source });
                 }
