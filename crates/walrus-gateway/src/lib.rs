@@ -15,6 +15,8 @@
 mod aggregator;
 pub mod auth;
 mod concat;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 pub mod portal;
 mod publisher;

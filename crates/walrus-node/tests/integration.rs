@@ -4,4 +4,5 @@
 //! Run one file's tests with `cargo test -p walrus-node --test integration FILE::`.
 
 mod challenges;
+mod gc_race;
 mod node;
