@@ -404,6 +404,9 @@ pub(crate) fn read_error(e: ReadError) -> GatewayError {
         ReadError::NotEnoughSlivers { .. } | ReadError::Chain(_) => {
             GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e)
         }
+        ReadError::ChallengePaused { retry_after, .. } => {
+            GatewayError::new(StatusCode::SERVICE_UNAVAILABLE, "BLOB_UNAVAILABLE", e).retry_after(retry_after)
+        }
         ReadError::RangeOutsideBlob { .. } => {
             GatewayError::new(StatusCode::RANGE_NOT_SATISFIABLE, "INVALID_BYTE_RANGE", e)
         }

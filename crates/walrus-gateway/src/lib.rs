@@ -293,6 +293,8 @@ pub(crate) struct GatewayError {
     domain: &'static str,
     /// The body's `status` where the reference's differs from the one the HTTP status implies.
     status_name: Option<&'static str>,
+    /// A `Retry-After` to send, in whole seconds.
+    retry_after_s: Option<u64>,
 }
 
 /// The reference daemon's error domain.
@@ -306,7 +308,14 @@ impl GatewayError {
             message: message.to_string(),
             domain: DAEMON_DOMAIN,
             status_name: None,
+            retry_after_s: None,
         }
+    }
+
+    /// The same error with a `Retry-After` of `after` (rounded up to whole seconds).
+    pub(crate) fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after_s = Some(after.as_secs() + u64::from(after.subsec_nanos() > 0));
+        self
     }
 
     /// The same error with the body's `status` named (the reference's `FAILED_PRECONDITION` is
@@ -388,6 +397,10 @@ impl IntoResponse for GatewayError {
         if let Some(name) = self.status_name {
             body["error"]["status"] = name.into();
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

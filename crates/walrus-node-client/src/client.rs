@@ -55,6 +55,9 @@ pub const SYNC_ANSWER_SLIVER_BYTES: u64 = 32 << 20;
 /// framing.
 pub const SYNC_ANSWER_BYTES_MAX: u64 = SYNC_ANSWER_SLIVER_BYTES + (64 << 20) + (1 << 20);
 
+/// The longest `Retry-After` a client takes from a node (a longer one is read as this).
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
+
 /// Why a node request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -77,6 +80,9 @@ pub enum NodeError {
         reason: Reason,
         /// The node's message.
         message: String,
+        /// How long the node asked the client to wait (its `Retry-After`, in whole seconds, at
+        /// most [`RETRY_AFTER_MAX`]).
+        retry_after: Option<Duration>,
     },
     /// The answer is larger than this client takes for the request.
     #[error("{url}: the answer runs past {cap} bytes")]
@@ -201,6 +207,11 @@ impl NodeClient {
             return Ok(response);
         }
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(|seconds| Duration::from_secs(seconds).min(RETRY_AFTER_MAX));
         let bytes = self.read_capped(response, url, SMALL_ANSWER_BYTES_MAX).await.unwrap_or_default();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         let error = &body["error"];
@@ -209,6 +220,7 @@ impl NodeClient {
             status,
             reason: Reason::parse(error["details"][0]["reason"].as_str().unwrap_or("UNKNOWN")),
             message: error["message"].as_str().unwrap_or("").to_string(),
+            retry_after,
         })
     }
 

@@ -18,7 +18,7 @@ use walrus_core::sliver::{verify_slivers, UnverifiedSliver, VerifiedSliver, BATC
 use walrus_core::{BlobId, EncodingParams, ShardIndex, SliverIndex, SliverPairIndex, SliverType};
 
 use crate::client::{Client, Progress};
-use walrus_node_client::{NodeClient, NodeError};
+use walrus_node_client::{NodeClient, NodeError, Reason};
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,17 @@ pub enum ReadError {
         have: usize,
         /// Needed.
         need: usize,
+    },
+    /// The nodes that hold the missing slivers pause serving this blob for a storage challenge
+    /// (`CHALLENGE_IN_PROGRESS`), past what a read waits ([`CHALLENGE_WAIT_MAX`]).
+    #[error(
+        "blob {blob_id} is under a storage challenge: its slivers are paused; try again in {retry_after:?}"
+    )]
+    ChallengePaused {
+        /// The blob.
+        blob_id: BlobId,
+        /// How long the nodes asked to wait.
+        retry_after: Duration,
     },
     /// The blob was encoded inconsistently: it has no well-defined content.
     #[error("blob {0} is inconsistently encoded (invalid)")]
@@ -174,6 +185,13 @@ pub const SILENCE_BASE: Duration = Duration::from_secs(5);
 /// The slowest transfer a silent member is allowed before it counts as hung: 10 MB/s.
 pub const SILENCE_RATE: u64 = 10_000_000;
 
+/// The longest a read waits, in all, for members that pause serving the blob's slivers during
+/// a storage challenge (they say for how long; a drawn blob is paused until the challenge's
+/// deadline, 35 s on a localnet).
+pub const CHALLENGE_WAIT_MAX: Duration = Duration::from_secs(120);
+/// The least pause before asking a pausing member again.
+const CHALLENGE_PAUSE_MIN: Duration = Duration::from_secs(1);
+
 /// Attempts of a piece of a stream within memory whose rows are not all had, and the first
 /// pause between them (doubling).
 pub const PIECE_ATTEMPTS: u32 = 4;
@@ -190,6 +208,19 @@ struct Gathered {
     tried: BTreeSet<SliverPairIndex>,
     /// Members that failed or lied: not asked again.
     failed: BTreeSet<usize>,
+    /// The shortest pause a member asked for while it serves none of the blob's slivers (a
+    /// storage challenge): its pairs are asked again after it.
+    paused: Option<Duration>,
+}
+
+/// One member's answer to a request for slivers.
+struct Served {
+    /// The slivers that verified.
+    found: Vec<(SliverPairIndex, VerifiedSliver)>,
+    /// It did not fail, and every sliver it served verified: it may be asked again.
+    ask_again: bool,
+    /// It pauses serving this blob for a storage challenge, for this long.
+    paused: Option<Duration>,
 }
 
 impl OpenBlob {
@@ -316,11 +347,11 @@ impl OpenBlob {
         let mut gathered = self.gathered();
         let deadline = Instant::now() + silence;
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline.into(), tasks.join_next()).await {
-            let Ok((member, (slivers, ask_again))) = joined else { continue };
-            for (pair, sliver) in slivers {
+            let Ok((member, served)) = joined else { continue };
+            for (pair, sliver) in served.found {
                 found.insert(pair.to_sliver_index(SliverType::Secondary, n).0, sliver.data().to_vec());
             }
-            if !ask_again {
+            if !served.ask_again {
                 self.fail(&mut gathered, [member]);
             }
         }
@@ -538,16 +569,19 @@ impl OpenBlob {
                     return;
                 }
             };
-            let Ok((member, (found, ask_again))) = joined else { continue };
+            let Ok((member, served)) = joined else { continue };
             waiting.remove(&member);
             if !answered {
                 answered = true;
                 deadline = started + (started.elapsed() * HEDGE_FACTOR).max(HEDGE_MIN);
             }
-            gathered.slivers.extend(found);
+            gathered.slivers.extend(served.found);
+            if let Some(pause) = served.paused {
+                gathered.paused = Some(gathered.paused.map_or(pause, |other| other.min(pause)));
+            }
             let have = gathered.slivers.len().min(need);
             self.client.report(Progress::Slivers { blob_id, have, need });
-            if !ask_again {
+            if !served.ask_again {
                 self.fail(gathered, [member]);
             }
         }
@@ -563,19 +597,37 @@ impl OpenBlob {
         let started = Instant::now();
         let params = self.metadata.params();
         let need = params.primary_source_symbols();
-        while gathered.slivers.len() < need {
-            let all = (0..params.n_shards()).map(SliverPairIndex);
-            let asks = self.pick(&gathered, all, need - gathered.slivers.len());
-            if asks.is_empty() {
+        let blob_id = *self.blob_id();
+        let mut waited = Duration::ZERO;
+        loop {
+            while gathered.slivers.len() < need {
+                let all = (0..params.n_shards()).map(SliverPairIndex);
+                let asks = self.pick(&gathered, all, need - gathered.slivers.len());
+                if asks.is_empty() {
+                    break;
+                }
+                self.round(asks, &mut gathered, need).await;
+            }
+            if gathered.slivers.len() >= need {
                 break;
             }
-            self.round(asks, &mut gathered, need).await;
+            // Members that pause the blob for a storage challenge are asked again after the
+            // pause they named, within CHALLENGE_WAIT_MAX in all.
+            let Some(pause) = gathered.paused.take() else {
+                return Err(ReadError::NotEnoughSlivers { have: gathered.slivers.len(), need });
+            };
+            let pause = pause.max(CHALLENGE_PAUSE_MIN);
+            if waited + pause > CHALLENGE_WAIT_MAX {
+                return Err(ReadError::ChallengePaused { blob_id, retry_after: pause });
+            }
+            tracing::info!(
+                "{blob_id}: its slivers are paused for a storage challenge; asking again in {pause:?}"
+            );
+            tokio::time::sleep(pause).await;
+            waited += pause;
+            gathered.tried.clear();
         }
-        let blob_id = *self.blob_id();
         tracing::debug!("{blob_id}: {} primary slivers at {:?}", gathered.slivers.len(), started.elapsed());
-        if gathered.slivers.len() < need {
-            return Err(ReadError::NotEnoughSlivers { have: gathered.slivers.len(), need });
-        }
         let metadata = Arc::clone(&self.metadata);
         let slivers = gathered.slivers;
         tokio::task::spawn_blocking(move || decode_blob(&metadata, slivers.into_values(), check))
@@ -600,7 +652,7 @@ async fn busy_retried<T, F: std::future::Future<Output = Result<T, NodeError>>>(
     let mut pause = BUSY_PAUSE;
     for _ in 1..BUSY_ATTEMPTS {
         match request().await {
-            Err(NodeError::Refused { status: 503, .. }) => {
+            Err(NodeError::Refused { status: 503, reason, .. }) if reason != Reason::ChallengeInProgress => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
@@ -610,14 +662,16 @@ async fn busy_retried<T, F: std::future::Future<Output = Result<T, NodeError>>>(
     request().await
 }
 
-/// The `axis` slivers of `pairs` a member serves that verify against the metadata, and
-/// whether the member may be asked again (it did not fail, and every sliver it served verified).
+/// The `axis` slivers of `pairs` a member serves that verify against the metadata, whether
+/// the member may be asked again (it did not fail, and every sliver it served verified), and
+/// whether it pauses the blob for a storage challenge (not a failure: asked again after).
 async fn slivers_from(
     node: &NodeClient,
     metadata: &Arc<VerifiedBlobMetadataWithId>,
     axis: SliverType,
     pairs: Vec<SliverPairIndex>,
-) -> (Vec<(SliverPairIndex, VerifiedSliver)>, bool) {
+) -> Served {
+    let failed = Served { found: Vec::new(), ask_again: false, paused: None };
     let n = metadata.params().n_shards();
     let wanted: Vec<(SliverPairIndex, SliverType)> = pairs.iter().map(|pair| (*pair, axis)).collect();
     let blob_id = metadata.blob_id();
@@ -636,11 +690,16 @@ async fn slivers_from(
                     node.base(),
                     part.len()
                 );
-                return (Vec::new(), false);
+                return failed;
+            }
+            Err(NodeError::Refused { reason: Reason::ChallengeInProgress, retry_after, .. }) => {
+                tracing::debug!("{blob_id}: {} pauses it for a storage challenge", node.base());
+                let paused = Some(retry_after.unwrap_or(CHALLENGE_PAUSE_MIN));
+                return Served { found: Vec::new(), ask_again: true, paused };
             }
             Err(e) => {
                 tracing::debug!("{blob_id}: {e}");
-                return (Vec::new(), false);
+                return failed;
             }
         }
     }
@@ -656,11 +715,11 @@ async fn slivers_from(
     let indices_match =
         pairs.iter().zip(&slivers).all(|(pair, sliver)| sliver.index == pair.to_sliver_index(axis, n));
     if !indices_match {
-        return (Vec::new(), false);
+        return failed;
     }
     let metadata = Arc::clone(metadata);
     let verified = tokio::task::spawn_blocking(move || verify_slivers(axis, &metadata, slivers)).await;
-    let Ok(verified) = verified else { return (Vec::new(), false) };
+    let Ok(verified) = verified else { return failed };
     let served = verified.len();
     let good: Vec<(SliverPairIndex, VerifiedSliver)> = pairs
         .into_iter()
@@ -675,5 +734,5 @@ async fn slivers_from(
             node.base()
         );
     }
-    (good, honest)
+    Served { found: good, ask_again: honest, paused: None }
 }

@@ -3,6 +3,7 @@
 //! `cargo test --workspace` spent most of its time and target directory on linking).
 //! Run one file's tests with `cargo test -p walrus-sdk --test integration FILE::`.
 
+mod challenge;
 mod churn;
 mod epochs;
 mod quilt;
