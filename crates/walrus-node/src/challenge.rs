@@ -292,22 +292,24 @@ fn build_items(
     Ok(items)
 }
 
-/// Splits items into request bodies of at most [`CHALLENGE_ITEMS_BYTES_MAX`] (estimated).
-fn chunks(items: &[ChallengeItem]) -> Vec<&[ChallengeItem]> {
+/// Splits items into request bodies of at most [`CHALLENGE_ITEMS_BYTES_MAX`] (estimated),
+/// moving them (the bundle is held once, not twice).
+fn chunks(items: Vec<ChallengeItem>) -> Vec<Vec<ChallengeItem>> {
     let size = |item: &ChallengeItem| bcs::serialized_size(item).unwrap_or(CHALLENGE_ITEMS_BYTES_MAX);
     let budget = CHALLENGE_ITEMS_BYTES_MAX - 1024;
     let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, item) in items.iter().enumerate() {
-        let s = size(item);
-        if i > start && bytes + s > budget {
-            out.push(&items[start..i]);
-            (start, bytes) = (i, 0);
+    let (mut current, mut bytes) = (Vec::new(), 0);
+    for item in items {
+        let s = size(&item);
+        if !current.is_empty() && bytes + s > budget {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
         }
         bytes += s;
+        current.push(item);
     }
-    if start < items.len() {
-        out.push(&items[start..]);
+    if !current.is_empty() {
+        out.push(current);
     }
     out
 }
@@ -337,11 +339,11 @@ pub async fn prove(node: Arc<Node>, started: Started) {
     tracing::info!("challenge of epoch {}: {} items, {missing} missing", started.epoch, items.len());
     // Each chunk signed, so that only this node's items count in its tallies.
     let signed_chunks: Arc<Vec<ChallengeChunk>> = Arc::new(
-        chunks(&items)
+        chunks(items)
             .into_iter()
             .map(|part| {
-                let digest = chunk_digest(started.epoch, &prover, &started.seed, part);
-                ChallengeChunk { items: part.to_vec(), signature: node.bls.sign(&digest) }
+                let digest = chunk_digest(started.epoch, &prover, &started.seed, &part);
+                ChallengeChunk { items: part, signature: node.bls.sign(&digest) }
             })
             .collect(),
     );
@@ -514,7 +516,7 @@ mod tests {
             },
         };
         let items: Vec<ChallengeItem> = (0..40).map(|_| item(1 << 20)).collect();
-        let parts = chunks(&items);
+        let parts = chunks(items);
         assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), 40);
         assert!(parts
             .iter()
