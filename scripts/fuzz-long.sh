@@ -5,9 +5,10 @@
 # and stops at the first crash, failed assertion, timeout or memory blow-up (2 GiB), whose input
 # libFuzzer saves under fuzz/artifacts/<target>/.
 #
-#   scripts/fuzz-long.sh [SECONDS]
+#   scripts/fuzz-long.sh [SECONDS [TARGET...]]   (default: every target)
 set -euo pipefail
 seconds=${1:-300}
+shift || true
 cd "$(dirname "$0")/../fuzz"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz@0.13.2
 # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
@@ -15,7 +16,9 @@ export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none --release
 echo "| Target | Seconds | Executions | Coverage (edges) | Corpus (inputs) |"
 echo "|---|---|---|---|---|"
-for target in $(cargo fuzz list); do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+for target in "${targets[@]}"; do
   log=$(mktemp)
   if ! cargo fuzz run "$target" -s none --release -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then

@@ -222,8 +222,20 @@ impl ChainClient {
         path: &str,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        let (url, response) = self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?;
-        Self::answer(url, response).await
+        // A body cut off (a validator killed while it answered) is asked of the next one too.
+        let count = self.bases.len();
+        let mut attempt = 1;
+        loop {
+            let (url, response) = self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?;
+            match Self::answer(url, response).await {
+                Err(ClientError::Transport { .. }) if attempt < count => {
+                    let next = (self.current.load(Ordering::Relaxed) + 1) % count;
+                    self.current.store(next, Ordering::Relaxed);
+                    attempt += 1;
+                }
+                answered => return answered,
+            }
+        }
     }
 
     /// Submits `tx` and waits for it to be final; returns its effects whatever its status.

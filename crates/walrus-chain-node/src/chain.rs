@@ -65,6 +65,10 @@ pub struct Chain {
     store: Arc<dyn BlockStore>,
     /// The last executed height and the state digest after it.
     head: watch::Sender<(u64, Digest)>,
+    /// The state digest after the state's last block, set under the state's write lock (the
+    /// head is published later, once the effects are stored): read under the read lock, it
+    /// belongs to the state one sees.
+    digest: Mutex<Digest>,
     waiters: Mutex<HashMap<TxDigest, Vec<oneshot::Sender<Executed>>>>,
     snapshot_interval: u64,
     /// Set while a snapshot is being written, so that a slow disk never queues a second one.
@@ -138,6 +142,7 @@ impl Chain {
             state: RwLock::new(state),
             store,
             head,
+            digest: Mutex::new(digest),
             waiters: Mutex::new(HashMap::new()),
             snapshot_interval: SNAPSHOT_INTERVAL_BLOCKS,
             snapshotting: Arc::new(AtomicBool::new(false)),
@@ -222,6 +227,13 @@ impl Chain {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The current state with the digest after it (its height is the state's own).
+    pub fn state_and_digest(&self) -> (RwLockReadGuard<'_, State>, Digest) {
+        let state = self.state();
+        let digest = *lock(&self.digest);
+        (state, digest)
+    }
+
     /// The last executed height and the state digest after it; changes after every block.
     pub fn head(&self) -> watch::Receiver<(u64, Digest)> {
         self.head.subscribe()
@@ -260,6 +272,7 @@ impl Chain {
         let effects = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let effects = execute_verified(&mut state, block, &verified)?;
+            *lock(&self.digest) = effects.state_digest;
             // Serialized again only when it changed (an epoch step, a registration, a price).
             keep_system(&mut lock(&self.systems), &effects.header, || {
                 bcs::to_bytes(&state.system).expect("plain BCS")

@@ -481,37 +481,21 @@ async fn events(
     }
 }
 
-/// The state's height with the digest after it. A block's state is visible (under the state
-/// lock) a moment before the head that carries its digest is published (after its effects are
-/// stored): in between, the pair is read again, so that a height never goes out with the
-/// previous block's digest.
+/// The state's height with the digest after it (not the published head's, which a block's
+/// state precedes while its effects are stored).
 async fn health(State(rpc): State<Rpc>) -> Json<Health> {
-    let head = rpc.chain.head();
-    let mut attempt = 0;
-    loop {
-        {
-            let state = rpc.chain.state();
-            let (height, state_digest) = *head.borrow();
-            if height == state.height || attempt == HEALTH_ATTEMPTS {
-                return Json(Health {
-                    status: "ok".into(),
-                    chain_id: state.chain_id,
-                    height,
-                    timestamp_ms: state.timestamp_ms,
-                    epoch: state.system.epoch().0,
-                    state_digest,
-                    min_fee: state.system.params.min_fee.0,
-                    faucet: rpc.faucet.is_some(),
-                });
-            }
-        }
-        attempt += 1;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let (state, state_digest) = rpc.chain.state_and_digest();
+    Json(Health {
+        status: "ok".into(),
+        chain_id: state.chain_id,
+        height: state.height,
+        timestamp_ms: state.timestamp_ms,
+        epoch: state.system.epoch().0,
+        state_digest,
+        min_fee: state.system.params.min_fee.0,
+        faucet: rpc.faucet.is_some(),
+    })
 }
-
-/// Times [`health`] reads the pair again before it answers with the published head's height.
-const HEALTH_ATTEMPTS: u32 = 100;
 
 async fn faucet(
     State(rpc): State<Rpc>,

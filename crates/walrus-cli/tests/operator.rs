@@ -115,6 +115,9 @@ fn governance_vote(dir: &std::path::Path, url: &str) {
 fn votes(configs: &[String; 3], url: &str) -> Option<serde_json::Value> {
     let run = |args: &[&str]| {
         let output = std::process::Command::new(common::WALRUS).args(args).output().expect("walrus runs");
+        if !output.status.success() {
+            eprintln!("walrus {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
         output.status.success().then(|| String::from_utf8(output.stdout).expect("utf-8 output"))
     };
     let proposals = || -> Option<serde_json::Value> {

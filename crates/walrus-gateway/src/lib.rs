@@ -200,7 +200,12 @@ pub async fn start(
         read_bytes: walrus_http::ByteBudget::new(config.max_read_bytes),
         store_slots: Arc::new(Semaphore::new(config.max_concurrent_stores + config.store_queue)),
         store_turns: Arc::new(Semaphore::new(config.max_concurrent_stores)),
-        reader: blocking(Client::read_only(chain_url), &config),
+        // A read of a blob paused for a storage challenge is answered 503 with the nodes'
+        // Retry-After at once, not held (with its read slot) until the pause ends.
+        reader: blocking(
+            Client::read_only(chain_url).with_challenge_wait(std::time::Duration::ZERO),
+            &config,
+        ),
         auth: config.jwt.clone().map(auth::Authenticator::new),
         writers,
         config,

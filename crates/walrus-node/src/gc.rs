@@ -3,6 +3,8 @@
 //! their blob info is forgotten (an invalid mark stays for good). The data of a blob marked
 //! invalid is removed at once when the event arrives.
 
+use std::sync::atomic::Ordering;
+
 use walrus_core::BlobId;
 use walrus_store::{BlobStatus, StoreError};
 
@@ -17,6 +19,7 @@ pub fn collect(node: &Node) -> Result<usize, StoreError> {
     let mut collected = 0;
     loop {
         let batch = node.store.collectable_blobs(view.epoch, GC_BATCH)?;
+        node.metrics.gc_candidates.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut progressed = false;
         for blob_id in &batch {
             // No write or confirmation of this blob until it is collected or found live.
@@ -29,6 +32,7 @@ pub fn collect(node: &Node) -> Result<usize, StoreError> {
                 node.store.delete_blob_data(blob_id, &view.shards)?;
                 // Only the records seen dead: one applied meanwhile stays.
                 node.store.forget_objects(blob_id, &objects)?;
+                node.metrics.blobs_collected.fetch_add(1, Ordering::Relaxed);
                 collected += 1;
                 progressed = true;
             }
@@ -37,7 +41,6 @@ pub fn collect(node: &Node) -> Result<usize, StoreError> {
             break;
         }
     }
-    node.metrics.blobs_collected.fetch_add(collected as u64, std::sync::atomic::Ordering::Relaxed);
     Ok(collected)
 }
 

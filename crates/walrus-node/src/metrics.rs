@@ -26,6 +26,8 @@ pub struct Metrics {
     pub invalid_attestations: AtomicU64,
     /// Blobs whose data garbage collection removed.
     pub blobs_collected: AtomicU64,
+    /// Blobs garbage collection listed as collectable (each checked again under its lock).
+    pub gc_candidates: AtomicU64,
     /// Requests refused because a byte budget was spent (503).
     pub refused_busy: AtomicU64,
     /// Slivers received by shard sync (verified and stored).
@@ -113,6 +115,8 @@ impl Metrics {
         let _ = writeln!(out, "walrus_invalid_blob_attestations_total {}", get(&self.invalid_attestations));
         let _ = writeln!(out, "# TYPE walrus_blobs_collected_total counter");
         let _ = writeln!(out, "walrus_blobs_collected_total {}", get(&self.blobs_collected));
+        let _ = writeln!(out, "# TYPE walrus_gc_candidates_total counter");
+        let _ = writeln!(out, "walrus_gc_candidates_total {}", get(&self.gc_candidates));
         let _ = writeln!(out, "# TYPE walrus_requests_refused_busy_total counter");
         let _ = writeln!(out, "walrus_requests_refused_busy_total {}", get(&self.refused_busy));
         let _ = writeln!(out, "# TYPE walrus_shard_sync_slivers_total counter");

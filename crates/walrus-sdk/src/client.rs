@@ -318,6 +318,9 @@ pub struct Client {
     pub(crate) scratch_dir: Option<std::path::PathBuf>,
     /// The upload relay stores go through ([`Client::with_upload_relay`]), if any.
     pub(crate) relay: Option<Arc<str>>,
+    /// How long, in all, a read waits for nodes that pause a blob's slivers during a storage
+    /// challenge ([`Client::with_challenge_wait`]).
+    pub(crate) challenge_wait: std::time::Duration,
 }
 
 /// A blob after [`Client::prepare`].
@@ -383,6 +386,7 @@ impl Client {
             memory_budget: crate::streaming::MEMORY_BUDGET_DEFAULT,
             scratch_dir: None,
             relay: None,
+            challenge_wait: crate::read::CHALLENGE_WAIT_MAX,
         }
     }
 
@@ -410,6 +414,15 @@ impl Client {
     pub fn with_memory_budget(mut self, bytes: usize, scratch_dir: Option<std::path::PathBuf>) -> Self {
         self.memory_budget = bytes;
         self.scratch_dir = scratch_dir;
+        self
+    }
+
+    /// This client, waiting at most `wait` in all (default [`crate::CHALLENGE_WAIT_MAX`])
+    /// for nodes that pause a blob's slivers during a storage challenge before a read fails with
+    /// [`crate::ReadError::ChallengePaused`] (zero: at once, as a server that must not hold a
+    /// request does).
+    pub fn with_challenge_wait(mut self, wait: std::time::Duration) -> Self {
+        self.challenge_wait = wait;
         self
     }
 

@@ -25,5 +25,5 @@ pub use blocklist::Blocklist;
 pub use client::{
     BlobStoreResult, Client, Progress, ResourceOperation, StoreError, StoreOptions, StoreResult,
 };
-pub use read::{OpenBlob, ReadError};
+pub use read::{OpenBlob, ReadError, CHALLENGE_WAIT_MAX};
 pub use walrus_node_client::{NodeClient, NodeError};

@@ -38,7 +38,7 @@ pub enum ReadError {
         need: usize,
     },
     /// The nodes that hold the missing slivers pause serving this blob for a storage challenge
-    /// (`CHALLENGE_IN_PROGRESS`), past what a read waits ([`CHALLENGE_WAIT_MAX`]).
+    /// (`CHALLENGE_IN_PROGRESS`), longer than the client waits ([`Client::with_challenge_wait`]).
     #[error(
         "blob {blob_id} is under a storage challenge: its slivers are paused; try again in {retry_after:?}"
     )]
@@ -85,6 +85,27 @@ impl Client {
     /// blob and compares the blob ID; `Skip` relies on the slivers' own verification).
     pub async fn read_with(&self, blob_id: &BlobId, check: ConsistencyCheck) -> Result<Vec<u8>, ReadError> {
         self.open(blob_id).await?.read(check).await
+    }
+
+    /// Waits out a `pause` the nodes named for `blob_id` (its slivers are paused for a storage
+    /// challenge), unless the pauses of this read (`waited`) would pass the client's challenge
+    /// wait: then [`ReadError::ChallengePaused`].
+    pub(crate) async fn wait_for_pause(
+        &self,
+        blob_id: BlobId,
+        pause: Duration,
+        waited: &mut Duration,
+    ) -> Result<(), ReadError> {
+        let pause = pause.max(CHALLENGE_PAUSE_MIN);
+        if *waited + pause > self.challenge_wait {
+            return Err(ReadError::ChallengePaused { blob_id, retry_after: pause });
+        }
+        tracing::info!(
+            "{blob_id}: its slivers are paused for a storage challenge; asking again in {pause:?}"
+        );
+        tokio::time::sleep(pause).await;
+        *waited += pause;
+        Ok(())
     }
 
     /// Reads and verifies the metadata of `blob_id`: the blob's length is then known, and all
@@ -185,9 +206,10 @@ pub const SILENCE_BASE: Duration = Duration::from_secs(5);
 /// The slowest transfer a silent member is allowed before it counts as hung: 10 MB/s.
 pub const SILENCE_RATE: u64 = 10_000_000;
 
-/// The longest a read waits, in all, for members that pause serving the blob's slivers during
-/// a storage challenge (they say for how long; a drawn blob is paused until the challenge's
-/// deadline, 35 s on a localnet).
+/// How long, in all, a read waits by default ([`Client::with_challenge_wait`]) for members that
+/// pause serving the blob's slivers during a storage challenge (they say for how long; a drawn
+/// blob is paused until the challenge's deadline, 35 s on a localnet). The rounds of requests
+/// between the pauses come on top.
 pub const CHALLENGE_WAIT_MAX: Duration = Duration::from_secs(120);
 /// The least pause before asking a pausing member again.
 const CHALLENGE_PAUSE_MIN: Duration = Duration::from_secs(1);
@@ -272,13 +294,19 @@ impl OpenBlob {
         }
         let rows = rows_for_range(&self.metadata, &range);
         let mut gathered = self.gathered();
-        let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
-        self.round(asks, &mut gathered, rows.len()).await;
-        let missing: Vec<SliverPairIndex> = rows
-            .clone()
-            .map(|row| SliverPairIndex(row as u16))
-            .filter(|pair| !gathered.slivers.contains_key(pair))
-            .collect();
+        let mut waited = Duration::ZERO;
+        let missing = loop {
+            let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
+            self.round(asks, &mut gathered, rows.len()).await;
+            let missing: Vec<SliverPairIndex> = rows
+                .clone()
+                .map(|row| SliverPairIndex(row as u16))
+                .filter(|pair| !gathered.slivers.contains_key(pair))
+                .collect();
+            if missing.is_empty() || !self.wait_out_pause(&mut gathered, &mut waited).await? {
+                break missing;
+            }
+        };
         // A few rows missing: rebuilt from recovery symbols, which moves about a row's worth of
         // bytes per row; beyond half the rows, decoding the blob moves less.
         if !missing.is_empty() && missing.len() * 2 <= self.metadata.params().primary_source_symbols() {
@@ -319,10 +347,47 @@ impl OpenBlob {
     /// does not serve one, the columns are cut from the whole blob instead, read and decoded
     /// once (the reference also falls back to the whole quilt).
     pub(crate) async fn columns(&self, columns: Range<u16>) -> Result<BTreeMap<u16, Vec<u8>>, ReadError> {
+        let mut found = BTreeMap::new();
+        let mut waited = Duration::ZERO;
+        loop {
+            let paused = self.columns_round(columns.clone(), &mut found).await;
+            if columns.clone().all(|column| found.contains_key(&column)) {
+                return Ok(found);
+            }
+            // Owners that pause the quilt for a storage challenge are asked again after it.
+            let Some(pause) = paused else { break };
+            self.client.wait_for_pause(*self.blob_id(), pause, &mut waited).await?;
+        }
+        tracing::debug!("{}: columns {columns:?} not all served; decoding the blob", self.blob_id());
+        let whole = self
+            .whole
+            .get_or_try_init(|| async {
+                self.read_gathered(self.gathered(), ConsistencyCheck::Default).await.map(Arc::new)
+            })
+            .await?;
+        let quilt =
+            walrus_core::quilt::QuiltBlob::new(self.metadata.params(), whole).map_err(ReadError::Quilt)?;
+        let size = self.column_bytes() as usize;
+        columns
+            .map(|column| {
+                use walrus_core::quilt::QuiltSource as _;
+                Ok((column, quilt.read(usize::from(column), 0, size).map_err(ReadError::Quilt)?))
+            })
+            .collect()
+    }
+
+    /// One request per owner of the `columns` not in `found` (and not failed), at once; what
+    /// verifies joins `found`. Returns the shortest pause an owner named, if any paused the
+    /// blob for a storage challenge.
+    async fn columns_round(
+        &self,
+        columns: Range<u16>,
+        found: &mut BTreeMap<u16, Vec<u8>>,
+    ) -> Option<Duration> {
         let n = self.metadata.params().n_shards();
         let failed = self.gathered().failed;
         let mut asks: BTreeMap<usize, Vec<SliverPairIndex>> = BTreeMap::new();
-        for column in columns.clone() {
+        for column in columns.clone().filter(|column| !found.contains_key(column)) {
             let pair = SliverIndex(column).to_pair_index(SliverType::Secondary, n);
             if let Some(member) = self.owners.get(&self.blob_id().shard_for_pair(pair, n)) {
                 if !failed.contains(member) {
@@ -343,37 +408,22 @@ impl OpenBlob {
         }
         let bytes = u64::from(columns.end - columns.start) * self.column_bytes();
         let silence = SILENCE_BASE + Duration::from_secs_f64(bytes as f64 / SILENCE_RATE as f64);
-        let mut found = BTreeMap::new();
         let mut gathered = self.gathered();
+        let mut paused: Option<Duration> = None;
         let deadline = Instant::now() + silence;
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline.into(), tasks.join_next()).await {
             let Ok((member, served)) = joined else { continue };
             for (pair, sliver) in served.found {
                 found.insert(pair.to_sliver_index(SliverType::Secondary, n).0, sliver.data().to_vec());
             }
+            if let Some(pause) = served.paused {
+                paused = Some(paused.map_or(pause, |other| other.min(pause)));
+            }
             if !served.ask_again {
                 self.fail(&mut gathered, [member]);
             }
         }
-        if columns.clone().all(|column| found.contains_key(&column)) {
-            return Ok(found);
-        }
-        tracing::debug!("{}: columns {columns:?} not all served; decoding the blob", self.blob_id());
-        let whole = self
-            .whole
-            .get_or_try_init(|| async {
-                self.read_gathered(self.gathered(), ConsistencyCheck::Default).await.map(Arc::new)
-            })
-            .await?;
-        let quilt =
-            walrus_core::quilt::QuiltBlob::new(self.metadata.params(), whole).map_err(ReadError::Quilt)?;
-        let size = self.column_bytes() as usize;
-        columns
-            .map(|column| {
-                use walrus_core::quilt::QuiltSource as _;
-                Ok((column, quilt.read(usize::from(column), 0, size).map_err(ReadError::Quilt)?))
-            })
-            .collect()
+        paused
     }
 
     /// Bytes of one systematic secondary sliver (a quilt's column): `(n - 2f) * symbol_size`.
@@ -587,6 +637,22 @@ impl OpenBlob {
         }
     }
 
+    /// After a round that left slivers missing: if members paused the blob for a storage
+    /// challenge, waits the shortest pause they named and makes their pairs askable again
+    /// (true); false if none did; [`ReadError::ChallengePaused`] once the client's challenge
+    /// wait ([`Client::with_challenge_wait`]) would be passed.
+    async fn wait_out_pause(
+        &self,
+        gathered: &mut Gathered,
+        waited: &mut Duration,
+    ) -> Result<bool, ReadError> {
+        let Some(pause) = gathered.paused.take() else { return Ok(false) };
+        self.client.wait_for_pause(*self.blob_id(), pause, waited).await?;
+        let Gathered { tried, slivers, .. } = gathered;
+        tried.retain(|pair| slivers.contains_key(pair));
+        Ok(true)
+    }
+
     /// Gathers `n - 2f` primary slivers (systematic ones first: decoding from them is a copy;
     /// each round asks only for what is still missing), then decodes.
     async fn read_gathered(
@@ -611,21 +677,9 @@ impl OpenBlob {
             if gathered.slivers.len() >= need {
                 break;
             }
-            // Members that pause the blob for a storage challenge are asked again after the
-            // pause they named, within CHALLENGE_WAIT_MAX in all.
-            let Some(pause) = gathered.paused.take() else {
+            if !self.wait_out_pause(&mut gathered, &mut waited).await? {
                 return Err(ReadError::NotEnoughSlivers { have: gathered.slivers.len(), need });
-            };
-            let pause = pause.max(CHALLENGE_PAUSE_MIN);
-            if waited + pause > CHALLENGE_WAIT_MAX {
-                return Err(ReadError::ChallengePaused { blob_id, retry_after: pause });
             }
-            tracing::info!(
-                "{blob_id}: its slivers are paused for a storage challenge; asking again in {pause:?}"
-            );
-            tokio::time::sleep(pause).await;
-            waited += pause;
-            gathered.tried.clear();
         }
         tracing::debug!("{blob_id}: {} primary slivers at {:?}", gathered.slivers.len(), started.elapsed());
         let metadata = Arc::clone(&self.metadata);
