@@ -120,20 +120,33 @@ fn votes(configs: &[String; 3], url: &str) -> Option<serde_json::Value> {
         }
         output.status.success().then(|| String::from_utf8(output.stdout).expect("utf-8 output"))
     };
-    let proposals = || -> Option<serde_json::Value> {
-        serde_json::from_str(&run(&["governance", "proposals", "--chain-url", url, "--json"])?).ok()
+    // Another process reads the newest proven state, which may be a few blocks behind the
+    // vote just made: the open proposals once `count` of them show (within 10 s).
+    let proposals = |count: usize| -> Option<serde_json::Value> {
+        for _ in 0..20 {
+            let open: serde_json::Value =
+                serde_json::from_str(&run(&["governance", "proposals", "--chain-url", url, "--json"])?)
+                    .ok()?;
+            if open["open"].as_array().is_some_and(|list| list.len() >= count) {
+                return Some(open);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        eprintln!("fewer than {count} open proposals after 10 s");
+        None
     };
     let [first, second, third] = configs;
     run(&["--config", first, "node-admin", "vote", "--set", "reveal-bond=2000000000"])?;
-    let open = proposals()?;
-    let id = open["open"][0]["id"].as_u64()?.to_string();
+    let open = proposals(1)?;
+    let id = open["open"][0]["id"].as_u64().expect("a proposal ID").to_string();
     assert_eq!(open["open"][0]["passed"], false, "{open}");
     run(&["--config", second, "node-admin", "vote", "--proposal", &id])?;
     let info: serde_json::Value =
         serde_json::from_str(&run(&["--config", third, "node-admin", "info", "--json"])?).expect("JSON");
     let target = info["nodeId"].as_str().expect("node ID").to_string();
     run(&["--config", third, "node-admin", "vote", "--slash-stake", &target, "--bps", "100"])?;
-    proposals()
+    // The second proposal shows in a state as new as the vote before it.
+    proposals(2)
 }
 
 #[test]
