@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use walrus_chain::Call;
 use walrus_core::encode::{encode_blob, EncodedBlob};
 use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId, SliverType};
 use walrus_testkit::*;
@@ -35,23 +34,6 @@ fn blobs(count: usize, seed: u8) -> Vec<EncodedBlob> {
         }
     }
     out
-}
-
-/// Reserves for `epochs_ahead` and registers `blob`, without waiting for the node.
-async fn register_only(net: &Net, blob: &EncodedBlob, epochs_ahead: u32) -> ObjectId {
-    let metadata = blob.metadata();
-    let params = EncodingParams::new(u64::from(net.n_shards)).expect("params");
-    let size = params.encoded_blob_length(metadata.unencoded_length()).expect("size");
-    let storage = net.chain_client.execute(&net.user, Call::ReserveSpace { size, epochs_ahead }).await;
-    let register = Call::RegisterBlob {
-        storage: storage.expect("reserve").effects.created[0],
-        blob_id: *metadata.blob_id(),
-        root_hash: metadata.metadata().compute_root_hash(),
-        size: metadata.unencoded_length(),
-        encoding_type: 1,
-        deletable: false,
-    };
-    net.chain_client.execute(&net.user, register).await.expect("register").effects.created[0]
 }
 
 /// Waits until node 0 holds the record of `object` (it read the registration's event).
@@ -157,7 +139,7 @@ async fn a_registration_during_collection_keeps_its_record_and_data() {
             eventually(15, || async { net.metric(0, "walrus_gc_candidates_total").await >= 6 }).await;
         assert!(listed, "the collection never listed the expired blobs");
         for blob in &kept {
-            let object = register_only(&net, blob, 4).await;
+            let object = net.register_only(blob.metadata(), false, 4).await;
             wait_for_record(&net, blob.metadata().blob_id(), object).await;
             renewed.push(object);
         }
@@ -178,7 +160,7 @@ async fn a_registration_during_collection_keeps_its_record_and_data() {
         assert_eq!(body["success"]["data"], "nonexistent", "{body}");
         let dir = net.dir.node(0).join("db").join("slivers").join(hex_of(blob_id.as_bytes()));
         assert!(!dir.exists(), "the files of collected {blob_id} are still there");
-        let object = register_only(&net, blob, 2).await;
+        let object = net.register_only(blob.metadata(), false, 2).await;
         wait_for_record(&net, blob_id, object).await;
         assert!(!confirmed_with_data(&net, blob).await, "confirmed {blob_id} before any upload");
         converge(&net, blob).await;
@@ -198,7 +180,7 @@ async fn registration_upload_and_collection_interleaved() {
         next_epoch(&net).await;
         let started = Instant::now();
         for blob in &blobs {
-            register_only(&net, blob, 1).await;
+            net.register_only(blob.metadata(), false, 1).await;
             upload_any(&net, blob).await;
         }
         let boundary = started + Duration::from_millis(SHORT_EPOCH_MS);
@@ -207,7 +189,7 @@ async fn registration_upload_and_collection_interleaved() {
         for (i, blob) in blobs.iter().enumerate() {
             let at = boundary.checked_sub(Duration::from_secs(1)).expect("after start") + spacing * i as u32;
             tokio::time::sleep_until(at.into()).await;
-            renewed.push(register_only(&net, blob, 3).await);
+            renewed.push(net.register_only(blob.metadata(), false, 3).await);
         }
         for (blob, object) in blobs.iter().zip(renewed) {
             wait_for_record(&net, blob.metadata().blob_id(), object).await;

@@ -417,7 +417,7 @@ impl OpenBlob {
                 found.insert(pair.to_sliver_index(SliverType::Secondary, n).0, sliver.data().to_vec());
             }
             if let Some(pause) = served.paused {
-                paused = Some(paused.map_or(pause, |other| other.min(pause)));
+                paused = shortest(paused, pause);
             }
             if !served.ask_again {
                 self.fail(&mut gathered, [member]);
@@ -627,7 +627,7 @@ impl OpenBlob {
             }
             gathered.slivers.extend(served.found);
             if let Some(pause) = served.paused {
-                gathered.paused = Some(gathered.paused.map_or(pause, |other| other.min(pause)));
+                gathered.paused = shortest(gathered.paused, pause);
             }
             let have = gathered.slivers.len().min(need);
             self.client.report(Progress::Slivers { blob_id, have, need });
@@ -691,6 +691,11 @@ impl OpenBlob {
                 other => ReadError::Decode(other),
             })
     }
+}
+
+/// The shorter of a pause so far and a new one.
+fn shortest(so_far: Option<Duration>, pause: Duration) -> Option<Duration> {
+    Some(so_far.map_or(pause, |other| other.min(pause)))
 }
 
 /// Attempts of a request that a node refuses as busy (`TOO_MANY_READS`: it is sending as many

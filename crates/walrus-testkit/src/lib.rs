@@ -239,6 +239,20 @@ impl Net {
         deletable: bool,
         epochs_ahead: u32,
     ) -> ObjectId {
+        let object = self.register_only(metadata, deletable, epochs_ahead).await;
+        for node in 0..self.nodes.len() {
+            self.wait_registered(node, metadata.blob_id()).await;
+        }
+        object
+    }
+
+    /// Reserves for `epochs_ahead` and registers `metadata`, without waiting for the nodes.
+    pub async fn register_only(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        deletable: bool,
+        epochs_ahead: u32,
+    ) -> ObjectId {
         let params = EncodingParams::new(u64::from(self.n_shards)).expect("params");
         let size = params.encoded_blob_length(metadata.unencoded_length()).expect("size");
         let storage = self.chain_client.execute(&self.user, Call::ReserveSpace { size, epochs_ahead }).await;
@@ -250,12 +264,7 @@ impl Net {
             encoding_type: 1,
             deletable,
         };
-        let object =
-            self.chain_client.execute(&self.user, register).await.expect("register").effects.created[0];
-        for node in 0..self.nodes.len() {
-            self.wait_registered(node, metadata.blob_id()).await;
-        }
-        object
+        self.chain_client.execute(&self.user, register).await.expect("register").effects.created[0]
     }
 
     /// Waits until node `node` has seen the registration of `blob_id`.
