@@ -1,20 +1,25 @@
 //! The chain host at 10 thousand, 100 thousand and 1 million blob objects: block execution time
-//! per transaction (transfers, reserve + register, certify) and restart time (open the store,
-//! load the newest snapshot, replay the blocks after it), beside what a snapshot costs.
+//! per transaction (transfers, reserve + register, certify) on a state read from the store's
+//! tables, and restart time (open the store, read the state's head and tree, replay the blocks
+//! after it).
 //!
-//! The objects are put into the state directly (registering a million blobs through blocks
-//! would take the bench longer than the figures are worth), owned by 1,000 accounts, and the
-//! records tree is built from scratch once. Each figure is the median of `RUNS` runs; the
-//! executions run on a copy of the state made outside the timing. n = 1000 shards on four
-//! genesis nodes, as on Walrus Mainnet. `cargo bench -p walrus-chain-node --bench chain_scale`;
+//! The objects are put into the stored state directly (registering a million blobs through
+//! blocks would take the bench longer than the figures are worth), owned by 1,000 accounts, then
+//! one block of transfers runs on them so that the store holds a state with recorded effects.
+//! Each figure is the median of `RUNS` runs; the executions run on copies of the state (which
+//! share its tables and are never flushed). n = 1000 shards on four genesis nodes, as on Walrus
+//! Mainnet. `cargo bench -p walrus-chain-node --bench chain_scale`;
 //! `CHAIN_SCALE_OBJECTS=10000,100000` picks the sizes. Results in docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use walrus_chain::objects::{BlobObject, Object, ObjectBody, Owner, StorageResource};
+use walrus_chain::tables::Records;
 use walrus_chain::tx::CertificateArgs;
-use walrus_chain::{execute_block, Block, Call, Frost, SignedTransaction, State, TransactionData, TxStatus};
+use walrus_chain::{
+    execute_block, Block, Call, Frost, Genesis, SignedTransaction, State, TransactionData, TxStatus,
+};
 use walrus_chain_node::init::{init_dir, read_bls, ChainDir, InitSpec};
 use walrus_chain_node::store::{BlockStore, FjallBlockStore};
 use walrus_chain_node::Chain;
@@ -27,7 +32,7 @@ use walrus_core::{BlobId, EncodingParams, Epoch, ObjectId};
 const N_SHARDS: u16 = 1000;
 const USERS: usize = 1000;
 const RUNS: usize = 5;
-/// Blocks after the snapshot that a restart replays.
+/// Blocks a restart replays (committed after the filled state).
 const TAIL_BLOCKS: u64 = 10;
 
 fn user(i: usize) -> Ed25519KeyPair {
@@ -45,13 +50,17 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 struct World {
     _dir: tempfile::TempDir,
     chain_dir: ChainDir,
-    state: State,
+    genesis: Genesis,
     users: Vec<Ed25519KeyPair>,
     nodes: Vec<BlsKeyPair>,
 }
 
+/// Objects put into the stored state between two flushes.
+const FILL_CHUNK: u64 = 200_000;
+
 impl World {
-    /// A genesis with `USERS` funded accounts, and `objects` blob objects added to its state.
+    /// A genesis with `USERS` funded accounts, and a store whose state holds `objects` blob
+    /// objects more, after one block.
     fn new(objects: usize) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         let chain_dir = ChainDir(dir.path().to_path_buf());
@@ -66,11 +75,26 @@ impl World {
             users.iter().map(|u| (u.address(), Frost::from_wal(1_000_000).expect("fits"))).collect();
         let genesis = init_dir(&chain_dir, &spec).expect("init");
         let nodes = (0..4).map(|i| read_bls(&chain_dir.node(i).join("bls.key")).expect("bls key")).collect();
-        let mut state = genesis.build().expect("genesis");
-        for i in 0..objects as u64 {
+        let world = World { _dir: dir, chain_dir, genesis, users, nodes };
+        world.fill(objects as u64);
+        world
+    }
+
+    fn open_store(&self) -> Arc<FjallBlockStore> {
+        Arc::new(FjallBlockStore::open(&self.chain_dir.store(0), &self.genesis.digest()).expect("store"))
+    }
+
+    /// Writes the genesis state and `objects` blob objects into the store, then runs one block.
+    fn fill(&self, objects: u64) {
+        drop(Chain::open(self.genesis.clone(), self.open_store()).expect("genesis state written"));
+        let store = self.open_store();
+        let head = store.state_head().expect("read").expect("the genesis state");
+        let mut state: State = bcs::from_bytes(&head).expect("decodes");
+        state.records = Records::on(store.tables(), store.tree_nodes().expect("tree"));
+        for i in 0..objects {
             let id = ObjectId(blake2b256_parts(&[b"bench-object", &i.to_le_bytes()]));
             let blob_id = BlobId(blake2b256_parts(&[b"bench-blob", &i.to_le_bytes()]));
-            let owner = users[(i as usize) % USERS].address();
+            let owner = self.users[(i as usize) % USERS].address();
             let storage =
                 StorageResource { id, start_epoch: Epoch(0), end_epoch: Epoch(10), storage_size: 1 << 20 };
             let blob = BlobObject {
@@ -84,13 +108,26 @@ impl World {
                 deletable: i % 2 == 0,
                 attributes: Default::default(),
             };
-            state.objects.insert(id, Object { owner: Owner::Address(owner), body: ObjectBody::Blob(blob) });
-            state.blobs_by_id.entry(blob_id).or_default().insert(id);
-            state.objects_by_owner.entry(owner).or_default().insert(id);
+            state.insert_object(id, Object { owner: Owner::Address(owner), body: ObjectBody::Blob(blob) });
+            if (i + 1) % FILL_CHUNK == 0 || i + 1 == objects {
+                state.records.refresh();
+                let flush = state.records.take_flush();
+                store.put_state(None, &bcs::to_bytes(&state).expect("encodes"), &flush).expect("flushed");
+            }
         }
-        state.records = state.recompute_records();
+        state.records.refresh();
         state.recent_digests.insert(0, state.digest());
-        World { _dir: dir, chain_dir, state, users, nodes }
+        // One block on the filled state, stored as the chain host stores one.
+        let to = Ed25519KeyPair::from_seed(&[7; 32]).address();
+        let txs =
+            (0..USERS).map(|u| self.tx(&state, u, 0, Call::Transfer { to, amount: Frost(1) })).collect();
+        let block = Block::next(&state, state.timestamp_ms + 1, txs);
+        store.append(&block).expect("block");
+        let effects = execute_block(&mut state, &block).expect("valid block");
+        let flush = state.records.take_flush();
+        store.put_state(Some(&effects), &bcs::to_bytes(&state).expect("encodes"), &flush).expect("stored");
+        store.sync().expect("synced");
+        store.settle().expect("settled");
     }
 
     fn tx(&self, state: &State, user: usize, nonce_ahead: u64, call: Call) -> SignedTransaction {
@@ -105,14 +142,14 @@ impl World {
         .sign(key)
     }
 
-    fn certificate(&self, blob_id: BlobId) -> CertificateArgs {
+    fn certificate(&self, state: &State, blob_id: BlobId) -> CertificateArgs {
         let body = StorageConfirmation { blob_id, blob_type: BlobPersistenceType::Permanent };
-        let message = ProtocolMessage::new(self.state.system.epoch(), body).to_bytes();
+        let message = ProtocolMessage::new(state.system.epoch(), body).to_bytes();
         let signatures: Vec<_> = self.nodes[..3].iter().map(|k| k.sign(&message)).collect();
         let members: Vec<u16> = self.nodes[..3]
             .iter()
             .map(|k| {
-                self.state
+                state
                     .system
                     .committee
                     .members
@@ -148,72 +185,50 @@ fn per_tx(state: &State, block: &Block) -> Duration {
     median(samples) / block.transactions.len() as u32
 }
 
-/// What the state costs on disk and at a restart.
-struct Disk {
-    digest: Duration,
-    full_digest: Duration,
-    restart: Duration,
-    clone: Duration,
-    serialize: Duration,
-    write: Duration,
-    bytes: usize,
+/// Commits `TAIL_BLOCKS` blocks of transfers through `chain`, then drops it and times a
+/// restart (the median of `RUNS`).
+fn restart(world: &World, chain: Chain) -> Restart {
+    let to = Ed25519KeyPair::from_seed(&[7; 32]).address();
+    let first = chain.state().height + 1;
+    for b in 0..TAIL_BLOCKS {
+        let block = {
+            let state = chain.state();
+            let txs =
+                (0..100).map(|u| world.tx(&state, u, 0, Call::Transfer { to, amount: Frost(1) })).collect();
+            Block::next(&state, state.timestamp_ms + 1 + b, txs)
+        };
+        chain.commit(&block).expect("commits");
+    }
+    chain.store().sync().expect("synced");
+    drop(chain);
+
+    let journal = world.open_store().journal_bytes().expect("journal size");
+    let (mut stores, mut chains) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let store = world.open_store();
+        let opened = start.elapsed();
+        let chain = Chain::open(world.genesis.clone(), store).expect("reopens");
+        chains.push(start.elapsed() - opened);
+        stores.push(opened);
+        assert_eq!(chain.state().height, first + TAIL_BLOCKS - 1);
+    }
+    Restart { store: median(stores), chain: median(chains), journal }
 }
 
-/// Writes a snapshot of the world's state, commits `TAIL_BLOCKS` blocks after it, and times a
-/// restart (the median of `RUNS`).
-fn restart(world: &World, at: u64) -> Disk {
-    let to = Ed25519KeyPair::from_seed(&[7; 32]).address();
-    // A store holding a snapshot of this state and TAIL_BLOCKS blocks after it.
-    let genesis = world.chain_dir.read_genesis().expect("genesis");
-    let open_store =
-        || Arc::new(FjallBlockStore::open(&world.chain_dir.store(0), &genesis.digest()).expect("store"));
-    let clone_start = Instant::now();
-    let copy = world.state.clone();
-    let clone = clone_start.elapsed();
-    drop(copy);
-    let serialize_start = Instant::now();
-    let bytes = bcs::to_bytes(&world.state).expect("encodes");
-    let serialize = serialize_start.elapsed();
-    // What the digest cost before the set hash: the whole state's BCS bytes, hashed.
-    let hash_start = Instant::now();
-    let _ = blake2b256_parts(&[b"walrus-chain/state/v1", &bytes]);
-    let full_digest = serialize + hash_start.elapsed();
-    let digest_start = Instant::now();
-    let _ = world.state.digest();
-    let digest = digest_start.elapsed();
-    let write_start = Instant::now();
-    open_store().put_snapshot(0, &bytes).expect("snapshot");
-    let write = write_start.elapsed();
-    {
-        let chain = Chain::open(genesis.clone(), open_store()).expect("opens").with_snapshot_interval(0);
-        for b in 0..TAIL_BLOCKS {
-            let block = {
-                let state = chain.state();
-                let txs = (0..100)
-                    .map(|u| world.tx(&state, u, 0, Call::Transfer { to, amount: Frost(1) }))
-                    .collect();
-                Block::next(&state, at + b, txs)
-            };
-            chain.commit(&block).expect("commits");
-        }
-    }
-    let restarts = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            let chain = Chain::open(genesis.clone(), open_store()).expect("reopens");
-            let took = start.elapsed();
-            assert_eq!(chain.state().height, TAIL_BLOCKS);
-            took
-        })
-        .collect();
-    let restart = median(restarts);
-
-    Disk { digest, full_digest, restart, clone, serialize, write, bytes: bytes.len() }
+/// A restart's two parts: opening the database (fjall replays its journal) and opening the
+/// chain on it (the state's head and tree read, `TAIL_BLOCKS` blocks replayed).
+struct Restart {
+    store: Duration,
+    chain: Duration,
+    journal: u64,
 }
 
 fn measure(objects: usize) {
     let world = World::new(objects);
-    let state = &world.state;
+    let chain = Chain::open(world.genesis.clone(), world.open_store()).expect("opens");
+    let base = chain.state().clone();
+    let state = &base;
     let at = state.timestamp_ms + 1;
 
     let to = Ed25519KeyPair::from_seed(&[7; 32]).address();
@@ -254,7 +269,7 @@ fn measure(objects: usize) {
     let mut registered = state.clone();
     let effects = execute_block(&mut registered, &register_block).expect("valid");
     let blobs: Vec<ObjectId> = effects.transactions.iter().skip(1).step_by(2).map(|t| t.created[0]).collect();
-    let certificate = world.certificate(*metadata.blob_id());
+    let certificate = world.certificate(state, *metadata.blob_id());
     let certify_txs = blobs
         .iter()
         .enumerate()
@@ -263,21 +278,26 @@ fn measure(objects: usize) {
         })
         .collect();
     let certify = per_tx(&registered, &Block::next(&registered, at + 1, certify_txs));
+    drop(registered);
 
-    let disk = restart(&world, at);
+    let digest_start = Instant::now();
+    let _ = state.digest();
+    let digest = digest_start.elapsed();
+    let head = bcs::to_bytes(state).expect("encodes").len();
+    // The copies share the store's tables: dropped before the restarts reopen it.
+    drop(base);
+    let restart = restart(&world, chain);
 
     println!(
-        "| {objects:>9} | {:>8.1} | {:>8.1} | {:>8.1} | {:>7.3} | {:>7.0} | {:>7.0} | {:>7.0} | {:>7.0} | {:>7.0} | {:>6.1} |",
+        "| {objects:>9} | {:>8.1} | {:>8.1} | {:>8.1} | {:>7.3} | {:>7.0} | {:>7.0} | {:>6.1} | {:>6.1} |",
         transfer.as_secs_f64() * 1e6,
         register.as_secs_f64() * 1e6,
         certify.as_secs_f64() * 1e6,
-        disk.digest.as_secs_f64() * 1e3,
-        disk.full_digest.as_secs_f64() * 1e3,
-        disk.restart.as_secs_f64() * 1e3,
-        disk.clone.as_secs_f64() * 1e3,
-        disk.serialize.as_secs_f64() * 1e3,
-        disk.write.as_secs_f64() * 1e3,
-        disk.bytes as f64 / (1 << 20) as f64,
+        digest.as_secs_f64() * 1e3,
+        restart.chain.as_secs_f64() * 1e3,
+        restart.store.as_secs_f64() * 1e3,
+        restart.journal as f64 / (1 << 20) as f64,
+        head as f64 / 1024.0,
     );
 }
 
@@ -290,11 +310,12 @@ fn main() {
         Err(_) => vec![10_000, 100_000, 1_000_000],
     };
     println!(
-        "per transaction (µs): transfer, reserve+register, certify; state digest now and as before \
-         (whole state hashed), restart, state copy, snapshot serialize and write (ms); snapshot MiB"
+        "per transaction (µs): transfer, reserve+register, certify; state digest (ms); restart \
+         (ms): the chain's open (head, tree, 10 blocks replayed) and the database's (its journal \
+         replayed; journal MiB); the state's head, stored after every block (KiB)"
     );
-    println!("| objects | transfer | register | certify | digest | old digest | restart | copy | serialize | write | MiB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| objects | transfer | register | certify | digest | chain open | store open | journal (MiB) | head (KiB) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for objects in sizes {
         measure(objects);
     }

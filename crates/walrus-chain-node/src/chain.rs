@@ -6,11 +6,11 @@
 //! events, and only then does the executor acknowledge the block to consensus.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use tokio::sync::{oneshot, watch};
 use walrus_chain::light::StateHeader;
+use walrus_chain::tables::Records;
 use walrus_chain::{
     check_block, execute_block, execute_verified, verify_block_with, Block, BlockEffects, BlockError,
     Genesis, State, TxDigest, TxEffects,
@@ -44,6 +44,15 @@ pub enum ChainError {
     /// deterministic across versions, and this node must not serve.
     #[error("replaying block {0} gives a different state digest than recorded")]
     Diverged(u64),
+    /// The stored state is after the last stored block: blocks are synced before they run, so
+    /// the store was damaged.
+    #[error("the stored state is at height {state}, after the last stored block {latest}")]
+    AheadOfBlocks {
+        /// The stored state's height.
+        state: u64,
+        /// The last stored block.
+        latest: u64,
+    },
     /// A block handed to `commit` cannot follow the state.
     #[error(transparent)]
     Block(#[from] BlockError),
@@ -51,12 +60,6 @@ pub enum ChainError {
 
 /// What a client waiting for a transaction gets: the block height and its effects.
 pub type Executed = (u64, TxEffects);
-
-/// Blocks between state snapshots. A restart replays at most this many blocks after loading the
-/// newest snapshot. Writing one copies the state on the block path (see docs/benchmarks.md for
-/// its cost per million objects); the serialization, the sync and the file write run on their
-/// own thread.
-pub const SNAPSHOT_INTERVAL_BLOCKS: u64 = 1_000;
 
 /// The executing chain.
 pub struct Chain {
@@ -70,9 +73,6 @@ pub struct Chain {
     /// belongs to the state one sees.
     digest: Mutex<Digest>,
     waiters: Mutex<HashMap<TxDigest, Vec<oneshot::Sender<Executed>>>>,
-    snapshot_interval: u64,
-    /// Set while a snapshot is being written, so that a slow disk never queues a second one.
-    snapshotting: Arc<AtomicBool>,
     /// The state header at height 0 (later ones are in the blocks' effects).
     genesis_header: StateHeader,
     /// The last [`SYSTEMS_KEPT`] distinct system objects, by digest, newest last: a state
@@ -104,19 +104,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Chain {
-    /// Loads the newest state snapshot the store holds (the genesis state if none is usable)
-    /// and replays the stored blocks after it, rewriting the effects and events caches and
-    /// checking each recorded state digest.
+    /// Opens the state the store holds (writing the genesis state into it on the first start)
+    /// and replays the stored blocks after it. Nothing here reads the whole state: the records
+    /// stay in the store's tables, and the records tree's nodes are read as they are.
     pub fn open(genesis: Genesis, store: Arc<dyn BlockStore>) -> Result<Chain, ChainError> {
         let latest = store.latest_height()?;
         let genesis_state = genesis.build()?;
         let genesis_header = genesis_state.header().0;
-        let mut state = match newest_snapshot(&genesis, store.as_ref(), latest)? {
+        let mut state = match stored_state(&genesis_header, store.as_ref())? {
             Some(state) => state,
-            None => genesis_state,
+            None => {
+                let mut state = genesis_state;
+                flush(store.as_ref(), &mut state, None)?;
+                state.records = Records::on(store.tables(), store.tree_nodes()?);
+                state
+            }
         };
+        if state.height > latest {
+            return Err(ChainError::AheadOfBlocks { state: state.height, latest });
+        }
         if state.height > 0 {
-            tracing::info!(height = state.height, latest, "chain state loaded from a snapshot");
+            tracing::info!(height = state.height, latest, "chain state opened");
         }
         let mut systems = VecDeque::new();
         let (header, system) = state.header();
@@ -130,9 +138,7 @@ impl Chain {
             if recorded.as_ref().is_some_and(|r| r.state_digest != effects.state_digest) {
                 return Err(ChainError::Diverged(height));
             }
-            if recorded.is_none() {
-                store.put_effects(&effects)?;
-            }
+            flush(store.as_ref(), &mut state, Some(&effects))?;
             digest = effects.state_digest;
             keep_system(&mut systems, &effects.header, || bcs::to_bytes(&state.system).expect("plain BCS"));
         }
@@ -144,8 +150,6 @@ impl Chain {
             head,
             digest: Mutex::new(digest),
             waiters: Mutex::new(HashMap::new()),
-            snapshot_interval: SNAPSHOT_INTERVAL_BLOCKS,
-            snapshotting: Arc::new(AtomicBool::new(false)),
             genesis_header,
             systems: Mutex::new(systems),
         })
@@ -165,51 +169,6 @@ impl Chain {
         let systems = lock(&self.systems);
         let found = systems.iter().rev().find(|(digest, _)| *digest == header.system_digest);
         found.map(|(_, bytes)| Arc::clone(bytes))
-    }
-
-    /// Writes a snapshot every `blocks` blocks instead of [`SNAPSHOT_INTERVAL_BLOCKS`] (0: never).
-    pub fn with_snapshot_interval(mut self, blocks: u64) -> Chain {
-        self.snapshot_interval = blocks;
-        self
-    }
-
-    /// Writes a snapshot of the current state now, on this thread.
-    pub fn snapshot(&self) -> Result<u64, ChainError> {
-        let (height, bytes) = self.snapshot_bytes();
-        self.store.sync()?;
-        self.store.put_snapshot(height, &bytes)?;
-        Ok(height)
-    }
-
-    fn snapshot_bytes(&self) -> (u64, Vec<u8>) {
-        let state = self.state();
-        (state.height, bcs::to_bytes(&*state).expect("the state is plain BCS"))
-    }
-
-    /// Starts writing a snapshot on its own thread, unless one is being written.
-    fn snapshot_in_background(&self) {
-        if self.snapshotting.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        // A copy costs several times less than serializing (see docs/benchmarks.md); the
-        // serialization and the disk work run beside the blocks.
-        let state = self.state().clone();
-        let store = Arc::clone(&self.store);
-        let snapshotting = Arc::clone(&self.snapshotting);
-        let spawned = std::thread::Builder::new().name("chain-snapshot".into()).spawn(move || {
-            let height = state.height;
-            let bytes = bcs::to_bytes(&state).expect("the state is plain BCS");
-            drop(state);
-            match store.sync().and_then(|()| store.put_snapshot(height, &bytes)) {
-                Ok(()) => tracing::debug!(height, bytes = bytes.len(), "state snapshot written"),
-                Err(e) => tracing::warn!(height, "state snapshot not written: {e}"),
-            }
-            snapshotting.store(false, Ordering::Release);
-        });
-        if let Err(e) = spawned {
-            tracing::warn!("state snapshot not started: {e}");
-            self.snapshotting.store(false, Ordering::Release);
-        }
     }
 
     /// The genesis this chain started from.
@@ -272,6 +231,8 @@ impl Chain {
         let effects = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let effects = execute_verified(&mut state, block, &verified)?;
+            // Into the tables before anyone reads the state again (readers see the tables).
+            flush(self.store.as_ref(), &mut state, Some(&effects))?;
             *lock(&self.digest) = effects.state_digest;
             // Serialized again only when it changed (an epoch step, a registration, a price).
             keep_system(&mut lock(&self.systems), &effects.header, || {
@@ -279,10 +240,6 @@ impl Chain {
             });
             effects
         };
-        self.store.put_effects(&effects)?;
-        if self.snapshot_interval > 0 && effects.height.is_multiple_of(self.snapshot_interval) {
-            self.snapshot_in_background();
-        }
         self.head.send_replace((effects.height, effects.state_digest));
         let mut waiters = lock(&self.waiters);
         for tx in &effects.transactions {
@@ -308,50 +265,38 @@ impl StateStore for Chain {
     }
 }
 
-/// The newest snapshot at or below `latest` that decodes, belongs to this chain and agrees with
-/// the recorded effects; a bad one is reported and the next older one tried.
-fn newest_snapshot(
-    genesis: &Genesis,
+/// Moves the state's writes since the last flush into the store, with `effects` and the
+/// state's head, in one batch.
+fn flush(
     store: &dyn BlockStore,
-    latest: u64,
-) -> Result<Option<State>, ChainError> {
-    let chain_id = genesis.digest();
-    for height in store.snapshot_heights()? {
-        if height > latest {
-            tracing::warn!(height, latest, "ignoring a state snapshot newer than the last block");
-            continue;
+    state: &mut State,
+    effects: Option<&walrus_chain::BlockEffects>,
+) -> Result<(), StoreError> {
+    let writes = state.records.take_flush();
+    let head = bcs::to_bytes(&*state).expect("the state is plain BCS");
+    store.put_state(effects, &head, &writes)
+}
+
+/// The state the store holds, checked against the digest recorded for its height.
+fn stored_state(genesis_header: &StateHeader, store: &dyn BlockStore) -> Result<Option<State>, ChainError> {
+    let Some(head) = store.state_head()? else { return Ok(None) };
+    let mut state: State =
+        bcs::from_bytes(&head).map_err(|source| StoreError::Corrupt { what: "state head", source })?;
+    if state.chain_id != genesis_header.chain_id {
+        let (stored, expected) = (hex::encode(state.chain_id), hex::encode(genesis_header.chain_id));
+        return Err(StoreError::WrongChain {
+            stored: format!("0x{stored}"),
+            expected: format!("0x{expected}"),
         }
-        let bytes = match store.snapshot(height) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!("ignoring a state snapshot: {e}");
-                continue;
-            }
-        };
-        let mut state: State = match bcs::from_bytes(&bytes) {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!(height, "ignoring a state snapshot that does not decode: {e}");
-                continue;
-            }
-        };
-        if state.chain_id != chain_id || state.height != height {
-            tracing::warn!(height, "ignoring a state snapshot of another chain or height");
-            continue;
-        }
-        state.rebuild_records();
-        let digest = state.digest();
-        let recorded = store.effects(height)?.map(|effects| effects.state_digest);
-        let committed = store
-            .block(height + 1)?
-            .filter(|block| block.exec.height == height)
-            .map(|block| block.exec.state_digest);
-        if recorded.or(committed).is_some_and(|expected| expected != digest) {
-            tracing::warn!(height, "ignoring a state snapshot whose digest is not the recorded one");
-            continue;
-        }
-        return Ok(Some(state));
+        .into());
     }
-    Ok(None)
+    state.records = Records::on(store.tables(), store.tree_nodes()?);
+    let recorded = match state.height {
+        0 => Some(genesis_header.digest()),
+        height => store.effects(height)?.map(|effects| effects.state_digest),
+    };
+    if recorded.is_some_and(|digest| digest != state.digest()) {
+        return Err(ChainError::Diverged(state.height));
+    }
+    Ok(Some(state))
 }

@@ -19,6 +19,7 @@ pub mod orderer;
 mod records;
 pub mod rpc;
 pub mod store;
+pub mod tables;
 
 pub use chain::Chain;
 pub use node::{start, NodeConfig, RunningNode};

@@ -268,19 +268,13 @@ async fn child_objects(
 fn objects_page(
     rpc: &Rpc,
     query: &OwnedQuery,
-    read: impl for<'s> Fn(
-        &'s walrus_chain::State,
-        Option<ObjectId>,
-        usize,
-    ) -> Vec<(ObjectId, &'s walrus_chain::objects::Object)>,
+    read: impl Fn(&walrus_chain::State, Option<ObjectId>, usize) -> Vec<(ObjectId, walrus_chain::objects::Object)>,
 ) -> Result<Json<OwnedObjectsPage>, ApiError> {
     let after: Option<ObjectId> = query.after.as_deref().map(|id| parse("object ID", id)).transpose()?;
     let limit = query.limit.unwrap_or(OWNED_OBJECTS_PAGE_MAX).clamp(1, OWNED_OBJECTS_PAGE_MAX);
     let state = rpc.chain.state();
-    let objects: Vec<ObjectView> = read(&state, after, limit)
-        .into_iter()
-        .map(|(id, object)| ObjectView { id, object: object.clone() })
-        .collect();
+    let objects: Vec<ObjectView> =
+        read(&state, after, limit).into_iter().map(|(id, object)| ObjectView { id, object }).collect();
     let next_cursor = if objects.len() == limit { objects.last().map(|o| o.id) } else { None };
     Ok(Json(OwnedObjectsPage { objects, next_cursor }))
 }
@@ -299,7 +293,7 @@ async fn site_resource(
     let site: ObjectId = parse("object ID", &site)?;
     walrus_chain::site::check_path(&query.path).map_err(|e| ApiError::bad_request("InvalidParameter", e))?;
     let id = walrus_chain::site::resource_object_id(&site, &query.path);
-    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object = rpc.chain.state().object(&id);
     let object = object.ok_or_else(|| {
         ApiError::not_found("ResourceNotFound", format!("site {site} has no {:?}", query.path))
     })?;
@@ -310,7 +304,7 @@ async fn site_resource(
 async fn site_name(State(rpc): State<Rpc>, Path(name): Path<String>) -> Result<Json<ObjectView>, ApiError> {
     walrus_chain::site::check_name(&name).map_err(|e| ApiError::bad_request("InvalidParameter", e))?;
     let id = walrus_chain::site::name_object_id(&name);
-    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object = rpc.chain.state().object(&id);
     let object =
         object.ok_or_else(|| ApiError::not_found("NameNotFound", format!("no site name {name:?}")))?;
     Ok(Json(ObjectView { id, object }))
@@ -325,7 +319,7 @@ async fn key_servers(State(rpc): State<Rpc>) -> Json<walrus_chain_client::wire::
 
 async fn object(State(rpc): State<Rpc>, Path(id): Path<String>) -> Result<Json<ObjectView>, ApiError> {
     let id: ObjectId = parse("object ID", &id)?;
-    let object = rpc.chain.state().objects.get(&id).cloned();
+    let object = rpc.chain.state().object(&id);
     let object =
         object.ok_or_else(|| ApiError::not_found("ObjectNotFound", format!("no live object {id}")))?;
     Ok(Json(ObjectView { id, object }))
@@ -350,12 +344,9 @@ async fn committee(State(rpc): State<Rpc>) -> Json<Committee> {
 async fn blob(State(rpc): State<Rpc>, Path(blob_id): Path<String>) -> Result<Json<BlobView>, ApiError> {
     let blob_id: BlobId = parse("blob ID", &blob_id)?;
     let state = rpc.chain.state();
-    let objects = state
-        .blob_objects(&blob_id)
-        .into_iter()
-        .map(|(id, object)| ObjectView { id, object: object.clone() })
-        .collect();
-    let invalid = state.invalid_blob_ids.contains(&blob_id);
+    let objects =
+        state.blob_objects(&blob_id).into_iter().map(|(id, object)| ObjectView { id, object }).collect();
+    let invalid = state.is_invalid(&blob_id);
     let invalidation = if invalid { rpc.chain.store().invalidation(&blob_id)? } else { None };
     Ok(Json(BlobView { blob_id, invalid, invalidation, objects }))
 }

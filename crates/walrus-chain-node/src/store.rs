@@ -1,21 +1,22 @@
-//! The block store: blocks are the only durable truth; effects and events are caches.
+//! The block store: blocks are the only durable truth; the state, effects and events are
+//! derived from them.
 //!
 //! A block is written and synced (`PersistMode::SyncAll`) before it is executed, so nothing a
-//! client was told is final can be lost. Effects, events and the transaction index are written
-//! after execution without a sync: on start the host replays the blocks after its latest state
-//! snapshot and rewrites them, so a crash between the two loses nothing that cannot be
-//! recomputed. Before a snapshot is written everything is synced, so the caches of the blocks it
-//! covers are durable.
-//!
-//! Snapshots are files beside the database (`snapshots/<height>.snap`): a header, the state's
-//! BCS bytes and a Blake2b-256 checksum, written to a temporary file, synced and renamed.
+//! client was told is final can be lost. After execution, one batch writes the block's effects,
+//! events and transaction index with the state's writes ([`walrus_chain::tables::Flush`]: its
+//! records, index members and records-tree nodes) and the state's head (its other fields),
+//! without a sync. A crash loses a suffix of those batches at most (the journal keeps their
+//! order), so the stored state is always that after some block; on start the host reads it and
+//! replays the blocks after it. Nothing on start is linear in the state: the tables are read
+//! as blocks need them.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use walrus_chain::tables::{Flush, Tables};
 use walrus_chain::{Block, BlockEffects, Event, EventCursor, EventEnvelope, TxDigest, TxEffects, TxStatus};
+use walrus_core::hash::Digest;
 use walrus_core::BlobId;
 
 /// Why the store failed. Every one of these is fatal for the host: it stops rather than run on
@@ -44,14 +45,6 @@ pub enum StoreError {
         /// This build's.
         expected: u16,
     },
-    /// A snapshot file cannot be read or written.
-    #[error("state snapshot {path}: {source}")]
-    Snapshot {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// The database holds another chain.
     #[error("block store belongs to chain {stored}, not {expected}")]
     WrongChain {
@@ -71,8 +64,17 @@ pub trait BlockStore: Send + Sync + 'static {
     fn block(&self, height: u64) -> Result<Option<Block>, StoreError>;
     /// The highest stored block (0 when there is none).
     fn latest_height(&self) -> Result<u64, StoreError>;
-    /// Records what a block did (not synced; rebuilt by replay).
-    fn put_effects(&self, effects: &BlockEffects) -> Result<(), StoreError>;
+    /// Records what a block did with the state after it: `effects` (none for the genesis
+    /// state), the state's `head` (its BCS bytes) and `flush`, the writes to its tables, in one
+    /// batch that is not synced (replay rebuilds it).
+    fn put_state(&self, effects: Option<&BlockEffects>, head: &[u8], flush: &Flush)
+        -> Result<(), StoreError>;
+    /// The head of the stored state (see [`BlockStore::put_state`]), if one was stored.
+    fn state_head(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The stored records-tree nodes, by heap index (those not stored are the empty tree's).
+    fn tree_nodes(&self) -> Result<Vec<(u32, Digest)>, StoreError>;
+    /// The stored state's tables, read as the state needs them.
+    fn tables(&self) -> Arc<dyn Tables>;
     /// What the block at `height` did, if recorded.
     fn effects(&self, height: u64) -> Result<Option<BlockEffects>, StoreError>;
     /// Where transaction `digest` was executed: block height and position.
@@ -87,32 +89,19 @@ pub trait BlockStore: Send + Sync + 'static {
     fn invalidation(&self, blob_id: &BlobId) -> Result<Option<EventEnvelope>, StoreError>;
     /// Makes everything written so far durable, the caches included.
     fn sync(&self) -> Result<(), StoreError>;
-    /// Keeps `state` (the BCS bytes of the state after block `height`) durably, and drops all
-    /// but the newest [`SNAPSHOTS_KEPT`] snapshots.
-    fn put_snapshot(&self, height: u64, state: &[u8]) -> Result<(), StoreError>;
-    /// The heights of the snapshots held, newest first.
-    fn snapshot_heights(&self) -> Result<Vec<u64>, StoreError>;
-    /// The state bytes of the snapshot at `height`, checked against its checksum.
-    fn snapshot(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError>;
 }
-
-/// Snapshots a store keeps (the newest may be torn by a crash in a way the checksum catches).
-pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// The store's format: version 1 is blocks with a version tag and a lagged state commitment;
 /// version 2 has staking in the state and effects without a system step; version 3 has each
 /// node's network key; version 4 has equivocation evidence in blocks and the records tree in
 /// the state; version 5 has Walrus Sites (objects owned by objects) in the state; version 6
-/// has access policies and the key server index.
-pub const STORE_FORMAT: u16 = 6;
-
-const SNAPSHOT_MAGIC: &[u8; 16] = b"walrus-chain-snp";
-const SNAPSHOT_VERSION: u16 = 1;
+/// has access policies and the key server index; version 7 keeps the state's records, indexes
+/// and tree in the database instead of snapshot files.
+pub const STORE_FORMAT: u16 = 7;
 
 /// The [`BlockStore`] on fjall.
 pub struct FjallBlockStore {
     db: Database,
-    snapshots: PathBuf,
     blocks: Keyspace,
     effects: Keyspace,
     events: Keyspace,
@@ -120,10 +109,22 @@ pub struct FjallBlockStore {
     /// Blob ID -> cursor of the event that marked it invalid.
     invalidations: Keyspace,
     meta: Keyspace,
+    /// The state's records and indexes ([`crate::tables`]).
+    tables: Arc<crate::tables::FjallTables>,
+    /// Records-tree node (heap index, big-endian u32) -> its hash.
+    tree: Keyspace,
 }
+
+/// The most journal a store keeps before it flushes memtables (a restart reads at most this).
+pub const JOURNAL_MAX_BYTES: u64 = 64 << 20;
+
+/// The database's block cache: the hot part of the state's tables (accounts, recent objects,
+/// buckets) stays in memory. The state at a million objects takes about 0.5 GiB on disk.
+pub const CACHE_BYTES: u64 = 256 << 20;
 
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
 const FORMAT_KEY: &[u8] = b"format";
+const STATE_KEY: &[u8] = b"state";
 
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     bcs::from_bytes(bytes).map_err(|source| StoreError::Corrupt { what, source })
@@ -143,7 +144,9 @@ fn cursor_key(cursor: EventCursor) -> [u8; 12] {
 impl FjallBlockStore {
     /// Opens (or creates) the store in `dir` for the chain `chain_id`.
     pub fn open(dir: &Path, chain_id: &[u8; 32]) -> Result<Self, StoreError> {
-        let db = Database::builder(dir).open()?;
+        // The journal bounds what a restart replays into memtables: the minimum fjall allows.
+        let db =
+            Database::builder(dir).max_journaling_size(JOURNAL_MAX_BYTES).cache_size(CACHE_BYTES).open()?;
         let keyspace = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         let store = FjallBlockStore {
             blocks: keyspace("blocks")?,
@@ -152,7 +155,12 @@ impl FjallBlockStore {
             txs: keyspace("txs")?,
             invalidations: keyspace("invalidations")?,
             meta: keyspace("meta")?,
-            snapshots: dir.join("snapshots"),
+            tables: Arc::new(crate::tables::FjallTables::new(
+                keyspace("records")?,
+                keyspace("buckets")?,
+                keyspace("members")?,
+            )),
+            tree: keyspace("tree")?,
             db,
         };
         let found = match store.meta.get(FORMAT_KEY)? {
@@ -183,55 +191,6 @@ impl FjallBlockStore {
     }
 }
 
-impl FjallBlockStore {
-    fn snapshot_path(&self, height: u64) -> PathBuf {
-        self.snapshots.join(format!("{height:020}.snap"))
-    }
-
-    fn snapshot_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Snapshot { path: path.to_path_buf(), source }
-    }
-}
-
-/// A snapshot file's bytes: magic, version, height, length, the state, and a checksum of all
-/// that precedes it.
-fn snapshot_file(height: u64, state: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(state.len() + 66);
-    out.extend_from_slice(SNAPSHOT_MAGIC);
-    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-    out.extend_from_slice(&height.to_le_bytes());
-    out.extend_from_slice(&(state.len() as u64).to_le_bytes());
-    out.extend_from_slice(state);
-    let checksum = walrus_core::hash::blake2b256_parts(&[b"walrus-chain/snapshot/v1", &out]);
-    out.extend_from_slice(&checksum);
-    out
-}
-
-/// The state bytes of a snapshot file, or why they cannot be trusted.
-fn parse_snapshot_file(height: u64, mut bytes: Vec<u8>) -> Result<Vec<u8>, &'static str> {
-    const HEADER: usize = 16 + 2 + 8 + 8;
-    if bytes.len() < HEADER + 32 {
-        return Err("shorter than its header");
-    }
-    let (body, checksum) = bytes.split_at(bytes.len() - 32);
-    if walrus_core::hash::blake2b256_parts(&[b"walrus-chain/snapshot/v1", body]).as_slice() != checksum {
-        return Err("checksum mismatch (torn or corrupt)");
-    }
-    if &body[..16] != SNAPSHOT_MAGIC || body[16..18] != SNAPSHOT_VERSION.to_le_bytes() {
-        return Err("not a snapshot of this format");
-    }
-    if body[18..26] != height.to_le_bytes() {
-        return Err("height does not match its name");
-    }
-    let len = u64::from_le_bytes(body[26..34].try_into().expect("8 bytes"));
-    if len != (body.len() - HEADER) as u64 {
-        return Err("length does not match");
-    }
-    bytes.truncate(bytes.len() - 32);
-    bytes.drain(..HEADER);
-    Ok(bytes)
-}
-
 impl BlockStore for FjallBlockStore {
     fn append(&self, block: &Block) -> Result<(), StoreError> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
@@ -254,27 +213,43 @@ impl BlockStore for FjallBlockStore {
         Ok(u64::from_be_bytes(bytes))
     }
 
-    fn put_effects(&self, effects: &BlockEffects) -> Result<(), StoreError> {
+    fn put_state(
+        &self,
+        effects: Option<&BlockEffects>,
+        head: &[u8],
+        flush: &Flush,
+    ) -> Result<(), StoreError> {
         let mut batch = self.db.batch();
-        batch.insert(&self.effects, effects.height.to_be_bytes(), encode(effects));
-        for event in effects.all_events() {
-            batch.insert(&self.events, cursor_key(event.cursor), encode(event));
-            if let Event::InvalidBlobID { blob_id, .. } = &event.event {
-                batch.insert(&self.invalidations, blob_id.as_bytes().as_slice(), cursor_key(event.cursor));
-            }
+        if let Some(effects) = effects {
+            self.effects_into(&mut batch, effects);
         }
-        for (index, tx) in effects.transactions.iter().enumerate() {
-            // A skipped transaction did nothing; the same bytes may still run once valid.
-            if matches!(tx.status, TxStatus::Skipped { .. }) {
-                continue;
-            }
-            let mut location = [0u8; 12];
-            location[..8].copy_from_slice(&effects.height.to_be_bytes());
-            location[8..].copy_from_slice(&(index as u32).to_be_bytes());
-            batch.insert(&self.txs, tx.digest.0, location);
+        self.tables.flush_into(&mut batch, flush);
+        for (i, node) in &flush.nodes {
+            batch.insert(&self.tree, i.to_be_bytes(), node.as_slice());
         }
+        batch.insert(&self.meta, STATE_KEY, head);
         batch.commit()?;
         Ok(())
+    }
+
+    fn state_head(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(STATE_KEY)?.map(|bytes| bytes.to_vec()))
+    }
+
+    fn tree_nodes(&self) -> Result<Vec<(u32, Digest)>, StoreError> {
+        let corrupt = || StoreError::Corrupt { what: "records-tree node", source: bcs::Error::Eof };
+        let mut nodes = Vec::new();
+        for guard in self.tree.iter() {
+            let (key, value) = guard.into_inner()?;
+            let index: [u8; 4] = key.as_ref().try_into().map_err(|_| corrupt())?;
+            let node: Digest = value.as_ref().try_into().map_err(|_| corrupt())?;
+            nodes.push((u32::from_be_bytes(index), node));
+        }
+        Ok(nodes)
+    }
+
+    fn tables(&self) -> Arc<dyn Tables> {
+        self.tables.clone()
     }
 
     fn effects(&self, height: u64) -> Result<Option<BlockEffects>, StoreError> {
@@ -314,56 +289,46 @@ impl BlockStore for FjallBlockStore {
         self.db.persist(PersistMode::SyncAll)?;
         Ok(())
     }
+}
 
-    fn put_snapshot(&self, height: u64, state: &[u8]) -> Result<(), StoreError> {
-        let dir = &self.snapshots;
-        fs::create_dir_all(dir).map_err(Self::snapshot_error(dir))?;
-        let path = self.snapshot_path(height);
-        let temporary = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&temporary)?;
-            file.write_all(&snapshot_file(height, state))?;
-            file.sync_all()?;
-            fs::rename(&temporary, &path)?;
-            fs::File::open(dir)?.sync_all()
-        };
-        write().map_err(Self::snapshot_error(&path))?;
-        for old in self.snapshot_heights()?.into_iter().skip(SNAPSHOTS_KEPT) {
-            let old = self.snapshot_path(old);
-            fs::remove_file(&old).map_err(Self::snapshot_error(&old))?;
+impl FjallBlockStore {
+    /// Writes every memtable to disk and waits until no flush or compaction runs, so that the
+    /// journal is empty and reads meet a settled tree: what a store looks like after running a
+    /// while (the chain-scale bench measures from there).
+    pub fn settle(&self) -> Result<(), StoreError> {
+        for name in self.db.list_keyspace_names() {
+            self.db.keyspace(&name, KeyspaceCreateOptions::default)?.rotate_memtable_and_wait()?;
+        }
+        while self.db.outstanding_flushes() > 0 || self.db.active_compactions() > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Ok(())
     }
 
-    fn snapshot_heights(&self) -> Result<Vec<u64>, StoreError> {
-        let entries = match fs::read_dir(&self.snapshots) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Self::snapshot_error(&self.snapshots)(e)),
-        };
-        let mut heights = Vec::new();
-        for entry in entries {
-            let name = entry.map_err(Self::snapshot_error(&self.snapshots))?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(height) = name.strip_suffix(".snap").and_then(|h| h.parse::<u64>().ok()) {
-                heights.push(height);
-            }
-        }
-        heights.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(heights)
+    /// Bytes of journal the database holds: what opening it replays.
+    pub fn journal_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.journal_disk_space()?)
     }
 
-    fn snapshot(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.snapshot_path(height);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Self::snapshot_error(&path)(e)),
-        };
-        parse_snapshot_file(height, bytes).map(Some).map_err(|why| StoreError::Snapshot {
-            path,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
-        })
+    /// Adds `effects`, their events and transaction index to `batch`.
+    fn effects_into(&self, batch: &mut fjall::OwnedWriteBatch, effects: &BlockEffects) {
+        batch.insert(&self.effects, effects.height.to_be_bytes(), encode(effects));
+        for event in effects.all_events() {
+            batch.insert(&self.events, cursor_key(event.cursor), encode(event));
+            if let Event::InvalidBlobID { blob_id, .. } = &event.event {
+                batch.insert(&self.invalidations, blob_id.as_bytes().as_slice(), cursor_key(event.cursor));
+            }
+        }
+        for (index, tx) in effects.transactions.iter().enumerate() {
+            // A skipped transaction did nothing; the same bytes may still run once valid.
+            if matches!(tx.status, TxStatus::Skipped { .. }) {
+                continue;
+            }
+            let mut location = [0u8; 12];
+            location[..8].copy_from_slice(&effects.height.to_be_bytes());
+            location[8..].copy_from_slice(&(index as u32).to_be_bytes());
+            batch.insert(&self.txs, tx.digest.0, location);
+        }
     }
 }
 

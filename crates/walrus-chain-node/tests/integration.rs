@@ -5,4 +5,4 @@
 
 mod finality;
 mod node;
-mod snapshots;
+mod restart;

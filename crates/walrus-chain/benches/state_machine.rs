@@ -190,7 +190,7 @@ fn register_and_certify(c: &mut Criterion) {
         .iter()
         .enumerate()
         .map(|(u, blob)| {
-            let blob_id = bench.state.objects[blob].body.blob().expect("blob").blob_id;
+            let blob_id = bench.state.object(blob).expect("blob").body.blob().expect("blob").blob_id;
             bench.tx(u, Call::CertifyBlob { blob: *blob, certificate: bench.certificate(blob_id) })
         })
         .collect();

@@ -291,16 +291,17 @@ impl Eligible {
     /// Scans `state` once (O(N) per epoch; see docs/challenges.md on the index).
     pub fn scan(state: &State, epoch: Epoch) -> Eligible {
         let mut blobs = Vec::new();
-        for (blob_id, objects) in &state.blobs_by_id {
-            if state.invalid_blob_ids.contains(blob_id) {
+        for (blob_id, objects) in state.blob_ids() {
+            if state.is_invalid(&blob_id) {
                 continue;
             }
-            let size = objects.iter().filter_map(|id| state.objects.get(id)?.body.blob()).find_map(|blob| {
+            let size = objects.iter().filter_map(|id| state.object(id)).find_map(|object| {
+                let blob = object.body.blob()?;
                 let certified = blob.certified_epoch.is_some_and(|c| c < epoch);
                 (certified && blob.end_epoch() > epoch).then_some(blob.size)
             });
             if let Some(size) = size {
-                blobs.push((*blob_id, size));
+                blobs.push((blob_id, size));
             }
         }
         Eligible::from_sorted(blobs)

@@ -159,13 +159,7 @@ impl Genesis {
                 round: Default::default(),
                 governance: Default::default(),
             },
-            accounts,
-            objects: BTreeMap::new(),
-            blobs_by_id: BTreeMap::new(),
-            objects_by_owner: BTreeMap::new(),
-            children: BTreeMap::new(),
             key_servers: Default::default(),
-            invalid_blob_ids: Default::default(),
             total_supply,
             burned: Frost::ZERO,
             records: Default::default(),
@@ -179,10 +173,11 @@ impl Genesis {
             let id =
                 ObjectId(blake2b256_parts(&[b"walrus-chain/genesis-stake/v1", &chain_id, &staked.node_id.0]));
             let object = Object { owner: Owner::Address(owner), body: ObjectBody::StakedWal(staked) };
-            state.objects.insert(id, object);
-            state.objects_by_owner.entry(owner).or_default().insert(id);
+            state.insert_object(id, object);
         }
-        state.records = state.recompute_records();
+        for (address, account) in accounts {
+            state.set_account(address, account);
+        }
         state.remember_digest();
         Ok(state)
     }

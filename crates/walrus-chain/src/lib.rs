@@ -32,6 +32,7 @@ pub mod site;
 pub mod staking;
 pub mod state;
 pub mod system;
+pub mod tables;
 pub mod tx;
 
 pub use amount::Frost;

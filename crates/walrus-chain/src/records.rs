@@ -9,13 +9,9 @@
 //! records (tag, key, hash) and the [`BUCKET_BITS`] sibling hashes on its path, so it shows a
 //! record present with the value it has, or absent.
 //!
-//! The tree keeps every record's hash, by bucket. A block rehashes the records it wrote
-//! ([`RecordsTree::touch`]), then each bucket they are in (its entries, 65 bytes each: about
-//! 61 per bucket in a state of a million records) and the path above it. The tree is derived
-//! data: snapshots leave it out, and [`crate::State::rebuild_records`] builds it from the
-//! records after a state is decoded.
-
-use std::collections::BTreeSet;
+//! The records and the tree's nodes live in [`crate::tables::Records`]. A block rehashes each
+//! bucket it wrote (its entries, 65 bytes each: about 61 per bucket in a state of a million
+//! records) and the path above it.
 
 use serde::{Deserialize, Serialize};
 use walrus_core::hash::{blake2b256_parts, Digest};
@@ -44,7 +40,13 @@ impl Tag {
     /// Every tag, in bucket order.
     pub const ALL: [Tag; 5] = [Tag::Account, Tag::BlobIndex, Tag::Invalid, Tag::Object, Tag::Conviction];
 
-    fn byte(self) -> u8 {
+    /// The tag [`Tag::byte`] stands for.
+    pub fn from_byte(byte: u8) -> Option<Tag> {
+        Tag::ALL.into_iter().find(|tag| tag.byte() == byte)
+    }
+
+    /// The byte that stands for the tag in hashes (and in a host's database keys).
+    pub fn byte(self) -> u8 {
         match self {
             Tag::Account => b'A',
             Tag::BlobIndex => b'B',
@@ -89,34 +91,12 @@ pub fn bucket_hash(records: &[RecordEntry]) -> Digest {
     blake2b256_parts(&parts)
 }
 
-fn node_hash(left: &Digest, right: &Digest) -> Digest {
+pub(crate) fn node_hash(left: &Digest, right: &Digest) -> Digest {
     blake2b256_parts(&[b"walrus-chain/records-node/v1", left, right])
 }
 
-/// Every record's hash by bucket, the Merkle tree over the buckets, and the records written
-/// since it was last brought up to date. Not serialized: rebuilt from the records.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct RecordsTree {
-    /// Per bucket, its entries in (tag, key) order; empty until built.
-    buckets: Vec<Vec<RecordEntry>>,
-    /// Heap order: the root at 1, the children of `i` at `2i` and `2i + 1`, bucket `b` at
-    /// `BUCKETS + b`; 0 is unused. Empty until built.
-    nodes: Vec<Digest>,
-    /// Records written and not rehashed yet.
-    dirty: BTreeSet<(Tag, [u8; 32])>,
-}
-
-impl std::fmt::Debug for RecordsTree {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.nodes.get(1) {
-            Some(root) => write!(f, "RecordsTree({}, {} dirty)", hex::encode(root), self.dirty.len()),
-            None => write!(f, "RecordsTree(not built)"),
-        }
-    }
-}
-
 /// The nodes of the tree without records (computed once).
-fn empty_nodes() -> &'static [Digest] {
+pub(crate) fn empty_nodes() -> &'static [Digest] {
     static EMPTY: std::sync::OnceLock<Vec<Digest>> = std::sync::OnceLock::new();
     EMPTY.get_or_init(|| {
         let mut nodes = vec![[0; 32]; 2 * BUCKETS];
@@ -126,101 +106,6 @@ fn empty_nodes() -> &'static [Digest] {
         }
         nodes
     })
-}
-
-impl RecordsTree {
-    /// The tree of `records` (each a tag, a key and its [`record_hash`], in any order).
-    pub fn build(records: impl IntoIterator<Item = RecordEntry>) -> RecordsTree {
-        let mut tree = RecordsTree {
-            buckets: vec![Vec::new(); BUCKETS],
-            nodes: empty_nodes().to_vec(),
-            dirty: BTreeSet::new(),
-        };
-        let mut filled = BTreeSet::new();
-        for entry in records {
-            let bucket = bucket_of(&entry.key);
-            tree.buckets[bucket].push(entry);
-            filled.insert(bucket);
-        }
-        for &bucket in &filled {
-            tree.buckets[bucket].sort_by_key(|e| (e.tag, e.key));
-        }
-        tree.rehash(filled);
-        tree
-    }
-
-    /// Rehashes `buckets` and the nodes above them, level by level.
-    fn rehash(&mut self, buckets: BTreeSet<usize>) {
-        let mut level: BTreeSet<usize> = buckets
-            .into_iter()
-            .map(|bucket| {
-                self.nodes[BUCKETS + bucket] = bucket_hash(&self.buckets[bucket]);
-                (BUCKETS + bucket) / 2
-            })
-            .collect();
-        while !level.is_empty() {
-            for &i in &level {
-                self.nodes[i] = node_hash(&self.nodes[2 * i], &self.nodes[2 * i + 1]);
-            }
-            level = level.into_iter().filter(|i| *i > 1).map(|i| i / 2).collect();
-        }
-    }
-
-    /// Whether it was built (a decoded state's is not, until rebuilt).
-    pub fn is_built(&self) -> bool {
-        !self.nodes.is_empty()
-    }
-
-    /// Notes that record (`tag`, `key`) was written.
-    pub fn touch(&mut self, tag: Tag, key: &[u8; 32]) {
-        self.dirty.insert((tag, *key));
-    }
-
-    /// Takes the records written since the last call.
-    pub fn take_dirty(&mut self) -> BTreeSet<(Tag, [u8; 32])> {
-        std::mem::take(&mut self.dirty)
-    }
-
-    /// Sets the hashes of `records` (`None`: the record is gone), then rehashes their buckets
-    /// and the paths above them.
-    pub fn update(&mut self, records: impl IntoIterator<Item = (Tag, [u8; 32], Option<Digest>)>) {
-        assert!(self.is_built(), "the records tree is not built (State::rebuild_records after decoding)");
-        let mut changed = BTreeSet::new();
-        for (tag, key, hash) in records {
-            let bucket = bucket_of(&key);
-            let entries = &mut self.buckets[bucket];
-            match (entries.binary_search_by_key(&(tag, key), |e| (e.tag, e.key)), hash) {
-                (Ok(at), Some(hash)) => entries[at].hash = hash,
-                (Ok(at), None) => {
-                    entries.remove(at);
-                }
-                (Err(at), Some(hash)) => entries.insert(at, RecordEntry { tag, key, hash }),
-                (Err(_), None) => continue,
-            }
-            changed.insert(bucket);
-        }
-        self.rehash(changed);
-    }
-
-    /// The root: up to date only when no record is dirty.
-    pub fn root(&self) -> Digest {
-        assert!(self.is_built(), "the records tree is not built (State::rebuild_records after decoding)");
-        assert!(self.dirty.is_empty(), "a records root read before the written records were rehashed");
-        self.nodes[1]
-    }
-
-    /// The proof of `bucket`: its entries and the sibling hashes on its path.
-    pub fn prove(&self, bucket: usize) -> BucketProof {
-        assert!(self.is_built(), "the records tree is not built (State::rebuild_records after decoding)");
-        let mut path = Vec::with_capacity(BUCKET_BITS as usize);
-        let mut i = BUCKETS + bucket;
-        while i > 1 {
-            path.push(self.nodes[i ^ 1]);
-            i /= 2;
-        }
-        let bucket_index = u16::try_from(bucket).expect("a bucket index");
-        BucketProof { bucket: bucket_index, records: self.buckets[bucket].clone(), path }
-    }
 }
 
 /// A bucket's records and its path: shows which records the bucket holds under a root.
@@ -289,10 +174,6 @@ impl BucketProof {
 mod tests {
     use super::*;
 
-    fn entry(tag: Tag, key: [u8; 32], value: &[u8]) -> RecordEntry {
-        RecordEntry { tag, key, hash: record_hash(tag, &key, value) }
-    }
-
     #[test]
     fn buckets_are_the_first_bits_of_the_key() {
         assert_eq!(bucket_of(&[0; 32]), 0);
@@ -313,15 +194,13 @@ mod tests {
             k
         };
         let bucket = bucket_of(&key);
-        let records = vec![entry(Tag::Object, other, b"obj"), entry(Tag::Account, key, b"acc")];
-        let tree = RecordsTree::build(records.clone());
+        let mut tree = crate::tables::Records::default();
+        let empty = tree.root();
+        tree.put(Tag::Object, other, Some(b"obj".to_vec()));
+        tree.put(Tag::Account, key, Some(b"acc".to_vec()));
+        tree.refresh();
         let root = tree.root();
-        let mut updated = RecordsTree::build([]);
-        assert_ne!(root, updated.root());
-        updated.touch(Tag::Account, &key);
-        assert_eq!(updated.take_dirty().into_iter().collect::<Vec<_>>(), vec![(Tag::Account, key)]);
-        updated.update(records.iter().map(|e| (e.tag, e.key, Some(e.hash))));
-        assert_eq!(updated, tree, "built and updated trees agree");
+        assert_ne!(root, empty);
         let proof = tree.prove(bucket);
         assert_eq!(proof.records.iter().map(|r| r.tag).collect::<Vec<_>>(), vec![Tag::Account, Tag::Object]);
         assert_eq!(proof.check(&root), Ok(()));
@@ -351,8 +230,10 @@ mod tests {
         short.path.pop();
         assert_eq!(short.check(&root), Err(RecordsError::Malformed));
 
-        // Removing a record takes it out of the root.
-        updated.update([(Tag::Object, other, None)]);
-        assert_eq!(updated, RecordsTree::build([records[1]]));
+        // Removing the records takes them out of the root.
+        tree.put(Tag::Object, other, None);
+        tree.put(Tag::Account, key, None);
+        tree.refresh();
+        assert_eq!(tree.root(), empty);
     }
 }

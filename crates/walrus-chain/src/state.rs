@@ -14,8 +14,9 @@ use crate::events::Event;
 use crate::evidence::Conviction;
 use crate::light::{system_digest, StateHeader};
 use crate::objects::{Object, ObjectBody, Owner};
-use crate::records::{record_hash, RecordEntry, RecordsTree, Tag};
+use crate::records::Tag;
 use crate::system::System;
+use crate::tables::{Index, Records};
 use crate::tx::TxDigest;
 
 /// An account's balance and the nonce its next transaction must carry.
@@ -31,8 +32,10 @@ pub struct Account {
 /// heights old (the lagged commitment of [`crate::block::ExecCommitment`]).
 pub const EXEC_LAG_MAX: u64 = 32;
 
-/// Everything the chain knows. Ordered maps only, so that its BCS bytes (a snapshot) are a
-/// function of its contents.
+/// Everything the chain knows: a few fields held in memory, and the records (accounts,
+/// objects, the blob-ID index, invalid blob IDs, convictions) with the object indexes in
+/// [`Records`], whose tables a host keeps in its database. Its BCS bytes leave the records out:
+/// they are the state's head, which a host stores beside the tables it flushed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// The genesis digest; transactions name it.
@@ -45,29 +48,16 @@ pub struct State {
     pub timestamp_ms: u64,
     /// The system object.
     pub system: System,
-    /// Accounts with a balance or a nonce.
-    pub accounts: BTreeMap<Address, Account>,
-    /// Live objects.
-    pub objects: BTreeMap<ObjectId, Object>,
-    /// Blob objects by blob ID (several objects may share one ID).
-    pub blobs_by_id: BTreeMap<BlobId, BTreeSet<ObjectId>>,
-    /// Objects by owning account (an index of `objects`, kept by [`apply`]).
-    pub objects_by_owner: BTreeMap<Address, BTreeSet<ObjectId>>,
-    /// Objects by owning object (a site's resources; an index of `objects`, kept by [`apply`]).
-    pub children: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
-    /// The registered key servers (an index of `objects`, kept by [`apply`]).
+    /// The registered key servers (an index of the objects, kept by [`apply`]).
     pub key_servers: BTreeSet<ObjectId>,
-    /// Blob IDs marked invalid; never removed.
-    pub invalid_blob_ids: BTreeSet<BlobId>,
     /// All WAL in existence: the genesis allocations less what was burned.
     pub total_supply: Frost,
     /// WAL burned at epoch changes.
     pub burned: Frost,
-    /// The Merkle commitment to the accounts, objects, invalid blob IDs, convictions and the
-    /// blob-ID index ([`crate::records`]), kept in step by [`apply`]. Derived from
-    /// them, so left out of snapshots: [`State::rebuild_records`] after decoding a state.
+    /// The records, their indexes and their Merkle commitment ([`crate::records`]), kept in
+    /// step by [`apply`]. Not in the BCS bytes: a host sets them to its tables after decoding.
     #[serde(skip)]
-    pub records: RecordsTree,
+    pub records: Records,
     /// [`crate::light::fold_event`] over every event so far (zeros at genesis).
     pub events_digest: Digest,
     /// The height of the state the last block committed to.
@@ -76,7 +66,7 @@ pub struct State {
     pub recent_digests: BTreeMap<u64, Digest>,
     /// The genesis validators' consensus keys, in genesis order (the chain ID commits to them).
     pub validators: Vec<Ed25519PublicKey>,
-    /// Per validator that equivocated, its record (in [`State::records`]).
+    /// Per validator that equivocated, its record (also a record, for proofs).
     pub convictions: BTreeMap<Ed25519PublicKey, Conviction>,
 }
 
@@ -108,76 +98,18 @@ impl State {
 
     /// The value's BCS bytes of record (`tag`, `key`), if the state holds it.
     pub fn record_value(&self, tag: Tag, key: &[u8; 32]) -> Option<Vec<u8>> {
-        fn bcs_of(value: &impl Serialize) -> Vec<u8> {
-            bcs::to_bytes(value).expect("plain BCS")
-        }
-        match tag {
-            Tag::Account => self.accounts.get(&Address(*key)).map(bcs_of),
-            Tag::BlobIndex => self.blobs_by_id.get(&BlobId(*key)).map(bcs_of),
-            Tag::Invalid => self.invalid_blob_ids.contains(&BlobId(*key)).then(|| bcs_of(&())),
-            Tag::Object => self.objects.get(&ObjectId(*key)).map(bcs_of),
-            Tag::Conviction => self.convictions.get(&Ed25519PublicKey(*key)).map(bcs_of),
-        }
-    }
-
-    /// Every record, hashed.
-    fn record_entries(&self) -> impl Iterator<Item = RecordEntry> + '_ {
-        fn hashed<'a, K: 'a, V: Serialize + 'a>(
-            map: impl IntoIterator<Item = (&'a K, &'a V)> + 'a,
-            tag: Tag,
-            key: impl Fn(&K) -> [u8; 32] + 'a,
-        ) -> impl Iterator<Item = RecordEntry> + 'a {
-            map.into_iter().map(move |(k, v)| {
-                let key = key(k);
-                RecordEntry { tag, key, hash: record_hash(tag, &key, &bcs::to_bytes(v).expect("plain BCS")) }
-            })
-        }
-        let unit = bcs::to_bytes(&()).expect("plain BCS");
-        let invalid = self.invalid_blob_ids.iter().map(move |id| RecordEntry {
-            tag: Tag::Invalid,
-            key: id.0,
-            hash: record_hash(Tag::Invalid, &id.0, &unit),
-        });
-        hashed(&self.accounts, Tag::Account, |k: &Address| k.0)
-            .chain(hashed(&self.blobs_by_id, Tag::BlobIndex, |k: &BlobId| k.0))
-            .chain(invalid)
-            .chain(hashed(&self.objects, Tag::Object, |k: &ObjectId| k.0))
-            .chain(hashed(&self.convictions, Tag::Conviction, |k: &Ed25519PublicKey| k.0))
+        self.records.get(tag, key).map(|stored| stored.value)
     }
 
     /// Records a conviction of `validator` (replacing its previous one, if any).
     pub(crate) fn set_conviction(&mut self, validator: Ed25519PublicKey, conviction: Conviction) {
+        self.records.put_value(Tag::Conviction, validator.0, &conviction);
         self.convictions.insert(validator, conviction);
-        self.records.touch(Tag::Conviction, &validator.0);
-    }
-
-    /// Rehashes the records written since the last call.
-    pub fn refresh_records(&mut self) {
-        let dirty = self.records.take_dirty();
-        let hashes: Vec<_> = dirty
-            .into_iter()
-            .map(|(tag, key)| {
-                (tag, key, self.record_value(tag, &key).map(|value| record_hash(tag, &key, &value)))
-            })
-            .collect();
-        self.records.update(hashes);
-    }
-
-    /// Builds the records tree from the records (after decoding a state, whose snapshot leaves
-    /// it out). Linear in the state.
-    pub fn rebuild_records(&mut self) {
-        self.records = self.recompute_records();
-    }
-
-    /// The records tree computed from scratch: equal to [`State::records`] in every reachable
-    /// state between blocks (a check for tests; it costs the whole state).
-    pub fn recompute_records(&self) -> RecordsTree {
-        RecordsTree::build(self.record_entries())
     }
 
     /// Records the digest of this state among the recent ones, forgetting the too old.
     pub(crate) fn remember_digest(&mut self) -> (StateHeader, Digest) {
-        self.refresh_records();
+        self.records.refresh();
         let header = self.header().0;
         let digest = header.digest();
         self.recent_digests.insert(self.height, digest);
@@ -189,14 +121,55 @@ impl State {
 
     /// The account of `address` (empty if it never received anything).
     pub fn account(&self, address: &Address) -> Account {
-        self.accounts.get(address).copied().unwrap_or_default()
+        self.records.get_as(Tag::Account, &address.0).unwrap_or_default()
+    }
+
+    /// Sets the account of `address`.
+    pub(crate) fn set_account(&mut self, address: Address, account: Account) {
+        self.records.put_value(Tag::Account, address.0, &account);
+    }
+
+    /// The live object `id`.
+    pub fn object(&self, id: &ObjectId) -> Option<Object> {
+        self.records.get_as(Tag::Object, &id.0)
+    }
+
+    /// Whether `blob_id` was marked invalid.
+    pub fn is_invalid(&self, blob_id: &BlobId) -> bool {
+        self.records.get(Tag::Invalid, &blob_id.0).is_some()
+    }
+
+    /// The objects registered for `blob_id`.
+    pub fn blob_index(&self, blob_id: &BlobId) -> BTreeSet<ObjectId> {
+        self.records.get_as(Tag::BlobIndex, &blob_id.0).unwrap_or_default()
+    }
+
+    /// Every blob ID with registered objects, and those objects, in blob-ID order (a scan of
+    /// the whole index).
+    pub fn blob_ids(&self) -> impl Iterator<Item = (BlobId, BTreeSet<ObjectId>)> + '_ {
+        self.records.all_as(Tag::BlobIndex).map(|(key, ids)| (BlobId(key), ids))
+    }
+
+    /// Every live object, in ID order (a scan of the whole state).
+    pub fn objects(&self) -> impl Iterator<Item = (ObjectId, Object)> + '_ {
+        self.records.all_as(Tag::Object).map(|(key, object)| (ObjectId(key), object))
+    }
+
+    /// Puts `object` into the state outside any transaction (genesis, and benches that fill a
+    /// state), indexing it.
+    pub fn insert_object(&mut self, id: ObjectId, object: Object) {
+        index(self, id, &object, true);
+        self.records.put_value(Tag::Object, id.0, &object);
     }
 
     /// WAL in balances, rewards (per epoch and per node) and shared blobs' funds; equals
-    /// `total_supply` in every reachable state.
+    /// `total_supply` in every reachable state. It scans the whole state.
     pub fn circulating(&self) -> Result<Frost, ExecError> {
-        let balances = self.accounts.values().try_fold(Frost::ZERO, |sum, a| sum.checked_add(a.balance))?;
-        let funds = self.objects.values().try_fold(Frost::ZERO, |sum, object| match object.body {
+        let balances = self
+            .records
+            .all_as::<Account>(Tag::Account)
+            .try_fold(Frost::ZERO, |sum, (_, a)| sum.checked_add(a.balance))?;
+        let funds = self.objects().try_fold(Frost::ZERO, |sum, (_, object)| match object.body {
             ObjectBody::SharedBlob { funds, .. } => sum.checked_add(funds),
             _ => Ok(sum),
         })?;
@@ -210,8 +183,8 @@ impl State {
         owner: &Address,
         after: Option<ObjectId>,
         limit: usize,
-    ) -> Vec<(ObjectId, &Object)> {
-        self.page_of(self.objects_by_owner.get(owner), after, limit)
+    ) -> Vec<(ObjectId, Object)> {
+        self.page_of(Index::Owner, &owner.0, after, limit)
     }
 
     /// Up to `limit` objects owned by the object `parent` (a site's resources), in ID order,
@@ -221,36 +194,25 @@ impl State {
         parent: &ObjectId,
         after: Option<ObjectId>,
         limit: usize,
-    ) -> Vec<(ObjectId, &Object)> {
-        self.page_of(self.children.get(parent), after, limit)
+    ) -> Vec<(ObjectId, Object)> {
+        self.page_of(Index::Children, &parent.0, after, limit)
     }
 
-    /// Up to `limit` of the objects `ids`, in ID order, after `after`.
     fn page_of(
         &self,
-        ids: Option<&BTreeSet<ObjectId>>,
+        index: Index,
+        key: &[u8; 32],
         after: Option<ObjectId>,
         limit: usize,
-    ) -> Vec<(ObjectId, &Object)> {
-        let Some(ids) = ids else { return Vec::new() };
-        let start = match after {
-            Some(after) => std::ops::Bound::Excluded(after),
-            None => std::ops::Bound::Unbounded,
-        };
-        ids.range((start, std::ops::Bound::Unbounded))
-            .take(limit)
-            .filter_map(|id| self.objects.get(id).map(|object| (*id, object)))
-            .collect()
+    ) -> Vec<(ObjectId, Object)> {
+        let ids = self.records.members(index, key, after, limit);
+        ids.into_iter().filter_map(|id| self.object(&id).map(|object| (id, object))).collect()
     }
 
     /// The blob objects of `blob_id`.
-    pub fn blob_objects(&self, blob_id: &BlobId) -> Vec<(ObjectId, &Object)> {
-        self.blobs_by_id
-            .get(blob_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.objects.get(id).map(|object| (*id, object)))
-            .collect()
+    pub fn blob_objects(&self, blob_id: &BlobId) -> Vec<(ObjectId, Object)> {
+        let ids = self.blob_index(blob_id);
+        ids.into_iter().filter_map(|id| self.object(&id).map(|object| (id, object))).collect()
     }
 }
 
@@ -343,11 +305,11 @@ impl<'a> Overlay<'a> {
         Ok(())
     }
 
-    pub(crate) fn object(&self, id: ObjectId) -> Result<&Object, ExecError> {
+    pub(crate) fn object(&self, id: ObjectId) -> Result<Object, ExecError> {
         match self.objects.get(&id) {
-            Some(Some(object)) => Ok(object),
+            Some(Some(object)) => Ok(object.clone()),
             Some(None) => Err(ExecError::ObjectNotFound(id)),
-            None => self.base.objects.get(&id).ok_or(ExecError::ObjectNotFound(id)),
+            None => self.base.object(&id).ok_or(ExecError::ObjectNotFound(id)),
         }
     }
 
@@ -357,7 +319,7 @@ impl<'a> Overlay<'a> {
         if object.owner != Owner::Address(owner) {
             return Err(ExecError::NotOwner(id));
         }
-        Ok(object.clone())
+        Ok(object)
     }
 
     pub(crate) fn put_object(&mut self, id: ObjectId, object: Object) {
@@ -376,7 +338,7 @@ impl<'a> Overlay<'a> {
     }
 
     pub(crate) fn is_invalid(&self, blob_id: &BlobId) -> bool {
-        self.invalid.contains(blob_id) || self.base.invalid_blob_ids.contains(blob_id)
+        self.invalid.contains(blob_id) || self.base.is_invalid(blob_id)
     }
 
     pub(crate) fn mark_invalid(&mut self, blob_id: BlobId) {
@@ -419,8 +381,7 @@ pub(crate) struct Writes {
 /// Applies `writes` to `state`, keeping the blob-ID and owner indexes in step.
 pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     for (address, account) in writes.accounts {
-        state.accounts.insert(address, account);
-        state.records.touch(Tag::Account, &address.0);
+        state.set_account(address, account);
     }
     if let Some(system) = writes.system {
         state.system = system;
@@ -429,26 +390,27 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     state.total_supply = Frost(state.total_supply.0.saturating_sub(writes.burned.0));
     state.burned = Frost(state.burned.0.saturating_add(writes.burned.0));
     for blob_id in writes.invalid {
-        if state.invalid_blob_ids.insert(blob_id) {
-            state.records.touch(Tag::Invalid, &blob_id.0);
+        if !state.is_invalid(&blob_id) {
+            state.records.put_value(Tag::Invalid, blob_id.0, &());
         }
     }
     let (mut created, mut deleted) = (Vec::new(), Vec::new());
     for (id, object) in writes.objects {
-        let old = state.objects.remove(&id);
-        state.records.touch(Tag::Object, &id.0);
+        let old = state.object(&id);
         if let Some(old) = &old {
             index(state, id, old, false);
         }
         match (&old, object) {
             (_, Some(object)) => {
-                index(state, id, &object, true);
-                state.objects.insert(id, object);
+                state.insert_object(id, object);
                 if old.is_none() {
                     created.push(id);
                 }
             }
-            (Some(_), None) => deleted.push(id),
+            (Some(_), None) => {
+                state.records.put(Tag::Object, id.0, None);
+                deleted.push(id);
+            }
             (None, None) => {}
         }
     }
@@ -458,8 +420,14 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
 /// Adds `id` to (or, not `present`, removes it from) the indexes `object` belongs in.
 fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
     if let Some(blob) = object.body.blob() {
-        set_member(&mut state.blobs_by_id, blob.blob_id, id, present);
-        state.records.touch(Tag::BlobIndex, &blob.blob_id.0);
+        let mut ids = state.blob_index(&blob.blob_id);
+        if present {
+            ids.insert(id);
+        } else {
+            ids.remove(&id);
+        }
+        let value = (!ids.is_empty()).then(|| bcs::to_bytes(&ids).expect("plain BCS"));
+        state.records.put(Tag::BlobIndex, blob.blob_id.0, value);
     }
     if matches!(object.body, ObjectBody::KeyServer(_)) {
         if present {
@@ -469,20 +437,8 @@ fn index(state: &mut State, id: ObjectId, object: &Object, present: bool) {
         }
     }
     match object.owner {
-        Owner::Address(owner) => set_member(&mut state.objects_by_owner, owner, id, present),
-        Owner::Object(parent) => set_member(&mut state.children, parent, id, present),
+        Owner::Address(owner) => state.records.set_member(Index::Owner, owner.0, id, present),
+        Owner::Object(parent) => state.records.set_member(Index::Children, parent.0, id, present),
         Owner::Shared => {}
-    }
-}
-
-/// Puts `id` into the set under `key`, or takes it out (dropping a set left empty).
-fn set_member<K: Ord>(index: &mut BTreeMap<K, BTreeSet<ObjectId>>, key: K, id: ObjectId, present: bool) {
-    if present {
-        index.entry(key).or_default().insert(id);
-    } else if let Some(ids) = index.get_mut(&key) {
-        ids.remove(&id);
-        if ids.is_empty() {
-            index.remove(&key);
-        }
     }
 }

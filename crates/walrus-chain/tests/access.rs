@@ -23,10 +23,10 @@ fn identity(policy: ObjectId) -> Vec<u8> {
 
 /// Whether user `user` may have the key of `policy`'s identity now (with `subscription`).
 fn may(net: &Net, policy: ObjectId, user: usize, subscription: Option<ObjectId>) -> Result<(), AccessDenied> {
-    let object: Option<&Object> = net.state.objects.get(&policy);
+    let object: Option<Object> = net.state.object(&policy);
     let clock = (net.state.timestamp_ms, net.state.system.epoch());
-    let subscription = subscription.and_then(|id| net.state.objects.get(&id));
-    allows(&identity(policy), object, net.users[user].address(), clock, subscription)
+    let subscription = subscription.and_then(|id| net.state.object(&id));
+    allows(&identity(policy), object.as_ref(), net.users[user].address(), clock, subscription.as_ref())
 }
 
 #[test]
@@ -53,7 +53,8 @@ fn private_and_allowlist_policies_follow_their_owner() {
     );
 
     // Identities outside a policy's namespace, and objects that are not policies.
-    let object = net.state.objects.get(&list);
+    let object = net.state.object(&list);
+    let object = object.as_ref();
     let clock = (net.state.timestamp_ms, net.state.system.epoch());
     assert_eq!(allows(b"short", object, one, clock, None), Err(AccessDenied::NotInNamespace));
     let other = [ObjectId([9; 32]).0.as_slice(), b"n"].concat();
@@ -92,7 +93,7 @@ fn a_subscription_is_paid_to_the_seller_and_expires() {
     assert!(may(&net, policy, 2, Some(subscription)).is_err());
     let other = create(&mut net, 0, PolicyKind::Subscription { price, epochs: 1 });
     assert!(may(&net, other, 1, Some(subscription)).is_err());
-    match &net.state.objects[&subscription].body {
+    match &net.state.object(&subscription).expect("a live object").body {
         ObjectBody::Subscription(s) => assert_eq!(s.expires_epoch, Epoch(net.state.system.epoch().0 + 1)),
         other => panic!("a subscription expected, got {other:?}"),
     }
@@ -139,7 +140,7 @@ fn key_servers_register_with_a_proof_of_possession() {
         failure(&net.run(1, register("again", "http://127.0.0.1:2", &public, &pop))),
         "EInvalidKeyServer"
     );
-    assert_eq!(net.state.records, net.state.recompute_records());
+    assert_eq!(net.state.records.root(), net.state.records.recomputed_root());
 }
 
 #[test]

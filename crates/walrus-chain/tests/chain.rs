@@ -105,8 +105,8 @@ fn deletable_blobs_give_their_storage_back() {
     let storage_id = net.blob(blob).storage.id;
     let effects = net.ok(0, Call::DeleteBlob { blob });
     assert!(matches!(effects.events[0].event, Event::BlobDeleted { was_certified: true, .. }));
-    assert!(!net.state.objects.contains_key(&blob));
-    assert!(matches!(net.state.objects[&storage_id].body, ObjectBody::Storage(_)));
+    assert!(net.state.object(&blob).is_none());
+    assert!(matches!(net.state.object(&storage_id).expect("a live object").body, ObjectBody::Storage(_)));
     assert_eq!(failure(&net.run(0, Call::DeleteBlob { blob })), "EObjectNotFound");
 }
 
@@ -122,7 +122,7 @@ fn storage_splits_and_fuses_back() {
     );
     net.ok(0, Call::FuseStorage { first: storage, second: smaller });
     net.ok(0, Call::FuseStorage { first: storage, second: later });
-    match &net.state.objects[&storage].body {
+    match &net.state.object(&storage).expect("a live object").body {
         ObjectBody::Storage(s) => {
             assert_eq!((s.start_epoch, s.end_epoch, s.storage_size), (Epoch(0), Epoch(10), 1000))
         }
@@ -286,7 +286,7 @@ fn attributes_and_shared_blobs() {
     net.ok(1, Call::FundSharedBlob { blob, amount: Frost(500_000) });
     // One storage unit for two more epochs at 100 000 FROST each.
     net.ok(2, Call::ExtendSharedBlob { blob, epochs: 2 });
-    match &net.state.objects[&blob].body {
+    match &net.state.object(&blob).expect("a live object").body {
         ObjectBody::SharedBlob { blob: shared, funds } => {
             assert_eq!(shared.end_epoch(), Epoch(4));
             assert_eq!(
@@ -480,7 +480,7 @@ proptest::proptest! {
                         effects
                     })
                 }
-                Op::Certify { user, blob, signers } => pick(blob).filter(|b| net.state.objects.contains_key(b)).map(|blob| {
+                Op::Certify { user, blob, signers } => pick(blob).filter(|b| net.state.object(b).is_some()).map(|blob| {
                     let chosen: Vec<usize> = (0..4).filter(|i| signers & (1 << i) != 0).collect();
                     let effects = if chosen.is_empty() {
                         net.run(user, Call::BurnBlob { blob: ObjectId([0; 32]) })
@@ -517,18 +517,21 @@ proptest::proptest! {
                 assert!(account.used_capacity <= net.state.system.params.total_capacity);
             }
             for id in &gone {
-                assert!(!net.state.objects.contains_key(id), "deleted blob object {id} came back");
+                assert!(net.state.object(id).is_none(), "deleted blob object {id} came back");
             }
             // The owner index is exactly the objects' owners.
             let mut by_owner = std::collections::BTreeMap::<_, std::collections::BTreeSet<ObjectId>>::new();
-            for (id, object) in &net.state.objects {
+            for (id, object) in net.state.objects() {
                 if let objects::Owner::Address(owner) = object.owner {
-                    by_owner.entry(owner).or_default().insert(*id);
+                    by_owner.entry(owner).or_default().insert(id);
                 }
             }
-            assert_eq!(by_owner, net.state.objects_by_owner);
+            for (owner, ids) in &by_owner {
+                let indexed = net.state.owned_objects(owner, None, usize::MAX);
+                assert_eq!(indexed.into_iter().map(|(id, _)| id).collect::<std::collections::BTreeSet<_>>(), *ids);
+            }
             // The incremental set hash is the one computed from scratch.
-            assert_eq!(net.state.records, net.state.recompute_records());
+            assert_eq!(net.state.records.root(), net.state.records.recomputed_root());
         }
     }
 }
@@ -724,7 +727,11 @@ fn equivocation_evidence_is_recorded_once_per_round_and_forged_evidence_refuses_
             ),
         ]
     );
-    assert_eq!(state.records, state.recompute_records(), "the records' set hash follows the convictions");
+    assert_eq!(
+        state.records.root(),
+        state.records.recomputed_root(),
+        "the records' set hash follows the convictions"
+    );
 
     // The same evidence again, or an older round, changes nothing; a later round counts.
     let effects =
@@ -735,7 +742,7 @@ fn equivocation_evidence_is_recorded_once_per_round_and_forged_evidence_refuses_
     assert_eq!(effects.all_events().count(), 1);
     assert_eq!(state.convictions[&validators[1].public()].count, 2);
     assert_eq!(state.convictions[&validators[1].public()].latest.view, 12);
-    assert_eq!(state.records, state.recompute_records());
+    assert_eq!(state.records.root(), state.records.recomputed_root());
 
     // Forged, non-conflicting or a stranger's evidence makes the whole block invalid.
     let height = state.height;

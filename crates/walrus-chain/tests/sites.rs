@@ -25,14 +25,14 @@ fn create(net: &mut Net, user: usize) -> ObjectId {
 }
 
 fn site(net: &Net, id: ObjectId) -> walrus_chain::site::Site {
-    match &net.state.objects[&id].body {
+    match &net.state.object(&id).expect("a live object").body {
         ObjectBody::Site(site) => site.clone(),
         other => panic!("site expected, got {other:?}"),
     }
 }
 
 fn resource_at(net: &Net, site: ObjectId, path: &str) -> Option<Resource> {
-    match &net.state.objects.get(&resource_object_id(&site, path))?.body {
+    match &net.state.object(&resource_object_id(&site, path))?.body {
         ObjectBody::SiteResource(r) => Some(r.resource.clone()),
         other => panic!("resource expected, got {other:?}"),
     }
@@ -46,7 +46,7 @@ fn update(site: ObjectId) -> SiteUpdate {
 fn a_site_is_built_changed_and_destroyed_in_batches() {
     let mut net = Net::new();
     let id = create(&mut net, 0);
-    assert_eq!(net.state.objects[&id].owner, Owner::Address(net.users[0].address()));
+    assert_eq!(net.state.object(&id).expect("a live object").owner, Owner::Address(net.users[0].address()));
 
     let routes = BTreeMap::from([("/*".to_string(), "/index.html".to_string())]);
     let redirects =
@@ -66,8 +66,8 @@ fn a_site_is_built_changed_and_destroyed_in_batches() {
     assert_eq!((s.resources, &s.routes), (3, &routes));
     assert_eq!(resource_at(&net, id, "/css/site.css"), Some(resource("/css/site.css", 2)));
     let resource_id = resource_object_id(&id, "/index.html");
-    assert_eq!(net.state.objects[&resource_id].owner, Owner::Object(id));
-    assert_eq!(net.state.children[&id].len(), 3);
+    assert_eq!(net.state.object(&resource_id).expect("a live object").owner, Owner::Object(id));
+    assert_eq!(net.state.child_objects(&id, None, usize::MAX).len(), 3);
 
     // A put replaces, a remove removes; the count follows.
     net.ok(
@@ -101,9 +101,9 @@ fn a_site_is_built_changed_and_destroyed_in_batches() {
         Call::UpdateSite(SiteUpdate { remove: vec!["/index.html".into(), "/404.html".into()], ..update(id) }),
     );
     net.ok(0, Call::DestroySite { site: id });
-    assert!(!net.state.objects.contains_key(&id));
-    assert!(!net.state.children.contains_key(&id));
-    assert_eq!(net.state.records, net.state.recompute_records());
+    assert!(net.state.object(&id).is_none());
+    assert!(net.state.child_objects(&id, None, 1).is_empty());
+    assert_eq!(net.state.records.root(), net.state.records.recomputed_root());
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn names_are_registered_pointed_transferred_and_released() {
     let (a, b) = (create(&mut net, 0), create(&mut net, 1));
     let name_id = name_object_id("docs");
     net.ok(0, Call::SetSiteName { name: "docs".into(), site: Some(a) });
-    let pointed = |net: &Net| match &net.state.objects[&name_id].body {
+    let pointed = |net: &Net| match &net.state.object(&name_id).expect("a live object").body {
         ObjectBody::SiteName(name) => name.site,
         other => panic!("name expected, got {other:?}"),
     };
@@ -154,7 +154,7 @@ fn names_are_registered_pointed_transferred_and_released() {
     net.ok(0, Call::TransferObject { object: name_id, to: net.users[1].address() });
     assert_eq!(failure(&net.run(0, Call::SetSiteName { name: "docs".into(), site: None })), "ENotOwner");
     net.ok(1, Call::SetSiteName { name: "docs".into(), site: None });
-    assert!(!net.state.objects.contains_key(&name_id));
+    assert!(net.state.object(&name_id).is_none());
     net.ok(0, Call::SetSiteName { name: "docs".into(), site: Some(a) });
     assert_eq!(pointed(&net), a);
 }
@@ -188,5 +188,5 @@ fn bad_resources_routes_and_redirects_are_refused() {
         assert!(["EInvalidSite", "ELimitExceeded"].contains(&failure(&effects)), "{:?}", effects.status);
     }
     assert_eq!(site(&net, id).resources, 0);
-    assert!(!net.state.children.contains_key(&id));
+    assert!(net.state.child_objects(&id, None, 1).is_empty());
 }

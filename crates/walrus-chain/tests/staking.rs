@@ -37,7 +37,7 @@ fn candidate(net: &mut Net, seed: u8) -> ObjectId {
 }
 
 fn staked(net: &Net, id: ObjectId) -> StakedWal {
-    match &net.state.objects[&id].body {
+    match &net.state.object(&id).expect("a live object").body {
         ObjectBody::StakedWal(staked) => *staked,
         other => panic!("staked WAL expected, got {other:?}"),
     }
@@ -103,7 +103,7 @@ fn stake_brings_a_candidate_in_and_its_withdrawal_takes_it_out() {
     // It leaves one epoch after it activated: 1% of it is the stake-hop burn (docs/economics.md).
     let earned = wal(500).0 + reward - commission;
     assert_eq!(paid, earned - earned / 100, "principal and rewards after commission, less the hop burn");
-    assert!(!net.state.objects.contains_key(&stake));
+    assert!(net.state.object(&stake).is_none());
 }
 
 #[test]
@@ -181,7 +181,7 @@ proptest::proptest! {
         let mut stakes: Vec<(usize, ObjectId)> = Vec::new();
         for op in ops {
             let pick = |i: usize, user: usize| {
-                stakes.iter().filter(|(u, id)| *u == user && net.state.objects.contains_key(id)).nth(i % 4).map(|(_, id)| *id)
+                stakes.iter().filter(|(u, id)| *u == user && net.state.object(id).is_some()).nth(i % 4).map(|(_, id)| *id)
             };
             match op {
                 Op::Stake { user, node, wal } => {

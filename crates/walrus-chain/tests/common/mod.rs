@@ -161,7 +161,7 @@ impl Net {
     }
 
     pub fn blob(&self, id: ObjectId) -> walrus_chain::objects::BlobObject {
-        self.state.objects[&id].body.blob().expect("a blob").clone()
+        self.state.object(&id).expect("a live object").body.blob().expect("a blob").clone()
     }
 
     /// Reserves storage for `data` and registers it; returns the blob object's ID.
