@@ -168,6 +168,27 @@ async fn a_registration_during_collection_keeps_its_record_and_data() {
     net.stop().await;
 }
 
+/// Waits until the chain's next epoch change is due within a second (block times are this
+/// machine's clock; an idle chain makes no block to read the time from): the
+/// epoch runs from the end of the previous change's shard sync, which the node reports after
+/// its driver's next poll, so the time of the node's view changing does not tell.
+async fn until_change_is_near(net: &Net) {
+    let started = Instant::now();
+    loop {
+        let system = net.chain_client.system().await.expect("system");
+        let selected =
+            matches!(system.system.epoch_state, walrus_chain::epoch::EpochState::NextParamsSelected { .. });
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if selected && system.next_epoch_step_ms.is_some_and(|due| due <= now_ms + 1_000) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_millis(3 * SHORT_EPOCH_MS), "no epoch change came near");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Registrations, uploads and collections interleaved at random over three epoch changes: each
 /// round registers blobs until the next change, then registers them again for longer at moments
 /// spread from a second before it to two after, while the node collects. Every blob ends
@@ -178,17 +199,16 @@ async fn registration_upload_and_collection_interleaved() {
     for round in 0..3u8 {
         let blobs = blobs(6, 10 + round);
         next_epoch(&net).await;
-        let started = Instant::now();
         for blob in &blobs {
             net.register_only(blob.metadata(), false, 1).await;
             upload_any(&net, blob).await;
         }
-        let boundary = started + Duration::from_millis(SHORT_EPOCH_MS);
+        until_change_is_near(&net).await;
+        let started = Instant::now();
         let spacing = Duration::from_millis(3_000 / blobs.len() as u64);
         let mut renewed = Vec::new();
         for (i, blob) in blobs.iter().enumerate() {
-            let at = boundary.checked_sub(Duration::from_secs(1)).expect("after start") + spacing * i as u32;
-            tokio::time::sleep_until(at.into()).await;
+            tokio::time::sleep_until((started + spacing * i as u32).into()).await;
             renewed.push(net.register_only(blob.metadata(), false, 3).await);
         }
         for (blob, object) in blobs.iter().zip(renewed) {
