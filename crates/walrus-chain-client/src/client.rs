@@ -19,6 +19,9 @@ use crate::wire::{
     OwnedObjectsPage, OWNED_OBJECTS_PAGE_MAX,
 };
 
+/// What a validator answered: the request URL, the status and the whole body.
+type Answer = (String, reqwest::StatusCode, bytes::Bytes);
+
 /// Timeout of a read request.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of a submission (the server waits up to 10 s for finality by default).
@@ -153,13 +156,13 @@ impl ChainClient {
     /// Sends the request `build` makes for a base URL to the current validator, and to the
     /// next ones while a validator is unreachable or unavailable (or, if `idempotent`, fails in
     /// any other way on the wire: a timeout, a reset connection from a validator killed at that
-    /// moment). Returns the request URL and the response.
+    /// moment, or a body cut off mid-answer). Returns the request URL, the status and the body.
     async fn send(
         &self,
         path: &str,
         idempotent: bool,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
-    ) -> Result<(String, reqwest::Response), ClientError> {
+    ) -> Result<Answer, ClientError> {
         let first = self.current.load(Ordering::Relaxed);
         let count = self.bases.len();
         let mut last = None;
@@ -172,7 +175,18 @@ impl ChainClient {
                 }
                 Ok(response) => {
                     self.current.store(index, Ordering::Relaxed);
-                    return Ok((url, response));
+                    let status = response.status();
+                    match response.bytes().await {
+                        Ok(bytes) => return Ok((url, status, bytes)),
+                        Err(source) if idempotent => {
+                            tracing::debug!(
+                                url,
+                                "chain validator's answer cut off ({source}); trying the next"
+                            );
+                            last = Some(ClientError::Transport { url, source });
+                        }
+                        Err(source) => return Err(ClientError::Transport { url, source }),
+                    }
                 }
                 Err(source) if idempotent || source.is_connect() => {
                     tracing::debug!(url, "chain validator unreachable ({source}); trying the next");
@@ -184,10 +198,7 @@ impl ChainClient {
         Err(last.expect("at least one base URL"))
     }
 
-    async fn answer<T: DeserializeOwned>(url: String, response: reqwest::Response) -> Result<T, ClientError> {
-        let status = response.status();
-        let bytes =
-            response.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+    fn answer<T: DeserializeOwned>((url, status, bytes): Answer) -> Result<T, ClientError> {
         if !status.is_success() {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => ClientError::Api {
@@ -222,26 +233,13 @@ impl ChainClient {
         path: &str,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        // A body cut off (a validator killed while it answered) is asked of the next one too.
-        let count = self.bases.len();
-        let mut attempt = 1;
-        loop {
-            let (url, response) = self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?;
-            match Self::answer(url, response).await {
-                Err(ClientError::Transport { .. }) if attempt < count => {
-                    let next = (self.current.load(Ordering::Relaxed) + 1) % count;
-                    self.current.store(next, Ordering::Relaxed);
-                    attempt += 1;
-                }
-                answered => return answered,
-            }
-        }
+        Self::answer(self.send(path, true, |url| self.http.get(url).timeout(timeout)).await?)
     }
 
     /// Submits `tx` and waits for it to be final; returns its effects whatever its status.
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<ExecutedTx, ClientError> {
         let body = tx.to_bcs();
-        let (url, response) = self
+        let answer = self
             .send("/v1/transactions", false, |url| {
                 self.http
                     .post(url)
@@ -250,7 +248,7 @@ impl ChainClient {
                     .timeout(SUBMIT_TIMEOUT)
             })
             .await?;
-        self.saw(Self::answer(url, response).await)
+        self.saw(Self::answer(answer))
     }
 
     /// The effects of an executed transaction.
@@ -322,10 +320,10 @@ impl ChainClient {
     /// Asks a local network's faucet for `amount` FROST.
     pub async fn faucet(&self, address: Address, amount: u64) -> Result<ExecutedTx, ClientError> {
         let request = FaucetRequest { address, amount };
-        let (url, response) = self
+        let answer = self
             .send("/v1/faucet", false, |url| self.http.post(url).json(&request).timeout(SUBMIT_TIMEOUT))
             .await?;
-        self.saw(Self::answer(url, response).await)
+        self.saw(Self::answer(answer))
     }
 
     /// Signs `call` as `key` with the account's next nonce and the minimum fee, submits it, and

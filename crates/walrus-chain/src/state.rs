@@ -397,10 +397,13 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
     let (mut created, mut deleted) = (Vec::new(), Vec::new());
     for (id, object) in writes.objects {
         let old = state.object(&id);
-        if let Some(old) = &old {
+        // Most writes change an object in place (certify, extend, attributes): its indexes stay.
+        let same_place = matches!((&old, &object), (Some(o), Some(n)) if index_place(o) == index_place(n));
+        if let (Some(old), false) = (&old, same_place) {
             index(state, id, old, false);
         }
         match (&old, object) {
+            (_, Some(object)) if same_place => state.records.put_value(Tag::Object, id.0, &object),
             (_, Some(object)) => {
                 state.insert_object(id, object);
                 if old.is_none() {
@@ -415,6 +418,12 @@ pub(crate) fn apply(state: &mut State, writes: Writes) -> Changes {
         }
     }
     Changes { events: writes.events, created, deleted }
+}
+
+/// What decides the indexes an object is in: its blob ID, whether it is a key server, its owner.
+fn index_place(object: &Object) -> (Option<BlobId>, bool, Owner) {
+    let blob_id = object.body.blob().map(|blob| blob.blob_id);
+    (blob_id, matches!(object.body, ObjectBody::KeyServer(_)), object.owner)
 }
 
 /// Adds `id` to (or, not `present`, removes it from) the indexes `object` belongs in.

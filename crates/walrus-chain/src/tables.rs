@@ -280,7 +280,7 @@ impl Records {
         }
         let mut level: BTreeSet<usize> = BTreeSet::new();
         for (bucket, records) in by_bucket {
-            let mut entries = self.bucket_entries(bucket);
+            let mut entries = self.buckets.remove(&bucket).unwrap_or_else(|| self.tables.bucket(bucket));
             for (tag, key) in records {
                 let hash = self.written.get(&(tag, key)).and_then(|stored| stored.as_ref().map(|s| s.hash));
                 match (entries.binary_search_by_key(&(tag, key), |e| (e.tag, e.key)), hash) {

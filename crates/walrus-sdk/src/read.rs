@@ -295,14 +295,12 @@ impl OpenBlob {
         let rows = rows_for_range(&self.metadata, &range);
         let mut gathered = self.gathered();
         let mut waited = Duration::ZERO;
+        let pairs: Vec<SliverPairIndex> = rows.clone().map(|row| SliverPairIndex(row as u16)).collect();
         let missing = loop {
-            let asks = self.pick(&gathered, rows.clone().map(|row| SliverPairIndex(row as u16)), rows.len());
-            self.round(asks, &mut gathered, rows.len()).await;
-            let missing: Vec<SliverPairIndex> = rows
-                .clone()
-                .map(|row| SliverPairIndex(row as u16))
-                .filter(|pair| !gathered.slivers.contains_key(pair))
-                .collect();
+            let asks = self.pick(&gathered, pairs.iter().copied(), pairs.len());
+            self.round(asks, &mut gathered, pairs.len()).await;
+            let missing: Vec<SliverPairIndex> =
+                pairs.iter().copied().filter(|pair| !gathered.slivers.contains_key(pair)).collect();
             if missing.is_empty() || !self.wait_out_pause(&mut gathered, &mut waited).await? {
                 break missing;
             }
